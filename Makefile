@@ -1,0 +1,41 @@
+# The two commands a new user runs are `make run` and `make test`; everything else is for developers.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+LISTEN     ?= 127.0.0.1:8080
+
+.PHONY: deps test-deps build run test test-unit test-integration test-asan bench clean format
+
+deps:
+	@scripts/install-deps.sh
+
+test-deps:
+	@scripts/install-deps.sh --test
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/switchboard --dev --listen $(LISTEN)
+
+test: test-deps build
+	@scripts/run-tests.sh $(BUILD)
+
+$(ASAN_BUILD)/build.ninja:
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSWITCHBOARD_SANITIZE=ON
+
+test-asan: test-deps $(ASAN_BUILD)/build.ninja
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@SWITCHBOARD_SANITIZED=1 scripts/run-tests.sh $(ASAN_BUILD)
+
+bench: build
+	@bench/run.sh $(BUILD)
+
+format:
+	clang-format -i $$(git ls-files 'src/*.[ch]pp' 'tests/*.[ch]pp' 'bench/*.[ch]pp' 'tools/*.[ch]pp')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

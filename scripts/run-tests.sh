@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs every suite against the binaries in the given build folder and ends with one
+# "N passed, N failed" line that sums them all.
+set -uo pipefail
+build=${1:-build}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+export SWITCHBOARD_BIN="$root/$build/switchboard"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+passed=0
+failed=0
+summary=()
+
+run_suite() {  # name, command...
+  local name=$1; shift
+  local log="tests/.artifacts/$name.log"
+  mkdir -p tests/.artifacts
+  echo "=== $name: $*"
+  local start=$SECONDS
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local p f
+  p=$(grep -Eo '^# pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')
+  f=$(grep -Eo '^# fail [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')
+  if grep -q 'tests passed, ' "$log"; then  # ctest's closing line
+    local total
+    total=$(grep -Eo 'out of [0-9]+' "$log" | tail -1 | awk '{print $3}')
+    f=$(grep -Eo 'tests passed, [0-9]+ tests failed' "$log" | tail -1 | awk '{print $3}')
+    p=$((total - f))
+  fi
+  if [[ $rc -ne 0 && $f -eq 0 ]]; then f=1; fi
+  passed=$((passed + p)); failed=$((failed + f))
+  summary+=("$name: $p passed, $f failed ($((SECONDS - start)) s)")
+}
+
+run_suite unit ctest --test-dir "$build" --output-on-failure -j 2
+if [[ -d tests/integration ]] && ls tests/integration/*.test.mjs >/dev/null 2>&1; then
+  run_suite integration node --test --test-concurrency=1 tests/integration/
+fi
+
+echo
+printf '%s\n' "${summary[@]}"
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
