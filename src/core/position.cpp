@@ -1,0 +1,40 @@
+#include "core/position.hpp"
+
+#include <charconv>
+
+namespace sb {
+
+void append_position(std::string& out, position p) {
+  char buffer[42];
+  auto* end = std::to_chars(buffer, buffer + sizeof buffer, p.epoch).ptr;
+  *end++ = '-';
+  end = std::to_chars(end, buffer + sizeof buffer, p.seq).ptr;
+  out.append(buffer, end);
+}
+
+std::string to_string(position p) {
+  std::string out;
+  append_position(out, p);
+  return out;
+}
+
+std::optional<position> parse_position(std::string_view text) noexcept {
+  auto dash = text.find('-');
+  if (dash == std::string_view::npos || dash == 0 || dash + 1 == text.size()) {
+    return std::nullopt;
+  }
+  position p;
+  auto parse = [](std::string_view digits, std::uint64_t& value) {
+    if (digits.front() < '0' || digits.front() > '9') {
+      return false;
+    }
+    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    return ec == std::errc{} && ptr == digits.data() + digits.size();
+  };
+  if (!parse(text.substr(0, dash), p.epoch) || !parse(text.substr(dash + 1), p.seq)) {
+    return std::nullopt;
+  }
+  return p;
+}
+
+}  // namespace sb

@@ -1,0 +1,50 @@
+#include "core/topic_registry.hpp"
+
+namespace sb {
+
+topic_registry::~topic_registry() {
+  for (auto& [topic, members] : topics_) {
+    members.clear();
+  }
+}
+
+void topic_registry::subscribe(subscription& s, std::string_view topic,
+                               std::optional<position> since, broker::attach_handler done) {
+  auto it = topics_.find(topic);
+  if (it == topics_.end()) {
+    it = topics_.emplace(std::string(topic), member_list{}).first;
+  }
+  it->second.push_back(s);
+  s.topic_ = &it->first;
+  broker_->attach(loop_index_, topic, since, std::move(done));
+}
+
+void topic_registry::unsubscribe(subscription& s) {
+  if (!s.is_linked()) {
+    return;
+  }
+  auto it = topics_.find(*s.topic_);
+  it->second.erase(it->second.iterator_to(s));
+  if (it->second.empty()) {
+    broker_->detach(loop_index_, it->first);
+    topics_.erase(it);
+  }
+  s.topic_ = nullptr;
+}
+
+void topic_registry::dispatch(const message_ptr& m) {
+  auto it = topics_.find(std::string_view(m->topic));
+  if (it == topics_.end()) {
+    return;
+  }
+  for (auto& s : it->second) {
+    s.owner().on_message(s, m);
+  }
+}
+
+std::size_t topic_registry::subscriber_count(std::string_view topic) const {
+  auto it = topics_.find(topic);
+  return it == topics_.end() ? 0 : static_cast<std::size_t>(std::distance(it->second.begin(), it->second.end()));
+}
+
+}  // namespace sb

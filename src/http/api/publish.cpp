@@ -1,0 +1,123 @@
+#include "http/api/publish.hpp"
+
+#include <boost/json.hpp>
+
+#include "core/topic_name.hpp"
+#include "core/utf8.hpp"
+
+namespace sb::http::api {
+namespace {
+
+constexpr std::size_t max_event_type_bytes = 256;
+constexpr std::size_t max_batch_messages = 1000;
+
+bool is_valid_event_type(std::string_view e) {
+  // A type travels on one `event:` line: no line breaks, and it must be text.
+  return e.size() <= max_event_type_bytes && e.find_first_of("\r\n") == std::string_view::npos &&
+         is_valid_utf8(e);
+}
+
+response bad(errc e, std::string_view detail) { return response::error(e, detail); }
+
+}  // namespace
+
+errc check_message(const publish_item& item, const limits& l) {
+  if (!is_valid_topic(item.topic)) return errc::invalid_topic;
+  if (item.data.size() > l.max_message_bytes) return errc::payload_too_large;
+  if (!is_valid_utf8(item.data) || !is_valid_event_type(item.event)) return errc::invalid_request;
+  return errc::ok;
+}
+
+void publish_one(const request& req, loop_services& ctx, respond_fn done) {
+  publish_item item{req.topic, req.query("event").value_or(""), std::string(req.body), req.query_flag("retain")};
+  if (auto e = check_message(item, ctx.shared.limits); e != errc::ok) {
+    done(bad(e, e == errc::invalid_request ? "data must be UTF-8 and event a single line" : ""));
+    return;
+  }
+  std::vector<publish_item> items;
+  items.push_back(std::move(item));
+  auto& counters = ctx.counters;
+  ctx.shared.hub->publish(std::move(items), [topic = req.topic, done = std::move(done), &counters](result<std::vector<position>> r) {
+    if (!r) {
+      done(response::error(static_cast<errc>(r.error().value())));
+      return;
+    }
+    counters.messages_published.add();
+    boost::json::object o;
+    o["topic"] = topic;
+    o["id"] = to_string(r->front());
+    auto resp = response::json(201, boost::json::serialize(o));
+    resp.headers.emplace_back("Location", "/v1/topics/" + topic + "/history");
+    done(std::move(resp));
+  });
+}
+
+void publish_batch(const request& req, loop_services& ctx, respond_fn done) {
+  boost::system::error_code ec;
+  auto doc = boost::json::parse(req.body, ec);
+  if (ec || !doc.is_object()) {
+    done(bad(errc::invalid_request, "body must be a JSON object {\"messages\":[…]}"));
+    return;
+  }
+  auto* list = doc.as_object().if_contains("messages");
+  if (!list || !list->is_array() || list->as_array().empty()) {
+    done(bad(errc::invalid_request, "\"messages\" must be a non-empty array"));
+    return;
+  }
+  if (list->as_array().size() > max_batch_messages) {
+    done(bad(errc::payload_too_large, "at most 1000 messages per batch"));
+    return;
+  }
+  std::vector<publish_item> items;
+  items.reserve(list->as_array().size());
+  for (const auto& v : list->as_array()) {
+    const auto* m = v.if_object();
+    const auto* topic = m ? m->if_contains("topic") : nullptr;
+    const auto* data = m ? m->if_contains("data") : nullptr;
+    if (!topic || !topic->is_string() || !data) {
+      done(bad(errc::invalid_request, "each message needs a string \"topic\" and a \"data\""));
+      return;
+    }
+    publish_item item;
+    item.topic = topic->as_string();
+    // Data is text; a client that sends a JSON value instead gets that value's JSON text.
+    item.data = data->is_string() ? std::string(data->as_string()) : boost::json::serialize(*data);
+    if (const auto* e = m->if_contains("event"); e && !e->is_null()) {
+      if (!e->is_string()) {
+        done(bad(errc::invalid_request, "\"event\" must be a string"));
+        return;
+      }
+      item.event = e->as_string();
+    }
+    if (const auto* r = m->if_contains("retain"); r && !r->is_null()) {
+      if (!r->is_bool()) {
+        done(bad(errc::invalid_request, "\"retain\" must be a boolean"));
+        return;
+      }
+      item.retain = r->as_bool();
+    }
+    if (auto e = check_message(item, ctx.shared.limits); e != errc::ok) {
+      done(bad(e, e == errc::invalid_topic ? "invalid topic: " + item.topic : ""));
+      return;
+    }
+    items.push_back(std::move(item));
+  }
+  auto count = items.size();
+  auto& counters = ctx.counters;
+  ctx.shared.hub->publish(std::move(items), [count, done = std::move(done), &counters](result<std::vector<position>> r) {
+    if (!r) {
+      done(response::error(static_cast<errc>(r.error().value())));
+      return;
+    }
+    counters.messages_published.add(count);
+    boost::json::array ids;
+    for (auto p : *r) {
+      ids.emplace_back(to_string(p));
+    }
+    boost::json::object o;
+    o["ids"] = std::move(ids);
+    done(response::json(200, boost::json::serialize(o)));
+  });
+}
+
+}  // namespace sb::http::api

@@ -1,0 +1,19 @@
+#pragma once
+// The small endpoints: readiness, metrics, the demo page and client library, presence counts.
+#include "http/api/request.hpp"
+#include "http/services.hpp"
+
+namespace sb::http::api {
+
+/// GET /readyz: 200 while serving, 503 while draining.
+response readiness(const loop_services& ctx);
+/// GET /metrics: Prometheus text format.
+response metrics(const loop_services& ctx);
+/// GET / (dev mode): the demo page.
+response demo_page(const loop_services& ctx);
+/// GET /client.js: the browser client library (ES module).
+response client_js(const loop_services& ctx);
+/// GET /v1/topics/{topic}/presence: {"topic","count","members":[…]}.
+void read_presence(const request& req, loop_services& ctx, respond_fn done);
+
+}  // namespace sb::http::api

@@ -1,0 +1,37 @@
+#pragma once
+// POST /v1/topics/{topic}/stream: the request body is itself text/event-stream, and each event is
+// published the moment its blank line arrives (an LLM's token stream piped straight in).
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "http/response.hpp"
+#include "http/services.hpp"
+#include "sse/event_parser.hpp"
+
+namespace sb::http::api {
+
+class stream_publisher {
+ public:
+  stream_publisher(std::string topic, bool retain, loop_services& ctx);
+
+  /// Publishes every event these body bytes complete. An error (event too large, not UTF-8)
+  /// ends the stream: the request is answered with it and nothing more is published.
+  errc feed(std::string_view bytes);
+
+  /// The answer once the body has ended: 200 {"topic","published","last_id"}.
+  response finish();
+
+ private:
+  void publish(sse::parsed_event&& e);
+
+  std::string topic_;
+  bool retain_;
+  loop_services& ctx_;
+  sse::event_parser parser_;
+  std::size_t published_ = 0;
+  std::string last_id_;
+  errc error_ = errc::ok;
+};
+
+}  // namespace sb::http::api

@@ -1,0 +1,48 @@
+#include "http/cors.hpp"
+
+#include <algorithm>
+
+namespace sb::http {
+
+cors_policy::cors_policy(std::vector<std::string> origins) : origins_(std::move(origins)) {
+  any_ = std::find(origins_.begin(), origins_.end(), "*") != origins_.end();
+}
+
+bool cors_policy::allows(std::string_view origin) const {
+  return !origin.empty() && (any_ || std::find(origins_.begin(), origins_.end(), origin) != origins_.end());
+}
+
+std::vector<std::pair<std::string, std::string>> cors_policy::headers_for(std::string_view origin) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (origin.empty()) {
+    return out;
+  }
+  bool listed = std::find(origins_.begin(), origins_.end(), origin) != origins_.end();
+  if (listed) {
+    out.emplace_back("Access-Control-Allow-Origin", std::string(origin));
+    out.emplace_back("Access-Control-Allow-Credentials", "true");
+    out.emplace_back("Vary", "Origin");
+  } else if (any_) {
+    out.emplace_back("Access-Control-Allow-Origin", "*");
+  }
+  if (!out.empty()) {
+    out.emplace_back("Access-Control-Expose-Headers", "Content-Type, Location");
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> cors_policy::preflight(std::string_view origin,
+                                                                        std::string_view request_headers) const {
+  if (!allows(origin)) {
+    return {};
+  }
+  auto out = headers_for(origin);
+  out.emplace_back("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+  out.emplace_back("Access-Control-Allow-Headers",
+                   request_headers.empty() ? std::string("Authorization, Content-Type, Last-Event-ID")
+                                           : std::string(request_headers));
+  out.emplace_back("Access-Control-Max-Age", "600");
+  return out;
+}
+
+}  // namespace sb::http

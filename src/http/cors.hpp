@@ -1,0 +1,31 @@
+#pragma once
+// Which browser origins may read our responses. Configured origins get their origin echoed with
+// credentials allowed; `*` allows any origin but never with credentials; a foreign origin gets no
+// CORS headers at all (the browser then refuses to hand the response to the page).
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sb::http {
+
+class cors_policy {
+ public:
+  cors_policy() = default;
+  explicit cors_policy(std::vector<std::string> origins);
+
+  /// Headers for a response to a request from `origin` (empty when there is no Origin).
+  std::vector<std::pair<std::string, std::string>> headers_for(std::string_view origin) const;
+
+  /// Headers answering a preflight; empty when the origin is not allowed.
+  std::vector<std::pair<std::string, std::string>> preflight(std::string_view origin,
+                                                             std::string_view request_headers) const;
+
+ private:
+  bool allows(std::string_view origin) const;
+
+  std::vector<std::string> origins_;
+  bool any_ = false;
+};
+
+}  // namespace sb::http

@@ -1,0 +1,55 @@
+#include "http/router.hpp"
+
+namespace sb::http {
+
+route match_route(std::string_view path) {
+  if (path == "/v1/events") return {endpoint::events, {}};
+  if (path == "/v1/publish") return {endpoint::batch_publish, {}};
+  if (path == "/v1/tickets") return {endpoint::tickets, {}};
+  if (path == "/v1/ws") return {endpoint::websocket, {}};
+  if (path == "/metrics") return {endpoint::metrics, {}};
+  if (path == "/healthz") return {endpoint::healthz, {}};
+  if (path == "/readyz") return {endpoint::readyz, {}};
+  if (path == "/" || path == "/index.html") return {endpoint::demo_page, {}};
+  if (path == "/client.js") return {endpoint::client_js, {}};
+  constexpr std::string_view topics = "/v1/topics/";
+  if (path.starts_with(topics) && path.size() > topics.size()) {
+    auto rest = path.substr(topics.size());
+    auto slash = rest.rfind('/');
+    if (slash != std::string_view::npos) {
+      auto last = rest.substr(slash + 1);
+      auto topic = std::string(rest.substr(0, slash));
+      if (last == "stream") return {endpoint::topic_stream, topic};
+      if (last == "history") return {endpoint::topic_history, topic};
+      if (last == "presence") return {endpoint::topic_presence, topic};
+    }
+    return {endpoint::topic_publish, std::string(rest)};
+  }
+  return {};
+}
+
+std::string_view allowed_methods(endpoint e) {
+  switch (e) {
+    case endpoint::topic_publish:
+    case endpoint::topic_stream:
+    case endpoint::batch_publish:
+    case endpoint::tickets: return "POST, OPTIONS";
+    case endpoint::none: return "";
+    case endpoint::events:
+    case endpoint::websocket: return "GET, OPTIONS";
+    default: return "GET, HEAD, OPTIONS";
+  }
+}
+
+bool method_allowed(endpoint e, std::string_view method) {
+  if (method == "OPTIONS") {
+    return e != endpoint::none;
+  }
+  auto allowed = allowed_methods(e);
+  if (method == "HEAD") {
+    return allowed.find("HEAD") != std::string_view::npos;
+  }
+  return allowed.starts_with(method) && allowed.size() > method.size() && allowed[method.size()] == ',';
+}
+
+}  // namespace sb::http

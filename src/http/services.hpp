@@ -1,0 +1,53 @@
+#pragma once
+// What the HTTP layer needs from the rest of the server, passed in rather than reached for:
+// `services` is shared by every loop and read-only once serving starts; `loop_services` adds
+// what belongs to one loop.
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "core/broker.hpp"
+#include "core/counters.hpp"
+#include "core/topic_registry.hpp"
+#include "http/cors.hpp"
+#include "io/loop.hpp"
+#include "sse/stream.hpp"
+
+namespace sb::http {
+
+struct limits {
+  std::size_t max_message_bytes = 64 << 10;
+  std::size_t max_request_bytes = 1 << 20;
+  std::size_t max_header_bytes = 8 << 10;
+  std::size_t max_topics_per_stream = 64;
+  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds idle_timeout{60000};
+};
+
+struct services {
+  broker* hub = nullptr;
+  http::limits limits;
+  sse::settings sse;
+  cors_policy cors;
+  bool dev = false;
+  /// Prometheus text for GET /metrics, summed over the loops at call time.
+  std::function<std::string()> metrics_text;
+  /// Set once on SIGTERM: readiness fails, new streams are refused, keep-alive ends.
+  const std::atomic<bool>* draining = nullptr;
+  std::string_view demo_html;
+  std::string_view client_js;
+
+  bool is_draining() const { return draining && draining->load(std::memory_order_relaxed); }
+};
+
+struct loop_services {
+  io::loop& loop;
+  topic_registry& registry;
+  loop_counters& counters;
+  const services& shared;
+};
+
+}  // namespace sb::http

@@ -1,0 +1,334 @@
+#include "http/session.hpp"
+
+#include <boost/beast/http/error.hpp>
+#include <boost/url/parse.hpp>
+
+#include "core/cursor.hpp"
+#include "core/topic_name.hpp"
+#include "http/api/history.hpp"
+#include "http/api/publish.hpp"
+#include "http/api/status.hpp"
+
+namespace sb::http {
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+constexpr std::size_t read_chunk = 16 << 10;
+
+std::string_view header(const bhttp::fields& f, bhttp::field name) {
+  auto it = f.find(name);
+  return it == f.end() ? std::string_view{} : std::string_view(it->value());
+}
+
+}  // namespace
+
+session::session(io::connection& conn, loop_services& ctx)
+    : conn_(conn),
+      ctx_(ctx),
+      on_chunk_body_([this](std::uint64_t, std::string_view body, boost::system::error_code& ec) {
+        if (streaming_->feed(body) != errc::ok) {
+          ec = bhttp::error::body_limit;
+        }
+        return body.size();
+      }) {}
+
+session::~session() = default;
+
+void session::start() { conn_.set_timer(ctx_.shared.limits.header_timeout); }
+
+void session::on_readable() {
+  if (phase_ == phase::finished) {
+    return;
+  }
+  boost::system::error_code ec;
+  for (int reads = 0; reads < 8; ++reads) {
+    auto space = buffer_.prepare(read_chunk);
+    auto n = conn_.read_some(static_cast<char*>(space.data()), space.size(), ec);
+    if (ec == boost::asio::error::would_block) {
+      ec = {};
+      break;
+    }
+    if (ec) {
+      break;
+    }
+    buffer_.commit(n);
+    if (buffer_.size() > ctx_.shared.limits.max_header_bytes + read_chunk && phase_ != phase::body &&
+        phase_ != phase::streaming) {
+      break;  // the parser reports the oversized head below; stop reading more of it
+    }
+  }
+  process();
+  if (ec) {
+    // The peer hung up (or the socket failed): what is mid-flight cannot be answered.
+    if (phase_ != phase::finished) {
+      phase_ = phase::finished;
+      conn_.close();
+    }
+    return;
+  }
+  if (phase_ != phase::finished && phase_ != phase::handling) {
+    conn_.wait_readable();
+  }
+}
+
+void session::process() {
+  processing_ = true;
+  struct reset_flag {
+    bool& flag;
+    ~reset_flag() { flag = false; }
+  } reset{processing_};
+  while (phase_ != phase::finished && phase_ != phase::handling && buffer_.size() > 0) {
+    if (phase_ == phase::idle) {
+      phase_ = phase::head;
+      parser_.emplace();
+      parser_->header_limit(static_cast<std::uint32_t>(ctx_.shared.limits.max_header_bytes));
+      parser_->body_limit(std::max(ctx_.shared.limits.max_request_bytes, ctx_.shared.limits.max_message_bytes));
+      conn_.set_timer(ctx_.shared.limits.header_timeout);
+    }
+    boost::system::error_code ec;
+    auto used = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (ec == bhttp::error::need_more) {
+      if (used == 0) {
+        break;
+      }
+      continue;
+    }
+    if (ec) {
+      if (ec == bhttp::error::header_limit) {
+        fail(errc::headers_too_large);
+      } else if (ec == bhttp::error::body_limit) {
+        fail(errc::payload_too_large);
+      } else {
+        fail(errc::invalid_request, ec.message());
+      }
+      return;
+    }
+    if (phase_ == phase::head && parser_->is_header_done()) {
+      on_head();
+    }
+    if ((phase_ == phase::body || phase_ == phase::streaming) && parser_->is_done()) {
+      on_complete();
+    }
+  }
+}
+
+void session::on_head() {
+  phase_ = phase::body;
+  conn_.set_timer(ctx_.shared.limits.idle_timeout);  // from here on: inactivity, not a deadline
+  const auto& req = parser_->get();
+  auto url = boost::urls::parse_origin_form(std::string_view(req.target()));
+  if (!url) {
+    fail(errc::invalid_request, "request target is not a path");
+    return;
+  }
+  route_ = match_route(url->path());
+  auto method = std::string_view(req.method_string());
+  if (route_.endpoint == endpoint::none) {
+    fail(errc::not_found);
+    return;
+  }
+  if (!method_allowed(route_.endpoint, method)) {
+    auto r = response::error(errc::method_not_allowed);
+    r.headers.emplace_back("Allow", std::string(allowed_methods(route_.endpoint)));
+    r.close = !parser_->is_done();
+    respond(std::move(r));
+    return;
+  }
+  if (method == "OPTIONS") {
+    response r{204, {}, {}, {}, !parser_->is_done()};
+    r.headers = ctx_.shared.cors.preflight(header(req, bhttp::field::origin),
+                                           header(req, bhttp::field::access_control_request_headers));
+    r.headers.emplace_back("Allow", std::string(allowed_methods(route_.endpoint)));
+    respond(std::move(r));
+    return;
+  }
+  if (route_.endpoint == endpoint::events) {
+    open_events();
+    return;
+  }
+  std::size_t limit = route_.endpoint == endpoint::topic_publish ? ctx_.shared.limits.max_message_bytes
+                                                                 : ctx_.shared.limits.max_request_bytes;
+  if (auto length = parser_->content_length(); length && *length > limit) {
+    fail(errc::payload_too_large);
+    return;
+  }
+  if (route_.endpoint == endpoint::topic_stream) {
+    begin_streaming();
+    return;
+  }
+  parser_->body_limit(limit);
+}
+
+void session::begin_streaming() {
+  if (!is_valid_topic(route_.topic)) {
+    fail(errc::invalid_topic);
+    return;
+  }
+  auto url = boost::urls::parse_origin_form(std::string_view(parser_->get().target()));
+  api::request req{"POST", *url, parser_->get(), {}, route_.topic};
+  streaming_ = std::make_unique<api::stream_publisher>(route_.topic, req.query_flag("retain"), ctx_);
+  phase_ = phase::streaming;
+  if (parser_->chunked()) {
+    // Consume chunk bytes as they arrive so the body is never accumulated.
+    parser_->body_limit(boost::none);
+    parser_->on_chunk_body(on_chunk_body_);
+  } else {
+    parser_->body_limit(ctx_.shared.limits.max_request_bytes);
+  }
+}
+
+void session::on_complete() {
+  phase_ = phase::handling;
+  auto& req = parser_->get();
+  if (streaming_) {
+    if (!parser_->chunked()) {
+      streaming_->feed(req.body());
+    }
+    auto r = streaming_->finish();
+    streaming_.reset();
+    respond(std::move(r));
+    return;
+  }
+  auto url = boost::urls::parse_origin_form(std::string_view(req.target()));
+  api::request request{std::string_view(req.method_string()), *url, req, req.body(), route_.topic};
+  auto done = [this](response r) { respond(std::move(r)); };
+  switch (route_.endpoint) {
+    case endpoint::topic_publish: api::publish_one(request, ctx_, done); break;
+    case endpoint::batch_publish: api::publish_batch(request, ctx_, done); break;
+    case endpoint::topic_history: api::read_history(request, ctx_, done); break;
+    case endpoint::topic_presence: api::read_presence(request, ctx_, done); break;
+    case endpoint::healthz: done(response::text(200, "ok\n")); break;
+    case endpoint::readyz: done(api::readiness(ctx_)); break;
+    case endpoint::metrics: done(api::metrics(ctx_)); break;
+    case endpoint::demo_page: done(api::demo_page(ctx_)); break;
+    case endpoint::client_js: done(api::client_js(ctx_)); break;
+    case endpoint::tickets:
+    case endpoint::websocket:
+    default: done(response::error(errc::not_found, "not available in this version")); break;
+  }
+}
+
+void session::open_events() {
+  const auto& req = parser_->get();
+  if (ctx_.shared.is_draining()) {
+    fail(errc::unavailable, "draining");
+    return;
+  }
+  auto url = boost::urls::parse_origin_form(std::string_view(req.target()));
+  std::vector<std::string> topics;
+  for (auto param : url->params()) {
+    if (param.key != "topic") {
+      continue;
+    }
+    if (!is_valid_topic(param.value)) {
+      fail(errc::invalid_topic, "invalid topic: " + std::string(param.value));
+      return;
+    }
+    if (std::find(topics.begin(), topics.end(), param.value) == topics.end()) {
+      topics.push_back(param.value);
+    }
+  }
+  if (topics.empty()) {
+    fail(errc::invalid_request, "name at least one topic: /v1/events?topic=…");
+    return;
+  }
+  if (topics.size() > ctx_.shared.limits.max_topics_per_stream) {
+    fail(errc::invalid_request, "too many topics for one stream");
+    return;
+  }
+  // The header wins over ?since= (a browser's reconnect sends both). A malformed header is
+  // answered with a gap, never an error: the browser sends it by itself and could not recover.
+  sse::resume_from from;
+  if (auto last = req.find("Last-Event-ID"); last != req.end()) {
+    from.text = std::string(last->value());
+  } else if (auto it = url->params().find("since"); it != url->params().end()) {
+    auto since = std::string((*it).value);
+    if (!parse_position(since) && !parse_cursor(since)) {
+      fail(errc::invalid_position, "since must be an id this server sent");
+      return;
+    }
+    from.text = std::move(since);
+  }
+  std::string head =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
+      "X-Accel-Buffering: no\r\nConnection: close\r\n";
+  for (const auto& [name, value] : ctx_.shared.cors.headers_for(header(req, bhttp::field::origin))) {
+    head.append(name).append(": ").append(value).append("\r\n");
+  }
+  head.append("\r\n");
+  phase_ = phase::finished;
+  conn_.cancel_timer();
+  conn_.send(std::move(head));
+  ctx_.counters.http_requests.add();
+  auto stream = std::make_unique<sse::stream>(conn_, ctx_.registry, ctx_.counters, ctx_.shared.sse, std::move(topics));
+  auto* s = stream.get();
+  conn_.replace_handler(std::move(stream));
+  s->start(from);
+}
+
+void session::fail(errc e, std::string_view detail) {
+  ctx_.counters.bad_requests.add();
+  auto r = response::error(e, detail);
+  r.close = true;  // what is left of the request cannot be trusted to frame the next one
+  respond(std::move(r));
+}
+
+void session::respond(response r) {
+  if (phase_ == phase::finished) {
+    return;
+  }
+  bool keep_alive = parser_ && parser_->is_header_done() && parser_->keep_alive() && !r.close &&
+                    !ctx_.shared.is_draining();
+  bool head_only = false;
+  if (parser_ && parser_->is_header_done()) {
+    const auto& req = parser_->get();
+    for (auto& h : ctx_.shared.cors.headers_for(header(req, bhttp::field::origin))) {
+      r.headers.push_back(std::move(h));
+    }
+    head_only = req.method() == bhttp::verb::head;
+  }
+  conn_.send(serialize(r, keep_alive, head_only));
+  ctx_.counters.http_requests.add();
+  parser_.reset();
+  if (!keep_alive) {
+    phase_ = phase::finished;
+    conn_.close_after_flush();
+    return;
+  }
+  phase_ = phase::idle;
+  conn_.set_timer(ctx_.shared.limits.idle_timeout);
+  if (!processing_) {
+    // Answered after process() returned (an asynchronous broker): go on with what is buffered.
+    process();
+    if (phase_ != phase::finished && phase_ != phase::handling) {
+      conn_.wait_readable();
+    }
+  }
+}
+
+void session::on_timer() {
+  switch (phase_) {
+    case phase::idle:
+      phase_ = phase::finished;
+      conn_.close();  // an idle keep-alive connection: nothing to answer
+      break;
+    case phase::head:
+    case phase::body:
+    case phase::streaming: fail(errc::header_timeout); break;
+    default: break;
+  }
+}
+
+void session::on_close() { phase_ = phase::finished; }
+
+void session::on_drain() {
+  if (phase_ == phase::idle) {
+    phase_ = phase::finished;
+    conn_.close_after_flush();
+  }
+  // A request in progress is answered with Connection: close (respond() checks draining).
+}
+
+}  // namespace sb::http

@@ -1,0 +1,63 @@
+#pragma once
+// An HTTP/1.1 connection between requests: reads with non-blocking syscalls, parses with Beast's
+// request parser, answers through the API handlers, and hands the connection over to an SSE
+// stream on GET /v1/events. Requests on one connection are answered in order, one at a time.
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <memory>
+#include <optional>
+
+#include "http/api/stream_publish.hpp"
+#include "http/response.hpp"
+#include "http/router.hpp"
+#include "http/services.hpp"
+#include "io/connection.hpp"
+
+namespace sb::http {
+
+class session final : public io::connection_handler {
+ public:
+  session(io::connection& conn, loop_services& ctx);
+  ~session() override;
+
+  /// Starts waiting for the first request.
+  void start();
+
+  void on_readable() override;
+  void on_timer() override;
+  void on_close() override;
+  void on_drain() override;
+
+ private:
+  enum class phase : std::uint8_t {
+    idle,       // between requests: nothing of the next one has arrived
+    head,       // reading a request head (header timeout runs)
+    body,       // reading a body to answer at its end
+    streaming,  // reading a streaming-publish body, publishing as it arrives
+    handling,   // the request is complete and being answered
+    finished,   // closing, or handed over to another protocol
+  };
+  using parser_type = boost::beast::http::request_parser<boost::beast::http::string_body>;
+
+  void process();
+  void on_head();
+  void on_complete();
+  void open_events();
+  void begin_streaming();
+  void fail(errc e, std::string_view detail = {});
+  void respond(response r);
+
+  io::connection& conn_;
+  loop_services& ctx_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<parser_type> parser_;
+  route route_;
+  std::unique_ptr<api::stream_publisher> streaming_;
+  /// Beast keeps a reference to its chunk callback, so the callback lives as long as the session.
+  std::function<std::size_t(std::uint64_t, std::string_view, boost::system::error_code&)> on_chunk_body_;
+  phase phase_ = phase::idle;
+  bool processing_ = false;
+};
+
+}  // namespace sb::http

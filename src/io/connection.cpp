@@ -1,0 +1,214 @@
+#include "io/connection.hpp"
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <boost/asio/post.hpp>
+#include <cerrno>
+
+namespace sb::io {
+namespace {
+
+std::atomic<std::uint64_t> next_connection_id{1};
+
+/// How long a closing connection waits for its peer to read the last response and hang up.
+constexpr timing_wheel::duration linger_time{2000};
+/// Writes per flush for one connection before others get their turn.
+constexpr int writes_per_flush = 8;
+constexpr int max_iov = 64;
+
+}  // namespace
+
+connection::connection(loop& l, socket_type socket)
+    : loop_(&l), socket_(std::move(socket)), id_(next_connection_id.fetch_add(1, std::memory_order_relaxed)) {
+  boost::system::error_code ec;
+  peer_ = socket_.remote_endpoint(ec);
+  socket_.non_blocking(true, ec);
+  socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+  timer_.bind<&connection::on_timer>(this);
+  l.adopt(*this);
+}
+
+connection::~connection() { loop_->release(*this); }
+
+void connection::start(std::unique_ptr<connection_handler> h) {
+  handler_ = std::move(h);
+  wait_readable();
+}
+
+void connection::replace_handler(std::unique_ptr<connection_handler> h) {
+  auto retired = std::move(handler_);
+  handler_ = std::move(h);
+  if (retired) {
+    boost::asio::post(loop_->context(), [old = std::shared_ptr<connection_handler>(std::move(retired))] {});
+  }
+}
+
+std::size_t connection::read_some(char* data, std::size_t size, boost::system::error_code& ec) {
+  for (;;) {
+    auto n = ::recv(socket_.native_handle(), data, size, MSG_DONTWAIT);
+    if (n > 0) {
+      ec = {};
+      return static_cast<std::size_t>(n);
+    }
+    if (n == 0) {
+      ec = boost::asio::error::eof;
+      return 0;
+    }
+    if (errno == EINTR) {
+      continue;
+    }
+    ec = boost::system::error_code(errno, boost::system::system_category());
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      ec = boost::asio::error::would_block;
+    }
+    return 0;
+  }
+}
+
+void connection::wait_readable() {
+  if (read_armed_ || state_ == state::closed) {
+    return;
+  }
+  read_armed_ = true;
+  socket_.async_wait(socket_type::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+    self->read_armed_ = false;
+    if (ec || self->state_ == state::closed) {
+      return;
+    }
+    if (self->state_ == state::lingering) {
+      self->discard_input();
+    } else if (self->state_ == state::open && self->handler_) {
+      self->handler_->on_readable();
+    }
+  });
+}
+
+void connection::send(shared_bytes b) {
+  if (state_ != state::open) {
+    return;
+  }
+  queue_.push(std::move(b));
+  if (!write_armed_) {
+    loop_->request_flush(*this);
+  }
+}
+
+void connection::flush() {
+  if (state_ == state::closed || write_armed_) {
+    return;
+  }
+  iovec iov[max_iov];
+  bool wrote = false;
+  for (int i = 0; i < writes_per_flush && !queue_.empty(); ++i) {
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<std::size_t>(queue_.gather(iov, max_iov));
+    auto n = ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        wait_writable();
+        break;
+      }
+      close();
+      return;
+    }
+    queue_.consume(static_cast<std::size_t>(n));
+    wrote = true;
+  }
+  if (!queue_.empty() && !write_armed_) {
+    loop_->request_flush(*this);  // over this pass's share: continue next pass
+  }
+  if (wrote && handler_ && state_ == state::open) {
+    handler_->on_sent();
+  }
+  if (queue_.empty() && state_ == state::flushing_to_close) {
+    begin_linger();
+  }
+}
+
+void connection::wait_writable() {
+  write_armed_ = true;
+  socket_.async_wait(socket_type::wait_write, [self = shared_from_this()](boost::system::error_code ec) {
+    self->write_armed_ = false;
+    if (!ec) {
+      self->flush();
+    }
+  });
+}
+
+void connection::set_timer(timing_wheel::duration delay) {
+  if (state_ != state::closed) {
+    loop_->wheel().schedule(timer_, delay);
+  }
+}
+
+void connection::on_timer() {
+  if (state_ == state::lingering || state_ == state::flushing_to_close) {
+    close();  // the peer did not finish in time
+  } else if (handler_) {
+    handler_->on_timer();
+  }
+}
+
+void connection::close_after_flush() {
+  if (state_ != state::open) {
+    return;
+  }
+  state_ = state::flushing_to_close;
+  if (handler_) {
+    handler_->on_close();
+  }
+  set_timer(linger_time);
+  if (queue_.empty()) {
+    begin_linger();
+  }
+}
+
+void connection::begin_linger() {
+  // Shut down our side, then read until the peer hangs up: closing with unread input would send
+  // a reset that can destroy the response we just wrote before the peer reads it.
+  state_ = state::lingering;
+  boost::system::error_code ec;
+  socket_.shutdown(socket_type::shutdown_send, ec);
+  discard_input();
+}
+
+void connection::discard_input() {
+  char sink[4096];
+  boost::system::error_code ec;
+  for (int i = 0; i < 16; ++i) {
+    read_some(sink, sizeof sink, ec);
+    if (ec == boost::asio::error::would_block) {
+      wait_readable();
+      return;
+    }
+    if (ec) {
+      close();
+      return;
+    }
+  }
+  wait_readable();
+}
+
+void connection::close() {
+  if (state_ == state::closed) {
+    return;
+  }
+  auto was = state_;
+  state_ = state::closed;
+  timer_.cancel();
+  static_cast<flush_hook&>(*this).unlink();
+  loop_->release(*this);
+  queue_.clear();
+  if (was == state::open && handler_) {
+    handler_->on_close();
+  }
+  boost::system::error_code ec;
+  socket_.close(ec);
+}
+
+}  // namespace sb::io

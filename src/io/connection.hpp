@@ -1,0 +1,104 @@
+#pragma once
+// A TCP connection on its loop: the socket, its send queue and its one timer. The protocol spoken
+// on it is a connection_handler that the connection owns; an upgrade (HTTP request → SSE stream,
+// → WebSocket) replaces the handler and hands nothing else over, so the socket never moves.
+//
+// Lifetime: shared, held by the pending readiness waits (enable_shared_from_this). Closing
+// cancels them; the connection and its handler are destroyed when the last wait completes.
+// Reads and writes are direct non-blocking syscalls; Asio only says when the socket is ready.
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/basic_stream_socket.hpp>
+#include <memory>
+
+#include "io/loop.hpp"
+#include "io/send_queue.hpp"
+#include "io/timing_wheel.hpp"
+
+namespace sb::io {
+
+class connection;
+
+/// The protocol on a connection. Runs on the connection's loop only.
+class connection_handler {
+ public:
+  virtual ~connection_handler() = default;
+  /// The socket is readable (data or end of stream): read with connection::read_some.
+  virtual void on_readable() = 0;
+  /// The connection's timer fired.
+  virtual void on_timer() {}
+  /// A write took bytes off the queue (for handlers that refill it at their own pace).
+  virtual void on_sent() {}
+  /// The connection is closing: release subscriptions and anything shared. Called once.
+  virtual void on_close() {}
+  /// The server is draining: say goodbye the protocol's way, then close.
+  virtual void on_drain() {}
+};
+
+class connection final : public std::enable_shared_from_this<connection>, public flush_hook, public member_hook {
+ public:
+  using socket_type = boost::asio::basic_stream_socket<boost::asio::ip::tcp, loop::executor_type>;
+
+  connection(loop& l, socket_type socket);
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+  ~connection();
+
+  io::loop& owner() { return *loop_; }
+
+  /// Installs the first handler and starts waiting for input.
+  void start(std::unique_ptr<connection_handler> h);
+  /// Replaces the handler (protocol upgrade). The old one is destroyed after the current turn, so
+  /// it may call this from inside its own callbacks.
+  void replace_handler(std::unique_ptr<connection_handler> h);
+
+  /// Non-blocking read; `ec` is would_block when nothing is there, eof at end of stream.
+  std::size_t read_some(char* data, std::size_t size, boost::system::error_code& ec);
+  /// Asks for one on_readable() when the socket has input. Idempotent.
+  void wait_readable();
+
+  /// Queues bytes; they leave in the loop's next flush pass.
+  void send(shared_bytes b);
+  void send(std::string s) { send(shared_bytes::from_string(std::move(s))); }
+  std::size_t queued_bytes() const { return queue_.bytes(); }
+
+  /// (Re)arms the connection's one timer.
+  void set_timer(timing_wheel::duration delay);
+  void cancel_timer() { timer_.cancel(); }
+
+  /// Sends what is queued, then shuts down the write side and closes once the peer has read it.
+  void close_after_flush();
+  /// Closes now: what is queued is dropped.
+  void close();
+  bool is_open() const { return state_ == state::open; }
+  /// Nothing more will be written: closing or closed.
+  bool is_ending() const { return state_ != state::open; }
+
+  /// Writes as much of the queue as the socket takes now; called by the loop's flush pass.
+  void flush();
+
+  /// The peer's address, for logs and per-IP limits.
+  const boost::asio::ip::tcp::endpoint& peer() const { return peer_; }
+  std::uint64_t id() const { return id_; }
+  connection_handler* handler() { return handler_.get(); }
+
+ private:
+  enum class state : std::uint8_t { open, flushing_to_close, lingering, closed };
+
+  void on_timer();
+  void wait_writable();
+  void begin_linger();
+  void discard_input();
+
+  loop* loop_;
+  socket_type socket_;
+  boost::asio::ip::tcp::endpoint peer_;
+  send_queue queue_;
+  std::unique_ptr<connection_handler> handler_;
+  wheel_entry timer_;
+  std::uint64_t id_;
+  state state_ = state::open;
+  bool read_armed_ = false;
+  bool write_armed_ = false;
+};
+
+}  // namespace sb::io

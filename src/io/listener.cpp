@@ -1,0 +1,64 @@
+#include "io/listener.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <boost/asio/socket_base.hpp>
+
+namespace sb::io {
+
+listener::listener(loop& l, const boost::asio::ip::tcp::endpoint& at, accept_handler on_accept)
+    : loop_(&l), acceptor_(l.executor()), backoff_(l.context()), on_accept_(std::move(on_accept)) {
+  acceptor_.open(at.protocol());
+  acceptor_.set_option(boost::asio::socket_base::reuse_address(true));
+  int one = 1;
+  if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    throw boost::system::system_error(errno, boost::system::system_category(), "SO_REUSEPORT");
+  }
+  acceptor_.bind(at);
+  acceptor_.listen(4096);
+  acceptor_.non_blocking(true);
+}
+
+void listener::start() { do_accept(); }
+
+void listener::stop() {
+  stopped_ = true;
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+  backoff_.cancel();
+}
+
+void listener::do_accept() {
+  if (stopped_) {
+    return;
+  }
+  acceptor_.async_accept(loop_->executor(), [this](boost::system::error_code ec, connection::socket_type socket) {
+    if (stopped_) {
+      return;
+    }
+    if (ec) {
+      if (ec == boost::asio::error::no_descriptors || ec == boost::asio::error::no_buffer_space ||
+          ec == boost::asio::error::no_memory) {
+        // Out of descriptors: back off instead of spinning on a listen queue we cannot empty.
+        spdlog::warn("accept: {}; pausing accepts for 100 ms", ec.message());
+        backoff_.expires_after(std::chrono::milliseconds(100));
+        backoff_.async_wait([this](boost::system::error_code e) {
+          if (!e) {
+            do_accept();
+          }
+        });
+        return;
+      }
+      if (ec == boost::asio::error::operation_aborted) {
+        return;
+      }
+      spdlog::debug("accept: {}", ec.message());
+    } else {
+      on_accept_(std::make_shared<connection>(*loop_, std::move(socket)));
+    }
+    do_accept();
+  });
+}
+
+}  // namespace sb::io

@@ -1,0 +1,37 @@
+#pragma once
+// Accepts connections for one loop. Every loop has its own listener bound to the same address
+// with SO_REUSEPORT, so the kernel spreads new connections over the loops and no accept is shared.
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <memory>
+
+#include "io/connection.hpp"
+#include "io/loop.hpp"
+
+namespace sb::io {
+
+class listener {
+ public:
+  /// Called on the loop for every accepted connection; installs its first handler.
+  using accept_handler = std::function<void(const std::shared_ptr<connection>&)>;
+
+  /// Binds and listens; throws on failure (startup only).
+  listener(loop& l, const boost::asio::ip::tcp::endpoint& at, accept_handler on_accept);
+
+  void start();
+  /// Stops accepting; safe to call from the listener's loop only.
+  void stop();
+  boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+
+ private:
+  void do_accept();
+
+  loop* loop_;
+  boost::asio::basic_socket_acceptor<boost::asio::ip::tcp, loop::executor_type> acceptor_;
+  boost::asio::steady_timer backoff_;
+  accept_handler on_accept_;
+  bool stopped_ = false;
+};
+
+}  // namespace sb::io

@@ -1,0 +1,75 @@
+#pragma once
+// One event loop, run by one thread. A connection lives and dies on its loop, so nothing on a
+// connection is locked. Writes are corked: connections with queued bytes are flushed after the
+// handlers already queued on the loop have run, at most `flush_budget` connections per pass, so
+// messages that arrive together leave together in one gathered write.
+#include <boost/asio/io_context.hpp>
+#include <boost/intrusive/list.hpp>
+#include <cstddef>
+#include <functional>
+
+#include "core/counters.hpp"
+#include "io/timing_wheel.hpp"
+
+namespace sb::io {
+
+struct flush_tag;
+struct member_tag;
+using flush_hook = boost::intrusive::list_base_hook<boost::intrusive::tag<flush_tag>,
+                                                    boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+using member_hook = boost::intrusive::list_base_hook<boost::intrusive::tag<member_tag>,
+                                                     boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+
+class connection;
+
+class loop {
+ public:
+  using executor_type = boost::asio::io_context::executor_type;
+  /// Connections flushed per pass before the loop lets other handlers run (DESIGN.md: ~64 lets
+  /// messages stack per subscriber, which is what makes a delivery cheap).
+  static constexpr int flush_budget = 64;
+
+  loop(std::size_t index, timing_wheel::duration tick);
+  loop(const loop&) = delete;
+  loop& operator=(const loop&) = delete;
+  ~loop();
+
+  std::size_t index() const { return index_; }
+  boost::asio::io_context& context() { return ctx_; }
+  executor_type executor() { return ctx_.get_executor(); }
+  timing_wheel& wheel() { return wheel_; }
+
+  /// Runs the loop on the calling thread until stop().
+  void run();
+  void stop();
+
+  /// `c` has bytes to write: flush it on the next pass.
+  void request_flush(connection& c);
+
+  /// Makes `c` one of this loop's connections (for drain and counting) until release().
+  void adopt(connection& c);
+  void release(connection& c);
+  /// Open connections; readable from any thread (a relaxed gauge, written by this loop only).
+  std::size_t open_connections() const { return open_connections_.get(); }
+
+  /// Calls `f(connection&)` for every connection of this loop; `f` may close them.
+  void for_each_connection(const std::function<void(connection&)>& f);
+
+ private:
+  void flush_pass();
+
+  using flush_list =
+      boost::intrusive::list<connection, boost::intrusive::base_hook<flush_hook>, boost::intrusive::constant_time_size<false>>;
+  using member_list =
+      boost::intrusive::list<connection, boost::intrusive::base_hook<member_hook>, boost::intrusive::constant_time_size<false>>;
+
+  std::size_t index_;
+  boost::asio::io_context ctx_;
+  timing_wheel wheel_;
+  flush_list pending_flush_;
+  member_list members_;
+  loop_counter open_connections_;
+  bool flush_posted_ = false;
+};
+
+}  // namespace sb::io

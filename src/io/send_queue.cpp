@@ -1,0 +1,56 @@
+#include "io/send_queue.hpp"
+
+namespace sb::io {
+
+void send_queue::push(shared_bytes b) {
+  if (b.bytes.empty()) {
+    return;
+  }
+  bytes_ += b.bytes.size();
+  segments_.push_back(std::move(b));
+}
+
+int send_queue::gather(iovec* iov, int max) const {
+  int n = 0;
+  for (auto i = head_; i < segments_.size() && n < max; ++i, ++n) {
+    auto view = segments_[i].bytes;
+    if (i == head_) {
+      view.remove_prefix(offset_);
+    }
+    iov[n].iov_base = const_cast<char*>(view.data());
+    iov[n].iov_len = view.size();
+  }
+  return n;
+}
+
+void send_queue::consume(std::size_t n) {
+  bytes_ -= n;
+  while (n > 0) {
+    auto left = segments_[head_].bytes.size() - offset_;
+    if (n < left) {
+      offset_ += n;
+      return;
+    }
+    n -= left;
+    offset_ = 0;
+    segments_[head_++].owner.reset();
+  }
+  if (head_ == segments_.size()) {
+    segments_.clear();
+    head_ = 0;
+    if (segments_.capacity() > 256) {
+      segments_.shrink_to_fit();  // a burst's ring is not kept by an idle connection
+    }
+  } else if (head_ >= 64 && head_ * 2 >= segments_.size()) {
+    segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
+}
+
+void send_queue::clear() {
+  segments_.clear();
+  segments_.shrink_to_fit();
+  head_ = offset_ = bytes_ = 0;
+}
+
+}  // namespace sb::io

@@ -1,0 +1,48 @@
+#pragma once
+// A connection's outgoing bytes: references to shared immutable buffers, never copies of them.
+// A ring of segments (no erase from the front of a vector), bounded by its owner by bytes.
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sb::io {
+
+/// Bytes kept alive by whatever owns them (a message shared by many queues, or a string).
+struct shared_bytes {
+  std::shared_ptr<const void> owner;
+  std::string_view bytes;
+
+  static shared_bytes from_string(std::string s) {
+    auto p = std::make_shared<const std::string>(std::move(s));
+    std::string_view v(*p);
+    return {std::move(p), v};
+  }
+};
+
+class send_queue {
+ public:
+  void push(shared_bytes b);
+  bool empty() const { return head_ == segments_.size(); }
+  std::size_t bytes() const { return bytes_; }
+  std::size_t segments() const { return segments_.size() - head_; }
+
+  /// Fills up to `max` iovecs with the front of the queue; returns how many.
+  int gather(iovec* iov, int max) const;
+
+  /// Drops `n` bytes from the front (what a write took).
+  void consume(std::size_t n);
+
+  void clear();
+
+ private:
+  std::vector<shared_bytes> segments_;
+  std::size_t head_ = 0;
+  std::size_t offset_ = 0;  // bytes of segments_[head_] already written
+  std::size_t bytes_ = 0;
+};
+
+}  // namespace sb::io

@@ -1,0 +1,65 @@
+#include "io/timing_wheel.hpp"
+
+namespace sb::io {
+
+timing_wheel::timing_wheel(boost::asio::io_context& ctx, duration tick, std::size_t slots)
+    : timer_(ctx), tick_(tick), slots_(slots) {}
+
+void timing_wheel::start() {
+  running_ = true;
+  next_tick_ = std::chrono::steady_clock::now() + tick_;
+  arm();
+}
+
+void timing_wheel::stop() {
+  running_ = false;
+  timer_.cancel();
+}
+
+void timing_wheel::schedule(wheel_entry& e, duration delay) {
+  e.unlink();
+  auto ticks = static_cast<std::size_t>((delay + tick_ - duration(1)) / tick_);
+  if (ticks == 0) {
+    ticks = 1;
+  }
+  e.rounds_ = static_cast<std::uint32_t>((ticks - 1) / slots_.size());
+  slots_[(current_ + ticks) % slots_.size()].push_back(e);
+}
+
+void timing_wheel::arm() {
+  timer_.expires_at(next_tick_);
+  timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec && running_) {
+      on_tick();
+    }
+  });
+}
+
+void timing_wheel::on_tick() {
+  current_ = (current_ + 1) % slots_.size();
+  // Move the due entries out first: a firing entry may reschedule itself or destroy others.
+  slot due;
+  auto& here = slots_[current_];
+  for (auto it = here.begin(); it != here.end();) {
+    auto& e = *it++;
+    if (e.rounds_ > 0) {
+      --e.rounds_;
+    } else {
+      e.unlink();
+      due.push_back(e);
+    }
+  }
+  while (!due.empty()) {
+    auto& e = due.front();
+    due.pop_front();
+    e.fire_(e.target_);
+  }
+  next_tick_ += tick_;
+  auto now = std::chrono::steady_clock::now();
+  if (next_tick_ < now) {
+    next_tick_ = now;  // a stalled loop catches up without a burst of ticks
+  }
+  arm();
+}
+
+}  // namespace sb::io

@@ -1,0 +1,69 @@
+#pragma once
+// One clock per loop instead of one timer per socket (STYLE.md habit 7). Entries live inside the
+// objects they time (a connection's heartbeat or header deadline), so scheduling never allocates,
+// and an entry unlinks itself when its owner is destroyed.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/intrusive/list.hpp>
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+namespace sb::io {
+
+class timing_wheel;
+
+class wheel_entry
+    : public boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
+ public:
+  wheel_entry() = default;
+  wheel_entry(const wheel_entry&) = delete;
+  wheel_entry& operator=(const wheel_entry&) = delete;
+
+  /// Calls `(self->*Method)()` when the entry expires. `self` must outlive the entry's schedule
+  /// (true when the entry is a member of `self`).
+  template <auto Method, class T>
+  void bind(T* self) {
+    target_ = self;
+    fire_ = [](void* p) { (static_cast<T*>(p)->*Method)(); };
+  }
+
+  bool scheduled() const { return is_linked(); }
+  void cancel() { unlink(); }
+
+ private:
+  friend class timing_wheel;
+  void* target_ = nullptr;
+  void (*fire_)(void*) = nullptr;
+  std::uint32_t rounds_ = 0;
+};
+
+class timing_wheel {
+ public:
+  using duration = std::chrono::milliseconds;
+
+  /// Ticks every `tick` on `ctx`; delays are rounded up to whole ticks.
+  timing_wheel(boost::asio::io_context& ctx, duration tick, std::size_t slots = 512);
+
+  void start();
+  void stop();
+
+  /// (Re)schedules `e` to fire once after `delay`.
+  void schedule(wheel_entry& e, duration delay);
+
+  duration tick() const { return tick_; }
+
+ private:
+  using slot = boost::intrusive::list<wheel_entry, boost::intrusive::constant_time_size<false>>;
+  void arm();
+  void on_tick();
+
+  boost::asio::steady_timer timer_;
+  duration tick_;
+  std::vector<slot> slots_;
+  std::size_t current_ = 0;
+  std::chrono::steady_clock::time_point next_tick_;
+  bool running_ = false;
+};
+
+}  // namespace sb::io

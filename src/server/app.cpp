@@ -1,0 +1,246 @@
+#include "server/app.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+
+#include "core/memory_broker.hpp"
+#include "http/services.hpp"
+#include "http/session.hpp"
+#include "io/listener.hpp"
+#include "server/metrics.hpp"
+#include "server/web_assets.hpp"
+#include "sse/encoder.hpp"
+
+namespace sb::server {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto wheel_tick = 100ms;
+constexpr auto drain_tick = 50ms;
+
+boost::asio::ip::tcp::endpoint parse_listen(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 == text.size()) {
+    throw std::runtime_error("listen = \"" + text + "\": expected HOST:PORT");
+  }
+  auto host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost") {
+    host = "127.0.0.1";
+  }
+  boost::system::error_code ec;
+  auto address = boost::asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
+  unsigned long port = 0;
+  try {
+    port = std::stoul(text.substr(colon + 1));
+  } catch (...) {
+    port = 70000;
+  }
+  if (ec || port > 65535) {
+    throw std::runtime_error("listen = \"" + text + "\": expected HOST:PORT with a numeric address and a port up to 65535");
+  }
+  return {address, static_cast<unsigned short>(port)};
+}
+
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+struct app::worker final : delivery_sink {
+  explicit worker(std::size_t index) : loop(index, wheel_tick), drain_timer(loop.context()) {}
+
+  void deliver(message_ptr m) override {
+    boost::asio::post(loop.context(), [this, m = std::move(m)] { registry->dispatch(m); });
+  }
+
+  /// Says goodbye to `per_tick` connections every tick until none is left.
+  void drain_some(std::size_t per_tick) {
+    std::size_t n = 0;
+    while (n < per_tick && !to_drain.empty()) {
+      auto c = to_drain.back().lock();
+      to_drain.pop_back();
+      if (c && c->is_open() && c->handler()) {
+        c->handler()->on_drain();
+        ++n;
+      }
+    }
+    if (!to_drain.empty()) {
+      drain_timer.expires_after(drain_tick);
+      drain_timer.async_wait([this, per_tick](boost::system::error_code ec) {
+        if (!ec) {
+          drain_some(per_tick);
+        }
+      });
+    }
+  }
+
+  io::loop loop;
+  loop_counters counters;
+  std::optional<topic_registry> registry;
+  std::optional<http::loop_services> services;
+  std::unique_ptr<io::listener> listener;
+  boost::asio::steady_timer drain_timer;
+  std::vector<std::weak_ptr<io::connection>> to_drain;
+  std::thread thread;
+};
+
+struct app::shared_state {
+  std::unique_ptr<memory_broker> broker;
+  http::services services;
+};
+
+app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_state>()) {
+  auto endpoint = parse_listen(config_.listen);
+  auto threads = config_.threads ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
+
+  std::vector<delivery_sink*> sinks;
+  for (std::size_t i = 0; i < threads; ++i) {
+    workers_.push_back(std::make_unique<worker>(i));
+    sinks.push_back(workers_.back().get());
+  }
+  history_limits limits{config_.history_max_messages, config_.history_max_bytes,
+                        static_cast<std::int64_t>(config_.history_max_age_s) * 1000};
+  shared_->broker = std::make_unique<memory_broker>(limits, sse::encode_message, std::move(sinks), unix_ms);
+
+  auto& s = shared_->services;
+  s.hub = shared_->broker.get();
+  s.limits.max_message_bytes = config_.max_message_bytes;
+  s.limits.max_request_bytes = config_.max_request_bytes;
+  s.limits.max_header_bytes = config_.max_header_bytes;
+  s.limits.max_topics_per_stream = config_.max_topics_per_stream;
+  s.limits.header_timeout = std::chrono::milliseconds(config_.header_timeout_ms);
+  s.limits.idle_timeout = std::chrono::seconds(config_.idle_timeout_s);
+  s.sse.heartbeat = std::chrono::seconds(config_.heartbeat_s);
+  s.sse.retry_ms = static_cast<unsigned>(config_.retry_ms);
+  s.sse.send_queue_max_bytes = config_.send_queue_max_bytes;
+  s.sse.replay_high_water = std::min<std::size_t>(64 << 10, config_.send_queue_max_bytes / 2);
+  auto origins = config_.cors_origins;
+  if (origins.empty() && config_.dev) {
+    origins.push_back("*");
+  }
+  s.cors = http::cors_policy(std::move(origins));
+  s.dev = config_.dev;
+  s.draining = &draining_;
+  s.demo_html = demo_html();
+  s.client_js = client_js();
+  s.metrics_text = [this] { return metrics_text(); };
+
+  for (auto& w : workers_) {
+    w->registry.emplace(*shared_->broker, w->loop.index());
+    w->services.emplace(http::loop_services{w->loop, *w->registry, w->counters, s});
+    auto* ctx = &*w->services;
+    try {
+      w->listener = std::make_unique<io::listener>(w->loop, endpoint, [ctx](const std::shared_ptr<io::connection>& c) {
+        auto session = std::make_unique<http::session>(*c, *ctx);
+        auto* raw = session.get();
+        c->start(std::move(session));
+        raw->start();
+      });
+    } catch (const boost::system::system_error& e) {
+      throw std::runtime_error("cannot listen on " + config_.listen + ": " + e.code().message());
+    }
+  }
+}
+
+app::~app() = default;
+
+std::string app::metrics_text() const {
+  std::vector<const loop_counters*> loops;
+  std::vector<std::size_t> connections;
+  for (const auto& w : workers_) {
+    loops.push_back(&w->counters);
+    connections.push_back(w->loop.open_connections());
+  }
+  return render_metrics({loops, connections, draining_.load()});
+}
+
+int app::run() {
+  for (auto& w : workers_) {
+    w->listener->start();
+    w->thread = std::thread([&loop = w->loop] { loop.run(); });
+  }
+  spdlog::info("switchboard listening on {} with {} loop(s){}", config_.listen, workers_.size(),
+               config_.dev ? " (dev mode: demo at /)" : "");
+
+  boost::asio::io_context control;
+  boost::asio::signal_set signals(control, SIGTERM, SIGINT);
+  boost::asio::steady_timer poll(control);
+  std::chrono::steady_clock::time_point deadline;
+  bool hurried = false;
+
+  std::function<void()> watch = [&] {
+    std::size_t open = 0;
+    for (auto& w : workers_) open += w->loop.open_connections();
+    auto now = std::chrono::steady_clock::now();
+    if (open == 0 || now >= deadline) {
+      if (open) {
+        spdlog::warn("drain timeout: closing {} connection(s) that did not finish", open);
+      }
+      control.stop();
+      return;
+    }
+    if (!hurried && now >= deadline - std::chrono::seconds(1)) {
+      // Pacing ran out of time: say goodbye to everyone left at once, then stop at the deadline.
+      hurried = true;
+      for (auto& w : workers_) {
+        boost::asio::post(w->loop.context(), [&w] { w->drain_some(SIZE_MAX); });
+      }
+    }
+    poll.expires_after(drain_tick);
+    poll.async_wait([&](boost::system::error_code ec) {
+      if (!ec) watch();
+    });
+  };
+
+  signals.async_wait([&](boost::system::error_code ec, int signo) {
+    if (ec) return;
+    spdlog::info("{}: draining", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config_.drain_timeout_s);
+    begin_drain();
+    signals.async_wait([&](boost::system::error_code e, int) {
+      if (!e) {
+        spdlog::warn("second signal: stopping now");
+        control.stop();
+      }
+    });
+    watch();
+  });
+  control.run();
+
+  for (auto& w : workers_) {
+    w->loop.stop();
+  }
+  for (auto& w : workers_) {
+    w->thread.join();
+  }
+  spdlog::info("drained; exiting");
+  return 0;
+}
+
+void app::begin_drain() {
+  draining_.store(true);
+  auto per_tick = std::max<std::size_t>(
+      1, config_.drain_rate * static_cast<std::size_t>(drain_tick.count()) / 1000 / workers_.size());
+  for (auto& w : workers_) {
+    boost::asio::post(w->loop.context(), [w = w.get(), per_tick] {
+      w->listener->stop();
+      w->loop.for_each_connection([w](io::connection& c) { w->to_drain.push_back(c.weak_from_this()); });
+      w->drain_some(per_tick);
+    });
+  }
+}
+
+}  // namespace sb::server

@@ -1,0 +1,239 @@
+#include "server/config.hpp"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <toml++/toml.h>
+
+namespace sb::server {
+namespace {
+
+constexpr std::uint64_t unbounded = UINT64_MAX;
+
+template <class T>
+config_entry::member field(T config::*m) {
+  return m;
+}
+
+/// A raw value from one source, and which source, for error messages.
+struct raw_value {
+  std::string text;
+  std::string origin;
+};
+
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto comma = text.find(',', start);
+    auto piece = text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    while (!piece.empty() && piece.front() == ' ') piece.remove_prefix(1);
+    while (!piece.empty() && piece.back() == ' ') piece.remove_suffix(1);
+    if (!piece.empty()) {
+      out.emplace_back(piece);
+    }
+    if (comma == std::string_view::npos) {
+      break;
+    }
+    start = comma + 1;
+  }
+  return out;
+}
+
+/// Applies `raw` to `entry`'s field; an error message, or empty on success.
+std::string apply(config& c, const config_entry& entry, const raw_value& raw) {
+  auto where = std::string(entry.key) + " = \"" + raw.text + "\" (from " + raw.origin + ")";
+  return std::visit(
+      [&](auto member) -> std::string {
+        using T = std::remove_cvref_t<decltype(c.*member)>;
+        if constexpr (std::is_same_v<T, bool>) {
+          if (raw.text == "true" || raw.text == "1" || raw.text == "yes" || raw.text == "on") {
+            c.*member = true;
+          } else if (raw.text == "false" || raw.text == "0" || raw.text == "no" || raw.text == "off") {
+            c.*member = false;
+          } else {
+            return "config: " + where + ": must be true or false";
+          }
+        } else if constexpr (std::is_same_v<T, std::uint64_t>) {
+          std::uint64_t v = 0;
+          auto [ptr, ec] = std::from_chars(raw.text.data(), raw.text.data() + raw.text.size(), v);
+          if (ec != std::errc{} || ptr != raw.text.data() + raw.text.size() || v < entry.min || v > entry.max) {
+            return "config: " + where + ": must be a whole number from " + std::to_string(entry.min) + " to " +
+                   (entry.max == unbounded ? std::string("any") : std::to_string(entry.max));
+          }
+          c.*member = v;
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          c.*member = raw.text;
+        } else {
+          c.*member = split_list(raw.text);
+        }
+        return {};
+      },
+      entry.field);
+}
+
+std::string default_text(const config& c, const config_entry& entry) {
+  return std::visit(
+      [&](auto member) -> std::string {
+        using T = std::remove_cvref_t<decltype(c.*member)>;
+        if constexpr (std::is_same_v<T, bool>) {
+          return c.*member ? "true" : "false";
+        } else if constexpr (std::is_same_v<T, std::uint64_t>) {
+          return std::to_string(c.*member);
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          return c.*member;
+        } else {
+          std::string out;
+          for (const auto& s : c.*member) out += (out.empty() ? "" : ",") + s;
+          return out;
+        }
+      },
+      entry.field);
+}
+
+std::optional<std::string> toml_text(const toml::node& node) {
+  if (auto s = node.value<std::string>()) return *s;
+  if (auto b = node.value_exact<bool>()) return *b ? "true" : "false";
+  if (auto i = node.value_exact<std::int64_t>()) return std::to_string(*i);
+  if (const auto* arr = node.as_array()) {
+    std::string out;
+    for (const auto& item : *arr) {
+      auto s = item.value<std::string>();
+      if (!s) return std::nullopt;
+      out += (out.empty() ? "" : ",") + *s;
+    }
+    return out;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+const std::vector<config_entry>& config_table() {
+  static const std::vector<config_entry> table = {
+      {"listen", field(&config::listen), 0, 0, "address to accept on, HOST:PORT"},
+      {"threads", field(&config::threads), 0, 64, "event loops (0: one per core)"},
+      {"dev", field(&config::dev), 0, 0, "dev mode: demo page at /, anonymous access while no auth is configured"},
+      {"log_level", field(&config::log_level), 0, 0, "trace, debug, info, warn, error"},
+      {"heartbeat_s", field(&config::heartbeat_s), 1, 3600, "seconds between SSE heartbeat comments"},
+      {"retry_ms", field(&config::retry_ms), 100, 600000, "the retry: an SSE stream starts with"},
+      {"max_message_bytes", field(&config::max_message_bytes), 1, 16 << 20, "largest message data (413 over it)"},
+      {"max_request_bytes", field(&config::max_request_bytes), 1024, 64 << 20, "largest request body, e.g. a batch publish (413 over it)"},
+      {"max_header_bytes", field(&config::max_header_bytes), 1024, 1 << 20, "largest request head (431 over it)"},
+      {"max_topics_per_stream", field(&config::max_topics_per_stream), 1, 1024, "topics one SSE stream may name"},
+      {"header_timeout_ms", field(&config::header_timeout_ms), 100, 600000, "a request head must arrive within this (408)"},
+      {"idle_timeout_s", field(&config::idle_timeout_s), 1, 86400, "idle keep-alive connections are closed after this"},
+      {"history_max_messages", field(&config::history_max_messages), 0, 10000000, "messages kept per topic"},
+      {"history_max_bytes", field(&config::history_max_bytes), 0, unbounded, "bytes kept per topic"},
+      {"history_max_age_s", field(&config::history_max_age_s), 1, 365 * 86400, "seconds a message is kept"},
+      {"send_queue_max_bytes", field(&config::send_queue_max_bytes), 4096, 1 << 30, "per connection; a slow consumer over it is closed and resumes from history"},
+      {"drain_timeout_s", field(&config::drain_timeout_s), 1, 3600, "SIGTERM: exit within this"},
+      {"drain_rate", field(&config::drain_rate), 1, 10000000, "SIGTERM: streams closed per second"},
+      {"cors_origins", field(&config::cors_origins), 0, 0, "allowed browser origins, comma-separated (* for any, without credentials)"},
+  };
+  return table;
+}
+
+std::string flag_name(std::string_view key) {
+  std::string out(key);
+  std::replace(out.begin(), out.end(), '_', '-');
+  return out;
+}
+
+std::string env_name(std::string_view key) {
+  std::string out = "SWITCHBOARD_";
+  for (char c : key) out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+load_result load_config(int argc, const char* const* argv) {
+  load_result out;
+  const auto& table = config_table();
+
+  CLI::App app{"Switchboard: a realtime hub (SSE and WebSocket on one topic model)", "switchboard"};
+  app.set_help_flag();
+  bool want_help = false;
+  app.add_flag("-h,--help", want_help, "print this help and exit");
+  std::string config_file;
+  app.add_option("--config", config_file, "TOML file with any of the keys below");
+  std::map<std::string, std::string> flag_values;
+  std::map<std::string, bool> bool_flags;
+  for (const auto& e : table) {
+    auto name = "--" + flag_name(e.key);
+    auto desc = std::string(e.help) + " [env " + env_name(e.key) + ", default " + default_text(out.value, e) + "]";
+    if (std::holds_alternative<bool config::*>(e.field)) {
+      app.add_flag(name, bool_flags[std::string(e.key)], desc);
+    } else {
+      app.add_option(name, flag_values[std::string(e.key)], desc);
+    }
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& err) {
+    out.error = std::string("command line: ") + err.what() + " (see --help)";
+    return out;
+  }
+  if (want_help) {
+    out.help = app.help();
+    return out;
+  }
+
+  std::map<std::string, raw_value> chosen;  // key -> winning raw value
+  if (!config_file.empty()) {
+    toml::table file;
+    try {
+      file = toml::parse_file(config_file);
+    } catch (const toml::parse_error& err) {
+      out.error = "config file " + config_file + ": " + std::string(err.description());
+      return out;
+    }
+    for (const auto& [key, node] : file) {
+      auto it = std::find_if(table.begin(), table.end(), [&](const auto& e) { return e.key == key.str(); });
+      if (it == table.end()) {
+        out.error = "config file " + config_file + ": unknown key \"" + std::string(key.str()) + "\"";
+        return out;
+      }
+      auto text = toml_text(node);
+      if (!text) {
+        out.error = "config file " + config_file + ": " + std::string(key.str()) + " has a value of the wrong type";
+        return out;
+      }
+      chosen[std::string(key.str())] = {*text, config_file};
+    }
+  }
+  for (const auto& e : table) {
+    if (const char* v = std::getenv(env_name(e.key).c_str())) {
+      chosen[std::string(e.key)] = {v, env_name(e.key)};
+    }
+  }
+  for (const auto& e : table) {
+    auto key = std::string(e.key);
+    auto name = "--" + flag_name(e.key);
+    if (app.count(name) == 0) {
+      continue;
+    }
+    if (std::holds_alternative<bool config::*>(e.field)) {
+      chosen[key] = {bool_flags[key] ? "true" : "false", name};
+    } else {
+      chosen[key] = {flag_values[key], name};
+    }
+  }
+  for (const auto& e : table) {
+    if (auto it = chosen.find(std::string(e.key)); it != chosen.end()) {
+      if (auto err = apply(out.value, e, it->second); !err.empty()) {
+        out.error = err;
+        return out;
+      }
+    }
+  }
+  static const std::vector<std::string> levels = {"trace", "debug", "info", "warn", "error", "off"};
+  if (std::find(levels.begin(), levels.end(), out.value.log_level) == levels.end()) {
+    out.error = "config: log_level = \"" + out.value.log_level + "\": must be one of trace, debug, info, warn, error, off";
+  }
+  return out;
+}
+
+}  // namespace sb::server

@@ -1,0 +1,62 @@
+#pragma once
+// The server's configuration as one table (STYLE.md habit 12): each entry is typed, bounded and
+// documented once, and that entry drives the TOML file, the SWITCHBOARD_* environment variable,
+// the command-line flag and --help. Later sources win: defaults < file < environment < flags.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace sb::server {
+
+struct config {
+  std::string listen = "127.0.0.1:8080";
+  std::uint64_t threads = 0;
+  bool dev = false;
+  std::string log_level = "info";
+  std::uint64_t heartbeat_s = 15;
+  std::uint64_t retry_ms = 2000;
+  std::uint64_t max_message_bytes = 64 << 10;
+  std::uint64_t max_request_bytes = 1 << 20;
+  std::uint64_t max_header_bytes = 8 << 10;
+  std::uint64_t max_topics_per_stream = 64;
+  std::uint64_t header_timeout_ms = 10000;
+  std::uint64_t idle_timeout_s = 60;
+  std::uint64_t history_max_messages = 1000;
+  std::uint64_t history_max_bytes = 4 << 20;
+  std::uint64_t history_max_age_s = 3600;
+  std::uint64_t send_queue_max_bytes = 1 << 20;
+  std::uint64_t drain_timeout_s = 10;
+  std::uint64_t drain_rate = 2000;
+  std::vector<std::string> cors_origins;
+};
+
+struct config_entry {
+  using member = std::variant<bool config::*, std::uint64_t config::*, std::string config::*,
+                              std::vector<std::string> config::*>;
+  std::string_view key;  // TOML name; the flag is --key-with-dashes, the env SWITCHBOARD_KEY
+  member field;
+  std::uint64_t min = 0;  // numbers only
+  std::uint64_t max = 0;
+  std::string_view help;
+};
+
+/// Every setting, in --help order.
+const std::vector<config_entry>& config_table();
+
+std::string flag_name(std::string_view key);  // "heartbeat_s" -> "heartbeat-s"
+std::string env_name(std::string_view key);   // "heartbeat_s" -> "SWITCHBOARD_HEARTBEAT_S"
+
+/// What loading produced: a config, or the message that explains why the server will not start
+/// (and `help` when --help was asked, with the text to print).
+struct load_result {
+  config value;
+  std::string error;
+  std::string help;
+};
+
+/// Reads flags (argv), the file named by --config, and the environment.
+load_result load_config(int argc, const char* const* argv);
+
+}  // namespace sb::server

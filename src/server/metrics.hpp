@@ -1,0 +1,18 @@
+#pragma once
+// GET /metrics: per-loop counters summed at scrape time, in Prometheus text format.
+#include <span>
+#include <string>
+
+#include "core/counters.hpp"
+
+namespace sb::server {
+
+struct metrics_source {
+  std::span<const loop_counters* const> loops;
+  std::span<const std::size_t> open_connections;  // per loop, read at scrape time
+  bool draining = false;
+};
+
+std::string render_metrics(const metrics_source& src);
+
+}  // namespace sb::server

@@ -1,0 +1,10 @@
+#pragma once
+// The files of web/, compiled into the binary (see cmake/embed_web.cmake).
+#include <string_view>
+
+namespace sb::server {
+
+std::string_view demo_html();
+std::string_view client_js();
+
+}  // namespace sb::server

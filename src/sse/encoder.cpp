@@ -1,0 +1,71 @@
+#include "sse/encoder.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+namespace sb::sse {
+namespace {
+
+/// Appends one `data:` line per line of `data`; CR, LF and CRLF all end a line in the format.
+void append_data_lines(std::string& out, std::string_view data) {
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    if (data[i] == '\n' || data[i] == '\r') {
+      out.append("data: ").append(data.substr(start, i - start)).push_back('\n');
+      if (data[i] == '\r' && i + 1 < data.size() && data[i + 1] == '\n') {
+        ++i;
+      }
+      start = i + 1;
+    }
+  }
+  out.append("data: ").append(data.substr(start)).push_back('\n');
+}
+
+}  // namespace
+
+void encode_message(message& m) {
+  auto& out = m.sse;
+  out.clear();
+  out.reserve(32 + m.event.size() + m.data.size() + 8);
+  out.append("id: ");
+  append_position(out, m.pos);
+  out.push_back('\n');
+  m.sse_body_at = static_cast<std::uint32_t>(out.size());
+  if (!m.event.empty()) {
+    out.append("event: ").append(m.event).push_back('\n');
+  }
+  append_data_lines(out, m.data);
+  out.push_back('\n');
+}
+
+std::string id_line(std::string_view id) {
+  std::string out;
+  out.reserve(id.size() + 5);
+  out.append("id: ").append(id).push_back('\n');
+  return out;
+}
+
+std::string preamble(unsigned retry_ms, std::string_view start_id) {
+  std::string out = "retry: " + std::to_string(retry_ms) + "\n";
+  out.append("id: ").append(start_id).append("\n\n");
+  return out;
+}
+
+std::string gap_event(std::span<const std::string> topics) {
+  boost::json::array names;
+  for (const auto& t : topics) {
+    names.emplace_back(t);
+  }
+  boost::json::object data;
+  data["topics"] = std::move(names);
+  std::string out = "event: gap\ndata: ";
+  out += boost::json::serialize(data);
+  out += "\n\n";
+  return out;
+}
+
+std::string_view heartbeat() { return ":\n\n"; }
+
+std::string retry_field(unsigned retry_ms) { return "retry: " + std::to_string(retry_ms) + "\n\n"; }
+
+}  // namespace sb::sse

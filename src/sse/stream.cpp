@@ -1,0 +1,235 @@
+#include "sse/stream.hpp"
+
+#include <boost/asio/post.hpp>
+#include <random>
+
+#include "core/cursor.hpp"
+#include "sse/encoder.hpp"
+
+namespace sb::sse {
+namespace {
+
+/// A resume text that names no recoverable position: every topic gets a gap.
+constexpr position unrecoverable{0, 0};
+
+io::shared_bytes static_bytes(std::string_view s) { return {nullptr, s}; }
+
+unsigned jittered(unsigned base_ms) {
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  return base_ms + static_cast<unsigned>(rng() % 4000);
+}
+
+}  // namespace
+
+stream::stream(io::connection& conn, topic_registry& registry, loop_counters& counters,
+               const settings& s, std::vector<std::string> topics)
+    : conn_(conn), registry_(registry), counters_(counters), settings_(s) {
+  topics_.reserve(topics.size());
+  for (auto& name : topics) {
+    auto t = std::make_unique<topic_sub>(*this);
+    t->hash = topic_hash(name);
+    t->name = std::move(name);
+    topics_.push_back(std::move(t));
+  }
+  counters_.sse_streams.add();
+}
+
+stream::~stream() { release(); }
+
+void stream::start(const resume_from& from) {
+  std::vector<std::optional<position>> since(topics_.size());
+  if (from.text) {
+    const auto& text = *from.text;
+    std::optional<position> single;
+    if (topics_.size() == 1 && (single = parse_position(text))) {
+      since[0] = single;
+    } else if (auto entries = parse_cursor(text)) {
+      // Topics the cursor does not name are new to this client: they start live, without a gap.
+      for (std::size_t i = 0; i < topics_.size(); ++i) {
+        for (const auto& e : *entries) {
+          if (e.topic_hash == topics_[i]->hash) {
+            since[i] = e.at;
+          }
+        }
+      }
+    } else {
+      for (auto& s : since) {
+        s = unrecoverable;
+      }
+    }
+  }
+  attaching_ = topics_.size();
+  for (std::size_t i = 0; i < topics_.size(); ++i) {
+    auto& t = *topics_[i];
+    auto asked = since[i];
+    registry_.subscribe(t, t.name, asked, [this, &t, asked](attach_result r) {
+      t.at = r.head;
+      t.sent = r.head;
+      if (r.gap) {
+        gaps_.push_back(t.name);
+      } else if (asked) {
+        t.sent = *asked;
+        for (auto& m : r.missed) {
+          backlog_.push_back({&t, std::move(m), false});
+        }
+      }
+      if (r.retained) {
+        retained_.emplace_back(&t, std::move(r.retained));
+      }
+      if (--attaching_ == 0) {
+        finish_start();
+      }
+    });
+  }
+}
+
+void stream::finish_start() {
+  if (closed_) {
+    return;
+  }
+  conn_.send(preamble(settings_.retry_ms, current_id()));
+  if (!gaps_.empty()) {
+    conn_.send(gap_event(gaps_));
+    gaps_ = {};
+  }
+  // A retained message is the topic's current state: the stream's id stays at the head, so a
+  // reconnect does not replay what was published between the retained message and now.
+  for (auto& [t, m] : retained_) {
+    conn_.send(id_line(current_id()));
+    conn_.send({m, m->sse_body()});
+    counters_.deliveries.add();
+  }
+  retained_ = {};
+  pump_backlog();
+  conn_.set_timer(settings_.heartbeat);
+  conn_.wait_readable();
+}
+
+std::string stream::current_id() const {
+  if (topics_.size() == 1) {
+    return to_string(topics_.front()->sent);
+  }
+  std::vector<cursor_entry> entries;
+  entries.reserve(topics_.size());
+  for (const auto& t : topics_) {
+    entries.push_back({t->hash, t->sent});
+  }
+  std::string out;
+  append_cursor(out, entries);
+  return out;
+}
+
+void stream::emit(topic_sub& t, const message_ptr& m) {
+  t.sent = m->pos;
+  if (topics_.size() == 1) {
+    conn_.send({m, m->sse_event()});
+  } else {
+    conn_.send(id_line(current_id()));
+    conn_.send({m, m->sse_body()});
+  }
+  counters_.deliveries.add();
+}
+
+void stream::on_message(subscription& s, const message_ptr& m) {
+  if (closed_) {
+    return;
+  }
+  auto& t = static_cast<topic_sub&>(s);
+  if (m->pos.epoch == t.at.epoch && m->pos.seq <= t.at.seq) {
+    return;  // replayed already, or queued before this subscriber attached
+  }
+  if (m->pos.epoch != t.at.epoch) {
+    std::string lost[] = {t.name};
+    conn_.send(gap_event(lost));  // the topic's history was lost under us (epoch changed)
+  }
+  t.at = m->pos;
+  if (backlog_head_ < backlog_.size() || attaching_ > 0) {
+    backlog_.push_back({&t, m, true});
+    backlog_live_bytes_ += m->sse.size();
+  } else {
+    emit(t, m);
+  }
+  if (over_bound()) {
+    close_slow();
+  }
+}
+
+void stream::pump_backlog() {
+  while (backlog_head_ < backlog_.size() && conn_.queued_bytes() < settings_.replay_high_water && !closed_) {
+    auto e = std::move(backlog_[backlog_head_++]);
+    if (e.live) {
+      backlog_live_bytes_ -= e.m->sse.size();
+    }
+    emit(*e.topic, e.m);
+  }
+  if (backlog_head_ == backlog_.size()) {
+    backlog_ = {};
+    backlog_head_ = 0;
+  }
+}
+
+bool stream::over_bound() const { return conn_.queued_bytes() + backlog_live_bytes_ > settings_.send_queue_max_bytes; }
+
+void stream::close_slow() {
+  // The `resume` policy: close, and let the client resume from history. Closing is deferred:
+  // this runs inside the registry's fan-out walk, which must not see lists change under it.
+  counters_.slow_consumer_closes.add();
+  counters_.drops.add();
+  closed_ = true;
+  boost::asio::post(conn_.owner().context(), [c = conn_.shared_from_this()] { c->close(); });
+}
+
+void stream::on_sent() { pump_backlog(); }
+
+void stream::on_timer() {
+  conn_.send(static_bytes(heartbeat()));
+  conn_.set_timer(settings_.heartbeat);
+}
+
+void stream::on_readable() {
+  // A client has nothing to say on an SSE stream; reading only tells when it hangs up.
+  char sink[512];
+  boost::system::error_code ec;
+  for (int i = 0; i < 8; ++i) {
+    conn_.read_some(sink, sizeof sink, ec);
+    if (ec == boost::asio::error::would_block) {
+      conn_.wait_readable();
+      return;
+    }
+    if (ec) {
+      conn_.close();
+      return;
+    }
+  }
+  conn_.wait_readable();
+}
+
+void stream::on_drain() {
+  if (closed_) {
+    return;
+  }
+  conn_.send(retry_field(jittered(settings_.retry_ms)));
+  conn_.close_after_flush();
+}
+
+void stream::on_close() {
+  closed_ = true;
+  release();
+}
+
+void stream::release() {
+  if (released_) {
+    return;
+  }
+  released_ = true;
+  for (auto& t : topics_) {
+    registry_.unsubscribe(*t);
+  }
+  topics_.clear();
+  backlog_ = {};
+  backlog_head_ = 0;
+  backlog_live_bytes_ = 0;
+  counters_.sse_streams.sub();
+}
+
+}  // namespace sb::sse

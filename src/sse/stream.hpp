@@ -1,0 +1,87 @@
+#pragma once
+// An SSE stream on an HTTP/1.1 connection, after its response head: one subscriber holding a
+// subscription per topic. Live messages are queued as references to their shared encoded bytes;
+// a single-topic stream sends them as they are, a multi-topic stream puts its own cursor id line
+// before the shared body. Replay after a resume is paced: history is queued as the socket drains,
+// so a reconnect after a long absence costs no more memory than the send-queue bound.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/counters.hpp"
+#include "core/topic_registry.hpp"
+#include "io/connection.hpp"
+
+namespace sb::sse {
+
+struct settings {
+  std::chrono::milliseconds heartbeat{15000};
+  unsigned retry_ms = 2000;
+  std::size_t send_queue_max_bytes = 1 << 20;
+  /// Replay is queued until this many bytes wait in the socket's queue, then resumes as it drains.
+  std::size_t replay_high_water = 64 << 10;
+};
+
+/// Where a stream resumes from: nothing, or a Last-Event-ID / ?since= text (a position or cursor).
+struct resume_from {
+  std::optional<std::string> text;
+};
+
+class stream final : public io::connection_handler, public subscriber {
+ public:
+  /// `topics`: valid, distinct names. The response head must already be queued on `conn`.
+  stream(io::connection& conn, topic_registry& registry, loop_counters& counters, const settings& s,
+         std::vector<std::string> topics);
+  ~stream() override;
+
+  /// Subscribes every topic, then queues the preamble, gaps, retained messages and the replay.
+  void start(const resume_from& from);
+
+  void on_readable() override;
+  void on_timer() override;
+  void on_sent() override;
+  void on_close() override;
+  void on_drain() override;
+  void on_message(subscription& s, const message_ptr& m) override;
+
+ private:
+  /// A subscription (whose `at` is the last seq queued or skipped: the dedupe threshold) and
+  /// what this stream needs to write its ids.
+  struct topic_sub : subscription {
+    explicit topic_sub(subscriber& owner) : subscription(owner) {}
+    std::string name;
+    std::uint32_t hash = 0;  // of the name, for the cursor
+    position sent;           // what the client holds once the queued bytes arrive
+  };
+  struct pending {
+    topic_sub* topic;
+    message_ptr m;
+    bool live;  // arrived while replay was queued: counts against the slow-consumer bound
+  };
+
+  void finish_start();
+  void emit(topic_sub& t, const message_ptr& m);
+  void emit_with_id(topic_sub& t, const message_ptr& m, position id_at);
+  std::string current_id() const;
+  void pump_backlog();
+  bool over_bound() const;
+  void close_slow();
+  void release();
+
+  io::connection& conn_;
+  topic_registry& registry_;
+  loop_counters& counters_;
+  const settings& settings_;
+  std::vector<std::unique_ptr<topic_sub>> topics_;
+  std::vector<pending> backlog_;
+  std::size_t backlog_head_ = 0;
+  std::size_t backlog_live_bytes_ = 0;
+  std::vector<std::string> gaps_;                       // filled while starting
+  std::vector<std::pair<topic_sub*, message_ptr>> retained_;  // filled while starting
+  std::size_t attaching_ = 0;
+  bool closed_ = false;
+  bool released_ = false;
+};
+
+}  // namespace sb::sse
