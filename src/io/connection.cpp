@@ -32,6 +32,7 @@ connection::connection(loop& l, socket_type socket)
 connection::~connection() { loop_->release(*this); }
 
 void connection::start(std::unique_ptr<connection_handler> h) {
+  self_ = shared_from_this();
   handler_ = std::move(h);
   wait_readable();
 }
@@ -198,6 +199,7 @@ void connection::close() {
   if (state_ == state::closed) {
     return;
   }
+  auto keep = std::move(self_);  // `this` may be destroyed when this function returns
   auto was = state_;
   state_ = state::closed;
   timer_.cancel();

@@ -3,8 +3,9 @@
 // on it is a connection_handler that the connection owns; an upgrade (HTTP request → SSE stream,
 // → WebSocket) replaces the handler and hands nothing else over, so the socket never moves.
 //
-// Lifetime: shared, held by the pending readiness waits (enable_shared_from_this). Closing
-// cancels them; the connection and its handler are destroyed when the last wait completes.
+// Lifetime: a started connection owns itself until close() (every path ends there: the peer
+// hanging up, an error, a timeout, the drain); pending readiness waits also hold it, so it is
+// destroyed, with its handler, once it is closed and the last wait has completed.
 // Reads and writes are direct non-blocking syscalls; Asio only says when the socket is ready.
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/basic_stream_socket.hpp>
@@ -94,6 +95,7 @@ class connection final : public std::enable_shared_from_this<connection>, public
   boost::asio::ip::tcp::endpoint peer_;
   send_queue queue_;
   std::unique_ptr<connection_handler> handler_;
+  std::shared_ptr<connection> self_;  // set by start(), dropped by close()
   wheel_entry timer_;
   std::uint64_t id_;
   state state_ = state::open;
