@@ -30,6 +30,9 @@ class subscriber {
 class subscription : public boost::intrusive::list_base_hook<> {
  public:
   explicit subscription(subscriber& owner) : owner_(&owner) {}
+  /// For arrays of subscriptions: the owner is set before subscribing.
+  subscription() = default;
+  void set_owner(subscriber& owner) { owner_ = &owner; }
   subscription(const subscription&) = delete;
   subscription& operator=(const subscription&) = delete;
   ~subscription() = default;
@@ -44,7 +47,7 @@ class subscription : public boost::intrusive::list_base_hook<> {
 
  private:
   friend class topic_registry;
-  subscriber* owner_;
+  subscriber* owner_ = nullptr;
   const std::string* topic_ = nullptr;
 };
 

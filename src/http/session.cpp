@@ -262,10 +262,10 @@ void session::open_events() {
   conn_.cancel_timer();
   conn_.send(std::move(head));
   ctx_.counters.http_requests.add();
-  auto stream = std::make_unique<sse::stream>(conn_, ctx_.registry, ctx_.counters, ctx_.shared.sse, std::move(topics));
+  auto stream = std::make_unique<sse::stream>(conn_, ctx_.registry, ctx_.counters, ctx_.shared.sse);
   auto* s = stream.get();
   conn_.replace_handler(std::move(stream));
-  s->start(from);
+  s->start(std::move(topics), from);
 }
 
 void session::fail(errc e, std::string_view detail) {

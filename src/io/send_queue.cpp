@@ -36,11 +36,9 @@ void send_queue::consume(std::size_t n) {
     segments_[head_++].owner.reset();
   }
   if (head_ == segments_.size()) {
-    segments_.clear();
+    // An idle connection keeps no ring: most connections are idle most of the time.
+    segments_ = {};
     head_ = 0;
-    if (segments_.capacity() > 256) {
-      segments_.shrink_to_fit();  // a burst's ring is not kept by an idle connection
-    }
   } else if (head_ >= 64 && head_ * 2 >= segments_.size()) {
     segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(head_));
     head_ = 0;

@@ -21,33 +21,31 @@ unsigned jittered(unsigned base_ms) {
 
 }  // namespace
 
-stream::stream(io::connection& conn, topic_registry& registry, loop_counters& counters,
-               const settings& s, std::vector<std::string> topics)
+stream::stream(io::connection& conn, topic_registry& registry, loop_counters& counters, const settings& s)
     : conn_(conn), registry_(registry), counters_(counters), settings_(s) {
-  topics_.reserve(topics.size());
-  for (auto& name : topics) {
-    auto t = std::make_unique<topic_sub>(*this);
-    t->hash = topic_hash(name);
-    t->name = std::move(name);
-    topics_.push_back(std::move(t));
-  }
   counters_.sse_streams.add();
 }
 
 stream::~stream() { release(); }
 
-void stream::start(const resume_from& from) {
-  std::vector<std::optional<position>> since(topics_.size());
+void stream::start(std::vector<std::string> names, const resume_from& from) {
+  topic_count_ = static_cast<std::uint32_t>(names.size());
+  topics_ = std::make_unique<topic_sub[]>(names.size());
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    topics_[i].set_owner(*this);
+    topics_[i].hash = topic_hash(names[i]);
+  }
+  std::vector<std::optional<position>> since(names.size());
   if (from.text) {
     const auto& text = *from.text;
     std::optional<position> single;
-    if (topics_.size() == 1 && (single = parse_position(text))) {
+    if (names.size() == 1 && (single = parse_position(text))) {
       since[0] = single;
     } else if (auto entries = parse_cursor(text)) {
       // Topics the cursor does not name are new to this client: they start live, without a gap.
-      for (std::size_t i = 0; i < topics_.size(); ++i) {
+      for (std::size_t i = 0; i < names.size(); ++i) {
         for (const auto& e : *entries) {
-          if (e.topic_hash == topics_[i]->hash) {
+          if (e.topic_hash == topics_[i].hash) {
             since[i] = e.at;
           }
         }
@@ -58,15 +56,16 @@ void stream::start(const resume_from& from) {
       }
     }
   }
-  attaching_ = topics_.size();
-  for (std::size_t i = 0; i < topics_.size(); ++i) {
-    auto& t = *topics_[i];
+  starting_ = std::make_unique<start_state>();
+  starting_->attaching = names.size();
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    auto& t = topics_[i];
     auto asked = since[i];
-    registry_.subscribe(t, t.name, asked, [this, &t, asked](attach_result r) {
+    registry_.subscribe(t, names[i], asked, [this, &t, asked](attach_result r) {
       t.at = r.head;
       t.sent = r.head;
       if (r.gap) {
-        gaps_.push_back(t.name);
+        starting_->gaps.push_back(t.topic());
       } else if (asked) {
         t.sent = *asked;
         for (auto& m : r.missed) {
@@ -74,9 +73,9 @@ void stream::start(const resume_from& from) {
         }
       }
       if (r.retained) {
-        retained_.emplace_back(&t, std::move(r.retained));
+        starting_->retained.emplace_back(&t, std::move(r.retained));
       }
-      if (--attaching_ == 0) {
+      if (--starting_->attaching == 0) {
         finish_start();
       }
     });
@@ -84,35 +83,34 @@ void stream::start(const resume_from& from) {
 }
 
 void stream::finish_start() {
+  auto state = std::move(starting_);
   if (closed_) {
     return;
   }
   conn_.send(preamble(settings_.retry_ms, current_id()));
-  if (!gaps_.empty()) {
-    conn_.send(gap_event(gaps_));
-    gaps_ = {};
+  if (!state->gaps.empty()) {
+    conn_.send(gap_event(state->gaps));
   }
   // A retained message is the topic's current state: the stream's id stays at the head, so a
   // reconnect does not replay what was published between the retained message and now.
-  for (auto& [t, m] : retained_) {
+  for (auto& [t, m] : state->retained) {
     conn_.send(id_line(current_id()));
     conn_.send({m, m->sse_body()});
     counters_.deliveries.add();
   }
-  retained_ = {};
   pump_backlog();
   conn_.set_timer(settings_.heartbeat);
   conn_.wait_readable();
 }
 
 std::string stream::current_id() const {
-  if (topics_.size() == 1) {
-    return to_string(topics_.front()->sent);
+  if (topic_count_ == 1) {
+    return to_string(topics_[0].sent);
   }
   std::vector<cursor_entry> entries;
-  entries.reserve(topics_.size());
-  for (const auto& t : topics_) {
-    entries.push_back({t->hash, t->sent});
+  entries.reserve(topic_count_);
+  for (const auto& t : topics()) {
+    entries.push_back({t.hash, t.sent});
   }
   std::string out;
   append_cursor(out, entries);
@@ -121,7 +119,7 @@ std::string stream::current_id() const {
 
 void stream::emit(topic_sub& t, const message_ptr& m) {
   t.sent = m->pos;
-  if (topics_.size() == 1) {
+  if (topic_count_ == 1) {
     conn_.send({m, m->sse_event()});
   } else {
     conn_.send(id_line(current_id()));
@@ -139,11 +137,11 @@ void stream::on_message(subscription& s, const message_ptr& m) {
     return;  // replayed already, or queued before this subscriber attached
   }
   if (m->pos.epoch != t.at.epoch) {
-    std::string lost[] = {t.name};
+    std::string lost[] = {t.topic()};
     conn_.send(gap_event(lost));  // the topic's history was lost under us (epoch changed)
   }
   t.at = m->pos;
-  if (backlog_head_ < backlog_.size() || attaching_ > 0) {
+  if (backlog_head_ < backlog_.size() || starting_) {
     backlog_.push_back({&t, m, true});
     backlog_live_bytes_ += m->sse.size();
   } else {
@@ -222,10 +220,9 @@ void stream::release() {
     return;
   }
   released_ = true;
-  for (auto& t : topics_) {
-    registry_.unsubscribe(*t);
+  for (auto& t : topics()) {
+    registry_.unsubscribe(t);
   }
-  topics_.clear();
   backlog_ = {};
   backlog_head_ = 0;
   backlog_live_bytes_ = 0;

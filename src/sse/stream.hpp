@@ -4,8 +4,13 @@
 // a single-topic stream sends them as they are, a multi-topic stream puts its own cursor id line
 // before the shared body. Replay after a resume is paced: history is queued as the socket drains,
 // so a reconnect after a long absence costs no more memory than the send-queue bound.
+//
+// Idle streams are most streams, so the struct stays small: what only starting needs lives in a
+// separate allocation that is freed once the stream is live.
+#include <chrono>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,13 +35,13 @@ struct resume_from {
 
 class stream final : public io::connection_handler, public subscriber {
  public:
-  /// `topics`: valid, distinct names. The response head must already be queued on `conn`.
-  stream(io::connection& conn, topic_registry& registry, loop_counters& counters, const settings& s,
-         std::vector<std::string> topics);
+  /// The response head must already be queued on `conn`.
+  stream(io::connection& conn, topic_registry& registry, loop_counters& counters, const settings& s);
   ~stream() override;
 
-  /// Subscribes every topic, then queues the preamble, gaps, retained messages and the replay.
-  void start(const resume_from& from);
+  /// Subscribes `topics` (valid, distinct names), then queues the preamble, gaps, retained
+  /// messages and the replay.
+  void start(std::vector<std::string> topics, const resume_from& from);
 
   void on_readable() override;
   void on_timer() override;
@@ -49,8 +54,6 @@ class stream final : public io::connection_handler, public subscriber {
   /// A subscription (whose `at` is the last seq queued or skipped: the dedupe threshold) and
   /// what this stream needs to write its ids.
   struct topic_sub : subscription {
-    explicit topic_sub(subscriber& owner) : subscription(owner) {}
-    std::string name;
     std::uint32_t hash = 0;  // of the name, for the cursor
     position sent;           // what the client holds once the queued bytes arrive
   };
@@ -59,10 +62,16 @@ class stream final : public io::connection_handler, public subscriber {
     message_ptr m;
     bool live;  // arrived while replay was queued: counts against the slow-consumer bound
   };
+  /// What starting gathers from the broker's answers before the first bytes go out.
+  struct start_state {
+    std::size_t attaching = 0;
+    std::vector<std::string> gaps;
+    std::vector<std::pair<topic_sub*, message_ptr>> retained;
+  };
 
+  std::span<topic_sub> topics() const { return {topics_.get(), topic_count_}; }
   void finish_start();
   void emit(topic_sub& t, const message_ptr& m);
-  void emit_with_id(topic_sub& t, const message_ptr& m, position id_at);
   std::string current_id() const;
   void pump_backlog();
   bool over_bound() const;
@@ -73,13 +82,12 @@ class stream final : public io::connection_handler, public subscriber {
   topic_registry& registry_;
   loop_counters& counters_;
   const settings& settings_;
-  std::vector<std::unique_ptr<topic_sub>> topics_;
+  std::unique_ptr<topic_sub[]> topics_;
+  std::unique_ptr<start_state> starting_;
   std::vector<pending> backlog_;
   std::size_t backlog_head_ = 0;
   std::size_t backlog_live_bytes_ = 0;
-  std::vector<std::string> gaps_;                       // filled while starting
-  std::vector<std::pair<topic_sub*, message_ptr>> retained_;  // filled while starting
-  std::size_t attaching_ = 0;
+  std::uint32_t topic_count_ = 0;
   bool closed_ = false;
   bool released_ = false;
 };
