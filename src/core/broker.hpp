@@ -20,6 +20,7 @@ struct publish_item {
   std::string event;
   std::string data;
   bool retain = false;
+  std::string from;  // the publisher's identity, delivered with the message
 };
 
 /// The hand-off of published messages into one loop. Implemented by the loop layer, which posts
@@ -63,6 +64,10 @@ class broker {
   /// loop's sink; messages up to `head` may reach it too and must be skipped by seq.
   virtual void attach(std::size_t loop_index, std::string_view topic,
                       std::optional<position> since, attach_handler done) = 0;
+
+  /// Hands a message that is not stored (volatile, presence diff) to every loop with subscribers
+  /// of its topic. It must be complete and encoded.
+  virtual void broadcast(message_ptr m) = 0;
 
   /// Loop `loop_index` has no subscriber left for `topic`.
   virtual void detach(std::size_t loop_index, std::string_view topic) = 0;

@@ -19,6 +19,7 @@ class loop_counter {
 struct loop_counters {
   loop_counter connections;          // gauge: open TCP connections
   loop_counter sse_streams;          // gauge: open SSE streams
+  loop_counter ws_sessions;          // gauge: open WebSocket sessions
   loop_counter http_requests;        // requests answered
   loop_counter messages_published;   // messages accepted by publishes on this loop
   loop_counter deliveries;           // messages queued to a subscriber

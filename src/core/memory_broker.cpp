@@ -46,6 +46,7 @@ position memory_broker::append(shard& s, publish_item& item, std::int64_t now) {
   m->data = std::move(item.data);
   m->time_ms = now;
   m->retain = item.retain;
+  m->from = std::move(item.from);
   if (encode_) {
     encode_(*m);
   }
@@ -102,6 +103,23 @@ void memory_broker::attach(std::size_t loop_index, std::string_view topic,
     }
   }
   done(std::move(out));
+}
+
+void memory_broker::broadcast(message_ptr m) {
+  auto& s = shard_for(m->topic);
+  std::uint64_t mask = 0;
+  {
+    std::lock_guard lock(s.mutex);
+    auto it = s.topics.find(m->topic);
+    if (it == s.topics.end()) {
+      return;
+    }
+    mask = it->second->loop_mask;
+  }
+  // Not stored, so no order to keep with history: hand off outside the lock.
+  for (; mask != 0; mask &= mask - 1) {
+    sinks_[static_cast<std::size_t>(std::countr_zero(mask))]->deliver(m);
+  }
 }
 
 void memory_broker::detach(std::size_t loop_index, std::string_view topic) {

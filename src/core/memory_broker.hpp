@@ -28,6 +28,7 @@ class memory_broker final : public broker {
   void publish(std::vector<publish_item> items, publish_handler done) override;
   void attach(std::size_t loop_index, std::string_view topic, std::optional<position> since,
               attach_handler done) override;
+  void broadcast(message_ptr m) override;
   void detach(std::size_t loop_index, std::string_view topic) override;
   void read_history(std::string_view topic, std::optional<position> since, std::size_t limit,
                     history_handler done) override;

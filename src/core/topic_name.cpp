@@ -1,15 +1,6 @@
 #include "core/topic_name.hpp"
 
 namespace sb {
-namespace {
-
-constexpr bool is_topic_char(char c) noexcept {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '-' || c == '.' || c == ':' || c == '@' || c == '/';
-}
-
-}  // namespace
-
 bool is_valid_topic(std::string_view name) noexcept {
   if (name.empty() || name.size() > max_topic_bytes) {
     return false;

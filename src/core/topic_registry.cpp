@@ -19,6 +19,10 @@ void topic_registry::subscribe(subscription& s, std::string_view topic,
   broker_->attach(loop_index_, topic, since, std::move(done));
 }
 
+void topic_registry::resume(subscription& s, std::optional<position> since, broker::attach_handler done) {
+  broker_->attach(loop_index_, *s.topic_, since, std::move(done));
+}
+
 void topic_registry::unsubscribe(subscription& s) {
   if (!s.is_linked()) {
     return;

@@ -63,6 +63,9 @@ class topic_registry {
   void subscribe(subscription& s, std::string_view topic, std::optional<position> since,
                  broker::attach_handler done);
 
+  /// For a subscription linked already: asks the broker again what a reader at `since` missed.
+  void resume(subscription& s, std::optional<position> since, broker::attach_handler done);
+
   /// Unlinks `s`; the loop detaches from the topic when `s` was its last local subscriber.
   void unsubscribe(subscription& s);
 

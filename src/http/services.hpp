@@ -10,11 +10,13 @@
 #include <string_view>
 
 #include "core/broker.hpp"
+#include "core/presence.hpp"
 #include "core/counters.hpp"
 #include "core/topic_registry.hpp"
 #include "http/cors.hpp"
 #include "io/loop.hpp"
 #include "sse/stream.hpp"
+#include "ws/session.hpp"
 
 namespace sb::http {
 
@@ -31,6 +33,9 @@ struct services {
   broker* hub = nullptr;
   http::limits limits;
   sse::settings sse;
+  ws::settings ws;
+  presence_registry* presence = nullptr;
+  message_encoder encode;
   cors_policy cors;
   bool dev = false;
   /// Prometheus text for GET /metrics, summed over the loops at call time.
@@ -48,6 +53,7 @@ struct loop_services {
   topic_registry& registry;
   loop_counters& counters;
   const services& shared;
+  ws::context ws;  // what a WebSocket session on this loop needs
 };
 
 }  // namespace sb::http

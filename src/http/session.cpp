@@ -1,5 +1,6 @@
 #include "http/session.hpp"
 
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/url/parse.hpp>
 
@@ -8,6 +9,7 @@
 #include "http/api/history.hpp"
 #include "http/api/publish.hpp"
 #include "http/api/status.hpp"
+#include "ws/handshake.hpp"
 
 namespace sb::http {
 namespace bhttp = boost::beast::http;
@@ -148,6 +150,10 @@ void session::on_head() {
     open_events();
     return;
   }
+  if (route_.endpoint == endpoint::websocket) {
+    open_websocket();
+    return;
+  }
   std::size_t limit = route_.endpoint == endpoint::topic_publish ? ctx_.shared.limits.max_message_bytes
                                                                  : ctx_.shared.limits.max_request_bytes;
   if (auto length = parser_->content_length(); length && *length > limit) {
@@ -266,6 +272,35 @@ void session::open_events() {
   auto* s = stream.get();
   conn_.replace_handler(std::move(stream));
   s->start(std::move(topics), from);
+}
+
+void session::open_websocket() {
+  if (ctx_.shared.is_draining()) {
+    fail(errc::unavailable, "draining");
+    return;
+  }
+  auto verdict = ws::check_upgrade(parser_->get());
+  if (verdict.status != 101) {
+    ctx_.counters.bad_requests.add();
+    auto r = response::json(verdict.status, "{\"error\":\"websocket_handshake\",\"message\":\"" + verdict.detail + "\"}");
+    if (verdict.status == 426) {
+      r.headers.emplace_back("Upgrade", "websocket");
+      r.headers.emplace_back("Sec-WebSocket-Version", "13");
+    }
+    r.close = true;
+    respond(std::move(r));
+    return;
+  }
+  phase_ = phase::finished;
+  conn_.cancel_timer();
+  conn_.send(ws::switching_response(verdict.accept));
+  ctx_.counters.http_requests.add();
+  // Frames the client sent right behind its handshake are already in our buffer: pass them on.
+  auto early = boost::beast::buffers_to_string(buffer_.data());
+  auto session = std::make_unique<ws::session>(conn_, ctx_.ws, std::move(early));
+  auto* s = session.get();
+  conn_.replace_handler(std::move(session));
+  s->start();
 }
 
 void session::fail(errc e, std::string_view detail) {

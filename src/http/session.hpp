@@ -44,6 +44,7 @@ class session final : public io::connection_handler {
   void on_head();
   void on_complete();
   void open_events();
+  void open_websocket();
   void begin_streaming();
   void fail(errc e, std::string_view detail = {});
   void respond(response r);

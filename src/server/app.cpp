@@ -18,13 +18,14 @@
 #include "server/metrics.hpp"
 #include "server/web_assets.hpp"
 #include "sse/encoder.hpp"
+#include "ws/protocol.hpp"
 
 namespace sb::server {
 namespace {
 
 using namespace std::chrono_literals;
 
-constexpr auto wheel_tick = 100ms;
+constexpr auto wheel_tick = 10ms;  // fine enough for volatile pacing at volatile_hz
 constexpr auto drain_tick = 50ms;
 
 boost::asio::ip::tcp::endpoint parse_listen(const std::string& text) {
@@ -99,6 +100,8 @@ struct app::worker final : delivery_sink {
 
 struct app::shared_state {
   std::unique_ptr<memory_broker> broker;
+  presence_registry presence;
+  policy_table policies;
   http::services services;
 };
 
@@ -113,7 +116,17 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
   }
   history_limits limits{config_.history_max_messages, config_.history_max_bytes,
                         static_cast<std::int64_t>(config_.history_max_age_s) * 1000};
-  shared_->broker = std::make_unique<memory_broker>(limits, sse::encode_message, std::move(sinks), unix_ms);
+  message_encoder encode = [](message& m) {
+    sse::encode_message(m);
+    ws::encode_message(m);
+  };
+  shared_->broker = std::make_unique<memory_broker>(limits, encode, std::move(sinks), unix_ms);
+  std::string policy_error;
+  auto policies = policy_table::parse(config_.slow_consumer_policies, policy_error);
+  if (!policies) {
+    throw std::runtime_error("slow_consumer_policies: " + policy_error);
+  }
+  shared_->policies = std::move(*policies);
 
   auto& s = shared_->services;
   s.hub = shared_->broker.get();
@@ -127,6 +140,19 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
   s.sse.retry_ms = static_cast<unsigned>(config_.retry_ms);
   s.sse.send_queue_max_bytes = config_.send_queue_max_bytes;
   s.sse.replay_high_water = std::min<std::size_t>(64 << 10, config_.send_queue_max_bytes / 2);
+  s.sse.policies = &shared_->policies;
+  s.ws.max_message_bytes = config_.max_message_bytes;
+  s.ws.max_frame_bytes = 2 * config_.max_message_bytes + 4096;  // JSON escaping can double the data
+  s.ws.volatile_hz = static_cast<unsigned>(config_.volatile_hz);
+  s.ws.publish_rate = static_cast<double>(config_.ws_publish_rate);
+  s.ws.publish_burst = static_cast<double>(config_.ws_publish_burst);
+  s.ws.ping_interval = std::chrono::seconds(config_.ws_ping_interval_s);
+  s.ws.send_queue_max_bytes = config_.send_queue_max_bytes;
+  s.ws.high_water = s.sse.replay_high_water;
+  s.ws.max_topics = config_.max_topics_per_connection;
+  s.ws.policies = &shared_->policies;
+  s.presence = &shared_->presence;
+  s.encode = encode;
   auto origins = config_.cors_origins;
   if (origins.empty() && config_.dev) {
     origins.push_back("*");
@@ -140,7 +166,9 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
 
   for (auto& w : workers_) {
     w->registry.emplace(*shared_->broker, w->loop.index());
-    w->services.emplace(http::loop_services{w->loop, *w->registry, w->counters, s});
+    w->services.emplace(http::loop_services{
+        w->loop, *w->registry, w->counters, s,
+        ws::context{*w->registry, *shared_->broker, shared_->presence, w->counters, s.ws, s.encode}});
     auto* ctx = &*w->services;
     try {
       w->listener = std::make_unique<io::listener>(w->loop, endpoint, [ctx](const std::shared_ptr<io::connection>& c) {
@@ -177,6 +205,24 @@ int app::run() {
 
   boost::asio::io_context control;
   boost::asio::signal_set signals(control, SIGTERM, SIGINT);
+
+  // Presence changes are announced once per tick, one coalesced diff per changed topic.
+  boost::asio::steady_timer presence_tick(control);
+  std::function<void()> announce_presence = [&] {
+    for (auto& diff : shared_->presence.take_diffs()) {
+      auto m = std::make_shared<message>();
+      m->kind = message_kind::presence;
+      m->topic = diff.topic;
+      m->time_ms = unix_ms();
+      m->ws = ws::presence_diff_frame(diff);
+      shared_->broker->broadcast(std::move(m));
+    }
+    presence_tick.expires_after(std::chrono::milliseconds(config_.presence_tick_ms));
+    presence_tick.async_wait([&](boost::system::error_code ec) {
+      if (!ec) announce_presence();
+    });
+  };
+  announce_presence();
   boost::asio::steady_timer poll(control);
   std::chrono::steady_clock::time_point deadline;
   bool hurried = false;

@@ -133,6 +133,13 @@ const std::vector<config_entry>& config_table() {
       {"drain_timeout_s", field(&config::drain_timeout_s), 1, 3600, "SIGTERM: exit within this"},
       {"drain_rate", field(&config::drain_rate), 1, 10000000, "SIGTERM: streams closed per second"},
       {"cors_origins", field(&config::cors_origins), 0, 0, "allowed browser origins, comma-separated (* for any, without credentials)"},
+      {"slow_consumer_policies", field(&config::slow_consumer_policies), 0, 0, "per-topic policy over the send queue bound, PATTERN=resume|latest|drop, comma-separated; first match wins, resume otherwise"},
+      {"volatile_hz", field(&config::volatile_hz), 1, 1000, "volatile messages per sender per topic per second (latest wins in between)"},
+      {"ws_publish_rate", field(&config::ws_publish_rate), 1, 1000000, "stored publishes per second per WebSocket connection (1008 over it)"},
+      {"ws_publish_burst", field(&config::ws_publish_burst), 1, 1000000, "burst allowance for ws_publish_rate"},
+      {"ws_ping_interval_s", field(&config::ws_ping_interval_s), 1, 3600, "WebSocket ping interval; a peer silent for two is closed"},
+      {"max_topics_per_connection", field(&config::max_topics_per_connection), 1, 100000, "topics one WebSocket connection may subscribe or join"},
+      {"presence_tick_ms", field(&config::presence_tick_ms), 10, 10000, "presence changes are announced once per tick, coalesced"},
   };
   return table;
 }

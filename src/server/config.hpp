@@ -30,6 +30,13 @@ struct config {
   std::uint64_t drain_timeout_s = 10;
   std::uint64_t drain_rate = 2000;
   std::vector<std::string> cors_origins;
+  std::vector<std::string> slow_consumer_policies;
+  std::uint64_t volatile_hz = 30;
+  std::uint64_t ws_publish_rate = 100;
+  std::uint64_t ws_publish_burst = 200;
+  std::uint64_t ws_ping_interval_s = 25;
+  std::uint64_t max_topics_per_connection = 256;
+  std::uint64_t presence_tick_ms = 50;
 };
 
 struct config_entry {

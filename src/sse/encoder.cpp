@@ -26,11 +26,18 @@ void append_data_lines(std::string& out, std::string_view data) {
 void encode_message(message& m) {
   auto& out = m.sse;
   out.clear();
+  m.sse_body_at = 0;
+  if (m.kind == message_kind::presence) {
+    return;  // presence is a WebSocket feature
+  }
   out.reserve(32 + m.event.size() + m.data.size() + 8);
-  out.append("id: ");
-  append_position(out, m.pos);
-  out.push_back('\n');
-  m.sse_body_at = static_cast<std::uint32_t>(out.size());
+  if (m.stored()) {
+    // Volatile messages carry no id: they are not in history, so they are no resume position.
+    out.append("id: ");
+    append_position(out, m.pos);
+    out.push_back('\n');
+    m.sse_body_at = static_cast<std::uint32_t>(out.size());
+  }
   if (!m.event.empty()) {
     out.append("event: ").append(m.event).push_back('\n');
   }

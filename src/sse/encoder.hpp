@@ -10,7 +10,8 @@
 namespace sb::sse {
 
 /// Fills `m.sse` with "id: <epoch>-<seq>\n" followed by the body (`event:` line when the message
-/// has a type, one `data:` line per line of data, a blank line), and `m.sse_body_at`.
+/// has a type, one `data:` line per line of data, a blank line), and `m.sse_body_at`. Volatile
+/// messages get no id line; presence diffs get no SSE form at all.
 void encode_message(message& m);
 
 /// "id: <id>\n": the per-stream id line a multi-topic stream puts before a shared body.

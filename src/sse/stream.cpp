@@ -34,6 +34,9 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
   for (std::size_t i = 0; i < names.size(); ++i) {
     topics_[i].set_owner(*this);
     topics_[i].hash = topic_hash(names[i]);
+    if (settings_.policies) {
+      topics_[i].policy = settings_.policies->policy_for(names[i]);
+    }
   }
   std::vector<std::optional<position>> since(names.size());
   if (from.text) {
@@ -69,7 +72,7 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
       } else if (asked) {
         t.sent = *asked;
         for (auto& m : r.missed) {
-          backlog_.push_back({&t, std::move(m), false});
+          feed_.push_replay(t, std::move(m));
         }
       }
       if (r.retained) {
@@ -118,55 +121,62 @@ std::string stream::current_id() const {
 }
 
 void stream::emit(topic_sub& t, const message_ptr& m) {
-  t.sent = m->pos;
-  if (topic_count_ == 1) {
-    conn_.send({m, m->sse_event()});
+  if (!m) {
+    std::string lost[] = {t.topic()};
+    conn_.send(gap_event(lost));  // the `drop` policy dropped messages of this topic
+    return;
+  }
+  if (!m->stored()) {
+    conn_.send({m, m->sse});  // volatile: no id, so the client's resume position stays put
   } else {
-    conn_.send(id_line(current_id()));
-    conn_.send({m, m->sse_body()});
+    t.sent = m->pos;
+    if (topic_count_ == 1) {
+      conn_.send({m, m->sse_event()});
+    } else {
+      conn_.send(id_line(current_id()));
+      conn_.send({m, m->sse_body()});
+    }
   }
   counters_.deliveries.add();
 }
 
 void stream::on_message(subscription& s, const message_ptr& m) {
-  if (closed_) {
-    return;
+  if (closed_ || m->sse.empty()) {
+    return;  // presence diffs have no SSE form
   }
   auto& t = static_cast<topic_sub&>(s);
-  if (m->pos.epoch == t.at.epoch && m->pos.seq <= t.at.seq) {
-    return;  // replayed already, or queued before this subscriber attached
+  if (m->stored()) {
+    if (m->pos.epoch == t.at.epoch && m->pos.seq <= t.at.seq) {
+      return;  // replayed already, or queued before this subscriber attached
+    }
+    if (m->pos.epoch != t.at.epoch) {
+      std::string lost[] = {t.topic()};
+      conn_.send(gap_event(lost));  // the topic's history was lost under us (epoch changed)
+    }
+    t.at = m->pos;
   }
-  if (m->pos.epoch != t.at.epoch) {
-    std::string lost[] = {t.topic()};
-    conn_.send(gap_event(lost));  // the topic's history was lost under us (epoch changed)
-  }
-  t.at = m->pos;
-  if (backlog_head_ < backlog_.size() || starting_) {
-    backlog_.push_back({&t, m, true});
-    backlog_live_bytes_ += m->sse.size();
-  } else {
+  if (feed_.empty() && !starting_ && conn_.queued_bytes() < settings_.replay_high_water) {
     emit(t, m);
+    return;
   }
-  if (over_bound()) {
-    close_slow();
+  auto queued = conn_.queued_bytes();
+  auto room = settings_.send_queue_max_bytes > queued ? settings_.send_queue_max_bytes - queued : 0;
+  switch (feed_.push_live(t, m, t.policy, room)) {
+    case feed::verdict::queued: break;
+    case feed::verdict::dropped: counters_.drops.add(); break;
+    case feed::verdict::close: close_slow(); break;
   }
 }
 
 void stream::pump_backlog() {
-  while (backlog_head_ < backlog_.size() && conn_.queued_bytes() < settings_.replay_high_water && !closed_) {
-    auto e = std::move(backlog_[backlog_head_++]);
-    if (e.live) {
-      backlog_live_bytes_ -= e.m->sse.size();
+  while (!closed_ && conn_.queued_bytes() < settings_.replay_high_water) {
+    auto e = feed_.pop();
+    if (!e) {
+      break;
     }
-    emit(*e.topic, e.m);
-  }
-  if (backlog_head_ == backlog_.size()) {
-    backlog_ = {};
-    backlog_head_ = 0;
+    emit(static_cast<topic_sub&>(*e->sub), e->m);
   }
 }
-
-bool stream::over_bound() const { return conn_.queued_bytes() + backlog_live_bytes_ > settings_.send_queue_max_bytes; }
 
 void stream::close_slow() {
   // The `resume` policy: close, and let the client resume from history. Closing is deferred:
@@ -223,9 +233,7 @@ void stream::release() {
   for (auto& t : topics()) {
     registry_.unsubscribe(t);
   }
-  backlog_ = {};
-  backlog_head_ = 0;
-  backlog_live_bytes_ = 0;
+  feed_.clear();
   counters_.sse_streams.sub();
 }
 

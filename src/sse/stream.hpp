@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "core/counters.hpp"
+#include "core/feed.hpp"
+#include "core/topic_pattern.hpp"
 #include "core/topic_registry.hpp"
 #include "io/connection.hpp"
 
@@ -24,8 +26,10 @@ struct settings {
   std::chrono::milliseconds heartbeat{15000};
   unsigned retry_ms = 2000;
   std::size_t send_queue_max_bytes = 1 << 20;
-  /// Replay is queued until this many bytes wait in the socket's queue, then resumes as it drains.
+  /// Messages go straight to the socket's queue until this many bytes wait there; beyond it they
+  /// wait in the feed (as references), where replay is paced and the slow-consumer policy applies.
   std::size_t replay_high_water = 64 << 10;
+  const policy_table* policies = nullptr;  // per-topic slow-consumer policy; `resume` when null
 };
 
 /// Where a stream resumes from: nothing, or a Last-Event-ID / ?since= text (a position or cursor).
@@ -55,12 +59,8 @@ class stream final : public io::connection_handler, public subscriber {
   /// what this stream needs to write its ids.
   struct topic_sub : subscription {
     std::uint32_t hash = 0;  // of the name, for the cursor
+    overflow_policy policy = overflow_policy::resume;
     position sent;           // what the client holds once the queued bytes arrive
-  };
-  struct pending {
-    topic_sub* topic;
-    message_ptr m;
-    bool live;  // arrived while replay was queued: counts against the slow-consumer bound
   };
   /// What starting gathers from the broker's answers before the first bytes go out.
   struct start_state {
@@ -74,7 +74,6 @@ class stream final : public io::connection_handler, public subscriber {
   void emit(topic_sub& t, const message_ptr& m);
   std::string current_id() const;
   void pump_backlog();
-  bool over_bound() const;
   void close_slow();
   void release();
 
@@ -84,9 +83,7 @@ class stream final : public io::connection_handler, public subscriber {
   const settings& settings_;
   std::unique_ptr<topic_sub[]> topics_;
   std::unique_ptr<start_state> starting_;
-  std::vector<pending> backlog_;
-  std::size_t backlog_head_ = 0;
-  std::size_t backlog_live_bytes_ = 0;
+  feed feed_;
   std::uint32_t topic_count_ = 0;
   bool closed_ = false;
   bool released_ = false;

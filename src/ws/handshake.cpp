@@ -1,0 +1,86 @@
+#include "ws/handshake.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace sb::ws {
+namespace {
+
+namespace bhttp = boost::beast::http;
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+/// True when the comma-separated header list `list` holds `token` (case-insensitive).
+bool has_token(std::string_view list, std::string_view token) {
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    auto item = list.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (iequals(item, token)) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+std::string_view value(const bhttp::request<bhttp::string_body>& req, bhttp::field f) {
+  auto it = req.find(f);
+  return it == req.end() ? std::string_view{} : std::string_view(it->value());
+}
+
+}  // namespace
+
+handshake_verdict check_upgrade(const bhttp::request<bhttp::string_body>& req) {
+  if (req.method() != bhttp::verb::get) {
+    return {405, "a WebSocket upgrade is a GET", {}};
+  }
+  if (!has_token(value(req, bhttp::field::upgrade), "websocket") ||
+      !has_token(value(req, bhttp::field::connection), "upgrade")) {
+    return {426, "this endpoint speaks WebSocket: send Upgrade: websocket and Connection: Upgrade", {}};
+  }
+  if (value(req, bhttp::field::sec_websocket_version) != "13") {
+    return {426, "Sec-WebSocket-Version must be 13", {}};
+  }
+  auto key = value(req, bhttp::field::sec_websocket_key);
+  if (key.size() != 24) {  // base64 of 16 bytes
+    return {400, "Sec-WebSocket-Key must be base64 of 16 bytes", {}};
+  }
+  // Every Sec-WebSocket-Protocol header counts; the client lists what it speaks.
+  bool offered = false;
+  auto [first, last] = req.equal_range(bhttp::field::sec_websocket_protocol);
+  for (auto it = first; it != last; ++it) {
+    offered = offered || has_token(it->value(), subprotocol);
+  }
+  if (!offered) {
+    return {400, "offer the subprotocol switchboard.v1 (Sec-WebSocket-Protocol: switchboard.v1)", {}};
+  }
+  return {101, {}, accept_key(key)};
+}
+
+std::string accept_key(std::string_view client_key) {
+  std::string input(client_key);
+  input += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+  unsigned char encoded[4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1];
+  auto n = EVP_EncodeBlock(encoded, digest, SHA_DIGEST_LENGTH);
+  return std::string(reinterpret_cast<char*>(encoded), static_cast<std::size_t>(n));
+}
+
+std::string switching_response(std::string_view accept) {
+  std::string out =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ";
+  out.append(accept);
+  out.append("\r\nSec-WebSocket-Protocol: ").append(subprotocol).append("\r\n\r\n");
+  return out;
+}
+
+}  // namespace sb::ws

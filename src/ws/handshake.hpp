@@ -1,0 +1,28 @@
+#pragma once
+// The opening handshake (RFC 6455 §4.2): checks an upgrade request and writes the 101 answer.
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <string>
+#include <string_view>
+
+namespace sb::ws {
+
+inline constexpr std::string_view subprotocol = "switchboard.v1";
+
+struct handshake_verdict {
+  unsigned status = 101;  // 101, or the status that refuses the upgrade
+  std::string detail;     // why it was refused
+  std::string accept;     // Sec-WebSocket-Accept, when accepted
+};
+
+/// Checks method, Upgrade/Connection tokens, version 13, the key, and that the client offers
+/// `switchboard.v1` (refused with 400 and a message naming it otherwise; 426 for another version).
+handshake_verdict check_upgrade(const boost::beast::http::request<boost::beast::http::string_body>& req);
+
+/// base64(SHA-1(key + RFC 6455 GUID)).
+std::string accept_key(std::string_view client_key);
+
+/// The 101 response that switches the connection to WebSocket with our subprotocol.
+std::string switching_response(std::string_view accept);
+
+}  // namespace sb::ws

@@ -1,0 +1,128 @@
+#include "ws/protocol.hpp"
+
+#include <boost/json.hpp>
+
+#include "ws/frame.hpp"
+
+namespace sb::ws {
+namespace {
+
+namespace json = boost::json;
+
+std::string text_frame(const json::value& v) { return make_frame(opcode::text, json::serialize(v)); }
+
+json::array members_json(const std::vector<presence_member>& members) {
+  json::array out;
+  for (const auto& m : members) {
+    out.push_back(json::object{{"id", m.id}, {"state", m.state}});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::variant<client_op, op_error> parse_client_op(std::string_view text) {
+  json::error_code ec;
+  auto doc = json::parse(text, ec);
+  if (ec || !doc.is_object()) {
+    return op_error{nullptr, "bad_json", "each frame must be a JSON object"};
+  }
+  const auto& o = doc.as_object();
+  client_op op;
+  if (const auto* ref = o.if_contains("ref")) {
+    op.ref = *ref;
+  }
+  auto fail = [&](std::string code, std::string message) -> std::variant<client_op, op_error> {
+    return op_error{op.ref, std::move(code), std::move(message)};
+  };
+  const auto* name = o.if_contains("op");
+  if (!name || !name->is_string()) {
+    return fail("bad_field", "\"op\" must be a string");
+  }
+  std::string_view kind = name->as_string();
+  if (kind == "subscribe") op.kind = op_kind::subscribe;
+  else if (kind == "unsubscribe") op.kind = op_kind::unsubscribe;
+  else if (kind == "publish") op.kind = op_kind::publish;
+  else if (kind == "presence.join") op.kind = op_kind::presence_join;
+  else if (kind == "presence.update") op.kind = op_kind::presence_update;
+  else if (kind == "presence.leave") op.kind = op_kind::presence_leave;
+  else if (kind == "ping") return op;
+  else return fail("unknown_op", "unknown op \"" + std::string(kind) + "\"");
+
+  const auto* topic = o.if_contains("topic");
+  if (!topic || !topic->is_string()) {
+    return fail("bad_field", "\"topic\" must be a string");
+  }
+  op.topic = topic->as_string();
+  if (const auto* since = o.if_contains("since"); since && !since->is_null()) {
+    if (!since->is_string()) return fail("bad_field", "\"since\" must be an id string");
+    op.since = std::string(since->as_string());
+  }
+  if (op.kind == op_kind::publish) {
+    const auto* data = o.if_contains("data");
+    if (!data) return fail("bad_field", "publish needs \"data\"");
+    op.data = data->is_string() ? std::string(data->as_string()) : json::serialize(*data);
+    if (const auto* e = o.if_contains("event"); e && !e->is_null()) {
+      if (!e->is_string()) return fail("bad_field", "\"event\" must be a string");
+      op.event = e->as_string();
+    }
+    if (const auto* v = o.if_contains("volatile"); v && !v->is_null()) {
+      if (!v->is_bool()) return fail("bad_field", "\"volatile\" must be a boolean");
+      op.is_volatile = v->as_bool();
+    }
+  }
+  if (const auto* state = o.if_contains("state")) {
+    op.state = *state;
+  } else if (op.kind == op_kind::presence_update) {
+    return fail("bad_field", "presence.update needs \"state\"");
+  }
+  return op;
+}
+
+void encode_message(message& m) {
+  if (m.kind == message_kind::presence) {
+    return;
+  }
+  json::object o;
+  o["op"] = "message";
+  o["topic"] = m.topic;
+  o["id"] = m.stored() ? json::value(to_string(m.pos)) : json::value(nullptr);
+  o["event"] = m.event.empty() ? json::value(nullptr) : json::value(m.event);
+  o["data"] = m.data;
+  o["from"] = m.from.empty() ? json::value(nullptr) : json::value(m.from);
+  m.ws = text_frame(o);
+}
+
+std::string ack_frame(const json::value& ref, std::optional<std::string_view> id) {
+  json::object o{{"op", "ack"}, {"ref", ref}};
+  if (id) {
+    o["id"] = *id;
+  }
+  return text_frame(o);
+}
+
+std::string error_frame(const json::value& ref, std::string_view code, std::string_view message) {
+  return text_frame(json::object{{"op", "error"}, {"ref", ref}, {"code", code}, {"message", message}});
+}
+
+std::string gap_frame(std::span<const std::string> topics) {
+  json::array names;
+  for (const auto& t : topics) names.emplace_back(t);
+  return text_frame(json::object{{"op", "gap"}, {"topics", std::move(names)}});
+}
+
+std::string presence_snapshot_frame(std::string_view topic, const presence_page& page) {
+  return text_frame(json::object{
+      {"op", "presence"}, {"topic", topic}, {"count", page.count}, {"members", members_json(page.members)}});
+}
+
+std::string presence_diff_frame(const presence_diff& diff) {
+  json::array leaves;
+  for (const auto& id : diff.leaves) leaves.emplace_back(id);
+  return text_frame(json::object{
+      {"op", "presence"}, {"topic", diff.topic}, {"joins", members_json(diff.joins)}, {"leaves", std::move(leaves)}});
+}
+
+std::string pong_frame(const json::value& ref) { return text_frame(json::object{{"op", "pong"}, {"ref", ref}}); }
+
+}  // namespace sb::ws

@@ -1,0 +1,478 @@
+#include "ws/session.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include "core/topic_name.hpp"
+#include "core/utf8.hpp"
+
+namespace sb::ws {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+constexpr std::size_t read_chunk = 16 << 10;
+
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+bool session::token_bucket::take(double rate, double burst, clock::time_point now) {
+  if (tokens_ < 0) {
+    tokens_ = burst;
+  } else {
+    tokens_ = std::min(burst, tokens_ + std::chrono::duration<double>(now - last_).count() * rate);
+  }
+  last_ = now;
+  if (tokens_ < 1) {
+    return false;
+  }
+  tokens_ -= 1;
+  return true;
+}
+
+session::session(io::connection& conn, context& ctx, std::string early)
+    : conn_(conn),
+      ctx_(ctx),
+      identity_("c" + std::to_string(conn.id())),
+      in_(std::move(early)),
+      parser_(ctx.config.max_frame_bytes) {
+  volatile_timer_.bind<&session::flush_volatile>(this);
+  ctx_.counters.ws_sessions.add();
+}
+
+session::~session() { release(); }
+
+void session::start() {
+  conn_.set_timer(ctx_.config.ping_interval);
+  if (!in_.empty()) {
+    on_readable();
+  } else {
+    conn_.wait_readable();
+  }
+}
+
+void session::on_readable() {
+  if (closing_) {
+    return;
+  }
+  boost::system::error_code ec;
+  for (int reads = 0; reads < 4 && !ec; ++reads) {
+    auto old = in_.size();
+    in_.resize(old + read_chunk);
+    auto n = conn_.read_some(in_.data() + old, read_chunk, ec);
+    in_.resize(old + n);
+    if (n < read_chunk) {
+      break;
+    }
+  }
+  if (ec && ec != boost::asio::error::would_block) {
+    conn_.close();  // the peer went away without a close frame
+    return;
+  }
+  heard_since_ping_ = true;
+  if (auto verdict = parser_.parse(in_, *this); verdict != 0 && !closing_) {
+    close_with(static_cast<close_code>(verdict),
+               verdict == 1009 ? "message too big" : verdict == 1007 ? "invalid UTF-8" : "protocol error");
+    return;
+  }
+  if (in_.empty()) {
+    in_ = {};  // an idle connection keeps no read buffer
+  }
+  if (!closing_) {
+    conn_.wait_readable();
+  }
+}
+
+void session::on_text(std::string_view text) {
+  if (closing_) {
+    return;
+  }
+  auto parsed = parse_client_op(text);
+  if (auto* e = std::get_if<op_error>(&parsed)) {
+    fail_op(e->ref, e->code, e->message);
+    return;
+  }
+  handle(std::get<client_op>(parsed));
+}
+
+void session::on_binary(std::string_view) {
+  fail_op(nullptr, "bad_frame", "switchboard.v1 speaks JSON in text frames");
+}
+
+void session::on_ping(std::string_view payload) {
+  if (!closing_) {
+    conn_.send(make_frame(opcode::pong, payload));
+  }
+}
+
+void session::on_pong(std::string_view) {}
+
+void session::on_close(std::uint16_t code, std::string_view) {
+  if (closing_) {
+    conn_.close();  // our close was answered
+    return;
+  }
+  // Echo the peer's close (RFC 6455 §5.5.1), then end the TCP connection.
+  closing_ = true;
+  conn_.send(code == 1005 ? make_frame(opcode::close, {}) : make_close_frame(static_cast<close_code>(code), {}));
+  conn_.close_after_flush();
+}
+
+void session::handle(client_op& op) {
+  if (op.kind != op_kind::ping && !is_valid_topic(op.topic)) {
+    fail_op(op.ref, "invalid_topic", "invalid topic name");
+    return;
+  }
+  switch (op.kind) {
+    case op_kind::subscribe: subscribe(op); break;
+    case op_kind::unsubscribe: unsubscribe(op); break;
+    case op_kind::publish: publish(op); break;
+    case op_kind::presence_join: join(op); break;
+    case op_kind::presence_update: update(op); break;
+    case op_kind::presence_leave: leave(op); break;
+    case op_kind::ping: reply(pong_frame(op.ref)); break;
+  }
+}
+
+session::topic_state* session::find(std::string_view topic) {
+  auto it = topics_.find(std::string(topic));
+  return it == topics_.end() ? nullptr : it->second.get();
+}
+
+session::topic_state& session::ensure(std::string_view topic) {
+  auto& slot = topics_[std::string(topic)];
+  if (!slot) {
+    slot = std::make_unique<topic_state>();
+    slot->set_owner(*this);
+    if (ctx_.config.policies) {
+      slot->policy = ctx_.config.policies->policy_for(topic);
+    }
+  }
+  return *slot;
+}
+
+void session::drop_if_unused(std::string_view topic) {
+  auto it = topics_.find(std::string(topic));
+  if (it != topics_.end() && !it->second->wants_messages && !it->second->joined) {
+    feed_.forget(*it->second);
+    ctx_.registry.unsubscribe(*it->second);
+    topics_.erase(it);
+  }
+}
+
+void session::subscribe(client_op& op) {
+  auto* existing = find(op.topic);
+  if (existing && existing->wants_messages) {
+    reply(ack_frame(op.ref));  // already subscribed
+    return;
+  }
+  if (!existing && topics_.size() >= ctx_.config.max_topics) {
+    fail_op(op.ref, "too_many_topics", "this connection holds the most topics it may");
+    return;
+  }
+  std::optional<position> since;
+  if (op.since) {
+    since = parse_position(*op.since);
+    if (!since) {
+      since = position{0, 0};  // not an id we wrote: the client is told it has a gap
+    }
+  }
+  auto& t = ensure(op.topic);
+  t.wants_messages = true;
+  reply(ack_frame(op.ref));
+  auto on_attach = [this, &t, asked = since](attach_result r) {
+    t.at = r.head;
+    if (r.gap) {
+      std::string lost[] = {t.topic()};
+      reply(gap_frame(lost));
+    }
+    if (r.retained) {
+      emit(t, r.retained);
+    }
+    for (auto& m : r.missed) {
+      feed_.push_replay(t, std::move(m));
+    }
+    pump();
+  };
+  if (t.subscribed()) {
+    ctx_.registry.resume(t, since, on_attach);  // joined before: linked already, now wants messages
+  } else {
+    ctx_.registry.subscribe(t, op.topic, since, on_attach);
+  }
+}
+
+void session::unsubscribe(client_op& op) {
+  if (auto* t = find(op.topic)) {
+    t->wants_messages = false;
+    drop_if_unused(op.topic);
+  }
+  reply(ack_frame(op.ref));
+}
+
+void session::publish(client_op& op) {
+  if (op.data.size() > ctx_.config.max_message_bytes) {
+    fail_op(op.ref, "payload_too_large", "data is larger than max_message_bytes");
+    return;
+  }
+  if (op.event.size() > 256 || op.event.find_first_of("\r\n") != std::string::npos) {
+    fail_op(op.ref, "bad_field", "event must be one line of at most 256 bytes");
+    return;
+  }
+  auto now = clock::now();
+  publish_item item{std::move(op.topic), std::move(op.event), std::move(op.data), false, identity_};
+  if (op.is_volatile) {
+    if (!volatile_tokens_.take(ctx_.config.volatile_rate, ctx_.config.volatile_rate, now)) {
+      close_with(close_code::policy, "volatile message rate limit");
+      return;
+    }
+    publish_volatile(std::move(item));
+    if (!op.ref.is_null()) {
+      reply(ack_frame(op.ref));
+    }
+    return;
+  }
+  if (!publish_tokens_.take(ctx_.config.publish_rate, ctx_.config.publish_burst, now)) {
+    close_with(close_code::policy, "publish rate limit");
+    return;
+  }
+  std::vector<publish_item> items;
+  items.push_back(std::move(item));
+  auto ref = std::move(op.ref);
+  auto& counters = ctx_.counters;
+  ctx_.hub.publish(std::move(items), [this, ref = std::move(ref), &counters](result<std::vector<position>> r) {
+    if (!r) {
+      fail_op(ref, "publish_failed", r.error().message());
+      return;
+    }
+    counters.messages_published.add();
+    if (!ref.is_null()) {
+      reply(ack_frame(ref, to_string(r->front())));
+    }
+  });
+}
+
+void session::publish_volatile(publish_item item) {
+  // Latest wins: at most volatile_hz messages per topic per second leave this connection; what
+  // arrives in between replaces what waits, so the last value sent is always the last seen.
+  auto now = clock::now();
+  auto& slot = volatile_[item.topic];
+  if (now >= slot.next_allowed && !slot.pending) {
+    slot.next_allowed = now + std::chrono::microseconds(1000000 / std::max(1u, ctx_.config.volatile_hz));
+    send_volatile(std::move(item));
+    return;
+  }
+  slot.pending = std::move(item);
+  if (!volatile_timer_.scheduled()) {
+    auto due = std::chrono::duration_cast<std::chrono::milliseconds>(slot.next_allowed - now);
+    conn_.owner().wheel().schedule(volatile_timer_, std::max(due, std::chrono::milliseconds(1)));
+  }
+}
+
+void session::send_volatile(publish_item item) {
+  auto m = std::make_shared<message>();
+  m->kind = message_kind::volatile_;
+  m->topic = std::move(item.topic);
+  m->event = std::move(item.event);
+  m->data = std::move(item.data);
+  m->from = std::move(item.from);
+  m->time_ms = unix_ms();
+  if (ctx_.encode) {
+    ctx_.encode(*m);
+  }
+  ctx_.hub.broadcast(std::move(m));
+}
+
+void session::flush_volatile() {
+  if (closing_) {
+    return;
+  }
+  auto now = clock::now();
+  auto period = std::chrono::microseconds(1000000 / std::max(1u, ctx_.config.volatile_hz));
+  std::optional<clock::time_point> next;
+  for (auto it = volatile_.begin(); it != volatile_.end();) {
+    auto& slot = it->second;
+    if (slot.pending && now >= slot.next_allowed) {
+      slot.next_allowed = now + period;
+      send_volatile(std::move(*slot.pending));
+      slot.pending.reset();
+    }
+    if (slot.pending) {
+      next = next ? std::min(*next, slot.next_allowed) : slot.next_allowed;
+    }
+    // A slot whose window has passed with nothing waiting holds nothing worth keeping.
+    it = (!slot.pending && now >= slot.next_allowed) ? volatile_.erase(it) : std::next(it);
+  }
+  if (next) {
+    auto due = std::chrono::duration_cast<std::chrono::milliseconds>(*next - now);
+    conn_.owner().wheel().schedule(volatile_timer_, std::max(due, std::chrono::milliseconds(1)));
+  }
+}
+
+void session::join(client_op& op) {
+  auto* existing = find(op.topic);
+  if (!existing && topics_.size() >= ctx_.config.max_topics) {
+    fail_op(op.ref, "too_many_topics", "this connection holds the most topics it may");
+    return;
+  }
+  auto& t = ensure(op.topic);
+  if (!t.subscribed()) {
+    // Presence diffs travel on the topic, so a member that does not subscribe still listens.
+    ctx_.registry.subscribe(t, op.topic, std::nullopt, [&t](attach_result r) { t.at = r.head; });
+  }
+  t.joined = true;
+  auto page = ctx_.presence.join(op.topic, identity_, std::move(op.state), ctx_.config.presence_snapshot_limit);
+  reply(ack_frame(op.ref));
+  reply(presence_snapshot_frame(op.topic, page));
+}
+
+void session::update(client_op& op) {
+  auto* t = find(op.topic);
+  if (!t || !t->joined || !ctx_.presence.update(op.topic, identity_, std::move(op.state))) {
+    fail_op(op.ref, "not_joined", "join the topic's presence first");
+    return;
+  }
+  reply(ack_frame(op.ref));
+}
+
+void session::leave(client_op& op) {
+  if (auto* t = find(op.topic); t && t->joined) {
+    t->joined = false;
+    ctx_.presence.leave(op.topic, identity_);
+    drop_if_unused(op.topic);
+  }
+  reply(ack_frame(op.ref));
+}
+
+void session::on_message(subscription& s, const message_ptr& m) {
+  if (closing_) {
+    return;
+  }
+  auto& t = static_cast<topic_state&>(s);
+  if (m->kind == message_kind::presence) {
+    if (!t.joined && !t.wants_messages) {
+      return;
+    }
+  } else if (!t.wants_messages) {
+    return;
+  } else if (m->kind == message_kind::volatile_) {
+    if (m->from == identity_) {
+      return;  // a cursor does not need to see itself move
+    }
+  } else {
+    if (m->pos.epoch == t.at.epoch && m->pos.seq <= t.at.seq) {
+      return;
+    }
+    if (m->pos.epoch != t.at.epoch && t.at.epoch != 0) {
+      std::string lost[] = {t.topic()};
+      reply(gap_frame(lost));
+    }
+    t.at = m->pos;
+  }
+  if (feed_.empty() && conn_.queued_bytes() < ctx_.config.high_water) {
+    emit(t, m);
+    return;
+  }
+  auto queued = conn_.queued_bytes();
+  auto room = ctx_.config.send_queue_max_bytes > queued ? ctx_.config.send_queue_max_bytes - queued : 0;
+  switch (feed_.push_live(t, m, t.policy, room)) {
+    case feed::verdict::queued: break;
+    case feed::verdict::dropped: ctx_.counters.drops.add(); break;
+    case feed::verdict::close:
+      ctx_.counters.slow_consumer_closes.add();
+      ctx_.counters.drops.add();
+      close_later(close_code::policy, "slow consumer: resubscribe with since to resume");
+      break;
+  }
+}
+
+void session::emit(topic_state& t, const message_ptr& m) {
+  if (!m) {
+    std::string lost[] = {t.topic()};
+    reply(gap_frame(lost));  // the `drop` policy dropped messages of this topic
+    return;
+  }
+  conn_.send({m, m->ws});
+  ctx_.counters.deliveries.add();
+}
+
+void session::pump() {
+  while (!closing_ && conn_.queued_bytes() < ctx_.config.high_water) {
+    auto e = feed_.pop();
+    if (!e) {
+      break;
+    }
+    emit(static_cast<topic_state&>(*e->sub), e->m);
+  }
+}
+
+void session::on_sent() { pump(); }
+
+void session::reply(std::string frame) {
+  if (!closing_) {
+    conn_.send(std::move(frame));
+  }
+}
+
+void session::fail_op(const boost::json::value& ref, std::string_view code, std::string_view message) {
+  reply(error_frame(ref, code, message));
+}
+
+void session::on_timer() {
+  if (!heard_since_ping_) {
+    close_with(close_code::going_away, "no answer to ping");
+    return;
+  }
+  heard_since_ping_ = false;
+  conn_.send(make_frame(opcode::ping, {}));
+  conn_.set_timer(ctx_.config.ping_interval);
+}
+
+void session::close_with(close_code code, std::string_view reason) {
+  if (closing_) {
+    return;
+  }
+  closing_ = true;
+  conn_.send(make_close_frame(code, reason));
+  conn_.close_after_flush();
+}
+
+void session::close_later(close_code code, std::string_view reason) {
+  // Runs inside the registry's fan-out walk, which must not see lists change under it.
+  if (closing_) {
+    return;
+  }
+  closing_ = true;
+  boost::asio::post(conn_.owner().context(), [c = conn_.shared_from_this(), code, reason = std::string(reason)] {
+    if (c->is_open()) {
+      c->send(make_close_frame(code, reason));
+      c->close_after_flush();
+    }
+  });
+}
+
+void session::on_drain() { close_with(close_code::service_restart, "server restarting"); }
+
+void session::on_close() { release(); }
+
+void session::release() {
+  if (released_) {
+    return;
+  }
+  released_ = true;
+  closing_ = true;
+  volatile_timer_.cancel();
+  for (auto& [topic, t] : topics_) {
+    if (t->joined) {
+      ctx_.presence.leave(topic, identity_);  // a dropped connection leaves at once
+    }
+    ctx_.registry.unsubscribe(*t);
+  }
+  topics_.clear();
+  volatile_.clear();
+  feed_.clear();
+  ctx_.counters.ws_sessions.sub();
+}
+
+}  // namespace sb::ws

@@ -1,0 +1,132 @@
+#pragma once
+// A WebSocket connection speaking switchboard.v1, after the 101: subscriptions on the same topic
+// registry as SSE, client publishing (stored, or volatile and coalesced), presence, pings.
+// Delivered messages are the shared frames encoded once per message; only acks, errors, gaps and
+// presence snapshots are written per connection.
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "core/broker.hpp"
+#include "core/counters.hpp"
+#include "core/feed.hpp"
+#include "core/presence.hpp"
+#include "core/topic_pattern.hpp"
+#include "core/topic_registry.hpp"
+#include "io/connection.hpp"
+#include "ws/frame.hpp"
+#include "ws/protocol.hpp"
+
+namespace sb::ws {
+
+struct settings {
+  std::size_t max_message_bytes = 64 << 10;  // data of one published message
+  std::size_t max_frame_bytes = 160 << 10;   // one incoming message, JSON and all (1009 over it)
+  unsigned volatile_hz = 30;                 // volatile messages per sender per topic per second
+  double publish_rate = 100;                 // stored publishes per second per connection (1008 over)
+  double publish_burst = 200;
+  double volatile_rate = 2000;               // volatile publishes per second before 1008 (flood guard)
+  std::chrono::milliseconds ping_interval{25000};
+  std::size_t send_queue_max_bytes = 1 << 20;
+  std::size_t high_water = 64 << 10;
+  std::size_t max_topics = 256;
+  std::size_t presence_snapshot_limit = 100;
+  const policy_table* policies = nullptr;
+};
+
+struct context {
+  topic_registry& registry;
+  broker& hub;
+  presence_registry& presence;
+  loop_counters& counters;
+  const settings& config;
+  message_encoder encode;  // for volatile messages, which bypass the broker's encoding
+};
+
+class session final : public io::connection_handler, public subscriber, private frame_parser::handler {
+ public:
+  /// `early` holds bytes the client sent right behind its handshake.
+  session(io::connection& conn, context& ctx, std::string early);
+  ~session() override;
+
+  /// The 101 has been queued: start reading frames and pinging.
+  void start();
+
+  /// The publisher identity this connection's messages and presence carry.
+  const std::string& identity() const { return identity_; }
+
+  void on_readable() override;
+  void on_timer() override;
+  void on_sent() override;
+  void on_close() override;
+  void on_drain() override;
+  void on_message(subscription& s, const message_ptr& m) override;
+
+ private:
+  struct topic_state : subscription {
+    overflow_policy policy = overflow_policy::resume;
+    bool wants_messages = false;
+    bool joined = false;
+  };
+  struct volatile_slot {
+    std::chrono::steady_clock::time_point next_allowed{};
+    std::optional<publish_item> pending;
+  };
+  class token_bucket {
+   public:
+    /// Takes one token; false when empty.
+    bool take(double rate, double burst, std::chrono::steady_clock::time_point now);
+
+   private:
+    double tokens_ = -1;  // -1: full on first use
+    std::chrono::steady_clock::time_point last_{};
+  };
+
+  // frame_parser::handler
+  void on_text(std::string_view message) override;
+  void on_binary(std::string_view message) override;
+  void on_ping(std::string_view payload) override;
+  void on_pong(std::string_view payload) override;
+  void on_close(std::uint16_t code, std::string_view reason) override;
+
+  void handle(client_op& op);
+  void subscribe(client_op& op);
+  void unsubscribe(client_op& op);
+  void publish(client_op& op);
+  void publish_volatile(publish_item item);
+  void join(client_op& op);
+  void update(client_op& op);
+  void leave(client_op& op);
+
+  topic_state* find(std::string_view topic);
+  topic_state& ensure(std::string_view topic);
+  void drop_if_unused(std::string_view topic);
+  void send_volatile(publish_item item);
+  void flush_volatile();
+  void emit(topic_state& t, const message_ptr& m);
+  void pump();
+  void reply(std::string frame);
+  void fail_op(const boost::json::value& ref, std::string_view code, std::string_view message);
+  void close_with(close_code code, std::string_view reason);
+  void close_later(close_code code, std::string_view reason);
+  void release();
+
+  io::connection& conn_;
+  context& ctx_;
+  std::string identity_;
+  std::string in_;
+  frame_parser parser_;
+  std::unordered_map<std::string, std::unique_ptr<topic_state>> topics_;
+  std::unordered_map<std::string, volatile_slot> volatile_;
+  feed feed_;
+  io::wheel_entry volatile_timer_;
+  token_bucket publish_tokens_;
+  token_bucket volatile_tokens_;
+  bool heard_since_ping_ = true;
+  bool closing_ = false;
+  bool released_ = false;
+};
+
+}  // namespace sb::ws
