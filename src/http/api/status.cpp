@@ -1,6 +1,7 @@
 #include "http/api/status.hpp"
 
 #include <boost/json.hpp>
+#include <charconv>
 
 #include "core/topic_name.hpp"
 
@@ -39,12 +40,34 @@ void read_presence(const request& req, loop_services& ctx, respond_fn done) {
     done(response::error(errc::invalid_topic));
     return;
   }
-  // Presence is joined over WebSocket; until a connection joins, a topic has no members.
+  std::size_t limit = 100;
+  if (auto text = req.query("limit")) {
+    auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);
+    if (ec != std::errc{} || ptr != text->data() + text->size() || limit == 0) {
+      done(response::error(errc::invalid_request, "limit must be a positive integer"));
+      return;
+    }
+    limit = std::min<std::size_t>(limit, 1000);
+  }
+  auto after = req.query("after").value_or("");
+  // One more than asked tells whether another page follows.
+  auto page = ctx.shared.presence->page(req.topic, after, limit + 1);
+  bool more = page.members.size() > limit;
+  if (more) {
+    page.members.pop_back();
+  }
+  boost::json::array members;
+  for (auto& m : page.members) {
+    members.push_back(boost::json::object{{"id", m.id}, {"state", std::move(m.state)}});
+  }
   boost::json::object o;
   o["topic"] = req.topic;
-  o["count"] = 0;
-  o["members"] = boost::json::array();
-  done(response::json(200, boost::json::serialize(o)));
+  o["count"] = page.count;
+  o["members"] = std::move(members);
+  o["next"] = more ? boost::json::value(page.members.back().id) : boost::json::value(nullptr);
+  auto r = response::json(200, boost::json::serialize(o));
+  r.headers.emplace_back("Cache-Control", "no-store");
+  done(std::move(r));
 }
 
 }  // namespace sb::http::api
