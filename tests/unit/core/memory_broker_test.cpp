@@ -1,0 +1,405 @@
+#include "core/memory_broker.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sb {
+namespace {
+
+/// One loop's hand-off, recording what reached it.
+class recording_sink final : public delivery_sink {
+ public:
+  void deliver(message_ptr m) override { got.push_back(std::move(m)); }
+  std::vector<message_ptr> got;
+};
+
+using seq_list = std::vector<std::uint64_t>;
+
+seq_list seqs(const std::vector<message_ptr>& messages) {
+  seq_list out;
+  for (const auto& m : messages) {
+    out.push_back(m->pos.seq);
+  }
+  return out;
+}
+
+class MemoryBroker : public ::testing::Test {
+ protected:
+  MemoryBroker(history_limits limits = {}) { make_broker(limits); }  // NOLINT: default fixture ctor
+
+  void make_broker(history_limits limits) {
+    broker_ = std::make_unique<memory_broker>(
+        limits,
+        [this](message& m) {
+          ++encodes_;
+          m.sse = "enc " + m.id();
+        },
+        std::vector<delivery_sink*>{&sinks_[0], &sinks_[1], &sinks_[2]}, [this] { return now_; });
+    epoch_ = broker_->node_epoch();
+  }
+
+  result<std::vector<position>> publish(std::vector<publish_item> items) {
+    std::optional<result<std::vector<position>>> out;
+    broker_->publish(std::move(items), [&](result<std::vector<position>> r) { out = std::move(r); });
+    EXPECT_TRUE(out.has_value()) << "the in-memory broker answers inline";
+    return out ? *out : result<std::vector<position>>(errc::unavailable);
+  }
+
+  position publish_one(std::string topic, std::string data = "d", bool retain = false) {
+    auto r = publish({{.topic = std::move(topic), .data = std::move(data), .retain = retain}});
+    EXPECT_TRUE(r.has_value());
+    return r.has_value() && !r->empty() ? r->front() : position{};
+  }
+
+  attach_result attach(std::size_t loop, std::string_view topic, std::optional<position> since) {
+    std::optional<attach_result> out;
+    broker_->attach(loop, topic, since, [&](attach_result r) { out = std::move(r); });
+    EXPECT_TRUE(out.has_value());
+    return out ? std::move(*out) : attach_result{};
+  }
+
+  history_page read(std::string_view topic, std::optional<position> since, std::size_t limit) {
+    std::optional<history_page> out;
+    broker_->read_history(topic, since, limit, [&](history_page p) { out = std::move(p); });
+    EXPECT_TRUE(out.has_value());
+    return out ? std::move(*out) : history_page{};
+  }
+
+  recording_sink sinks_[3];
+  std::int64_t now_ = 1'700'000'000'000;
+  int encodes_ = 0;
+  std::unique_ptr<memory_broker> broker_;
+  std::uint64_t epoch_ = 0;
+};
+
+class MemoryBrokerSmallHistory : public MemoryBroker {
+ protected:
+  MemoryBrokerSmallHistory() : MemoryBroker(history_limits{.max_messages = 3}) {}
+};
+
+TEST_F(MemoryBroker, NodeEpochIsNonZeroAndJsonSafe) {
+  EXPECT_NE(epoch_, 0u);
+  EXPECT_LT(epoch_, std::uint64_t{1} << 53);
+}
+
+TEST_F(MemoryBroker, PublishAssignsContiguousSeqsPerTopicInRequestOrder) {
+  auto r = publish({{.topic = "a", .data = "1"}, {.topic = "b", .data = "2"}, {.topic = "a", .data = "3"}});
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_EQ((*r)[0], (position{epoch_, 1}));
+  EXPECT_EQ((*r)[1], (position{epoch_, 1}));
+  EXPECT_EQ((*r)[2], (position{epoch_, 2}));
+  EXPECT_EQ(publish_one("a"), (position{epoch_, 3}));
+  EXPECT_EQ(publish_one("b"), (position{epoch_, 2}));
+  EXPECT_EQ(publish_one("c/d"), (position{epoch_, 1}));
+}
+
+TEST_F(MemoryBroker, PublishFillsTheMessage) {
+  attach(0, "t", std::nullopt);
+  now_ = 1234;
+  auto r = publish({{.topic = "t", .event = "tick", .data = "payload", .retain = true, .from = "alice"}});
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(sinks_[0].got.size(), 1u);
+  const auto& m = *sinks_[0].got[0];
+  EXPECT_EQ(m.topic, "t");
+  EXPECT_EQ(m.event, "tick");
+  EXPECT_EQ(m.data, "payload");
+  EXPECT_EQ(m.from, "alice");
+  EXPECT_TRUE(m.retain);
+  EXPECT_TRUE(m.stored());
+  EXPECT_EQ(m.time_ms, 1234);
+  EXPECT_EQ(m.pos, (position{epoch_, 1}));
+  EXPECT_EQ(m.sse, "enc " + to_string(position{epoch_, 1}));
+}
+
+TEST_F(MemoryBroker, EncoderRunsOncePerMessageWhateverTheLoopCount) {
+  attach(0, "t", std::nullopt);
+  attach(1, "t", std::nullopt);
+  attach(2, "t", std::nullopt);
+  publish({{.topic = "t", .data = "1"}, {.topic = "t", .data = "2"}});
+  publish_one("nobody-listens");
+  EXPECT_EQ(encodes_, 3);
+  ASSERT_EQ(sinks_[0].got.size(), 2u);
+  ASSERT_EQ(sinks_[1].got.size(), 2u);
+  ASSERT_EQ(sinks_[2].got.size(), 2u);
+  // Every loop gets the same immutable message, not a copy.
+  EXPECT_EQ(sinks_[0].got[0].get(), sinks_[1].got[0].get());
+  EXPECT_EQ(sinks_[0].got[1].get(), sinks_[2].got[1].get());
+  EXPECT_EQ(seqs(sinks_[1].got), (seq_list{1, 2}));
+}
+
+TEST_F(MemoryBroker, AttachDeliversToThatLoopOnly) {
+  auto a = attach(1, "t", std::nullopt);
+  EXPECT_EQ(a.head, (position{epoch_, 0}));
+  EXPECT_FALSE(a.gap);
+  EXPECT_TRUE(a.missed.empty());
+  EXPECT_EQ(a.retained, nullptr);
+  publish_one("t", "x");
+  publish_one("other", "y");
+  EXPECT_TRUE(sinks_[0].got.empty());
+  EXPECT_TRUE(sinks_[2].got.empty());
+  ASSERT_EQ(sinks_[1].got.size(), 1u);
+  EXPECT_EQ(sinks_[1].got[0]->data, "x");
+  EXPECT_EQ(sinks_[1].got[0]->topic, "t");
+}
+
+TEST_F(MemoryBroker, AttachIsIdempotent) {
+  attach(0, "t", std::nullopt);
+  attach(0, "t", std::nullopt);
+  publish_one("t");
+  EXPECT_EQ(sinks_[0].got.size(), 1u);
+}
+
+TEST_F(MemoryBroker, AttachWithSinceInHistoryReturnsExactlyTheMissed) {
+  for (int i = 0; i < 5; ++i) {
+    publish_one("t", "m" + std::to_string(i + 1));
+  }
+  auto a = attach(0, "t", position{epoch_, 2});
+  EXPECT_FALSE(a.gap);
+  EXPECT_EQ(a.head, (position{epoch_, 5}));
+  EXPECT_EQ(seqs(a.missed), (seq_list{3, 4, 5}));
+  ASSERT_EQ(a.missed.size(), 3u);
+  EXPECT_EQ(a.missed[0]->data, "m3");
+  EXPECT_EQ(a.missed[2]->data, "m5");
+  // Live messages after the head follow.
+  publish_one("t", "m6");
+  ASSERT_EQ(sinks_[0].got.size(), 1u);
+  EXPECT_EQ(sinks_[0].got[0]->pos.seq, 6u);
+}
+
+TEST_F(MemoryBroker, AttachAtHeadMissesNothing) {
+  publish_one("t");
+  publish_one("t");
+  auto a = attach(0, "t", position{epoch_, 2});
+  EXPECT_FALSE(a.gap);
+  EXPECT_TRUE(a.missed.empty());
+  EXPECT_EQ(a.head, (position{epoch_, 2}));
+}
+
+TEST_F(MemoryBroker, AttachAtZeroOfANewTopicInThisEpochIsNoGap) {
+  auto a = attach(0, "fresh", position{epoch_, 0});
+  EXPECT_FALSE(a.gap);
+  EXPECT_TRUE(a.missed.empty());
+}
+
+TEST_F(MemoryBrokerSmallHistory, AttachWithTrimmedSinceIsAGap) {
+  for (int i = 0; i < 5; ++i) {
+    publish_one("t");
+  }
+  auto lost = attach(0, "t", position{epoch_, 1});  // 2 was trimmed
+  EXPECT_TRUE(lost.gap);
+  EXPECT_TRUE(lost.missed.empty());
+  EXPECT_EQ(lost.head, (position{epoch_, 5}));
+  auto kept = attach(1, "t", position{epoch_, 2});  // 3, 4, 5 are all kept
+  EXPECT_FALSE(kept.gap);
+  EXPECT_EQ(seqs(kept.missed), (seq_list{3, 4, 5}));
+}
+
+TEST_F(MemoryBroker, AttachWithAgedOutSinceIsAGap) {
+  publish_one("t");
+  publish_one("t");
+  now_ += 3600 * 1000 + 1;  // past the default age bound
+  auto a = attach(0, "t", position{epoch_, 1});
+  EXPECT_TRUE(a.gap);
+  EXPECT_TRUE(a.missed.empty());
+}
+
+TEST_F(MemoryBroker, AttachWithForeignEpochIsAGap) {
+  publish_one("t");
+  auto a = attach(0, "t", position{epoch_ + 2, 0});
+  EXPECT_TRUE(a.gap);
+  EXPECT_TRUE(a.missed.empty());
+  EXPECT_EQ(a.head, (position{epoch_, 1}));
+}
+
+TEST_F(MemoryBroker, AttachPastTheHeadIsAGap) {
+  publish_one("t");
+  auto a = attach(0, "t", position{epoch_, 9});
+  EXPECT_TRUE(a.gap);
+  EXPECT_TRUE(a.missed.empty());
+}
+
+TEST_F(MemoryBroker, RetainedOnlyWithoutSinceOrOnGap) {
+  publish_one("t", "old retained", true);
+  publish_one("t", "new retained", true);
+  publish_one("t", "plain");  // does not clear the retained message
+  auto fresh = attach(0, "t", std::nullopt);
+  ASSERT_NE(fresh.retained, nullptr);
+  EXPECT_EQ(fresh.retained->data, "new retained");
+  EXPECT_EQ(fresh.retained->pos.seq, 2u);
+  EXPECT_TRUE(fresh.missed.empty());
+
+  auto resumed = attach(1, "t", position{epoch_, 1});
+  EXPECT_FALSE(resumed.gap);
+  EXPECT_EQ(resumed.retained, nullptr);
+  EXPECT_EQ(seqs(resumed.missed), (seq_list{2, 3}));
+
+  auto gapped = attach(2, "t", position{epoch_ ^ 0x10, 1});
+  EXPECT_TRUE(gapped.gap);
+  ASSERT_NE(gapped.retained, nullptr);
+  EXPECT_EQ(gapped.retained->data, "new retained");
+}
+
+TEST_F(MemoryBroker, NoRetainedWhenNothingWasRetained) {
+  publish_one("t", "plain");
+  EXPECT_EQ(attach(0, "t", std::nullopt).retained, nullptr);
+}
+
+TEST_F(MemoryBroker, DetachStopsDeliveryToThatLoop) {
+  attach(0, "t", std::nullopt);
+  attach(1, "t", std::nullopt);
+  publish_one("t", "both");
+  broker_->detach(0, "t");
+  publish_one("t", "one");
+  ASSERT_EQ(sinks_[0].got.size(), 1u);
+  EXPECT_EQ(sinks_[0].got[0]->data, "both");
+  ASSERT_EQ(sinks_[1].got.size(), 2u);
+  EXPECT_EQ(sinks_[1].got[1]->data, "one");
+  broker_->detach(1, "t");
+  publish_one("t", "none");
+  EXPECT_EQ(sinks_[1].got.size(), 2u);
+  // History survives detaching.
+  EXPECT_EQ(seqs(read("t", std::nullopt, 10).messages), (seq_list{1, 2, 3}));
+}
+
+TEST_F(MemoryBroker, DetachOfUnknownTopicIsHarmless) {
+  broker_->detach(0, "never-seen");
+  attach(0, "t", std::nullopt);
+  broker_->detach(1, "t");  // another loop
+  publish_one("t");
+  EXPECT_EQ(sinks_[0].got.size(), 1u);
+}
+
+TEST_F(MemoryBroker, BroadcastReachesAttachedLoopsAndIsNotStored) {
+  attach(2, "t", std::nullopt);
+  auto v = std::make_shared<message>();
+  v->kind = message_kind::volatile_;
+  v->topic = "t";
+  v->data = "cursor";
+  broker_->broadcast(v);
+  broker_->broadcast(std::make_shared<message>(message{.topic = "unknown"}));
+  ASSERT_EQ(sinks_[2].got.size(), 1u);
+  EXPECT_EQ(sinks_[2].got[0].get(), v.get());
+  EXPECT_TRUE(sinks_[0].got.empty());
+  EXPECT_EQ(encodes_, 0);
+  EXPECT_TRUE(read("t", std::nullopt, 10).messages.empty());
+  EXPECT_EQ(publish_one("t"), (position{epoch_, 1}));
+}
+
+TEST_F(MemoryBroker, ReadHistoryPagesForward) {
+  for (int i = 0; i < 5; ++i) {
+    publish_one("t", "m" + std::to_string(i + 1));
+  }
+  auto p1 = read("t", std::nullopt, 2);
+  EXPECT_FALSE(p1.gap);
+  EXPECT_EQ(seqs(p1.messages), (seq_list{1, 2}));
+  EXPECT_TRUE(p1.more);
+  // `next` is the position of the last message of a page.
+  auto next = p1.messages.back()->pos;
+  auto p2 = read("t", next, 2);
+  EXPECT_FALSE(p2.gap);
+  EXPECT_EQ(seqs(p2.messages), (seq_list{3, 4}));
+  EXPECT_TRUE(p2.more);
+  auto p3 = read("t", p2.messages.back()->pos, 2);
+  EXPECT_EQ(seqs(p3.messages), (seq_list{5}));
+  EXPECT_EQ(p3.messages[0]->data, "m5");
+  EXPECT_FALSE(p3.more);
+  auto p4 = read("t", p3.messages.back()->pos, 2);
+  EXPECT_FALSE(p4.gap);
+  EXPECT_TRUE(p4.messages.empty());
+  EXPECT_FALSE(p4.more);
+}
+
+TEST_F(MemoryBrokerSmallHistory, ReadHistoryWithTrimmedSinceIsAGapFromTheOldestKept) {
+  for (int i = 0; i < 5; ++i) {
+    publish_one("t");
+  }
+  auto p = read("t", position{epoch_, 1}, 10);
+  EXPECT_TRUE(p.gap);
+  EXPECT_EQ(seqs(p.messages), (seq_list{3, 4, 5}));
+  EXPECT_FALSE(p.more);
+  auto limited = read("t", position{epoch_, 0}, 2);
+  EXPECT_TRUE(limited.gap);
+  EXPECT_EQ(seqs(limited.messages), (seq_list{3, 4}));
+  EXPECT_TRUE(limited.more);
+  auto fine = read("t", position{epoch_, 2}, 10);
+  EXPECT_FALSE(fine.gap);
+  EXPECT_EQ(seqs(fine.messages), (seq_list{3, 4, 5}));
+  // No `since` is never a gap: it means "from the oldest kept".
+  auto from_start = read("t", std::nullopt, 10);
+  EXPECT_FALSE(from_start.gap);
+  EXPECT_EQ(seqs(from_start.messages), (seq_list{3, 4, 5}));
+}
+
+TEST_F(MemoryBroker, ReadHistoryWithForeignEpochIsAGapFromTheOldestKept) {
+  publish_one("t");
+  publish_one("t");
+  auto p = read("t", position{epoch_ + 2, 1}, 10);
+  EXPECT_TRUE(p.gap);
+  EXPECT_EQ(seqs(p.messages), (seq_list{1, 2}));
+}
+
+TEST_F(MemoryBroker, ReadHistoryOfAgedOutTopic) {
+  publish_one("t");
+  publish_one("t");
+  now_ += 3600 * 1000 + 1;
+  auto none = read("t", std::nullopt, 10);
+  EXPECT_FALSE(none.gap);
+  EXPECT_TRUE(none.messages.empty());
+  auto lost = read("t", position{epoch_, 1}, 10);
+  EXPECT_TRUE(lost.gap);
+  EXPECT_TRUE(lost.messages.empty());
+  auto head = read("t", position{epoch_, 2}, 10);
+  EXPECT_FALSE(head.gap);
+}
+
+TEST_F(MemoryBroker, ReadHistoryOfUnknownTopic) {
+  auto p = read("nothing", std::nullopt, 10);
+  EXPECT_FALSE(p.gap);
+  EXPECT_TRUE(p.messages.empty());
+  EXPECT_FALSE(p.more);
+  EXPECT_FALSE(read("nothing", position{epoch_, 0}, 10).gap);
+  EXPECT_TRUE(read("nothing", position{epoch_, 3}, 10).gap);
+  EXPECT_TRUE(read("nothing", position{epoch_ + 2, 0}, 10).gap);
+}
+
+TEST_F(MemoryBroker, InvalidTopicFailsTheWholeBatch) {
+  attach(0, "a", std::nullopt);
+  auto r = publish({{.topic = "a", .data = "1"}, {.topic = "a/", .data = "2"}});
+  ASSERT_TRUE(r.has_error());
+  EXPECT_EQ(r.error(), make_error_code(errc::invalid_topic));
+  EXPECT_EQ(encodes_, 0);
+  EXPECT_TRUE(sinks_[0].got.empty());
+  // Nothing of the batch was stored: the next publish is seq 1.
+  EXPECT_EQ(publish_one("a"), (position{epoch_, 1}));
+  for (const char* bad : {"", "x/history", "a b", "/a"}) {
+    auto e = publish({{.topic = bad, .data = "d"}});
+    ASSERT_TRUE(e.has_error()) << bad;
+    EXPECT_EQ(e.error(), make_error_code(errc::invalid_topic)) << bad;
+  }
+}
+
+TEST_F(MemoryBroker, SinksSeeATopicInSeqOrder) {
+  attach(0, "t", std::nullopt);
+  attach(0, "u", std::nullopt);
+  for (int i = 0; i < 20; ++i) {
+    publish({{.topic = "t"}, {.topic = "u"}});
+  }
+  seq_list t_seqs, u_seqs;
+  for (const auto& m : sinks_[0].got) {
+    (m->topic == "t" ? t_seqs : u_seqs).push_back(m->pos.seq);
+  }
+  seq_list want;
+  for (std::uint64_t s = 1; s <= 20; ++s) {
+    want.push_back(s);
+  }
+  EXPECT_EQ(t_seqs, want);
+  EXPECT_EQ(u_seqs, want);
+}
+
+}  // namespace
+}  // namespace sb
