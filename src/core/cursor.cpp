@@ -24,6 +24,9 @@ bool read_varint(std::string_view& in, std::uint64_t& v) {
     }
     auto byte = static_cast<unsigned char>(in.front());
     in.remove_prefix(1);
+    if (shift == 63 && (byte & 0x7e) != 0) {
+      return false;  // more than 64 bits
+    }
     v |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
     if ((byte & 0x80) == 0) {
       return true;
