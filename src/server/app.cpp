@@ -67,10 +67,12 @@ struct app::worker final : delivery_sink {
     boost::asio::post(loop.context(), [this, m = std::move(m)] { registry->dispatch(m); });
   }
 
-  /// Says goodbye to `per_tick` connections every tick until none is left.
-  void drain_some(std::size_t per_tick) {
+  /// Says goodbye to connections at `per_tick` a tick (fractions accumulate across ticks, so a
+  /// rate below one per tick is honoured) until none is left.
+  void drain_some(double per_tick) {
+    drain_budget += per_tick;
     std::size_t n = 0;
-    while (n < per_tick && !to_drain.empty()) {
+    while (n + 1 <= drain_budget && !to_drain.empty()) {
       auto c = to_drain.back().lock();
       to_drain.pop_back();
       if (c && c->is_open() && c->handler()) {
@@ -78,6 +80,7 @@ struct app::worker final : delivery_sink {
         ++n;
       }
     }
+    drain_budget -= static_cast<double>(n);
     if (!to_drain.empty()) {
       drain_timer.expires_after(drain_tick);
       drain_timer.async_wait([this, per_tick](boost::system::error_code ec) {
@@ -95,6 +98,7 @@ struct app::worker final : delivery_sink {
   std::unique_ptr<io::listener> listener;
   boost::asio::steady_timer drain_timer;
   std::vector<std::weak_ptr<io::connection>> to_drain;
+  double drain_budget = 0;
   std::thread thread;
 };
 
@@ -242,7 +246,7 @@ int app::run() {
       // Pacing ran out of time: say goodbye to everyone left at once, then stop at the deadline.
       hurried = true;
       for (auto& w : workers_) {
-        boost::asio::post(w->loop.context(), [&w] { w->drain_some(SIZE_MAX); });
+        boost::asio::post(w->loop.context(), [&w] { w->drain_some(1e18); });
       }
     }
     poll.expires_after(drain_tick);
@@ -278,8 +282,8 @@ int app::run() {
 
 void app::begin_drain() {
   draining_.store(true);
-  auto per_tick = std::max<std::size_t>(
-      1, config_.drain_rate * static_cast<std::size_t>(drain_tick.count()) / 1000 / workers_.size());
+  auto per_tick = static_cast<double>(config_.drain_rate) * static_cast<double>(drain_tick.count()) / 1000.0 /
+                  static_cast<double>(workers_.size());
   for (auto& w : workers_) {
     boost::asio::post(w->loop.context(), [w = w.get(), per_tick] {
       w->listener->stop();
