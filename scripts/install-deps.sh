@@ -10,11 +10,14 @@ build_packages=(
   libspdlog-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-test_packages=(curl nodejs npm redis-server)
+test_packages=(curl python3-websockets)
 
 want=("${build_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then
   want+=("${test_packages[@]}")
+  # Node may come from another repository (with npm inside); ask Debian only when it is missing.
+  command -v node >/dev/null || want+=(nodejs)
+  command -v npm >/dev/null || want+=(npm)
 fi
 
 missing=()
