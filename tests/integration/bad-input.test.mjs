@@ -62,6 +62,17 @@ test('invalid topics get 400 on publish, subscribe and history', async (t) => {
   await stillServes(t);
 });
 
+test('data that is not UTF-8 gets 400 and is not published', async (t) => {
+  const topic = uniq('utf8');
+  for (const bytes of [Buffer.from([0x61, 0xff, 0x62]), Buffer.from([0xc3]), Buffer.from([0xed, 0xa0, 0x80])]) {
+    const res = await request(`${server.url}${topicPath(topic)}`, { method: 'POST', body: bytes });
+    assert.equal(res.status, 400, `body ${bytes.toString('hex')} got ${res.status}`);
+  }
+  const hist = await request(`${server.url}${topicPath(topic, '/history')}`);
+  assert.deepEqual(JSON.parse(hist.text).messages, []);
+  await stillServes(t);
+});
+
 test('unknown paths get 404', async (t) => {
   for (const [method, path] of [
     ['GET', '/nope'],

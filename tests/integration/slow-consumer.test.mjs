@@ -107,7 +107,10 @@ test('a paused subscriber is closed past send_queue_max_bytes; RSS stays flat ov
   assert.equal(fast.seen.gaps, 0);
   assert.deepEqual(fast.seen.bad, []);
   assert.equal(diffSequences(ids, fast.seen.ids.slice(256)), null);
-  assert.ok(peak - baseline < 32 * MiB, `RSS grew by ${((peak - baseline) / MiB).toFixed(1)} MiB while a consumer was paused`);
+  // Under ASan the allocator quarantine keeps freed memory resident, so RSS says nothing there.
+  if (!process.env.SWITCHBOARD_SANITIZED) {
+    assert.ok(peak - baseline < 32 * MiB, `RSS grew by ${((peak - baseline) / MiB).toFixed(1)} MiB while a consumer was paused`);
+  }
 
   // The paused one was closed by the server: reading on, we reach the end of the stream.
   slow.resume();

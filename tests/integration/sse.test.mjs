@@ -261,9 +261,9 @@ test('curl -N sees the stream start with retry: and receives a message', async (
   const c = spawnCurl(t, ['-sS', '-N', '--max-time', '6', `${server.url}/v1/events?topic=${topic}`]);
   await waitFor(() => /\n\n/.test(c.output()), { timeoutMs: 4000, what: 'the preamble through curl' });
   const id = await publishOk(server.url, topic, 'via curl');
-  await waitFor(() => c.output().includes('data: via curl'), { timeoutMs: 4000, what: 'the message through curl' });
+  await waitFor(() => /\ndata: ?via curl\n/.test(c.output()), { timeoutMs: 4000, what: 'the message through curl' });
   c.kill();
   const out = c.output();
   assert.match(out, /^retry: ?\d+\r?\n/);
-  assert.ok(out.includes(`id: ${id}\n`) || out.includes(`id:${id}\n`), `id ${id} not in ${JSON.stringify(out)}`);
+  assert.ok(out.includes(`\nid: ${id}\n`) || out.includes(`\nid:${id}\n`), `id ${id} not in ${JSON.stringify(out)}`);
 });
