@@ -45,11 +45,12 @@ std::vector<std::string> split_list(std::string_view text) {
 
 /// Applies `raw` to `entry`'s field; an error message, or empty on success.
 std::string apply(config& c, const config_entry& entry, const raw_value& raw) {
-  auto where = std::string(entry.key) + " = \"" + raw.text + "\" (from " + raw.origin + ")";
+  auto shown = entry.secret ? std::string("…") : raw.text;
+  auto where = std::string(entry.key) + " = \"" + shown + "\" (from " + raw.origin + ")";
   return std::visit(
       [&](auto member) -> std::string {
         using T = std::remove_cvref_t<decltype(c.*member)>;
-        if constexpr (std::is_same_v<T, bool>) {
+        if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, std::optional<bool>>) {
           if (raw.text == "true" || raw.text == "1" || raw.text == "yes" || raw.text == "on") {
             c.*member = true;
           } else if (raw.text == "false" || raw.text == "0" || raw.text == "no" || raw.text == "off") {
@@ -81,6 +82,8 @@ std::string default_text(const config& c, const config_entry& entry) {
         using T = std::remove_cvref_t<decltype(c.*member)>;
         if constexpr (std::is_same_v<T, bool>) {
           return c.*member ? "true" : "false";
+        } else if constexpr (std::is_same_v<T, std::optional<bool>>) {
+          return c.*member ? (*(c.*member) ? "true" : "false") : "unset";
         } else if constexpr (std::is_same_v<T, std::uint64_t>) {
           return std::to_string(c.*member);
         } else if constexpr (std::is_same_v<T, std::string>) {
@@ -140,6 +143,19 @@ const std::vector<config_entry>& config_table() {
       {"ws_ping_interval_s", field(&config::ws_ping_interval_s), 1, 3600, "WebSocket ping interval; a peer silent for two is closed"},
       {"max_topics_per_connection", field(&config::max_topics_per_connection), 1, 100000, "topics one WebSocket connection may subscribe or join"},
       {"presence_tick_ms", field(&config::presence_tick_ms), 10, 10000, "presence changes are announced once per tick, coalesced"},
+      {"jwt_secret", field(&config::jwt_secret), 0, 0, "HS256 secret for JWTs", true},
+      {"jwt_public_key_file", field(&config::jwt_public_key_file), 0, 0, "PEM public key for RS256/ES256 JWTs (reloaded on SIGHUP)"},
+      {"jwt_issuer", field(&config::jwt_issuer), 0, 0, "required `iss` when set"},
+      {"jwt_audience", field(&config::jwt_audience), 0, 0, "required `aud` when set"},
+      {"api_keys", field(&config::api_keys), 0, 0, "static API keys for backends, comma-separated (Authorization: Bearer <key>)", true},
+      {"auth_cookie", field(&config::auth_cookie), 0, 0, "cookie that may carry a JWT"},
+      {"allow_anonymous_subscribe", field(&config::allow_anonymous_subscribe), 0, 0, "subscribe without credentials (unset: only in dev mode while no auth is configured)"},
+      {"allow_anonymous_publish", field(&config::allow_anonymous_publish), 0, 0, "publish without credentials (unset: only in dev mode while no auth is configured)"},
+      {"ticket_ttl_s", field(&config::ticket_ttl_s), 1, 3600, "lifetime of a subscribe ticket"},
+      {"max_connections", field(&config::max_connections), 1, 10000000, "open connections in all (429 over it)"},
+      {"max_connections_per_ip", field(&config::max_connections_per_ip), 1, 10000000, "open connections per client address (429 over it)"},
+      {"http_publish_rate", field(&config::http_publish_rate), 1, 10000000, "HTTP publishes per second per client: API key, token subject or address (429 over it)"},
+      {"http_publish_burst", field(&config::http_publish_burst), 1, 10000000, "burst allowance for http_publish_rate"},
   };
   return table;
 }
@@ -170,9 +186,12 @@ load_result load_config(int argc, const char* const* argv) {
   std::map<std::string, bool> bool_flags;
   for (const auto& e : table) {
     auto name = "--" + flag_name(e.key);
-    auto desc = std::string(e.help) + " [env " + env_name(e.key) + ", default " + default_text(out.value, e) + "]";
+    auto desc = std::string(e.help) + " [env " + env_name(e.key) +
+                (e.secret ? std::string("]") : ", default " + default_text(out.value, e) + "]");
     if (std::holds_alternative<bool config::*>(e.field)) {
       app.add_flag(name, bool_flags[std::string(e.key)], desc);
+    } else if (std::holds_alternative<std::optional<bool> config::*>(e.field)) {
+      app.add_option(name, flag_values[std::string(e.key)], desc)->expected(0, 1)->default_str("true");
     } else {
       app.add_option(name, flag_values[std::string(e.key)], desc);
     }
@@ -224,6 +243,8 @@ load_result load_config(int argc, const char* const* argv) {
     }
     if (std::holds_alternative<bool config::*>(e.field)) {
       chosen[key] = {bool_flags[key] ? "true" : "false", name};
+    } else if (std::holds_alternative<std::optional<bool> config::*>(e.field) && flag_values[key].empty()) {
+      chosen[key] = {"true", name};
     } else {
       chosen[key] = {flag_values[key], name};
     }

@@ -3,6 +3,7 @@
 // documented once, and that entry drives the TOML file, the SWITCHBOARD_* environment variable,
 // the command-line flag and --help. Later sources win: defaults < file < environment < flags.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -37,16 +38,34 @@ struct config {
   std::uint64_t ws_ping_interval_s = 25;
   std::uint64_t max_topics_per_connection = 256;
   std::uint64_t presence_tick_ms = 50;
+  // Auth (DESIGN.md "Auth, CORS, limits").
+  std::string jwt_secret;
+  std::string jwt_public_key_file;
+  std::string jwt_issuer;
+  std::string jwt_audience;
+  std::vector<std::string> api_keys;
+  std::string auth_cookie = "switchboard_token";
+  std::optional<bool> allow_anonymous_subscribe;  // unset: only in dev mode while no auth is configured
+  std::optional<bool> allow_anonymous_publish;
+  std::uint64_t ticket_ttl_s = 30;
+  std::uint64_t max_connections = 100000;
+  std::uint64_t max_connections_per_ip = 10000;
+  std::uint64_t http_publish_rate = 1000;  // per client (key, subject or address) per second
+  std::uint64_t http_publish_burst = 2000;
+
+  /// True when any credential is configured (then anonymous access is off unless allowed).
+  bool auth_configured() const { return !jwt_secret.empty() || !jwt_public_key_file.empty() || !api_keys.empty(); }
 };
 
 struct config_entry {
-  using member = std::variant<bool config::*, std::uint64_t config::*, std::string config::*,
-                              std::vector<std::string> config::*>;
+  using member = std::variant<bool config::*, std::optional<bool> config::*, std::uint64_t config::*,
+                              std::string config::*, std::vector<std::string> config::*>;
   std::string_view key;  // TOML name; the flag is --key-with-dashes, the env SWITCHBOARD_KEY
   member field;
   std::uint64_t min = 0;  // numbers only
   std::uint64_t max = 0;
   std::string_view help;
+  bool secret = false;  // never echoed back (errors, --help defaults)
 };
 
 /// Every setting, in --help order.
