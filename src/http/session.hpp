@@ -16,6 +16,14 @@
 
 namespace sb::http {
 
+/// The handler of a connection refused at accept (over a connection limit): it only gets its
+/// answer written and closed.
+class refusal final : public io::connection_handler {
+ public:
+  explicit refusal(io::connection&) {}
+  void on_readable() override {}
+};
+
 class session final : public io::connection_handler {
  public:
   session(io::connection& conn, loop_services& ctx);

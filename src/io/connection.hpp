@@ -80,6 +80,8 @@ class connection final : public std::enable_shared_from_this<connection>, public
   /// The peer's address, for logs and per-IP limits.
   const boost::asio::ip::tcp::endpoint& peer() const { return peer_; }
   std::uint64_t id() const { return id_; }
+  /// Keeps `lease` (whatever admitted this connection) until the connection is destroyed.
+  void hold(std::shared_ptr<void> lease) { lease_ = std::move(lease); }
   connection_handler* handler() { return handler_.get(); }
 
  private:
@@ -96,6 +98,7 @@ class connection final : public std::enable_shared_from_this<connection>, public
   send_queue queue_;
   std::unique_ptr<connection_handler> handler_;
   std::shared_ptr<connection> self_;  // set by start(), dropped by close()
+  std::shared_ptr<void> lease_;
   wheel_entry timer_;
   std::uint64_t id_;
   state state_ = state::open;

@@ -15,6 +15,7 @@
 #include "http/services.hpp"
 #include "http/session.hpp"
 #include "io/listener.hpp"
+#include "server/connection_limits.hpp"
 #include "server/metrics.hpp"
 #include "server/web_assets.hpp"
 #include "sse/encoder.hpp"
@@ -103,6 +104,7 @@ struct app::worker final : delivery_sink {
 };
 
 struct app::shared_state {
+  std::shared_ptr<connection_limits> limits;
   std::unique_ptr<memory_broker> broker;
   presence_registry presence;
   policy_table policies;
@@ -168,14 +170,24 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
   s.client_js = client_js();
   s.metrics_text = [this] { return metrics_text(); };
 
+  shared_->limits = std::make_shared<connection_limits>(config_.max_connections, config_.max_connections_per_ip);
   for (auto& w : workers_) {
     w->registry.emplace(*shared_->broker, w->loop.index());
     w->services.emplace(http::loop_services{
         w->loop, *w->registry, w->counters, s,
         ws::context{*w->registry, *shared_->broker, shared_->presence, w->counters, s.ws, s.encode}});
     auto* ctx = &*w->services;
+    auto limits = shared_->limits;
     try {
-      w->listener = std::make_unique<io::listener>(w->loop, endpoint, [ctx](const std::shared_ptr<io::connection>& c) {
+      w->listener = std::make_unique<io::listener>(w->loop, endpoint, [ctx, limits](const std::shared_ptr<io::connection>& c) {
+        auto lease = limits->admit(c->peer().address());
+        if (!lease) {
+          c->start(std::make_unique<http::refusal>(*c));
+          c->send(http::serialize(http::response::error(errc::rate_limited, "too many connections"), false));
+          c->close_after_flush();
+          return;
+        }
+        c->hold(std::move(lease));
         auto session = std::make_unique<http::session>(*c, *ctx);
         auto* raw = session.get();
         c->start(std::move(session));
