@@ -74,10 +74,12 @@ declare -A wl_title=(
   [big]="(c) fan-out: $n_big subscribers, 100 msg/s for $d_big s"
   [lat]="(d) fan-out: $n_lat subscribers, 10 msg/s for $d_lat s"
 )
-# Extra Switchboard flags per workload: at max rate the per-connection send queue bound is
-# raised so that the run measures delivery cost, not the slow-consumer policy.
+# Extra Switchboard flags per workload: at max rate the per-connection send queue bound and the
+# per-client HTTP publish rate limit are raised, so that the run measures delivery cost, not the
+# slow-consumer policy or abuse protection (nchan has neither).
 declare -A sb_extra=(
-  [idle]="" [max]="--send-queue-max-bytes 16777216" [big]="" [lat]=""
+  [idle]="" [big]="" [lat]=""
+  [max]="--send-queue-max-bytes 16777216 --http-publish-rate 1000000 --http-publish-burst 1000000"
 )
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -219,8 +221,24 @@ stop_server() {
 }
 
 declare -A cmdline=()
-run_one() {  # server workload index
-  local server=$1 wl=$2 k=$3 port json
+run_one() {  # server workload index: a second attempt when other work disturbed the first
+  local attempt max_attempts=${BENCH_ATTEMPTS:-2}
+  for ((attempt = 1; attempt <= max_attempts; attempt++)); do
+    other_pct=0
+    run_attempt "$1" "$2" "127.$((attempt - 1)).$3.2" || return 1
+    ((other_pct <= 25)) && return 0
+    if ((attempt < max_attempts)); then
+      log "other processes used $other_pct % of a core during $1 $2: running it again"
+    else
+      echo "  (other processes disturbed this run: $other_pct % of a core; attempt $attempt)" \
+        >>"$tmp/$1-$2.summary"
+    fi
+  done
+}
+
+other_pct=0
+run_attempt() {  # server workload src-base
+  local server=$1 wl=$2 src=$3 port json
   port=$([[ $server == switchboard ]] && echo "$sb_port" || echo "$nchan_port")
   json="$tmp/$server-$wl.json"
   rm -f "$json"
@@ -234,10 +252,10 @@ run_one() {  # server workload index
   local url="http://127.0.0.1:$port"
   # shellcheck disable=SC2206
   local args=(${wl_args[$wl]} --sub-url "$url/v1/events?topic={topic}"
-              --pub-url "$url/v1/topics/{topic}" --src-base "127.0.$k.2"
+              --pub-url "$url/v1/topics/{topic}" --src-base "$src"
               --pid "$server_pid" --label "$server" --json "$json")
   [[ $wl == idle ]] && args=(${wl_args[$wl]} --sub-url "$url/v1/events?topic={topic}"
-                             --src-base "127.0.$k.2" --pid "$server_pid" --label "$server"
+                             --src-base "$src" --pid "$server_pid" --label "$server"
                              --json "$json")
   local shown=() a
   for a in "${args[@]}"; do
@@ -258,14 +276,18 @@ run_one() {  # server workload index
   t1=$(date +%s%N) b1=$(machine_busy_ticks) s1=$(proc_ticks "$server_pid") k1=$(proc_ticks "$ksoft")
   lg_cpu=$(awk '{print $1 + $2}' "$tmp/$server-$wl.time" 2>/dev/null)
   awk -v wall="$(((t1 - t0) / 1000))" -v hz="$(getconf CLK_TCK)" -v busy="$((b1 - b0))" \
-      -v srv="$((s1 - s0))" -v ks="$((k1 - k0))" -v lg="${lg_cpu:-0}" -v before="$busy" '
+      -v srv="$((s1 - s0))" -v ks="$((k1 - k0))" -v lg="${lg_cpu:-0}" -v before="$busy" \
+      -v summary="$tmp/$server-$wl.summary" '
     BEGIN {
       w = wall / 1e6; if (w <= 0) w = 1
       other = busy / hz - srv / hz - ks / hz - lg; if (other < 0) other = 0
       printf "  (CPU over the %.0f s run, %% of one core: server %.0f, load generator %.0f, " \
              "ksoftirqd %.0f, everything else %.0f; machine %s %% busy just before)\n",
-             w, 100 * srv / hz / w, 100 * lg / w, 100 * ks / hz / w, 100 * other / w, before
-    }' >>"$tmp/$server-$wl.summary"
+             w, 100 * srv / hz / w, 100 * lg / w, 100 * ks / hz / w, 100 * other / w, before \
+             >> summary
+      printf "%.0f\n", 100 * other / w
+    }' >"$tmp/other"
+  other_pct=$(cat "$tmp/other")
   cat "$tmp/$server-$wl.summary" >&2
   if ! kill -0 "$server_pid" 2>/dev/null; then
     echo "  the server process exited during the run" >>"$tmp/$server-$wl.summary"
@@ -395,7 +417,7 @@ sb_state="measured"
   echo "Ratio = Switchboard / nchan. Targets are Switchboard's (from the design); \"met\" refers to"
   echo "the Switchboard figure."
   echo
-  echo "| workload | metric | Switchboard | nginx + nchan | ratio | target | Switchboard |"
+  echo "| workload | metric | Switchboard | nginx + nchan | ratio | target (Switchboard) | met? |"
   echo "| --- | --- | ---: | ---: | ---: | --- | --- |"
   printf '%s\n' "${rows[@]}"
   echo
@@ -434,6 +456,13 @@ sb_state="measured"
   echo "- RSS per connection: (VmRSS after all connections are open and 3 s of settling − VmRSS"
   echo "  before) / connections. CPU per delivery: server utime+stime (/proc/PID/stat, 10 ms ticks)"
   echo "  from the first publish until every delivery arrived, divided by deliveries received."
+  echo "- On loopback the kernel's TCP receive work for each delivery runs in the sending process,"
+  echo "  so server CPU includes the subscribers' receive path (and the generator's includes the"
+  echo "  servers' ACK processing); with a network card part of it would land elsewhere. Both"
+  echo "  servers are measured the same way."
+  echo "- This machine may be shared: every run lists the CPU used by the server, the generator,"
+  echo "  ksoftirqd and everything else; a run where everything else took over 25 % of a core is"
+  echo "  run once more, and says so if the second attempt was disturbed too."
   echo "- Delivered: deliveries received / (messages planned × subscribers); with a late or failed"
   echo "  publish this is below 100 % even if every published message arrived."
   echo

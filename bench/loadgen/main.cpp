@@ -906,7 +906,9 @@ class Runner {
 
   void pump_publish() {
     uint64_t now = now_ns();
-    if (now >= pub_deadline_ || (!o_.max_rate && pub_sent_ >= pub_planned_) || pubs_ready_ == 0) {
+    // A rate run sends every planned message, with up to a second's grace when the loop is late.
+    uint64_t stop_at = o_.max_rate ? pub_deadline_ : pub_deadline_ + kSec;
+    if (now >= stop_at || (!o_.max_rate && pub_sent_ >= pub_planned_) || pubs_ready_ == 0) {
       publishing_ = false;
       return;
     }
@@ -924,7 +926,8 @@ class Runner {
     if (o_.max_rate) {
       auto subs = static_cast<uint64_t>(subs_at_start_);
       uint64_t window = static_cast<uint64_t>(o_.max_lag) * subs;
-      while (pub_sent_ * subs < received_ + window) {
+      // Publishes the server refused are never delivered: they do not count as in flight.
+      while ((pub_sent_ - pub_err_) * subs < received_ + window) {
         if (!send_one())
           break;
       }
@@ -972,7 +975,7 @@ class Runner {
                        ? UINT64_MAX
                        : std::max<uint64_t>(1, static_cast<uint64_t>(o_.rate * o_.duration + 0.5));
     log("publishing for %.1f s at %s to %ld subscribers", o_.duration,
-        o_.max_rate ? "max rate" : (std::to_string(o_.rate) + " msg/s").c_str(), subs_at_start_);
+        o_.max_rate ? "max rate" : fmt("%g msg/s", o_.rate).c_str(), subs_at_start_);
     auto cpu0 = read_cpu_s(o_.pid);
     double self0 = self_cpu_s();
     t0_ = now_ns();

@@ -57,6 +57,23 @@ test('GET /v1/ws offering switchboard.v1 answers 101 with the subprotocol and a 
   }
 });
 
+test('an offer of permessage-deflate is declined: 101 without Sec-WebSocket-Extensions', async () => {
+  const conn = await RawConn.open(server.port);
+  try {
+    const { bytes } = upgradeRequest(server.port, {
+      protocol: SUBPROTOCOL,
+      extra: 'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n',
+    });
+    await conn.write(bytes);
+    const res = await conn.readResponse({ timeoutMs: 3000 });
+    assert.equal(res.status, 101, res.statusLine);
+    assert.equal(res.headers['sec-websocket-extensions'], undefined);
+    // And so an RSV1 (compressed) frame is a protocol error: see ws-limits.
+  } finally {
+    conn.destroy();
+  }
+});
+
 test('the `ws` library negotiates switchboard.v1, also when it is one of several offers', async (t) => {
   const a = await openWs(t, server.port);
   assert.equal(a.ws.protocol, SUBPROTOCOL);

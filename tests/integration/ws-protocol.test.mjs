@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { publishOk, history } from '../support/http.mjs';
-import { openWs, startWsServer, stopServer } from '../support/ws-client.mjs';
+import { openWs, startWsServer, stopServer, identityOf } from '../support/ws-client.mjs';
 import { uniq, sleep } from '../support/util.mjs';
 
 const MAX = 1024; // --max-message-bytes
@@ -17,15 +17,8 @@ after(() => stopServer(server));
 const ID = /^\d+-\d+$/;
 const seqOf = (id) => BigInt(id.split('-')[1]);
 
-/** Learns a connection's identity: its presence id in a topic of its own. */
-async function identityOf(c) {
-  const topic = uniq('whoami');
-  await c.ok({ op: 'presence.join', topic });
-  const snap = await c.waitMsg((m) => m.op === 'presence' && m.topic === topic && Array.isArray(m.members));
-  assert.equal(snap.count, 1);
-  await c.ok({ op: 'presence.leave', topic });
-  return snap.members[0].id;
-}
+/** A connection's identity (its presence id and the `from` of its publishes). */
+const identity = (c) => identityOf(c, uniq('whoami'));
 
 test('subscribe answers {"op":"ack","ref"} first, then every HTTP publish as an exact message frame, in order', async (t) => {
   const topic = uniq('sub');
@@ -51,6 +44,24 @@ test('numeric and object refs come back as sent', async (t) => {
   assert.deepEqual(await c.next(), { op: 'ack', ref: 42 });
   c.send({ op: 'subscribe', topic: uniq('ref'), ref: { n: [1, 'x'] } });
   assert.deepEqual(await c.next(), { op: 'ack', ref: { n: [1, 'x'] } });
+});
+
+test('subscribe, unsubscribe and presence ops without ref are still acked, with "ref": null', async (t) => {
+  const topic = uniq('noref');
+  const c = await openWs(t, server.port);
+  c.send({ op: 'subscribe', topic });
+  assert.deepEqual(await c.next(), { op: 'ack', ref: null });
+  c.send({ op: 'unsubscribe', topic });
+  assert.deepEqual(await c.next(), { op: 'ack', ref: null });
+  c.send({ op: 'presence.join', topic });
+  assert.deepEqual(await c.next(), { op: 'ack', ref: null });
+  assert.equal((await c.next()).op, 'presence');
+  c.send({ op: 'presence.update', topic, state: 2 });
+  assert.deepEqual(await c.next(), { op: 'ack', ref: null });
+  c.send({ op: 'presence.leave', topic });
+  // (a diff announcing this connection's own join may come before the leave's ack)
+  const ack = await c.waitMsg((m) => m.op === 'ack' && c.msgs.indexOf(m) >= c.cursor);
+  assert.deepEqual(ack, { op: 'ack', ref: null });
 });
 
 test('messages of a topic the connection did not subscribe to are not delivered', async (t) => {
@@ -113,7 +124,7 @@ test('stored publish: ack carries the id; every subscriber, the publisher too, g
   const topic = uniq('pub');
   const pub = await openWs(t, server.port, { name: 'pub' });
   const sub = await openWs(t, server.port, { name: 'sub' });
-  const me = await identityOf(pub);
+  const me = await identity(pub);
   assert.match(me, /^c\d+$/);
   await pub.ok({ op: 'subscribe', topic });
   await sub.ok({ op: 'subscribe', topic });
@@ -175,7 +186,7 @@ test('volatile publish: ack without id only when ref is given; delivered with id
   const topic = uniq('vol');
   const pub = await openWs(t, server.port, { name: 'pub' });
   const sub = await openWs(t, server.port, { name: 'sub' });
-  const me = await identityOf(pub);
+  const me = await identity(pub);
   await pub.ok({ op: 'subscribe', topic });
   await sub.ok({ op: 'subscribe', topic });
   const from = pub.msgs.length;

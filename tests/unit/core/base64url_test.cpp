@@ -60,12 +60,12 @@ TEST(Base64url, DecodesVectors) {
 }
 
 TEST(Base64url, RejectsForeignCharactersPaddingAndImpossibleLength) {
-  EXPECT_FALSE(decode_base64url("Zg==").has_value());   // padding is not ours
-  EXPECT_FALSE(decode_base64url("+/+/").has_value());   // standard alphabet
+  EXPECT_FALSE(decode_base64url("Zg==").has_value());  // padding is not ours
+  EXPECT_FALSE(decode_base64url("+/+/").has_value());  // standard alphabet
   EXPECT_FALSE(decode_base64url("Zm9v YmFy").has_value());
   EXPECT_FALSE(decode_base64url("Zm9\n").has_value());
   EXPECT_FALSE(decode_base64url(std::string("Zm\0v", 4)).has_value());
-  EXPECT_FALSE(decode_base64url("Z").has_value());      // 6 bits cannot make a byte
+  EXPECT_FALSE(decode_base64url("Z").has_value());  // 6 bits cannot make a byte
   EXPECT_FALSE(decode_base64url("Zm9vY").has_value());
   EXPECT_FALSE(decode_base64url("\xc3\xa9\xc3\xa9").has_value());
 }

@@ -63,8 +63,8 @@ TEST(Cursor, AppendsAfterExistingText) {
 
 TEST(Cursor, RoundTripsOneToFiftyEntries) {
   std::mt19937_64 rng(12345);
-  const std::uint64_t specials[] = {0, 1, 127, 128, 16383, 16384, (std::uint64_t{1} << 53) - 1, u64_max - 1,
-                                    u64_max};
+  const std::uint64_t specials[] = {
+      0, 1, 127, 128, 16383, 16384, (std::uint64_t{1} << 53) - 1, u64_max - 1, u64_max};
   for (std::size_t n = 1; n <= 50; ++n) {
     std::vector<cursor_entry> entries;
     for (std::size_t i = 0; i < n; ++i) {
@@ -83,7 +83,8 @@ TEST(Cursor, RoundTripsOneToFiftyEntries) {
 }
 
 TEST(Cursor, RoundTripsTopicHashesOfNames) {
-  std::vector<cursor_entry> entries = {{topic_hash("orders/42"), {5, 9}}, {topic_hash("a"), {5, 0}}};
+  std::vector<cursor_entry> entries = {{topic_hash("orders/42"), {5, 9}},
+                                       {topic_hash("a"), {5, 0}}};
   auto parsed = parse_cursor(cursor_of(entries));
   ASSERT_TRUE(parsed.has_value());
   ASSERT_EQ(parsed->size(), 2u);
@@ -110,7 +111,8 @@ TEST(Cursor, RejectsWrongPrefix) {
 
 TEST(Cursor, RejectsEmptyAndWrongVersion) {
   EXPECT_FALSE(parse_cursor("c").has_value());
-  EXPECT_FALSE(parse_cursor(raw_cursor(std::string("\x00\x01\x02\x03\x04\x01\x02", 7))).has_value());
+  EXPECT_FALSE(
+      parse_cursor(raw_cursor(std::string("\x00\x01\x02\x03\x04\x01\x02", 7))).has_value());
   EXPECT_FALSE(parse_cursor(raw_cursor("\x02\x01\x02\x03\x04\x01\x02")).has_value());
   EXPECT_FALSE(parse_cursor(raw_cursor("\xff\x01\x02\x03\x04\x01\x02")).has_value());
   // The same bytes with version 1 parse: only the version differs.

@@ -164,7 +164,7 @@ TEST(History, ReadAfterReturnsTheStoredPointers) {
 TEST(History, ReadAfterTrimmedIsNotRecoverable) {
   history_limits limits{.max_messages = 3};
   topic_history h(limits);
-  fill(h, 1, 6);  // keeps 4, 5, 6
+  fill(h, 1, 6);                        // keeps 4, 5, 6
   auto lost = h.read_after(2, 6, 100);  // 3 is gone
   EXPECT_FALSE(lost.recoverable);
   EXPECT_TRUE(lost.messages.empty());

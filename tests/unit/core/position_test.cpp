@@ -26,8 +26,9 @@ TEST(Position, AppendPositionAppendsWithoutTouchingThePrefix) {
 }
 
 TEST(Position, RoundTrips) {
-  for (auto p : {position{0, 0}, position{1, 0}, position{0, 1}, position{9007199254740991, 123456789},
-                 position{u64_max, u64_max}, position{u64_max - 1, 1}}) {
+  for (auto p :
+       {position{0, 0}, position{1, 0}, position{0, 1}, position{9007199254740991, 123456789},
+        position{u64_max, u64_max}, position{u64_max - 1, 1}}) {
     auto parsed = parse_position(to_string(p));
     ASSERT_TRUE(parsed.has_value()) << to_string(p);
     EXPECT_EQ(*parsed, p);
@@ -42,8 +43,9 @@ TEST(Position, ParsesLeadingZeros) {
 }
 
 TEST(Position, RejectsMalformed) {
-  for (const char* text : {"", "-", "-1", "1-", "a-1", "1-a", "1-2-3", "1--2", "12", "1_2", "0x1-2",
-                           "1-2 ", " 1-2", "1 -2", "1- 2", "+1-2", "1-+2", "-1-2", "1.0-2", "1-2\n"}) {
+  for (const char* text :
+       {"",      "-",    "-1",   "1-",   "a-1",  "1-a",  "1-2-3", "1--2", "12",    "1_2",
+        "0x1-2", "1-2 ", " 1-2", "1 -2", "1- 2", "+1-2", "1-+2",  "-1-2", "1.0-2", "1-2\n"}) {
     EXPECT_FALSE(parse_position(text).has_value()) << '"' << text << '"';
   }
   EXPECT_FALSE(parse_position(std::string("1-2\0", 4)).has_value());

@@ -22,7 +22,9 @@ class recording_broker final : public broker {
     std::optional<position> since;
   };
 
-  void publish(std::vector<publish_item>, publish_handler) override { ADD_FAILURE() << "unexpected publish"; }
+  void publish(std::vector<publish_item>, publish_handler) override {
+    ADD_FAILURE() << "unexpected publish";
+  }
   void attach(std::size_t loop_index, std::string_view topic, std::optional<position> since,
               attach_handler done) override {
     attaches.push_back({loop_index, std::string(topic), since});
@@ -34,7 +36,8 @@ class recording_broker final : public broker {
   void detach(std::size_t loop_index, std::string_view topic) override {
     detaches.emplace_back(loop_index, std::string(topic));
   }
-  void read_history(std::string_view, std::optional<position>, std::size_t, history_handler) override {
+  void read_history(std::string_view, std::optional<position>, std::size_t,
+                    history_handler) override {
     ADD_FAILURE() << "unexpected read_history";
   }
 
@@ -58,6 +61,13 @@ message_ptr make(std::string topic, std::uint64_t seq, std::string data = "d") {
 }
 
 void ignore(attach_result) {}
+
+publish_item item(std::string topic, std::string data) {
+  publish_item out;
+  out.topic = std::move(topic);
+  out.data = std::move(data);
+  return out;
+}
 
 TEST(TopicRegistry, SubscribeLinksAndAttachesThisLoop) {
   recording_broker b;
@@ -265,13 +275,13 @@ TEST(TopicRegistry, WithTheMemoryBrokerAPublishReachesOnlyTheSubscribedLoop) {
   subscription s0(on0), s1(on1);
   loop0.subscribe(s0, "t", std::nullopt, ignore);
   loop1.subscribe(s1, "u", std::nullopt, ignore);
-  mb.publish({{.topic = "t", .data = "to t"}, {.topic = "u", .data = "to u"}}, [](auto) {});
+  mb.publish({item("t", "to t"), item("u", "to u")}, [](auto) {});
   ASSERT_EQ(on0.got.size(), 1u);
   EXPECT_EQ(on0.got[0].second->data, "to t");
   ASSERT_EQ(on1.got.size(), 1u);
   EXPECT_EQ(on1.got[0].second->data, "to u");
   loop0.unsubscribe(s0);  // detaches loop 0 from "t"
-  mb.publish({{.topic = "t", .data = "again"}}, [](auto) {});
+  mb.publish({item("t", "again")}, [](auto) {});
   EXPECT_EQ(on0.got.size(), 1u);
   loop1.unsubscribe(s1);
 }

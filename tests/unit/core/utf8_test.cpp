@@ -40,10 +40,10 @@ TEST(Utf8, RejectsOverlongs) {
 }
 
 TEST(Utf8, RejectsSurrogates) {
-  EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));  // U+D800
-  EXPECT_FALSE(is_valid_utf8("\xed\xaf\xbf"));  // U+DBFF
-  EXPECT_FALSE(is_valid_utf8("\xed\xb0\x80"));  // U+DC00
-  EXPECT_FALSE(is_valid_utf8("\xed\xbf\xbf"));  // U+DFFF
+  EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));              // U+D800
+  EXPECT_FALSE(is_valid_utf8("\xed\xaf\xbf"));              // U+DBFF
+  EXPECT_FALSE(is_valid_utf8("\xed\xb0\x80"));              // U+DC00
+  EXPECT_FALSE(is_valid_utf8("\xed\xbf\xbf"));              // U+DFFF
   EXPECT_FALSE(is_valid_utf8("\xed\xa0\xbd\xed\xb8\x80"));  // a CESU-8 surrogate pair
 }
 
@@ -65,9 +65,15 @@ TEST(Utf8, RejectsTruncatedSequences) {
   EXPECT_FALSE(is_valid_utf8("\xf0\x9f"));
   EXPECT_FALSE(is_valid_utf8("abc\xf0"));
   // A lead byte followed by ASCII instead of continuations.
-  EXPECT_FALSE(is_valid_utf8("\xc3" "a"));
-  EXPECT_FALSE(is_valid_utf8("\xe2\x82" "a"));
-  EXPECT_FALSE(is_valid_utf8("\xf0\x9f\x98" "a"));
+  EXPECT_FALSE(
+      is_valid_utf8("\xc3"
+                    "a"));
+  EXPECT_FALSE(
+      is_valid_utf8("\xe2\x82"
+                    "a"));
+  EXPECT_FALSE(
+      is_valid_utf8("\xf0\x9f\x98"
+                    "a"));
   // Truncation in the middle, then a valid character.
   EXPECT_FALSE(is_valid_utf8("\xe2\x82\xc3\xa9"));
 }
@@ -75,7 +81,9 @@ TEST(Utf8, RejectsTruncatedSequences) {
 TEST(Utf8, RejectsStrayContinuationBytes) {
   EXPECT_FALSE(is_valid_utf8("\x80"));
   EXPECT_FALSE(is_valid_utf8("\xbf"));
-  EXPECT_FALSE(is_valid_utf8("a\x80" "b"));
+  EXPECT_FALSE(
+      is_valid_utf8("a\x80"
+                    "b"));
   EXPECT_FALSE(is_valid_utf8("\xc3\xa9\xa9"));  // one continuation too many
 }
 

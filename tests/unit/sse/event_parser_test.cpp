@@ -112,10 +112,12 @@ TEST(SseEventParser, CrLfSplitAcrossFeedsIsOneLineEnd) {
   event_parser p(1024, [&](parsed_event&& e) { out.push_back({e.event, e.data, e.id}); });
   ASSERT_TRUE(p.feed("data: a\r"));
   ASSERT_TRUE(p.feed("\ndata: b\r"));
-  EXPECT_TRUE(out.empty());  // a lone CR then LF must not be read as an empty line
-  ASSERT_TRUE(p.feed("\n\r"));
-  ASSERT_TRUE(p.feed("\n"));
+  EXPECT_TRUE(out.empty());     // a lone CR then LF must not be read as an empty line
+  ASSERT_TRUE(p.feed("\n\r"));  // LF ends "data: b"'s CRLF; the CR ends an empty line
   EXPECT_EQ(out, (events{{"", "a\nb", ""}}));
+  ASSERT_TRUE(p.feed("\n"));  // the LF of that CRLF: no second empty line, nothing else
+  ASSERT_TRUE(p.feed("data: c\n\n"));
+  EXPECT_EQ(out, (events{{"", "a\nb", ""}, {"", "c", ""}}));
 }
 
 TEST(SseEventParser, CommentsAreIgnored) {
@@ -149,7 +151,8 @@ TEST(SseEventParser, OnlyTheFirstColonSplits) {
 }
 
 TEST(SseEventParser, MultipleDataLinesAreJoinedWithLf) {
-  EXPECT_EQ(parse_both("data: one\ndata: two\ndata: three\n\n"), (events{{"", "one\ntwo\nthree", ""}}));
+  EXPECT_EQ(parse_both("data: one\ndata: two\ndata: three\n\n"),
+            (events{{"", "one\ntwo\nthree", ""}}));
   EXPECT_EQ(parse_both("data: one\ndata:\n\n"), (events{{"", "one\n", ""}}));
 }
 
@@ -162,8 +165,8 @@ TEST(SseEventParser, EventWithoutDataIsNotDispatched) {
 
 TEST(SseEventParser, UnknownAndMisspelledFieldsAreIgnored) {
   EXPECT_EQ(parse_both("retry: 10\nfoo: bar\ndata: x\n\n"), (events{{"", "x", ""}}));
-  EXPECT_EQ(parse_both("Data: x\n\n"), events{});      // field names are case-sensitive
-  EXPECT_EQ(parse_both("data : x\n\n"), events{});     // "data " is another field
+  EXPECT_EQ(parse_both("Data: x\n\n"), events{});   // field names are case-sensitive
+  EXPECT_EQ(parse_both("data : x\n\n"), events{});  // "data " is another field
   EXPECT_EQ(parse_both(" data: x\n\n"), events{});
 }
 
@@ -177,19 +180,28 @@ TEST(SseEventParser, UnterminatedLastEventIsDiscarded) {
 }
 
 TEST(SseEventParser, LeadingBomIsStripped) {
-  EXPECT_EQ(parse_both("\xEF\xBB\xBF" "data: a\n\n"), (events{{"", "a", ""}}));
-  EXPECT_EQ(parse_both("\xEF\xBB\xBF\n" "data: a\n\n"), (events{{"", "a", ""}}));
+  EXPECT_EQ(parse_both("\xEF\xBB\xBF"
+                       "data: a\n\n"),
+            (events{{"", "a", ""}}));
+  EXPECT_EQ(parse_both("\xEF\xBB\xBF\n"
+                       "data: a\n\n"),
+            (events{{"", "a", ""}}));
 }
 
 TEST(SseEventParser, OnlyOneBomAtTheStartOfTheStreamIsStripped) {
   // WHATWG: one leading U+FEFF is skipped; any other BOM is part of a line, so "\uFEFFdata" is an
   // unknown field and the event below has no data.
-  EXPECT_EQ(parse_both("data: a\n\n\xEF\xBB\xBF" "data: b\n\n"), (events{{"", "a", ""}}));
-  EXPECT_EQ(parse_both("\xEF\xBB\xBF\xEF\xBB\xBF" "data: b\n\n"), events{});
+  EXPECT_EQ(parse_both("data: a\n\n\xEF\xBB\xBF"
+                       "data: b\n\n"),
+            (events{{"", "a", ""}}));
+  EXPECT_EQ(parse_both("\xEF\xBB\xBF\xEF\xBB\xBF"
+                       "data: b\n\n"),
+            events{});
 }
 
 TEST(SseEventParser, NonBomLeadingBytesAreData) {
-  EXPECT_EQ(parse_both("\xEF\xBC\xA1: x\ndata: \xEF\xBC\xA1\n\n"), (events{{"", "\xEF\xBC\xA1", ""}}));
+  EXPECT_EQ(parse_both("\xEF\xBC\xA1: x\ndata: \xEF\xBC\xA1\n\n"),
+            (events{{"", "\xEF\xBC\xA1", ""}}));
 }
 
 TEST(SseEventParser, SizeLimitReturnsFalse) {
@@ -221,8 +233,11 @@ TEST(SseEventParser, SizeLimitIsPerEventNotPerStream) {
 TEST(SseEventParser, SizeLimitCountsTheEventType) {
   events out;
   event_parser p(16, [&](parsed_event&& e) { out.push_back({e.event, e.data, e.id}); });
-  EXPECT_TRUE(p.feed("event: 0123456789\n"));
+  EXPECT_TRUE(p.feed("event: 01234\n"));
   EXPECT_FALSE(p.feed("data: 0123456789\n"));
+  // The same data line alone fits.
+  event_parser alone(16, [&](parsed_event&& e) { out.push_back({e.event, e.data, e.id}); });
+  EXPECT_TRUE(alone.feed("data: 0123456789\n"));
 }
 
 }  // namespace

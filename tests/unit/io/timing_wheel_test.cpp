@@ -1,0 +1,275 @@
+#include "io/timing_wheel.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace sb::io {
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+using ms = std::chrono::milliseconds;
+
+/// An object with a wheel entry inside it, as connections have; records when it fired, in wall
+/// time and in wheel ticks.
+struct probe {
+  probe(const int* tick_counter = nullptr) : ticks(tick_counter) {
+    entry.bind<&probe::on_fire>(this);
+  }
+  void on_fire() {
+    fires.push_back(clock_type::now());
+    if (ticks) {
+      fired_on_tick.push_back(*ticks + 1);  // the tick being run now
+    }
+    if (then) {
+      then(*this);
+    }
+  }
+  ms since(clock_type::time_point start, std::size_t i = 0) const {
+    return std::chrono::duration_cast<ms>(fires.at(i) - start);
+  }
+
+  wheel_entry entry;
+  const int* ticks;
+  std::vector<clock_type::time_point> fires;
+  std::vector<int> fired_on_tick;
+  std::function<void(probe&)> then;  // runs inside the callback
+};
+
+/// The wheel is the io_context's only work, so one handler run is exactly one tick. Counting ticks
+/// instead of milliseconds makes the exact-slot tests immune to a loaded machine; the wall-clock
+/// tests below check only what load cannot break (never early).
+class TimingWheel : public ::testing::Test {
+ protected:
+  static constexpr ms tick{5};
+  // 8 slots of 5 ms: one revolution is 8 ticks, so multi-round delays stay quick.
+  TimingWheel() : wheel_(ctx_, tick, 8) { wheel_.start(); }
+  ~TimingWheel() override { wheel_.stop(); }
+
+  void run_ticks(int n) {
+    for (int i = 0; i < n; ++i) {
+      ASSERT_EQ(ctx_.run_one_for(1s), 1u) << "the wheel stopped ticking";
+      ++ticks_;
+    }
+  }
+
+  /// Runs the loop with run_for until `done` or a generous deadline.
+  bool run_until(const std::function<bool()>& done, ms limit = 3000ms) {
+    auto deadline = clock_type::now() + limit;
+    while (!done() && clock_type::now() < deadline) {
+      ctx_.run_for(5ms);
+    }
+    return done();
+  }
+
+  boost::asio::io_context ctx_;
+  timing_wheel wheel_;
+  int ticks_ = 0;
+};
+
+TEST_F(TimingWheel, FiresOnceOnItsTick) {
+  probe p(&ticks_);
+  wheel_.schedule(p.entry, 50ms);  // 10 ticks
+  EXPECT_TRUE(p.entry.scheduled());
+  run_ticks(9);
+  EXPECT_TRUE(p.fires.empty());
+  run_ticks(1);
+  EXPECT_EQ(p.fired_on_tick, (std::vector<int>{10}));
+  EXPECT_FALSE(p.entry.scheduled());
+  run_ticks(20);
+  EXPECT_EQ(p.fires.size(), 1u);  // once, not every revolution
+}
+
+TEST_F(TimingWheel, DelaysAreRoundedUpToWholeTicks) {
+  probe a(&ticks_), b(&ticks_), c(&ticks_);
+  wheel_.schedule(a.entry, 11ms);  // 3 ticks
+  wheel_.schedule(b.entry, 15ms);  // 3 ticks
+  wheel_.schedule(c.entry, 16ms);  // 4 ticks
+  run_ticks(5);
+  EXPECT_EQ(a.fired_on_tick, (std::vector<int>{3}));
+  EXPECT_EQ(b.fired_on_tick, (std::vector<int>{3}));
+  EXPECT_EQ(c.fired_on_tick, (std::vector<int>{4}));
+}
+
+TEST_F(TimingWheel, ZeroDelayFiresOnTheNextTickNeverInline) {
+  probe p(&ticks_);
+  wheel_.schedule(p.entry, 0ms);
+  EXPECT_TRUE(p.entry.scheduled());
+  EXPECT_TRUE(p.fires.empty());
+  run_ticks(2);
+  EXPECT_EQ(p.fired_on_tick, (std::vector<int>{1}));
+}
+
+TEST_F(TimingWheel, EntriesFireInDelayOrder) {
+  probe a, b, c;
+  std::vector<char> order;
+  a.then = [&](probe&) { order.push_back('a'); };
+  b.then = [&](probe&) { order.push_back('b'); };
+  c.then = [&](probe&) { order.push_back('c'); };
+  wheel_.schedule(c.entry, 60ms);
+  wheel_.schedule(a.entry, 10ms);
+  wheel_.schedule(b.entry, 30ms);
+  run_ticks(12);
+  EXPECT_EQ(order, (std::vector<char>{'a', 'b', 'c'}));
+}
+
+TEST_F(TimingWheel, CancelledEntryNeverFires) {
+  probe p, other;
+  wheel_.schedule(p.entry, 20ms);
+  wheel_.schedule(other.entry, 20ms);
+  p.entry.cancel();
+  EXPECT_FALSE(p.entry.scheduled());
+  EXPECT_TRUE(other.entry.scheduled());
+  run_ticks(20);
+  EXPECT_TRUE(p.fires.empty());
+  EXPECT_EQ(other.fires.size(), 1u);
+  p.entry.cancel();  // cancelling an idle entry is harmless
+}
+
+TEST_F(TimingWheel, RescheduleMovesTheEntry) {
+  probe p(&ticks_);
+  wheel_.schedule(p.entry, 20ms);
+  wheel_.schedule(p.entry, 70ms);
+  run_ticks(20);
+  EXPECT_EQ(p.fired_on_tick, (std::vector<int>{14}));
+}
+
+TEST_F(TimingWheel, DestroyingAnEntryUnlinksIt) {
+  auto doomed = std::make_unique<probe>();
+  probe survivor;
+  wheel_.schedule(doomed->entry, 20ms);
+  wheel_.schedule(survivor.entry, 20ms);  // same slot
+  doomed.reset();
+  run_ticks(10);
+  EXPECT_EQ(survivor.fires.size(), 1u);
+}
+
+TEST_F(TimingWheel, AFiringEntryMayDestroyAnotherDueInTheSameTick) {
+  auto victim = std::make_unique<probe>();
+  probe killer;
+  bool victim_fired = false;
+  victim->then = [&](probe&) { victim_fired = true; };
+  killer.then = [&](probe&) { victim.reset(); };
+  wheel_.schedule(killer.entry, 20ms);
+  wheel_.schedule(victim->entry, 20ms);  // same tick, after the killer
+  run_ticks(10);
+  EXPECT_EQ(killer.fires.size(), 1u);
+  EXPECT_EQ(victim, nullptr);
+  EXPECT_FALSE(victim_fired);
+}
+
+TEST_F(TimingWheel, ReschedulingFromInsideTheCallback) {
+  probe p(&ticks_);
+  p.then = [&](probe& self) {
+    if (self.fires.size() < 4) {
+      wheel_.schedule(self.entry, 20ms);
+      EXPECT_TRUE(self.entry.scheduled());
+    }
+  };
+  wheel_.schedule(p.entry, 20ms);
+  run_ticks(24);
+  EXPECT_EQ(p.fired_on_tick, (std::vector<int>{4, 8, 12, 16}));
+  EXPECT_FALSE(p.entry.scheduled());
+}
+
+TEST_F(TimingWheel, ZeroDelayRescheduleFromTheCallbackWaitsForTheNextTick) {
+  probe p(&ticks_);
+  p.then = [&](probe& self) {
+    if (self.fires.size() < 3) {
+      auto before = self.fires.size();
+      wheel_.schedule(self.entry, 0ms);
+      EXPECT_EQ(self.fires.size(), before);  // not fired again inside this tick
+    }
+  };
+  wheel_.schedule(p.entry, 0ms);
+  run_ticks(6);
+  EXPECT_EQ(p.fired_on_tick, (std::vector<int>{1, 2, 3}));
+}
+
+TEST_F(TimingWheel, DelaysLongerThanOneRevolution) {
+  probe p(&ticks_);
+  wheel_.schedule(p.entry, 110ms);  // 22 ticks: two rounds and 6 slots on an 8-slot wheel
+  run_ticks(40);
+  EXPECT_EQ(p.fired_on_tick, (std::vector<int>{22}));
+}
+
+TEST_F(TimingWheel, ExactlyOneRevolution) {
+  probe p(&ticks_);
+  wheel_.schedule(p.entry, 40ms);  // 8 ticks: lands in the current slot, one full turn away
+  run_ticks(20);
+  EXPECT_EQ(p.fired_on_tick, (std::vector<int>{8}));
+}
+
+TEST_F(TimingWheel, OneTickPastARevolutionAndTwoRevolutions) {
+  probe a(&ticks_), b(&ticks_);
+  wheel_.schedule(a.entry, 45ms);  // 9 ticks: the next slot, one round later
+  wheel_.schedule(b.entry, 80ms);  // 16 ticks: the current slot, two turns away
+  run_ticks(30);
+  EXPECT_EQ(a.fired_on_tick, (std::vector<int>{9}));
+  EXPECT_EQ(b.fired_on_tick, (std::vector<int>{16}));
+}
+
+TEST_F(TimingWheel, LongDelayScheduledFromACallbackMidRevolution) {
+  probe p(&ticks_), starter(&ticks_);
+  starter.then = [&](probe&) { wheel_.schedule(p.entry, 100ms); };  // at tick 3, 20 ticks on
+  wheel_.schedule(starter.entry, 15ms);
+  run_ticks(30);
+  EXPECT_EQ(starter.fired_on_tick, (std::vector<int>{3}));
+  EXPECT_EQ(p.fired_on_tick, (std::vector<int>{23}));
+}
+
+TEST_F(TimingWheel, FiresAfterRoughlyItsDelayInWallTime) {
+  probe p;
+  auto start = clock_type::now();
+  wheel_.schedule(p.entry, 50ms);
+  ctx_.run_for(25ms);
+  EXPECT_TRUE(p.fires.empty());
+  ASSERT_TRUE(run_until([&] { return !p.fires.empty(); }));
+  // Never early by more than the rounding to a tick; late only when the machine is busy.
+  EXPECT_GE(p.since(start), 50ms - tick);
+  EXPECT_LE(p.since(start), 50ms + 2000ms);
+  ctx_.run_for(60ms);
+  EXPECT_EQ(p.fires.size(), 1u);
+}
+
+TEST_F(TimingWheel, MultiRoundDelayInWallTime) {
+  probe p;
+  auto start = clock_type::now();
+  wheel_.schedule(p.entry, 110ms);
+  ctx_.run_for(60ms);  // a wheel that ignored rounds would have fired at 30 ms
+  EXPECT_TRUE(p.fires.empty()) << "fired after " << p.since(start).count() << " ms";
+  ASSERT_TRUE(run_until([&] { return !p.fires.empty(); }));
+  EXPECT_GE(p.since(start), 110ms - tick);
+}
+
+TEST_F(TimingWheel, NegativeDelayFiresOnTheNextTick) {
+  // A deadline that has already passed (deadline - now < 0) is due now, not never.
+  probe p(&ticks_), late(&ticks_);
+  wheel_.schedule(p.entry, -1ms);
+  wheel_.schedule(late.entry, -10ms);
+  run_ticks(3);
+  EXPECT_EQ(p.fired_on_tick, (std::vector<int>{1}));
+  EXPECT_EQ(late.fired_on_tick, (std::vector<int>{1}));
+}
+
+TEST_F(TimingWheel, StopSilencesTheWheel) {
+  probe p;
+  wheel_.schedule(p.entry, 10ms);
+  wheel_.stop();
+  ctx_.run_for(50ms);
+  EXPECT_TRUE(p.fires.empty());
+}
+
+TEST(TimingWheelTick, ReportsItsTick) {
+  boost::asio::io_context ctx;
+  timing_wheel w(ctx, ms(250));
+  EXPECT_EQ(w.tick(), ms(250));
+}
+
+}  // namespace
+}  // namespace sb::io

@@ -1,0 +1,477 @@
+#include "server/config.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <memory>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sb::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+/// Sets (or unsets) an environment variable for the life of the guard.
+class env_var {
+ public:
+  env_var(std::string name, const char* value) : name_(std::move(name)) {
+    if (const char* old = std::getenv(name_.c_str())) {
+      old_ = old;
+    }
+    if (value) {
+      ::setenv(name_.c_str(), value, 1);
+    } else {
+      ::unsetenv(name_.c_str());
+    }
+  }
+  env_var(const env_var&) = delete;
+  env_var& operator=(const env_var&) = delete;
+  ~env_var() {
+    if (old_) {
+      ::setenv(name_.c_str(), old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_.c_str());
+    }
+  }
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
+/// A TOML file in the temp directory, removed afterwards.
+class temp_toml {
+ public:
+  explicit temp_toml(std::string_view text) {
+    static int counter = 0;
+    path_ = std::filesystem::temp_directory_path() /
+            ("switchboard-config-test-" + std::to_string(::getpid()) + "-" +
+             std::to_string(counter++) + ".toml");
+    std::ofstream(path_) << text;
+  }
+  temp_toml(const temp_toml&) = delete;
+  temp_toml& operator=(const temp_toml&) = delete;
+  ~temp_toml() { std::filesystem::remove(path_); }
+  std::string path() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+load_result load(std::initializer_list<std::string> args) {
+  std::vector<std::string> owned = {"switchboard"};
+  owned.insert(owned.end(), args.begin(), args.end());
+  std::vector<const char*> argv;
+  for (const auto& a : owned) {
+    argv.push_back(a.c_str());
+  }
+  return load_config(static_cast<int>(argv.size()), argv.data());
+}
+
+class Config : public ::testing::Test {
+ protected:
+  Config() {
+    // Whatever the developer's shell exports must not leak into these tests.
+    for (const auto& e : config_table()) {
+      clean_.push_back(std::make_unique<env_var>(env_name(e.key), nullptr));
+    }
+  }
+  std::vector<std::unique_ptr<env_var>> clean_;
+};
+
+TEST(ConfigNames, FlagAndEnvForms) {
+  EXPECT_EQ(flag_name("heartbeat_s"), "heartbeat-s");
+  EXPECT_EQ(flag_name("listen"), "listen");
+  EXPECT_EQ(env_name("heartbeat_s"), "SWITCHBOARD_HEARTBEAT_S");
+  EXPECT_EQ(env_name("cors_origins"), "SWITCHBOARD_CORS_ORIGINS");
+}
+
+TEST(ConfigNames, TableKeysAreUniqueAndDocumented) {
+  std::vector<std::string_view> seen;
+  for (const auto& e : config_table()) {
+    EXPECT_EQ(std::count(seen.begin(), seen.end(), e.key), 0) << e.key;
+    seen.push_back(e.key);
+    EXPECT_FALSE(e.help.empty()) << e.key;
+    EXPECT_LE(e.min, e.max) << e.key;
+  }
+  EXPECT_GE(seen.size(), 19u);
+}
+
+TEST_F(Config, Defaults) {
+  auto r = load({});
+  EXPECT_EQ(r.error, "");
+  EXPECT_EQ(r.help, "");
+  const auto& c = r.value;
+  EXPECT_EQ(c.listen, "127.0.0.1:8080");
+  EXPECT_EQ(c.threads, 0u);
+  EXPECT_FALSE(c.dev);
+  EXPECT_EQ(c.log_level, "info");
+  EXPECT_EQ(c.heartbeat_s, 15u);
+  EXPECT_EQ(c.retry_ms, 2000u);
+  EXPECT_EQ(c.max_message_bytes, 65536u);
+  EXPECT_EQ(c.max_request_bytes, 1048576u);
+  EXPECT_EQ(c.max_header_bytes, 8192u);
+  EXPECT_EQ(c.max_topics_per_stream, 64u);
+  EXPECT_EQ(c.header_timeout_ms, 10000u);
+  EXPECT_EQ(c.idle_timeout_s, 60u);
+  EXPECT_EQ(c.history_max_messages, 1000u);
+  EXPECT_EQ(c.history_max_bytes, 4194304u);
+  EXPECT_EQ(c.history_max_age_s, 3600u);
+  EXPECT_EQ(c.send_queue_max_bytes, 1048576u);
+  EXPECT_EQ(c.drain_timeout_s, 10u);
+  EXPECT_EQ(c.drain_rate, 2000u);
+  EXPECT_TRUE(c.cors_origins.empty());
+}
+
+TEST_F(Config, TomlFileSetsEveryKind) {
+  temp_toml file(R"(
+listen = "0.0.0.0:9000"
+threads = 4
+dev = true
+log_level = "debug"
+heartbeat_s = 20
+history_max_bytes = 123456
+cors_origins = ["https://a.example", "https://b.example"]
+)");
+  auto r = load({"--config", file.path()});
+  ASSERT_EQ(r.error, "");
+  EXPECT_EQ(r.value.listen, "0.0.0.0:9000");
+  EXPECT_EQ(r.value.threads, 4u);
+  EXPECT_TRUE(r.value.dev);
+  EXPECT_EQ(r.value.log_level, "debug");
+  EXPECT_EQ(r.value.heartbeat_s, 20u);
+  EXPECT_EQ(r.value.history_max_bytes, 123456u);
+  EXPECT_EQ(r.value.cors_origins,
+            (std::vector<std::string>{"https://a.example", "https://b.example"}));
+  EXPECT_EQ(r.value.retry_ms, 2000u);  // untouched keys keep their defaults
+}
+
+TEST_F(Config, EmptyTomlFileIsAllDefaults) {
+  temp_toml file("# nothing\n");
+  auto r = load({"--config", file.path()});
+  ASSERT_EQ(r.error, "");
+  EXPECT_EQ(r.value.heartbeat_s, 15u);
+}
+
+TEST_F(Config, EnvironmentOverridesTheFile) {
+  temp_toml file("heartbeat_s = 20\nlisten = \"file:1\"\ndev = true\n");
+  env_var hb("SWITCHBOARD_HEARTBEAT_S", "30");
+  env_var dev("SWITCHBOARD_DEV", "false");
+  env_var cors("SWITCHBOARD_CORS_ORIGINS", " https://a.example ,https://b.example,, ");
+  auto r = load({"--config", file.path()});
+  ASSERT_EQ(r.error, "");
+  EXPECT_EQ(r.value.heartbeat_s, 30u);
+  EXPECT_FALSE(r.value.dev);
+  EXPECT_EQ(r.value.listen, "file:1");  // not in the environment: the file's value
+  EXPECT_EQ(r.value.cors_origins,
+            (std::vector<std::string>{"https://a.example", "https://b.example"}));
+}
+
+TEST_F(Config, FlagsOverrideTheEnvironment) {
+  temp_toml file("heartbeat_s = 20\nretry_ms = 3000\n");
+  env_var hb("SWITCHBOARD_HEARTBEAT_S", "30");
+  env_var retry("SWITCHBOARD_RETRY_MS", "4000");
+  env_var dev("SWITCHBOARD_DEV", "false");
+  auto r = load({"--config", file.path(), "--heartbeat-s", "40", "--dev", "--listen=[::1]:7000"});
+  ASSERT_EQ(r.error, "");
+  EXPECT_EQ(r.value.heartbeat_s, 40u);
+  EXPECT_EQ(r.value.retry_ms, 4000u);  // no flag: the environment's value
+  EXPECT_TRUE(r.value.dev);
+  EXPECT_EQ(r.value.listen, "[::1]:7000");
+}
+
+TEST_F(Config, BooleanFlagCanTurnOffWhatTheEnvironmentTurnedOn) {
+  env_var dev("SWITCHBOARD_DEV", "true");
+  auto r = load({"--dev=false"});
+  EXPECT_EQ(r.error, "");
+  EXPECT_FALSE(r.value.dev);
+}
+
+TEST_F(Config, BooleanSpellings) {
+  for (const char* yes : {"true", "1", "yes", "on"}) {
+    env_var dev("SWITCHBOARD_DEV", yes);
+    auto r = load({});
+    EXPECT_EQ(r.error, "") << yes;
+    EXPECT_TRUE(r.value.dev) << yes;
+  }
+  for (const char* no : {"false", "0", "no", "off"}) {
+    env_var dev("SWITCHBOARD_DEV", no);
+    auto r = load({"--config", temp_toml("dev = true\n").path()});
+    EXPECT_EQ(r.error, "") << no;
+    EXPECT_FALSE(r.value.dev) << no;
+  }
+}
+
+TEST_F(Config, NumbersAtTheirBoundsAreAccepted) {
+  env_var hb("SWITCHBOARD_HEARTBEAT_S", "3600");
+  env_var threads("SWITCHBOARD_THREADS", "64");
+  env_var bytes("SWITCHBOARD_HISTORY_MAX_BYTES", "18446744073709551615");
+  auto r = load({"--retry-ms", "100"});
+  ASSERT_EQ(r.error, "");
+  EXPECT_EQ(r.value.heartbeat_s, 3600u);
+  EXPECT_EQ(r.value.threads, 64u);
+  EXPECT_EQ(r.value.history_max_bytes, 18446744073709551615u);
+  EXPECT_EQ(r.value.retry_ms, 100u);
+}
+
+TEST_F(Config, OutOfRangeInTheFileNamesKeySourceAndRange) {
+  temp_toml file("heartbeat_s = 0\n");
+  auto r = load({"--config", file.path()});
+  EXPECT_THAT(r.error, HasSubstr("heartbeat_s"));
+  EXPECT_THAT(r.error, HasSubstr(file.path()));
+  EXPECT_THAT(r.error, HasSubstr("from 1 to 3600"));
+}
+
+TEST_F(Config, OutOfRangeInTheEnvironmentNamesTheVariable) {
+  env_var threads("SWITCHBOARD_THREADS", "65");
+  auto r = load({});
+  EXPECT_THAT(r.error, HasSubstr("threads"));
+  EXPECT_THAT(r.error, HasSubstr("\"65\""));
+  EXPECT_THAT(r.error, HasSubstr("SWITCHBOARD_THREADS"));
+  EXPECT_THAT(r.error, HasSubstr("from 0 to 64"));
+}
+
+TEST_F(Config, OutOfRangeFlagNamesTheFlag) {
+  auto r = load({"--retry-ms", "99"});
+  EXPECT_THAT(r.error, HasSubstr("retry_ms"));
+  EXPECT_THAT(r.error, HasSubstr("--retry-ms"));
+  EXPECT_THAT(r.error, HasSubstr("from 100 to 600000"));
+}
+
+TEST_F(Config, UnboundedMaximumIsSpelledOut) {
+  env_var bytes("SWITCHBOARD_HISTORY_MAX_BYTES", "18446744073709551616");
+  auto r = load({});
+  EXPECT_THAT(r.error, HasSubstr("history_max_bytes"));
+  EXPECT_THAT(r.error, HasSubstr("from 0 to any"));
+}
+
+TEST_F(Config, MalformedNumbersAreErrors) {
+  for (const char* bad :
+       {"", "abc", "-1", "+5", " 5", "5 ", "5x", "0x10", "1e3", "1.5", "99999999999999999999999"}) {
+    env_var hb("SWITCHBOARD_HEARTBEAT_S", bad);
+    auto r = load({});
+    EXPECT_THAT(r.error, HasSubstr("heartbeat_s")) << '"' << bad << '"';
+    EXPECT_THAT(r.error, HasSubstr("SWITCHBOARD_HEARTBEAT_S")) << '"' << bad << '"';
+  }
+}
+
+TEST_F(Config, NegativeTomlNumberIsAnError) {
+  temp_toml file("threads = -1\n");
+  auto r = load({"--config", file.path()});
+  EXPECT_THAT(r.error, HasSubstr("threads"));
+  EXPECT_THAT(r.error, HasSubstr(file.path()));
+}
+
+TEST_F(Config, BadBooleanNamesKeyAndSource) {
+  env_var dev("SWITCHBOARD_DEV", "maybe");
+  auto r = load({});
+  EXPECT_THAT(r.error, HasSubstr("dev"));
+  EXPECT_THAT(r.error, HasSubstr("SWITCHBOARD_DEV"));
+  EXPECT_THAT(r.error, HasSubstr("true or false"));
+}
+
+TEST_F(Config, TomlValuesOfAnImpossibleTypeAreErrors) {
+  for (const char* text :
+       {"heartbeat_s = 1.5\n", "threads = [1, 2]\n", "cors_origins = [\"a\", 1]\n",
+        "listen = { host = \"x\" }\n", "retry_ms = 1979-05-27\n"}) {
+    temp_toml file(text);
+    auto r = load({"--config", file.path()});
+    auto key = std::string(text).substr(0, std::string(text).find(' '));
+    EXPECT_THAT(r.error, HasSubstr(key)) << text;
+    EXPECT_THAT(r.error, HasSubstr(file.path())) << text;
+    EXPECT_NE(r.error.find("wrong type"), std::string::npos) << text << " -> " << r.error;
+  }
+}
+
+TEST_F(Config, TomlValuesOfTheWrongScalarTypeAreErrors) {
+  // A typed table drives the file: a quoted number, a number where text is expected or a string
+  // where a boolean is expected is a mistake in the file, not something to coerce silently.
+  for (const char* text :
+       {"heartbeat_s = \"20\"\n", "listen = 8080\n", "dev = \"true\"\n", "log_level = 3\n"}) {
+    temp_toml file(text);
+    auto r = load({"--config", file.path()});
+    auto key = std::string(text).substr(0, std::string(text).find(' '));
+    EXPECT_THAT(r.error, HasSubstr(key)) << text;
+    EXPECT_THAT(r.error, HasSubstr(file.path())) << text;
+  }
+}
+
+TEST_F(Config, UnknownTomlKeyNamesKeyAndFile) {
+  temp_toml file("heartbeat_s = 20\nheartbeat = 5\n");
+  auto r = load({"--config", file.path()});
+  EXPECT_THAT(r.error, HasSubstr("unknown key \"heartbeat\""));
+  EXPECT_THAT(r.error, HasSubstr(file.path()));
+}
+
+TEST_F(Config, TomlTablesAreUnknownKeys) {
+  temp_toml file("[server]\nlisten = \"x:1\"\n");
+  auto r = load({"--config", file.path()});
+  EXPECT_THAT(r.error, HasSubstr("unknown key \"server\""));
+}
+
+TEST_F(Config, MalformedTomlNamesTheFile) {
+  temp_toml file("heartbeat_s = = 3\n");
+  auto r = load({"--config", file.path()});
+  EXPECT_THAT(r.error, HasSubstr("config file " + file.path()));
+}
+
+TEST_F(Config, MissingFileNamesTheFile) {
+  auto path =
+      (std::filesystem::temp_directory_path() / "switchboard-config-test-does-not-exist.toml")
+          .string();
+  auto r = load({"--config", path});
+  EXPECT_THAT(r.error, HasSubstr(path));
+}
+
+TEST_F(Config, UnknownFlagIsACommandLineError) {
+  auto r = load({"--heartbeat", "5"});
+  EXPECT_THAT(r.error, HasSubstr("command line"));
+  EXPECT_THAT(r.error, HasSubstr("--help"));
+}
+
+TEST_F(Config, FlagWithoutValueIsACommandLineError) {
+  auto r = load({"--heartbeat-s"});
+  EXPECT_THAT(r.error, HasSubstr("command line"));
+}
+
+TEST_F(Config, BadLogLevelFromTheFileNamesKeyAndSource) {
+  temp_toml file("log_level = \"verbose\"\n");
+  auto r = load({"--config", file.path()});
+  EXPECT_THAT(r.error, HasSubstr("log_level"));
+  EXPECT_THAT(r.error, HasSubstr("verbose"));
+  EXPECT_THAT(r.error, HasSubstr("trace, debug, info, warn, error"));
+  EXPECT_THAT(r.error, HasSubstr(file.path()));
+}
+
+TEST_F(Config, BadLogLevelFromTheEnvironmentNamesTheVariable) {
+  env_var level("SWITCHBOARD_LOG_LEVEL", "loud");
+  auto r = load({});
+  EXPECT_THAT(r.error, HasSubstr("log_level"));
+  EXPECT_THAT(r.error, HasSubstr("loud"));
+  EXPECT_THAT(r.error, HasSubstr("SWITCHBOARD_LOG_LEVEL"));
+}
+
+TEST_F(Config, BadLogLevelFromAFlagNamesTheFlag) {
+  auto r = load({"--log-level", "INFO"});
+  EXPECT_THAT(r.error, HasSubstr("log_level"));
+  EXPECT_THAT(r.error, HasSubstr("--log-level"));
+}
+
+TEST_F(Config, EveryLogLevelIsAccepted) {
+  for (const char* level : {"trace", "debug", "info", "warn", "error"}) {
+    auto r = load({"--log-level", level});
+    EXPECT_EQ(r.error, "") << level;
+    EXPECT_EQ(r.value.log_level, level);
+  }
+}
+
+TEST_F(Config, OptionalBooleansStartUnset) {
+  auto r = load({});
+  ASSERT_EQ(r.error, "");
+  EXPECT_FALSE(r.value.allow_anonymous_subscribe.has_value());
+  EXPECT_FALSE(r.value.allow_anonymous_publish.has_value());
+  EXPECT_FALSE(r.value.auth_configured());
+}
+
+TEST_F(Config, OptionalBooleansFromEverySource) {
+  temp_toml file("allow_anonymous_publish = false\n");
+  env_var sub("SWITCHBOARD_ALLOW_ANONYMOUS_SUBSCRIBE", "yes");
+  auto r = load({"--config", file.path()});
+  ASSERT_EQ(r.error, "");
+  EXPECT_EQ(r.value.allow_anonymous_publish, std::optional<bool>(false));  // set, and false
+  EXPECT_EQ(r.value.allow_anonymous_subscribe, std::optional<bool>(true));
+
+  auto bare = load({"--config", file.path(), "--allow-anonymous-publish"});
+  ASSERT_EQ(bare.error, "");
+  EXPECT_EQ(bare.value.allow_anonymous_publish, std::optional<bool>(true));
+
+  auto explicit_false = load({"--allow-anonymous-subscribe=false"});
+  ASSERT_EQ(explicit_false.error, "");
+  EXPECT_EQ(explicit_false.value.allow_anonymous_subscribe, std::optional<bool>(false));
+
+  env_var bad("SWITCHBOARD_ALLOW_ANONYMOUS_PUBLISH", "sometimes");
+  auto err = load({});
+  EXPECT_THAT(err.error, HasSubstr("allow_anonymous_publish"));
+  EXPECT_THAT(err.error, HasSubstr("SWITCHBOARD_ALLOW_ANONYMOUS_PUBLISH"));
+}
+
+TEST_F(Config, AuthKeys) {
+  temp_toml file("jwt_secret = \"file-secret\"\napi_keys = [\"k1\", \"k2\"]\n");
+  auto r = load({"--config", file.path()});
+  ASSERT_EQ(r.error, "");
+  EXPECT_EQ(r.value.jwt_secret, "file-secret");
+  EXPECT_EQ(r.value.api_keys, (std::vector<std::string>{"k1", "k2"}));
+  EXPECT_EQ(r.value.auth_cookie, "switchboard_token");
+  EXPECT_TRUE(r.value.auth_configured());
+  env_var keys("SWITCHBOARD_API_KEYS", "k3,k4");
+  auto env = load({"--config", file.path()});
+  EXPECT_EQ(env.value.api_keys, (std::vector<std::string>{"k3", "k4"}));
+}
+
+TEST_F(Config, SecretsAreNeverEchoed) {
+  const std::string secret = "-s3cr3t-value";  // a secret may well start with a dash
+  std::vector<load_result> results;
+  results.push_back(load({"--jwt-secret", secret}));
+  results.push_back(load({"--api-keys", secret}));
+  results.push_back(load({"--jwt-secret", secret, "--jwt-secret", secret}));
+  results.push_back(load({"--jwt-secret=" + secret, "--heartbeat-s", "0"}));
+  {
+    env_var s("SWITCHBOARD_JWT_SECRET", secret.c_str());
+    results.push_back(load({"--help"}));
+    results.push_back(load({"--threads", "999"}));
+  }
+  {
+    temp_toml file("jwt_secret = \"" + secret + "\"\napi_keys = [\"" + secret + "\", 5]\n");
+    results.push_back(load({"--config", file.path()}));
+  }
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    EXPECT_EQ(results[i].error.find("s3cr3t"), std::string::npos) << i << ": " << results[i].error;
+    EXPECT_EQ(results[i].help.find("s3cr3t"), std::string::npos) << i;
+  }
+}
+
+TEST_F(Config, HelpShowsNoDefaultForSecrets) {
+  auto r = load({"--help"});
+  EXPECT_THAT(r.help, HasSubstr("[env SWITCHBOARD_JWT_SECRET]"));
+  EXPECT_THAT(r.help, HasSubstr("[env SWITCHBOARD_API_KEYS]"));
+  EXPECT_THAT(r.help, HasSubstr("[env SWITCHBOARD_AUTH_COOKIE, default switchboard_token]"));
+  EXPECT_THAT(r.help, HasSubstr("[env SWITCHBOARD_ALLOW_ANONYMOUS_PUBLISH, default unset]"));
+}
+
+TEST_F(Config, HelpListsEveryKey) {
+  auto r = load({"--help"});
+  EXPECT_EQ(r.error, "");
+  ASSERT_FALSE(r.help.empty());
+  EXPECT_THAT(r.help, HasSubstr("--config"));
+  for (const auto& e : config_table()) {
+    EXPECT_THAT(r.help, HasSubstr("--" + flag_name(e.key))) << e.key;
+    EXPECT_THAT(r.help, HasSubstr(env_name(e.key))) << e.key;
+    EXPECT_THAT(r.help, HasSubstr(std::string(e.help))) << e.key;
+  }
+  EXPECT_THAT(r.help, HasSubstr("default 15"));  // heartbeat_s
+  EXPECT_THAT(r.help, HasSubstr("default 127.0.0.1:8080"));
+}
+
+TEST_F(Config, ShortHelpFlag) {
+  auto r = load({"-h"});
+  EXPECT_EQ(r.error, "");
+  EXPECT_THAT(r.help, HasSubstr("--heartbeat-s"));
+}
+
+TEST_F(Config, HelpDoesNotReadTheFile) {
+  auto r = load({"--config", "/nonexistent/switchboard.toml", "--help"});
+  EXPECT_EQ(r.error, "");
+  EXPECT_FALSE(r.help.empty());
+}
+
+}  // namespace
+}  // namespace sb::server
