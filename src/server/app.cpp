@@ -7,6 +7,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -64,8 +65,33 @@ std::int64_t unix_ms() {
 struct app::worker final : delivery_sink {
   explicit worker(std::size_t index) : loop(index, wheel_tick), drain_timer(loop.context()) {}
 
+  /// Called by the broker under the topic's lock, from any thread: messages enter the inbox in
+  /// seq order and leave it in that order. (A plain post per message would not keep it: Asio defers
+  /// a post made from the loop's own thread until its current handler returns, so a message posted
+  /// by another loop meanwhile would overtake it.) One post drains everything that has arrived.
   void deliver(message_ptr m) override {
-    boost::asio::post(loop.context(), [this, m = std::move(m)] { registry->dispatch(m); });
+    bool schedule = false;
+    {
+      std::lock_guard lock(inbox_mutex);
+      inbox.push_back(std::move(m));
+      schedule = !inbox_scheduled;
+      inbox_scheduled = true;
+    }
+    if (schedule) {
+      boost::asio::post(loop.context(), [this] { drain_inbox(); });
+    }
+  }
+
+  void drain_inbox() {
+    std::vector<message_ptr> batch;
+    {
+      std::lock_guard lock(inbox_mutex);
+      batch.swap(inbox);
+      inbox_scheduled = false;
+    }
+    for (const auto& m : batch) {
+      registry->dispatch(m);
+    }
   }
 
   /// Says goodbye to connections at `per_tick` a tick (fractions accumulate across ticks, so a
@@ -93,6 +119,9 @@ struct app::worker final : delivery_sink {
   }
 
   io::loop loop;
+  std::mutex inbox_mutex;
+  std::vector<message_ptr> inbox;
+  bool inbox_scheduled = false;
   loop_counters counters;
   std::optional<topic_registry> registry;
   std::optional<http::loop_services> services;

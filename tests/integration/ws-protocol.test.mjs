@@ -56,12 +56,17 @@ test('subscribe, unsubscribe and presence ops without ref are still acked, with 
   c.send({ op: 'presence.join', topic });
   assert.deepEqual(await c.next(), { op: 'ack', ref: null });
   assert.equal((await c.next()).op, 'presence');
+  // (from here a diff announcing this connection's own join may come in between: skip diffs)
+  const nextAck = async () => {
+    for (;;) {
+      const m = await c.next();
+      if (!(m.op === 'presence' && m.joins)) return m;
+    }
+  };
   c.send({ op: 'presence.update', topic, state: 2 });
-  assert.deepEqual(await c.next(), { op: 'ack', ref: null });
+  assert.deepEqual(await nextAck(), { op: 'ack', ref: null });
   c.send({ op: 'presence.leave', topic });
-  // (a diff announcing this connection's own join may come before the leave's ack)
-  const ack = await c.waitMsg((m) => m.op === 'ack' && c.msgs.indexOf(m) >= c.cursor);
-  assert.deepEqual(ack, { op: 'ack', ref: null });
+  assert.deepEqual(await nextAck(), { op: 'ack', ref: null });
 });
 
 test('messages of a topic the connection did not subscribe to are not delivered', async (t) => {
