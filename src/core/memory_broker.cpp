@@ -1,6 +1,7 @@
 #include "core/memory_broker.hpp"
 
 #include <bit>
+#include <stdexcept>
 
 #include "core/cursor.hpp"
 #include "core/topic_name.hpp"
@@ -23,7 +24,11 @@ memory_broker::memory_broker(history_limits limits, message_encoder encode,
       encode_(std::move(encode)),
       sinks_(std::move(sinks)),
       now_ms_(std::move(now_ms)),
-      node_epoch_(random_epoch()) {}
+      node_epoch_(random_epoch()) {
+  if (sinks_.size() > 64) {
+    throw std::invalid_argument("memory_broker: at most 64 loops (one bit each in a topic's loop mask)");
+  }
+}
 
 memory_broker::shard& memory_broker::shard_for(std::string_view topic) {
   return shards_[topic_hash(topic) % shard_count];
@@ -155,7 +160,7 @@ void memory_broker::read_history(std::string_view topic, std::optional<position>
         after = known ? since->seq : 0;
       }
       auto first = t.history.first_seq();
-      if (!known || (first && after + 1 < *first) || (!first && after < t.last_seq)) {
+      if (!known || after > t.last_seq || (first && after + 1 < *first) || (!first && after < t.last_seq)) {
         page.gap = since.has_value();
         after = first ? *first - 1 : t.last_seq;
       }

@@ -21,7 +21,8 @@ class memory_broker final : public broker {
  public:
   using clock_fn = std::function<std::int64_t()>;  // Unix milliseconds
 
-  /// `sinks[i]` receives the messages for loop i; they must outlive the broker.
+  /// `sinks[i]` receives the messages for loop i; they must outlive the broker. At most 64 loops
+  /// (std::invalid_argument otherwise).
   memory_broker(history_limits limits, message_encoder encode, std::vector<delivery_sink*> sinks,
                 clock_fn now_ms);
 

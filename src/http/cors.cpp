@@ -17,13 +17,17 @@ std::vector<std::pair<std::string, std::string>> cors_policy::headers_for(std::s
   if (origin.empty()) {
     return out;
   }
-  bool listed = std::find(origins_.begin(), origins_.end(), origin) != origins_.end();
+  // A literal "Origin: *" is never a listed origin: `*` must not come with credentials.
+  bool listed = origin != "*" && std::find(origins_.begin(), origins_.end(), origin) != origins_.end();
   if (listed) {
     out.emplace_back("Access-Control-Allow-Origin", std::string(origin));
     out.emplace_back("Access-Control-Allow-Credentials", "true");
     out.emplace_back("Vary", "Origin");
   } else if (any_) {
     out.emplace_back("Access-Control-Allow-Origin", "*");
+    if (origins_.size() > 1) {
+      out.emplace_back("Vary", "Origin");  // other origins get other answers: caches must not mix them
+    }
   }
   if (!out.empty()) {
     out.emplace_back("Access-Control-Expose-Headers", "Content-Type, Location");

@@ -1,5 +1,7 @@
 #include "io/timing_wheel.hpp"
 
+#include <algorithm>
+
 namespace sb::io {
 
 timing_wheel::timing_wheel(boost::asio::io_context& ctx, duration tick, std::size_t slots)
@@ -18,10 +20,8 @@ void timing_wheel::stop() {
 
 void timing_wheel::schedule(wheel_entry& e, duration delay) {
   e.unlink();
+  delay = std::max(delay, duration(1));  // a deadline in the past fires on the next tick
   auto ticks = static_cast<std::size_t>((delay + tick_ - duration(1)) / tick_);
-  if (ticks == 0) {
-    ticks = 1;
-  }
   e.rounds_ = static_cast<std::uint32_t>((ticks - 1) / slots_.size());
   slots_[(current_ + ticks) % slots_.size()].push_back(e);
 }

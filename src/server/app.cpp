@@ -142,7 +142,8 @@ struct app::shared_state {
 
 app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_state>()) {
   auto endpoint = parse_listen(config_.listen);
-  auto threads = config_.threads ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
+  // At most 64 loops: the broker keeps which loops want a topic in one 64-bit mask.
+  auto threads = config_.threads ? config_.threads : std::clamp(std::thread::hardware_concurrency(), 1u, 64u);
 
   std::vector<delivery_sink*> sinks;
   for (std::size_t i = 0; i < threads; ++i) {

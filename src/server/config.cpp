@@ -67,6 +67,10 @@ std::string apply(config& c, const config_entry& entry, const raw_value& raw) {
           }
           c.*member = v;
         } else if constexpr (std::is_same_v<T, std::string>) {
+          auto choices = split_list(entry.choices);
+          if (!choices.empty() && std::find(choices.begin(), choices.end(), raw.text) == choices.end()) {
+            return "config: " + where + ": must be one of " + std::string(entry.choices);
+          }
           c.*member = raw.text;
         } else {
           c.*member = split_list(raw.text);
@@ -97,10 +101,30 @@ std::string default_text(const config& c, const config_entry& entry) {
       entry.field);
 }
 
-std::optional<std::string> toml_text(const toml::node& node) {
-  if (auto s = node.value<std::string>()) return *s;
-  if (auto b = node.value_exact<bool>()) return *b ? "true" : "false";
-  if (auto i = node.value_exact<std::int64_t>()) return std::to_string(*i);
+std::optional<std::string> toml_list(const toml::node& node);
+
+/// The text form of a TOML value, when its type is the one `entry` takes (a list also takes one
+/// string); nullopt otherwise.
+std::optional<std::string> toml_text(const config_entry& entry, const toml::node& node) {
+  return std::visit(
+      [&](auto member) -> std::optional<std::string> {
+        using T = std::remove_cvref_t<decltype(std::declval<config&>().*member)>;
+        if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, std::optional<bool>>) {
+          if (auto b = node.value_exact<bool>()) return *b ? "true" : "false";
+        } else if constexpr (std::is_same_v<T, std::uint64_t>) {
+          if (auto i = node.value_exact<std::int64_t>()) return std::to_string(*i);
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          if (auto s = node.value_exact<std::string>()) return *s;
+        } else {
+          if (auto s = node.value_exact<std::string>()) return *s;
+          return toml_list(node);
+        }
+        return std::nullopt;
+      },
+      entry.field);
+}
+
+std::optional<std::string> toml_list(const toml::node& node) {
   if (const auto* arr = node.as_array()) {
     std::string out;
     for (const auto& item : *arr) {
@@ -120,7 +144,7 @@ const std::vector<config_entry>& config_table() {
       {"listen", field(&config::listen), 0, 0, "address to accept on, HOST:PORT"},
       {"threads", field(&config::threads), 0, 64, "event loops (0: one per core)"},
       {"dev", field(&config::dev), 0, 0, "dev mode: demo page at /, anonymous access while no auth is configured"},
-      {"log_level", field(&config::log_level), 0, 0, "trace, debug, info, warn, error"},
+      {"log_level", field(&config::log_level), 0, 0, "trace, debug, info, warn, error, off", false, "trace, debug, info, warn, error, off"},
       {"heartbeat_s", field(&config::heartbeat_s), 1, 3600, "seconds between SSE heartbeat comments"},
       {"retry_ms", field(&config::retry_ms), 100, 600000, "the retry: an SSE stream starts with"},
       {"max_message_bytes", field(&config::max_message_bytes), 1, 16 << 20, "largest message data (413 over it)"},
@@ -222,7 +246,7 @@ load_result load_config(int argc, const char* const* argv) {
         out.error = "config file " + config_file + ": unknown key \"" + std::string(key.str()) + "\"";
         return out;
       }
-      auto text = toml_text(node);
+      auto text = toml_text(*it, node);
       if (!text) {
         out.error = "config file " + config_file + ": " + std::string(key.str()) + " has a value of the wrong type";
         return out;
@@ -256,10 +280,6 @@ load_result load_config(int argc, const char* const* argv) {
         return out;
       }
     }
-  }
-  static const std::vector<std::string> levels = {"trace", "debug", "info", "warn", "error", "off"};
-  if (std::find(levels.begin(), levels.end(), out.value.log_level) == levels.end()) {
-    out.error = "config: log_level = \"" + out.value.log_level + "\": must be one of trace, debug, info, warn, error, off";
   }
   return out;
 }

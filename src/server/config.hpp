@@ -66,6 +66,7 @@ struct config_entry {
   std::uint64_t max = 0;
   std::string_view help;
   bool secret = false;  // never echoed back (errors, --help defaults)
+  std::string_view choices;  // strings only: the accepted values, comma-separated (empty: any)
 };
 
 /// Every setting, in --help order.

@@ -32,8 +32,11 @@ bool event_parser::feed(std::string_view bytes) {
 }
 
 void event_parser::on_line(std::string_view line) {
-  if (line.starts_with("\xEF\xBB\xBF")) {
-    line.remove_prefix(3);
+  if (first_line_) {
+    first_line_ = false;
+    if (line.starts_with("\xEF\xBB\xBF")) {
+      line.remove_prefix(3);  // a BOM is only ever stripped at the start of the stream
+    }
   }
   if (line.empty()) {
     dispatch();

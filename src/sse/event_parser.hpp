@@ -40,6 +40,7 @@ class event_parser {
   bool data_seen_ = false;
   bool after_cr_ = false;
   bool started_ = false;
+  bool first_line_ = true;
 };
 
 }  // namespace sb::sse
