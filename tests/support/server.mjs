@@ -147,7 +147,10 @@ async function launch(port, opts) {
       const t0 = Date.now();
       if (exitInfo) return { ...exitInfo, ms: 0 };
       proc.kill(signal);
-      const res = await Promise.race([exited, sleep(timeoutMs).then(() => null)]);
+      let timer;
+      const timeout = new Promise((resolve) => { timer = setTimeout(() => resolve(null), timeoutMs); });
+      const res = await Promise.race([exited, timeout]);
+      clearTimeout(timer); // a pending timer would keep node alive after the tests end
       if (res) return { ...res, ms: res.at - t0 };
       proc.kill('SIGKILL');
       const forced = await exited;
