@@ -80,7 +80,7 @@ struct jwt_options {
   // `exp` is optional by default (a backend may mint long-lived service tokens and revoke by
   // rotating the key) but always enforced when present; set this to refuse tokens without one.
   bool require_exp = false;
-  std::function<std::chrono::system_clock::time_point()> clock;  // empty: system_clock::now
+  std::function<std::chrono::system_clock::time_point()> clock{};  // empty: system_clock::now
 };
 
 /// Verifies tokens against the current key set. `verify` may be called from any number of

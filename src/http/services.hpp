@@ -13,7 +13,9 @@
 #include "core/presence.hpp"
 #include "core/counters.hpp"
 #include "core/topic_registry.hpp"
+#include "auth/authority.hpp"
 #include "http/cors.hpp"
+#include "http/publish_limiter.hpp"
 #include "io/loop.hpp"
 #include "sse/stream.hpp"
 #include "ws/session.hpp"
@@ -35,6 +37,9 @@ struct services {
   sse::settings sse;
   ws::settings ws;
   presence_registry* presence = nullptr;
+  auth::authority* auth = nullptr;
+  std::string auth_cookie;
+  publish_limiter* publish_limits = nullptr;
   message_encoder encode;
   cors_policy cors;
   bool dev = false;

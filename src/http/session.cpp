@@ -9,6 +9,8 @@
 #include "http/api/history.hpp"
 #include "http/api/publish.hpp"
 #include "http/api/status.hpp"
+#include "http/api/tickets.hpp"
+#include "http/credentials.hpp"
 #include "ws/handshake.hpp"
 
 namespace sb::http {
@@ -146,6 +148,12 @@ void session::on_head() {
     respond(std::move(r));
     return;
   }
+  bool public_endpoint = route_.endpoint == endpoint::healthz || route_.endpoint == endpoint::readyz ||
+                         route_.endpoint == endpoint::metrics || route_.endpoint == endpoint::demo_page ||
+                         route_.endpoint == endpoint::client_js;
+  if (!public_endpoint && !authenticate()) {
+    return;
+  }
   if (route_.endpoint == endpoint::events) {
     open_events();
     return;
@@ -167,14 +175,46 @@ void session::on_head() {
   parser_->body_limit(limit);
 }
 
+bool session::authenticate() {
+  const auto& req = parser_->get();
+  auto url = boost::urls::parse_origin_form(std::string_view(req.target()));
+  std::string storage[2];
+  auto creds = credentials_of(req, *url, ctx_.shared.auth_cookie, storage);
+  std::string why;
+  auto who = ctx_.shared.auth->authenticate(creds, why);
+  if (!who) {
+    ctx_.counters.bad_requests.add();
+    auto r = api::unauthorized(why);
+    r.close = !parser_->is_done();
+    respond(std::move(r));
+    return false;
+  }
+  who_ = std::move(*who);
+  if (who_->api_key) {
+    client_ = "key:" + std::to_string(std::hash<std::string_view>{}(creds.bearer));
+  } else if (!who_->grants.subject.empty()) {
+    client_ = "sub:" + who_->grants.subject;
+  } else {
+    client_ = "ip:" + conn_.peer().address().to_string();
+  }
+  return true;
+}
+
 void session::begin_streaming() {
   if (!is_valid_topic(route_.topic)) {
     fail(errc::invalid_topic);
     return;
   }
+  if (!who_->grants.can_publish(route_.topic)) {
+    auto r = api::refusal(*who_, "this token may not publish to " + route_.topic);
+    r.close = true;
+    respond(std::move(r));
+    return;
+  }
   auto url = boost::urls::parse_origin_form(std::string_view(parser_->get().target()));
-  api::request req{"POST", *url, parser_->get(), {}, route_.topic};
-  streaming_ = std::make_unique<api::stream_publisher>(route_.topic, req.query_flag("retain"), ctx_);
+  api::request req{"POST", *url, parser_->get(), {}, route_.topic, *who_, client_};
+  streaming_ = std::make_unique<api::stream_publisher>(route_.topic, req.query_flag("retain"), who_->grants.subject,
+                                                       client_, ctx_);
   phase_ = phase::streaming;
   if (parser_->chunked()) {
     // Consume chunk bytes as they arrive so the body is never accumulated.
@@ -198,7 +238,9 @@ void session::on_complete() {
     return;
   }
   auto url = boost::urls::parse_origin_form(std::string_view(req.target()));
-  api::request request{std::string_view(req.method_string()), *url, req, req.body(), route_.topic};
+  static const auth::identity nobody{{}, true, false};
+  api::request request{std::string_view(req.method_string()), *url, req, req.body(), route_.topic,
+                       who_ ? *who_ : nobody, client_};
   auto done = [this](response r) { respond(std::move(r)); };
   switch (route_.endpoint) {
     case endpoint::topic_publish: api::publish_one(request, ctx_, done); break;
@@ -210,7 +252,7 @@ void session::on_complete() {
     case endpoint::metrics: done(api::metrics(ctx_)); break;
     case endpoint::demo_page: done(api::demo_page(ctx_)); break;
     case endpoint::client_js: done(api::client_js(ctx_)); break;
-    case endpoint::tickets:
+    case endpoint::tickets: api::mint_ticket(request, ctx_, done); break;
     case endpoint::websocket:
     default: done(response::error(errc::not_found, "not available in this version")); break;
   }
@@ -230,6 +272,12 @@ void session::open_events() {
     }
     if (!is_valid_topic(param.value)) {
       fail(errc::invalid_topic, "invalid topic: " + std::string(param.value));
+      return;
+    }
+    if (!who_->grants.can_subscribe(param.value)) {
+      auto r = api::refusal(*who_, "this token may not subscribe to " + std::string(param.value));
+      r.close = true;
+      respond(std::move(r));
       return;
     }
     if (std::find(topics.begin(), topics.end(), param.value) == topics.end()) {
@@ -297,7 +345,7 @@ void session::open_websocket() {
   ctx_.counters.http_requests.add();
   // Frames the client sent right behind its handshake are already in our buffer: pass them on.
   auto early = boost::beast::buffers_to_string(buffer_.data());
-  auto session = std::make_unique<ws::session>(conn_, ctx_.ws, std::move(early));
+  auto session = std::make_unique<ws::session>(conn_, ctx_.ws, std::move(early), std::move(*who_));
   auto* s = session.get();
   conn_.replace_handler(std::move(session));
   s->start();
@@ -327,6 +375,7 @@ void session::respond(response r) {
   conn_.send(serialize(r, keep_alive, head_only));
   ctx_.counters.http_requests.add();
   parser_.reset();
+  who_.reset();
   if (!keep_alive) {
     phase_ = phase::finished;
     conn_.close_after_flush();

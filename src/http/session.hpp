@@ -54,6 +54,7 @@ class session final : public io::connection_handler {
   void open_events();
   void open_websocket();
   void begin_streaming();
+  bool authenticate();
   void fail(errc e, std::string_view detail = {});
   void respond(response r);
 
@@ -65,6 +66,8 @@ class session final : public io::connection_handler {
   std::unique_ptr<api::stream_publisher> streaming_;
   /// Beast keeps a reference to its chunk callback, so the callback lives as long as the session.
   std::function<std::size_t(std::uint64_t, std::string_view, boost::system::error_code&)> on_chunk_body_;
+  std::optional<auth::identity> who_;  // for API endpoints, once the head is in
+  std::string client_;                  // `who_` as a rate-limit key
   phase phase_ = phase::idle;
   bool processing_ = false;
 };

@@ -13,6 +13,8 @@
 #include <thread>
 
 #include "core/memory_broker.hpp"
+#include "auth/authority.hpp"
+#include "http/publish_limiter.hpp"
 #include "http/services.hpp"
 #include "http/session.hpp"
 #include "io/listener.hpp"
@@ -134,6 +136,8 @@ struct app::worker final : delivery_sink {
 
 struct app::shared_state {
   std::shared_ptr<connection_limits> limits;
+  std::unique_ptr<auth::authority> auth;
+  std::unique_ptr<http::publish_limiter> publish_limits;
   std::unique_ptr<memory_broker> broker;
   presence_registry presence;
   policy_table policies;
@@ -142,6 +146,31 @@ struct app::shared_state {
 
 app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_state>()) {
   auto endpoint = parse_listen(config_.listen);
+
+  // Anonymous access: what the config says, else only in dev mode while no auth is configured.
+  bool implicit_anonymous = config_.dev && !config_.auth_configured();
+  bool anonymous_subscribe = config_.allow_anonymous_subscribe.value_or(implicit_anonymous);
+  bool anonymous_publish = config_.allow_anonymous_publish.value_or(implicit_anonymous);
+  if (!config_.dev && !config_.auth_configured() && !anonymous_publish) {
+    throw std::runtime_error(
+        "no credentials are configured, so nobody could publish: set api_keys, jwt_secret or jwt_public_key_file, "
+        "or allow_anonymous_publish = true to publish without credentials (or run with --dev)");
+  }
+  if (!config_.dev && config_.allow_anonymous_publish.value_or(false)) {
+    spdlog::warn("allow_anonymous_publish = true: anyone who can reach {} may publish", config_.listen);
+  }
+  std::string auth_error;
+  auto authority = auth::authority::create(
+      auth::authority_config{config_.jwt_secret, config_.jwt_public_key_file, config_.jwt_issuer, config_.jwt_audience,
+                             config_.api_keys, anonymous_subscribe, anonymous_publish,
+                             std::chrono::seconds(config_.ticket_ttl_s)},
+      auth_error);
+  if (!authority) {
+    throw std::runtime_error(auth_error);
+  }
+  shared_->auth = std::move(*authority);
+  shared_->publish_limits = std::make_unique<http::publish_limiter>(static_cast<double>(config_.http_publish_rate),
+                                                                    static_cast<double>(config_.http_publish_burst));
   // At most 64 loops: the broker keeps which loops want a topic in one 64-bit mask.
   auto threads = config_.threads ? config_.threads : std::clamp(std::thread::hardware_concurrency(), 1u, 64u);
 
@@ -188,6 +217,9 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
   s.ws.max_topics = config_.max_topics_per_connection;
   s.ws.policies = &shared_->policies;
   s.presence = &shared_->presence;
+  s.auth = shared_->auth.get();
+  s.auth_cookie = config_.auth_cookie;
+  s.publish_limits = shared_->publish_limits.get();
   s.encode = encode;
   auto origins = config_.cors_origins;
   if (origins.empty() && config_.dev) {
@@ -251,6 +283,22 @@ int app::run() {
 
   boost::asio::io_context control;
   boost::asio::signal_set signals(control, SIGTERM, SIGINT);
+
+  // SIGHUP re-reads key files; connections are not touched.
+  boost::asio::signal_set hangups(control, SIGHUP);
+  std::function<void()> wait_hangup = [&] {
+    hangups.async_wait([&](boost::system::error_code ec, int) {
+      if (ec) return;
+      std::string error;
+      if (shared_->auth->reload(error)) {
+        spdlog::info("SIGHUP: keys reloaded");
+      } else {
+        spdlog::error("SIGHUP: keeping the old keys: {}", error);
+      }
+      wait_hangup();
+    });
+  };
+  wait_hangup();
 
   // Presence changes are announced once per tick, one coalesced diff per changed topic.
   boost::asio::steady_timer presence_tick(control);

@@ -32,10 +32,11 @@ bool session::token_bucket::take(double rate, double burst, clock::time_point no
   return true;
 }
 
-session::session(io::connection& conn, context& ctx, std::string early)
+session::session(io::connection& conn, context& ctx, std::string early, auth::identity who)
     : conn_(conn),
       ctx_(ctx),
-      identity_("c" + std::to_string(conn.id())),
+      who_(std::move(who)),
+      identity_(who_.grants.subject.empty() ? "c" + std::to_string(conn.id()) : who_.grants.subject),
       in_(std::move(early)),
       parser_(ctx.config.max_frame_bytes) {
   volatile_timer_.bind<&session::flush_volatile>(this);
@@ -162,7 +163,18 @@ void session::drop_if_unused(std::string_view topic) {
   }
 }
 
+bool session::allowed(bool ok, const boost::json::value& ref, std::string_view what) {
+  if (!ok) {
+    fail_op(ref, who_.anonymous ? "unauthorized" : "forbidden",
+            std::string(who_.anonymous ? "credentials required to " : "this token may not ") + std::string(what));
+  }
+  return ok;
+}
+
 void session::subscribe(client_op& op) {
+  if (!allowed(who_.grants.can_subscribe(op.topic), op.ref, "subscribe to " + op.topic)) {
+    return;
+  }
   auto* existing = find(op.topic);
   if (existing && existing->wants_messages) {
     reply(ack_frame(op.ref));  // already subscribed
@@ -212,6 +224,9 @@ void session::unsubscribe(client_op& op) {
 }
 
 void session::publish(client_op& op) {
+  if (!allowed(who_.grants.can_publish(op.topic), op.ref, "publish to " + op.topic)) {
+    return;
+  }
   if (op.data.size() > ctx_.config.max_message_bytes) {
     fail_op(op.ref, "payload_too_large", "data is larger than max_message_bytes");
     return;
@@ -311,6 +326,9 @@ void session::flush_volatile() {
 }
 
 void session::join(client_op& op) {
+  if (!allowed(who_.grants.can_subscribe(op.topic), op.ref, "join " + op.topic)) {
+    return;
+  }
   auto* existing = find(op.topic);
   if (!existing && topics_.size() >= ctx_.config.max_topics) {
     fail_op(op.ref, "too_many_topics", "this connection holds the most topics it may");

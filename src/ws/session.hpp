@@ -9,6 +9,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "auth/authority.hpp"
 #include "core/broker.hpp"
 #include "core/counters.hpp"
 #include "core/feed.hpp"
@@ -47,8 +48,9 @@ struct context {
 
 class session final : public io::connection_handler, public subscriber, private frame_parser::handler {
  public:
-  /// `early` holds bytes the client sent right behind its handshake.
-  session(io::connection& conn, context& ctx, std::string early);
+  /// `early` holds bytes the client sent right behind its handshake; `who` is what its handshake
+  /// authenticated as (the token subject becomes its identity, else the connection id).
+  session(io::connection& conn, context& ctx, std::string early, auth::identity who);
   ~session() override;
 
   /// The 101 has been queued: start reading frames and pinging.
@@ -113,8 +115,11 @@ class session final : public io::connection_handler, public subscriber, private 
   void close_later(close_code code, std::string_view reason);
   void release();
 
+  bool allowed(bool ok, const boost::json::value& ref, std::string_view what);
+
   io::connection& conn_;
   context& ctx_;
+  auth::identity who_;
   std::string identity_;
   std::string in_;
   frame_parser parser_;

@@ -18,6 +18,10 @@ void read_history(const request& req, loop_services& ctx, respond_fn done) {
     done(response::error(errc::invalid_topic));
     return;
   }
+  if (!req.who.grants.can_subscribe(req.topic)) {
+    done(refusal(req.who, "this token may not read " + req.topic));
+    return;
+  }
   std::optional<position> since;
   if (auto text = req.query("since"); text && !text->empty()) {
     since = parse_position(*text);

@@ -29,9 +29,18 @@ errc check_message(const publish_item& item, const limits& l) {
 }
 
 void publish_one(const request& req, loop_services& ctx, respond_fn done) {
-  publish_item item{req.topic, req.query("event").value_or(""), std::string(req.body), req.query_flag("retain")};
+  publish_item item{req.topic, req.query("event").value_or(""), std::string(req.body), req.query_flag("retain"),
+                    req.who.grants.subject};
   if (auto e = check_message(item, ctx.shared.limits); e != errc::ok) {
     done(bad(e, e == errc::invalid_request ? "data must be UTF-8 and event a single line" : ""));
+    return;
+  }
+  if (!req.who.grants.can_publish(item.topic)) {
+    done(refusal(req.who, "this token may not publish to " + item.topic));
+    return;
+  }
+  if (!ctx.shared.publish_limits->take(req.client)) {
+    done(bad(errc::rate_limited, "publish rate limit (http_publish_rate)"));
     return;
   }
   std::vector<publish_item> items;
@@ -100,7 +109,16 @@ void publish_batch(const request& req, loop_services& ctx, respond_fn done) {
       done(bad(e, e == errc::invalid_topic ? "invalid topic: " + item.topic : ""));
       return;
     }
+    if (!req.who.grants.can_publish(item.topic)) {
+      done(refusal(req.who, "this token may not publish to " + item.topic));
+      return;
+    }
+    item.from = req.who.grants.subject;
     items.push_back(std::move(item));
+  }
+  if (!ctx.shared.publish_limits->take(req.client, static_cast<double>(items.size()))) {
+    done(bad(errc::rate_limited, "publish rate limit (http_publish_rate)"));
+    return;
   }
   auto count = items.size();
   auto& counters = ctx.counters;

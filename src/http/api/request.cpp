@@ -11,6 +11,21 @@ std::optional<std::string> request::query(std::string_view key) const {
   return std::string((*it).value);
 }
 
+response unauthorized(std::string_view why) {
+  auto r = response::error(errc::unauthorized, why);
+  r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+  return r;
+}
+
+response refusal(const auth::identity& who, std::string_view detail) {
+  if (who.anonymous) {
+    auto r = response::error(errc::unauthorized, "credentials required");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return r;
+  }
+  return response::error(errc::forbidden, detail);
+}
+
 bool request::query_flag(std::string_view key) const {
   auto v = query(key);
   return v && (*v == "1" || *v == "true");

@@ -40,6 +40,10 @@ void read_presence(const request& req, loop_services& ctx, respond_fn done) {
     done(response::error(errc::invalid_topic));
     return;
   }
+  if (!req.who.grants.can_subscribe(req.topic)) {
+    done(refusal(req.who, "this token may not read " + req.topic));
+    return;
+  }
   std::size_t limit = 100;
   if (auto text = req.query("limit")) {
     auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);

@@ -6,9 +6,12 @@
 
 namespace sb::http::api {
 
-stream_publisher::stream_publisher(std::string topic, bool retain, loop_services& ctx)
+stream_publisher::stream_publisher(std::string topic, bool retain, std::string from, std::string client,
+                                   loop_services& ctx)
     : topic_(std::move(topic)),
       retain_(retain),
+      from_(std::move(from)),
+      client_(std::move(client)),
       ctx_(ctx),
       parser_(ctx.shared.limits.max_message_bytes + 1024, [this](sse::parsed_event&& e) { publish(std::move(e)); }) {}
 
@@ -23,9 +26,13 @@ void stream_publisher::publish(sse::parsed_event&& e) {
   if (error_ != errc::ok) {
     return;
   }
-  publish_item item{topic_, std::move(e.event), std::move(e.data), retain_};
+  publish_item item{topic_, std::move(e.event), std::move(e.data), retain_, from_};
   if (auto err = check_message(item, ctx_.shared.limits); err != errc::ok) {
     error_ = err;
+    return;
+  }
+  if (!ctx_.shared.publish_limits->take(client_)) {
+    error_ = errc::rate_limited;
     return;
   }
   std::vector<publish_item> items;

@@ -13,7 +13,7 @@ namespace sb::http::api {
 
 class stream_publisher {
  public:
-  stream_publisher(std::string topic, bool retain, loop_services& ctx);
+  stream_publisher(std::string topic, bool retain, std::string from, std::string client, loop_services& ctx);
 
   /// Publishes every event these body bytes complete. An error (event too large, not UTF-8)
   /// ends the stream: the request is answered with it and nothing more is published.
@@ -27,6 +27,8 @@ class stream_publisher {
 
   std::string topic_;
   bool retain_;
+  std::string from_;
+  std::string client_;
   loop_services& ctx_;
   sse::event_parser parser_;
   std::size_t published_ = 0;

@@ -1,0 +1,77 @@
+#pragma once
+// Who is asking, and what they may do: the one place that turns the credentials a request carries
+// into grants. Protocol layers only extract credentials (header, cookie, query) and ask.
+//   1. a subscribe ticket (?ticket=): redeemed once;
+//   2. Authorization: Bearer: a configured API key (matched in constant time before any JWT
+//      parsing), else a JWT;
+//   3. the configured cookie, then ?access_token=: a JWT;
+//   4. nothing: anonymous, as the config allows.
+// Thread-safe; keys are swapped atomically on reload (SIGHUP) without touching connections.
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "auth/api_keys.hpp"
+#include "auth/grants.hpp"
+#include "auth/jwt.hpp"
+#include "auth/tickets.hpp"
+#include "core/errc.hpp"
+
+namespace sb::auth {
+
+struct authority_config {
+  std::string jwt_secret;
+  std::string jwt_public_key_file;
+  std::string jwt_issuer;
+  std::string jwt_audience;
+  std::vector<std::string> api_keys;
+  bool anonymous_subscribe = false;
+  bool anonymous_publish = false;
+  std::chrono::seconds ticket_ttl{30};
+};
+
+/// What a request presented. Views into the request; empty when absent.
+struct credentials {
+  std::string_view bearer;
+  std::string_view cookie_token;
+  std::string_view query_token;
+  std::string_view ticket;
+  bool any() const { return !bearer.empty() || !cookie_token.empty() || !query_token.empty() || !ticket.empty(); }
+};
+
+struct identity {
+  auth::grants grants;
+  bool anonymous = false;  // no credentials: a refusal is 401, not 403
+  bool api_key = false;    // a backend: may mint tickets
+};
+
+class authority {
+ public:
+  /// Loads keys; an error names what is wrong with the configuration (startup only).
+  static result<std::unique_ptr<authority>> create(const authority_config& config, std::string& error);
+
+  /// The identity behind `c`; errc::unauthorized (with `why`) when credentials were presented and
+  /// do not hold. Never puts a credential in `why`.
+  result<identity> authenticate(const credentials& c, std::string& why);
+
+  /// The status a refused operation gets: 401 for anonymous callers, 403 for known ones.
+  static errc refusal(const identity& who) { return who.anonymous ? errc::unauthorized : errc::forbidden; }
+
+  ticket_store& tickets() { return tickets_; }
+  std::chrono::seconds ticket_ttl() const { return config_.ticket_ttl; }
+
+  /// Re-reads the public key file and swaps the keys in; false (with `error`) keeps the old ones.
+  bool reload(std::string& error);
+
+ private:
+  explicit authority(authority_config config, std::shared_ptr<const key_set> keys);
+
+  authority_config config_;
+  api_key_set api_keys_;
+  jwt_verifier verifier_;
+  ticket_store tickets_;
+};
+
+}  // namespace sb::auth

@@ -1,0 +1,63 @@
+#include "http/credentials.hpp"
+
+namespace sb::http {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+/// The value of cookie `name` in a Cookie header ("a=1; b=2"), or empty.
+std::string_view cookie_value(std::string_view header, std::string_view name) {
+  while (!header.empty()) {
+    auto semi = header.find(';');
+    auto pair = trim(header.substr(0, semi));
+    auto eq = pair.find('=');
+    if (eq != std::string_view::npos && trim(pair.substr(0, eq)) == name) {
+      auto value = trim(pair.substr(eq + 1));
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+        value = value.substr(1, value.size() - 2);
+      }
+      return value;
+    }
+    if (semi == std::string_view::npos) break;
+    header.remove_prefix(semi + 1);
+  }
+  return {};
+}
+
+}  // namespace
+
+auth::credentials credentials_of(const boost::beast::http::fields& headers, boost::urls::url_view url,
+                                 std::string_view cookie_name, std::string (&storage)[2]) {
+  namespace bhttp = boost::beast::http;
+  auth::credentials c;
+  if (auto it = headers.find(bhttp::field::authorization); it != headers.end()) {
+    std::string_view value = it->value();
+    if (value.size() > 7 && (value.substr(0, 7) == "Bearer " || value.substr(0, 7) == "bearer ")) {
+      c.bearer = trim(value.substr(7));
+    }
+  }
+  if (!cookie_name.empty()) {
+    for (auto it = headers.find(bhttp::field::cookie); it != headers.end() && it->name() == bhttp::field::cookie; ++it) {
+      if (auto v = cookie_value(it->value(), cookie_name); !v.empty()) {
+        c.cookie_token = v;
+        break;
+      }
+    }
+  }
+  auto params = url.params();
+  if (auto it = params.find("access_token"); it != params.end()) {
+    storage[0] = std::string((*it).value);
+    c.query_token = storage[0];
+  }
+  if (auto it = params.find("ticket"); it != params.end()) {
+    storage[1] = std::string((*it).value);
+    c.ticket = storage[1];
+  }
+  return c;
+}
+
+}  // namespace sb::http

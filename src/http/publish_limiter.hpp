@@ -1,0 +1,30 @@
+#pragma once
+// HTTP publishes per client per second (429 over it): a token bucket per client, where a client is
+// its API key, its token subject, or its address. Shared by the loops (a client's connections
+// may land on any loop), so it is locked; publishes are far fewer than deliveries.
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace sb::http {
+
+class publish_limiter {
+ public:
+  publish_limiter(double rate, double burst) : rate_(rate), burst_(burst) {}
+
+  /// Takes `n` tokens for `client`; false when it has not got them (nothing is taken then).
+  bool take(const std::string& client, double n = 1);
+
+ private:
+  struct bucket {
+    double tokens;
+    std::chrono::steady_clock::time_point last;
+  };
+  double rate_;
+  double burst_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, bucket> buckets_;
+};
+
+}  // namespace sb::http
