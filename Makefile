@@ -1,10 +1,11 @@
 # The two commands a new user runs are `make run` and `make test`; everything else is for developers.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 LISTEN     ?= 127.0.0.1:8080
 
-.PHONY: deps test-deps build run test test-unit test-integration test-asan bench clean format
+.PHONY: deps test-deps build run test test-asan fuzz bench clean format
 
 deps:
 	@scripts/install-deps.sh
@@ -21,8 +22,8 @@ build: deps $(BUILD)/build.ninja
 run: build
 	$(BUILD)/switchboard --dev --listen $(LISTEN)
 
-test: test-deps build
-	@scripts/run-tests.sh $(BUILD)
+test: test-deps build fuzz
+	@FUZZ_BUILD=$(FUZZ_BUILD) scripts/run-tests.sh $(BUILD)
 
 $(ASAN_BUILD)/build.ninja:
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSWITCHBOARD_SANITIZE=ON
@@ -31,6 +32,14 @@ test-asan: test-deps $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@SWITCHBOARD_SANITIZED=1 scripts/run-tests.sh $(ASAN_BUILD)
 
+$(FUZZ_BUILD)/build.ninja:
+	CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DSWITCHBOARD_FUZZ=ON -DSWITCHBOARD_TESTS=OFF -DSWITCHBOARD_BENCH=OFF
+
+# libFuzzer targets for every parser (tests/fuzz); `make test` runs each briefly.
+fuzz: test-deps $(FUZZ_BUILD)/build.ninja
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
 bench: build
 	@bench/run.sh $(BUILD)
 
@@ -38,4 +47,4 @@ format:
 	clang-format -i $$(git ls-files 'src/*.[ch]pp' 'tests/*.[ch]pp' 'bench/*.[ch]pp' 'tools/*.[ch]pp')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

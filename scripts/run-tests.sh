@@ -42,6 +42,30 @@ if [[ -d tests/integration ]] && ls tests/integration/*.test.mjs >/dev/null 2>&1
   run_suite integration node --test --test-concurrency=1 tests/integration/
 fi
 
+# Each fuzz target runs briefly from an empty corpus; a crash fails the suite.
+fuzz_build=${FUZZ_BUILD:-}
+if [[ -n "$fuzz_build" && -d "$fuzz_build" ]]; then
+  run_fuzz() {
+    local ok=0 bad=0
+    for target in "$fuzz_build"/*_fuzz; do
+      [[ -x "$target" ]] || continue
+      local corpus
+      corpus=$(mktemp -d)
+      if "$target" -max_total_time="${FUZZ_SECONDS:-10}" -timeout=5 -rss_limit_mb=2048 "$corpus" >"tests/.artifacts/$(basename "$target").log" 2>&1; then
+        echo "ok $(basename "$target")"; ok=$((ok + 1))
+      else
+        echo "not ok $(basename "$target") (see tests/.artifacts/$(basename "$target").log)"; bad=$((bad + 1))
+        tail -20 "tests/.artifacts/$(basename "$target").log"
+      fi
+      rm -rf "$corpus"
+    done
+    echo "# pass $ok"
+    echo "# fail $bad"
+    [[ $bad -eq 0 ]]
+  }
+  run_suite fuzz run_fuzz
+fi
+
 echo
 printf '%s\n' "${summary[@]}"
 echo "$passed passed, $failed failed"

@@ -12,6 +12,7 @@ route match_route(std::string_view path) {
   if (path == "/readyz") return {endpoint::readyz, {}};
   if (path == "/" || path == "/index.html") return {endpoint::demo_page, {}};
   if (path == "/client.js") return {endpoint::client_js, {}};
+  if (path == "/v1/dev/llm") return {endpoint::dev_llm, {}};
   constexpr std::string_view topics = "/v1/topics/";
   if (path.starts_with(topics) && path.size() > topics.size()) {
     auto rest = path.substr(topics.size());
@@ -33,7 +34,8 @@ std::string_view allowed_methods(endpoint e) {
     case endpoint::topic_publish:
     case endpoint::topic_stream:
     case endpoint::batch_publish:
-    case endpoint::tickets: return "POST, OPTIONS";
+    case endpoint::tickets:
+    case endpoint::dev_llm: return "POST, OPTIONS";
     case endpoint::none: return "";
     case endpoint::events:
     case endpoint::websocket: return "GET, OPTIONS";

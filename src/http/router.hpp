@@ -21,6 +21,7 @@ enum class endpoint {
   readyz,         // GET  /readyz
   demo_page,      // GET  /
   client_js,      // GET  /client.js
+  dev_llm,        // POST /v1/dev/llm (dev mode: start the demo token stream)
 };
 
 struct route {

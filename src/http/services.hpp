@@ -47,6 +47,8 @@ struct services {
   std::function<std::string()> metrics_text;
   /// Set once on SIGTERM: readiness fails, new streams are refused, keep-alive ends.
   const std::atomic<bool>* draining = nullptr;
+  /// Dev mode: starts the demo token stream into a topic (POST /v1/dev/llm); empty otherwise.
+  std::function<void(io::loop&, std::string topic)> start_dev_llm;
   std::string_view demo_html;
   std::string_view client_js;
 

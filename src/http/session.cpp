@@ -253,6 +253,7 @@ void session::on_complete() {
     case endpoint::demo_page: done(api::demo_page(ctx_)); break;
     case endpoint::client_js: done(api::client_js(ctx_)); break;
     case endpoint::tickets: api::mint_ticket(request, ctx_, done); break;
+    case endpoint::dev_llm: done(api::start_dev_llm(request, ctx_)); break;
     case endpoint::websocket:
     default: done(response::error(errc::not_found, "not available in this version")); break;
   }

@@ -19,6 +19,7 @@
 #include "http/session.hpp"
 #include "io/listener.hpp"
 #include "server/connection_limits.hpp"
+#include "server/dev_llm.hpp"
 #include "server/metrics.hpp"
 #include "server/web_assets.hpp"
 #include "sse/encoder.hpp"
@@ -231,6 +232,12 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
   s.demo_html = demo_html();
   s.client_js = client_js();
   s.metrics_text = [this] { return metrics_text(); };
+  if (config_.dev) {
+    auto key = config_.api_keys.empty() ? std::string() : config_.api_keys.front();
+    s.start_dev_llm = [endpoint, key](io::loop& loop, std::string topic) {
+      start_dev_llm(loop.context(), endpoint, std::move(topic), key);
+    };
+  }
 
   shared_->limits = std::make_shared<connection_limits>(config_.max_connections, config_.max_connections_per_ip);
   for (auto& w : workers_) {

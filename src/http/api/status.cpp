@@ -35,6 +35,22 @@ response client_js(const loop_services& ctx) {
   return r;
 }
 
+response start_dev_llm(const request& req, loop_services& ctx) {
+  if (!ctx.shared.dev || !ctx.shared.start_dev_llm) {
+    return response::error(errc::not_found, "the demo generator runs in dev mode (--dev)");
+  }
+  auto topic = req.query("topic").value_or("demo/llm");
+  if (!is_valid_topic(topic)) {
+    return response::error(errc::invalid_topic);
+  }
+  if (!req.who.grants.can_publish(topic)) {
+    return refusal(req.who, "this token may not publish to " + topic);
+  }
+  ctx.shared.start_dev_llm(ctx.loop, topic);
+  boost::json::object o{{"topic", topic}};
+  return response::json(202, boost::json::serialize(o));
+}
+
 void read_presence(const request& req, loop_services& ctx, respond_fn done) {
   if (!is_valid_topic(req.topic)) {
     done(response::error(errc::invalid_topic));
