@@ -10,24 +10,30 @@ std::optional<overflow_policy> parse_overflow_policy(std::string_view text) {
 }
 
 void feed::append(subscription& s, message_ptr m, bool live) {
-  if (live) {
-    live_bytes_ += cost(m);
-    newest_live_[&s] = entries_.size();
+  if (!q_) {
+    q_ = std::make_unique<queue>();
   }
-  entries_.push_back({{&s, std::move(m)}, live});
+  if (live) {
+    q_->live_bytes += cost(m);
+    q_->newest_live[&s] = q_->entries.size();
+  }
+  q_->entries.push_back({{&s, std::move(m)}, live});
 }
 
 void feed::push_replay(subscription& s, message_ptr m) { append(s, std::move(m), false); }
 
 feed::verdict feed::push_live(subscription& s, message_ptr m, overflow_policy policy, std::size_t room) {
-  auto newest = newest_live_.find(&s);
-  slot* pending = newest == newest_live_.end() ? nullptr : &entries_[newest->second];
+  if (!q_) {
+    q_ = std::make_unique<queue>();
+  }
+  auto newest = q_->newest_live.find(&s);
+  slot* pending = newest == q_->newest_live.end() ? nullptr : &q_->entries[newest->second];
   bool is_volatile = m->kind == message_kind::volatile_;
   // Conflate into a pending live entry of the same topic when latest-wins applies: always for
   // volatile-over-volatile, and for the `latest` policy once the subscriber is over its room.
-  bool over = live_bytes_ + cost(m) > room;
+  bool over = q_->live_bytes + cost(m) > room;
   if (pending && pending->e.m && pending->e.m->kind == m->kind && (is_volatile || (over && policy == overflow_policy::latest))) {
-    live_bytes_ += cost(m) - cost(pending->e.m);
+    q_->live_bytes += cost(m) - cost(pending->e.m);
     pending->e.m = std::move(m);
     return verdict::queued;
   }
@@ -54,19 +60,19 @@ feed::verdict feed::push_live(subscription& s, message_ptr m, overflow_policy po
 }
 
 std::optional<feed::entry> feed::pop() {
-  while (!empty() && entries_[head_].e.sub == nullptr) {
-    ++head_;  // forgotten
+  while (!empty() && q_->entries[q_->head].e.sub == nullptr) {
+    ++q_->head;  // forgotten
   }
   if (empty()) {
     clear();
     return std::nullopt;
   }
-  auto index = head_++;
-  auto& slot = entries_[index];
+  auto index = q_->head++;
+  auto& slot = q_->entries[index];
   if (slot.live) {
-    live_bytes_ -= cost(slot.e.m);
-    if (auto it = newest_live_.find(slot.e.sub); it != newest_live_.end() && it->second == index) {
-      newest_live_.erase(it);
+    q_->live_bytes -= cost(slot.e.m);
+    if (auto it = q_->newest_live.find(slot.e.sub); it != q_->newest_live.end() && it->second == index) {
+      q_->newest_live.erase(it);
     }
   }
   auto out = std::move(slot.e);
@@ -77,24 +83,23 @@ std::optional<feed::entry> feed::pop() {
 }
 
 void feed::forget(const subscription& s) {
-  for (auto i = head_; i < entries_.size(); ++i) {
-    if (entries_[i].e.sub == &s) {
-      if (entries_[i].live) {
-        live_bytes_ -= cost(entries_[i].e.m);
+  if (!q_) {
+    return;
+  }
+  for (auto i = q_->head; i < q_->entries.size(); ++i) {
+    auto& slot = q_->entries[i];
+    if (slot.e.sub == &s) {
+      if (slot.live) {
+        q_->live_bytes -= cost(slot.e.m);
       }
-      entries_[i].e.sub = nullptr;  // skipped by the owner
-      entries_[i].e.m.reset();
-      entries_[i].live = false;
+      slot.e.sub = nullptr;  // skipped by pop()
+      slot.e.m.reset();
+      slot.live = false;
     }
   }
-  newest_live_.erase(&s);
+  q_->newest_live.erase(&s);
 }
 
-void feed::clear() {
-  entries_ = {};
-  head_ = 0;
-  live_bytes_ = 0;
-  newest_live_ = {};
-}
+void feed::clear() { q_.reset(); }
 
 }  // namespace sb

@@ -8,6 +8,7 @@
 // Volatile messages are conflated latest-wins per topic while waiting, and dropped first.
 // Sans-I/O: the owner says when to push and pops what to write as its socket drains.
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <unordered_map>
@@ -33,9 +34,9 @@ class feed {
   };
   enum class verdict { queued, dropped, close };
 
-  bool empty() const { return head_ == entries_.size(); }
+  bool empty() const { return !q_ || q_->head == q_->entries.size(); }
   /// Bytes of live messages waiting (replay is held by history anyway and not counted).
-  std::size_t live_bytes() const { return live_bytes_; }
+  std::size_t live_bytes() const { return q_ ? q_->live_bytes : 0; }
 
   void push_replay(subscription& s, message_ptr m);
 
@@ -54,14 +55,20 @@ class feed {
     entry e;
     bool live = false;
   };
+  /// Allocated only while something waits: most subscribers never fall behind, and an idle
+  /// connection should not pay for a queue it does not use.
+  struct queue {
+    std::vector<slot> entries;
+    std::size_t head = 0;
+    std::size_t live_bytes = 0;
+    /// Per subscription, the index of its newest pending live entry (conflation, gap markers).
+    std::unordered_map<const subscription*, std::size_t> newest_live;
+  };
+
   void append(subscription& s, message_ptr m, bool live);
   std::size_t cost(const message_ptr& m) const { return m ? m->footprint() : 0; }
 
-  std::vector<slot> entries_;
-  std::size_t head_ = 0;
-  std::size_t live_bytes_ = 0;
-  /// Per subscription, the index of its newest pending live entry (for conflation and gap markers).
-  std::unordered_map<const subscription*, std::size_t> newest_live_;
+  std::unique_ptr<queue> q_;
 };
 
 }  // namespace sb

@@ -1,5 +1,8 @@
 #include "http/credentials.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 namespace sb::http {
 namespace {
 
@@ -36,8 +39,14 @@ auth::credentials credentials_of(const boost::beast::http::fields& headers, boos
   auth::credentials c;
   if (auto it = headers.find(bhttp::field::authorization); it != headers.end()) {
     std::string_view value = it->value();
-    if (value.size() > 7 && (value.substr(0, 7) == "Bearer " || value.substr(0, 7) == "bearer ")) {
-      c.bearer = trim(value.substr(7));
+    // The scheme name is case-insensitive (RFC 9110 §11.1).
+    constexpr std::string_view scheme = "bearer ";
+    bool bearer = value.size() > scheme.size() &&
+                  std::equal(scheme.begin(), scheme.end(), value.begin(), [](char a, char b) {
+                    return a == std::tolower(static_cast<unsigned char>(b));
+                  });
+    if (bearer) {
+      c.bearer = trim(value.substr(scheme.size()));
     }
   }
   if (!cookie_name.empty()) {

@@ -368,8 +368,10 @@ void session::respond(response r) {
   bool head_only = false;
   if (parser_ && parser_->is_header_done()) {
     const auto& req = parser_->get();
-    for (auto& h : ctx_.shared.cors.headers_for(header(req, bhttp::field::origin))) {
-      r.headers.push_back(std::move(h));
+    if (req.method() != bhttp::verb::options) {  // a preflight answer carries its CORS headers already
+      for (auto& h : ctx_.shared.cors.headers_for(header(req, bhttp::field::origin))) {
+        r.headers.push_back(std::move(h));
+      }
     }
     head_only = req.method() == bhttp::verb::head;
   }

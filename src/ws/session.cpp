@@ -58,13 +58,14 @@ void session::on_readable() {
   if (closing_) {
     return;
   }
+  // Read on the stack and keep only what arrived: a heap buffer sized for the largest read would
+  // be touched (and kept, fragmented) by every connection for a few bytes of JSON.
+  char chunk[read_chunk];
   boost::system::error_code ec;
   for (int reads = 0; reads < 4 && !ec; ++reads) {
-    auto old = in_.size();
-    in_.resize(old + read_chunk);
-    auto n = conn_.read_some(in_.data() + old, read_chunk, ec);
-    in_.resize(old + n);
-    if (n < read_chunk) {
+    auto n = conn_.read_some(chunk, sizeof chunk, ec);
+    in_.append(chunk, n);
+    if (n < sizeof chunk) {
       break;
     }
   }
