@@ -241,7 +241,8 @@ load_result load_config(int argc, const char* const* argv) {
       return out;
     }
     for (const auto& [key, node] : file) {
-      auto it = std::find_if(table.begin(), table.end(), [&](const auto& e) { return e.key == key.str(); });
+      auto name = key.str();  // (a structured binding cannot be captured by clang 14)
+      auto it = std::find_if(table.begin(), table.end(), [name](const auto& e) { return e.key == name; });
       if (it == table.end()) {
         out.error = "config file " + config_file + ": unknown key \"" + std::string(key.str()) + "\"";
         return out;
