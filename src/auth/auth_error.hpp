@@ -43,7 +43,9 @@ inline boost::system::error_code make_error_code(key_error e) noexcept {
 const char* code_name(auth_error e) noexcept;
 
 /// Every refused credential is a 401.
-constexpr errc to_errc(auth_error) noexcept { return errc::unauthorized; }
+constexpr errc to_errc(auth_error) noexcept {
+  return errc::unauthorized;
+}
 
 }  // namespace sb::auth
 

@@ -87,7 +87,8 @@ json::value parse_object(std::string_view text, json::storage_ptr storage) {
   return value;
 }
 
-bool verify_hs256(const std::string& secret, std::string_view signed_part, std::string_view signature) {
+bool verify_hs256(const std::string& secret, std::string_view signed_part,
+                  std::string_view signature) {
   if (signature.size() != hs256_bytes) {
     return false;
   }
@@ -159,7 +160,9 @@ date_status numeric_date(const json::object& payload, std::string_view name, std
     out = max_numeric_date;  // above int64 max: beyond any clamp anyway
   } else if (v.is_double() && std::isfinite(v.get_double())) {
     auto d = std::floor(v.get_double());
-    out = d <= 0 ? 0 : d >= static_cast<double>(max_numeric_date) ? max_numeric_date : static_cast<std::int64_t>(d);
+    out = d <= 0                                       ? 0
+          : d >= static_cast<double>(max_numeric_date) ? max_numeric_date
+                                                       : static_cast<std::int64_t>(d);
   } else {
     return date_status::bad;
   }
@@ -195,12 +198,15 @@ const json::value* member(const json::object& o, std::string_view name) {
 }
 
 bool string_equals(const json::value& v, std::string_view expected) {
-  return v.is_string() && std::string_view(v.get_string().data(), v.get_string().size()) == expected;
+  return v.is_string() &&
+         std::string_view(v.get_string().data(), v.get_string().size()) == expected;
 }
 
 }  // namespace
 
-void key_set::pkey_deleter::operator()(evp_pkey_st* key) const noexcept { EVP_PKEY_free(key); }
+void key_set::pkey_deleter::operator()(evp_pkey_st* key) const noexcept {
+  EVP_PKEY_free(key);
+}
 
 key_set::~key_set() {
   if (!secret_.empty()) {
@@ -247,7 +253,8 @@ result<std::shared_ptr<const key_set>> key_set::from_pem(std::string hs256_secre
   if (public_key_pem.size() > max_pem_bytes) {
     return key_error::unreadable_file;
   }
-  std::unique_ptr<BIO, bio_free> bio(BIO_new_mem_buf(public_key_pem.data(), static_cast<int>(public_key_pem.size())));
+  std::unique_ptr<BIO, bio_free> bio(
+      BIO_new_mem_buf(public_key_pem.data(), static_cast<int>(public_key_pem.size())));
   if (!bio) {
     return key_error::not_a_public_key;
   }
@@ -293,9 +300,13 @@ jwt_verifier::jwt_verifier(std::shared_ptr<const key_set> keys, jwt_options opti
   options_.leeway = std::min<std::chrono::seconds>(options_.leeway, std::chrono::hours(24));
 }
 
-void jwt_verifier::set_keys(std::shared_ptr<const key_set> keys) noexcept { keys_.store(std::move(keys)); }
+void jwt_verifier::set_keys(std::shared_ptr<const key_set> keys) noexcept {
+  keys_.store(std::move(keys));
+}
 
-std::shared_ptr<const key_set> jwt_verifier::keys() const noexcept { return keys_.load(); }
+std::shared_ptr<const key_set> jwt_verifier::keys() const noexcept {
+  return keys_.load();
+}
 
 result<claims> jwt_verifier::verify(std::string_view token) const {
   std::string_view why;
@@ -381,7 +392,8 @@ result<claims> jwt_verifier::verify(std::string_view token, std::string_view& wh
   claims out;
   std::int64_t exp = 0;
   switch (numeric_date(body, "exp", exp)) {
-    case date_status::bad: return fail(auth_error::malformed, "`exp` is not a number");
+    case date_status::bad:
+      return fail(auth_error::malformed, "`exp` is not a number");
     case date_status::absent:
       if (options_.require_exp) {
         return fail(auth_error::malformed, "`exp` is required");
@@ -396,8 +408,10 @@ result<claims> jwt_verifier::verify(std::string_view token, std::string_view& wh
   }
   std::int64_t nbf = 0;
   switch (numeric_date(body, "nbf", nbf)) {
-    case date_status::bad: return fail(auth_error::malformed, "`nbf` is not a number");
-    case date_status::absent: break;
+    case date_status::bad:
+      return fail(auth_error::malformed, "`nbf` is not a number");
+    case date_status::absent:
+      break;
     case date_status::ok:
       if (now + leeway < nbf) {
         return fail(auth_error::not_yet_valid, "`nbf` is ahead");
@@ -448,7 +462,8 @@ result<claims> jwt_verifier::verify(std::string_view token, std::string_view& wh
   if ((flat_subscribe && nested_subscribe) || (flat_publish && nested_publish)) {
     return fail(auth_error::malformed, "topic grants given both flat and nested");
   }
-  if (pattern_list(flat_subscribe ? flat_subscribe : nested_subscribe, out.subscribe) == list_status::bad) {
+  if (pattern_list(flat_subscribe ? flat_subscribe : nested_subscribe, out.subscribe) ==
+      list_status::bad) {
     return fail(auth_error::malformed, "`switchboard.subscribe` is not an array of topic patterns");
   }
   if (pattern_list(flat_publish ? flat_publish : nested_publish, out.publish) == list_status::bad) {

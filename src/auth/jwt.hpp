@@ -67,9 +67,9 @@ class key_set {
 
 /// What a verified token grants. Topic patterns are validated (`is_valid_topic_pattern`).
 struct claims {
-  std::string subject;                 // `sub`; empty when absent
-  std::vector<std::string> subscribe;  // `switchboard.subscribe`; empty when absent
-  std::vector<std::string> publish;    // `switchboard.publish`; empty when absent
+  std::string subject;                                 // `sub`; empty when absent
+  std::vector<std::string> subscribe;                  // `switchboard.subscribe`; empty when absent
+  std::vector<std::string> publish;                    // `switchboard.publish`; empty when absent
   std::optional<std::chrono::sys_seconds> expires_at;  // `exp`, when present
 };
 

@@ -55,7 +55,8 @@ result<std::string> ticket_store::mint(std::string subject, std::vector<std::str
   }
   std::string ticket;
   ticket.reserve(ticket_chars);
-  append_base64url(ticket, std::string_view(reinterpret_cast<const char*>(random.data()), random.size()));
+  append_base64url(ticket,
+                   std::string_view(reinterpret_cast<const char*>(random.data()), random.size()));
   auto key = sha256(ticket);
   if (!key) {
     return errc::unavailable;
@@ -68,7 +69,8 @@ result<std::string> ticket_store::mint(std::string subject, std::vector<std::str
     return errc::rate_limited;
   }
   auto expires = t + ttl;
-  auto [it, inserted] = tickets_.try_emplace(*key, entry{expires, std::move(subject), std::move(topics)});
+  auto [it, inserted] =
+      tickets_.try_emplace(*key, entry{expires, std::move(subject), std::move(topics)});
   if (!inserted) {
     return errc::unavailable;  // a 256-bit collision: RAND_bytes is broken
   }

@@ -20,8 +20,8 @@
 namespace sb::auth {
 
 struct ticket_limits {
-  std::size_t max_outstanding = 100'000;         // minting over this is refused (rate_limited)
-  std::size_t max_topics = 256;                  // topic patterns per ticket
+  std::size_t max_outstanding = 100'000;  // minting over this is refused (rate_limited)
+  std::size_t max_topics = 256;           // topic patterns per ticket
   std::chrono::seconds max_ttl = std::chrono::hours(1);
 };
 

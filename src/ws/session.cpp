@@ -32,15 +32,41 @@ bool session::token_bucket::take(double rate, double burst, clock::time_point no
   return true;
 }
 
+namespace {
+
+/// One shared identity for the callers that carry no per-connection facts (anonymous, API key).
+std::shared_ptr<const auth::identity> share(auth::identity who) {
+  if (who.grants.subject.empty() && who.grants.subscribe.empty() && who.grants.publish.empty()) {
+    static const auto anonymous_all = std::make_shared<const auth::identity>(auth::identity{auth::grants::everything(), true, false});
+    static const auto api_key = std::make_shared<const auth::identity>(auth::identity{auth::grants::everything(), false, true});
+    static const auto anonymous_none = std::make_shared<const auth::identity>(auth::identity{{}, true, false});
+    if (who.grants.all) {
+      return who.api_key ? api_key : who.anonymous ? anonymous_all : std::make_shared<const auth::identity>(std::move(who));
+    }
+    if (who.anonymous) {
+      return anonymous_none;
+    }
+  }
+  return std::make_shared<const auth::identity>(std::move(who));
+}
+
+}  // namespace
+
 session::session(io::connection& conn, context& ctx, std::string early, auth::identity who)
-    : conn_(conn),
-      ctx_(ctx),
-      who_(std::move(who)),
-      identity_(who_.grants.subject.empty() ? "c" + std::to_string(conn.id()) : who_.grants.subject),
-      in_(std::move(early)),
-      parser_(ctx.config.max_frame_bytes) {
-  volatile_timer_.bind<&session::flush_volatile>(this);
+    : conn_(conn), ctx_(ctx), who_(share(std::move(who))), in_(std::move(early)), parser_(ctx.config.max_frame_bytes) {
   ctx_.counters.ws_sessions.add();
+}
+
+std::string session::identity() const {
+  return who_->grants.subject.empty() ? "c" + std::to_string(conn_.id()) : who_->grants.subject;
+}
+
+session::publisher_state& session::publisher() {
+  if (!publisher_) {
+    publisher_ = std::make_unique<publisher_state>();
+    publisher_->volatile_timer.bind<&session::flush_volatile>(this);
+  }
+  return *publisher_;
 }
 
 session::~session() { release(); }
@@ -139,41 +165,47 @@ void session::handle(client_op& op) {
 }
 
 session::topic_state* session::find(std::string_view topic) {
-  auto it = topics_.find(std::string(topic));
-  return it == topics_.end() ? nullptr : it->second.get();
+  // Every topic_state is linked in the registry (subscribed right after ensure()), so its name is
+  // the registry's.
+  for (auto& t : topics_) {
+    if (t->subscribed() && t->topic() == topic) {
+      return t.get();
+    }
+  }
+  return nullptr;
 }
 
 session::topic_state& session::ensure(std::string_view topic) {
-  auto& slot = topics_[std::string(topic)];
-  if (!slot) {
-    slot = std::make_unique<topic_state>();
-    slot->set_owner(*this);
-    if (ctx_.config.policies) {
-      slot->policy = ctx_.config.policies->policy_for(topic);
-    }
+  if (auto* t = find(topic)) {
+    return *t;
   }
-  return *slot;
+  auto& t = *topics_.emplace_back(std::make_unique<topic_state>());
+  t.set_owner(*this);
+  if (ctx_.config.policies) {
+    t.policy = ctx_.config.policies->policy_for(topic);
+  }
+  return t;
 }
 
-void session::drop_if_unused(std::string_view topic) {
-  auto it = topics_.find(std::string(topic));
-  if (it != topics_.end() && !it->second->wants_messages && !it->second->joined) {
-    feed_.forget(*it->second);
-    ctx_.registry.unsubscribe(*it->second);
-    topics_.erase(it);
+void session::drop_if_unused(topic_state& t) {
+  if (t.wants_messages || t.joined) {
+    return;
   }
+  feed_.forget(t);
+  ctx_.registry.unsubscribe(t);
+  std::erase_if(topics_, [&](const auto& p) { return p.get() == &t; });
 }
 
 bool session::allowed(bool ok, const boost::json::value& ref, std::string_view what) {
   if (!ok) {
-    fail_op(ref, who_.anonymous ? "unauthorized" : "forbidden",
-            std::string(who_.anonymous ? "credentials required to " : "this token may not ") + std::string(what));
+    fail_op(ref, who_->anonymous ? "unauthorized" : "forbidden",
+            std::string(who_->anonymous ? "credentials required to " : "this token may not ") + std::string(what));
   }
   return ok;
 }
 
 void session::subscribe(client_op& op) {
-  if (!allowed(who_.grants.can_subscribe(op.topic), op.ref, "subscribe to " + op.topic)) {
+  if (!allowed(who_->grants.can_subscribe(op.topic), op.ref, "subscribe to " + op.topic)) {
     return;
   }
   auto* existing = find(op.topic);
@@ -219,13 +251,13 @@ void session::subscribe(client_op& op) {
 void session::unsubscribe(client_op& op) {
   if (auto* t = find(op.topic)) {
     t->wants_messages = false;
-    drop_if_unused(op.topic);
+    drop_if_unused(*t);
   }
   reply(ack_frame(op.ref));
 }
 
 void session::publish(client_op& op) {
-  if (!allowed(who_.grants.can_publish(op.topic), op.ref, "publish to " + op.topic)) {
+  if (!allowed(who_->grants.can_publish(op.topic), op.ref, "publish to " + op.topic)) {
     return;
   }
   if (op.data.size() > ctx_.config.max_message_bytes) {
@@ -237,9 +269,10 @@ void session::publish(client_op& op) {
     return;
   }
   auto now = clock::now();
-  publish_item item{std::move(op.topic), std::move(op.event), std::move(op.data), false, identity_};
+  auto& p = publisher();
+  publish_item item{std::move(op.topic), std::move(op.event), std::move(op.data), false, identity()};
   if (op.is_volatile) {
-    if (!volatile_tokens_.take(ctx_.config.volatile_rate, ctx_.config.volatile_rate, now)) {
+    if (!p.volatile_tokens.take(ctx_.config.volatile_rate, ctx_.config.volatile_rate, now)) {
       close_with(close_code::policy, "volatile message rate limit");
       return;
     }
@@ -249,7 +282,7 @@ void session::publish(client_op& op) {
     }
     return;
   }
-  if (!publish_tokens_.take(ctx_.config.publish_rate, ctx_.config.publish_burst, now)) {
+  if (!p.publish_tokens.take(ctx_.config.publish_rate, ctx_.config.publish_burst, now)) {
     close_with(close_code::policy, "publish rate limit");
     return;
   }
@@ -273,16 +306,17 @@ void session::publish_volatile(publish_item item) {
   // Latest wins: at most volatile_hz messages per topic per second leave this connection; what
   // arrives in between replaces what waits, so the last value sent is always the last seen.
   auto now = clock::now();
-  auto& slot = volatile_[item.topic];
+  auto& p = publisher();
+  auto& slot = p.volatile_slots[item.topic];
   if (now >= slot.next_allowed && !slot.pending) {
     slot.next_allowed = now + std::chrono::microseconds(1000000 / std::max(1u, ctx_.config.volatile_hz));
     send_volatile(std::move(item));
     return;
   }
   slot.pending = std::move(item);
-  if (!volatile_timer_.scheduled()) {
+  if (!p.volatile_timer.scheduled()) {
     auto due = std::chrono::duration_cast<std::chrono::milliseconds>(slot.next_allowed - now);
-    conn_.owner().wheel().schedule(volatile_timer_, std::max(due, std::chrono::milliseconds(1)));
+    conn_.owner().wheel().schedule(p.volatile_timer, std::max(due, std::chrono::milliseconds(1)));
   }
 }
 
@@ -301,9 +335,10 @@ void session::send_volatile(publish_item item) {
 }
 
 void session::flush_volatile() {
-  if (closing_) {
+  if (closing_ || !publisher_) {
     return;
   }
+  auto& volatile_ = publisher_->volatile_slots;
   auto now = clock::now();
   auto period = std::chrono::microseconds(1000000 / std::max(1u, ctx_.config.volatile_hz));
   std::optional<clock::time_point> next;
@@ -322,12 +357,12 @@ void session::flush_volatile() {
   }
   if (next) {
     auto due = std::chrono::duration_cast<std::chrono::milliseconds>(*next - now);
-    conn_.owner().wheel().schedule(volatile_timer_, std::max(due, std::chrono::milliseconds(1)));
+    conn_.owner().wheel().schedule(publisher_->volatile_timer, std::max(due, std::chrono::milliseconds(1)));
   }
 }
 
 void session::join(client_op& op) {
-  if (!allowed(who_.grants.can_subscribe(op.topic), op.ref, "join " + op.topic)) {
+  if (!allowed(who_->grants.can_subscribe(op.topic), op.ref, "join " + op.topic)) {
     return;
   }
   auto* existing = find(op.topic);
@@ -341,14 +376,14 @@ void session::join(client_op& op) {
     ctx_.registry.subscribe(t, op.topic, std::nullopt, [&t](attach_result r) { t.at = r.head; });
   }
   t.joined = true;
-  auto page = ctx_.presence.join(op.topic, identity_, std::move(op.state), ctx_.config.presence_snapshot_limit);
+  auto page = ctx_.presence.join(op.topic, identity(), std::move(op.state), ctx_.config.presence_snapshot_limit);
   reply(ack_frame(op.ref));
   reply(presence_snapshot_frame(op.topic, page));
 }
 
 void session::update(client_op& op) {
   auto* t = find(op.topic);
-  if (!t || !t->joined || !ctx_.presence.update(op.topic, identity_, std::move(op.state))) {
+  if (!t || !t->joined || !ctx_.presence.update(op.topic, identity(), std::move(op.state))) {
     fail_op(op.ref, "not_joined", "join the topic's presence first");
     return;
   }
@@ -358,8 +393,8 @@ void session::update(client_op& op) {
 void session::leave(client_op& op) {
   if (auto* t = find(op.topic); t && t->joined) {
     t->joined = false;
-    ctx_.presence.leave(op.topic, identity_);
-    drop_if_unused(op.topic);
+    ctx_.presence.leave(op.topic, identity());
+    drop_if_unused(*t);
   }
   reply(ack_frame(op.ref));
 }
@@ -376,7 +411,7 @@ void session::on_message(subscription& s, const message_ptr& m) {
   } else if (!t.wants_messages) {
     return;
   } else if (m->kind == message_kind::volatile_) {
-    if (m->from == identity_) {
+    if (m->from == identity()) {
       return;  // a cursor does not need to see itself move
     }
   } else {
@@ -481,15 +516,15 @@ void session::release() {
   }
   released_ = true;
   closing_ = true;
-  volatile_timer_.cancel();
-  for (auto& [topic, t] : topics_) {
+  auto me = identity();
+  for (auto& t : topics_) {
     if (t->joined) {
-      ctx_.presence.leave(topic, identity_);  // a dropped connection leaves at once
+      ctx_.presence.leave(t->topic(), me);  // a dropped connection leaves at once
     }
     ctx_.registry.unsubscribe(*t);
   }
   topics_.clear();
-  volatile_.clear();
+  publisher_.reset();
   feed_.clear();
   ctx_.counters.ws_sessions.sub();
 }

@@ -56,8 +56,9 @@ class session final : public io::connection_handler, public subscriber, private 
   /// The 101 has been queued: start reading frames and pinging.
   void start();
 
-  /// The publisher identity this connection's messages and presence carry.
-  const std::string& identity() const { return identity_; }
+  /// The publisher identity this connection's messages and presence carry: the token subject, else
+  /// the connection id.
+  std::string identity() const;
 
   void on_readable() override;
   void on_timer() override;
@@ -85,6 +86,14 @@ class session final : public io::connection_handler, public subscriber, private 
     double tokens_ = -1;  // -1: full on first use
     std::chrono::steady_clock::time_point last_{};
   };
+  /// What only a connection that publishes needs; most connections only listen, so it is
+  /// allocated on the first publish.
+  struct publisher_state {
+    token_bucket publish_tokens;
+    token_bucket volatile_tokens;
+    std::unordered_map<std::string, volatile_slot> volatile_slots;
+    io::wheel_entry volatile_timer;
+  };
 
   // frame_parser::handler
   void on_text(std::string_view message) override;
@@ -104,7 +113,8 @@ class session final : public io::connection_handler, public subscriber, private 
 
   topic_state* find(std::string_view topic);
   topic_state& ensure(std::string_view topic);
-  void drop_if_unused(std::string_view topic);
+  void drop_if_unused(topic_state& t);
+  publisher_state& publisher();
   void send_volatile(publish_item item);
   void flush_volatile();
   void emit(topic_state& t, const message_ptr& m);
@@ -119,16 +129,12 @@ class session final : public io::connection_handler, public subscriber, private 
 
   io::connection& conn_;
   context& ctx_;
-  auth::identity who_;
-  std::string identity_;
+  std::shared_ptr<const auth::identity> who_;  // shared by every anonymous or API-key connection
   std::string in_;
   frame_parser parser_;
-  std::unordered_map<std::string, std::unique_ptr<topic_state>> topics_;
-  std::unordered_map<std::string, volatile_slot> volatile_;
+  std::vector<std::unique_ptr<topic_state>> topics_;  // few per connection: a vector beats a map
+  std::unique_ptr<publisher_state> publisher_;
   feed feed_;
-  io::wheel_entry volatile_timer_;
-  token_bucket publish_tokens_;
-  token_bucket volatile_tokens_;
   bool heard_since_ping_ = true;
   bool closing_ = false;
   bool released_ = false;
