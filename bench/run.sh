@@ -12,12 +12,18 @@
 #   BENCH_SERVERS="switchboard nchan"   which servers to run
 #   BENCH_QUICK=1        a 10x smaller, shorter smoke run (its report says so; not for publishing)
 #   SB_PORT, NCHAN_PORT  first loopback port to try (default 39180, 39181; the next free one is used)
+#   BENCH_QUIET_WAIT=S   before each workload, wait up to S seconds for other load to end (30)
+#   BENCH_ATTEMPTS=N     run a workload up to N times while other load disturbs it (2)
 set -uo pipefail
 
 usage() { echo "usage: bench/run.sh BUILD_DIR" >&2; exit 2; }
 [[ $# -ge 1 ]] || usage
 root=$(cd "$(dirname "$0")/.." && pwd)
-invoked="bench/run.sh $*"
+invoked=""
+for v in BENCH_SERVERS BENCH_QUICK BENCH_QUIET_WAIT BENCH_ATTEMPTS BENCH_OUT SB_PORT NCHAN_PORT; do
+  [[ -n ${!v:-} ]] && invoked+="$v=${!v} "
+done
+invoked+="bench/run.sh $*"
 build=$1
 [[ $build == /* ]] || build="$PWD/$build"
 [[ -d $build ]] || { echo "run.sh: no build folder $build" >&2; exit 2; }
@@ -28,6 +34,7 @@ servers=${BENCH_SERVERS:-switchboard nchan}
 quick=${BENCH_QUICK:-0}
 sb_port=${SB_PORT:-39180}
 nchan_port=${NCHAN_PORT:-39181}
+quiet_wait=${BENCH_QUIET_WAIT:-30}
 
 if [[ ! -x $lg_bin ]] && [[ -f $build/build.ninja || -f $build/Makefile ]]; then
   cmake --build "$build" --target switchboard-loadgen >/dev/null || true
@@ -113,9 +120,9 @@ proc_ticks() {  # utime + stime of a PID, in clock ticks (0 when unknown)
   fi
 }
 
-wait_quiet() {  # other work on this shared machine skews figures: wait up to 30 s for it to calm
+wait_quiet() {  # other work on a shared machine skews figures: wait a while for it to calm
   local busy i
-  for ((i = 0; i < 15; i++)); do
+  for ((i = 0; i < quiet_wait / 2; i++)); do
     busy=$(cpu_busy_pct)
     ((busy <= 15)) && break
     sleep 1
@@ -428,9 +435,10 @@ sb_state="measured"
   echo
   echo "\`make bench\` (builds \`build/\`, then runs \`bench/run.sh build\`), or \`bench/run.sh BUILD_DIR\`"
   echo "with a Release build. It installs nginx and libnginx-mod-nchan with apt-get when missing,"
-  echo "takes about 4 minutes, needs nothing else on the machine running (it waits up to 30 s for"
-  echo "other load to settle before each workload and notes how busy the machine was), and rewrites"
-  echo "this file. \`BENCH_SERVERS=switchboard\` or \`=nchan\` runs one side; \`BENCH_OUT=FILE\` writes"
+  echo "takes about 4 minutes, needs nothing else on the machine running (before each workload it"
+  echo "waits up to \`BENCH_QUIET_WAIT\` = 30 s for other load to settle; a disturbed workload runs"
+  echo "again, up to \`BENCH_ATTEMPTS\` = 2 times), and rewrites this file."
+  echo "\`BENCH_SERVERS=switchboard\` or \`=nchan\` runs one side; \`BENCH_OUT=FILE\` writes"
   echo "elsewhere; \`BENCH_QUICK=1\` is a 10× smaller smoke run. For other workloads, run"
   echo "\`switchboard-loadgen --help\` (\`BUILD_DIR/bench/switchboard-loadgen\`) against any SSE server."
   echo

@@ -50,8 +50,8 @@ struct config {
   std::uint64_t ticket_ttl_s = 30;
   std::uint64_t max_connections = 100000;
   std::uint64_t max_connections_per_ip = 10000;
-  std::uint64_t http_publish_rate = 1000;  // per client (key, subject or address) per second
-  std::uint64_t http_publish_burst = 2000;
+  std::uint64_t http_publish_rate = 10000;  // per client (key, subject or address) per second
+  std::uint64_t http_publish_burst = 20000;
 
   /// True when any credential is configured (then anonymous access is off unless allowed).
   bool auth_configured() const { return !jwt_secret.empty() || !jwt_public_key_file.empty() || !api_keys.empty(); }

@@ -85,10 +85,11 @@ export async function launchBrowser(t) {
   return context;
 }
 
-/** Opens a page (optionally with its own viewport) at `url`. */
-export async function openPage(context, url, { viewport } = {}) {
+/** Opens a page at `url`, optionally with its own viewport and a fixed Date (for screenshots). */
+export async function openPage(context, url, { viewport, fixedTime } = {}) {
   const page = await context.newPage();
   if (viewport) await page.setViewportSize(viewport);
+  if (fixedTime) await page.clock.setFixedTime(fixedTime); // Date only; timers run as usual
   await page.goto(url, { waitUntil: 'domcontentloaded' });
   return page;
 }

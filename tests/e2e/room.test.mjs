@@ -21,6 +21,7 @@ const cursors = (page) =>
 
 /** Moves the real mouse over a page's board to (fx, fy) in board fractions. */
 async function hover(page, fx, fy, steps = 8) {
+  await page.bringToFront(); // a background tab gets its input events only at a throttled frame rate
   const board = page.locator('#board');
   await board.scrollIntoViewIfNeeded();
   const box = await board.boundingBox();
@@ -89,9 +90,13 @@ test('screenshot of the demo (docs/demo.png)', async (t) => {
   const server = await startServer(t);
   await publishOk(server.url, 'demo/counter', '128', { event: 'count', retain: true });
   const context = await launchBrowser(t);
-  const main = await openPage(context, `${server.url}/?name=Grace`, { viewport: { width: 1180, height: 900 } });
-  const other = await openPage(context, `${server.url}/?name=Linus`);
-  const third = await openPage(context, `${server.url}/?name=Radia`);
+  // Fixed names, colors and clock, so the picture changes only when the page does.
+  const main = await openPage(context, `${server.url}/?name=Grace&color=%238e4ec6`, {
+    viewport: { width: 1180, height: 790 },
+    fixedTime: new Date('2025-06-02T09:41:00'),
+  });
+  const other = await openPage(context, `${server.url}/?name=Linus&color=%23f76b15`);
+  const third = await openPage(context, `${server.url}/?name=Radia&color=%2330a46c`);
   await waitFor(async () => (await members(main)).length === 3, { what: 'three members' });
 
   let v = 42;
