@@ -10,7 +10,7 @@ constexpr std::size_t max_cursor_entries = 1024;
 
 void append_varint(std::string& out, std::uint64_t v) {
   while (v >= 0x80) {
-    out += static_cast<char>(v & 0x7f | 0x80);
+    out += static_cast<char>((v & 0x7f) | 0x80);
     v >>= 7;
   }
   out += static_cast<char>(v);

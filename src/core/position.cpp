@@ -5,11 +5,10 @@
 namespace sb {
 
 void append_position(std::string& out, position p) {
-  char buffer[42];
-  auto* end = std::to_chars(buffer, buffer + sizeof buffer, p.epoch).ptr;
-  *end++ = '-';
-  end = std::to_chars(end, buffer + sizeof buffer, p.seq).ptr;
-  out.append(buffer, end);
+  char digits[20];  // a 64-bit number has at most 20
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, p.epoch).ptr);
+  out += '-';
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, p.seq).ptr);
 }
 
 std::string to_string(position p) {
