@@ -8,6 +8,16 @@ presence_registry::shard& presence_registry::shard_for(std::string_view topic) c
   return shards_[topic_hash(topic) % shard_count];
 }
 
+std::pair<std::unordered_map<std::string, presence_registry::room>::iterator, presence_registry::member*>
+presence_registry::find_member(shard& s, std::string_view topic, std::string_view id) {
+  auto r = s.rooms.find(std::string(topic));
+  if (r == s.rooms.end()) {
+    return {r, nullptr};
+  }
+  auto it = r->second.members.find(id);
+  return {r, it == r->second.members.end() ? nullptr : &it->second};
+}
+
 presence_page presence_registry::join(std::string_view topic, std::string_view id, boost::json::value state,
                                       std::size_t limit) {
   auto& s = shard_for(topic);
@@ -29,34 +39,26 @@ presence_page presence_registry::join(std::string_view topic, std::string_view i
 bool presence_registry::update(std::string_view topic, std::string_view id, boost::json::value state) {
   auto& s = shard_for(topic);
   std::lock_guard lock(s.mutex);
-  auto r = s.rooms.find(std::string(topic));
-  if (r == s.rooms.end()) {
+  auto [r, m] = find_member(s, topic, id);
+  if (!m) {
     return false;
   }
-  auto it = r->second.members.find(id);
-  if (it == r->second.members.end()) {
-    return false;
-  }
-  it->second.state = state;
+  m->state = state;
   auto& c = r->second.pending[std::string(id)];
   c.state = std::move(state);
-  c.was_announced = c.was_announced || it->second.announced;
+  c.was_announced = c.was_announced || m->announced;
   return true;
 }
 
 bool presence_registry::leave(std::string_view topic, std::string_view id) {
   auto& s = shard_for(topic);
   std::lock_guard lock(s.mutex);
-  auto r = s.rooms.find(std::string(topic));
-  if (r == s.rooms.end()) {
+  auto [r, m] = find_member(s, topic, id);
+  if (!m) {
     return false;
   }
-  auto it = r->second.members.find(id);
-  if (it == r->second.members.end()) {
-    return false;
-  }
-  bool announced = it->second.announced;
-  r->second.members.erase(it);
+  bool announced = m->announced;
+  r->second.members.erase(r->second.members.find(id));
   auto p = r->second.pending.find(id);
   bool was_announced = announced || (p != r->second.pending.end() && p->second.was_announced);
   if (was_announced) {

@@ -65,6 +65,9 @@ class presence_registry {
   };
   static constexpr std::size_t shard_count = 32;
   shard& shard_for(std::string_view topic) const;
+  /// The room of `topic` in `s` and its member `id`, or nulls when either is absent. `s` locked.
+  static std::pair<std::unordered_map<std::string, room>::iterator, member*> find_member(shard& s, std::string_view topic,
+                                                                                          std::string_view id);
 
   mutable std::array<shard, shard_count> shards_;
 };

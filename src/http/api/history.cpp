@@ -3,7 +3,6 @@
 #include <boost/json.hpp>
 #include <charconv>
 
-#include "core/topic_name.hpp"
 
 namespace sb::http::api {
 namespace {
@@ -14,12 +13,8 @@ constexpr std::size_t max_page = 1000;
 }  // namespace
 
 void read_history(const request& req, loop_services& ctx, respond_fn done) {
-  if (!is_valid_topic(req.topic)) {
-    done(response::error(errc::invalid_topic));
-    return;
-  }
-  if (!req.who.grants.can_subscribe(req.topic)) {
-    done(refusal(req.who, "this token may not read " + req.topic));
+  if (auto refused = refuse_topic_read(req)) {
+    done(std::move(*refused));
     return;
   }
   std::optional<position> since;

@@ -1,5 +1,7 @@
 #include "http/api/request.hpp"
 
+#include "core/topic_name.hpp"
+
 namespace sb::http::api {
 
 std::optional<std::string> request::query(std::string_view key) const {
@@ -24,6 +26,16 @@ response refusal(const auth::identity& who, std::string_view detail) {
     return r;
   }
   return response::error(errc::forbidden, detail);
+}
+
+std::optional<response> refuse_topic_read(const request& req) {
+  if (!is_valid_topic(req.topic)) {
+    return response::error(errc::invalid_topic);
+  }
+  if (!req.who.grants.can_subscribe(req.topic)) {
+    return refusal(req.who, "this token may not read " + req.topic);
+  }
+  return std::nullopt;
 }
 
 bool request::query_flag(std::string_view key) const {

@@ -34,6 +34,10 @@ response refusal(const auth::identity& who, std::string_view detail);
 /// The answer to credentials that did not hold: 401 with WWW-Authenticate.
 response unauthorized(std::string_view why);
 
+/// The answer to a read of `req.topic` (history, presence) that may not go ahead: 400 for an
+/// invalid name, 401/403 when the caller may not subscribe to it; nullopt when it may.
+std::optional<response> refuse_topic_read(const request& req);
+
 /// Handlers answer exactly once, possibly after returning (asynchronous brokers).
 using respond_fn = std::function<void(response)>;
 

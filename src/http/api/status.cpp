@@ -52,12 +52,8 @@ response start_dev_llm(const request& req, loop_services& ctx) {
 }
 
 void read_presence(const request& req, loop_services& ctx, respond_fn done) {
-  if (!is_valid_topic(req.topic)) {
-    done(response::error(errc::invalid_topic));
-    return;
-  }
-  if (!req.who.grants.can_subscribe(req.topic)) {
-    done(refusal(req.who, "this token may not read " + req.topic));
+  if (auto refused = refuse_topic_read(req)) {
+    done(std::move(*refused));
     return;
   }
   std::size_t limit = 100;
