@@ -6,6 +6,7 @@
 // - publish(), publishBatch(), history(): the public API as plain calls.
 import http from 'node:http';
 import net from 'node:net';
+import { untilWith } from './util.mjs';
 
 /**
  * One HTTP request on a fresh connection. `body` may be a string or Buffer.
@@ -252,32 +253,9 @@ export class RawConn {
 
   /** Resolves when fn() returns a truthy value (re-checked on every socket event). */
   until(fn, timeoutMs, what) {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        let v;
-        try {
-          v = fn();
-        } catch (err) {
-          done();
-          reject(err);
-          return;
-        }
-        if (v) {
-          done();
-          resolve(v);
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`timeout after ${timeoutMs} ms waiting for ${what}; received so far: ${JSON.stringify(this.buf.toString('latin1').slice(0, 300))}`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-      };
-      this.waiters.add(check);
-      check();
-    });
+    return untilWith(this.waiters, fn, timeoutMs, () =>
+      `${what}; received so far: ${JSON.stringify(this.buf.toString('latin1').slice(0, 300))}`,
+    );
   }
 
   write(bytes) {

@@ -4,6 +4,7 @@
 // dispatch, such as an `id:`-only block or a heartbeat comment) and exactly when the server closes.
 import net from 'node:net';
 import { ChunkedDecoder, parseHead } from './http.mjs';
+import { untilWith } from './util.mjs';
 
 /**
  * WHATWG event-stream parser. feed() takes text (already UTF-8 decoded) and returns the blocks
@@ -305,38 +306,11 @@ export class SseStream {
 
   /** Resolves with fn()'s truthy value, re-checked on every byte and on close. */
   until(fn, timeoutMs, what) {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        let v;
-        try {
-          v = fn(this);
-        } catch (err) {
-          done();
-          reject(err);
-          return;
-        }
-        if (v) {
-          done();
-          resolve(v);
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(
-          new Error(
-            `timeout after ${timeoutMs} ms waiting for ${what}; status ${this.status}, ${this.eventCount} events, ` +
-              `ended ${this.ended}, raw start ${JSON.stringify(this.raw.slice(0, 200))}, last events ` +
-              JSON.stringify(this.events.slice(-3).map((e) => ({ id: e.id, event: e.event, data: e.data?.slice(0, 60) }))),
-          ),
-        );
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-      };
-      this.waiters.add(check);
-      check();
-    });
+    return untilWith(this.waiters, () => fn(this), timeoutMs, () =>
+      `${what}; status ${this.status}, ${this.eventCount} events, ` +
+        `ended ${this.ended}, raw start ${JSON.stringify(this.raw.slice(0, 200))}, last events ` +
+        JSON.stringify(this.events.slice(-3).map((e) => ({ id: e.id, event: e.event, data: e.data?.slice(0, 60) }))),
+    );
   }
 
   /** Waits until at least `n` dispatched events arrived; returns the first n. Fails early on close. */

@@ -71,3 +71,37 @@ export function diffSequences(expected, actual, label = 'ids') {
   }
   return problems.length ? `${label}: expected ${expected.length}, got ${actual.length}; ${problems.join('; ')}` : null;
 }
+
+/**
+ * Resolves with `fn()`'s first truthy value, re-checked each time the owner calls the waiters in
+ * `waiters` (a Set of callbacks it runs on every byte, message or close). Rejects with `describe()`
+ * after `timeoutMs`, or with what `fn` throws.
+ */
+export function untilWith(waiters, fn, timeoutMs, describe) {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      let v;
+      try {
+        v = fn();
+      } catch (err) {
+        done();
+        reject(err);
+        return;
+      }
+      if (v) {
+        done();
+        resolve(v);
+      }
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`timeout after ${timeoutMs} ms waiting for ${describe()}`));
+    }, timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      waiters.delete(check);
+    };
+    waiters.add(check);
+    check();
+  });
+}

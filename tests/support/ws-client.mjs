@@ -10,6 +10,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import WebSocket from 'ws';
 import { RawConn } from './http.mjs';
 import { startServer } from './server.mjs';
+import { untilWith } from './util.mjs';
 
 export const SUBPROTOCOL = 'switchboard.v1';
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -106,37 +107,10 @@ export class WsClient {
 
   /** Resolves with fn()'s truthy value, re-checked on every message and on close. */
   until(fn, timeoutMs = 5000, what = 'a condition') {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        let v;
-        try {
-          v = fn(this);
-        } catch (err) {
-          done();
-          reject(err);
-          return;
-        }
-        if (v) {
-          done();
-          resolve(v);
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(
-          new Error(
-            `${this.name}: timeout after ${timeoutMs} ms waiting for ${what}; ${this.msgs.length} messages, ` +
-              `closed ${JSON.stringify(this.closeInfo)}, last: ${short(this.msgs.slice(-4))}`,
-          ),
-        );
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-      };
-      this.waiters.add(check);
-      check();
-    });
+    return untilWith(this.waiters, () => fn(this), timeoutMs, () =>
+      `${what} (${this.name}); ${this.msgs.length} messages, ` +
+        `closed ${JSON.stringify(this.closeInfo)}, last: ${short(this.msgs.slice(-4))}`,
+    );
   }
 
   send(obj) {
