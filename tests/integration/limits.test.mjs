@@ -9,7 +9,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net from 'node:net';
 import { startServer } from '../support/server.mjs';
 import { RawConn, publish, topicPath } from '../support/http.mjs';
 import { openSse, waitPreamble } from '../support/sse.mjs';
@@ -21,23 +20,7 @@ import { bearer, claims, newSecret, signHS256 } from '../support/jwt.mjs';
 // Connections
 
 /** A raw connection to 127.0.0.1:port from `localAddress`. */
-function connectFrom(port, localAddress = '127.0.0.1') {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ host: '127.0.0.1', port, localAddress });
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error(`connect timeout from ${localAddress}`));
-    }, 3000);
-    sock.once('connect', () => {
-      clearTimeout(timer);
-      resolve(new RawConn(sock));
-    });
-    sock.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
-}
+const connectFrom = (port, localAddress = '127.0.0.1') => RawConn.open(port, { localAddress, timeoutMs: 3000 });
 
 /** True if nothing (no bytes, no close) arrives on conn within ms. */
 async function quiet(conn, ms) {

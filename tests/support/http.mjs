@@ -200,9 +200,10 @@ export class ChunkedDecoder {
  * Everything received is kept in `this.buf` until a read consumes it.
  */
 export class RawConn {
-  static open(port, { host = '127.0.0.1', timeoutMs = 5000 } = {}) {
+  /** Connects to host:port (from `localAddress` when given). */
+  static open(port, { host = '127.0.0.1', timeoutMs = 5000, localAddress } = {}) {
     return new Promise((resolve, reject) => {
-      const sock = net.connect({ host, port });
+      const sock = net.connect({ host, port, ...(localAddress ? { localAddress } : {}) });
       const timer = setTimeout(() => {
         sock.destroy();
         reject(new Error(`connect timeout to ${host}:${port}`));
