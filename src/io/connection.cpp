@@ -29,7 +29,12 @@ connection::connection(loop& l, socket_type socket)
   l.adopt(*this);
 }
 
-connection::~connection() { loop_->release(*this); }
+connection::~connection() {
+  loop_->release(*this);
+  if (lease_) {
+    lease_->release(peer_.address());
+  }
+}
 
 void connection::start(std::unique_ptr<connection_handler> h) {
   self_ = shared_from_this();

@@ -35,6 +35,15 @@ class connection_handler {
   virtual void on_drain() {}
 };
 
+/// Whatever admitted a connection (the connection limits): told when the connection is gone.
+class admission {
+ public:
+  virtual void release(const boost::asio::ip::address& peer) = 0;
+
+ protected:
+  ~admission() = default;
+};
+
 class connection final : public std::enable_shared_from_this<connection>, public flush_hook, public member_hook {
  public:
   using socket_type = boost::asio::basic_stream_socket<boost::asio::ip::tcp, loop::executor_type>;
@@ -80,8 +89,9 @@ class connection final : public std::enable_shared_from_this<connection>, public
   /// The peer's address, for logs and per-IP limits.
   const boost::asio::ip::tcp::endpoint& peer() const { return peer_; }
   std::uint64_t id() const { return id_; }
-  /// Keeps `lease` (whatever admitted this connection) until the connection is destroyed.
-  void hold(std::shared_ptr<void> lease) { lease_ = std::move(lease); }
+  /// Keeps `lease` (whatever admitted this connection) until the connection is destroyed, then
+  /// gives its place back. Shared, not allocated per connection: idle connections are most.
+  void hold(std::shared_ptr<admission> lease) { lease_ = std::move(lease); }
   connection_handler* handler() { return handler_.get(); }
 
  private:
@@ -98,7 +108,7 @@ class connection final : public std::enable_shared_from_this<connection>, public
   send_queue queue_;
   std::unique_ptr<connection_handler> handler_;
   std::shared_ptr<connection> self_;  // set by start(), dropped by close()
-  std::shared_ptr<void> lease_;
+  std::shared_ptr<admission> lease_;
   wheel_entry timer_;
   std::uint64_t id_;
   state state_ = state::open;

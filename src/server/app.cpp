@@ -249,14 +249,13 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
     auto limits = shared_->limits;
     try {
       w->listener = std::make_unique<io::listener>(w->loop, endpoint, [ctx, limits](const std::shared_ptr<io::connection>& c) {
-        auto lease = limits->admit(c->peer().address());
-        if (!lease) {
+        if (!limits->admit(c->peer().address())) {
           c->start(std::make_unique<http::refusal>(*c));
           c->send(http::serialize(http::response::error(errc::rate_limited, "too many connections"), false));
           c->close_after_flush();
           return;
         }
-        c->hold(std::move(lease));
+        c->hold(limits);
         auto session = std::make_unique<http::session>(*c, *ctx);
         auto* raw = session.get();
         c->start(std::move(session));

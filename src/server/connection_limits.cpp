@@ -2,7 +2,7 @@
 
 namespace sb::server {
 
-std::shared_ptr<void> connection_limits::admit(const boost::asio::ip::address& from) {
+bool connection_limits::admit(const boost::asio::ip::address& from) {
   {
     std::lock_guard lock(mutex_);
     auto& mine = per_address_[from];
@@ -10,14 +10,12 @@ std::shared_ptr<void> connection_limits::admit(const boost::asio::ip::address& f
       if (mine == 0) {
         per_address_.erase(from);
       }
-      return nullptr;
+      return false;
     }
     ++total_;
     ++mine;
   }
-  // The lease's deleter gives the place back; it keeps the limits alive as long as it exists.
-  // (It points at the limits so that it tests true: a null lease means "refused".)
-  return std::shared_ptr<void>(this, [self = shared_from_this(), from](void*) { self->release(from); });
+  return true;
 }
 
 void connection_limits::release(const boost::asio::ip::address& from) {

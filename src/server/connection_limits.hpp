@@ -1,6 +1,6 @@
 #pragma once
-// Caps on open connections, in all and per client address (DESIGN.md "limits"). Admission hands
-// out a lease that the connection holds; the count goes down when the connection is destroyed,
+// Caps on open connections, in all and per client address (DESIGN.md "limits"). An admitted
+// connection holds the limits as its lease; the count goes down when the connection is destroyed,
 // however it ends.
 #include <boost/asio/ip/address.hpp>
 #include <cstdint>
@@ -8,19 +8,22 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "io/connection.hpp"
+
 namespace sb::server {
 
-class connection_limits : public std::enable_shared_from_this<connection_limits> {
+class connection_limits final : public io::admission {
  public:
   connection_limits(std::uint64_t max_total, std::uint64_t max_per_address)
       : max_total_(max_total), max_per_address_(max_per_address) {}
 
-  /// A lease for a new connection from `from`, or null when a cap is reached.
-  std::shared_ptr<void> admit(const boost::asio::ip::address& from);
+  /// Takes a place for a new connection from `from`; false when a cap is reached. An admitted
+  /// connection must hold these limits (io::connection::hold) to give the place back.
+  bool admit(const boost::asio::ip::address& from);
+
+  void release(const boost::asio::ip::address& from) override;
 
  private:
-  void release(const boost::asio::ip::address& from);
-
   std::uint64_t max_total_;
   std::uint64_t max_per_address_;
   std::mutex mutex_;

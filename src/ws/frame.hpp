@@ -3,6 +3,7 @@
 // needs a message framed once and the same bytes queued for every subscriber (Beast frames per
 // stream, per write), and because our connections write with their own corked gathered writes.
 // Server frames are never masked; client frames must be.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -50,7 +51,8 @@ class frame_parser {
     ~handler() = default;
   };
 
-  explicit frame_parser(std::size_t max_message_bytes) : max_message_bytes_(max_message_bytes) {}
+  explicit frame_parser(std::size_t max_message_bytes)
+      : max_message_bytes_(static_cast<std::uint32_t>(std::min<std::size_t>(max_message_bytes, UINT32_MAX))) {}
 
   /// Parses the complete frames at the front of `input`, calling `h` for each message or control
   /// frame, and removes what it parsed. Returns 0 while all is well, or the close code the peer
@@ -62,8 +64,8 @@ class frame_parser {
   void release() { message_ = {}; }
 
  private:
-  std::size_t max_message_bytes_;
   std::string message_;  // a fragmented message being reassembled
+  std::uint32_t max_message_bytes_;  // 32 bits: one parser per connection, kept small
   opcode message_op_ = opcode::continuation;
   bool in_message_ = false;
 };

@@ -53,7 +53,10 @@ std::shared_ptr<const auth::identity> share(auth::identity who) {
 }  // namespace
 
 session::session(io::connection& conn, context& ctx, std::string early, auth::identity who)
-    : conn_(conn), ctx_(ctx), who_(share(std::move(who))), in_(std::move(early)), parser_(ctx.config.max_frame_bytes) {
+    : conn_(conn), ctx_(ctx), who_(share(std::move(who))), parser_(ctx.config.max_frame_bytes) {
+  if (!early.empty()) {
+    in_ = std::make_unique<std::string>(std::move(early));
+  }
   ctx_.counters.ws_sessions.add();
 }
 
@@ -73,7 +76,7 @@ session::~session() { release(); }
 
 void session::start() {
   conn_.set_timer(ctx_.config.ping_interval);
-  if (!in_.empty()) {
+  if (in_) {
     on_readable();
   } else {
     conn_.wait_readable();
@@ -90,7 +93,12 @@ void session::on_readable() {
   boost::system::error_code ec;
   for (int reads = 0; reads < 4 && !ec; ++reads) {
     auto n = conn_.read_some(chunk, sizeof chunk, ec);
-    in_.append(chunk, n);
+    if (n > 0 && !in_) {
+      in_ = std::make_unique<std::string>();
+    }
+    if (in_) {
+      in_->append(chunk, n);
+    }
     if (n < sizeof chunk) {
       break;
     }
@@ -100,13 +108,19 @@ void session::on_readable() {
     return;
   }
   heard_since_ping_ = true;
-  if (auto verdict = parser_.parse(in_, *this); verdict != 0 && !closing_) {
+  if (!in_) {
+    if (!closing_) {
+      conn_.wait_readable();
+    }
+    return;
+  }
+  if (auto verdict = parser_.parse(*in_, *this); verdict != 0 && !closing_) {
     close_with(static_cast<close_code>(verdict),
                verdict == 1009 ? "message too big" : verdict == 1007 ? "invalid UTF-8" : "protocol error");
     return;
   }
-  if (in_.empty()) {
-    in_ = {};  // an idle connection keeps no read buffer
+  if (in_->empty()) {
+    in_.reset();  // an idle connection keeps no read buffer
   }
   if (!closing_) {
     conn_.wait_readable();

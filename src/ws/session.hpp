@@ -130,7 +130,7 @@ class session final : public io::connection_handler, public subscriber, private 
   io::connection& conn_;
   context& ctx_;
   std::shared_ptr<const auth::identity> who_;  // shared by every anonymous or API-key connection
-  std::string in_;
+  std::unique_ptr<std::string> in_;  // input not yet parsed; none while idle (most connections)
   frame_parser parser_;
   std::vector<std::unique_ptr<topic_state>> topics_;  // few per connection: a vector beats a map
   std::unique_ptr<publisher_state> publisher_;
