@@ -10,7 +10,7 @@ build_packages=(
   libspdlog-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-test_packages=(curl python3-websockets clang libclang-rt-14-dev chromium)
+test_packages=(curl nghttp2-client openssl python3-websockets clang libclang-rt-14-dev chromium)
 
 want=("${build_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then

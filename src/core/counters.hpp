@@ -20,6 +20,7 @@ struct loop_counters {
   loop_counter connections;          // gauge: open TCP connections
   loop_counter sse_streams;          // gauge: open SSE streams
   loop_counter ws_sessions;          // gauge: open WebSocket sessions
+  loop_counter h2_sessions;          // gauge: open HTTP/2 connections
   loop_counter http_requests;        // requests answered
   loop_counter messages_published;   // messages accepted by publishes on this loop
   loop_counter deliveries;           // messages queued to a subscriber

@@ -29,6 +29,8 @@ struct limits {
   std::size_t max_topics_per_stream = 64;
   std::chrono::milliseconds header_timeout{10000};
   std::chrono::milliseconds idle_timeout{60000};
+  std::uint32_t h2_max_concurrent_streams = 256;
+  std::size_t h2_max_header_list_size = 16 << 10;
 };
 
 struct services {

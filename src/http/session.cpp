@@ -6,11 +6,8 @@
 
 #include "core/cursor.hpp"
 #include "core/topic_name.hpp"
-#include "http/api/history.hpp"
-#include "http/api/publish.hpp"
-#include "http/api/status.hpp"
-#include "http/api/tickets.hpp"
-#include "http/credentials.hpp"
+#include "http/h2_session.hpp"
+#include "http/serve.hpp"
 #include "ws/handshake.hpp"
 
 namespace sb::http {
@@ -39,7 +36,9 @@ session::session(io::connection& conn, loop_services& ctx)
 
 session::~session() = default;
 
-void session::start() { conn_.set_timer(ctx_.shared.limits.header_timeout); }
+void session::start() {
+  conn_.set_timer(ctx_.shared.limits.header_timeout);
+}
 
 void session::on_readable() {
   if (phase_ == phase::finished) {
@@ -83,7 +82,21 @@ void session::process() {
     ~reset_flag() { flag = false; }
   } reset{processing_};
   while (phase_ != phase::finished && phase_ != phase::handling && buffer_.size() > 0) {
+    if (phase_ == phase::idle && first_request_) {
+      // HTTP/2 over TLS is chosen by ALPN; in cleartext, by the client preface (prior knowledge).
+      static constexpr std::string_view preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+      std::string_view have(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+      auto n = std::min(have.size(), preface.size());
+      if (conn_.alpn() == "h2" || have.substr(0, n) == preface.substr(0, n)) {
+        if (n < preface.size() && conn_.alpn() != "h2") {
+          break;  // possibly a preface: wait for the rest
+        }
+        start_h2();
+        return;
+      }
+    }
     if (phase_ == phase::idle) {
+      first_request_ = false;
       phase_ = phase::head;
       parser_.emplace();
       parser_->header_limit(static_cast<std::uint32_t>(ctx_.shared.limits.max_header_bytes));
@@ -148,10 +161,7 @@ void session::on_head() {
     respond(std::move(r));
     return;
   }
-  bool public_endpoint = route_.endpoint == endpoint::healthz || route_.endpoint == endpoint::readyz ||
-                         route_.endpoint == endpoint::metrics || route_.endpoint == endpoint::demo_page ||
-                         route_.endpoint == endpoint::client_js;
-  if (!public_endpoint && !authenticate()) {
+  if (!is_public(route_.endpoint) && !authenticate()) {
     return;
   }
   if (route_.endpoint == endpoint::events) {
@@ -178,25 +188,15 @@ void session::on_head() {
 bool session::authenticate() {
   const auto& req = parser_->get();
   auto url = boost::urls::parse_origin_form(std::string_view(req.target()));
-  std::string storage[2];
-  auto creds = credentials_of(req, *url, ctx_.shared.auth_cookie, storage);
-  std::string why;
-  auto who = ctx_.shared.auth->authenticate(creds, why);
-  if (!who) {
-    ctx_.counters.bad_requests.add();
-    auto r = api::unauthorized(why);
-    r.close = !parser_->is_done();
-    respond(std::move(r));
+  auto verdict = http::authenticate(req, *url, conn_.peer().address(), ctx_);
+  if (auto* refused = std::get_if<response>(&verdict)) {
+    refused->close = !parser_->is_done();
+    respond(std::move(*refused));
     return false;
   }
-  who_ = std::move(*who);
-  if (who_->api_key) {
-    client_ = "key:" + std::to_string(std::hash<std::string_view>{}(creds.bearer));
-  } else if (!who_->grants.subject.empty()) {
-    client_ = "sub:" + who_->grants.subject;
-  } else {
-    client_ = "ip:" + conn_.peer().address().to_string();
-  }
+  auto& c = std::get<caller>(verdict);
+  who_ = std::move(c.who);
+  client_ = std::move(c.client);
   return true;
 }
 
@@ -239,88 +239,45 @@ void session::on_complete() {
   }
   auto url = boost::urls::parse_origin_form(std::string_view(req.target()));
   static const auth::identity nobody{{}, true, false};
-  api::request request{std::string_view(req.method_string()), *url, req, req.body(), route_.topic,
-                       who_ ? *who_ : nobody, client_};
-  auto done = [this](response r) { respond(std::move(r)); };
-  switch (route_.endpoint) {
-    case endpoint::topic_publish: api::publish_one(request, ctx_, done); break;
-    case endpoint::batch_publish: api::publish_batch(request, ctx_, done); break;
-    case endpoint::topic_history: api::read_history(request, ctx_, done); break;
-    case endpoint::topic_presence: api::read_presence(request, ctx_, done); break;
-    case endpoint::healthz: done(response::text(200, "ok\n")); break;
-    case endpoint::readyz: done(api::readiness(ctx_)); break;
-    case endpoint::metrics: done(api::metrics(ctx_)); break;
-    case endpoint::demo_page: done(api::demo_page(ctx_)); break;
-    case endpoint::client_js: done(api::client_js(ctx_)); break;
-    case endpoint::tickets: api::mint_ticket(request, ctx_, done); break;
-    case endpoint::dev_llm: done(api::start_dev_llm(request, ctx_)); break;
-    case endpoint::websocket:
-    default: done(response::error(errc::not_found, "not available in this version")); break;
-  }
+  api::request request{
+      std::string_view(req.method_string()), *url, req, req.body(), route_.topic, who_ ? *who_ : nobody, client_};
+  serve(route_.endpoint, request, ctx_, [this](response r) { respond(std::move(r)); });
 }
 
 void session::open_events() {
   const auto& req = parser_->get();
-  if (ctx_.shared.is_draining()) {
-    fail(errc::unavailable, "draining");
-    return;
-  }
   auto url = boost::urls::parse_origin_form(std::string_view(req.target()));
-  std::vector<std::string> topics;
-  for (auto param : url->params()) {
-    if (param.key != "topic") {
-      continue;
-    }
-    if (!is_valid_topic(param.value)) {
-      fail(errc::invalid_topic, "invalid topic: " + std::string(param.value));
-      return;
-    }
-    if (!who_->grants.can_subscribe(param.value)) {
-      auto r = api::refusal(*who_, "this token may not subscribe to " + std::string(param.value));
-      r.close = true;
-      respond(std::move(r));
-      return;
-    }
-    if (std::find(topics.begin(), topics.end(), param.value) == topics.end()) {
-      topics.push_back(param.value);
-    }
-  }
-  if (topics.empty()) {
-    fail(errc::invalid_request, "name at least one topic: /v1/events?topic=…");
+  auto checked = check_events(req, *url, *who_, ctx_);
+  if (auto* refused = std::get_if<response>(&checked)) {
+    refused->close = true;
+    respond(std::move(*refused));
     return;
   }
-  if (topics.size() > ctx_.shared.limits.max_topics_per_stream) {
-    fail(errc::invalid_request, "too many topics for one stream");
-    return;
-  }
-  // The header wins over ?since= (a browser's reconnect sends both). A malformed header is
-  // answered with a gap, never an error: the browser sends it by itself and could not recover.
-  sse::resume_from from;
-  if (auto last = req.find("Last-Event-ID"); last != req.end()) {
-    from.text = std::string(last->value());
-  } else if (auto it = url->params().find("since"); it != url->params().end()) {
-    auto since = std::string((*it).value);
-    if (!parse_position(since) && !parse_cursor(since)) {
-      fail(errc::invalid_position, "since must be an id this server sent");
-      return;
-    }
-    from.text = std::move(since);
-  }
-  std::string head =
-      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
-      "X-Accel-Buffering: no\r\nConnection: close\r\n";
-  for (const auto& [name, value] : ctx_.shared.cors.headers_for(header(req, bhttp::field::origin))) {
+  auto& events = std::get<events_request>(checked);
+  std::string head = "HTTP/1.1 200 OK\r\n";
+  for (const auto& [name, value] : events_headers(req, ctx_)) {
     head.append(name).append(": ").append(value).append("\r\n");
   }
-  head.append("\r\n");
+  head.append("Connection: close\r\n\r\n");
   phase_ = phase::finished;
   conn_.cancel_timer();
   conn_.send(std::move(head));
   ctx_.counters.http_requests.add();
-  auto stream = std::make_unique<sse::stream>(conn_, ctx_.registry, ctx_.counters, ctx_.shared.sse);
+  auto stream = std::make_unique<sse::h1_stream>(conn_, ctx_.registry, ctx_.counters, ctx_.shared.sse);
   auto* s = stream.get();
   conn_.replace_handler(std::move(stream));
-  s->start(std::move(topics), from);
+  s->start(std::move(events.topics), events.from);
+}
+
+void session::start_h2() {
+  phase_ = phase::finished;
+  conn_.cancel_timer();
+  std::string early(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+  buffer_.consume(buffer_.size());
+  auto h2 = std::make_unique<h2_session>(conn_, ctx_);
+  auto* s = h2.get();
+  conn_.replace_handler(std::move(h2));
+  s->start(early);
 }
 
 void session::open_websocket() {
@@ -331,7 +288,8 @@ void session::open_websocket() {
   auto verdict = ws::check_upgrade(parser_->get());
   if (verdict.status != 101) {
     ctx_.counters.bad_requests.add();
-    auto r = response::json(verdict.status, "{\"error\":\"websocket_handshake\",\"message\":\"" + verdict.detail + "\"}");
+    auto r =
+        response::json(verdict.status, "{\"error\":\"websocket_handshake\",\"message\":\"" + verdict.detail + "\"}");
     if (verdict.status == 426) {
       r.headers.emplace_back("Upgrade", "websocket");
       r.headers.emplace_back("Sec-WebSocket-Version", "13");
@@ -363,8 +321,8 @@ void session::respond(response r) {
   if (phase_ == phase::finished) {
     return;
   }
-  bool keep_alive = parser_ && parser_->is_header_done() && parser_->keep_alive() && !r.close &&
-                    !ctx_.shared.is_draining();
+  bool keep_alive =
+      parser_ && parser_->is_header_done() && parser_->keep_alive() && !r.close && !ctx_.shared.is_draining();
   bool head_only = false;
   if (parser_ && parser_->is_header_done()) {
     const auto& req = parser_->get();
@@ -403,12 +361,17 @@ void session::on_timer() {
       break;
     case phase::head:
     case phase::body:
-    case phase::streaming: fail(errc::header_timeout); break;
-    default: break;
+    case phase::streaming:
+      fail(errc::header_timeout);
+      break;
+    default:
+      break;
   }
 }
 
-void session::on_close() { phase_ = phase::finished; }
+void session::on_close() {
+  phase_ = phase::finished;
+}
 
 void session::on_drain() {
   if (phase_ == phase::idle) {

@@ -53,6 +53,7 @@ class session final : public io::connection_handler {
   void on_complete();
   void open_events();
   void open_websocket();
+  void start_h2();
   void begin_streaming();
   bool authenticate();
   void fail(errc e, std::string_view detail = {});
@@ -67,9 +68,10 @@ class session final : public io::connection_handler {
   /// Beast keeps a reference to its chunk callback, so the callback lives as long as the session.
   std::function<std::size_t(std::uint64_t, std::string_view, boost::system::error_code&)> on_chunk_body_;
   std::optional<auth::identity> who_;  // for API endpoints, once the head is in
-  std::string client_;                  // `who_` as a rate-limit key
+  std::string client_;                 // `who_` as a rate-limit key
   phase phase_ = phase::idle;
   bool processing_ = false;
+  bool first_request_ = true;  // only a connection's first bytes may be an HTTP/2 preface
 };
 
 }  // namespace sb::http

@@ -36,6 +36,10 @@ connection::~connection() {
   }
 }
 
+void connection::enable_tls(SSL* ssl) {
+  tls_ = std::make_unique<tls_state>(ssl);
+}
+
 void connection::start(std::unique_ptr<connection_handler> h) {
   self_ = shared_from_this();
   handler_ = std::move(h);
@@ -51,6 +55,40 @@ void connection::replace_handler(std::unique_ptr<connection_handler> h) {
 }
 
 std::size_t connection::read_some(char* data, std::size_t size, boost::system::error_code& ec) {
+  return tls_ ? read_tls(data, size, ec) : recv_raw(data, size, ec);
+}
+
+std::size_t connection::read_tls(char* data, std::size_t size, boost::system::error_code& ec) {
+  // Each pass either returns plaintext or moves ciphertext from the socket into OpenSSL; it ends
+  // when the socket has nothing more (would_block), so it cannot spin.
+  for (;;) {
+    std::size_t n = 0;
+    auto r = tls_->transport.read(data, size, n);
+    if (tls_->transport.has_ciphertext()) {
+      request_flush();  // handshake messages, alerts or session tickets to send
+    }
+    if (r == tls_transport::result::ok) {
+      ec = {};
+      return n;
+    }
+    if (r == tls_transport::result::closed) {
+      ec = boost::asio::error::eof;
+      return 0;
+    }
+    if (r == tls_transport::result::failed) {
+      ec = boost::asio::error::connection_aborted;
+      return 0;
+    }
+    char cipher[16 << 10];
+    auto got = recv_raw(cipher, sizeof cipher, ec);
+    if (ec) {
+      return 0;
+    }
+    tls_->transport.put_ciphertext(cipher, got);
+  }
+}
+
+std::size_t connection::recv_raw(char* data, std::size_t size, boost::system::error_code& ec) {
   for (;;) {
     auto n = ::recv(socket_.native_handle(), data, size, MSG_DONTWAIT);
     if (n > 0) {
@@ -77,6 +115,16 @@ void connection::wait_readable() {
     return;
   }
   read_armed_ = true;
+  if (tls_ && tls_->transport.has_buffered_input() && state_ == state::open) {
+    // OpenSSL holds input the handler has not taken yet; the socket may never be readable again.
+    boost::asio::post(loop_->context(), [self = shared_from_this()] {
+      self->read_armed_ = false;
+      if (self->state_ == state::open && self->handler_) {
+        self->handler_->on_readable();
+      }
+    });
+    return;
+  }
   socket_.async_wait(socket_type::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
     self->read_armed_ = false;
     if (ec || self->state_ == state::closed) {
@@ -100,8 +148,24 @@ void connection::send(shared_bytes b) {
   }
 }
 
+void connection::request_flush() {
+  if (state_ != state::closed && !write_armed_) {
+    loop_->request_flush(*this);
+  }
+}
+
 void connection::flush() {
   if (state_ == state::closed || write_armed_) {
+    return;
+  }
+  if (state_ == state::open && handler_) {
+    handler_->on_flush();
+    if (state_ == state::closed) {
+      return;
+    }
+  }
+  if (tls_) {
+    flush_tls();
     return;
   }
   iovec iov[max_iov];
@@ -132,6 +196,75 @@ void connection::flush() {
     handler_->on_sent();
   }
   if (queue_.empty() && state_ == state::flushing_to_close) {
+    begin_linger();
+  }
+}
+
+void connection::flush_tls() {
+  constexpr std::size_t record_batch = 64 << 10;
+  auto& t = *tls_;
+  bool wrote = false;
+  for (int i = 0; i < writes_per_flush; ++i) {
+    if (t.out_at == t.out.size()) {
+      t.out.clear();
+      t.out_at = 0;
+      // Encrypt a batch of the queue: many small messages become few records and one send.
+      iovec iov[max_iov];
+      while (!queue_.empty() && t.out.size() < record_batch && t.transport.handshake_done()) {
+        int count = queue_.gather(iov, max_iov);
+        std::size_t taken = 0;
+        for (int k = 0; k < count && t.out.size() < record_batch; ++k) {
+          std::size_t n = 0;
+          auto r = t.transport.write(static_cast<const char*>(iov[k].iov_base), iov[k].iov_len, n);
+          taken += n;
+          t.transport.take_ciphertext(t.out);
+          if (r == tls_transport::result::failed || r == tls_transport::result::closed) {
+            close();
+            return;
+          }
+          if (n < iov[k].iov_len) {
+            break;
+          }
+        }
+        if (taken == 0) {
+          break;
+        }
+        queue_.consume(taken);
+      }
+      t.transport.take_ciphertext(t.out);
+      if (t.out.empty()) {
+        break;
+      }
+    }
+    auto n =
+        ::send(socket_.native_handle(), t.out.data() + t.out_at, t.out.size() - t.out_at, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        wait_writable();
+        break;
+      }
+      close();
+      return;
+    }
+    t.out_at += static_cast<std::size_t>(n);
+    wrote = true;
+  }
+  bool more =
+      t.out_at < t.out.size() || t.transport.has_ciphertext() || (!queue_.empty() && t.transport.handshake_done());
+  if (more && !write_armed_) {
+    loop_->request_flush(*this);
+  }
+  if (t.out_at == t.out.size() && t.out.capacity() > (256 << 10)) {
+    t.out = {};  // an idle connection keeps no large buffer
+    t.out_at = 0;
+  }
+  if (wrote && handler_ && state_ == state::open) {
+    handler_->on_sent();
+  }
+  if (output_idle() && state_ == state::flushing_to_close) {
     begin_linger();
   }
 }
@@ -169,7 +302,7 @@ void connection::close_after_flush() {
     handler_->on_close();
   }
   set_timer(linger_time);
-  if (queue_.empty()) {
+  if (output_idle()) {
     begin_linger();
   }
 }
@@ -178,6 +311,16 @@ void connection::begin_linger() {
   // Shut down our side, then read until the peer hangs up: closing with unread input would send
   // a reset that can destroy the response we just wrote before the peer reads it.
   state_ = state::lingering;
+  if (tls_) {
+    // close_notify, best effort: the peer may already be gone, and nothing waits for it.
+    tls_->transport.shutdown();
+    std::string alert;
+    tls_->transport.take_ciphertext(alert);
+    if (!alert.empty()) {
+      [[maybe_unused]] auto n =
+          ::send(socket_.native_handle(), alert.data(), alert.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+  }
   boost::system::error_code ec;
   socket_.shutdown(socket_type::shutdown_send, ec);
   discard_input();
@@ -187,7 +330,7 @@ void connection::discard_input() {
   char sink[4096];
   boost::system::error_code ec;
   for (int i = 0; i < 16; ++i) {
-    read_some(sink, sizeof sink, ec);
+    recv_raw(sink, sizeof sink, ec);
     if (ec == boost::asio::error::would_block) {
       wait_readable();
       return;

@@ -7,13 +7,14 @@
 // hanging up, an error, a timeout, the drain); pending readiness waits also hold it, so it is
 // destroyed, with its handler, once it is closed and the last wait has completed.
 // Reads and writes are direct non-blocking syscalls; Asio only says when the socket is ready.
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/basic_stream_socket.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <memory>
 
 #include "io/loop.hpp"
 #include "io/send_queue.hpp"
 #include "io/timing_wheel.hpp"
+#include "io/tls.hpp"
 
 namespace sb::io {
 
@@ -29,6 +30,9 @@ class connection_handler {
   virtual void on_timer() {}
   /// A write took bytes off the queue (for handlers that refill it at their own pace).
   virtual void on_sent() {}
+  /// The connection is about to write: a handler that frames lazily (HTTP/2) queues its bytes
+  /// now, once per flush, rather than on every send.
+  virtual void on_flush() {}
   /// The connection is closing: release subscriptions and anything shared. Called once.
   virtual void on_close() {}
   /// The server is draining: say goodbye the protocol's way, then close.
@@ -55,6 +59,13 @@ class connection final : public std::enable_shared_from_this<connection>, public
 
   io::loop& owner() { return *loop_; }
 
+  /// Makes this a TLS connection (before start()): reads decrypt, flushes encrypt. Takes `ssl`.
+  void enable_tls(SSL* ssl);
+  bool is_tls() const { return tls_ != nullptr; }
+  /// The protocol ALPN negotiated ("h2", "http/1.1"); empty on cleartext, without ALPN, or before
+  /// the handshake has finished (it has once read_some returned plaintext).
+  std::string_view alpn() const { return tls_ ? tls_->transport.alpn() : std::string_view{}; }
+
   /// Installs the first handler and starts waiting for input.
   void start(std::unique_ptr<connection_handler> h);
   /// Replaces the handler (protocol upgrade). The old one is destroyed after the current turn, so
@@ -69,7 +80,10 @@ class connection final : public std::enable_shared_from_this<connection>, public
   /// Queues bytes; they leave in the loop's next flush pass.
   void send(shared_bytes b);
   void send(std::string s) { send(shared_bytes::from_string(std::move(s))); }
-  std::size_t queued_bytes() const { return queue_.bytes(); }
+  /// Bytes waiting to be written (plaintext queued and, under TLS, ciphertext not yet sent).
+  std::size_t queued_bytes() const { return queue_.bytes() + (tls_ ? tls_->out.size() - tls_->out_at : 0); }
+  /// Asks for a flush pass (and so an on_flush()) even though nothing was queued with send().
+  void request_flush();
 
   /// (Re)arms the connection's one timer.
   void set_timer(timing_wheel::duration delay);
@@ -101,12 +115,25 @@ class connection final : public std::enable_shared_from_this<connection>, public
   void wait_writable();
   void begin_linger();
   void discard_input();
+  std::size_t recv_raw(char* data, std::size_t size, boost::system::error_code& ec);
+  std::size_t read_tls(char* data, std::size_t size, boost::system::error_code& ec);
+  void flush_tls();
+  bool output_idle() const { return queue_.empty() && (!tls_ || tls_->out_at == tls_->out.size()); }
+
+  /// Only TLS connections pay for this.
+  struct tls_state {
+    explicit tls_state(SSL* ssl) : transport(ssl) {}
+    tls_transport transport;
+    std::string out;  // ciphertext being written
+    std::size_t out_at = 0;
+  };
 
   loop* loop_;
   socket_type socket_;
   boost::asio::ip::tcp::endpoint peer_;
   send_queue queue_;
   std::unique_ptr<connection_handler> handler_;
+  std::unique_ptr<tls_state> tls_;
   std::shared_ptr<connection> self_;  // set by start(), dropped by close()
   std::shared_ptr<admission> lease_;
   wheel_entry timer_;

@@ -36,6 +36,24 @@ class send_queue {
   /// Drops `n` bytes from the front (what a write took).
   void consume(std::size_t n);
 
+  /// Takes the first `n` bytes (at most bytes()) off the queue, calling `each(shared_bytes)` with
+  /// references to the same owners: an HTTP/2 stream hands a DATA frame's payload on, no copy.
+  template <class F>
+  void take_front(std::size_t n, F&& each) {
+    n = n < bytes_ ? n : bytes_;
+    std::size_t left = n;
+    for (auto i = head_; left > 0 && i < segments_.size(); ++i) {
+      auto view = segments_[i].bytes;
+      if (i == head_) {
+        view.remove_prefix(offset_);
+      }
+      auto piece = view.substr(0, left);
+      each(shared_bytes{segments_[i].owner, piece});
+      left -= piece.size();
+    }
+    consume(n);
+  }
+
   void clear();
 
  private:

@@ -12,12 +12,13 @@
 #include <stdexcept>
 #include <thread>
 
-#include "core/memory_broker.hpp"
 #include "auth/authority.hpp"
+#include "core/memory_broker.hpp"
 #include "http/publish_limiter.hpp"
 #include "http/services.hpp"
 #include "http/session.hpp"
 #include "io/listener.hpp"
+#include "io/tls.hpp"
 #include "server/connection_limits.hpp"
 #include "server/dev_llm.hpp"
 #include "server/metrics.hpp"
@@ -54,13 +55,32 @@ boost::asio::ip::tcp::endpoint parse_listen(const std::string& text) {
     port = 70000;
   }
   if (ec || port > 65535) {
-    throw std::runtime_error("listen = \"" + text + "\": expected HOST:PORT with a numeric address and a port up to 65535");
+    throw std::runtime_error("listen = \"" + text +
+                             "\": expected HOST:PORT with a numeric address and a port up to 65535");
   }
   return {address, static_cast<unsigned short>(port)};
 }
 
+/// Starts the HTTP session of an accepted connection (cleartext or TLS), or refuses it over a
+/// connection limit.
+void accept(const std::shared_ptr<io::connection>& c, http::loop_services& ctx,
+            const std::shared_ptr<connection_limits>& limits) {
+  if (!limits->admit(c->peer().address())) {
+    c->start(std::make_unique<http::refusal>(*c));
+    c->send(http::serialize(http::response::error(errc::rate_limited, "too many connections"), false));
+    c->close_after_flush();
+    return;
+  }
+  c->hold(limits);
+  auto session = std::make_unique<http::session>(*c, ctx);
+  auto* raw = session.get();
+  c->start(std::move(session));
+  raw->start();
+}
+
 std::int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
@@ -129,6 +149,7 @@ struct app::worker final : delivery_sink {
   std::optional<topic_registry> registry;
   std::optional<http::loop_services> services;
   std::unique_ptr<io::listener> listener;
+  std::unique_ptr<io::listener> tls_listener;
   boost::asio::steady_timer drain_timer;
   std::vector<std::weak_ptr<io::connection>> to_drain;
   double drain_budget = 0;
@@ -140,6 +161,7 @@ struct app::shared_state {
   std::unique_ptr<auth::authority> auth;
   std::unique_ptr<http::publish_limiter> publish_limits;
   std::unique_ptr<memory_broker> broker;
+  std::unique_ptr<io::tls_context> tls;
   presence_registry presence;
   policy_table policies;
   http::services services;
@@ -154,7 +176,8 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
   bool anonymous_publish = config_.allow_anonymous_publish.value_or(implicit_anonymous);
   if (!config_.dev && !config_.auth_configured() && !anonymous_publish) {
     throw std::runtime_error(
-        "no credentials are configured, so nobody could publish: set api_keys, jwt_secret or jwt_public_key_file, "
+        "no credentials are configured, so nobody could publish: set api_keys, jwt_secret or "
+        "jwt_public_key_file, "
         "or allow_anonymous_publish = true to publish without credentials (or run with --dev)");
   }
   if (!config_.dev && config_.allow_anonymous_publish.value_or(false)) {
@@ -202,6 +225,8 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
   s.limits.max_topics_per_stream = config_.max_topics_per_stream;
   s.limits.header_timeout = std::chrono::milliseconds(config_.header_timeout_ms);
   s.limits.idle_timeout = std::chrono::seconds(config_.idle_timeout_s);
+  s.limits.h2_max_concurrent_streams = static_cast<std::uint32_t>(config_.h2_max_concurrent_streams);
+  s.limits.h2_max_header_list_size = config_.h2_max_header_list_size;
   s.sse.heartbeat = std::chrono::seconds(config_.heartbeat_s);
   s.sse.retry_ms = static_cast<unsigned>(config_.retry_ms);
   s.sse.send_queue_max_bytes = config_.send_queue_max_bytes;
@@ -239,6 +264,16 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
     };
   }
 
+  std::optional<boost::asio::ip::tcp::endpoint> tls_endpoint;
+  if (!config_.tls_listen.empty()) {
+    if (config_.tls_cert_file.empty() || config_.tls_key_file.empty()) {
+      throw std::runtime_error("tls_listen needs tls_cert_file and tls_key_file");
+    }
+    tls_endpoint = parse_listen(config_.tls_listen);
+    shared_->tls = std::make_unique<io::tls_context>(config_.tls_cert_file, config_.tls_key_file,
+                                                     std::vector<std::string>{"h2", "http/1.1"});
+  }
+
   shared_->limits = std::make_shared<connection_limits>(config_.max_connections, config_.max_connections_per_ip);
   for (auto& w : workers_) {
     w->registry.emplace(*shared_->broker, w->loop.index());
@@ -248,21 +283,19 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
     auto* ctx = &*w->services;
     auto limits = shared_->limits;
     try {
-      w->listener = std::make_unique<io::listener>(w->loop, endpoint, [ctx, limits](const std::shared_ptr<io::connection>& c) {
-        if (!limits->admit(c->peer().address())) {
-          c->start(std::make_unique<http::refusal>(*c));
-          c->send(http::serialize(http::response::error(errc::rate_limited, "too many connections"), false));
-          c->close_after_flush();
-          return;
-        }
-        c->hold(limits);
-        auto session = std::make_unique<http::session>(*c, *ctx);
-        auto* raw = session.get();
-        c->start(std::move(session));
-        raw->start();
-      });
+      w->listener = std::make_unique<io::listener>(
+          w->loop, endpoint, [ctx, limits](const std::shared_ptr<io::connection>& c) { accept(c, *ctx, limits); });
+      if (tls_endpoint) {
+        auto* tls = shared_->tls.get();
+        w->tls_listener = std::make_unique<io::listener>(w->loop, *tls_endpoint,
+                                                         [ctx, limits, tls](const std::shared_ptr<io::connection>& c) {
+                                                           c->enable_tls(tls->new_ssl());
+                                                           accept(c, *ctx, limits);
+                                                         });
+      }
     } catch (const boost::system::system_error& e) {
-      throw std::runtime_error("cannot listen on " + config_.listen + ": " + e.code().message());
+      throw std::runtime_error("cannot listen on " + config_.listen +
+                               (tls_endpoint ? " or " + config_.tls_listen : "") + ": " + e.code().message());
     }
   }
 }
@@ -282,9 +315,13 @@ std::string app::metrics_text() const {
 int app::run() {
   for (auto& w : workers_) {
     w->listener->start();
+    if (w->tls_listener) {
+      w->tls_listener->start();
+    }
     w->thread = std::thread([&loop = w->loop] { loop.run(); });
   }
-  spdlog::info("switchboard listening on {} with {} loop(s){}", config_.listen, workers_.size(),
+  spdlog::info("switchboard listening on {}{} with {} loop(s){}", config_.listen,
+               config_.tls_listen.empty() ? "" : " and " + config_.tls_listen + " (TLS, h2)", workers_.size(),
                config_.dev ? " (dev mode: demo at /)" : "");
 
   boost::asio::io_context control;
@@ -294,12 +331,20 @@ int app::run() {
   boost::asio::signal_set hangups(control, SIGHUP);
   std::function<void()> wait_hangup = [&] {
     hangups.async_wait([&](boost::system::error_code ec, int) {
-      if (ec) return;
+      if (ec)
+        return;
       std::string error;
       if (shared_->auth->reload(error)) {
         spdlog::info("SIGHUP: keys reloaded");
       } else {
         spdlog::error("SIGHUP: keeping the old keys: {}", error);
+      }
+      if (shared_->tls) {
+        if (shared_->tls->reload(error)) {
+          spdlog::info("SIGHUP: TLS certificate reloaded");
+        } else {
+          spdlog::error("SIGHUP: keeping the old TLS certificate: {}", error);
+        }
       }
       wait_hangup();
     });
@@ -319,7 +364,8 @@ int app::run() {
     }
     presence_tick.expires_after(std::chrono::milliseconds(config_.presence_tick_ms));
     presence_tick.async_wait([&](boost::system::error_code ec) {
-      if (!ec) announce_presence();
+      if (!ec)
+        announce_presence();
     });
   };
   announce_presence();
@@ -329,7 +375,8 @@ int app::run() {
 
   std::function<void()> watch = [&] {
     std::size_t open = 0;
-    for (auto& w : workers_) open += w->loop.open_connections();
+    for (auto& w : workers_)
+      open += w->loop.open_connections();
     auto now = std::chrono::steady_clock::now();
     if (open == 0 || now >= deadline) {
       if (open) {
@@ -347,12 +394,14 @@ int app::run() {
     }
     poll.expires_after(drain_tick);
     poll.async_wait([&](boost::system::error_code ec) {
-      if (!ec) watch();
+      if (!ec)
+        watch();
     });
   };
 
   signals.async_wait([&](boost::system::error_code ec, int signo) {
-    if (ec) return;
+    if (ec)
+      return;
     spdlog::info("{}: draining", signo == SIGTERM ? "SIGTERM" : "SIGINT");
     deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config_.drain_timeout_s);
     begin_drain();
@@ -383,6 +432,9 @@ void app::begin_drain() {
   for (auto& w : workers_) {
     boost::asio::post(w->loop.context(), [w = w.get(), per_tick] {
       w->listener->stop();
+      if (w->tls_listener) {
+        w->tls_listener->stop();
+      }
       w->loop.for_each_connection([w](io::connection& c) { w->to_drain.push_back(c.weak_from_this()); });
       w->drain_some(per_tick);
     });

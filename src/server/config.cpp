@@ -180,6 +180,11 @@ const std::vector<config_entry>& config_table() {
       {"max_connections_per_ip", field(&config::max_connections_per_ip), 1, 10000000, "open connections per client address (429 over it)"},
       {"http_publish_rate", field(&config::http_publish_rate), 1, 10000000, "HTTP publishes per second per client: API key, token subject or address (429 over it)"},
       {"http_publish_burst", field(&config::http_publish_burst), 1, 10000000, "burst allowance for http_publish_rate"},
+      {"tls_listen", field(&config::tls_listen), 0, 0, "TLS port, HOST:PORT (empty: off); ALPN offers h2 and http/1.1"},
+      {"tls_cert_file", field(&config::tls_cert_file), 0, 0, "PEM certificate chain for tls_listen (reloaded on SIGHUP)"},
+      {"tls_key_file", field(&config::tls_key_file), 0, 0, "PEM private key for tls_listen (reloaded on SIGHUP)"},
+      {"h2_max_concurrent_streams", field(&config::h2_max_concurrent_streams), 1, 100000, "HTTP/2 streams one connection may have open (SETTINGS_MAX_CONCURRENT_STREAMS)"},
+      {"h2_max_header_list_size", field(&config::h2_max_header_list_size), 1024, 1 << 20, "largest HTTP/2 request header list, RFC 9113 size (431 over it)"},
   };
   return table;
 }

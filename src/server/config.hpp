@@ -52,6 +52,12 @@ struct config {
   std::uint64_t max_connections_per_ip = 10000;
   std::uint64_t http_publish_rate = 10000;  // per client (key, subject or address) per second
   std::uint64_t http_publish_burst = 20000;
+  // TLS and HTTP/2.
+  std::string tls_listen;  // empty: no TLS port
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::uint64_t h2_max_concurrent_streams = 256;
+  std::uint64_t h2_max_header_list_size = 16 << 10;
 
   /// True when any credential is configured (then anonymous access is off unless allowed).
   bool auth_configured() const { return !jwt_secret.empty() || !jwt_public_key_file.empty() || !api_keys.empty(); }

@@ -25,6 +25,7 @@ std::string render_metrics(const metrics_source& src) {
   family(out, "switchboard_connections", "gauge", "Open TCP connections.", connections);
   family(out, "switchboard_sse_streams", "gauge", "Open SSE streams.", sum(&loop_counters::sse_streams));
   family(out, "switchboard_ws_sessions", "gauge", "Open WebSocket sessions.", sum(&loop_counters::ws_sessions));
+  family(out, "switchboard_h2_connections", "gauge", "Open HTTP/2 connections.", sum(&loop_counters::h2_sessions));
   family(out, "switchboard_http_requests_total", "counter", "HTTP requests answered.", sum(&loop_counters::http_requests));
   family(out, "switchboard_bad_requests_total", "counter", "Requests refused as malformed, too large, too slow or unknown.", sum(&loop_counters::bad_requests));
   family(out, "switchboard_messages_published_total", "counter", "Messages accepted for publishing.", sum(&loop_counters::messages_published));

@@ -12,7 +12,9 @@ namespace {
 /// A resume text that names no recoverable position: every topic gets a gap.
 constexpr position unrecoverable{0, 0};
 
-io::shared_bytes static_bytes(std::string_view s) { return {nullptr, s}; }
+io::shared_bytes static_bytes(std::string_view s) {
+  return {nullptr, s};
+}
 
 unsigned jittered(unsigned base_ms) {
   thread_local std::minstd_rand rng{std::random_device{}()};
@@ -21,12 +23,14 @@ unsigned jittered(unsigned base_ms) {
 
 }  // namespace
 
-stream::stream(io::connection& conn, topic_registry& registry, loop_counters& counters, const settings& s)
-    : conn_(conn), registry_(registry), counters_(counters), settings_(s) {
+stream::stream(sink& out, topic_registry& registry, loop_counters& counters, const settings& s)
+    : out_(out), registry_(registry), counters_(counters), settings_(s) {
   counters_.sse_streams.add();
 }
 
-stream::~stream() { release(); }
+stream::~stream() {
+  release();
+}
 
 void stream::start(std::vector<std::string> names, const resume_from& from) {
   topic_count_ = static_cast<std::uint32_t>(names.size());
@@ -90,20 +94,19 @@ void stream::finish_start() {
   if (closed_) {
     return;
   }
-  conn_.send(preamble(settings_.retry_ms, current_id()));
+  out_.send(preamble(settings_.retry_ms, current_id()));
   if (!state->gaps.empty()) {
-    conn_.send(gap_event(state->gaps));
+    out_.send(gap_event(state->gaps));
   }
   // A retained message is the topic's current state: the stream's id stays at the head, so a
   // reconnect does not replay what was published between the retained message and now.
   for (auto& [t, m] : state->retained) {
-    conn_.send(id_line(current_id()));
-    conn_.send({m, m->sse_body()});
+    out_.send(id_line(current_id()));
+    out_.send({m, m->sse_body()});
     counters_.deliveries.add();
   }
   pump_backlog();
-  conn_.set_timer(settings_.heartbeat);
-  conn_.wait_readable();
+  out_.arm_heartbeat(settings_.heartbeat);
 }
 
 std::string stream::current_id() const {
@@ -123,18 +126,18 @@ std::string stream::current_id() const {
 void stream::emit(topic_sub& t, const message_ptr& m) {
   if (!m) {
     std::string lost[] = {t.topic()};
-    conn_.send(gap_event(lost));  // the `drop` policy dropped messages of this topic
+    out_.send(gap_event(lost));  // the `drop` policy dropped messages of this topic
     return;
   }
   if (!m->stored()) {
-    conn_.send({m, m->sse});  // volatile: no id, so the client's resume position stays put
+    out_.send({m, m->sse});  // volatile: no id, so the client's resume position stays put
   } else {
     t.sent = m->pos;
     if (topic_count_ == 1) {
-      conn_.send({m, m->sse_event()});
+      out_.send({m, m->sse_event()});
     } else {
-      conn_.send(id_line(current_id()));
-      conn_.send({m, m->sse_body()});
+      out_.send(id_line(current_id()));
+      out_.send({m, m->sse_body()});
     }
   }
   counters_.deliveries.add();
@@ -151,25 +154,30 @@ void stream::on_message(subscription& s, const message_ptr& m) {
     }
     if (m->pos.epoch != t.at.epoch) {
       std::string lost[] = {t.topic()};
-      conn_.send(gap_event(lost));  // the topic's history was lost under us (epoch changed)
+      out_.send(gap_event(lost));  // the topic's history was lost under us (epoch changed)
     }
     t.at = m->pos;
   }
-  if (feed_.empty() && !starting_ && conn_.queued_bytes() < settings_.replay_high_water) {
+  if (feed_.empty() && !starting_ && out_.queued_bytes() < settings_.replay_high_water) {
     emit(t, m);
     return;
   }
-  auto queued = conn_.queued_bytes();
+  auto queued = out_.queued_bytes();
   auto room = settings_.send_queue_max_bytes > queued ? settings_.send_queue_max_bytes - queued : 0;
   switch (feed_.push_live(t, m, t.policy, room)) {
-    case feed::verdict::queued: break;
-    case feed::verdict::dropped: counters_.drops.add(); break;
-    case feed::verdict::close: close_slow(); break;
+    case feed::verdict::queued:
+      break;
+    case feed::verdict::dropped:
+      counters_.drops.add();
+      break;
+    case feed::verdict::close:
+      close_slow();
+      break;
   }
 }
 
 void stream::pump_backlog() {
-  while (!closed_ && conn_.queued_bytes() < settings_.replay_high_water) {
+  while (!closed_ && out_.queued_bytes() < settings_.replay_high_water) {
     auto e = feed_.pop();
     if (!e) {
       break;
@@ -184,22 +192,37 @@ void stream::close_slow() {
   counters_.slow_consumer_closes.add();
   counters_.drops.add();
   closed_ = true;
+  out_.abort();
+}
+
+void stream::on_sent() {
+  pump_backlog();
+}
+
+void stream::on_timer() {
+  if (closed_) {
+    return;
+  }
+  out_.send(static_bytes(heartbeat()));
+  out_.arm_heartbeat(settings_.heartbeat);
+}
+
+void h1_stream::start(std::vector<std::string> topics, const resume_from& from) {
+  stream_.start(std::move(topics), from);
+  conn_.wait_readable();
+}
+
+void h1_stream::abort() {
+  // Deferred: this runs inside the registry's fan-out walk.
   boost::asio::post(conn_.owner().context(), [c = conn_.shared_from_this()] { c->close(); });
 }
 
-void stream::on_sent() { pump_backlog(); }
-
-void stream::on_timer() {
-  conn_.send(static_bytes(heartbeat()));
-  conn_.set_timer(settings_.heartbeat);
-}
-
-void stream::on_readable() {
+void h1_stream::on_readable() {
   // A client has nothing to say on an SSE stream; reading only tells when it hangs up.
-  char sink[512];
+  char scratch[512];
   boost::system::error_code ec;
   for (int i = 0; i < 8; ++i) {
-    conn_.read_some(sink, sizeof sink, ec);
+    conn_.read_some(scratch, sizeof scratch, ec);
     if (ec == boost::asio::error::would_block) {
       conn_.wait_readable();
       return;
@@ -216,8 +239,9 @@ void stream::on_drain() {
   if (closed_) {
     return;
   }
-  conn_.send(retry_field(jittered(settings_.retry_ms)));
-  conn_.close_after_flush();
+  out_.send(retry_field(jittered(settings_.retry_ms)));
+  closed_ = true;
+  out_.end();
 }
 
 void stream::on_close() {

@@ -1,5 +1,6 @@
 #pragma once
-// An SSE stream on an HTTP/1.1 connection, after its response head: one subscriber holding a
+// An SSE stream, after its response head, writing to a sink (an HTTP/1.1 connection or an HTTP/2
+// stream): one subscriber holding a
 // subscription per topic. Live messages are queued as references to their shared encoded bytes;
 // a single-topic stream sends them as they are, a multi-topic stream puts its own cursor id line
 // before the shared body. Replay after a resume is paced: history is queued as the socket drains,
@@ -19,6 +20,7 @@
 #include "core/topic_pattern.hpp"
 #include "core/topic_registry.hpp"
 #include "io/connection.hpp"
+#include "sse/sink.hpp"
 
 namespace sb::sse {
 
@@ -37,21 +39,24 @@ struct resume_from {
   std::optional<std::string> text;
 };
 
-class stream final : public io::connection_handler, public subscriber {
+class stream final : public subscriber {
  public:
-  /// The response head must already be queued on `conn`.
-  stream(io::connection& conn, topic_registry& registry, loop_counters& counters, const settings& s);
-  ~stream() override;
+  /// The response head must already be queued on `out`, which outlives the stream.
+  stream(sink& out, topic_registry& registry, loop_counters& counters, const settings& s);
+  ~stream();
 
   /// Subscribes `topics` (valid, distinct names), then queues the preamble, gaps, retained
   /// messages and the replay.
   void start(std::vector<std::string> topics, const resume_from& from);
 
-  void on_readable() override;
-  void on_timer() override;
-  void on_sent() override;
-  void on_close() override;
-  void on_drain() override;
+  /// The sink's heartbeat is due.
+  void on_timer();
+  /// The sink wrote bytes: refill from the backlog.
+  void on_sent();
+  /// The sink is gone: unsubscribe. Called once.
+  void on_close();
+  /// The server is draining: a jittered retry:, then end.
+  void on_drain();
   void on_message(subscription& s, const message_ptr& m) override;
 
  private:
@@ -60,7 +65,7 @@ class stream final : public io::connection_handler, public subscriber {
   struct topic_sub : subscription {
     std::uint32_t hash = 0;  // of the name, for the cursor
     overflow_policy policy = overflow_policy::resume;
-    position sent;           // what the client holds once the queued bytes arrive
+    position sent;  // what the client holds once the queued bytes arrive
   };
   /// What starting gathers from the broker's answers before the first bytes go out.
   struct start_state {
@@ -77,7 +82,7 @@ class stream final : public io::connection_handler, public subscriber {
   void close_slow();
   void release();
 
-  io::connection& conn_;
+  sink& out_;
   topic_registry& registry_;
   loop_counters& counters_;
   const settings& settings_;
@@ -87,6 +92,31 @@ class stream final : public io::connection_handler, public subscriber {
   std::uint32_t topic_count_ = 0;
   bool closed_ = false;
   bool released_ = false;
+};
+
+/// An SSE stream that owns its HTTP/1.1 connection (the connection's handler after the head).
+class h1_stream final : public io::connection_handler, sink {
+ public:
+  h1_stream(io::connection& conn, topic_registry& registry, loop_counters& counters, const settings& s)
+      : conn_(conn), stream_(*this, registry, counters, s) {}
+
+  void start(std::vector<std::string> topics, const resume_from& from);
+
+  void on_readable() override;
+  void on_timer() override { stream_.on_timer(); }
+  void on_sent() override { stream_.on_sent(); }
+  void on_close() override { stream_.on_close(); }
+  void on_drain() override { stream_.on_drain(); }
+
+ private:
+  void send(io::shared_bytes b) override { conn_.send(std::move(b)); }
+  std::size_t queued_bytes() const override { return conn_.queued_bytes(); }
+  void abort() override;
+  void end() override { conn_.close_after_flush(); }
+  void arm_heartbeat(std::chrono::milliseconds delay) override { conn_.set_timer(delay); }
+
+  io::connection& conn_;
+  stream stream_;
 };
 
 }  // namespace sb::sse

@@ -46,7 +46,7 @@ after(async () => {
   state.dir = null;
 });
 
-async function launch() {
+async function launch(extraArgs = []) {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} not found: apt-get install -y chromium (or set CHROMIUM_BIN)`);
   }
@@ -57,7 +57,7 @@ async function launch() {
   const context = await chromium.launchPersistentContext(state.dir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ARGS,
+    args: [...ARGS, ...extraArgs],
     viewport: { width: 1200, height: 900 },
     timeout: 30000,
   });
@@ -72,8 +72,8 @@ async function launch() {
  * The file's browser context (Debian's Chromium, launched on first use, closed after the file's
  * last test). Pages the test opens are closed by `t.after`; `context.pageErrors` starts empty.
  */
-export async function launchBrowser(t) {
-  shared ??= launch();
+export async function launchBrowser(t, { args = [] } = {}) {
+  shared ??= launch(args); // `args` count on the file's first launch only
   const context = await shared;
   context.pageErrors.length = 0;
   const before = new Set(context.pages());

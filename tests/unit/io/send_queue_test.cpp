@@ -230,5 +230,29 @@ TEST(SendQueue, ReusableAfterDrainingWithoutStaleOffset) {
   EXPECT_EQ(front(q), "ef");
 }
 
+TEST(SendQueue, TakeFrontHandsOnReferencesNotCopies) {
+  // An HTTP/2 DATA frame's payload: a prefix of a stream's queue, crossing segment boundaries,
+  // handed on as views of the same owners.
+  auto shared = shared_bytes::from_string("hello, world");
+  send_queue q;
+  q.push(shared);
+  q.push(shared_bytes::from_string("!!"));
+  q.consume(2);  // "llo, world" + "!!"
+  std::vector<shared_bytes> taken;
+  q.take_front(11, [&](shared_bytes b) { taken.push_back(std::move(b)); });
+  ASSERT_EQ(taken.size(), 2u);
+  EXPECT_EQ(taken[0].bytes, "llo, world");
+  EXPECT_EQ(taken[0].bytes.data(), shared.bytes.data() + 2);  // the same memory
+  EXPECT_EQ(taken[0].owner, shared.owner);
+  EXPECT_EQ(taken[1].bytes, "!");
+  EXPECT_EQ(q.bytes(), 1u);
+  EXPECT_EQ(front(q), "!");
+  q.take_front(100,
+               [&](shared_bytes b) { taken.push_back(std::move(b)); });  // at most what is there
+  EXPECT_EQ(taken.back().bytes, "!");
+  EXPECT_TRUE(q.empty());
+  q.take_front(5, [](shared_bytes) { ADD_FAILURE() << "nothing to take"; });
+}
+
 }  // namespace
 }  // namespace sb::io

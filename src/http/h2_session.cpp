@@ -1,0 +1,701 @@
+#include "http/h2_session.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/url/parse.hpp>
+#include <cctype>
+#include <charconv>
+
+#include "core/topic_name.hpp"
+
+namespace sb::http {
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+/// Frames queued on the connection before the engine is asked for more: enough for one large
+/// gathered write, small enough that a slow peer makes streams wait in their own queues (where
+/// the slow-consumer policy sees them), not in the connection's.
+constexpr std::size_t connection_high_water = 256 << 10;
+constexpr std::size_t read_chunk = 16 << 10;
+
+bool is_connection_specific(std::string_view name) {
+  // RFC 9113 8.2.2: these must not appear in an HTTP/2 message.
+  return name == "connection" || name == "keep-alive" || name == "transfer-encoding" ||
+         name == "upgrade" || name == "proxy-connection";
+}
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+}  // namespace
+
+/// One request stream. After its head it is either waiting for its body, streaming a publish,
+/// answered, or an SSE stream; its outgoing bytes wait in `out` until flow control lets them go.
+struct h2_session::stream final : sse::sink {
+  stream(h2_session& s, std::int32_t stream_id) : session(s), id(stream_id) {}
+
+  void send(io::shared_bytes b) override {
+    if (!ended) {
+      out.push(std::move(b));
+      session.wake(*this);
+    }
+  }
+  std::size_t queued_bytes() const override { return out.bytes(); }
+  void abort() override {
+    // From inside a fan-out walk: reset the stream on the next turn. The client resumes from
+    // history, as an HTTP/1.1 client does when its connection is closed.
+    ended = true;
+    out.clear();
+    boost::asio::post(session.conn_.owner().context(), [alive = std::weak_ptr<bool>(session.alive_),
+                                                        s = &session, id = id] {
+      if (alive.lock() && s->find(id)) {
+        nghttp2_submit_rst_stream(s->session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+        s->conn_.request_flush();
+      }
+    });
+  }
+  void end() override {
+    eof = true;
+    session.wake(*this);
+  }
+  void arm_heartbeat(std::chrono::milliseconds) override {}  // the session's timer beats for all
+
+  h2_session& session;
+  std::int32_t id;
+  // The request, until it is answered.
+  std::string method;
+  std::string path;
+  bhttp::fields headers;
+  std::size_t header_bytes = 0;
+  bool headers_too_large = false;
+  bool request_done = false;  // END_STREAM received
+  bool responded = false;     // a response (or SSE head) was submitted
+  route where;
+  std::optional<caller> who;
+  std::string body;
+  std::size_t body_limit = 0;
+  std::unique_ptr<api::stream_publisher> publisher;
+  // The response.
+  io::send_queue out;
+  bool eof = false;       // nothing follows `out`
+  bool ended = false;     // aborted: take no more bytes
+  bool deferred = false;  // the data source said NGHTTP2_ERR_DEFERRED
+  std::chrono::steady_clock::time_point opened = std::chrono::steady_clock::now();  // for the 408
+  std::unique_ptr<sse::stream> sse;
+};
+
+/// nghttp2's C callbacks, forwarding to the session (user_data) and its streams.
+struct h2_callbacks {
+  static h2_session& self(void* user) { return *static_cast<h2_session*>(user); }
+
+  static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+      return 0;
+    }
+    auto& s = self(user);
+    auto st = std::make_unique<h2_session::stream>(s, frame->hd.stream_id);
+    nghttp2_session_set_stream_user_data(s.session_, frame->hd.stream_id, st.get());
+    s.streams_.emplace(frame->hd.stream_id, std::move(st));
+    s.stream_opened();
+    return 0;
+  }
+
+  static int on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name,
+                       std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
+                       std::uint8_t, void* user) {
+    auto* st = self(user).find(frame->hd.stream_id);
+    if (!st || st->responded || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+      return 0;  // trailers carry nothing we use
+    }
+    std::string_view n(reinterpret_cast<const char*>(name), namelen);
+    std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+    // RFC 9113 6.5.2 counts 32 bytes of overhead per field.
+    st->header_bytes += namelen + valuelen + 32;
+    if (st->header_bytes > self(user).ctx_.shared.limits.h2_max_header_list_size) {
+      st->headers_too_large = true;
+      st->headers.clear();
+      return 0;
+    }
+    if (st->headers_too_large) {
+      return 0;
+    }
+    if (n == ":method") {
+      st->method = v;
+    } else if (n == ":path") {
+      st->path = v;
+    } else if (n == ":authority") {
+      st->headers.set(bhttp::field::host, v);
+    } else if (!n.empty() && n.front() != ':') {
+      st->headers.insert(n, v);  // repeated fields (cookie crumbs) stay separate, as in HTTP/1.1
+    }
+    return 0;
+  }
+
+  static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    auto& s = self(user);
+    auto* st = s.find(frame->hd.stream_id);
+    if (!st) {
+      return 0;
+    }
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+      s.on_request_head(*st);
+      st = s.find(frame->hd.stream_id);  // answering may have closed it
+    }
+    if (st && (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+      st->request_done = true;
+      s.on_request_complete(*st);
+    }
+    return 0;
+  }
+
+  static int on_data_chunk(nghttp2_session*, std::uint8_t, std::int32_t stream_id,
+                           const std::uint8_t* data, std::size_t len, void* user) {
+    auto& s = self(user);
+    if (auto* st = s.find(stream_id)) {
+      s.on_body(*st, std::string_view(reinterpret_cast<const char*>(data), len));
+    }
+    return 0;
+  }
+
+  static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+    // A complete answer to a request whose body is still coming: tell the client to stop sending
+    // it (RFC 9113 8.1), without an error.
+    if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+      if (auto* st = self(user).find(frame->hd.stream_id); st && !st->request_done) {
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                  NGHTTP2_NO_ERROR);
+      }
+    }
+    return 0;
+  }
+
+  static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t, void* user) {
+    self(user).stream_closed(stream_id);
+    return 0;
+  }
+
+  static ssize_t read_data(nghttp2_session*, std::int32_t, std::uint8_t*, std::size_t length,
+                           std::uint32_t* flags, nghttp2_data_source* source, void*) {
+    auto* st = static_cast<h2_session::stream*>(source->ptr);
+    auto available = st->out.bytes();
+    if (available == 0 && !st->eof) {
+      st->deferred = true;
+      return NGHTTP2_ERR_DEFERRED;
+    }
+    auto n = std::min(length, available);
+    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    if (n == available && st->eof) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+    }
+    return static_cast<ssize_t>(n);
+  }
+
+  static int send_data(nghttp2_session*, nghttp2_frame* frame, const std::uint8_t* framehd,
+                       std::size_t length, nghttp2_data_source* source, void* user) {
+    auto& s = self(user);
+    auto* st = static_cast<h2_session::stream*>(source->ptr);
+    s.pending_.append(reinterpret_cast<const char*>(framehd), 9);
+    if (frame->data.padlen > 0) {
+      s.pending_.push_back(static_cast<char>(frame->data.padlen - 1));
+    }
+    s.emit_pending();
+    st->out.take_front(length, [&s](io::shared_bytes b) { s.conn_.send(std::move(b)); });
+    if (frame->data.padlen > 1) {
+      s.pending_.append(frame->data.padlen - 1, '\0');
+    }
+    if (st->sse) {
+      s.sent_.push_back(st->id);
+    }
+    return 0;
+  }
+};
+
+h2_session::h2_session(io::connection& conn, loop_services& ctx)
+    : conn_(conn), ctx_(ctx), alive_(std::make_shared<bool>(true)) {
+  nghttp2_session_callbacks* cbs = nullptr;
+  nghttp2_session_callbacks_new(&cbs);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, h2_callbacks::on_begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback(cbs, h2_callbacks::on_header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, h2_callbacks::on_frame_recv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, h2_callbacks::on_data_chunk);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, h2_callbacks::on_frame_send);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, h2_callbacks::on_stream_close);
+  nghttp2_session_callbacks_set_send_data_callback(cbs, h2_callbacks::send_data);
+  nghttp2_option* opt = nullptr;
+  nghttp2_option_new(&opt);
+  // Streams beyond the limit are refused by the engine, not by us.
+  nghttp2_option_set_max_outbound_ack(opt, 1000);
+  nghttp2_session_server_new2(&session_, cbs, this, opt);
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cbs);
+  ctx_.counters.h2_sessions.add();
+}
+
+h2_session::~h2_session() {
+  *alive_ = false;
+  if (!finished_) {
+    on_close();
+  }
+  nghttp2_session_del(session_);
+  ctx_.counters.h2_sessions.sub();
+}
+
+void h2_session::start(std::string_view early) {
+  nghttp2_settings_entry settings[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, ctx_.shared.limits.h2_max_concurrent_streams},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+       static_cast<std::uint32_t>(ctx_.shared.limits.h2_max_header_list_size)},
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+  };
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+  conn_.set_timer(ctx_.shared.limits.idle_timeout);
+  if (!early.empty()) {
+    receive(early);
+  }
+  if (!finished_) {
+    conn_.request_flush();
+    conn_.wait_readable();
+  }
+}
+
+void h2_session::receive(std::string_view bytes) {
+  if (finished_) {
+    return;
+  }
+  auto rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const std::uint8_t*>(bytes.data()),
+                                     bytes.size());
+  if (rv < 0) {
+    // Not HTTP/2 at all (a bad preface), or the engine gave up on the connection; whatever GOAWAY
+    // it queued goes out first.
+    ctx_.counters.bad_requests.add();
+    if (rv != NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
+      nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
+      produce();
+    }
+    finished_ = true;
+    conn_.close_after_flush();
+    return;
+  }
+  conn_.request_flush();
+}
+
+void h2_session::on_readable() {
+  if (finished_) {
+    return;
+  }
+  char buf[read_chunk];  // on the stack: an idle h2 connection keeps no read buffer
+  boost::system::error_code ec;
+  for (int reads = 0; reads < 8 && !finished_; ++reads) {
+    auto n = conn_.read_some(buf, sizeof buf, ec);
+    if (ec == boost::asio::error::would_block) {
+      ec = {};
+      break;
+    }
+    if (ec) {
+      break;
+    }
+    receive(std::string_view(buf, n));
+  }
+  if (finished_) {
+    return;
+  }
+  if (ec) {
+    finished_ = true;
+    conn_.close();
+    return;
+  }
+  check_done();
+  if (!finished_) {
+    conn_.wait_readable();
+  }
+}
+
+h2_session::stream* h2_session::find(std::int32_t id) {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+void h2_session::stream_opened() {
+  if (streams_.size() == 1) {
+    next_heartbeat_ = std::chrono::steady_clock::now() + ctx_.shared.sse.heartbeat -
+                      std::chrono::milliseconds(50);
+    conn_.set_timer(tick());
+  }
+}
+
+std::chrono::milliseconds h2_session::tick() const {
+  // Heartbeats, and incomplete requests timed out within two ticks.
+  return std::min<std::chrono::milliseconds>(ctx_.shared.sse.heartbeat,
+                                             ctx_.shared.limits.header_timeout);
+}
+
+void h2_session::stream_closed(std::int32_t id) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) {
+    return;
+  }
+  auto st = std::move(it->second);
+  streams_.erase(it);
+  if (st->sse) {
+    st->sse->on_close();
+  }
+  if (streams_.empty() && !finished_) {
+    conn_.set_timer(ctx_.shared.limits.idle_timeout);
+  }
+}
+
+void h2_session::on_request_head(stream& st) {
+  if (st.headers_too_large) {
+    fail(st, errc::headers_too_large);
+    return;
+  }
+  auto url = boost::urls::parse_origin_form(st.path);
+  if (!url) {
+    fail(st, errc::invalid_request, "request target is not a path");
+    return;
+  }
+  st.where = match_route(url->path());
+  if (st.where.endpoint == endpoint::none) {
+    fail(st, errc::not_found);
+    return;
+  }
+  if (!method_allowed(st.where.endpoint, st.method)) {
+    auto r = response::error(errc::method_not_allowed);
+    r.headers.emplace_back("Allow", std::string(allowed_methods(st.where.endpoint)));
+    respond(st, std::move(r));
+    return;
+  }
+  auto header = [&st](bhttp::field f) {
+    auto it = st.headers.find(f);
+    return it == st.headers.end() ? std::string_view{} : std::string_view(it->value());
+  };
+  if (st.method == "OPTIONS") {
+    response r{204, {}, {}, {}, false};
+    r.headers = ctx_.shared.cors.preflight(header(bhttp::field::origin),
+                                           header(bhttp::field::access_control_request_headers));
+    r.headers.emplace_back("Allow", std::string(allowed_methods(st.where.endpoint)));
+    respond(st, std::move(r));
+    return;
+  }
+  if (!is_public(st.where.endpoint)) {
+    auto verdict = authenticate(st.headers, *url, conn_.peer().address(), ctx_);
+    if (auto* refused = std::get_if<response>(&verdict)) {
+      respond(st, std::move(*refused));
+      return;
+    }
+    st.who = std::move(std::get<caller>(verdict));
+  }
+  if (st.where.endpoint == endpoint::events) {
+    open_events(st, *url);
+    return;
+  }
+  if (st.where.endpoint == endpoint::websocket) {
+    // RFC 8441 (WebSocket over HTTP/2) is not offered: SETTINGS_ENABLE_CONNECT_PROTOCOL is unset.
+    fail(st, errc::invalid_request, "WebSocket needs HTTP/1.1 here");
+    return;
+  }
+  st.body_limit = st.where.endpoint == endpoint::topic_publish
+                      ? ctx_.shared.limits.max_message_bytes
+                      : ctx_.shared.limits.max_request_bytes;
+  if (auto length = st.headers.find(bhttp::field::content_length); length != st.headers.end()) {
+    std::uint64_t declared = 0;
+    auto v = std::string_view(length->value());
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), declared);
+    if (ec == std::errc{} && declared > st.body_limit) {
+      fail(st, errc::payload_too_large);
+      return;
+    }
+  }
+  if (st.where.endpoint == endpoint::topic_stream) {
+    begin_streaming(st, *url);
+  }
+}
+
+void h2_session::begin_streaming(stream& st, boost::urls::url_view url) {
+  if (!is_valid_topic(st.where.topic)) {
+    fail(st, errc::invalid_topic);
+    return;
+  }
+  if (!st.who->who.grants.can_publish(st.where.topic)) {
+    respond(st, api::refusal(st.who->who, "this token may not publish to " + st.where.topic));
+    return;
+  }
+  api::request req{"POST", url, st.headers, {}, st.where.topic, st.who->who, st.who->client};
+  st.publisher = std::make_unique<api::stream_publisher>(
+      st.where.topic, req.query_flag("retain"), st.who->who.grants.subject, st.who->client, ctx_);
+}
+
+void h2_session::on_body(stream& st, std::string_view bytes) {
+  if (st.responded) {
+    return;  // answered early (413, 404…): the rest is read and dropped, flow control refills
+  }
+  if (st.publisher) {
+    // Each DATA frame is published as it arrives; the body is never accumulated.
+    if (st.publisher->feed(bytes) != errc::ok) {
+      auto r = st.publisher->finish();
+      st.publisher.reset();
+      respond(st, std::move(r));
+    }
+    return;
+  }
+  if (st.body.size() + bytes.size() > st.body_limit) {
+    fail(st, errc::payload_too_large);
+    return;
+  }
+  st.body.append(bytes);
+}
+
+void h2_session::on_request_complete(stream& st) {
+  if (st.responded) {
+    return;
+  }
+  if (st.publisher) {
+    auto r = st.publisher->finish();
+    st.publisher.reset();
+    respond(st, std::move(r));
+    return;
+  }
+  auto url = boost::urls::parse_origin_form(st.path);
+  static const auth::identity nobody{{}, true, false};
+  static const std::string no_client;
+  api::request request{st.method,
+                       *url,
+                       st.headers,
+                       st.body,
+                       st.where.topic,
+                       st.who ? st.who->who : nobody,
+                       st.who ? st.who->client : no_client};
+  serve(st.where.endpoint, request, ctx_,
+        [this, alive = std::weak_ptr<bool>(alive_), id = st.id](response r) {
+          if (!alive.lock()) {
+            return;
+          }
+          if (auto* s = find(id)) {
+            respond(*s, std::move(r));
+            conn_.request_flush();  // the answer may come after this turn (an asynchronous broker)
+          }
+        });
+}
+
+void h2_session::open_events(stream& st, boost::urls::url_view url) {
+  auto checked = check_events(st.headers, url, st.who->who, ctx_);
+  if (auto* refused = std::get_if<response>(&checked)) {
+    respond(st, std::move(*refused));
+    return;
+  }
+  auto& events = std::get<events_request>(checked);
+  st.responded = true;
+  submit_headers(st, 200, events_headers(st.headers, ctx_), true);
+  ctx_.counters.http_requests.add();
+  // What only the request needed is dropped: an SSE stream lives long and most are idle.
+  st.headers = {};
+  st.path = {};
+  st.who.reset();
+  st.sse = std::make_unique<sse::stream>(st, ctx_.registry, ctx_.counters, ctx_.shared.sse);
+  st.sse->start(std::move(events.topics), events.from);
+  if (draining_) {
+    st.sse->on_drain();
+  }
+}
+
+void h2_session::fail(stream& st, errc e, std::string_view detail) {
+  ctx_.counters.bad_requests.add();
+  respond(st, response::error(e, detail));
+}
+
+void h2_session::respond(stream& st, response r) {
+  if (st.responded) {
+    return;
+  }
+  st.responded = true;
+  if (st.method != "OPTIONS") {  // a preflight answer carries its CORS headers already
+    auto origin = st.headers.find(bhttp::field::origin);
+    for (auto& h : ctx_.shared.cors.headers_for(
+             origin == st.headers.end() ? std::string_view{} : std::string_view(origin->value()))) {
+      r.headers.push_back(std::move(h));
+    }
+  }
+  if (!r.content_type.empty()) {
+    r.headers.emplace_back("Content-Type", r.content_type);
+  }
+  r.headers.emplace_back("Content-Length", std::to_string(r.body.size()));
+  bool has_body = !r.body.empty() && st.method != "HEAD";
+  if (has_body) {
+    st.out.push(io::shared_bytes::from_string(std::move(r.body)));
+  }
+  st.eof = true;
+  submit_headers(st, r.status, r.headers, has_body);
+  ctx_.counters.http_requests.add();
+  st.body = {};
+  st.publisher.reset();
+  conn_.request_flush();
+}
+
+void h2_session::submit_headers(stream& st, unsigned status,
+                                const std::vector<std::pair<std::string, std::string>>& headers,
+                                bool has_body) {
+  auto status_text = std::to_string(status);
+  std::vector<std::string> names;
+  names.reserve(headers.size());
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(headers.size() + 1);
+  auto add = [&nva](std::string_view n, std::string_view v) {
+    nva.push_back({reinterpret_cast<std::uint8_t*>(const_cast<char*>(n.data())),
+                   reinterpret_cast<std::uint8_t*>(const_cast<char*>(v.data())), n.size(), v.size(),
+                   NGHTTP2_NV_FLAG_NONE});
+  };
+  add(":status", status_text);
+  for (const auto& [name, value] : headers) {
+    names.push_back(lowercase(name));  // HTTP/2 field names are lowercase (RFC 9113 8.2.1)
+    if (!is_connection_specific(names.back())) {
+      add(names.back(), value);
+    }
+  }
+  // nva points into `names`, which no longer reallocates; nghttp2 copies what it is given.
+  nghttp2_data_provider provider{};
+  provider.source.ptr = &st;
+  provider.read_callback = h2_callbacks::read_data;
+  nghttp2_submit_response(session_, st.id, nva.data(), nva.size(), has_body ? &provider : nullptr);
+}
+
+void h2_session::wake(stream& st) {
+  if (st.deferred) {
+    st.deferred = false;
+    nghttp2_session_resume_data(session_, st.id);
+  }
+  conn_.request_flush();
+}
+
+void h2_session::on_flush() {
+  produce();
+}
+
+void h2_session::produce() {
+  if (producing_ || !session_) {
+    return;
+  }
+  producing_ = true;
+  // Bounded: each round either takes a frame out or lets streams refill after their DATA left.
+  for (int round = 0; round < 4096 && conn_.queued_bytes() < connection_high_water; ++round) {
+    const std::uint8_t* data = nullptr;
+    auto n = nghttp2_session_mem_send(session_, &data);
+    if (n < 0) {
+      producing_ = false;
+      finished_ = true;
+      conn_.close();
+      return;
+    }
+    if (n > 0) {
+      pending_.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+      continue;
+    }
+    if (sent_.empty()) {
+      break;
+    }
+    // Streams whose bytes left may queue more from their backlog (paced replay).
+    auto sent = std::move(sent_);
+    sent_.clear();
+    for (auto id : sent) {
+      if (auto* st = find(id); st && st->sse) {
+        st->sse->on_sent();
+      }
+    }
+  }
+  emit_pending();
+  producing_ = false;
+  check_done();
+}
+
+void h2_session::emit_pending() {
+  if (!pending_.empty()) {
+    conn_.send(io::shared_bytes::from_string(std::move(pending_)));
+    pending_.clear();
+  }
+}
+
+void h2_session::on_sent() {
+  if (!finished_ && nghttp2_session_want_write(session_)) {
+    conn_.request_flush();
+  }
+}
+
+void h2_session::check_done() {
+  if (finished_ || producing_) {
+    return;
+  }
+  if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
+    finished_ = true;
+    conn_.close_after_flush();
+  }
+}
+
+void h2_session::on_timer() {
+  if (finished_) {
+    return;
+  }
+  if (streams_.empty()) {
+    // Idle: say so, then close once the GOAWAY is out.
+    nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
+    conn_.request_flush();
+    return;
+  }
+  auto now = std::chrono::steady_clock::now();
+  bool beat = now >= next_heartbeat_;
+  if (beat) {
+    next_heartbeat_ = now + ctx_.shared.sse.heartbeat - std::chrono::milliseconds(50);
+  }
+  std::vector<std::int32_t> stale;
+  for (auto& [id, st] : streams_) {
+    if (st->sse) {
+      if (beat) {
+        st->sse->on_timer();
+      }
+    } else if (!st->responded && !st->publisher &&
+               now - st->opened >= ctx_.shared.limits.header_timeout) {
+      stale.push_back(id);  // incomplete after header_timeout: 408, as over h1
+    }
+  }
+  for (auto id : stale) {
+    if (auto* st = find(id)) {
+      fail(*st, errc::header_timeout);
+    }
+  }
+  conn_.set_timer(tick());
+}
+
+void h2_session::on_close() {
+  finished_ = true;
+  // Unsubscribe every SSE stream now: the engine's stream-close callbacks will not run.
+  for (auto& [id, st] : streams_) {
+    if (st->sse) {
+      st->sse->on_close();
+    }
+  }
+}
+
+void h2_session::on_drain() {
+  if (finished_ || draining_) {
+    return;
+  }
+  draining_ = true;
+  // Graceful GOAWAY: streams already open finish; SSE streams get a jittered retry: and end, so
+  // their clients reconnect elsewhere without a storm.
+  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                        nullptr, 0);
+  for (auto& [id, st] : streams_) {
+    if (st->sse) {
+      st->sse->on_drain();
+    }
+  }
+  conn_.request_flush();
+}
+
+}  // namespace sb::http

@@ -1,0 +1,94 @@
+#pragma once
+// HTTP/2 on a connection (RFC 9113), nghttp2 as the sans-I/O engine: bytes read from the socket
+// go in with nghttp2_session_mem_recv, frames come out with nghttp2_session_mem_send once per
+// flush pass (the connection's on_flush), so one gathered write carries every stream's frames.
+//
+// Each request is a stream answered through the same API handlers as HTTP/1.1 (http/serve.hpp).
+// GET /v1/events makes the stream an SSE stream (sse::stream over an h2 sink): its DATA frames
+// are sent with NGHTTP2_DATA_FLAG_NO_COPY, so a frame is its 9-byte header followed by references
+// to the message bytes encoded once for every subscriber. A stream with nothing to send defers its
+// data source and is resumed when bytes arrive; nghttp2 keeps per-stream and connection flow
+// control, so a stream whose peer stops reading stalls alone, and the slow-consumer policy applies
+// to what waits behind it, per stream.
+#include <nghttp2/nghttp2.h>
+
+#include <boost/beast/http/fields.hpp>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/api/stream_publish.hpp"
+#include "http/response.hpp"
+#include "http/router.hpp"
+#include "http/serve.hpp"
+#include "http/services.hpp"
+#include "io/connection.hpp"
+#include "sse/sink.hpp"
+#include "sse/stream.hpp"
+
+namespace sb::http {
+
+class h2_session final : public io::connection_handler {
+ public:
+  h2_session(io::connection& conn, loop_services& ctx);
+  ~h2_session() override;
+
+  /// Sends the server's SETTINGS, then takes `early` (bytes already read: the client preface and
+  /// whatever followed it).
+  void start(std::string_view early);
+
+  /// Feeds bytes from the peer to the engine (what on_readable reads; the fuzz target calls it).
+  void receive(std::string_view bytes);
+
+  void on_readable() override;
+  void on_timer() override;
+  void on_sent() override;
+  void on_flush() override;
+  void on_close() override;
+  void on_drain() override;
+
+ private:
+  struct stream;
+  friend struct h2_callbacks;
+
+  stream* find(std::int32_t id);
+  void on_request_head(stream& st);
+  void on_request_complete(stream& st);
+  void on_body(stream& st, std::string_view bytes);
+  void open_events(stream& st, boost::urls::url_view url);
+  void begin_streaming(stream& st, boost::urls::url_view url);
+  void respond(stream& st, response r);
+  void fail(stream& st, errc e, std::string_view detail = {});
+  void submit_headers(stream& st, unsigned status,
+                      const std::vector<std::pair<std::string, std::string>>& headers,
+                      bool has_body);
+  /// The stream has bytes to send: resume its data source and ask for a flush.
+  void wake(stream& st);
+  /// Takes frames out of the engine into the connection's queue, up to a high-water mark.
+  void produce();
+  void emit_pending();
+  /// Closes the connection when the engine has nothing more to read or write (after GOAWAY).
+  void check_done();
+  void stream_opened();
+  std::chrono::milliseconds tick() const;
+  void stream_closed(std::int32_t id);
+
+  io::connection& conn_;
+  loop_services& ctx_;
+  nghttp2_session* session_ = nullptr;
+  std::map<std::int32_t, std::unique_ptr<stream>> streams_;
+  std::string pending_;             // control frames and DATA headers not yet queued
+  std::vector<std::int32_t> sent_;  // streams whose DATA left during this produce()
+  std::shared_ptr<bool> alive_;     // for answers and aborts that come after a callback
+  std::chrono::steady_clock::time_point next_heartbeat_;  // of the SSE streams, all at once
+  bool producing_ = false;
+  bool finished_ = false;
+  bool draining_ = false;
+};
+
+}  // namespace sb::http

@@ -1,0 +1,144 @@
+#include "http/serve.hpp"
+
+#include <algorithm>
+
+#include "core/cursor.hpp"
+#include "core/topic_name.hpp"
+#include "http/api/history.hpp"
+#include "http/api/publish.hpp"
+#include "http/api/status.hpp"
+#include "http/api/tickets.hpp"
+#include "http/credentials.hpp"
+
+namespace sb::http {
+namespace bhttp = boost::beast::http;
+
+bool is_public(endpoint e) {
+  return e == endpoint::healthz || e == endpoint::readyz || e == endpoint::metrics ||
+         e == endpoint::demo_page || e == endpoint::client_js;
+}
+
+std::variant<caller, response> authenticate(const bhttp::fields& headers, boost::urls::url_view url,
+                                            const boost::asio::ip::address& peer,
+                                            loop_services& ctx) {
+  std::string storage[2];
+  auto creds = credentials_of(headers, url, ctx.shared.auth_cookie, storage);
+  std::string why;
+  auto who = ctx.shared.auth->authenticate(creds, why);
+  if (!who) {
+    ctx.counters.bad_requests.add();
+    return api::unauthorized(why);
+  }
+  caller c{std::move(*who), {}};
+  if (c.who.api_key) {
+    c.client = "key:" + std::to_string(std::hash<std::string_view>{}(creds.bearer));
+  } else if (!c.who.grants.subject.empty()) {
+    c.client = "sub:" + c.who.grants.subject;
+  } else {
+    c.client = "ip:" + peer.to_string();
+  }
+  return c;
+}
+
+std::variant<events_request, response> check_events(const bhttp::fields& headers,
+                                                    boost::urls::url_view url,
+                                                    const auth::identity& who, loop_services& ctx) {
+  auto bad = [&ctx](errc e, std::string_view detail) {
+    ctx.counters.bad_requests.add();
+    return response::error(e, detail);
+  };
+  if (ctx.shared.is_draining()) {
+    return bad(errc::unavailable, "draining");
+  }
+  events_request out;
+  for (auto param : url.params()) {
+    if (param.key != "topic") {
+      continue;
+    }
+    if (!is_valid_topic(param.value)) {
+      return bad(errc::invalid_topic, "invalid topic: " + std::string(param.value));
+    }
+    if (!who.grants.can_subscribe(param.value)) {
+      return api::refusal(who, "this token may not subscribe to " + std::string(param.value));
+    }
+    if (std::find(out.topics.begin(), out.topics.end(), param.value) == out.topics.end()) {
+      out.topics.push_back(param.value);
+    }
+  }
+  if (out.topics.empty()) {
+    return bad(errc::invalid_request, "name at least one topic: /v1/events?topic=…");
+  }
+  if (out.topics.size() > ctx.shared.limits.max_topics_per_stream) {
+    return bad(errc::invalid_request, "too many topics for one stream");
+  }
+  // The header wins over ?since= (a browser's reconnect sends both). A malformed header is
+  // answered with a gap, never an error: the browser sends it by itself and could not recover.
+  if (auto last = headers.find("Last-Event-ID"); last != headers.end()) {
+    out.from.text = std::string(last->value());
+  } else if (auto it = url.params().find("since"); it != url.params().end()) {
+    auto since = std::string((*it).value);
+    if (!parse_position(since) && !parse_cursor(since)) {
+      return bad(errc::invalid_position, "since must be an id this server sent");
+    }
+    out.from.text = std::move(since);
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> events_headers(
+    const bhttp::fields& request_headers, loop_services& ctx) {
+  std::vector<std::pair<std::string, std::string>> out{{"Content-Type", "text/event-stream"},
+                                                       {"Cache-Control", "no-store"},
+                                                       {"X-Accel-Buffering", "no"}};
+  auto origin = request_headers.find(bhttp::field::origin);
+  for (auto& h : ctx.shared.cors.headers_for(origin == request_headers.end()
+                                                 ? std::string_view{}
+                                                 : std::string_view(origin->value()))) {
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+void serve(endpoint e, const api::request& request, loop_services& ctx, api::respond_fn done) {
+  switch (e) {
+    case endpoint::topic_publish:
+      api::publish_one(request, ctx, std::move(done));
+      break;
+    case endpoint::batch_publish:
+      api::publish_batch(request, ctx, std::move(done));
+      break;
+    case endpoint::topic_history:
+      api::read_history(request, ctx, std::move(done));
+      break;
+    case endpoint::topic_presence:
+      api::read_presence(request, ctx, std::move(done));
+      break;
+    case endpoint::healthz:
+      done(response::text(200, "ok\n"));
+      break;
+    case endpoint::readyz:
+      done(api::readiness(ctx));
+      break;
+    case endpoint::metrics:
+      done(api::metrics(ctx));
+      break;
+    case endpoint::demo_page:
+      done(api::demo_page(ctx));
+      break;
+    case endpoint::client_js:
+      done(api::client_js(ctx));
+      break;
+    case endpoint::tickets:
+      api::mint_ticket(request, ctx, std::move(done));
+      break;
+    case endpoint::dev_llm:
+      done(api::start_dev_llm(request, ctx));
+      break;
+    case endpoint::websocket:
+    default:
+      done(response::error(errc::not_found, "not available in this version"));
+      break;
+  }
+}
+
+}  // namespace sb::http

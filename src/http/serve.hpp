@@ -1,0 +1,52 @@
+#pragma once
+// What HTTP/1.1 and HTTP/2 sessions share once a request's head is parsed: authentication, the
+// checks of GET /v1/events, and the dispatch of a complete request to its API handler. Framing
+// stays with each session; everything the contract says about a request is here, once.
+#include <boost/asio/ip/address.hpp>
+#include <boost/beast/http/fields.hpp>
+#include <boost/url/url_view.hpp>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "http/api/request.hpp"
+#include "http/response.hpp"
+#include "http/router.hpp"
+#include "http/services.hpp"
+#include "sse/stream.hpp"
+
+namespace sb::http {
+
+/// Endpoints answered without credentials.
+bool is_public(endpoint e);
+
+/// Who is asking, and as which rate-limit key.
+struct caller {
+  auth::identity who;
+  std::string client;
+};
+
+/// The caller behind a request's credentials, or the 401 to answer.
+std::variant<caller, response> authenticate(const boost::beast::http::fields& headers,
+                                            boost::urls::url_view url,
+                                            const boost::asio::ip::address& peer,
+                                            loop_services& ctx);
+
+/// GET /v1/events, checked: the topics (valid, granted, distinct) and where to resume.
+struct events_request {
+  std::vector<std::string> topics;
+  sse::resume_from from;
+};
+std::variant<events_request, response> check_events(const boost::beast::http::fields& headers,
+                                                    boost::urls::url_view url,
+                                                    const auth::identity& who, loop_services& ctx);
+
+/// The headers of an SSE response besides its status and framing (content type, caching, CORS).
+std::vector<std::pair<std::string, std::string>> events_headers(
+    const boost::beast::http::fields& request_headers, loop_services& ctx);
+
+/// Answers a complete request to an endpoint other than events, websocket and stream publish.
+void serve(endpoint e, const api::request& req, loop_services& ctx, api::respond_fn done);
+
+}  // namespace sb::http
