@@ -123,14 +123,7 @@ void tls_transport::put_ciphertext(const char* data, std::size_t size) {
   BIO_write(in_, data, static_cast<int>(size));
 }
 
-tls_transport::result tls_transport::read(char* data, std::size_t size, std::size_t& n) {
-  n = 0;
-  ERR_clear_error();
-  int r = SSL_read(ssl_, data, static_cast<int>(size));
-  if (r > 0) {
-    n = static_cast<std::size_t>(r);
-    return result::ok;
-  }
+tls_transport::result tls_transport::failure(int r) const {
   switch (SSL_get_error(ssl_, r)) {
     case SSL_ERROR_WANT_READ:
     case SSL_ERROR_WANT_WRITE:
@@ -140,6 +133,17 @@ tls_transport::result tls_transport::read(char* data, std::size_t size, std::siz
     default:
       return result::failed;
   }
+}
+
+tls_transport::result tls_transport::read(char* data, std::size_t size, std::size_t& n) {
+  n = 0;
+  ERR_clear_error();
+  int r = SSL_read(ssl_, data, static_cast<int>(size));
+  if (r > 0) {
+    n = static_cast<std::size_t>(r);
+    return result::ok;
+  }
+  return failure(r);
 }
 
 tls_transport::result tls_transport::write(const char* data, std::size_t size, std::size_t& n) {
@@ -153,15 +157,7 @@ tls_transport::result tls_transport::write(const char* data, std::size_t size, s
     n = static_cast<std::size_t>(r);
     return result::ok;
   }
-  switch (SSL_get_error(ssl_, r)) {
-    case SSL_ERROR_WANT_READ:
-    case SSL_ERROR_WANT_WRITE:
-      return result::want_input;
-    case SSL_ERROR_ZERO_RETURN:
-      return result::closed;
-    default:
-      return result::failed;
-  }
+  return failure(r);
 }
 
 void tls_transport::shutdown() {

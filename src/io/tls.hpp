@@ -68,6 +68,8 @@ class tls_transport {
   std::string_view alpn() const;
 
  private:
+  /// What a failed SSL_read or SSL_write (return value r) means for the caller.
+  result failure(int r) const;
   SSL* ssl_;
   BIO* in_;   // ciphertext from the peer, read by OpenSSL
   BIO* out_;  // ciphertext for the peer, written by OpenSSL
