@@ -83,7 +83,9 @@ std::string Workload::title() const {
   std::string t = o_.mode + " " + o_.transport;
   if (o_.mode == "fanout")
     t += "/" + o_.pub + "-pub";
-  t += " " + (o_.label.empty() ? o_.target.name : o_.label);
+  t += " " + o_.target.name;
+  if (!o_.label.empty())
+    t += " (" + o_.label + ")";
   return t;
 }
 

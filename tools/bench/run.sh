@@ -1,35 +1,38 @@
 #!/usr/bin/env bash
-# Runs the standard SSE workloads against Switchboard and then against nginx + nchan on this
-# machine, and writes docs/benchmarks.md.   Usage: bench/run.sh BUILD_DIR
+# Runs the standard suite of switchboard-bench workloads against Switchboard and then against
+# nginx + nchan on this machine, and rewrites docs/benchmarks.md (tables, SVG charts, ratios,
+# machine, date).   Usage: tools/bench/run.sh BUILD_DIR
 #
-# BUILD_DIR holds `switchboard` and `bench/switchboard-loadgen` (make bench uses `build`).
-# Each server runs on core 0 (taskset -c 0), the load generator on core 1, with a fresh server
-# process for every workload. Everything is on loopback; every step is bounded in time; only the
-# processes this script starts are stopped, by PID.
+# BUILD_DIR holds `switchboard` and `tools/bench/switchboard-bench` (make bench uses `build`).
+# Each server runs on core 0 (taskset -c 0), the generator on core 1, with a fresh server process
+# for every workload. Everything is on loopback; every step is bounded in time; only the processes
+# this script starts are stopped, by PID.
 #
 # Environment (all optional):
-#   BENCH_OUT=FILE       where to write the report (default docs/benchmarks.md)
+#   BENCH_OUT=FILE       where to write the report (default docs/benchmarks.md; charts beside it)
 #   BENCH_SERVERS="switchboard nchan"   which servers to run
+#   BENCH_WORKLOADS="idle-sse ..."      which workloads to run (default: all, see below)
 #   BENCH_QUICK=1        a 10x smaller, shorter smoke run (its report says so; not for publishing)
 #   SB_PORT, NCHAN_PORT  first loopback port to try (default 39180, 39181; the next free one is used)
 #   BENCH_QUIET_WAIT=S   before each workload, wait up to S seconds for other load to end (30)
 #   BENCH_ATTEMPTS=N     run a workload up to N times while other load disturbs it (2)
 set -uo pipefail
 
-usage() { echo "usage: bench/run.sh BUILD_DIR" >&2; exit 2; }
+usage() { echo "usage: tools/bench/run.sh BUILD_DIR" >&2; exit 2; }
 [[ $# -ge 1 ]] || usage
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 invoked=""
-for v in BENCH_SERVERS BENCH_QUICK BENCH_QUIET_WAIT BENCH_ATTEMPTS BENCH_OUT SB_PORT NCHAN_PORT; do
+for v in BENCH_SERVERS BENCH_WORKLOADS BENCH_QUICK BENCH_QUIET_WAIT BENCH_ATTEMPTS BENCH_OUT SB_PORT NCHAN_PORT; do
   [[ -n ${!v:-} ]] && invoked+="$v=${!v} "
 done
-invoked+="bench/run.sh $*"
+invoked+="tools/bench/run.sh $*"
 build=$1
 [[ $build == /* ]] || build="$PWD/$build"
 [[ -d $build ]] || { echo "run.sh: no build folder $build" >&2; exit 2; }
 sb_bin="$build/switchboard"
-lg_bin="$build/bench/switchboard-loadgen"
+lg_bin="$build/tools/bench/switchboard-bench"
 out=${BENCH_OUT:-$root/docs/benchmarks.md}
+out_dir=$(cd "$(dirname "$out")" && pwd)
 servers=${BENCH_SERVERS:-switchboard nchan}
 quick=${BENCH_QUICK:-0}
 sb_port=${SB_PORT:-39180}
@@ -37,9 +40,9 @@ nchan_port=${NCHAN_PORT:-39181}
 quiet_wait=${BENCH_QUIET_WAIT:-30}
 
 if [[ ! -x $lg_bin ]] && [[ -f $build/build.ninja || -f $build/Makefile ]]; then
-  cmake --build "$build" --target switchboard-loadgen >/dev/null || true
+  cmake --build "$build" --target switchboard-bench >/dev/null || true
 fi
-[[ -x $lg_bin ]] || { echo "run.sh: $lg_bin is missing (build the bench/ targets)" >&2; exit 2; }
+[[ -x $lg_bin ]] || { echo "run.sh: $lg_bin is missing (build tools/bench)" >&2; exit 2; }
 
 tmp=$(mktemp -d /tmp/switchboard-bench.XXXXXX)
 declare -A live_pids=()  # processes this script started and has not yet seen end
@@ -62,32 +65,33 @@ server_cpu=0
 gen_cpu=$((ncpu > 1 ? 1 : 0))
 
 # --- workloads ---------------------------------------------------------------------------------
-# Each workload: the load generator arguments (the URLs, --pid and --json are added per server).
+# Each workload: switchboard-bench arguments; the target, URLs, --pid, --label and --json are added
+# per server. The label names the workload in the JSON and matches runs across servers.
 if [[ $quick == 1 ]]; then
-  n_idle=1000 n_max=100 n_big=1000 n_lat=100 d_max=3 d_big=3 d_lat=3
+  n_idle=1000 n_fan=100 n_big=1000 n_room=10 n_rt=5 d=3 d_lat=3 d_room=3
 else
-  n_idle=10000 n_max=1000 n_big=10000 n_lat=1000 d_max=10 d_big=10 d_lat=20
+  n_idle=10000 n_fan=1000 n_big=10000 n_room=50 n_rt=10 d=10 d_lat=20 d_room=20
 fi
-workloads=(idle max big lat)
+all_workloads=(idle-sse idle-ws sse-fanout-max ws-fanout-max sse-fanout-big sse-fanout-lat
+               ws-fanout-lat room rt-sse rt-ws)
+# shellcheck disable=SC2206
+workloads=(${BENCH_WORKLOADS:-${all_workloads[*]}})
 declare -A wl_args=(
-  [idle]="idle -n $n_idle --settle 3"
-  [max]="fanout -n $n_max --rate max --duration $d_max --size 64"
-  [big]="fanout -n $n_big --rate 100 --duration $d_big --size 64"
-  [lat]="fanout -n $n_lat --rate 10 --duration $d_lat --size 64"
+  [idle-sse]="idle --transport sse -n $n_idle --settle 3"
+  [idle-ws]="idle --transport ws -n $n_idle --settle 3"
+  [sse-fanout-max]="fanout --transport sse -n $n_fan --rate max --duration $d --size 64"
+  [ws-fanout-max]="fanout --transport ws -n $n_fan --rate max --duration $d --size 64"
+  [sse-fanout-big]="fanout --transport sse -n $n_big --rate 100 --duration $d --size 64"
+  [sse-fanout-lat]="fanout --transport sse -n $n_fan --rate 10 --duration $d_lat --size 64"
+  [ws-fanout-lat]="fanout --transport ws -n $n_fan --rate 10 --duration $d_lat --size 64"
+  [room]="room -n $n_room --rate 30 --duration $d_room --size 64"
+  [rt-sse]="roundtrip --transport sse -n $n_rt --rate 100 --duration $d --size 64"
+  [rt-ws]="roundtrip --transport ws -n $n_rt --rate 100 --duration $d --size 64"
 )
-declare -A wl_title=(
-  [idle]="(a) idle: $n_idle SSE connections"
-  [max]="(b) fan-out: $n_max subscribers, max publish rate"
-  [big]="(c) fan-out: $n_big subscribers, 100 msg/s for $d_big s"
-  [lat]="(d) fan-out: $n_lat subscribers, 10 msg/s for $d_lat s"
-)
-# Extra Switchboard flags per workload: at max rate the per-connection send queue bound and the
-# per-client HTTP publish rate limit are raised, so that the run measures delivery cost, not the
+# One Switchboard configuration for every workload: the per-connection send queue bound and the
+# per-client publish rate limits are raised, so that runs measure delivery cost, not the
 # slow-consumer policy or abuse protection (nchan has neither).
-declare -A sb_extra=(
-  [idle]="" [big]="" [lat]=""
-  [max]="--send-queue-max-bytes 16777216 --http-publish-rate 1000000 --http-publish-burst 1000000"
-)
+sb_flags="--threads 1 --dev --log-level warn --send-queue-max-bytes 16777216 --http-publish-rate 1000000 --http-publish-burst 1000000 --ws-publish-rate 100000 --ws-publish-burst 100000"
 
 # --- helpers -----------------------------------------------------------------------------------
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -191,8 +195,8 @@ start_server() {  # server workload
   if [[ $server == switchboard ]]; then
     port_free "$sb_port" || { log "port $sb_port is busy"; return 1; }
     # shellcheck disable=SC2086
-    taskset -c "$server_cpu" "$sb_bin" --listen "127.0.0.1:$sb_port" --threads 1 --dev \
-      --log-level warn ${sb_extra[$wl]} >"$tmp/switchboard-$wl.log" 2>&1 &
+    taskset -c "$server_cpu" "$sb_bin" --listen "127.0.0.1:$sb_port" $sb_flags \
+      >"$tmp/switchboard-$wl.log" 2>&1 &
     server_main=$!
     live_pids[$server_main]=1
     if ! wait_port "$sb_port" "$server_main"; then
@@ -204,7 +208,7 @@ start_server() {  # server workload
   else
     port_free "$nchan_port" || { log "port $nchan_port is busy"; return 1; }
     local prefix="$tmp/nchan-$wl"
-    "$root/bench/nchan/render.sh" "$prefix" "$nchan_port" >/dev/null
+    "$root/tools/bench/nchan/render.sh" "$prefix" "$nchan_port" >/dev/null
     taskset -c "$server_cpu" nginx -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" \
       >"$tmp/nchan-$wl.log" 2>&1 &
     server_main=$!
@@ -232,7 +236,7 @@ run_one() {  # server workload index: a second attempt when other work disturbed
   local attempt max_attempts=${BENCH_ATTEMPTS:-2}
   for ((attempt = 1; attempt <= max_attempts; attempt++)); do
     other_pct=0
-    run_attempt "$1" "$2" "127.$((attempt - 1)).$3.2" || return 1
+    run_attempt "$1" "$2" "127.$((attempt + 1)).$3.2" || return 1
     ((other_pct <= 25)) && return 0
     if ((attempt < max_attempts)); then
       log "other processes used $other_pct % of a core during $1 $2: running it again"
@@ -256,22 +260,17 @@ run_attempt() {  # server workload src-base
     return 1
   fi
   sleep 0.5
-  local url="http://127.0.0.1:$port"
   # shellcheck disable=SC2206
-  local args=(${wl_args[$wl]} --sub-url "$url/v1/events?topic={topic}"
-              --pub-url "$url/v1/topics/{topic}" --src-base "$src"
-              --pid "$server_pid" --label "$server" --json "$json")
-  [[ $wl == idle ]] && args=(${wl_args[$wl]} --sub-url "$url/v1/events?topic={topic}"
-                             --src-base "$src" --pid "$server_pid" --label "$server"
-                             --json "$json")
+  local args=(${wl_args[$wl]} --target "$server" --base "http://127.0.0.1:$port" --src-base "$src"
+              --pid "$server_pid" --label "$wl" --json "$json")
   local shown=() a
   for a in "${args[@]}"; do
     a=${a//$tmp\//}
     [[ $a == *[?{}\ ]* ]] && a="'$a'"
     shown+=("$a")
   done
-  cmdline[$server-$wl]="taskset -c $gen_cpu switchboard-loadgen ${shown[*]}"
-  log "$server: ${wl_title[$wl]}"
+  cmdline[$server-$wl]="taskset -c $gen_cpu switchboard-bench ${shown[*]}"
+  log "$server: $wl: ${wl_args[$wl]}"
   # Account for the CPU of the whole machine during the run, so that interference shows.
   local t0 b0 s0 k0 t1 b1 s1 k1 rc lg_cpu ksoft
   ksoft=$(pgrep -x "ksoftirqd/$server_cpu" | head -1)
@@ -301,7 +300,7 @@ run_attempt() {  # server workload src-base
     log "$server exited during $wl"; tail -5 "$tmp/$server-$wl.stderr" >&2
   fi
   stop_server
-  ((rc == 0)) || log "loadgen exited with $rc"
+  ((rc == 0)) || log "switchboard-bench exited with $rc"
   sleep 1
 }
 
@@ -334,133 +333,142 @@ for s in switchboard nchan; do
   done
 done
 
+# The generator's own ceiling: a stub sender on core 0 blasting pre-encoded events.
+declare -A ceiling=()
+for t in sse ws; do
+  [[ -n ${BENCH_WORKLOADS:-} ]] && break
+  json="$tmp/source-$t.json"
+  log "generator ceiling ($t)"
+  timeout 120 taskset -c "$gen_cpu" "$lg_bin" source --transport "$t" -n 100 --duration "$d" \
+    --sender-cpu "$server_cpu" --src-base "127.1.$((k + 1)).2" --label "source-$t" --json "$json" \
+    --quiet >"$tmp/source-$t.summary" 2>"$tmp/source-$t.stderr"
+  cat "$tmp/source-$t.summary" >&2
+  ceiling[$t]=$(cat "$tmp/source-$t.summary")
+  cmdline[source-$t]="taskset -c $gen_cpu switchboard-bench source --transport $t -n 100 --duration $d --sender-cpu $server_cpu"
+  k=$((k + 1))
+done
+
 # --- report ------------------------------------------------------------------------------------
-val() {  # server workload key
-  jget "$tmp/$1-$2.json" "$3"
+jget() {  # file key -> value (numbers bare, strings unquoted); empty when absent
+  [[ -f $1 ]] || return 0
+  sed -n "s/^ *\"$2\": *//p" "$1" | head -1 | sed 's/,$//; s/^"//; s/"$//'
 }
-fmtnum() {  # value format -> formatted, or "–" when empty/negative
-  local v=$1 f=$2
-  if [[ -z $v ]] || awk -v v="$v" 'BEGIN{exit !(v < 0)}'; then echo "–"; return; fi
-  awk -v v="$v" -v f="$f" 'BEGIN{printf f, v}'
-}
-ratio() {  # a b -> a/b
-  if [[ -z $1 || -z $2 ]] || awk -v a="$1" -v b="$2" 'BEGIN{exit !(a < 0 || b <= 0)}'; then
+results=()
+for wl in "${workloads[@]}"; do
+  for s in switchboard nchan; do
+    [[ -f $tmp/$s-$wl.json ]] && results+=("$tmp/$s-$wl.json")
+  done
+done
+if ((${#results[@]})); then
+  "$lg_bin" report --md "$tmp/tables.md" --svg-dir "$out_dir" "${results[@]}" ||
+    log "the report writer failed"
+fi
+# One-line summary: the headline ratios.
+ratio_of() {  # workload key -> "a/b" as "N.NN×" or "–"
+  local a b
+  a=$(jget "$tmp/switchboard-$1.json" "$2"); b=$(jget "$tmp/nchan-$1.json" "$2")
+  if [[ -z $a || -z $b ]] || awk -v a="$a" -v b="$b" 'BEGIN{exit !(a < 0 || b <= 0)}'; then
     echo "–"; return
   fi
-  awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f×", a / b}'
+  awk -v a="$a" -v b="$b" 'BEGIN{printf "%.2f×", a / b}'
 }
-meets() {  # value op limit -> met / not met / –
-  if [[ -z $1 ]] || awk -v v="$1" 'BEGIN{exit !(v < 0)}'; then echo "not measured"; return; fi
-  if awk -v v="$1" -v l="$3" "BEGIN{exit !(v $2 l)}"; then echo "**met**"; else echo "not met"; fi
-}
-# Share of all the deliveries the workload plans (messages x subscribers), whatever was published.
-full_fraction() {  # server workload rate duration n
-  local r
-  r=$(val "$1" "$2" received_deliveries)
-  [[ -n $r ]] || return 0
-  awk -v r="$r" -v rate="$3" -v d="$4" -v n="$5" 'BEGIN{printf "%.6f", r / (rate * d * n)}'
-}
+fmtv() { [[ -n $1 ]] && awk -v v="$1" -v f="$2" 'BEGIN{if (v < 0) print "–"; else printf f, v}' || echo "–"; }
 
-rows=()
-row() {  # workload metric sb nchan ratio target met
-  rows+=("| $1 | $2 | $3 | $4 | $5 | $6 | $7 |")
-}
-metric_row() {  # workload-key title key format unit target-op target-limit target-text
-  local wl=$1 title=$2 key=$3 f=$4 op=${5:-} lim=${6:-} ttext=${7:-}
-  local a b
-  a=$(val switchboard "$wl" "$key"); b=$(val nchan "$wl" "$key")
-  local met="–"
-  [[ -n $op ]] && met=$(meets "$a" "$op" "$lim")
-  row "${wl_title[$wl]}" "$title" "$(fmtnum "$a" "$f")" "$(fmtnum "$b" "$f")" "$(ratio "$a" "$b")" \
-    "${ttext:-–}" "$met"
-}
-
-metric_row idle "server RSS per connection, B (lower is better)" rss_bytes_per_conn "%.0f" \
-  "<=" 1024 "≤ 1,024 B"
-metric_row max "server CPU per delivery, µs (lower is better)" server_cpu_us_per_delivery "%.3f" \
-  "<=" 2 "≤ 2 µs"
-metric_row max "deliveries per second (higher is better)" deliveries_per_s "%.0f"
-metric_row max "messages published per second" published_per_s "%.0f"
-metric_row max "server CPU, % of its core" server_cpu_pct "%.0f"
-fa=$(full_fraction switchboard big 100 "$d_big" "$n_big")
-fb=$(full_fraction nchan big 100 "$d_big" "$n_big")
-row "${wl_title[big]}" "delivered, % of $((100 * d_big)) msgs × $n_big subs" \
-  "$(fmtnum "$(awk -v f="$fa" 'BEGIN{if (f != "") printf "%.4f", f * 100}')" "%.3f")" \
-  "$(fmtnum "$(awk -v f="$fb" 'BEGIN{if (f != "") printf "%.4f", f * 100}')" "%.3f")" \
-  "$(ratio "$fa" "$fb")" "all delivered" "$(meets "$fa" ">=" 1)"
-metric_row big "latency p50, ms" latency_ms_p50 "%.2f"
-metric_row big "latency p99, ms" latency_ms_p99 "%.2f" "<=" 100 "≤ 100 ms"
-metric_row big "server CPU per delivery, µs" server_cpu_us_per_delivery "%.3f"
-metric_row lat "latency p50, ms" latency_ms_p50 "%.2f" "<=" 3 "≤ 3 ms"
-metric_row lat "latency p99, ms" latency_ms_p99 "%.2f" "<=" 10 "≤ 10 ms"
-metric_row lat "server CPU per delivery, µs" server_cpu_us_per_delivery "%.3f"
+# A section another change wrote (HTTP/2) is kept as it is.
+kept=""
+if [[ -f $out ]]; then
+  kept=$(awk '/^## /{keep = ($0 ~ /^## HTTP\/2/)} keep' "$out")
+fi
 
 cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 mem=$(awk '/MemTotal/{printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
 git_rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 nginx_ver=$(nginx -v 2>&1 | sed 's/^nginx version: //' || true)
 nchan_ver=$(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null || echo unknown)
-sb_state="measured"
-[[ $have_sb == 1 ]] || sb_state="**not measured**: no \`$sb_bin\`"
+sb_cpu=$(jget "$tmp/switchboard-sse-fanout-max.json" server_cpu_us_per_delivery)
+nc_cpu=$(jget "$tmp/nchan-sse-fanout-max.json" server_cpu_us_per_delivery)
+summary="SSE fan-out: Switchboard $(fmtv "$sb_cpu" "%.3f") µs vs nchan $(fmtv "$nc_cpu" "%.3f") µs of server CPU per delivery ($(ratio_of sse-fanout-max server_cpu_us_per_delivery)); WebSocket fan-out $(ratio_of ws-fanout-max server_cpu_us_per_delivery); idle RSS per connection SSE $(ratio_of idle-sse rss_bytes_per_conn), WebSocket $(ratio_of idle-ws rss_bytes_per_conn); generator ceiling $(fmtv "$(jget "$tmp/source-sse.json" events_per_s)" "%.0f") SSE events/s on one core."
 
 {
   echo "# Benchmarks: Switchboard vs nginx + nchan"
   echo
-  echo "Written by \`bench/run.sh\` (\`make bench\`); rerun it rather than editing this file."
+  echo "Written by \`tools/bench/run.sh\` (\`make bench\`); rerun it rather than editing this file."
   [[ $quick == 1 ]] && echo && echo "**BENCH_QUICK=1: a 10× smaller smoke run, not the standard workloads.**"
+  echo
+  echo "**Summary:** $summary"
   echo
   echo "## Run"
   echo
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "- machine: $ncpu cores ($cpu_model), $mem, Linux $(uname -r)"
   echo "- command: \`$invoked\`"
-  echo "- Switchboard: git \`$git_rev\` (working tree as built in \`$(basename "$build")\`), $sb_state"
+  echo "- Switchboard: git \`$git_rev\` (working tree as built in \`$(basename "$build")\`)"
   echo "- nchan: $nginx_ver with libnginx-mod-nchan $nchan_ver (Debian)"
   echo "- each server is a fresh process per workload, pinned to core $server_cpu; the load generator"
-  echo "  (\`switchboard-loadgen\`, single-threaded epoll) is pinned to core $gen_cpu"
+  echo "  (\`switchboard-bench\`, one thread, epoll) is pinned to core $gen_cpu"
   echo
   echo "## Results"
   echo
-  echo "Ratio = Switchboard / nchan. Targets are Switchboard's (from the design); \"met\" refers to"
-  echo "the Switchboard figure."
+  echo "Ratio = Switchboard / nginx + nchan (below 1 is better for Switchboard where lower is"
+  echo "better: CPU, memory, latency). \"–\": not measured or not applicable."
   echo
-  echo "| workload | metric | Switchboard | nginx + nchan | ratio | target (Switchboard) | met? |"
-  echo "| --- | --- | ---: | ---: | ---: | --- | --- |"
-  printf '%s\n' "${rows[@]}"
+  if [[ -f $tmp/tables.md ]]; then cat "$tmp/tables.md"; else echo "(no results)"; echo; fi
+  echo "## The generator's own ceiling"
   echo
-  echo "Targets met by Switchboard: $(printf '%s\n' "${rows[@]}" | grep -c '| \*\*met\*\* |$') of" \
-    "$(printf '%s\n' "${rows[@]}" | grep -cE '\| (\*\*met\*\*|not met|not measured) \|$')."
+  echo "A stub sender process (\`switchboard-bench source\`, pinned to core $server_cpu) blasts"
+  echo "pre-encoded 64-byte events over 100 loopback connections; the generator on core $gen_cpu"
+  echo "parses them exactly as in the runs above (event-stream or WebSocket frames and switchboard.v1"
+  echo "JSON, payload numbers, histogram)."
+  echo
+  for t in sse ws; do
+    [[ -n ${ceiling[$t]:-} ]] || continue
+    echo "- \`${cmdline[source-$t]}\`"
+    echo
+    echo '  ```'
+    sed 's/^/  /' "$tmp/source-$t.summary"
+    echo '  ```'
+  done
+  [[ -n ${ceiling[sse]:-} ]] || echo "(not run: BENCH_WORKLOADS was set)"
   echo
   echo "## How to run"
   echo
-  echo "\`make bench\` (builds \`build/\`, then runs \`bench/run.sh build\`), or \`bench/run.sh BUILD_DIR\`"
-  echo "with a Release build. It installs nginx and libnginx-mod-nchan with apt-get when missing,"
-  echo "takes about 4 minutes, needs nothing else on the machine running (before each workload it"
-  echo "waits up to \`BENCH_QUIET_WAIT\` = 30 s for other load to settle; a disturbed workload runs"
-  echo "again, up to \`BENCH_ATTEMPTS\` = 2 times), and rewrites this file."
-  echo "\`BENCH_SERVERS=switchboard\` or \`=nchan\` runs one side; \`BENCH_OUT=FILE\` writes"
-  echo "elsewhere; \`BENCH_QUICK=1\` is a 10× smaller smoke run. For other workloads, run"
-  echo "\`switchboard-loadgen --help\` (\`BUILD_DIR/bench/switchboard-loadgen\`) against any SSE server."
+  echo "\`make bench\` (builds \`build/\`, then runs \`tools/bench/run.sh build\`), or"
+  echo "\`tools/bench/run.sh BUILD_DIR\`. It installs nginx and libnginx-mod-nchan with apt-get when"
+  echo "missing, takes about 10 minutes, needs nothing else on the machine running (before each"
+  echo "workload it waits up to \`BENCH_QUIET_WAIT\` = 30 s for other load to settle; a disturbed"
+  echo "workload runs again, up to \`BENCH_ATTEMPTS\` = 2 times), and rewrites this file and the"
+  echo "charts beside it. \`BENCH_SERVERS=switchboard\` or \`=nchan\` runs one side;"
+  echo "\`BENCH_WORKLOADS='room rt-sse'\` a subset; \`BENCH_OUT=FILE\` writes elsewhere;"
+  echo "\`BENCH_QUICK=1\` is a 10× smaller smoke run. For your own workload, run"
+  echo "\`switchboard-bench --help\` (\`BUILD_DIR/tools/bench/switchboard-bench\`) against any server:"
+  echo "\`--target switchboard|nchan|pushpin --base http://HOST:PORT\`, or URL templates"
+  echo "(\`--sse-url\`, \`--pub-url\`, \`--ws-url\`, \`--pub-body\`)."
   echo
   echo "## Setup"
   echo
-  echo "- Switchboard: \`switchboard --listen 127.0.0.1:$sb_port --threads 1 --dev --log-level warn\`,"
-  echo "  plus \`${sb_extra[max]}\` for (b). Dev mode only allows anonymous publishing; history"
-  echo "  is the default (in memory, 1,000 messages, 4 MiB, 1 h)."
+  echo "- Switchboard: \`switchboard --listen 127.0.0.1:$sb_port $sb_flags\`. Dev mode only allows"
+  echo "  anonymous access; history is the default (in memory, 1,000 messages, 4 MiB, 1 h)."
   echo "- nchan: nginx with \`worker_processes 1\` (the worker is measured), config"
-  echo "  [bench/nchan/nginx.conf.in](../bench/nchan/nginx.conf.in): in-memory store,"
+  echo "  [tools/bench/nchan/nginx.conf.in](../tools/bench/nchan/nginx.conf.in): in-memory store,"
   echo "  \`nchan_message_buffer_length 1000\`, \`nchan_message_timeout 3600s\`,"
-  echo "  \`nchan_subscriber_first_message newest\`, EventSource subscribers only, same paths as"
-  echo "  Switchboard."
-  echo "- Subscribers: HTTP/1.1 \`GET /v1/events?topic=bench\`; the 200 head is checked, the stream"
-  echo "  parsed by the WHATWG event-stream rules. Publisher: keep-alive HTTP/1.1"
-  echo "  \`POST /v1/topics/bench\`; each body (64 B) starts with the CLOCK_MONOTONIC publish time in"
-  echo "  ns, so latency is publish → parsed at the subscriber, on the same clock."
-  echo "- Rate runs send on a fixed schedule over one connection (pipelined when answers lag)."
-  echo "  \`--rate max\` is closed-loop: 4 publisher connections, up to 32 requests in flight each,"
-  echo "  and no new publish while more than 64 messages per subscriber are published but not yet"
-  echo "  received; so it measures the delivery rate the server sustains, and its latency is queueing"
-  echo "  by construction (not reported as a target)."
+  echo "  \`nchan_subscriber_first_message newest\`; EventSource subscribers on \`/v1/events\`,"
+  echo "  WebSocket clients on a \`nchan_pubsub websocket\` location (raw frames), same topics."
+  echo "- SSE subscribers: HTTP/1.1 \`GET /v1/events?topic=T\`; the 200 head is checked, the stream"
+  echo "  parsed by the WHATWG event-stream rules. WebSocket: RFC 6455 handshake checked; on"
+  echo "  Switchboard \`switchboard.v1\` with \`{\"op\":\"subscribe\"}\` acked before a client counts."
+  echo "  Publisher: keep-alive HTTP/1.1 \`POST /v1/topics/T\` (both servers), or \`{\"op\":\"publish\"}\`"
+  echo "  frames (room, WebSocket round trip). Each message's data (64 B) starts with the"
+  echo "  CLOCK_MONOTONIC send time in ns and a message number: latency is send → parsed at the"
+  echo "  receiver, on one clock; the numbers let \`--verify\` prove exactly-once delivery."
+  echo "- Fixed-rate runs send on a schedule (pipelined when answers lag). \`--rate max\` is"
+  echo "  closed-loop: 4 publisher connections, up to 32 requests in flight each, and no new publish"
+  echo "  while more than 64 messages per subscriber are published but not yet received; so it"
+  echo "  measures the delivery rate the server sustains, and its latency is queueing by"
+  echo "  construction (not charted)."
+  echo "- Room: every client publishes on a staggered fixed schedule and receives everyone's"
+  echo "  messages, its own too. Round trip: each client has its own topic and sends its next"
+  echo "  message 10 ms after the previous one (or when it came back, if later): over SSE it POSTs"
+  echo "  and hears it on its event stream (two connections), over WebSocket one connection does both."
   echo "- RSS per connection: (VmRSS after all connections are open and 3 s of settling − VmRSS"
   echo "  before) / connections. CPU per delivery: server utime+stime (/proc/PID/stat, 10 ms ticks)"
   echo "  from the first publish until every delivery arrived, divided by deliveries received."
@@ -471,8 +479,9 @@ sb_state="measured"
   echo "- This machine may be shared: every run lists the CPU used by the server, the generator,"
   echo "  ksoftirqd and everything else; a run where everything else took over 25 % of a core is"
   echo "  run once more, and says so if the second attempt was disturbed too."
-  echo "- Delivered: deliveries received / (messages planned × subscribers); with a late or failed"
-  echo "  publish this is below 100 % even if every published message arrived."
+  echo "- Not measured here: SSE over HTTP/2 (the generator speaks HTTP/1.1 only), Pushpin (the"
+  echo "  generator has an adapter, \`--target pushpin\`, but this script does not yet set up a"
+  echo "  Pushpin with a GRIP origin)."
   echo
   echo "## Each run"
   echo
@@ -486,6 +495,10 @@ sb_state="measured"
       echo '  ```'
     done
   done
+  if [[ -n $kept ]]; then
+    echo
+    echo "$kept"
+  fi
 } >"$out"
 log "wrote $out"
-cat "$out" | sed -n '/^## Results/,/^## Setup/p' >&2
+echo "$summary"
