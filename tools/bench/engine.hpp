@@ -41,8 +41,8 @@ struct Conn {
   int status = 0;  // http: status of the response being read
   uint32_t client = 0;
   std::string topic;
-  std::string target;  // request target, "{topic}" substituted
-  std::string host;    // Host header
+  std::string target;        // request target, "{topic}" substituted
+  std::string host;          // Host header
   uint64_t outstanding = 0;  // publishes not yet answered
   uint64_t sent = 0;
   uint64_t received = 0;
@@ -50,8 +50,8 @@ struct Conn {
   uint64_t phase_ns = 0;
   size_t out_off = 0;
   std::string out;
-  std::string in;   // bytes not yet parsed (partial head or frame)
-  std::string key;  // Sec-WebSocket-Key during the handshake
+  std::string in;                          // bytes not yet parsed (partial head or frame)
+  std::string key;                         // Sec-WebSocket-Key during the handshake
   std::unique_ptr<ResponseReader> reader;  // sse, http_pub
   std::unique_ptr<SseParser> sse;
   std::unique_ptr<FrameParser> frames;

@@ -49,8 +49,9 @@ class Fanout : public Workload {
     }
     e_.settle(o_.settle);
 
-    planned_ = o_.max_rate ? UINT64_MAX
-                           : std::max<uint64_t>(1, static_cast<uint64_t>(o_.rate * o_.duration + 0.5));
+    planned_ = o_.max_rate
+                   ? UINT64_MAX
+                   : std::max<uint64_t>(1, static_cast<uint64_t>(o_.rate * o_.duration + 0.5));
     e_.log("publishing (%s) for %.1f s at %s to %ld subscribers", o_.pub.c_str(), o_.duration,
            o_.max_rate ? "max rate" : fmt("%g msg/s", o_.rate).c_str(), e_.subs_ready());
     begin();
@@ -62,8 +63,9 @@ class Fanout : public Workload {
                  pub_sent_, received_);
         },
         2);
-    e_.loop_until(deadline_ + 30 * kSec, [&] { return !publishing_ && outstanding() == 0; },
-                  [&] { return pump(); });
+    e_.loop_until(
+        deadline_ + 30 * kSec, [&] { return !publishing_ && outstanding() == 0; },
+        [&] { return pump(); });
     publishing_ = false;
     if (uint64_t left = outstanding())
       e_.note_error(fmt("%" PRIu64 " publishes still unanswered after the run", left));
@@ -76,8 +78,8 @@ class Fanout : public Workload {
     uint64_t exp = expected();
     double del_window = static_cast<double>(std::max(last_delivery_ns_, t0_ + 1) - t0_) / 1e9;
     std::string rate = o_.max_rate ? "max" : fmt("%g msg/s", o_.rate);
-    std::printf("%s: %ld subs, %s, %.1f s, %ld B: published %" PRIu64 " (%.0f/s), deliveries %" PRIu64
-                "/%" PRIu64 " (%.3f%%) %.0f/s, %s%s\n",
+    std::printf("%s: %ld subs, %s, %.1f s, %ld B: published %" PRIu64
+                " (%.0f/s), deliveries %" PRIu64 "/%" PRIu64 " (%.3f%%) %.0f/s, %s%s\n",
                 title().c_str(), subs_at_start_, rate.c_str(), o_.duration, o_.size,
                 pub_sent_ - pub_err_, published_per_s, received_, exp,
                 exp ? 100.0 * static_cast<double>(received_) / static_cast<double>(exp) : 0.0,

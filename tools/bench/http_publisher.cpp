@@ -49,8 +49,8 @@ void on_bytes(Engine& e, Conn& c, char* p, size_t n) {
 
 void publish(Engine& e, Conn& c, std::string_view data) {
   const Target& t = e.options().target;
-  BodyTemplate body = split_body(t.pub_body, c.topic, t.pub_content_type.find("json") !=
-                                                          std::string::npos);
+  BodyTemplate body =
+      split_body(t.pub_body, c.topic, t.pub_content_type.find("json") != std::string::npos);
   std::string b;
   body.append(b, data);
   c.out += "POST ";

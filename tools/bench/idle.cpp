@@ -30,9 +30,9 @@ class Idle : public Workload {
     KernelMemory k1 = read_kernel_memory();
     open = e_.subs_ready();
     auto per = [&](double a, double b) { return a >= 0 && b >= 0 && open ? (b - a) / open : -1; };
-    double rss_per = rss0 && rss1 ? per(static_cast<double>(*rss0) * 1024.0,
-                                        static_cast<double>(*rss1) * 1024.0)
-                                  : -1;
+    double rss_per =
+        rss0 && rss1 ? per(static_cast<double>(*rss0) * 1024.0, static_cast<double>(*rss1) * 1024.0)
+                     : -1;
     double tcp_per = per(k0.tcp_buffers, k1.tcp_buffers);
     double slab_per = per(k0.slab, k1.slab);
     if (o_.hold > 0)
@@ -41,9 +41,9 @@ class Idle : public Workload {
 
     std::string line = fmt("%s: %ld/%ld connections open", title().c_str(), open, o_.n);
     if (rss_per >= 0)
-      line += fmt(", server RSS %.1f MiB -> %.1f MiB: %.0f B per connection",
-                  static_cast<double>(*rss0) / 1024.0, static_cast<double>(*rss1) / 1024.0,
-                  rss_per);
+      line +=
+          fmt(", server RSS %.1f MiB -> %.1f MiB: %.0f B per connection",
+              static_cast<double>(*rss0) / 1024.0, static_cast<double>(*rss1) / 1024.0, rss_per);
     line += fmt(", kernel per connection (both ends): TCP buffers %.0f B, slab %.0f B", tcp_per,
                 slab_per);
     std::printf("%s\n", line.c_str());

@@ -253,8 +253,7 @@ std::optional<Options> parse_args(int argc, char** argv) {
     o.transport = "ws";
   bool needs_ws = o.transport == "ws" || (o.mode == "fanout" && o.pub == "ws");
   if (o.mode != "source" && needs_ws && o.target.ws_url.empty()) {
-    std::fprintf(stderr, "target %s has no WebSocket endpoint (--ws-url)\n",
-                 o.target.name.c_str());
+    std::fprintf(stderr, "target %s has no WebSocket endpoint (--ws-url)\n", o.target.name.c_str());
     return std::nullopt;
   }
   if (o.n < 0)

@@ -50,8 +50,9 @@ TEST(Adapters, PushpinBodyIsJsonWithTopicAndData) {
   BodyTemplate b = split_body(pp->pub_body, "bench", true);
   std::string out;
   b.append(out, "1 2 \"q\"");
-  EXPECT_EQ(out,
-            R"({"items":[{"channel":"bench","formats":{"http-stream":{"content":"data: 1 2 \"q\"\n\n"}}}]})");
+  EXPECT_EQ(
+      out,
+      R"({"items":[{"channel":"bench","formats":{"http-stream":{"content":"data: 1 2 \"q\"\n\n"}}}]})");
   EXPECT_EQ(b.size(3), b.head.size() + 3 + b.tail.size());
 }
 

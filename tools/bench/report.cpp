@@ -201,7 +201,8 @@ int run_report(int argc, char** argv) {
         md += " " + cell(v, m.format) + " |";
       }
       if (ratio)
-        md += vals[0] >= 0 && vals[1] > 0 ? fmt(" %.2f× |", vals[0] / vals[1]) : std::string(" – |");
+        md +=
+            vals[0] >= 0 && vals[1] > 0 ? fmt(" %.2f× |", vals[0] / vals[1]) : std::string(" – |");
       md += "\n";
     }
   }
@@ -223,13 +224,14 @@ int run_report(int argc, char** argv) {
         // Closed-loop fan-out latency is queueing by construction: not charted.
         bool closed_loop = r->mode == "fanout" && r->str("rate") == "max";
         if (r->num("latency_samples") > 0 && !closed_loop)
-          lat.push_back({name,
-                         {r->num("latency_ms_p50"), r->num("latency_ms_p90"),
-                          r->num("latency_ms_p99"), r->num("latency_ms_p999"),
-                          r->num("latency_ms_max")},
-                         t});
+          lat.push_back(
+              {name,
+               {r->num("latency_ms_p50"), r->num("latency_ms_p90"), r->num("latency_ms_p99"),
+                r->num("latency_ms_p999"), r->num("latency_ms_max")},
+               t});
         if (r->num("server_cpu_us_per_delivery") > 0)
-          cpu.push_back({title_of(*r) + " — " + target_name(t), r->num("server_cpu_us_per_delivery"), t});
+          cpu.push_back(
+              {title_of(*r) + " — " + target_name(t), r->num("server_cpu_us_per_delivery"), t});
       }
     }
   }
@@ -241,8 +243,9 @@ int run_report(int argc, char** argv) {
     charts.push_back({"benchmarks-latency.svg", "latency percentiles per workload and server",
                       dot_chart("Latency percentiles (ms, log scale; lower is better)", lat)});
   if (!mem.empty())
-    charts.push_back({"benchmarks-memory.svg", "server memory per idle connection",
-                      bar_chart("Server RSS per idle connection (bytes; lower is better)", "B", mem)});
+    charts.push_back(
+        {"benchmarks-memory.svg", "server memory per idle connection",
+         bar_chart("Server RSS per idle connection (bytes; lower is better)", "B", mem)});
   if (!cpu.empty())
     charts.push_back({"benchmarks-cpu.svg", "server CPU per delivery",
                       bar_chart("Server CPU per delivery (µs; lower is better)", "µs", cpu)});

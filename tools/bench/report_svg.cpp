@@ -39,11 +39,12 @@ std::string color(const std::string& target) {
 }
 
 std::string head(const std::string& title, int height) {
-  return fmt("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d "
-             "%d\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
-             "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n"
-             "<text x=\"12\" y=\"24\" font-size=\"16\" font-weight=\"bold\" fill=\"#111\">%s</text>\n",
-             kWidth, height, kWidth, height, esc(title).c_str());
+  return fmt(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d "
+      "%d\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
+      "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n"
+      "<text x=\"12\" y=\"24\" font-size=\"16\" font-weight=\"bold\" fill=\"#111\">%s</text>\n",
+      kWidth, height, kWidth, height, esc(title).c_str());
 }
 
 std::string number(double v) {
@@ -83,15 +84,16 @@ std::string dot_chart(const std::string& title, const std::vector<DotRow>& rows)
   static const char* fills[5] = {"#111827", "#6b7280", "#dc2626", "#9333ea", "#f59e0b"};
   for (int i = 0; i < 5; ++i) {
     int lx = 12 + i * 90;
-    s += fmt("<circle cx=\"%d\" cy=\"44\" r=\"5\" fill=\"%s\"/><text x=\"%d\" y=\"48\" "
-             "fill=\"#333\">%s</text>\n",
-             lx + 5, fills[i], lx + 14, names[i]);
+    s +=
+        fmt("<circle cx=\"%d\" cy=\"44\" r=\"5\" fill=\"%s\"/><text x=\"%d\" y=\"48\" "
+            "fill=\"#333\">%s</text>\n",
+            lx + 5, fills[i], lx + 14, names[i]);
   }
   int y_end = kTop + static_cast<int>(rows.size()) * kRowH;
   for (double l = l0; l <= l1; l += 1) {
     double gx = x(std::pow(10.0, l));
-    s += fmt("<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#e5e7eb\"/>\n", gx, kTop - 6,
-             gx, y_end);
+    s += fmt("<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#e5e7eb\"/>\n", gx,
+             kTop - 6, gx, y_end);
     s += fmt("<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" fill=\"#555\">%s ms</text>\n", gx,
              y_end + 16, number(std::pow(10.0, l)).c_str());
   }
@@ -104,14 +106,16 @@ std::string dot_chart(const std::string& title, const std::vector<DotRow>& rows)
     s += fmt("<rect x=\"6\" y=\"%d\" width=\"5\" height=\"14\" fill=\"%s\"/>\n", y - 7,
              color(r.target).c_str());
     s += fmt("<text x=\"16\" y=\"%d\" fill=\"#111\">%s</text>\n", y + 4, esc(r.label).c_str());
-    s += fmt("<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"%s\" stroke-width=\"3\" "
-             "opacity=\"0.5\"/>\n",
-             x(r.ms[0]), y, x(r.ms[4]), y, color(r.target).c_str());
+    s +=
+        fmt("<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"%s\" stroke-width=\"3\" "
+            "opacity=\"0.5\"/>\n",
+            x(r.ms[0]), y, x(r.ms[4]), y, color(r.target).c_str());
     for (int k = 0; k < 5; ++k)
       if (r.ms[static_cast<size_t>(k)] > 0)
-        s += fmt("<circle cx=\"%.1f\" cy=\"%d\" r=\"5\" fill=\"%s\"><title>%s %s ms</title></circle>\n",
-                 x(r.ms[static_cast<size_t>(k)]), y, fills[k], names[k],
-                 number(r.ms[static_cast<size_t>(k)]).c_str());
+        s += fmt(
+            "<circle cx=\"%.1f\" cy=\"%d\" r=\"5\" fill=\"%s\"><title>%s %s ms</title></circle>\n",
+            x(r.ms[static_cast<size_t>(k)]), y, fills[k], names[k],
+            number(r.ms[static_cast<size_t>(k)]).c_str());
     s += fmt("<text x=\"%.1f\" y=\"%d\" fill=\"#333\">%s</text>\n", x(r.ms[4]) + 8, y + 4,
              number(r.ms[2]).c_str());
   }

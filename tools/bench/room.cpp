@@ -43,7 +43,8 @@ class Room : public Workload {
     publishing_ = true;
     e_.set_progress([this] { e_.log("sent %" PRIu64 ", received %" PRIu64, pub_sent_, received_); },
                     2);
-    e_.loop_until(deadline_ + 2 * kSec, [&] { return !publishing_; }, [&] { return pump(); });
+    e_.loop_until(
+        deadline_ + 2 * kSec, [&] { return !publishing_; }, [&] { return pump(); });
     publishing_ = false;
     auto expected = [&] { return pub_sent_ * static_cast<uint64_t>(subs_at_start_); };
     drain(expected);

@@ -31,8 +31,8 @@ class Roundtrip : public Workload {
       std::string topic = o_.topic + "-" + std::to_string(i);
       auto& cl = clients_[static_cast<size_t>(i)];
       cl.sub = &e_.add(ws ? Kind::ws : Kind::sse, sub_ep_, topic, static_cast<uint32_t>(i), false);
-      cl.pub = ws ? cl.sub
-                  : &e_.add(Kind::http_pub, pub_ep_, topic, static_cast<uint32_t>(i), true);
+      cl.pub =
+          ws ? cl.sub : &e_.add(Kind::http_pub, pub_ep_, topic, static_cast<uint32_t>(i), true);
     }
     e_.open_all(now_ns() + secs_to_ns(o_.connect_timeout), "round-trip clients");
     if (e_.subs_ready() == 0) {
@@ -47,8 +47,9 @@ class Roundtrip : public Workload {
       cl.next_due = t0_;
     publishing_ = true;
     e_.set_progress([this] { e_.log("round trips %" PRIu64, received_); }, 2);
-    e_.loop_until(deadline_ + 5 * kSec, [&] { return !publishing_ && waiting() == 0; },
-                  [&] { return pump(); });
+    e_.loop_until(
+        deadline_ + 5 * kSec, [&] { return !publishing_ && waiting() == 0; },
+        [&] { return pump(); });
     publishing_ = false;
     end();
 
@@ -90,7 +91,8 @@ class Roundtrip : public Workload {
     last_delivery_ns_ = now;
     cl.waiting = false;
     ++cl.seq;
-    cl.next_due = o_.max_rate ? now : std::max(now, cl.sent_at + static_cast<uint64_t>(1e9 / o_.rate));
+    cl.next_due =
+        o_.max_rate ? now : std::max(now, cl.sent_at + static_cast<uint64_t>(1e9 / o_.rate));
   }
 
  private:

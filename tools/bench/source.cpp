@@ -37,7 +37,8 @@ namespace {
   make_payload(data, now_ns(), 0, size);
   std::string one;
   if (ws) {
-    std::string m = "{\"op\":\"message\",\"topic\":\"bench\",\"id\":\"1-1\",\"data\":\"" + data + "\"}";
+    std::string m =
+        "{\"op\":\"message\",\"topic\":\"bench\",\"id\":\"1-1\",\"data\":\"" + data + "\"}";
     one.push_back(static_cast<char>(0x81));
     if (m.size() < 126) {
       one.push_back(static_cast<char>(m.size()));
@@ -101,9 +102,10 @@ namespace {
         if (ws) {
           size_t kpos = p.head.find("Sec-WebSocket-Key: ");
           std::string key = p.head.substr(kpos + 19, p.head.find("\r\n", kpos) - kpos - 19);
-          answer = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Accept: " + expected_accept(key) +
-                   "\r\nSec-WebSocket-Protocol: switchboard.v1\r\n\r\n";
+          answer =
+              "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              "Sec-WebSocket-Accept: " +
+              expected_accept(key) + "\r\nSec-WebSocket-Protocol: switchboard.v1\r\n\r\n";
           // The subscribe ack the generator waits for.
           std::string ack = "{\"op\":\"ack\",\"ref\":1}";
           answer.push_back(static_cast<char>(0x81));

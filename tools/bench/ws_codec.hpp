@@ -18,7 +18,14 @@
 
 namespace bench {
 
-enum Opcode : uint8_t { kCont = 0x0, kText = 0x1, kBinary = 0x2, kClose = 0x8, kPing = 0x9, kPong = 0xA };
+enum Opcode : uint8_t {
+  kCont = 0x0,
+  kText = 0x1,
+  kBinary = 0x2,
+  kClose = 0x8,
+  kPing = 0x9,
+  kPong = 0xA
+};
 
 // xorshift64*: mask keys and handshake nonces. RFC 6455 asks for unpredictable masks so that a
 // browser's frames cannot be steered into a proxy's cache; a load generator only needs them to

@@ -102,8 +102,8 @@ TEST(WsCodec, LengthsAndSplitsAnywhere) {
 }
 
 TEST(WsCodec, FragmentsWithInterleavedControlFrames) {
-  std::string s = server_frame(0x01, "hel") + server_frame(0x89, "pi") +
-                  server_frame(0x00, "lo ") + server_frame(0x80, "world");
+  std::string s = server_frame(0x01, "hel") + server_frame(0x89, "pi") + server_frame(0x00, "lo ") +
+                  server_frame(0x80, "world");
   FrameParser p;
   Collect c;
   EXPECT_EQ(p.feed(s.data(), s.size(), c), static_cast<long>(s.size()));
@@ -121,13 +121,13 @@ TEST(WsCodec, ProtocolErrors) {
     std::string copy = s;
     return p.feed(copy.data(), copy.size(), c) < 0;
   };
-  EXPECT_TRUE(bad(server_frame(0xC1, "x")));                           // RSV1 without extension
-  EXPECT_TRUE(bad(server_frame(0x80, "x")));                           // continuation first
-  EXPECT_TRUE(bad(server_frame(0x09, "x")));                           // fragmented ping
-  EXPECT_TRUE(bad(server_frame(0x89, std::string(126, 'p'))));         // oversized control
-  EXPECT_TRUE(bad(server_frame(0x83, "x")));                           // unknown opcode
+  EXPECT_TRUE(bad(server_frame(0xC1, "x")));                            // RSV1 without extension
+  EXPECT_TRUE(bad(server_frame(0x80, "x")));                            // continuation first
+  EXPECT_TRUE(bad(server_frame(0x09, "x")));                            // fragmented ping
+  EXPECT_TRUE(bad(server_frame(0x89, std::string(126, 'p'))));          // oversized control
+  EXPECT_TRUE(bad(server_frame(0x83, "x")));                            // unknown opcode
   EXPECT_TRUE(bad(server_frame(0x01, "a") + server_frame(0x81, "b")));  // new message in one
-  EXPECT_FALSE(bad(server_frame(0x88, std::string("\x03\xe8", 2))));   // close is fine
+  EXPECT_FALSE(bad(server_frame(0x88, std::string("\x03\xe8", 2))));    // close is fine
 }
 
 }  // namespace
