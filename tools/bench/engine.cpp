@@ -222,6 +222,18 @@ void Engine::mark_dead(Conn& c) {
   }
 }
 
+void Engine::reconnect(Conn& c) {
+  close_fd(c);
+  if (c.phase == Phase::ready && c.publisher) {
+    --pubs_ready_;
+    ++in_flight_;
+    c.attempts = 0;
+    open(c);
+  } else {
+    mark_dead(c);
+  }
+}
+
 void Engine::flush(Conn& c) {
   while (c.out_off < c.out.size()) {
     ssize_t w = ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);

@@ -106,6 +106,8 @@ class Engine {
   void flush(Conn& c);
   // The connection is finished for good (counts it as failed or closed).
   void mark_dead(Conn& c);
+  // A ready publisher whose server closes after each answer (Connection: close) connects again.
+  void reconnect(Conn& c);
   void close_all();
 
   void note_error(const std::string& msg);

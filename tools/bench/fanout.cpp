@@ -127,7 +127,9 @@ class Fanout : public Workload {
     uint64_t now = now_ns();
     // A rate run sends every planned message, with up to a second's grace when the loop is late.
     uint64_t stop_at = o_.max_rate ? deadline_ : deadline_ + kSec;
-    if (now >= stop_at || pub_sent_ >= planned_ || e_.pubs_ready() == 0) {
+    bool any_publisher = std::any_of(pub_conns_.begin(), pub_conns_.end(),
+                                     [](const Conn* c) { return c->phase != Phase::dead; });
+    if (now >= stop_at || pub_sent_ >= planned_ || !any_publisher) {
       publishing_ = false;
       return UINT64_MAX;
     }

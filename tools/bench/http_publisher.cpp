@@ -43,7 +43,7 @@ void on_bytes(Engine& e, Conn& c, char* p, size_t n) {
     e.note_error("publish: " + c.reader->error());
     e.mark_dead(c);
   } else if (h.close_after && c.outstanding == 0) {
-    e.mark_dead(c);
+    e.reconnect(c);
   }
 }
 

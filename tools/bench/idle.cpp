@@ -21,12 +21,12 @@ class Idle : public Workload {
       return fail();
     for (long i = 0; i < o_.n; ++i)
       e_.add(ws ? Kind::ws : Kind::sse, ep, o_.topic, static_cast<uint32_t>(i), false);
-    auto rss0 = read_rss_kib(o_.pid);
+    auto rss0 = read_rss_kib(o_.pids);
     KernelMemory k0 = read_kernel_memory();
     long open = e_.open_all(now_ns() + secs_to_ns(o_.connect_timeout), "idle connections");
     if (open > 0)
       e_.settle(o_.settle);
-    auto rss1 = read_rss_kib(o_.pid);
+    auto rss1 = read_rss_kib(o_.pids);
     KernelMemory k1 = read_kernel_memory();
     open = e_.subs_ready();
     auto per = [&](double a, double b) { return a >= 0 && b >= 0 && open ? (b - a) / open : -1; };

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <string_view>
 
 namespace bench {
@@ -47,7 +48,7 @@ workload options:
   --max-lag M               max: messages per subscriber published but not received (64)
   --verify                  track every (subscriber, message): duplicates and missing counted
   --topic NAME              topic (bench; roundtrip: rt-N per client)
-  --pid PID                 server process to measure; 0 = none
+  --pid PID[,PID...]        server process(es) to measure, summed (RSS, CPU); 0 = none
   --json FILE               write the results as a JSON object
   --label TEXT              copied into the summary and the JSON
   --src-base A.B.C.D        first client source address (127.0.0.2); --per-src N per address
@@ -167,8 +168,20 @@ std::optional<Options> parse_args(int argc, char** argv) {
       ok = real(o.duration);
     else if (a == "--size")
       ok = num(o.size);
-    else if (a == "--pid")
-      ok = num(o.pid);
+    else if (a == "--pid") {
+      auto v = value();
+      ok = v.has_value();
+      for (size_t at = 0; ok && at <= v->size();) {
+        size_t comma = std::min(v->find(',', at), v->size());
+        long pid = 0;
+        ok = parse_long(std::string_view(*v).substr(at, comma - at), pid) && pid >= 0;
+        if (ok && pid > 0)
+          o.pids.push_back(pid);
+        at = comma + 1;
+      }
+      if (!ok)
+        std::fprintf(stderr, "--pid: expected PID[,PID...]\n");
+    }
     else if (a == "--json")
       ok = str(o.json_path);
     else if (a == "--label")

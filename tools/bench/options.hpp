@@ -22,7 +22,7 @@ struct Options {
   double rate = -1;
   double duration = 10;
   long size = 64;
-  long pid = 0;
+  std::vector<long> pids;  // server processes measured together (a multi-process server)
   std::string json_path;
   std::string label;
   std::string src_base = "127.0.0.2";

@@ -47,6 +47,32 @@ std::optional<double> read_cpu_s(long pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+std::optional<uint64_t> read_rss_kib(const std::vector<long>& pids) {
+  if (pids.empty())
+    return std::nullopt;
+  uint64_t sum = 0;
+  for (long p : pids) {
+    auto v = read_rss_kib(p);
+    if (!v)
+      return std::nullopt;
+    sum += *v;
+  }
+  return sum;
+}
+
+std::optional<double> read_cpu_s(const std::vector<long>& pids) {
+  if (pids.empty())
+    return std::nullopt;
+  double sum = 0;
+  for (long p : pids) {
+    auto v = read_cpu_s(p);
+    if (!v)
+      return std::nullopt;
+    sum += *v;
+  }
+  return sum;
+}
+
 double self_cpu_s() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);

@@ -3,14 +3,18 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 namespace bench {
 
 // VmRSS of a process, KiB; nullopt when pid <= 0 or the process is gone.
 std::optional<uint64_t> read_rss_kib(long pid);
+// The sum over processes; nullopt when the list is empty or any process is gone.
+std::optional<uint64_t> read_rss_kib(const std::vector<long>& pids);
 
 // utime + stime of a whole process (all threads) from /proc/PID/stat, in seconds (10 ms ticks).
 std::optional<double> read_cpu_s(long pid);
+std::optional<double> read_cpu_s(const std::vector<long>& pids);
 
 // The generator's own user + system CPU time, seconds.
 double self_cpu_s();

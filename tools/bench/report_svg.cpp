@@ -133,9 +133,14 @@ std::string bar_chart(const std::string& title, const std::string& unit,
     hi = 1;
   int height = kTop + static_cast<int>(rows.size()) * kRowH + 20;
   std::string s = head(title, height);
+  bool pushpin = std::any_of(rows.begin(), rows.end(),
+                             [](const BarRow& r) { return r.target == "pushpin"; });
   s += "<text x=\"12\" y=\"48\" fill=\"#333\">";
   s += "<tspan fill=\"#2563eb\">■</tspan> Switchboard   <tspan fill=\"#ea580c\">■</tspan> nginx + "
-       "nchan</text>\n";
+       "nchan";
+  if (pushpin)
+    s += "   <tspan fill=\"#16a34a\">■</tspan> Pushpin";
+  s += "</text>\n";
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
     int y = kTop + static_cast<int>(i) * kRowH;

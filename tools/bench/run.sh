@@ -10,10 +10,12 @@
 #
 # Environment (all optional):
 #   BENCH_OUT=FILE       where to write the report (default docs/benchmarks.md; charts beside it)
-#   BENCH_SERVERS="switchboard nchan"   which servers to run
+#   BENCH_SERVERS="switchboard nchan"   which servers to run; add pushpin to measure Pushpin too
+#                        (its SSE workloads: its WebSocket side needs a WebSocket-over-HTTP origin)
 #   BENCH_WORKLOADS="idle-sse ..."      which workloads to run (default: all, see below)
 #   BENCH_QUICK=1        a 10x smaller, shorter smoke run (its report says so; not for publishing)
-#   SB_PORT, NCHAN_PORT  first loopback port to try (default 39180, 39181; the next free one is used)
+#   SB_PORT, NCHAN_PORT, PUSHPIN_PORT  first loopback port to try (39180, 39181, 39185; the
+#                        next free one is used)
 #   BENCH_QUIET_WAIT=S   before each workload, wait up to S seconds for other load to end (30)
 #   BENCH_ATTEMPTS=N     run a workload up to N times while other load disturbs it (2)
 set -uo pipefail
@@ -37,6 +39,8 @@ servers=${BENCH_SERVERS:-switchboard nchan}
 quick=${BENCH_QUICK:-0}
 sb_port=${SB_PORT:-39180}
 nchan_port=${NCHAN_PORT:-39181}
+pushpin_port=${PUSHPIN_PORT:-39185}
+pushpin_offset=300  # Pushpin's internal ports 5560..5563 move to 5860..5863 (publish API: 5861)
 quiet_wait=${BENCH_QUIET_WAIT:-30}
 
 if [[ ! -x $lg_bin ]] && [[ -f $build/build.ninja || -f $build/Makefile ]]; then
@@ -116,12 +120,15 @@ cpu_busy_pct() {  # share of all cores busy over the next second, from /proc/sta
 
 machine_busy_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 
-proc_ticks() {  # utime + stime of a PID, in clock ticks (0 when unknown)
-  if [[ -n ${1:-} && -r /proc/$1/stat ]]; then
-    sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
-  else
-    echo 0
-  fi
+proc_ticks() {  # utime + stime of PID[,PID...], in clock ticks (0 when unknown)
+  local sum=0 p t
+  for p in ${1//,/ }; do
+    if [[ -r /proc/$p/stat ]]; then
+      t=$(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')
+      sum=$((sum + t))
+    fi
+  done
+  echo "$sum"
 }
 
 wait_quiet() {  # other work on a shared machine skews figures: wait a while for it to calm
@@ -159,11 +166,20 @@ stop_pid() {  # pid [grace seconds]: TERM, wait, then KILL; only PIDs this scrip
   unset "live_pids[$pid]"
 }
 
+ensure_pushpin() {
+  command -v pushpin >/dev/null && command -v nginx >/dev/null && return 0
+  install_packages pushpin nginx
+}
+
 ensure_nchan() {
   if command -v nginx >/dev/null && [[ -f /usr/lib/nginx/modules/ngx_nchan_module.so ]]; then
     return 0
   fi
-  log "installing nginx and libnginx-mod-nchan (Debian packages)"
+  install_packages libnginx-mod-nchan nginx
+}
+
+install_packages() {  # Debian packages, without letting their scripts start services
+  log "installing $* (Debian packages)"
   local sudo_cmd=()
   [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo -n)
   # Keep the package's scripts from starting an nginx service: this script runs its own.
@@ -175,14 +191,14 @@ ensure_nchan() {
   local ok=0
   for attempt in 1 2; do
     if DEBIAN_FRONTEND=noninteractive timeout 600 "${sudo_cmd[@]}" apt-get install -y -qq \
-        --no-install-recommends libnginx-mod-nchan nginx >"$tmp/apt.log" 2>&1; then
+        --no-install-recommends "$@" >"$tmp/apt.log" 2>&1; then
       ok=1; break
     fi
     timeout 300 "${sudo_cmd[@]}" apt-get update -qq >>"$tmp/apt.log" 2>&1 || true
   done
   ((made_policy)) && "${sudo_cmd[@]}" rm -f "$policy"
   if ((!ok)); then
-    log "could not install nchan:"; tail -5 "$tmp/apt.log" >&2
+    log "could not install $*:"; tail -5 "$tmp/apt.log" >&2
     return 1
   fi
 }
@@ -205,6 +221,29 @@ start_server() {  # server workload
       return 1
     fi
     server_pid=$server_main
+  elif [[ $server == pushpin ]]; then
+    port_free "$pushpin_port" || { log "port $pushpin_port is busy"; return 1; }
+    local prefix="$tmp/pushpin-$wl" origin_port=$((pushpin_port + 100))
+    "$root/tools/bench/pushpin/render.sh" "$prefix" "$pushpin_port" "$origin_port" \
+      "$pushpin_offset" >/dev/null
+    # The origin only answers subscribes (not measured): on the generator's core.
+    taskset -c "$gen_cpu" nginx -p "$prefix" -c "$prefix/origin.conf" \
+      -e "$prefix/origin-error.log" >"$tmp/pushpin-origin-$wl.log" 2>&1 &
+    origin_pid=$!
+    live_pids[$origin_pid]=1
+    taskset -c "$server_cpu" pushpin --config "$prefix/pushpin.conf" >"$tmp/pushpin-$wl.log" 2>&1 &
+    server_main=$!
+    live_pids[$server_main]=1
+    if ! wait_port "$pushpin_port" "$server_main" || ! wait_port "$origin_port" "$origin_pid" ||
+       ! wait_port "$((5561 + pushpin_offset))" "$server_main"; then
+      log "pushpin did not start:"; tail -5 "$tmp/pushpin-$wl.log" "$prefix"/log/*.log >&2
+      stop_pid "$server_main" 2; stop_pid "$origin_pid" 2; origin_pid=""
+      return 1
+    fi
+    # The runner and every process it started (condure, zurl, proxy, handler): measured together.
+    local kids
+    kids=$(pgrep -P "$server_main" | tr '\n' ',')
+    server_pid="$server_main,${kids%,}"
   else
     port_free "$nchan_port" || { log "port $nchan_port is busy"; return 1; }
     local prefix="$tmp/nchan-$wl"
@@ -224,11 +263,14 @@ start_server() {  # server workload
   fi
 }
 
+origin_pid=""
 stop_server() {
   [[ -n $server_main ]] || return 0
   stop_pid "$server_main" 15
-  [[ -n $server_pid && $server_pid != "$server_main" ]] && stop_pid "$server_pid" 2
-  server_main="" server_pid=""
+  [[ -n $server_pid && $server_pid != "$server_main" && $server_pid != *,* ]] &&
+    stop_pid "$server_pid" 2
+  [[ -n $origin_pid ]] && stop_pid "$origin_pid" 5
+  server_main="" server_pid="" origin_pid=""
 }
 
 declare -A cmdline=()
@@ -250,7 +292,11 @@ run_one() {  # server workload index: a second attempt when other work disturbed
 other_pct=0
 run_attempt() {  # server workload src-base
   local server=$1 wl=$2 src=$3 port json
-  port=$([[ $server == switchboard ]] && echo "$sb_port" || echo "$nchan_port")
+  case $server in
+    switchboard) port=$sb_port ;;
+    nchan) port=$nchan_port ;;
+    *) port=$pushpin_port ;;
+  esac
   json="$tmp/$server-$wl.json"
   rm -f "$json"
   local busy
@@ -263,6 +309,10 @@ run_attempt() {  # server workload src-base
   # shellcheck disable=SC2206
   local args=(${wl_args[$wl]} --target "$server" --base "http://127.0.0.1:$port" --src-base "$src"
               --pid "$server_pid" --label "$wl" --json "$json")
+  # Pushpin's publish API answers one request per connection (Connection: close), and its proxy
+  # refuses subscribes (502) when hundreds arrive at once.
+  [[ $server == pushpin ]] && args+=(--pub-url "http://127.0.0.1:$((5561 + pushpin_offset))/publish/"
+                                     --pipeline 1 --connect-concurrency 16)
   local shown=() a
   for a in "${args[@]}"; do
     a=${a//$tmp\//}
@@ -310,24 +360,30 @@ jget() {  # file key -> value (numbers bare, strings unquoted); empty when absen
 }
 
 # --- run ---------------------------------------------------------------------------------------
-have_sb=0 have_nchan=0
+have_sb=0 have_nchan=0 have_pushpin=0
 for s in $servers; do
   case $s in
     switchboard)
       if [[ -x $sb_bin ]]; then have_sb=1; else log "no $sb_bin: Switchboard is not measured"; fi ;;
     nchan)
       if ensure_nchan; then have_nchan=1; fi ;;
+    pushpin)
+      if ensure_pushpin; then have_pushpin=1; fi ;;
   esac
 done
 
 sb_port=$(pick_port "$sb_port") || { echo "run.sh: no free port" >&2; exit 1; }
 nchan_port=$(pick_port "$nchan_port") || { echo "run.sh: no free port" >&2; exit 1; }
+pushpin_port=$(pick_port "$pushpin_port") || { echo "run.sh: no free port" >&2; exit 1; }
 log "server on core $server_cpu, generator on core $gen_cpu; results in $out"
 k=1
-for s in switchboard nchan; do
+for s in switchboard nchan pushpin; do
   [[ $s == switchboard && $have_sb == 0 ]] && continue
   [[ $s == nchan && $have_nchan == 0 ]] && continue
+  [[ $s == pushpin && $have_pushpin == 0 ]] && continue
   for wl in "${workloads[@]}"; do
+    # Pushpin is measured on its SSE side only (see the header).
+    [[ $s == pushpin && ( $wl == *ws* || $wl == room ) ]] && continue
     run_one "$s" "$wl" "$k"
     k=$((k + 1))
   done
@@ -355,7 +411,7 @@ jget() {  # file key -> value (numbers bare, strings unquoted); empty when absen
 }
 results=()
 for wl in "${workloads[@]}"; do
-  for s in switchboard nchan; do
+  for s in switchboard nchan pushpin; do
     [[ -f $tmp/$s-$wl.json ]] && results+=("$tmp/$s-$wl.json")
   done
 done
@@ -390,7 +446,7 @@ nc_cpu=$(jget "$tmp/nchan-sse-fanout-max.json" server_cpu_us_per_delivery)
 summary="SSE fan-out: Switchboard $(fmtv "$sb_cpu" "%.3f") µs vs nchan $(fmtv "$nc_cpu" "%.3f") µs of server CPU per delivery ($(ratio_of sse-fanout-max server_cpu_us_per_delivery)); WebSocket fan-out $(ratio_of ws-fanout-max server_cpu_us_per_delivery); idle RSS per connection SSE $(ratio_of idle-sse rss_bytes_per_conn), WebSocket $(ratio_of idle-ws rss_bytes_per_conn); generator ceiling $(fmtv "$(jget "$tmp/source-sse.json" events_per_s)" "%.0f") SSE events/s on one core."
 
 {
-  echo "# Benchmarks: Switchboard vs nginx + nchan"
+  echo "# Benchmarks: Switchboard vs nginx + nchan$([[ $have_pushpin == 1 ]] && echo " and Pushpin")"
   echo
   echo "Written by \`tools/bench/run.sh\` (\`make bench\`); rerun it rather than editing this file."
   [[ $quick == 1 ]] && echo && echo "**BENCH_QUICK=1: a 10× smaller smoke run, not the standard workloads.**"
@@ -404,6 +460,7 @@ summary="SSE fan-out: Switchboard $(fmtv "$sb_cpu" "%.3f") µs vs nchan $(fmtv "
   echo "- command: \`$invoked\`"
   echo "- Switchboard: git \`$git_rev\` (working tree as built in \`$(basename "$build")\`)"
   echo "- nchan: $nginx_ver with libnginx-mod-nchan $nchan_ver (Debian)"
+  [[ $have_pushpin == 1 ]] && echo "- Pushpin: $(pushpin --version 2>/dev/null | head -1) (Debian)"
   echo "- each server is a fresh process per workload, pinned to core $server_cpu; the load generator"
   echo "  (\`switchboard-bench\`, one thread, epoll) is pinned to core $gen_cpu"
   echo
@@ -479,13 +536,20 @@ summary="SSE fan-out: Switchboard $(fmtv "$sb_cpu" "%.3f") µs vs nchan $(fmtv "
   echo "- This machine may be shared: every run lists the CPU used by the server, the generator,"
   echo "  ksoftirqd and everything else; a run where everything else took over 25 % of a core is"
   echo "  run once more, and says so if the second attempt was disturbed too."
-  echo "- Not measured here: SSE over HTTP/2 (the generator speaks HTTP/1.1 only), Pushpin (the"
-  echo "  generator has an adapter, \`--target pushpin\`, but this script does not yet set up a"
-  echo "  Pushpin with a GRIP origin)."
+  if [[ $have_pushpin == 1 ]]; then
+    echo "- Pushpin: $(pushpin --version 2>/dev/null | head -1) (Debian), the runner and every process it"
+    echo "  starts (condure, zurl, pushpin-proxy, pushpin-handler) pinned to core $server_cpu and measured"
+    echo "  together; subscribers go through the proxy to a GRIP origin (a plain nginx answering"
+    echo "  \`Grip-Hold: stream\`, [tools/bench/pushpin/](../tools/bench/pushpin/)); publishes are"
+    echo "  POSTs of JSON items to its publish API, which closes the connection after each answer, so"
+    echo "  the generator publishes one request per connection and opens subscribers 16 at a time."
+    echo "  SSE only: its WebSocket side needs a WebSocket-over-HTTP origin, not set up here."
+  fi
+  echo "- Not measured here: SSE over HTTP/2 (the generator speaks HTTP/1.1 only)."
   echo
   echo "## Each run"
   echo
-  for s in switchboard nchan; do
+  for s in switchboard nchan pushpin; do
     for wl in "${workloads[@]}"; do
       [[ -f $tmp/$s-$wl.summary ]] || continue
       echo "- \`${cmdline[$s-$wl]:-}\`"

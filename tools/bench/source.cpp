@@ -173,7 +173,7 @@ class Source : public Workload {
       e_.add(ws ? Kind::ws : Kind::sse, ep, o_.topic, static_cast<uint32_t>(i), false);
     e_.open_all(now_ns() + secs_to_ns(o_.connect_timeout), "connections to the stub sender");
     e_.settle(o_.settle);
-    o_.pid = child;
+    o_.pids = {child};
     begin();
     e_.set_progress([this] { e_.log("received %" PRIu64, received_); }, 2);
     e_.settle(o_.duration);

@@ -48,7 +48,7 @@ void Workload::on_answer(Conn&, bool ok) {
 
 void Workload::begin() {
   subs_at_start_ = e_.subs_ready();
-  cpu0_ = read_cpu_s(o_.pid);
+  cpu0_ = read_cpu_s(o_.pids);
   self0_ = self_cpu_s();
   t0_ = now_ns();
   last_delivery_ns_ = last_ack_ns_ = t0_;
@@ -71,7 +71,7 @@ void Workload::drain(const std::function<uint64_t()>& expected) {
 }
 
 void Workload::end() {
-  cpu1_ = read_cpu_s(o_.pid);
+  cpu1_ = read_cpu_s(o_.pids);
   self1_ = self_cpu_s();
   t1_ = now_ns();
   measuring_ = false;
