@@ -216,7 +216,9 @@ start_server() {  # server workload
     server_main=$!
     live_pids[$server_main]=1
     if ! wait_port "$sb_port" "$server_main"; then
-      log "switchboard did not start:"; tail -5 "$tmp/switchboard-$wl.log" >&2
+      local status=running
+      kill -0 "$server_main" 2>/dev/null || { wait "$server_main"; status="exit status $?"; }
+      log "switchboard did not start ($status):"; tail -5 "$tmp/switchboard-$wl.log" >&2
       stop_pid "$server_main" 2
       return 1
     fi
@@ -278,7 +280,16 @@ run_one() {  # server workload index: a second attempt when other work disturbed
   local attempt max_attempts=${BENCH_ATTEMPTS:-2}
   for ((attempt = 1; attempt <= max_attempts; attempt++)); do
     other_pct=0
-    run_attempt "$1" "$2" "127.$((attempt + 1)).$3.2" || return 1
+    # A retry that cannot even start its server keeps the earlier attempt's figures.
+    [[ -f $tmp/$1-$2.json ]] && for f in json summary; do cp "$tmp/$1-$2.$f" "$tmp/$1-$2.$f.prev"; done
+    if ! run_attempt "$1" "$2" "127.$((attempt + 1)).$3.2"; then
+      if [[ -f $tmp/$1-$2.json.prev ]]; then
+        for f in json summary; do mv "$tmp/$1-$2.$f.prev" "$tmp/$1-$2.$f"; done
+        echo "  (a second attempt was wanted, but the server did not start again)" \
+          >>"$tmp/$1-$2.summary"
+      fi
+      return 1
+    fi
     ((other_pct <= 25)) && return 0
     if ((attempt < max_attempts)); then
       log "other processes used $other_pct % of a core during $1 $2: running it again"
@@ -301,7 +312,12 @@ run_attempt() {  # server workload src-base
   rm -f "$json"
   local busy
   busy=$(wait_quiet)
-  if ! start_server "$server" "$wl"; then
+  local tries
+  for ((tries = 1; tries <= 3; tries++)); do
+    start_server "$server" "$wl" && break
+    sleep 2
+  done
+  if ((tries > 3)); then
     echo "server did not start" >"$tmp/$server-$wl.summary"
     return 1
   fi
