@@ -41,7 +41,7 @@ fuzz: test-deps $(FUZZ_BUILD)/build.ninja
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 
 bench: build
-	@bench/run.sh $(BUILD)
+	@tools/bench/run.sh $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files 'src/*.[ch]pp' 'tests/*.[ch]pp' 'bench/*.[ch]pp' 'tools/*.[ch]pp')

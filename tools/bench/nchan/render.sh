@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Renders bench/nchan/nginx.conf.in into PREFIX/nginx.conf for a loopback PORT and creates the
-# folders nginx needs there. Usage: bench/nchan/render.sh PREFIX PORT
+# Renders tools/bench/nchan/nginx.conf.in into PREFIX/nginx.conf for a loopback PORT and creates the
+# folders nginx needs there. Usage: tools/bench/nchan/render.sh PREFIX PORT
 set -euo pipefail
 prefix=${1:?usage: render.sh PREFIX PORT}
 port=${2:?usage: render.sh PREFIX PORT}

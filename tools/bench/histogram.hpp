@@ -12,7 +12,7 @@
 #include <cmath>
 #include <cstdint>
 
-namespace loadgen {
+namespace bench {
 
 class LogHistogram {
  public:
@@ -95,4 +95,4 @@ class LogHistogram {
   uint64_t max_ = 0;
 };
 
-}  // namespace loadgen
+}  // namespace bench

@@ -1,4 +1,4 @@
-// Minimal HTTP/1.1 client-side pieces for the load generator: URL templates, and an incremental
+// Minimal HTTP/1.1 client-side pieces for switchboard-bench: URL templates, and an incremental
 // response reader (status line, the few headers that frame the body, Content-Length / chunked /
 // read-until-close bodies, pipelined responses back to back).
 //
@@ -14,10 +14,11 @@
 #include <string>
 #include <string_view>
 
-namespace loadgen {
+namespace bench {
 
 struct Url {
-  std::string host;  // numeric IPv4 address
+  std::string scheme;  // "http" or "ws"
+  std::string host;    // numeric IPv4 address
   uint16_t port = 80;
   std::string target;       // path and query
   std::string host_header;  // host[:port]
@@ -29,16 +30,22 @@ inline std::string replace_all(std::string s, std::string_view from, std::string
   return s;
 }
 
-// Parses "http://HOST[:PORT]/path?query" after substituting "{topic}".
+// Parses "http://HOST[:PORT]/path?query" or "ws://..." after substituting "{topic}".
 inline std::optional<Url> parse_url(std::string tmpl, std::string_view topic) {
   std::string s = replace_all(std::move(tmpl), "{topic}", topic);
-  constexpr std::string_view scheme = "http://";
-  if (!std::string_view(s).starts_with(scheme))
+  Url u;
+  std::string_view rest = s;
+  if (rest.starts_with("http://")) {
+    u.scheme = "http";
+    rest.remove_prefix(7);
+  } else if (rest.starts_with("ws://")) {
+    u.scheme = "ws";
+    rest.remove_prefix(5);
+  } else {
     return std::nullopt;
-  std::string_view rest = std::string_view(s).substr(scheme.size());
+  }
   size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
-  Url u;
   u.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
   u.host_header = std::string(authority);
   if (size_t c = authority.rfind(':'); c != std::string_view::npos) {
@@ -296,4 +303,4 @@ class ResponseReader {
   std::string error_;
 };
 
-}  // namespace loadgen
+}  // namespace bench

@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-namespace loadgen {
+namespace bench {
 
 struct SseEvent {
   std::string_view type;  // "message" when no event field was given
@@ -142,4 +142,4 @@ class SseParser {
   bool bom_checked_ = false;
 };
 
-}  // namespace loadgen
+}  // namespace bench

@@ -1,0 +1,303 @@
+#include "options.hpp"
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <algorithm>
+#include <string_view>
+
+namespace bench {
+
+const char* const kUsage = R"(usage: switchboard-bench MODE [options]
+
+modes:
+  idle       N connections held (--transport sse|ws); server RSS per connection (VmRSS after -
+             before, --pid), kernel socket memory per connection (machine-wide, both ends)
+  fanout     N subscribers (--transport sse|ws) on one topic; a publisher (--pub http|ws) at
+             --rate R msg/s or "max" (closed loop: at most --max-lag messages per subscriber in
+             flight) for --duration s; deliveries/s, latency (payload timestamp -> parsed),
+             server CPU per delivery (/proc/PID/stat utime+stime)
+  room       N WebSocket clients on one topic, each publishing --rate msg/s, all receiving
+  roundtrip  N clients, each on its own topic, send one message and wait to hear it back:
+             --transport sse: POST, then the client's SSE stream; ws: publish and receive over
+             one WebSocket. Latency is send -> received by the same client.
+  source     the generator's own ceiling: a stub sender process (--sender-cpu) blasts
+             pre-encoded SSE events (or WebSocket frames with --transport ws) to N connections
+             for --duration s; events/s parsed and the generator's CPU
+  report     switchboard-bench report --md FILE --svg-dir DIR RESULT.json... (see report.hpp)
+
+target:
+  --target switchboard|nchan|pushpin   adapter: URL templates and WebSocket dialect (switchboard)
+  --base http://HOST:PORT              server base URL (http://127.0.0.1:8080)
+  --sse-url T --pub-url T --ws-url T   override a template ("{topic}" is replaced)
+  --pub-body T                         publish body ("{data}" and "{topic}" are replaced)
+  --pub-content-type T --ws-protocol P --ws-style switchboard.v1|raw
+
+workload options:
+  -n N                      connections or clients (idle/fanout 1000, room 50, roundtrip 10,
+                            source 100)
+  --transport sse|ws        subscriber transport (sse)
+  --pub http|ws             fanout publisher (http)
+  --rate R|max              fanout: msg/s or max (10); room: per client (30); roundtrip: round
+                            trips per client per second, or max: back to back (max)
+  --duration S              publishing time (10)
+  --size B                  message data bytes, >= 32 (64); data starts with the CLOCK_MONOTONIC
+                            send time in ns and a message number
+  --pub-conns N             http publisher connections (rate 1, max 4)
+  --pipeline N              requests in flight per publisher connection (rate unbounded, max 32)
+  --max-lag M               max: messages per subscriber published but not received (64)
+  --verify                  track every (subscriber, message): duplicates and missing counted
+  --topic NAME              topic (bench; roundtrip: rt-N per client)
+  --pid PID[,PID...]        server process(es) to measure, summed (RSS, CPU); 0 = none
+  --json FILE               write the results as a JSON object
+  --label TEXT              copied into the summary and the JSON
+  --src-base A.B.C.D        first client source address (127.0.0.2); --per-src N per address
+                            (1000), so ephemeral ports never run out
+  --connect-concurrency N   connection attempts in flight (256)
+  --connect-timeout S       give up opening connections after S seconds (120)
+  --settle S                wait after connecting (idle 3, others 1)
+  --hold S                  idle: keep the connections S more seconds after measuring
+  --drain S                 wait at most S seconds for late deliveries (10)
+  --sender-cpu N            source: core for the stub sender
+  --max-fds N               descriptors to raise RLIMIT_NOFILE to (20000)
+  --quiet                   no progress lines on stderr
+)";
+
+namespace {
+
+bool parse_long(std::string_view s, long& out) {
+  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+bool parse_double(const std::string& s, double& out) {
+  char* end = nullptr;
+  out = std::strtod(s.c_str(), &end);
+  return !s.empty() && end == s.c_str() + s.size();
+}
+
+}  // namespace
+
+std::optional<Options> parse_args(int argc, char** argv) {
+  if (argc < 2)
+    return std::nullopt;
+  Options o;
+  o.mode = argv[1];
+  if (o.mode != "idle" && o.mode != "fanout" && o.mode != "room" && o.mode != "roundtrip" &&
+      o.mode != "source") {
+    if (o.mode != "-h" && o.mode != "--help")
+      std::fprintf(stderr, "unknown mode: %s\n", o.mode.c_str());
+    return std::nullopt;
+  }
+  std::optional<std::string> sse_url, pub_url, ws_url, pub_body, pub_ct, ws_protocol, ws_style;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::optional<std::string> {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", a.c_str());
+        return std::nullopt;
+      }
+      return std::string(argv[++i]);
+    };
+    auto num = [&](long& out) {
+      auto v = value();
+      if (!v || !parse_long(*v, out)) {
+        std::fprintf(stderr, "%s: expected an integer\n", a.c_str());
+        return false;
+      }
+      return true;
+    };
+    auto real = [&](double& out) {
+      auto v = value();
+      if (!v || !parse_double(*v, out) || out < 0) {
+        std::fprintf(stderr, "%s: expected a non-negative number\n", a.c_str());
+        return false;
+      }
+      return true;
+    };
+    auto str = [&](std::string& out) {
+      auto v = value();
+      if (v)
+        out = *v;
+      return v.has_value();
+    };
+    auto opt = [&](std::optional<std::string>& out) {
+      auto v = value();
+      if (v)
+        out = *v;
+      return v.has_value();
+    };
+    bool ok = true;
+    if (a == "--target")
+      ok = str(o.target_kind);
+    else if (a == "--base")
+      ok = str(o.base);
+    else if (a == "--sse-url" || a == "--sub-url")
+      ok = opt(sse_url);
+    else if (a == "--pub-url")
+      ok = opt(pub_url);
+    else if (a == "--ws-url" || a == "--url")
+      ok = opt(ws_url);
+    else if (a == "--pub-body")
+      ok = opt(pub_body);
+    else if (a == "--pub-content-type")
+      ok = opt(pub_ct);
+    else if (a == "--ws-protocol")
+      ok = opt(ws_protocol);
+    else if (a == "--ws-style")
+      ok = opt(ws_style);
+    else if (a == "--transport")
+      ok = str(o.transport);
+    else if (a == "--pub")
+      ok = str(o.pub);
+    else if (a == "--topic")
+      ok = str(o.topic);
+    else if (a == "-n" || a == "--connections")
+      ok = num(o.n);
+    else if (a == "--rate") {
+      auto v = value();
+      ok = v.has_value();
+      if (ok && *v == "max") {
+        o.max_rate = true;
+      } else if (ok) {
+        ok = parse_double(*v, o.rate) && o.rate > 0;
+        if (!ok)
+          std::fprintf(stderr, "--rate: expected a positive number or max\n");
+      }
+    } else if (a == "--duration")
+      ok = real(o.duration);
+    else if (a == "--size")
+      ok = num(o.size);
+    else if (a == "--pid") {
+      auto v = value();
+      ok = v.has_value();
+      for (size_t at = 0; ok && at <= v->size();) {
+        size_t comma = std::min(v->find(',', at), v->size());
+        long pid = 0;
+        ok = parse_long(std::string_view(*v).substr(at, comma - at), pid) && pid >= 0;
+        if (ok && pid > 0)
+          o.pids.push_back(pid);
+        at = comma + 1;
+      }
+      if (!ok)
+        std::fprintf(stderr, "--pid: expected PID[,PID...]\n");
+    }
+    else if (a == "--json")
+      ok = str(o.json_path);
+    else if (a == "--label")
+      ok = str(o.label);
+    else if (a == "--src-base")
+      ok = str(o.src_base);
+    else if (a == "--per-src")
+      ok = num(o.per_src);
+    else if (a == "--connect-concurrency")
+      ok = num(o.connect_concurrency);
+    else if (a == "--connect-timeout")
+      ok = real(o.connect_timeout);
+    else if (a == "--settle")
+      ok = real(o.settle);
+    else if (a == "--hold")
+      ok = real(o.hold);
+    else if (a == "--pub-conns")
+      ok = num(o.pub_conns);
+    else if (a == "--pipeline")
+      ok = num(o.pipeline);
+    else if (a == "--max-lag")
+      ok = num(o.max_lag);
+    else if (a == "--drain")
+      ok = real(o.drain);
+    else if (a == "--sender-cpu")
+      ok = num(o.sender_cpu);
+    else if (a == "--max-fds")
+      ok = num(o.max_fds);
+    else if (a == "--verify")
+      o.verify = true;
+    else if (a == "--quiet")
+      o.quiet = true;
+    else if (a == "-h" || a == "--help")
+      return std::nullopt;
+    else {
+      std::fprintf(stderr, "unknown option: %s\n", a.c_str());
+      return std::nullopt;
+    }
+    if (!ok)
+      return std::nullopt;
+  }
+
+  auto t = make_target(o.target_kind, o.base);
+  if (!t) {
+    std::fprintf(stderr, "--target %s --base %s: unknown target or bad base URL\n",
+                 o.target_kind.c_str(), o.base.c_str());
+    return std::nullopt;
+  }
+  o.target = *t;
+  if (sse_url)
+    o.target.sse_url = *sse_url;
+  if (pub_url)
+    o.target.pub_url = *pub_url;
+  if (ws_url)
+    o.target.ws_url = *ws_url;
+  if (pub_body)
+    o.target.pub_body = *pub_body;
+  if (pub_ct)
+    o.target.pub_content_type = *pub_ct;
+  if (ws_protocol)
+    o.target.ws_protocol = *ws_protocol;
+  if (ws_style) {
+    if (*ws_style == "switchboard.v1") {
+      o.target.ws_style = WsStyle::switchboard_v1;
+    } else if (*ws_style == "raw") {
+      o.target.ws_style = WsStyle::raw;
+    } else {
+      std::fprintf(stderr, "--ws-style: switchboard.v1 or raw\n");
+      return std::nullopt;
+    }
+  }
+
+  if (o.transport != "sse" && o.transport != "ws") {
+    std::fprintf(stderr, "--transport: sse or ws\n");
+    return std::nullopt;
+  }
+  if (o.pub != "http" && o.pub != "ws") {
+    std::fprintf(stderr, "--pub: http or ws\n");
+    return std::nullopt;
+  }
+  if (o.mode == "room")
+    o.transport = "ws";
+  bool needs_ws = o.transport == "ws" || (o.mode == "fanout" && o.pub == "ws");
+  if (o.mode != "source" && needs_ws && o.target.ws_url.empty()) {
+    std::fprintf(stderr, "target %s has no WebSocket endpoint (--ws-url)\n", o.target.name.c_str());
+    return std::nullopt;
+  }
+  if (o.n < 0)
+    o.n = o.mode == "room" ? 50 : o.mode == "roundtrip" ? 10 : o.mode == "source" ? 100 : 1000;
+  if (o.rate < 0 && !o.max_rate) {
+    if (o.mode == "roundtrip")
+      o.max_rate = true;
+    else
+      o.rate = o.mode == "room" ? 30 : 10;
+  }
+  if (o.mode == "room" && o.max_rate) {
+    std::fprintf(stderr, "room: --rate max is not supported (a fixed schedule per client)\n");
+    return std::nullopt;
+  }
+  if (o.topic.empty())
+    o.topic = o.mode == "room" ? "room" : o.mode == "roundtrip" ? "rt" : "bench";
+  if (o.n < 1 || o.per_src < 1 || o.connect_concurrency < 1 || o.max_lag < 1) {
+    std::fprintf(stderr, "-n, --per-src, --connect-concurrency and --max-lag must be >= 1\n");
+    return std::nullopt;
+  }
+  if (o.size < 32 || o.size > 16 * 1024 * 1024) {
+    std::fprintf(stderr, "--size must be in [32, 16777216]\n");
+    return std::nullopt;
+  }
+  if (o.settle < 0)
+    o.settle = o.mode == "idle" ? 3.0 : 1.0;
+  if (o.pub_conns <= 0)
+    o.pub_conns = o.max_rate ? 4 : 1;
+  if (o.pipeline <= 0)
+    o.pipeline = o.max_rate ? 32 : 1000000;
+  return o;
+}
+
+}  // namespace bench

@@ -1,0 +1,49 @@
+// Command line of switchboard-bench: one table of options shared by every workload.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "adapters.hpp"
+
+namespace bench {
+
+struct Options {
+  std::string mode;  // idle, fanout, room, roundtrip, source
+  std::string target_kind = "switchboard";
+  std::string base = "http://127.0.0.1:8080";
+  Target target;
+  std::string transport = "sse";  // subscribers: sse or ws
+  std::string pub = "http";       // fanout publisher: http or ws
+  std::string topic;
+  long n = -1;
+  bool max_rate = false;
+  double rate = -1;
+  double duration = 10;
+  long size = 64;
+  std::vector<long> pids;  // server processes measured together (a multi-process server)
+  std::string json_path;
+  std::string label;
+  std::string src_base = "127.0.0.2";
+  long per_src = 1000;
+  long connect_concurrency = 256;
+  double connect_timeout = 120;
+  double settle = -1;
+  double hold = 0;
+  long pub_conns = 0;
+  long pipeline = 0;
+  long max_lag = 64;
+  double drain = 10;
+  bool verify = false;
+  bool quiet = false;
+  long sender_cpu = -1;  // source: pin the stub sender to this core
+  long max_fds = 20000;
+};
+
+extern const char* const kUsage;
+
+// Parses argv (argv[1] is the mode); prints what is wrong and returns nullopt on a bad command.
+std::optional<Options> parse_args(int argc, char** argv);
+
+}  // namespace bench
