@@ -1,6 +1,8 @@
 // idle: N connections held open (SSE streams, or subscribed WebSockets); what each costs the
 // server (VmRSS) and the kernel (TCP buffer pages and slab, machine-wide, both ends).
+#include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include "clock.hpp"
 #include "proc_stats.hpp"
@@ -19,20 +21,37 @@ class Idle : public Workload {
     bool ws = o_.transport == "ws";
     if (!e_.init(o_.n + 16) || !e_.endpoint(ws ? o_.target.ws_url : o_.target.sse_url, ep))
       return fail();
-    for (long i = 0; i < o_.n; ++i)
-      e_.add(ws ? Kind::ws : Kind::sse, ep, o_.topic, static_cast<uint32_t>(i), false);
+    long warm = std::clamp(o_.warmup, 0L, o_.n);
+    auto add = [&](long from, long to) {
+      for (long i = from; i < to; ++i)
+        e_.add(ws ? Kind::ws : Kind::sse, ep, o_.topic, static_cast<uint32_t>(i), false);
+    };
+    auto deadline = now_ns() + secs_to_ns(o_.connect_timeout);
+    auto cold = read_rss_kib(o_.pids);
+    long warm_open = 0;
+    if (warm > 0) {
+      // The first connections also pay for what the server sets up once (code paged in, pools);
+      // the baseline is taken after them, so the figure is what one more connection costs.
+      add(0, warm);
+      warm_open = e_.open_all(deadline, "warm-up connections");
+      e_.settle(1);
+    }
     auto rss0 = read_rss_kib(o_.pids);
     KernelMemory k0 = read_kernel_memory();
-    long open = e_.open_all(now_ns() + secs_to_ns(o_.connect_timeout), "idle connections");
+    add(warm, o_.n);
+    long open = e_.open_all(deadline, "idle connections");
     if (open > 0)
       e_.settle(o_.settle);
     auto rss1 = read_rss_kib(o_.pids);
     KernelMemory k1 = read_kernel_memory();
     open = e_.subs_ready();
-    auto per = [&](double a, double b) { return a >= 0 && b >= 0 && open ? (b - a) / open : -1; };
-    double rss_per =
-        rss0 && rss1 ? per(static_cast<double>(*rss0) * 1024.0, static_cast<double>(*rss1) * 1024.0)
-                     : -1;
+    long measured = open - warm_open;
+    auto per = [&](double a, double b) {
+      return a >= 0 && b >= 0 && measured > 0 ? (b - a) / static_cast<double>(measured) : -1;
+    };
+    auto kib = [](const std::optional<uint64_t>& v) { return v ? static_cast<double>(*v) * 1024.0 : -1.0; };
+    double rss_per = rss0 && rss1 ? per(kib(rss0), kib(rss1)) : -1;
+    double cold_per = cold && rss1 && open > 0 ? (kib(rss1) - kib(cold)) / static_cast<double>(open) : -1;
     double tcp_per = per(k0.tcp_buffers, k1.tcp_buffers);
     double slab_per = per(k0.slab, k1.slab);
     if (o_.hold > 0)
@@ -44,6 +63,9 @@ class Idle : public Workload {
       line +=
           fmt(", server RSS %.1f MiB -> %.1f MiB: %.0f B per connection",
               static_cast<double>(*rss0) / 1024.0, static_cast<double>(*rss1) / 1024.0, rss_per);
+    if (warm > 0 && cold_per >= 0)
+      line += fmt(" after %ld warm-up connections (%.0f B counting them and the one-off costs)",
+                  warm_open, cold_per);
     line += fmt(", kernel per connection (both ends): TCP buffers %.0f B, slab %.0f B", tcp_per,
                 slab_per);
     std::printf("%s\n", line.c_str());
@@ -56,6 +78,8 @@ class Idle : public Workload {
     r.num("rss_before_kib", rss0 ? static_cast<double>(*rss0) : -1.0);
     r.num("rss_after_kib", rss1 ? static_cast<double>(*rss1) : -1.0);
     r.num("rss_bytes_per_conn", rss_per);
+    r.num("warmup_connections", static_cast<double>(warm_open));
+    r.num("rss_cold_bytes_per_conn", cold_per);
     r.num("kernel_tcp_buffer_bytes_per_conn", tcp_per);
     r.num("kernel_slab_bytes_per_conn", slab_per);
     r.num("errors", static_cast<double>(e_.errors()));

@@ -57,6 +57,9 @@ workload options:
   --connect-timeout S       give up opening connections after S seconds (120)
   --settle S                wait after connecting (idle 3, others 1)
   --hold S                  idle: keep the connections S more seconds after measuring
+  --warmup W                idle: open W connections before the RSS baseline, so the server's
+                            one-off costs (code paged in, pools) are not counted per connection
+                            (0; the cold figure is reported too)
   --drain S                 wait at most S seconds for late deliveries (10)
   --sender-cpu N            source: core for the stub sender
   --max-fds N               descriptors to raise RLIMIT_NOFILE to (20000)
@@ -198,6 +201,8 @@ std::optional<Options> parse_args(int argc, char** argv) {
       ok = real(o.settle);
     else if (a == "--hold")
       ok = real(o.hold);
+    else if (a == "--warmup")
+      ok = num(o.warmup);
     else if (a == "--pub-conns")
       ok = num(o.pub_conns);
     else if (a == "--pipeline")

@@ -31,6 +31,7 @@ struct Options {
   double connect_timeout = 120;
   double settle = -1;
   double hold = 0;
+  long warmup = 0;  // idle: connections opened before the baseline, so one-off costs are not counted
   long pub_conns = 0;
   long pipeline = 0;
   long max_lag = 64;

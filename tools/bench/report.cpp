@@ -81,7 +81,8 @@ struct Metric {
 
 std::vector<Metric> metrics_of(const std::string& mode) {
   if (mode == "idle")
-    return {{"rss_bytes_per_conn", "server RSS per connection, B", "%.0f"},
+    return {{"rss_bytes_per_conn", "server RSS per connection (after a warm-up), B", "%.0f"},
+            {"rss_cold_bytes_per_conn", "server RSS per connection, cold start, B", "%.0f"},
             {"kernel_slab_bytes_per_conn", "kernel slab per connection (both ends), B", "%.0f"}};
   if (mode == "fanout")
     return {{"server_cpu_us_per_delivery", "server CPU per delivery, µs", "%.3f"},

@@ -81,8 +81,8 @@ all_workloads=(idle-sse idle-ws sse-fanout-max ws-fanout-max sse-fanout-big sse-
 # shellcheck disable=SC2206
 workloads=(${BENCH_WORKLOADS:-${all_workloads[*]}})
 declare -A wl_args=(
-  [idle-sse]="idle --transport sse -n $n_idle --settle 3"
-  [idle-ws]="idle --transport ws -n $n_idle --settle 3"
+  [idle-sse]="idle --transport sse -n $n_idle --warmup 100 --settle 3"
+  [idle-ws]="idle --transport ws -n $n_idle --warmup 100 --settle 3"
   [sse-fanout-max]="fanout --transport sse -n $n_fan --rate max --duration $d --size 64"
   [ws-fanout-max]="fanout --transport ws -n $n_fan --rate max --duration $d --size 64"
   [sse-fanout-big]="fanout --transport sse -n $n_big --rate 100 --duration $d --size 64"
@@ -446,10 +446,10 @@ ratio_of() {  # workload key -> "a/b" as "N.NN×" or "–"
 }
 fmtv() { [[ -n $1 ]] && awk -v v="$1" -v f="$2" 'BEGIN{if (v < 0) print "–"; else printf f, v}' || echo "–"; }
 
-# A section another change wrote (HTTP/2) is kept as it is.
+# Sections written by hand from other measurements (HTTP/2, the WebSocket write path) are kept.
 kept=""
 if [[ -f $out ]]; then
-  kept=$(awk '/^## /{keep = ($0 ~ /^## HTTP\/2/)} keep' "$out")
+  kept=$(awk '/^## /{keep = ($0 ~ /^## (HTTP\/2|WebSocket write path)/)} keep' "$out")
 fi
 
 cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
@@ -542,8 +542,11 @@ summary="SSE fan-out: Switchboard $(fmtv "$sb_cpu" "%.3f") µs vs nchan $(fmtv "
   echo "  messages, its own too. Round trip: each client has its own topic and sends its next"
   echo "  message 10 ms after the previous one (or when it came back, if later): over SSE it POSTs"
   echo "  and hears it on its event stream (two connections), over WebSocket one connection does both."
-  echo "- RSS per connection: (VmRSS after all connections are open and 3 s of settling − VmRSS"
-  echo "  before) / connections. CPU per delivery: server utime+stime (/proc/PID/stat, 10 ms ticks)"
+  echo "- RSS per connection: 100 warm-up connections are opened first (they pay for what the server"
+  echo "  sets up once: code paged in, allocator pools), then (VmRSS after the other connections are"
+  echo "  open and 3 s of settling − VmRSS before them) / their number: what one more connection"
+  echo "  costs. The cold-start row divides the whole growth from a fresh process by all connections."
+  echo "- CPU per delivery: server utime+stime (/proc/PID/stat, 10 ms ticks)"
   echo "  from the first publish until every delivery arrived, divided by deliveries received."
   echo "- On loopback the kernel's TCP receive work for each delivery runs in the sending process,"
   echo "  so server CPU includes the subscribers' receive path (and the generator's includes the"
