@@ -67,11 +67,14 @@ void on_bytes(Engine& e, Conn& c, char* p, size_t n) {
     e.mark_dead(c);
     return;
   }
-  if (c.h2->streams_open() == 0 || c.h2->finished()) {
-    e.mark_dead(c);
+  send_output(e, c);  // after a fatal error, nghttp2's GOAWAY
+  if (c.phase == Phase::dead)
     return;
-  }
-  send_output(e, c);
+  bool over = c.h2->finished();
+  if (over && !e.stopping())
+    e.note_error("subscribe: HTTP/2 session over (GOAWAY, or the server's bytes are not HTTP/2)");
+  if (over || c.h2->streams_open() == 0)
+    e.mark_dead(c);
 }
 
 void on_dead(Engine& e, Conn& c) {
