@@ -1,8 +1,9 @@
 // The generator's engine: one thread, one epoll instance, non-blocking sockets, thousands of
 // connections. It opens connections (spread over source addresses 127.0.0.2, 127.0.0.3, ... with
 // IP_BIND_ADDRESS_NO_PORT so ephemeral ports never run out), writes what a transport queued, reads
-// into one shared buffer and hands the bytes to the connection's transport (sse_client, ws_client,
-// http_publisher), which reports to the workload through Listener. It knows no protocol.
+// into one shared buffer and hands the bytes to the connection's transport (sse_client,
+// sse_h2_client, ws_client, http_publisher), which reports to the workload through Listener. It
+// knows no protocol; it counts subscribers, which are connections, or HTTP/2 streams (Sub).
 #pragma once
 
 #include <netinet/in.h>

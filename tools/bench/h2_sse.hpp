@@ -3,9 +3,9 @@
 // connection (feed) and hands back what to write (take_output); each stream's DATA goes through
 // its own SseParser, and every stream's fate is reported to the Events it was built with.
 //
-// Windows: every stream is offered --stream-window bytes (SETTINGS_INITIAL_WINDOW_SIZE) and the
-// connection a window of its own; nghttp2 returns the credit as the DATA is consumed, so the
-// generator's flow control never holds the server back.
+// Windows: each stream is offered Config::stream_window (1 MiB, as SETTINGS_INITIAL_WINDOW_SIZE),
+// the connection Config::connection_window (1 GiB); nghttp2 gives the credit back as DATA is
+// consumed, so the generator's flow control never holds the server back.
 #pragma once
 
 #include <cstddef>
