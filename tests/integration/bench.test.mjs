@@ -76,6 +76,26 @@ test('fanout: SSE and WebSocket subscribers, HTTP and WebSocket publishers, exac
   }
 });
 
+test('sse-h2: subscriber streams multiplexed on h2c connections, exactly once per stream', { timeout: 60000 }, async (t) => {
+  const server = await startServer(t, { args: FLAGS });
+  // 120 subscribers as 50 + 50 + 20 streams: a partial last connection too.
+  for (const rate of ['200', 'max']) {
+    const { r } = await bench(server, ['fanout', '--transport', 'sse-h2', '--streams-per-conn', '50', '-n', '120',
+      '--duration', '1', '--rate', rate], t);
+    exactlyOnce(r, 120);
+    assert.equal(r.transport, 'sse-h2');
+    assert.equal(r.tcp_connections, 3);
+    assert.equal(r.streams_per_conn, 50);
+    if (rate === '200') assert.equal(r.published, 200, 'a fixed rate sends every planned message');
+  }
+  const { r, stdout } = await bench(server, ['idle', '--transport', 'sse-h2', '-n', '300', '--warmup', '100'], t);
+  assert.equal(r.connections_open, 300, r.first_error);
+  assert.equal(r.connections_failed, 0);
+  assert.equal(r.tcp_connections, 3);
+  assert.ok(r.rss_bytes_per_conn > 0 && r.rss_bytes_per_conn < 100000, `RSS per stream ${r.rss_bytes_per_conn}`);
+  assert.match(stdout, /300\/300 streams open on 3 connections, server RSS/);
+});
+
 test('room: every client receives every client\'s messages exactly once', { timeout: 60000 }, async (t) => {
   const server = await startServer(t, { args: FLAGS });
   const { r } = await bench(server, ['room', '-n', '10', '--rate', '20', '--duration', '1'], t);

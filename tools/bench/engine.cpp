@@ -197,9 +197,24 @@ void Engine::became_ready(Conn& c) {
   --in_flight_;
   if (c.publisher)
     ++pubs_ready_;
-  else
+  else if (c.kind != Kind::sse_h2)
     ++subs_ready_;
   l_.on_ready(c);
+}
+
+void Engine::stream_ready(Conn&, Sub& s) {
+  s.ready = true;
+  ++subs_ready_;
+}
+
+void Engine::stream_ended(Conn&, Sub& s, bool was_ready) {
+  s.ready = false;
+  if (was_ready) {
+    --subs_ready_;
+    ++subs_closed_;
+  } else {
+    ++subs_failed_;
+  }
 }
 
 void Engine::mark_dead(Conn& c) {
@@ -208,6 +223,12 @@ void Engine::mark_dead(Conn& c) {
   c.phase = Phase::dead;
   if (was == Phase::dead)
     return;
+  if (c.kind == Kind::sse_h2) {
+    sse_h2_client::on_dead(*this, c);
+    if (was != Phase::ready)
+      --in_flight_;
+    return;
+  }
   if (was == Phase::ready) {
     if (c.publisher) {
       --pubs_ready_;
@@ -267,6 +288,9 @@ void Engine::on_connected(Conn& c) {
     case Kind::http_pub:
       http_publisher::on_connected(*this, c);
       break;
+    case Kind::sse_h2:
+      sse_h2_client::on_connected(*this, c);
+      break;
   }
 }
 
@@ -295,6 +319,9 @@ void Engine::on_readable(Conn& c) {
       break;
     case Kind::http_pub:
       http_publisher::on_bytes(*this, c, rbuf_.data(), len);
+      break;
+    case Kind::sse_h2:
+      sse_h2_client::on_bytes(*this, c, rbuf_.data(), len);
       break;
   }
 }

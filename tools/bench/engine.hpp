@@ -1,8 +1,9 @@
 // The generator's engine: one thread, one epoll instance, non-blocking sockets, thousands of
 // connections. It opens connections (spread over source addresses 127.0.0.2, 127.0.0.3, ... with
 // IP_BIND_ADDRESS_NO_PORT so ephemeral ports never run out), writes what a transport queued, reads
-// into one shared buffer and hands the bytes to the connection's transport (sse_client, ws_client,
-// http_publisher), which reports to the workload through Listener. It knows no protocol.
+// into one shared buffer and hands the bytes to the connection's transport (sse_client,
+// sse_h2_client, ws_client, http_publisher), which reports to the workload through Listener. It
+// knows no protocol; it counts subscribers, which are connections, or HTTP/2 streams (Sub).
 #pragma once
 
 #include <netinet/in.h>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "adapters.hpp"
+#include "h2_sse.hpp"
 #include "http_response.hpp"
 #include "options.hpp"
 #include "sse_parser.hpp"
@@ -22,11 +24,21 @@
 
 namespace bench {
 
-enum class Kind : uint8_t { sse, ws, http_pub };
+// sse_h2 is one TCP connection carrying Conn::subs.size() subscribers, one HTTP/2 stream each.
+enum class Kind : uint8_t { sse, ws, http_pub, sse_h2 };
 enum class Phase : uint8_t { idle, connecting, handshake, subscribing, ready, dead };
 
+// One subscriber multiplexed on a connection (an HTTP/2 stream): what the workload counts for it.
+struct Sub {
+  uint32_t client = 0;
+  bool ready = false;
+  uint64_t received = 0;
+  std::vector<uint8_t> seen;  // --verify: message numbers received
+};
+
 // One client connection. `client` and `topic` are the workload's; the rest is the engine's and
-// the transport's state.
+// the transport's state. An sse or ws connection is one subscriber (or a publisher); an sse_h2
+// connection is none itself and carries `subs`.
 struct Conn {
   Conn(Kind k, uint32_t i) : kind(k), index(i) {}
   Kind kind;
@@ -55,7 +67,10 @@ struct Conn {
   std::unique_ptr<ResponseReader> reader;  // sse, http_pub
   std::unique_ptr<SseParser> sse;
   std::unique_ptr<FrameParser> frames;
-  std::vector<uint8_t> seen;  // --verify: message numbers received
+  std::vector<uint8_t> seen;                        // --verify: message numbers received
+  std::vector<Sub> subs;                            // sse_h2: one per stream, in stream order
+  std::unique_ptr<H2SseSession::Events> h2_events;  // sse_h2: outlives h2
+  std::unique_ptr<H2SseSession> h2;
 };
 
 // What a workload hears from the transports.
@@ -67,6 +82,8 @@ class Listener {
   virtual void on_ready(Conn& c) = 0;
   // One delivered message's data, at Engine::read_now().
   virtual void on_data(Conn& c, std::string_view data) = 0;
+  // The same for one subscriber stream `s` of a multiplexed connection c.
+  virtual void on_stream_data(Conn& c, Sub& s, std::string_view data) = 0;
   // A publish was answered (HTTP 2xx / WebSocket ack: ok) or refused.
   virtual void on_answer(Conn& c, bool ok) = 0;
 };
@@ -131,8 +148,13 @@ class Engine {
   const std::string& first_error() const { return first_error_; }
   uint64_t start() const { return start_; }
 
-  // Called by transports when a connection becomes ready (once per open).
+  // Called by transports when a connection becomes ready (once per open). For sse_h2, once every
+  // stream has answered; each stream counts itself with stream_ready / stream_ended.
   void became_ready(Conn& c);
+  // sse_h2: stream s of c answered 200 text/event-stream (one more subscriber ready).
+  void stream_ready(Conn& c, Sub& s);
+  // sse_h2: stream s of c is over: a ready one counts as closed, any other as failed.
+  void stream_ended(Conn& c, Sub& s, bool was_ready);
 
  private:
   void open(Conn& c);

@@ -21,15 +21,15 @@ class Fanout : public Workload {
     bool ws_sub = o_.transport == "ws";
     bool ws_pub = o_.pub == "ws";
     long pubs = ws_pub ? 1 : o_.pub_conns;
-    if (!e_.init(o_.n + pubs + 16) ||
+    if (!e_.init(sub_connections(o_.n) + pubs + 16) ||
         !e_.endpoint(ws_sub ? o_.target.ws_url : o_.target.sse_url, sub_ep_) ||
         !e_.endpoint(ws_pub ? o_.target.ws_url : o_.target.pub_url, pub_ep_)) {
       std::fprintf(stderr, "switchboard-bench: %s\n", e_.first_error().c_str());
       return 2;
     }
-    for (long i = 0; i < o_.n; ++i)
-      e_.add(ws_sub ? Kind::ws : Kind::sse, sub_ep_, o_.topic, static_cast<uint32_t>(i), false);
-    if (e_.open_all(now_ns() + secs_to_ns(o_.connect_timeout), "subscribers") == 0) {
+    add_subscribers(sub_ep_, 0, o_.n);
+    const char* what = sub_kind() == Kind::sse_h2 ? "subscriber connections" : "subscribers";
+    if (e_.open_all(now_ns() + secs_to_ns(o_.connect_timeout), what) == 0) {
       std::printf("%s: no subscriber could connect: %s\n", title().c_str(),
                   e_.first_error().c_str());
       return 1;

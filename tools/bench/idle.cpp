@@ -1,5 +1,6 @@
-// idle: N connections held open (SSE streams, or subscribed WebSockets); what each costs the
-// server (VmRSS) and the kernel (TCP buffer pages and slab, machine-wide, both ends).
+// idle: N subscribers held open (SSE streams over HTTP/1.1 or HTTP/2, or subscribed WebSockets);
+// what each costs the server (VmRSS) and the kernel (TCP buffer pages and slab, machine-wide, both
+// ends). With sse-h2 a subscriber is a stream, K of them sharing one TCP connection.
 #include <algorithm>
 #include <cstdio>
 #include <optional>
@@ -19,13 +20,11 @@ class Idle : public Workload {
   int run() override {
     Endpoint ep;
     bool ws = o_.transport == "ws";
-    if (!e_.init(o_.n + 16) || !e_.endpoint(ws ? o_.target.ws_url : o_.target.sse_url, ep))
+    if (!e_.init(sub_connections(o_.n) + 16) ||
+        !e_.endpoint(ws ? o_.target.ws_url : o_.target.sse_url, ep))
       return fail();
     long warm = std::clamp(o_.warmup, 0L, o_.n);
-    auto add = [&](long from, long to) {
-      for (long i = from; i < to; ++i)
-        e_.add(ws ? Kind::ws : Kind::sse, ep, o_.topic, static_cast<uint32_t>(i), false);
-    };
+    auto add = [&](long from, long to) { add_subscribers(ep, from, to); };
     auto deadline = now_ns() + secs_to_ns(o_.connect_timeout);
     auto cold = read_rss_kib(o_.pids);
     long warm_open = 0;
@@ -49,24 +48,31 @@ class Idle : public Workload {
     auto per = [&](double a, double b) {
       return a >= 0 && b >= 0 && measured > 0 ? (b - a) / static_cast<double>(measured) : -1;
     };
-    auto kib = [](const std::optional<uint64_t>& v) { return v ? static_cast<double>(*v) * 1024.0 : -1.0; };
+    auto kib = [](const std::optional<uint64_t>& v) {
+      return v ? static_cast<double>(*v) * 1024.0 : -1.0;
+    };
     double rss_per = rss0 && rss1 ? per(kib(rss0), kib(rss1)) : -1;
-    double cold_per = cold && rss1 && open > 0 ? (kib(rss1) - kib(cold)) / static_cast<double>(open) : -1;
+    double cold_per =
+        cold && rss1 && open > 0 ? (kib(rss1) - kib(cold)) / static_cast<double>(open) : -1;
     double tcp_per = per(k0.tcp_buffers, k1.tcp_buffers);
     double slab_per = per(k0.slab, k1.slab);
     if (o_.hold > 0)
       e_.settle(o_.hold);
     e_.set_stopping();
 
-    std::string line = fmt("%s: %ld/%ld connections open", title().c_str(), open, o_.n);
+    bool h2 = sub_kind() == Kind::sse_h2;
+    const char* unit = h2 ? "stream" : "connection";
+    std::string line = fmt("%s: %ld/%ld %ss open", title().c_str(), open, o_.n, unit);
+    if (h2)
+      line += fmt(" on %ld connections", sub_connections(o_.n));
     if (rss_per >= 0)
-      line +=
-          fmt(", server RSS %.1f MiB -> %.1f MiB: %.0f B per connection",
-              static_cast<double>(*rss0) / 1024.0, static_cast<double>(*rss1) / 1024.0, rss_per);
+      line += fmt(", server RSS %.1f MiB -> %.1f MiB: %.0f B per %s",
+                  static_cast<double>(*rss0) / 1024.0, static_cast<double>(*rss1) / 1024.0, rss_per,
+                  unit);
     if (warm > 0 && cold_per >= 0)
-      line += fmt(" after %ld warm-up connections (%.0f B counting them and the one-off costs)",
-                  warm_open, cold_per);
-    line += fmt(", kernel per connection (both ends): TCP buffers %.0f B, slab %.0f B", tcp_per,
+      line += fmt(" after %ld warm-up %ss (%.0f B counting them and the one-off costs)", warm_open,
+                  unit, cold_per);
+    line += fmt(", kernel per %s (both ends): TCP buffers %.0f B, slab %.0f B", unit, tcp_per,
                 slab_per);
     std::printf("%s\n", line.c_str());
     print_errors();

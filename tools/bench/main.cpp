@@ -1,5 +1,5 @@
-// switchboard-bench: a load generator for Switchboard and any SSE/WebSocket server reachable
-// through URL templates (nginx + nchan, Pushpin). See `switchboard-bench --help`,
+// switchboard-bench: a load generator for Switchboard and any SSE (HTTP/1.1 or h2c) or WebSocket
+// server reachable through URL templates (nginx + nchan, Pushpin). See `switchboard-bench --help`,
 // docs/benchmarks.md and tools/bench/run.sh.
 #include <signal.h>
 

@@ -1,9 +1,9 @@
 #include "options.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
-#include <algorithm>
 #include <string_view>
 
 namespace bench {
@@ -11,9 +11,9 @@ namespace bench {
 const char* const kUsage = R"(usage: switchboard-bench MODE [options]
 
 modes:
-  idle       N connections held (--transport sse|ws); server RSS per connection (VmRSS after -
-             before, --pid), kernel socket memory per connection (machine-wide, both ends)
-  fanout     N subscribers (--transport sse|ws) on one topic; a publisher (--pub http|ws) at
+  idle       N subscribers held (--transport sse|ws|sse-h2); server RSS per subscriber (VmRSS
+             after - before, --pid), kernel socket memory per subscriber (machine-wide, both ends)
+  fanout     N subscribers (--transport sse|ws|sse-h2) on one topic; a publisher (--pub http|ws) at
              --rate R msg/s or "max" (closed loop: at most --max-lag messages per subscriber in
              flight) for --duration s; deliveries/s, latency (payload timestamp -> parsed),
              server CPU per delivery (/proc/PID/stat utime+stime)
@@ -36,7 +36,10 @@ target:
 workload options:
   -n N                      connections or clients (idle/fanout 1000, room 50, roundtrip 10,
                             source 100)
-  --transport sse|ws        subscriber transport (sse)
+  --transport sse|ws|sse-h2 subscriber transport (sse): SSE over HTTP/1.1, WebSocket, or SSE
+                            over HTTP/2 (h2c with prior knowledge; idle and fanout only)
+  --streams-per-conn K      sse-h2: subscriber streams per TCP connection (100), so N
+                            subscribers take ceil(N/K) connections
   --pub http|ws             fanout publisher (http)
   --rate R|max              fanout: msg/s or max (10); room: per client (30); roundtrip: round
                             trips per client per second, or max: back to back (max)
@@ -151,6 +154,8 @@ std::optional<Options> parse_args(int argc, char** argv) {
       ok = opt(ws_style);
     else if (a == "--transport")
       ok = str(o.transport);
+    else if (a == "--streams-per-conn")
+      ok = num(o.streams_per_conn);
     else if (a == "--pub")
       ok = str(o.pub);
     else if (a == "--topic")
@@ -184,8 +189,7 @@ std::optional<Options> parse_args(int argc, char** argv) {
       }
       if (!ok)
         std::fprintf(stderr, "--pid: expected PID[,PID...]\n");
-    }
-    else if (a == "--json")
+    } else if (a == "--json")
       ok = str(o.json_path);
     else if (a == "--label")
       ok = str(o.label);
@@ -259,8 +263,16 @@ std::optional<Options> parse_args(int argc, char** argv) {
     }
   }
 
-  if (o.transport != "sse" && o.transport != "ws") {
-    std::fprintf(stderr, "--transport: sse or ws\n");
+  if (o.transport != "sse" && o.transport != "ws" && o.transport != "sse-h2") {
+    std::fprintf(stderr, "--transport: sse, ws or sse-h2\n");
+    return std::nullopt;
+  }
+  if (o.transport == "sse-h2" && o.mode != "idle" && o.mode != "fanout") {
+    std::fprintf(stderr, "--transport sse-h2: idle and fanout only\n");
+    return std::nullopt;
+  }
+  if (o.streams_per_conn < 1 || o.streams_per_conn > 100000) {
+    std::fprintf(stderr, "--streams-per-conn must be in [1, 100000]\n");
     return std::nullopt;
   }
   if (o.pub != "http" && o.pub != "ws") {

@@ -14,7 +14,8 @@ struct Options {
   std::string target_kind = "switchboard";
   std::string base = "http://127.0.0.1:8080";
   Target target;
-  std::string transport = "sse";  // subscribers: sse or ws
+  std::string transport = "sse";  // subscribers: sse, ws or sse-h2
+  long streams_per_conn = 100;    // sse-h2: subscriber streams per TCP connection
   std::string pub = "http";       // fanout publisher: http or ws
   std::string topic;
   long n = -1;
@@ -31,7 +32,8 @@ struct Options {
   double connect_timeout = 120;
   double settle = -1;
   double hold = 0;
-  long warmup = 0;  // idle: connections opened before the baseline, so one-off costs are not counted
+  long warmup =
+      0;  // idle: connections opened before the baseline, so one-off costs are not counted
   long pub_conns = 0;
   long pipeline = 0;
   long max_lag = 64;

@@ -46,7 +46,16 @@ std::string target_name(const std::string& t) {
 }
 
 std::string transport_name(const std::string& t) {
-  return t == "ws" ? "WebSocket" : "SSE";
+  return t == "ws" ? "WebSocket" : t == "sse-h2" ? "SSE over HTTP/2" : "SSE";
+}
+
+// "C connections × K streams" for a run whose subscribers are HTTP/2 streams; empty otherwise.
+std::string streams_text(const Run& r) {
+  if (r.transport != "sse-h2")
+    return "";
+  double conns = r.num("tcp_connections");
+  return fmt("%.0f connection%s × %.0f streams", conns, conns == 1 ? "" : "s",
+             r.num("streams_per_conn"));
 }
 
 // What a run measured, in words, from its own parameters.
@@ -54,8 +63,15 @@ std::string title_of(const Run& r) {
   long n = static_cast<long>(r.num("connections"));
   std::string t = transport_name(r.transport);
   std::string rate = r.str("rate");
+  std::string streams = streams_text(r);
+  if (r.mode == "idle" && !streams.empty())
+    return fmt("idle: %ld %s streams (%s)", n, t.c_str(), streams.c_str());
   if (r.mode == "idle")
     return fmt("idle: %ld %s connections", n, t.c_str());
+  if (r.mode == "fanout" && !streams.empty())
+    return fmt("%s fan-out: %ld subscribers (%s), %s, %s publisher, %.0f s", t.c_str(), n,
+               streams.c_str(), rate == "max" ? "max rate" : (rate + " msg/s").c_str(),
+               r.str("publisher") == "ws" ? "WebSocket" : "HTTP", r.num("duration_s"));
   if (r.mode == "fanout")
     return fmt("%s fan-out: %ld subscribers, %s, %s publisher, %.0f s", t.c_str(), n,
                rate == "max" ? "max rate" : (rate + " msg/s").c_str(),
@@ -79,7 +95,12 @@ struct Metric {
   const char* format;
 };
 
-std::vector<Metric> metrics_of(const std::string& mode) {
+// The metrics of a run; `streams`: an idle run whose subscribers are HTTP/2 streams.
+std::vector<Metric> metrics_of(const std::string& mode, bool streams) {
+  if (mode == "idle" && streams)
+    return {{"rss_bytes_per_conn", "server RSS per stream (after a warm-up), B", "%.0f"},
+            {"rss_cold_bytes_per_conn", "server RSS per stream, cold start, B", "%.0f"},
+            {"kernel_slab_bytes_per_conn", "kernel slab per stream (both ends), B", "%.0f"}};
   if (mode == "idle")
     return {{"rss_bytes_per_conn", "server RSS per connection (after a warm-up), B", "%.0f"},
             {"rss_cold_bytes_per_conn", "server RSS per connection, cold start, B", "%.0f"},
@@ -192,7 +213,7 @@ int run_report(int argc, char** argv) {
         any = find(label, t);
     if (!any)
       continue;
-    for (const auto& m : metrics_of(any->mode)) {
+    for (const auto& m : metrics_of(any->mode, any->transport == "sse-h2")) {
       md += "| " + title_of(*any) + " | " + m.name + " |";
       std::vector<double> vals;
       for (const auto& t : targets) {
@@ -219,7 +240,8 @@ int run_report(int argc, char** argv) {
         continue;
       std::string name = title_of(*r) + " — " + target_name(t);
       if (r->mode == "idle") {
-        mem.push_back({transport_name(r->transport) + " — " + target_name(t),
+        mem.push_back({transport_name(r->transport) + (r->transport == "sse-h2" ? " stream" : "") +
+                           " — " + target_name(t),
                        r->num("rss_bytes_per_conn"), t});
       } else if (r->mode == "fanout" || r->mode == "room" || r->mode == "roundtrip") {
         // Closed-loop fan-out latency is queueing by construction: not charted.

@@ -1,6 +1,8 @@
 // The three client transports the engine drives. Each takes the bytes read from a connection and
 // turns them into Listener calls; each queues what it sends in Conn::out (the engine writes it).
 //   sse_client      GET text/event-stream over HTTP/1.1; one on_data per event
+//   sse_h2_client   h2c (prior knowledge): one GET text/event-stream stream per Conn::subs entry;
+//                   one on_stream_data per event
 //   ws_client       RFC 6455 client in the target's dialect (switchboard.v1 JSON or raw frames)
 //   http_publisher  keep-alive POSTs, pipelined; one on_answer per response
 #pragma once
@@ -17,6 +19,13 @@ namespace sse_client {
 void on_connected(Engine& e, Conn& c);
 void on_bytes(Engine& e, Conn& c, char* p, size_t n);
 }  // namespace sse_client
+
+namespace sse_h2_client {
+void on_connected(Engine& e, Conn& c);
+void on_bytes(Engine& e, Conn& c, char* p, size_t n);
+// The connection is gone: ends every stream still open and drops the session.
+void on_dead(Engine& e, Conn& c);
+}  // namespace sse_h2_client
 
 namespace ws_client {
 void on_connected(Engine& e, Conn& c);

@@ -10,8 +10,36 @@
 namespace bench {
 
 void Workload::on_data(Conn& c, std::string_view data) {
-  if (c.publisher)
-    return;
+  if (!c.publisher)
+    count(c.received, c.seen, data);
+}
+
+void Workload::on_stream_data(Conn&, Sub& s, std::string_view data) {
+  count(s.received, s.seen, data);
+}
+
+Kind Workload::sub_kind() const {
+  return o_.transport == "ws" ? Kind::ws : o_.transport == "sse-h2" ? Kind::sse_h2 : Kind::sse;
+}
+
+void Workload::add_subscribers(const Endpoint& ep, long from, long to) {
+  Kind k = sub_kind();
+  long per = k == Kind::sse_h2 ? o_.streams_per_conn : 1;
+  for (long i = from; i < to; i += per) {
+    Conn& c = e_.add(k, ep, o_.topic, static_cast<uint32_t>(i), false);
+    if (k != Kind::sse_h2)
+      continue;
+    c.subs.resize(static_cast<size_t>(std::min(per, to - i)));
+    for (size_t j = 0; j < c.subs.size(); ++j)
+      c.subs[j].client = static_cast<uint32_t>(i) + static_cast<uint32_t>(j);
+  }
+}
+
+long Workload::sub_connections(long n) const {
+  return sub_kind() == Kind::sse_h2 ? (n + o_.streams_per_conn - 1) / o_.streams_per_conn : n;
+}
+
+void Workload::count(uint64_t& received, std::vector<uint8_t>& seen, std::string_view data) {
   auto p = parse_payload(data);
   if (!p) {
     ++foreign_;
@@ -22,16 +50,16 @@ void Workload::on_data(Conn& c, std::string_view data) {
     return;
   }
   if (o_.verify) {
-    if (p->msgno >= c.seen.size())
-      c.seen.resize(std::max<size_t>(p->msgno + 1, c.seen.size() * 2), 0);
-    if (c.seen[p->msgno]) {
+    if (p->msgno >= seen.size())
+      seen.resize(std::max<size_t>(p->msgno + 1, seen.size() * 2), 0);
+    if (seen[p->msgno]) {
       ++duplicates_;
       return;
     }
-    c.seen[p->msgno] = 1;
+    seen[p->msgno] = 1;
   }
   ++received_;
-  ++c.received;
+  ++received;
   uint64_t now = e_.read_now();
   hist_.record(now > p->ts ? now - p->ts : 0);
   last_delivery_ns_ = now;
@@ -95,6 +123,10 @@ void Workload::add_header(Result& r) const {
   r.str("target", o_.target.name);
   r.str("label", o_.label);
   r.num("connections", static_cast<double>(o_.n));
+  if (sub_kind() == Kind::sse_h2) {
+    r.num("streams_per_conn", static_cast<double>(o_.streams_per_conn));
+    r.num("tcp_connections", static_cast<double>(sub_connections(o_.n)));
+  }
   r.num("duration_s", o_.duration);
   r.num("size", static_cast<double>(o_.size));
 }

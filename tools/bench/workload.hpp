@@ -23,9 +23,20 @@ class Workload : public Listener {
   void on_ready(Conn&) override {}
   // Counts a delivery to a subscriber (publishers' own echoes are ignored).
   void on_data(Conn& c, std::string_view data) override;
+  void on_stream_data(Conn& c, Sub& s, std::string_view data) override;
   void on_answer(Conn& c, bool ok) override;
 
  protected:
+  // The engine's Kind for --transport (sse, ws or sse-h2).
+  Kind sub_kind() const;
+  // Adds subscribers [from, to) on ep: one connection each, or for sse-h2 one connection per
+  // --streams-per-conn of them.
+  void add_subscribers(const Endpoint& ep, long from, long to);
+  // TCP connections that n subscribers take.
+  long sub_connections(long n) const;
+  // Counts one delivery into a subscriber's figures (latency, --verify).
+  void count(uint64_t& received, std::vector<uint8_t>& seen, std::string_view data);
+
   // Starts the measured window: server and own CPU, t0.
   void begin();
   // Waits for late deliveries: until expected() arrived, nothing came for 3 s, or --drain.
