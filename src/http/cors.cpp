@@ -1,6 +1,7 @@
 #include "http/cors.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace sb::http {
 
@@ -10,6 +11,25 @@ cors_policy::cors_policy(std::vector<std::string> origins) : origins_(std::move(
 
 bool cors_policy::allows(std::string_view origin) const {
   return !origin.empty() && (any_ || std::find(origins_.begin(), origins_.end(), origin) != origins_.end());
+}
+
+bool cors_policy::lends_cookie(std::string_view origin, std::string_view host) const {
+  if (origin.empty()) {
+    return true;  // not a cross-site browser request (browsers send Origin on those)
+  }
+  if (std::find(origins_.begin(), origins_.end(), origin) != origins_.end() && origin != "*") {
+    return true;
+  }
+  // Same origin: "http://HOST[:PORT]" or "https://…" naming the host the request was sent to.
+  auto sep = origin.find("://");
+  if (sep == std::string_view::npos || host.empty()) {
+    return false;
+  }
+  auto authority = origin.substr(sep + 3);
+  return authority.size() == host.size() &&
+         std::equal(authority.begin(), authority.end(), host.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+         });
 }
 
 std::vector<std::pair<std::string, std::string>> cors_policy::headers_for(std::string_view origin) const {

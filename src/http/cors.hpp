@@ -17,6 +17,11 @@ class cors_policy {
   /// Headers for a response to a request from `origin` (empty when there is no Origin).
   std::vector<std::pair<std::string, std::string>> headers_for(std::string_view origin) const;
 
+  /// Whether a request from `origin` may be authenticated by the auth cookie: the browser attaches
+  /// cookies to requests other sites make too (a form POST, a WebSocket upgrade), which CORS does
+  /// not stop, so a cookie counts only from a listed origin (never by `*`) or from our own host.
+  bool lends_cookie(std::string_view origin, std::string_view host) const;
+
   /// Headers answering a preflight; empty when the origin is not allowed.
   std::vector<std::pair<std::string, std::string>> preflight(std::string_view origin,
                                                              std::string_view request_headers) const;

@@ -23,6 +23,23 @@ std::variant<caller, response> authenticate(const bhttp::fields& headers, boost:
                                             loop_services& ctx) {
   std::string storage[2];
   auto creds = credentials_of(headers, url, ctx.shared.auth_cookie, storage);
+  if (!creds.cookie_token.empty()) {
+    auto field = [&headers](bhttp::field f) {
+      auto it = headers.find(f);
+      return it == headers.end() ? std::string_view{} : std::string_view(it->value());
+    };
+    auto origin = field(bhttp::field::origin);
+    if (!ctx.shared.cors.lends_cookie(origin, field(bhttp::field::host))) {
+      // Another site's page made this request and the browser attached our cookie by itself:
+      // it is not taken (other credentials still are), and a request with nothing else is told so.
+      creds.cookie_token = {};
+      if (!creds.any()) {
+        ctx.counters.bad_requests.add();
+        return api::unauthorized("the auth cookie is not accepted from origin " + std::string(origin) +
+                                 " (not this host, not in cors_origins)");
+      }
+    }
+  }
   std::string why;
   auto who = ctx.shared.auth->authenticate(creds, why);
   if (!who) {

@@ -58,6 +58,31 @@ describe('default cookie name, ?access_token=, API keys, from', () => {
     assert.equal(denied.code, 'forbidden');
   });
 
+  test('the cookie counts only from this host or a cors_origins page: another site gets 401 saying why, Bearer still works', async (t) => {
+    const topic = uniq('src/csrf');
+    const evil = { Cookie: `switchboard_token=${tok()}`, Origin: 'https://evil.example' };
+    const refused = (res, where) => {
+      assert.equal(res.status, 401, `${where}: ${res.status} ${res.text}`);
+      assert.match(JSON.parse(res.text).message, /auth cookie is not accepted from origin https:\/\/evil\.example/, where);
+    };
+    refused(await publish(server.url, topic, 'forged', { headers: evil }), 'publish');
+    refused(await sseStatus(server.port, topic, { headers: evil }), 'SSE');
+    refused(await wsHandshake(t, server.port, { headers: evil }), 'WS handshake');
+    // Nothing was published by the refused request.
+    const hist = await request(`${server.url}${topicPath(topic)}/history`, { headers: bearer(KEY1) });
+    assert.equal(hist.status, 200, hist.text);
+    assert.deepEqual(JSON.parse(hist.text).messages, []);
+    // The same cookie from a page of this host is taken (WebSocket upgrades always carry Origin).
+    const own = { Cookie: `switchboard_token=${tok()}`, Origin: `http://127.0.0.1:${server.port}` };
+    const hs = await wsHandshake(t, server.port, { headers: own });
+    assert.equal(hs.status, 101, hs.text);
+    assert.deepEqual(await wsCall(hs.ws, { op: 'subscribe', topic, ref: 's' }), { op: 'ack', ref: 's' });
+    assert.equal((await publish(server.url, topic, 'ok', { headers: own })).status, 201);
+    // Explicit credentials are not a browser's doing: a Bearer token works from any origin.
+    const res = await publish(server.url, topic, 'bearer', { headers: { ...bearer(tok()), Origin: 'https://evil.example' } });
+    assert.equal(res.status, 201, res.text);
+  });
+
   test('a quoted cookie value is read too', async () => {
     const res = await publish(server.url, uniq('src/q'), 'x', { headers: { Cookie: `switchboard_token="${tok()}"` } });
     assert.equal(res.status, 201, res.text);
@@ -179,6 +204,28 @@ describe('default cookie name, ?access_token=, API keys, from', () => {
     const page = await request(`${server.url}${topicPath(topic, '/presence')}`, { headers: bearer(KEY1) });
     assert.equal(page.status, 200, page.text);
     assert.deepEqual(page.json().members, [{ id: 'carol', state: { n: 1 } }]);
+  });
+});
+
+describe('the auth cookie from a cors_origins page', () => {
+  const secret = newSecret();
+  let server;
+  before(async () => {
+    server = await startServer(null, { dev: false, args: ['--jwt-secret', secret, '--cors-origins', 'https://app.example'] });
+  });
+  after(() => stopServer(server));
+  const tok = () => signHS256(claims({ subscribe: ['c/**'], publish: ['c/**'] }), secret);
+
+  test('a listed origin may use it (WebSocket, publish); an unlisted one may not', async (t) => {
+    const topic = uniq('c/listed');
+    const listed = { Cookie: `switchboard_token=${tok()}`, Origin: 'https://app.example' };
+    const hs = await wsHandshake(t, server.port, { headers: listed });
+    assert.equal(hs.status, 101, hs.text);
+    assert.deepEqual(await wsCall(hs.ws, { op: 'subscribe', topic, ref: 's' }), { op: 'ack', ref: 's' });
+    assert.equal((await publish(server.url, topic, 'x', { headers: listed })).status, 201);
+    const other = { Cookie: `switchboard_token=${tok()}`, Origin: 'https://app.example.evil.example' };
+    assert.equal((await wsHandshake(t, server.port, { headers: other })).status, 401);
+    assert.equal((await publish(server.url, topic, 'x', { headers: other })).status, 401);
   });
 });
 
