@@ -159,7 +159,7 @@ const std::vector<config_entry>& config_table() {
       {"send_queue_max_bytes", field(&config::send_queue_max_bytes), 4096, 1 << 30, "per connection; a slow consumer over it is closed and resumes from history"},
       {"drain_timeout_s", field(&config::drain_timeout_s), 1, 3600, "SIGTERM: exit within this"},
       {"drain_rate", field(&config::drain_rate), 1, 10000000, "SIGTERM: streams closed per second"},
-      {"cors_origins", field(&config::cors_origins), 0, 0, "allowed browser origins, comma-separated (* for any, without credentials)"},
+      {"cors_origins", field(&config::cors_origins), 0, 0, "allowed browser origins, comma-separated (* for any, without credentials); the auth cookie counts only from these and this host"},
       {"slow_consumer_policies", field(&config::slow_consumer_policies), 0, 0, "per-topic policy over the send queue bound, PATTERN=resume|latest|drop, comma-separated; first match wins, resume otherwise"},
       {"volatile_hz", field(&config::volatile_hz), 1, 1000, "volatile messages per sender per topic per second (latest wins in between)"},
       {"ws_publish_rate", field(&config::ws_publish_rate), 1, 1000000, "stored publishes per second per WebSocket connection (1008 over it)"},
