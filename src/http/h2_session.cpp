@@ -5,7 +5,6 @@
 #include <cctype>
 #include <charconv>
 
-#include "core/topic_name.hpp"
 
 namespace sb::http {
 namespace bhttp = boost::beast::http;
@@ -356,34 +355,13 @@ void h2_session::on_request_head(stream& st) {
     fail(st, errc::headers_too_large);
     return;
   }
+  auto routed = route_request(st.method, st.path, st.headers, ctx_);
+  if (auto* answer = std::get_if<response>(&routed)) {
+    respond(st, std::move(*answer));
+    return;
+  }
+  st.where = std::move(std::get<route>(routed));
   auto url = boost::urls::parse_origin_form(st.path);
-  if (!url) {
-    fail(st, errc::invalid_request, "request target is not a path");
-    return;
-  }
-  st.where = match_route(url->path());
-  if (st.where.endpoint == endpoint::none) {
-    fail(st, errc::not_found);
-    return;
-  }
-  if (!method_allowed(st.where.endpoint, st.method)) {
-    auto r = response::error(errc::method_not_allowed);
-    r.headers.emplace_back("Allow", std::string(allowed_methods(st.where.endpoint)));
-    respond(st, std::move(r));
-    return;
-  }
-  auto header = [&st](bhttp::field f) {
-    auto it = st.headers.find(f);
-    return it == st.headers.end() ? std::string_view{} : std::string_view(it->value());
-  };
-  if (st.method == "OPTIONS") {
-    response r{204, {}, {}, {}, false};
-    r.headers = ctx_.shared.cors.preflight(header(bhttp::field::origin),
-                                           header(bhttp::field::access_control_request_headers));
-    r.headers.emplace_back("Allow", std::string(allowed_methods(st.where.endpoint)));
-    respond(st, std::move(r));
-    return;
-  }
   if (!is_public(st.where.endpoint)) {
     auto verdict = authenticate(st.headers, *url, conn_.peer().address(), ctx_);
     if (auto* refused = std::get_if<response>(&verdict)) {
@@ -401,9 +379,7 @@ void h2_session::on_request_head(stream& st) {
     fail(st, errc::invalid_request, "WebSocket needs HTTP/1.1 here");
     return;
   }
-  st.body_limit = st.where.endpoint == endpoint::topic_publish
-                      ? ctx_.shared.limits.max_message_bytes
-                      : ctx_.shared.limits.max_request_bytes;
+  st.body_limit = body_limit(st.where.endpoint, ctx_.shared.limits);
   if (auto length = st.headers.find(bhttp::field::content_length); length != st.headers.end()) {
     std::uint64_t declared = 0;
     auto v = std::string_view(length->value());
@@ -419,12 +395,8 @@ void h2_session::on_request_head(stream& st) {
 }
 
 void h2_session::begin_streaming(stream& st, boost::urls::url_view url) {
-  if (!is_valid_topic(st.where.topic)) {
-    fail(st, errc::invalid_topic);
-    return;
-  }
-  if (!st.who->who.grants.can_publish(st.where.topic)) {
-    respond(st, api::refusal(st.who->who, "this token may not publish to " + st.where.topic));
+  if (auto refused = refuse_stream_publish(st.where.topic, st.who->who, ctx_)) {
+    respond(st, std::move(*refused));
     return;
   }
   api::request req{"POST", url, st.headers, {}, st.where.topic, st.who->who, st.who->client};
@@ -516,9 +488,7 @@ void h2_session::respond(stream& st, response r) {
   }
   st.responded = true;
   if (st.method != "OPTIONS") {  // a preflight answer carries its CORS headers already
-    auto origin = st.headers.find(bhttp::field::origin);
-    for (auto& h : ctx_.shared.cors.headers_for(
-             origin == st.headers.end() ? std::string_view{} : std::string_view(origin->value()))) {
+    for (auto& h : ctx_.shared.cors.headers_for(header_value(st.headers, bhttp::field::origin))) {
       r.headers.push_back(std::move(h));
     }
   }

@@ -1,6 +1,7 @@
 #include "http/serve.hpp"
 
 #include <algorithm>
+#include <boost/url/parse.hpp>
 
 #include "core/cursor.hpp"
 #include "core/topic_name.hpp"
@@ -18,18 +19,69 @@ bool is_public(endpoint e) {
          e == endpoint::demo_page || e == endpoint::client_js;
 }
 
+std::string_view header_value(const bhttp::fields& headers, bhttp::field name) {
+  auto it = headers.find(name);
+  return it == headers.end() ? std::string_view{} : std::string_view(it->value());
+}
+
+std::variant<route, response> route_request(std::string_view method, std::string_view target,
+                                            const bhttp::fields& headers, loop_services& ctx) {
+  auto fail = [&ctx](errc e, std::string_view detail = {}) {
+    ctx.counters.bad_requests.add();
+    auto r = response::error(e, detail);
+    r.close = true;  // what is left of the request cannot be trusted to frame the next one
+    return r;
+  };
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) {
+    return fail(errc::invalid_request, "request target is not a path");
+  }
+  auto where = match_route(url->path());
+  if (where.endpoint == endpoint::none) {
+    return fail(errc::not_found);
+  }
+  if (!method_allowed(where.endpoint, method)) {
+    auto r = response::error(errc::method_not_allowed);
+    r.headers.emplace_back("Allow", std::string(allowed_methods(where.endpoint)));
+    return r;
+  }
+  if (method == "OPTIONS") {
+    response r{204, {}, {}, {}, false};
+    r.headers = ctx.shared.cors.preflight(header_value(headers, bhttp::field::origin),
+                                          header_value(headers, bhttp::field::access_control_request_headers));
+    r.headers.emplace_back("Allow", std::string(allowed_methods(where.endpoint)));
+    return r;
+  }
+  return where;
+}
+
+std::size_t body_limit(endpoint e, const limits& l) {
+  return e == endpoint::topic_publish ? l.max_message_bytes : l.max_request_bytes;
+}
+
+std::optional<response> refuse_stream_publish(const std::string& topic, const auth::identity& who,
+                                              loop_services& ctx) {
+  std::optional<response> r;
+  if (!is_valid_topic(topic)) {
+    ctx.counters.bad_requests.add();
+    r = response::error(errc::invalid_topic);
+  } else if (!who.grants.can_publish(topic)) {
+    r = api::refusal(who, "this token may not publish to " + topic);
+  }
+  if (r) {
+    r->close = true;
+  }
+  return r;
+}
+
 std::variant<caller, response> authenticate(const bhttp::fields& headers, boost::urls::url_view url,
                                             const boost::asio::ip::address& peer,
                                             loop_services& ctx) {
   std::string storage[2];
   auto creds = credentials_of(headers, url, ctx.shared.auth_cookie, storage);
   if (!creds.cookie_token.empty()) {
-    auto field = [&headers](bhttp::field f) {
-      auto it = headers.find(f);
-      return it == headers.end() ? std::string_view{} : std::string_view(it->value());
-    };
-    auto origin = field(bhttp::field::origin);
-    if (!ctx.shared.cors.lends_cookie(origin, field(bhttp::field::host))) {
+    auto origin = header_value(headers, bhttp::field::origin);
+    if (!ctx.shared.cors.lends_cookie(origin, header_value(headers, bhttp::field::host))) {
       // Another site's page made this request and the browser attached our cookie by itself:
       // it is not taken (other credentials still are), and a request with nothing else is told so.
       creds.cookie_token = {};
@@ -107,10 +159,7 @@ std::vector<std::pair<std::string, std::string>> events_headers(
   std::vector<std::pair<std::string, std::string>> out{{"Content-Type", "text/event-stream"},
                                                        {"Cache-Control", "no-store"},
                                                        {"X-Accel-Buffering", "no"}};
-  auto origin = request_headers.find(bhttp::field::origin);
-  for (auto& h : ctx.shared.cors.headers_for(origin == request_headers.end()
-                                                 ? std::string_view{}
-                                                 : std::string_view(origin->value()))) {
+  for (auto& h : ctx.shared.cors.headers_for(header_value(request_headers, bhttp::field::origin))) {
     out.push_back(std::move(h));
   }
   return out;

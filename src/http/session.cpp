@@ -4,8 +4,6 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/url/parse.hpp>
 
-#include "core/cursor.hpp"
-#include "core/topic_name.hpp"
 #include "http/h2_session.hpp"
 #include "http/serve.hpp"
 #include "ws/handshake.hpp"
@@ -17,10 +15,6 @@ namespace {
 
 constexpr std::size_t read_chunk = 16 << 10;
 
-std::string_view header(const bhttp::fields& f, bhttp::field name) {
-  auto it = f.find(name);
-  return it == f.end() ? std::string_view{} : std::string_view(it->value());
-}
 
 }  // namespace
 
@@ -135,32 +129,13 @@ void session::on_head() {
   phase_ = phase::body;
   conn_.set_timer(ctx_.shared.limits.idle_timeout);  // from here on: inactivity, not a deadline
   const auto& req = parser_->get();
-  auto url = boost::urls::parse_origin_form(std::string_view(req.target()));
-  if (!url) {
-    fail(errc::invalid_request, "request target is not a path");
+  auto routed = route_request(req.method_string(), req.target(), req, ctx_);
+  if (auto* answer = std::get_if<response>(&routed)) {
+    answer->close = answer->close || !parser_->is_done();
+    respond(std::move(*answer));
     return;
   }
-  route_ = match_route(url->path());
-  auto method = std::string_view(req.method_string());
-  if (route_.endpoint == endpoint::none) {
-    fail(errc::not_found);
-    return;
-  }
-  if (!method_allowed(route_.endpoint, method)) {
-    auto r = response::error(errc::method_not_allowed);
-    r.headers.emplace_back("Allow", std::string(allowed_methods(route_.endpoint)));
-    r.close = !parser_->is_done();
-    respond(std::move(r));
-    return;
-  }
-  if (method == "OPTIONS") {
-    response r{204, {}, {}, {}, !parser_->is_done()};
-    r.headers = ctx_.shared.cors.preflight(header(req, bhttp::field::origin),
-                                           header(req, bhttp::field::access_control_request_headers));
-    r.headers.emplace_back("Allow", std::string(allowed_methods(route_.endpoint)));
-    respond(std::move(r));
-    return;
-  }
+  route_ = std::move(std::get<route>(routed));
   if (!is_public(route_.endpoint) && !authenticate()) {
     return;
   }
@@ -172,8 +147,7 @@ void session::on_head() {
     open_websocket();
     return;
   }
-  std::size_t limit = route_.endpoint == endpoint::topic_publish ? ctx_.shared.limits.max_message_bytes
-                                                                 : ctx_.shared.limits.max_request_bytes;
+  std::size_t limit = body_limit(route_.endpoint, ctx_.shared.limits);
   if (auto length = parser_->content_length(); length && *length > limit) {
     fail(errc::payload_too_large);
     return;
@@ -201,14 +175,8 @@ bool session::authenticate() {
 }
 
 void session::begin_streaming() {
-  if (!is_valid_topic(route_.topic)) {
-    fail(errc::invalid_topic);
-    return;
-  }
-  if (!who_->grants.can_publish(route_.topic)) {
-    auto r = api::refusal(*who_, "this token may not publish to " + route_.topic);
-    r.close = true;
-    respond(std::move(r));
+  if (auto refused = refuse_stream_publish(route_.topic, *who_, ctx_)) {
+    respond(std::move(*refused));
     return;
   }
   auto url = boost::urls::parse_origin_form(std::string_view(parser_->get().target()));
@@ -327,7 +295,7 @@ void session::respond(response r) {
   if (parser_ && parser_->is_header_done()) {
     const auto& req = parser_->get();
     if (req.method() != bhttp::verb::options) {  // a preflight answer carries its CORS headers already
-      for (auto& h : ctx_.shared.cors.headers_for(header(req, bhttp::field::origin))) {
+      for (auto& h : ctx_.shared.cors.headers_for(header_value(req, bhttp::field::origin))) {
         r.headers.push_back(std::move(h));
       }
     }
