@@ -241,7 +241,7 @@ void session::subscribe(client_op& op) {
   auto& t = ensure(op.topic);
   t.wants_messages = true;
   reply(ack_frame(op.ref));
-  auto on_attach = [this, &t, asked = since](attach_result r) {
+  auto on_attach = [this, &t](attach_result r) {
     t.at = r.head;
     if (r.gap) {
       std::string lost[] = {t.topic()};
