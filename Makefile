@@ -5,7 +5,7 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 LISTEN     ?= 127.0.0.1:8080
 
-.PHONY: deps test-deps build run test test-asan fuzz bench clean format
+.PHONY: deps test-deps build run test test-asan fuzz soak bench clean format
 
 deps:
 	@scripts/install-deps.sh
@@ -39,6 +39,10 @@ $(FUZZ_BUILD)/build.ninja:
 # libFuzzer targets for every parser (tests/fuzz); `make test` runs each briefly.
 fuzz: test-deps $(FUZZ_BUILD)/build.ninja
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+# The reliability probes at their long sizes (tests/reliability, SWITCHBOARD_SOAK=1).
+soak: test-deps build
+	@SWITCHBOARD_SOAK=1 SWITCHBOARD_BIN=$(CURDIR)/$(BUILD)/switchboard node --test --test-concurrency=1 tests/reliability/
 
 bench: build
 	@tools/bench/run.sh $(BUILD)

@@ -41,6 +41,9 @@ run_suite unit ctest --test-dir "$build" --output-on-failure -j 2
 if [[ -d tests/integration ]] && ls tests/integration/*.test.mjs >/dev/null 2>&1; then
   run_suite integration node --test --test-concurrency=1 tests/integration/
 fi
+if [[ -d tests/reliability ]] && ls tests/reliability/*.test.mjs >/dev/null 2>&1; then
+  run_suite reliability node --test --test-concurrency=1 tests/reliability/
+fi
 if [[ -d tests/e2e ]] && ls tests/e2e/*.test.mjs >/dev/null 2>&1; then
   run_suite e2e node --test --test-concurrency=1 tests/e2e/
 fi
