@@ -5,7 +5,7 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 LISTEN     ?= 127.0.0.1:8080
 
-.PHONY: deps test-deps build run test test-asan fuzz soak bench clean format
+.PHONY: deps test-deps build run test test-asan fuzz soak bench demo-screenshot clean format
 
 deps:
 	@scripts/install-deps.sh
@@ -19,7 +19,9 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
-run: build
+# Builds only the server, so it serves as soon as it is linked.
+run: deps $(BUILD)/build.ninja
+	@cmake --build $(BUILD) -j $(JOBS) --target switchboard
 	$(BUILD)/switchboard --dev --listen $(LISTEN)
 
 test: test-deps build fuzz
@@ -42,7 +44,12 @@ fuzz: test-deps $(FUZZ_BUILD)/build.ninja
 
 # The reliability probes at their long sizes (tests/reliability, SWITCHBOARD_SOAK=1).
 soak: test-deps build
-	@SWITCHBOARD_SOAK=1 SWITCHBOARD_BIN=$(CURDIR)/$(BUILD)/switchboard node --test --test-concurrency=1 tests/reliability/
+	@SUITES=reliability SWITCHBOARD_SOAK=1 scripts/run-tests.sh $(BUILD)
+
+# Renews docs/demo.png from the e2e suite's screenshot of the demo page.
+demo-screenshot: test-deps build
+	@SUITES=e2e scripts/run-tests.sh $(BUILD)
+	cp build/screenshots/demo.png docs/demo.png
 
 bench: build
 	@tools/bench/run.sh $(BUILD)

