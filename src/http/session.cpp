@@ -15,7 +15,6 @@ namespace {
 
 constexpr std::size_t read_chunk = 16 << 10;
 
-
 }  // namespace
 
 session::session(io::connection& conn, loop_services& ctx)
@@ -50,8 +49,8 @@ void session::on_readable() {
       break;
     }
     buffer_.commit(n);
-    if (buffer_.size() > ctx_.shared.limits.max_header_bytes + read_chunk && phase_ != phase::body &&
-        phase_ != phase::streaming) {
+    if (buffer_.size() > ctx_.shared.limits.max_header_bytes + read_chunk &&
+        phase_ != phase::body && phase_ != phase::streaming) {
       break;  // the parser reports the oversized head below; stop reading more of it
     }
   }
@@ -94,7 +93,8 @@ void session::process() {
       phase_ = phase::head;
       parser_.emplace();
       parser_->header_limit(static_cast<std::uint32_t>(ctx_.shared.limits.max_header_bytes));
-      parser_->body_limit(std::max(ctx_.shared.limits.max_request_bytes, ctx_.shared.limits.max_message_bytes));
+      parser_->body_limit(
+          std::max(ctx_.shared.limits.max_request_bytes, ctx_.shared.limits.max_message_bytes));
       conn_.set_timer(ctx_.shared.limits.header_timeout);
     }
     boost::system::error_code ec;
@@ -181,8 +181,8 @@ void session::begin_streaming() {
   }
   auto url = boost::urls::parse_origin_form(std::string_view(parser_->get().target()));
   api::request req{"POST", *url, parser_->get(), {}, route_.topic, *who_, client_};
-  streaming_ = std::make_unique<api::stream_publisher>(route_.topic, req.query_flag("retain"), who_->grants.subject,
-                                                       client_, ctx_);
+  streaming_ = std::make_unique<api::stream_publisher>(route_.topic, req.query_flag("retain"),
+                                                       who_->grants.subject, client_, ctx_);
   phase_ = phase::streaming;
   if (parser_->chunked()) {
     // Consume chunk bytes as they arrive so the body is never accumulated.
@@ -207,8 +207,13 @@ void session::on_complete() {
   }
   auto url = boost::urls::parse_origin_form(std::string_view(req.target()));
   static const auth::identity nobody{{}, true, false};
-  api::request request{
-      std::string_view(req.method_string()), *url, req, req.body(), route_.topic, who_ ? *who_ : nobody, client_};
+  api::request request{std::string_view(req.method_string()),
+                       *url,
+                       req,
+                       req.body(),
+                       route_.topic,
+                       who_ ? *who_ : nobody,
+                       client_};
   serve(route_.endpoint, request, ctx_, [this](response r) { respond(std::move(r)); });
 }
 
@@ -231,7 +236,8 @@ void session::open_events() {
   conn_.cancel_timer();
   conn_.send(std::move(head));
   ctx_.counters.http_requests.add();
-  auto stream = std::make_unique<sse::h1_stream>(conn_, ctx_.registry, ctx_.counters, ctx_.shared.sse);
+  auto stream =
+      std::make_unique<sse::h1_stream>(conn_, ctx_.registry, ctx_.counters, ctx_.shared.sse);
   auto* s = stream.get();
   conn_.replace_handler(std::move(stream));
   s->start(std::move(events.topics), events.from);
@@ -256,8 +262,8 @@ void session::open_websocket() {
   auto verdict = ws::check_upgrade(parser_->get());
   if (verdict.status != 101) {
     ctx_.counters.bad_requests.add();
-    auto r =
-        response::json(verdict.status, "{\"error\":\"websocket_handshake\",\"message\":\"" + verdict.detail + "\"}");
+    auto r = response::json(verdict.status, "{\"error\":\"websocket_handshake\",\"message\":\"" +
+                                                verdict.detail + "\"}");
     if (verdict.status == 426) {
       r.headers.emplace_back("Upgrade", "websocket");
       r.headers.emplace_back("Sec-WebSocket-Version", "13");
@@ -289,12 +295,13 @@ void session::respond(response r) {
   if (phase_ == phase::finished) {
     return;
   }
-  bool keep_alive =
-      parser_ && parser_->is_header_done() && parser_->keep_alive() && !r.close && !ctx_.shared.is_draining();
+  bool keep_alive = parser_ && parser_->is_header_done() && parser_->keep_alive() && !r.close &&
+                    !ctx_.shared.is_draining();
   bool head_only = false;
   if (parser_ && parser_->is_header_done()) {
     const auto& req = parser_->get();
-    if (req.method() != bhttp::verb::options) {  // a preflight answer carries its CORS headers already
+    if (req.method() !=
+        bhttp::verb::options) {  // a preflight answer carries its CORS headers already
       for (auto& h : ctx_.shared.cors.headers_for(header_value(req, bhttp::field::origin))) {
         r.headers.push_back(std::move(h));
       }
@@ -342,6 +349,14 @@ void session::on_close() {
 }
 
 void session::on_drain() {
+  if (phase_ == phase::idle && first_request_) {
+    // Accepted just before the drain (its request may still be on the wire): closing it now would
+    // reset a client that did nothing wrong, which a handover to a new process (reuse_port) must
+    // not do. Its request gets an answer with Connection: close, if it comes within a second.
+    conn_.set_timer(std::min<std::chrono::milliseconds>(ctx_.shared.limits.header_timeout,
+                                                        std::chrono::seconds(1)));
+    return;
+  }
   if (phase_ == phase::idle) {
     phase_ = phase::finished;
     conn_.close_after_flush();

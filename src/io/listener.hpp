@@ -11,6 +11,13 @@
 
 namespace sb::io {
 
+/// Throws `system_error(address_in_use)` when any socket already listens on `at`. Every loop binds
+/// with SO_REUSEPORT, and so would a second Switchboard process started by mistake: the kernel
+/// would then split new connections between two servers with different histories, silently. A
+/// probe bound without SO_REUSEPORT is refused by any listener, ours or another program's; it is
+/// closed again before the loops bind (a deliberate handover skips this check: `reuse_port`).
+void ensure_address_free(const boost::asio::ip::tcp::endpoint& at);
+
 class listener {
  public:
   /// Called on the loop for every accepted connection; installs its first handler.

@@ -22,6 +22,7 @@
 #include "server/connection_limits.hpp"
 #include "server/dev_llm.hpp"
 #include "server/metrics.hpp"
+#include "server/version.hpp"
 #include "server/web_assets.hpp"
 #include "sse/encoder.hpp"
 #include "ws/protocol.hpp"
@@ -33,6 +34,17 @@ using namespace std::chrono_literals;
 
 constexpr auto wheel_tick = 10ms;  // fine enough for volatile pacing at volatile_hz
 constexpr auto drain_tick = 50ms;
+
+/// The address a person on this machine opens for `at` (a wildcard address means this host).
+std::string browser_url(const boost::asio::ip::tcp::endpoint& at) {
+  auto address = at.address();
+  if (address.is_unspecified()) {
+    address = address.is_v6() ? boost::asio::ip::address(boost::asio::ip::address_v6::loopback())
+                              : boost::asio::ip::address(boost::asio::ip::address_v4::loopback());
+  }
+  auto host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return "http://" + host + ":" + std::to_string(at.port()) + "/";
+}
 
 boost::asio::ip::tcp::endpoint parse_listen(const std::string& text) {
   auto colon = text.rfind(':');
@@ -55,8 +67,9 @@ boost::asio::ip::tcp::endpoint parse_listen(const std::string& text) {
     port = 70000;
   }
   if (ec || port > 65535) {
-    throw std::runtime_error("listen = \"" + text +
-                             "\": expected HOST:PORT with a numeric address and a port up to 65535");
+    throw std::runtime_error(
+        "listen = \"" + text +
+        "\": expected HOST:PORT with a numeric address and a port up to 65535");
   }
   return {address, static_cast<unsigned short>(port)};
 }
@@ -67,7 +80,8 @@ void accept(const std::shared_ptr<io::connection>& c, http::loop_services& ctx,
             const std::shared_ptr<connection_limits>& limits) {
   if (!limits->admit(c->peer().address())) {
     c->start(std::make_unique<http::refusal>(*c));
-    c->send(http::serialize(http::response::error(errc::rate_limited, "too many connections"), false));
+    c->send(
+        http::serialize(http::response::error(errc::rate_limited, "too many connections"), false));
     c->close_after_flush();
     return;
   }
@@ -79,7 +93,8 @@ void accept(const std::shared_ptr<io::connection>& c, http::loop_services& ctx,
 }
 
 std::int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -181,22 +196,25 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
         "or allow_anonymous_publish = true to publish without credentials (or run with --dev)");
   }
   if (!config_.dev && config_.allow_anonymous_publish.value_or(false)) {
-    spdlog::warn("allow_anonymous_publish = true: anyone who can reach {} may publish", config_.listen);
+    spdlog::warn("allow_anonymous_publish = true: anyone who can reach {} may publish",
+                 config_.listen);
   }
   std::string auth_error;
   auto authority = auth::authority::create(
-      auth::authority_config{config_.jwt_secret, config_.jwt_public_key_file, config_.jwt_issuer, config_.jwt_audience,
-                             config_.api_keys, anonymous_subscribe, anonymous_publish,
-                             std::chrono::seconds(config_.ticket_ttl_s)},
+      auth::authority_config{config_.jwt_secret, config_.jwt_public_key_file, config_.jwt_issuer,
+                             config_.jwt_audience, config_.api_keys, anonymous_subscribe,
+                             anonymous_publish, std::chrono::seconds(config_.ticket_ttl_s)},
       auth_error);
   if (!authority) {
     throw std::runtime_error(auth_error);
   }
   shared_->auth = std::move(*authority);
-  shared_->publish_limits = std::make_unique<http::publish_limiter>(static_cast<double>(config_.http_publish_rate),
-                                                                    static_cast<double>(config_.http_publish_burst));
+  shared_->publish_limits =
+      std::make_unique<http::publish_limiter>(static_cast<double>(config_.http_publish_rate),
+                                              static_cast<double>(config_.http_publish_burst));
   // At most 64 loops: the broker keeps which loops want a topic in one 64-bit mask.
-  auto threads = config_.threads ? config_.threads : std::clamp(std::thread::hardware_concurrency(), 1u, 64u);
+  auto threads =
+      config_.threads ? config_.threads : std::clamp(std::thread::hardware_concurrency(), 1u, 64u);
 
   std::vector<delivery_sink*> sinks;
   for (std::size_t i = 0; i < threads; ++i) {
@@ -225,7 +243,8 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
   s.limits.max_topics_per_stream = config_.max_topics_per_stream;
   s.limits.header_timeout = std::chrono::milliseconds(config_.header_timeout_ms);
   s.limits.idle_timeout = std::chrono::seconds(config_.idle_timeout_s);
-  s.limits.h2_max_concurrent_streams = static_cast<std::uint32_t>(config_.h2_max_concurrent_streams);
+  s.limits.h2_max_concurrent_streams =
+      static_cast<std::uint32_t>(config_.h2_max_concurrent_streams);
   s.limits.h2_max_header_list_size = config_.h2_max_header_list_size;
   s.sse.heartbeat = std::chrono::seconds(config_.heartbeat_s);
   s.sse.retry_ms = static_cast<unsigned>(config_.retry_ms);
@@ -256,6 +275,7 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
   s.draining = &draining_;
   s.demo_html = demo_html();
   s.client_js = client_js();
+  s.client_types = client_types();
   s.metrics_text = [this] { return metrics_text(); };
   if (config_.dev) {
     auto key = config_.api_keys.empty() ? std::string() : config_.api_keys.front();
@@ -274,28 +294,48 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
                                                      std::vector<std::string>{"h2", "http/1.1"});
   }
 
-  shared_->limits = std::make_shared<connection_limits>(config_.max_connections, config_.max_connections_per_ip);
+  if (!config_.reuse_port) {
+    for (const auto& [at, text] :
+         {std::pair{std::optional(endpoint), config_.listen}, {tls_endpoint, config_.tls_listen}}) {
+      if (!at) {
+        continue;
+      }
+      try {
+        io::ensure_address_free(*at);
+      } catch (const boost::system::system_error& e) {
+        throw std::runtime_error("cannot listen on " + text + ": " + e.code().message() +
+                                 " (another process serves it: stop it or choose another address; "
+                                 "reuse_port = true shares it on purpose, for a handover)");
+      }
+    }
+  }
+
+  shared_->limits =
+      std::make_shared<connection_limits>(config_.max_connections, config_.max_connections_per_ip);
   for (auto& w : workers_) {
     w->registry.emplace(*shared_->broker, w->loop.index());
-    w->services.emplace(http::loop_services{
-        w->loop, *w->registry, w->counters, s,
-        ws::context{*w->registry, *shared_->broker, shared_->presence, w->counters, s.ws, s.encode}});
+    w->services.emplace(
+        http::loop_services{w->loop, *w->registry, w->counters, s,
+                            ws::context{*w->registry, *shared_->broker, shared_->presence,
+                                        w->counters, s.ws, s.encode}});
     auto* ctx = &*w->services;
     auto limits = shared_->limits;
     try {
       w->listener = std::make_unique<io::listener>(
-          w->loop, endpoint, [ctx, limits](const std::shared_ptr<io::connection>& c) { accept(c, *ctx, limits); });
+          w->loop, endpoint,
+          [ctx, limits](const std::shared_ptr<io::connection>& c) { accept(c, *ctx, limits); });
       if (tls_endpoint) {
         auto* tls = shared_->tls.get();
-        w->tls_listener = std::make_unique<io::listener>(w->loop, *tls_endpoint,
-                                                         [ctx, limits, tls](const std::shared_ptr<io::connection>& c) {
-                                                           c->enable_tls(tls->new_ssl());
-                                                           accept(c, *ctx, limits);
-                                                         });
+        w->tls_listener = std::make_unique<io::listener>(
+            w->loop, *tls_endpoint, [ctx, limits, tls](const std::shared_ptr<io::connection>& c) {
+              c->enable_tls(tls->new_ssl());
+              accept(c, *ctx, limits);
+            });
       }
     } catch (const boost::system::system_error& e) {
       throw std::runtime_error("cannot listen on " + config_.listen +
-                               (tls_endpoint ? " or " + config_.tls_listen : "") + ": " + e.code().message());
+                               (tls_endpoint ? " or " + config_.tls_listen : "") + ": " +
+                               e.code().message());
     }
   }
 }
@@ -320,9 +360,10 @@ int app::run() {
     }
     w->thread = std::thread([&loop = w->loop] { loop.run(); });
   }
-  spdlog::info("switchboard listening on {}{} with {} loop(s){}", config_.listen,
-               config_.tls_listen.empty() ? "" : " and " + config_.tls_listen + " (TLS, h2)", workers_.size(),
-               config_.dev ? " (dev mode: demo at /)" : "");
+  spdlog::info("switchboard {} listening on {}{} with {} loop(s){}", version, config_.listen,
+               config_.tls_listen.empty() ? "" : " and " + config_.tls_listen + " (TLS, h2)",
+               workers_.size(),
+               config_.dev ? "; dev mode, open " + browser_url(parse_listen(config_.listen)) : "");
 
   boost::asio::io_context control;
   boost::asio::signal_set signals(control, SIGTERM, SIGINT);
@@ -427,7 +468,8 @@ int app::run() {
 
 void app::begin_drain() {
   draining_.store(true);
-  auto per_tick = static_cast<double>(config_.drain_rate) * static_cast<double>(drain_tick.count()) / 1000.0 /
+  auto per_tick = static_cast<double>(config_.drain_rate) *
+                  static_cast<double>(drain_tick.count()) / 1000.0 /
                   static_cast<double>(workers_.size());
   for (auto& w : workers_) {
     boost::asio::post(w->loop.context(), [w = w.get(), per_tick] {
@@ -435,7 +477,8 @@ void app::begin_drain() {
       if (w->tls_listener) {
         w->tls_listener->stop();
       }
-      w->loop.for_each_connection([w](io::connection& c) { w->to_drain.push_back(c.weak_from_this()); });
+      w->loop.for_each_connection(
+          [w](io::connection& c) { w->to_drain.push_back(c.weak_from_this()); });
       w->drain_some(per_tick);
     });
   }
