@@ -7,21 +7,22 @@
 namespace sb::http {
 
 enum class endpoint {
-  none,           // 404
-  events,         // GET  /v1/events
-  topic_publish,  // POST /v1/topics/{topic}
-  topic_stream,   // POST /v1/topics/{topic}/stream
-  topic_history,  // GET  /v1/topics/{topic}/history
-  topic_presence, // GET  /v1/topics/{topic}/presence
-  batch_publish,  // POST /v1/publish
-  tickets,        // POST /v1/tickets
-  websocket,      // GET  /v1/ws
-  metrics,        // GET  /metrics
-  healthz,        // GET  /healthz
-  readyz,         // GET  /readyz
-  demo_page,      // GET  /
-  client_js,      // GET  /client.js
-  dev_llm,        // POST /v1/dev/llm (dev mode: start the demo token stream)
+  none,            // 404
+  events,          // GET  /v1/events
+  topic_publish,   // POST /v1/topics/{topic}
+  topic_stream,    // POST /v1/topics/{topic}/stream
+  topic_history,   // GET  /v1/topics/{topic}/history
+  topic_presence,  // GET  /v1/topics/{topic}/presence
+  batch_publish,   // POST /v1/publish
+  tickets,         // POST /v1/tickets
+  websocket,       // GET  /v1/ws
+  metrics,         // GET  /metrics
+  healthz,         // GET  /healthz
+  readyz,          // GET  /readyz
+  demo_page,       // GET  /
+  client_js,       // GET  /client.js
+  client_types,    // GET  /client.d.ts
+  dev_llm,         // POST /v1/dev/llm (dev mode: start the demo token stream)
 };
 
 struct route {

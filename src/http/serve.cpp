@@ -16,7 +16,7 @@ namespace bhttp = boost::beast::http;
 
 bool is_public(endpoint e) {
   return e == endpoint::healthz || e == endpoint::readyz || e == endpoint::metrics ||
-         e == endpoint::demo_page || e == endpoint::client_js;
+         e == endpoint::demo_page || e == endpoint::client_js || e == endpoint::client_types;
 }
 
 std::string_view header_value(const bhttp::fields& headers, bhttp::field name) {
@@ -47,8 +47,9 @@ std::variant<route, response> route_request(std::string_view method, std::string
   }
   if (method == "OPTIONS") {
     response r{204, {}, {}, {}, false};
-    r.headers = ctx.shared.cors.preflight(header_value(headers, bhttp::field::origin),
-                                          header_value(headers, bhttp::field::access_control_request_headers));
+    r.headers = ctx.shared.cors.preflight(
+        header_value(headers, bhttp::field::origin),
+        header_value(headers, bhttp::field::access_control_request_headers));
     r.headers.emplace_back("Allow", std::string(allowed_methods(where.endpoint)));
     return r;
   }
@@ -87,8 +88,8 @@ std::variant<caller, response> authenticate(const bhttp::fields& headers, boost:
       creds.cookie_token = {};
       if (!creds.any()) {
         ctx.counters.bad_requests.add();
-        return api::unauthorized("the auth cookie is not accepted from origin " + std::string(origin) +
-                                 " (not this host, not in cors_origins)");
+        return api::unauthorized("the auth cookie is not accepted from origin " +
+                                 std::string(origin) + " (not this host, not in cors_origins)");
       }
     }
   }
@@ -193,6 +194,9 @@ void serve(endpoint e, const api::request& request, loop_services& ctx, api::res
       break;
     case endpoint::client_js:
       done(api::client_js(ctx));
+      break;
+    case endpoint::client_types:
+      done(api::client_types(ctx));
       break;
     case endpoint::tickets:
       api::mint_ticket(request, ctx, std::move(done));

@@ -9,11 +9,11 @@
 #include <string>
 #include <string_view>
 
-#include "core/broker.hpp"
-#include "core/presence.hpp"
-#include "core/counters.hpp"
-#include "core/topic_registry.hpp"
 #include "auth/authority.hpp"
+#include "core/broker.hpp"
+#include "core/counters.hpp"
+#include "core/presence.hpp"
+#include "core/topic_registry.hpp"
 #include "http/cors.hpp"
 #include "http/publish_limiter.hpp"
 #include "io/loop.hpp"
@@ -53,6 +53,7 @@ struct services {
   std::function<void(io::loop&, std::string topic)> start_dev_llm;
   std::string_view demo_html;
   std::string_view client_js;
+  std::string_view client_types;
 
   bool is_draining() const { return draining && draining->load(std::memory_order_relaxed); }
 };

@@ -1,12 +1,14 @@
 #include "server/config.hpp"
 
+#include "server/config_help.hpp"
+
+#include <toml++/toml.h>
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <map>
 #include <optional>
-#include <toml++/toml.h>
 
 namespace sb::server {
 namespace {
@@ -29,9 +31,12 @@ std::vector<std::string> split_list(std::string_view text) {
   std::size_t start = 0;
   while (start <= text.size()) {
     auto comma = text.find(',', start);
-    auto piece = text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
-    while (!piece.empty() && piece.front() == ' ') piece.remove_prefix(1);
-    while (!piece.empty() && piece.back() == ' ') piece.remove_suffix(1);
+    auto piece = text.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    while (!piece.empty() && piece.front() == ' ')
+      piece.remove_prefix(1);
+    while (!piece.empty() && piece.back() == ' ')
+      piece.remove_suffix(1);
     if (!piece.empty()) {
       out.emplace_back(piece);
     }
@@ -41,6 +46,50 @@ std::vector<std::string> split_list(std::string_view text) {
     start = comma + 1;
   }
   return out;
+}
+
+std::optional<std::uint64_t> parse_number(std::string_view text) {
+  std::uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || ptr != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+/// "65536", "64K", "64KiB", "1M", "1MiB", "2G", "2GiB" (powers of 1024; the letter in any case).
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+  auto digits = text.find_first_not_of("0123456789");
+  auto number = parse_number(text.substr(0, digits));
+  if (!number || digits == std::string_view::npos) {
+    return number;
+  }
+  auto unit = text.substr(digits);
+  int shift = 0;
+  switch (unit.front()) {
+    case 'k':
+    case 'K':
+      shift = 10;
+      break;
+    case 'm':
+    case 'M':
+      shift = 20;
+      break;
+    case 'g':
+    case 'G':
+      shift = 30;
+      break;
+    default:
+      return std::nullopt;
+  }
+  unit.remove_prefix(1);
+  if (!unit.empty() && unit != "iB" && unit != "B") {
+    return std::nullopt;
+  }
+  if (*number > (UINT64_MAX >> shift)) {
+    return std::nullopt;
+  }
+  return *number << shift;
 }
 
 /// Applies `raw` to `entry`'s field; an error message, or empty on success.
@@ -53,22 +102,26 @@ std::string apply(config& c, const config_entry& entry, const raw_value& raw) {
         if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, std::optional<bool>>) {
           if (raw.text == "true" || raw.text == "1" || raw.text == "yes" || raw.text == "on") {
             c.*member = true;
-          } else if (raw.text == "false" || raw.text == "0" || raw.text == "no" || raw.text == "off") {
+          } else if (raw.text == "false" || raw.text == "0" || raw.text == "no" ||
+                     raw.text == "off") {
             c.*member = false;
           } else {
             return "config: " + where + ": must be true or false";
           }
         } else if constexpr (std::is_same_v<T, std::uint64_t>) {
-          std::uint64_t v = 0;
-          auto [ptr, ec] = std::from_chars(raw.text.data(), raw.text.data() + raw.text.size(), v);
-          if (ec != std::errc{} || ptr != raw.text.data() + raw.text.size() || v < entry.min || v > entry.max) {
-            return "config: " + where + ": must be a whole number from " + std::to_string(entry.min) + " to " +
-                   (entry.max == unbounded ? std::string("any") : std::to_string(entry.max));
+          bool size = entry.key.ends_with("_bytes");
+          auto v = size ? parse_size(raw.text) : parse_number(raw.text);
+          if (!v || *v < entry.min || *v > entry.max) {
+            return "config: " + where + ": must be a whole number from " +
+                   std::to_string(entry.min) + " to " +
+                   (entry.max == unbounded ? std::string("any") : std::to_string(entry.max)) +
+                   (size ? " (bytes; K, M or G for KiB, MiB, GiB)" : "");
           }
-          c.*member = v;
+          c.*member = *v;
         } else if constexpr (std::is_same_v<T, std::string>) {
           auto choices = split_list(entry.choices);
-          if (!choices.empty() && std::find(choices.begin(), choices.end(), raw.text) == choices.end()) {
+          if (!choices.empty() &&
+              std::find(choices.begin(), choices.end(), raw.text) == choices.end()) {
             return "config: " + where + ": must be one of " + std::string(entry.choices);
           }
           c.*member = raw.text;
@@ -76,27 +129,6 @@ std::string apply(config& c, const config_entry& entry, const raw_value& raw) {
           c.*member = split_list(raw.text);
         }
         return {};
-      },
-      entry.field);
-}
-
-std::string default_text(const config& c, const config_entry& entry) {
-  return std::visit(
-      [&](auto member) -> std::string {
-        using T = std::remove_cvref_t<decltype(c.*member)>;
-        if constexpr (std::is_same_v<T, bool>) {
-          return c.*member ? "true" : "false";
-        } else if constexpr (std::is_same_v<T, std::optional<bool>>) {
-          return c.*member ? (*(c.*member) ? "true" : "false") : "unset";
-        } else if constexpr (std::is_same_v<T, std::uint64_t>) {
-          return std::to_string(c.*member);
-        } else if constexpr (std::is_same_v<T, std::string>) {
-          return c.*member;
-        } else {
-          std::string out;
-          for (const auto& s : c.*member) out += (out.empty() ? "" : ",") + s;
-          return out;
-        }
       },
       entry.field);
 }
@@ -110,13 +142,21 @@ std::optional<std::string> toml_text(const config_entry& entry, const toml::node
       [&](auto member) -> std::optional<std::string> {
         using T = std::remove_cvref_t<decltype(std::declval<config&>().*member)>;
         if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, std::optional<bool>>) {
-          if (auto b = node.value_exact<bool>()) return *b ? "true" : "false";
+          if (auto b = node.value_exact<bool>())
+            return *b ? "true" : "false";
         } else if constexpr (std::is_same_v<T, std::uint64_t>) {
-          if (auto i = node.value_exact<std::int64_t>()) return std::to_string(*i);
+          if (auto i = node.value_exact<std::int64_t>())
+            return std::to_string(*i);
+          if (entry.key.ends_with("_bytes")) {
+            if (auto text = node.value_exact<std::string>())
+              return *text;  // "64KiB"
+          }
         } else if constexpr (std::is_same_v<T, std::string>) {
-          if (auto s = node.value_exact<std::string>()) return *s;
+          if (auto s = node.value_exact<std::string>())
+            return *s;
         } else {
-          if (auto s = node.value_exact<std::string>()) return *s;
+          if (auto s = node.value_exact<std::string>())
+            return *s;
           return toml_list(node);
         }
         return std::nullopt;
@@ -129,7 +169,8 @@ std::optional<std::string> toml_list(const toml::node& node) {
     std::string out;
     for (const auto& item : *arr) {
       auto s = item.value<std::string>();
-      if (!s) return std::nullopt;
+      if (!s)
+        return std::nullopt;
       out += (out.empty() ? "" : ",") + *s;
     }
     return out;
@@ -142,51 +183,154 @@ std::optional<std::string> toml_list(const toml::node& node) {
 const std::vector<config_entry>& config_table() {
   static const std::vector<config_entry> table = {
       {"listen", field(&config::listen), 0, 0, "address to accept on, HOST:PORT"},
+      {"reuse_port", field(&config::reuse_port), 0, 0,
+       "share listen addresses with another switchboard process already serving them "
+       "(zero-downtime handover: start the new one, then SIGTERM the old); otherwise a busy "
+       "address refuses to start"},
       {"threads", field(&config::threads), 0, 64, "event loops (0: one per core)"},
-      {"dev", field(&config::dev), 0, 0, "dev mode: demo page at /, anonymous access while no auth is configured"},
-      {"log_level", field(&config::log_level), 0, 0, "trace, debug, info, warn, error, off", false, "trace, debug, info, warn, error, off"},
-      {"heartbeat_s", field(&config::heartbeat_s), 1, 3600, "seconds between SSE heartbeat comments"},
+      {"dev", field(&config::dev), 0, 0,
+       "dev mode: demo page at /, anonymous access while no auth is configured"},
+      {"log_level", field(&config::log_level), 0, 0, "trace, debug, info, warn, error, off", false,
+       "trace, debug, info, warn, error, off"},
+      {"heartbeat_s", field(&config::heartbeat_s), 1, 3600,
+       "seconds between SSE heartbeat comments"},
       {"retry_ms", field(&config::retry_ms), 100, 600000, "the retry: an SSE stream starts with"},
-      {"max_message_bytes", field(&config::max_message_bytes), 1, 16 << 20, "largest message data (413 over it)"},
-      {"max_request_bytes", field(&config::max_request_bytes), 1024, 64 << 20, "largest request body, e.g. a batch publish (413 over it)"},
-      {"max_header_bytes", field(&config::max_header_bytes), 1024, 1 << 20, "largest request head (431 over it)"},
-      {"max_topics_per_stream", field(&config::max_topics_per_stream), 1, 1024, "topics one SSE stream may name"},
-      {"header_timeout_ms", field(&config::header_timeout_ms), 100, 600000, "a request head must arrive within this (408)"},
-      {"idle_timeout_s", field(&config::idle_timeout_s), 1, 86400, "idle keep-alive connections are closed after this"},
-      {"history_max_messages", field(&config::history_max_messages), 0, 10000000, "messages kept per topic"},
-      {"history_max_bytes", field(&config::history_max_bytes), 0, unbounded, "bytes kept per topic"},
-      {"history_max_age_s", field(&config::history_max_age_s), 1, 365 * 86400, "seconds a message is kept"},
-      {"send_queue_max_bytes", field(&config::send_queue_max_bytes), 4096, 1 << 30, "per connection; a slow consumer over it is closed and resumes from history"},
+      {"max_message_bytes", field(&config::max_message_bytes), 1, 16 << 20,
+       "largest message data (413 over it)"},
+      {"max_request_bytes", field(&config::max_request_bytes), 1024, 64 << 20,
+       "largest request body, e.g. a batch publish (413 over it)"},
+      {"max_header_bytes", field(&config::max_header_bytes), 1024, 1 << 20,
+       "largest request head (431 over it)"},
+      {"max_topics_per_stream", field(&config::max_topics_per_stream), 1, 1024,
+       "topics one SSE stream may name"},
+      {"header_timeout_ms", field(&config::header_timeout_ms), 100, 600000,
+       "a request head must arrive within this (408)"},
+      {"idle_timeout_s", field(&config::idle_timeout_s), 1, 86400,
+       "idle keep-alive connections are closed after this"},
+      {"history_max_messages", field(&config::history_max_messages), 0, 10000000,
+       "messages kept per topic"},
+      {"history_max_bytes", field(&config::history_max_bytes), 0, unbounded,
+       "bytes kept per topic"},
+      {"history_max_age_s", field(&config::history_max_age_s), 1, 365 * 86400,
+       "seconds a message is kept"},
+      {"send_queue_max_bytes", field(&config::send_queue_max_bytes), 4096, 1 << 30,
+       "per connection; a slow consumer over it is closed and resumes from history"},
       {"drain_timeout_s", field(&config::drain_timeout_s), 1, 3600, "SIGTERM: exit within this"},
       {"drain_rate", field(&config::drain_rate), 1, 10000000, "SIGTERM: streams closed per second"},
-      {"cors_origins", field(&config::cors_origins), 0, 0, "allowed browser origins, comma-separated (* for any, without credentials); the auth cookie counts only from these and this host"},
-      {"slow_consumer_policies", field(&config::slow_consumer_policies), 0, 0, "per-topic policy over the send queue bound, PATTERN=resume|latest|drop, comma-separated; first match wins, resume otherwise"},
-      {"volatile_hz", field(&config::volatile_hz), 1, 1000, "volatile messages per sender per topic per second (latest wins in between)"},
-      {"ws_publish_rate", field(&config::ws_publish_rate), 1, 1000000, "stored publishes per second per WebSocket connection (1008 over it)"},
-      {"ws_publish_burst", field(&config::ws_publish_burst), 1, 1000000, "burst allowance for ws_publish_rate"},
-      {"ws_ping_interval_s", field(&config::ws_ping_interval_s), 1, 3600, "WebSocket ping interval; a peer silent for two is closed"},
-      {"max_topics_per_connection", field(&config::max_topics_per_connection), 1, 100000, "topics one WebSocket connection may subscribe or join"},
-      {"presence_tick_ms", field(&config::presence_tick_ms), 10, 10000, "presence changes are announced once per tick, coalesced"},
+      {"cors_origins", field(&config::cors_origins), 0, 0,
+       "allowed browser origins, comma-separated (* for any, without credentials); the auth cookie "
+       "counts only from these and this host"},
+      {"slow_consumer_policies", field(&config::slow_consumer_policies), 0, 0,
+       "per-topic policy over the send queue bound, PATTERN=resume|latest|drop, comma-separated; "
+       "first match wins, resume otherwise"},
+      {"volatile_hz", field(&config::volatile_hz), 1, 1000,
+       "volatile messages per sender per topic per second (latest wins in between)"},
+      {"ws_publish_rate", field(&config::ws_publish_rate), 1, 1000000,
+       "stored publishes per second per WebSocket connection (1008 over it)"},
+      {"ws_publish_burst", field(&config::ws_publish_burst), 1, 1000000,
+       "burst allowance for ws_publish_rate"},
+      {"ws_ping_interval_s", field(&config::ws_ping_interval_s), 1, 3600,
+       "WebSocket ping interval; a peer silent for two is closed"},
+      {"max_topics_per_connection", field(&config::max_topics_per_connection), 1, 100000,
+       "topics one WebSocket connection may subscribe or join"},
+      {"presence_tick_ms", field(&config::presence_tick_ms), 10, 10000,
+       "presence changes are announced once per tick, coalesced"},
       {"jwt_secret", field(&config::jwt_secret), 0, 0, "HS256 secret for JWTs", true},
-      {"jwt_public_key_file", field(&config::jwt_public_key_file), 0, 0, "PEM public key for RS256/ES256 JWTs (reloaded on SIGHUP)"},
+      {"jwt_public_key_file", field(&config::jwt_public_key_file), 0, 0,
+       "PEM public key for RS256/ES256 JWTs (reloaded on SIGHUP)"},
       {"jwt_issuer", field(&config::jwt_issuer), 0, 0, "required `iss` when set"},
       {"jwt_audience", field(&config::jwt_audience), 0, 0, "required `aud` when set"},
-      {"api_keys", field(&config::api_keys), 0, 0, "static API keys for backends, comma-separated (Authorization: Bearer <key>)", true},
+      {"api_keys", field(&config::api_keys), 0, 0,
+       "static API keys for backends, comma-separated (Authorization: Bearer <key>)", true},
       {"auth_cookie", field(&config::auth_cookie), 0, 0, "cookie that may carry a JWT"},
-      {"allow_anonymous_subscribe", field(&config::allow_anonymous_subscribe), 0, 0, "subscribe without credentials (unset: only in dev mode while no auth is configured)"},
-      {"allow_anonymous_publish", field(&config::allow_anonymous_publish), 0, 0, "publish without credentials (unset: only in dev mode while no auth is configured)"},
+      {"allow_anonymous_subscribe", field(&config::allow_anonymous_subscribe), 0, 0,
+       "subscribe without credentials (unset: only in dev mode while no auth is configured)"},
+      {"allow_anonymous_publish", field(&config::allow_anonymous_publish), 0, 0,
+       "publish without credentials (unset: only in dev mode while no auth is configured)"},
       {"ticket_ttl_s", field(&config::ticket_ttl_s), 1, 3600, "lifetime of a subscribe ticket"},
-      {"max_connections", field(&config::max_connections), 1, 10000000, "open connections in all (429 over it)"},
-      {"max_connections_per_ip", field(&config::max_connections_per_ip), 1, 10000000, "open connections per client address (429 over it)"},
-      {"http_publish_rate", field(&config::http_publish_rate), 1, 10000000, "HTTP publishes per second per client: API key, token subject or address (429 over it)"},
-      {"http_publish_burst", field(&config::http_publish_burst), 1, 10000000, "burst allowance for http_publish_rate"},
-      {"tls_listen", field(&config::tls_listen), 0, 0, "TLS port, HOST:PORT (empty: off); ALPN offers h2 and http/1.1"},
-      {"tls_cert_file", field(&config::tls_cert_file), 0, 0, "PEM certificate chain for tls_listen (reloaded on SIGHUP)"},
-      {"tls_key_file", field(&config::tls_key_file), 0, 0, "PEM private key for tls_listen (reloaded on SIGHUP)"},
-      {"h2_max_concurrent_streams", field(&config::h2_max_concurrent_streams), 1, 100000, "HTTP/2 streams one connection may have open (SETTINGS_MAX_CONCURRENT_STREAMS)"},
-      {"h2_max_header_list_size", field(&config::h2_max_header_list_size), 1024, 1 << 20, "largest HTTP/2 request header list, RFC 9113 size (431 over it)"},
+      {"max_connections", field(&config::max_connections), 1, 10000000,
+       "open connections in all (429 over it)"},
+      {"max_connections_per_ip", field(&config::max_connections_per_ip), 1, 10000000,
+       "open connections per client address (429 over it)"},
+      {"http_publish_rate", field(&config::http_publish_rate), 1, 10000000,
+       "HTTP publishes per second per client: API key, token subject or address (429 over it)"},
+      {"http_publish_burst", field(&config::http_publish_burst), 1, 10000000,
+       "burst allowance for http_publish_rate"},
+      {"tls_listen", field(&config::tls_listen), 0, 0,
+       "TLS port, HOST:PORT (empty: off); ALPN offers h2 and http/1.1"},
+      {"tls_cert_file", field(&config::tls_cert_file), 0, 0,
+       "PEM certificate chain for tls_listen (reloaded on SIGHUP)"},
+      {"tls_key_file", field(&config::tls_key_file), 0, 0,
+       "PEM private key for tls_listen (reloaded on SIGHUP)"},
+      {"h2_max_concurrent_streams", field(&config::h2_max_concurrent_streams), 1, 100000,
+       "HTTP/2 streams one connection may have open (SETTINGS_MAX_CONCURRENT_STREAMS)"},
+      {"h2_max_header_list_size", field(&config::h2_max_header_list_size), 1024, 1 << 20,
+       "largest HTTP/2 request header list, RFC 9113 size (431 over it)"},
   };
   return table;
+}
+
+std::string shown_value(const config& c, const config_entry& entry) {
+  return std::visit(
+      [&](auto member) -> std::string {
+        using T = std::remove_cvref_t<decltype(c.*member)>;
+        if constexpr (std::is_same_v<T, bool>) {
+          return c.*member ? "true" : "false";
+        } else if constexpr (std::is_same_v<T, std::optional<bool>>) {
+          return c.*member ? (*(c.*member) ? "true" : "false") : "unset";
+        } else if constexpr (std::is_same_v<T, std::uint64_t>) {
+          return std::to_string(c.*member);
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          return c.*member;
+        } else {
+          std::string out;
+          for (const auto& s : c.*member)
+            out += (out.empty() ? "" : ",") + s;
+          return out;
+        }
+      },
+      entry.field);
+}
+
+bool is_boolean(const config_entry& entry) {
+  return std::holds_alternative<bool config::*>(entry.field) ||
+         std::holds_alternative<std::optional<bool> config::*>(entry.field);
+}
+
+std::string value_name(const config_entry& entry) {
+  auto ends_with = [&](std::string_view suffix) { return entry.key.ends_with(suffix); };
+  if (is_boolean(entry)) {
+    return "";
+  }
+  if (std::holds_alternative<std::vector<std::string> config::*>(entry.field)) {
+    return "LIST";
+  }
+  if (std::holds_alternative<std::uint64_t config::*>(entry.field)) {
+    if (ends_with("_bytes"))
+      return "SIZE";
+    if (ends_with("_ms"))
+      return "MILLISECONDS";
+    if (ends_with("_s"))
+      return "SECONDS";
+    return "N";
+  }
+  if (!entry.choices.empty()) {
+    std::string out;
+    for (const auto& choice : split_list(entry.choices))
+      out += (out.empty() ? "" : "|") + choice;
+    return out;
+  }
+  if (entry.key == "listen" || ends_with("_listen"))
+    return "HOST:PORT";
+  if (ends_with("_file"))
+    return "FILE";
+  if (ends_with("_dir"))
+    return "DIR";
+  if (ends_with("_url"))
+    return "URL";
+  if (entry.secret)
+    return "SECRET";
+  return "STRING";
 }
 
 std::string flag_name(std::string_view key) {
@@ -197,7 +341,8 @@ std::string flag_name(std::string_view key) {
 
 std::string env_name(std::string_view key) {
   std::string out = "SWITCHBOARD_";
-  for (char c : key) out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char c : key)
+    out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -208,21 +353,24 @@ load_result load_config(int argc, const char* const* argv) {
   CLI::App app{"Switchboard: a realtime hub (SSE and WebSocket on one topic model)", "switchboard"};
   app.set_help_flag();
   bool want_help = false;
-  app.add_flag("-h,--help", want_help, "print this help and exit");
+  bool want_version = false;
+  app.add_flag("-h,--help", want_help);
+  app.add_flag("--version", want_version);
   std::string config_file;
-  app.add_option("--config", config_file, "TOML file with any of the keys below");
+  app.add_option("--config", config_file);
+  // One option per table entry; a boolean also gets its --no-… form. The help text is ours
+  // (help_text below): CLI11's names every value TEXT and does not wrap.
   std::map<std::string, std::string> flag_values;
-  std::map<std::string, bool> bool_flags;
+  std::map<std::string, CLI::Option*> set_options;
+  std::map<std::string, CLI::Option*> unset_flags;
   for (const auto& e : table) {
+    auto key = std::string(e.key);
     auto name = "--" + flag_name(e.key);
-    auto desc = std::string(e.help) + " [env " + env_name(e.key) +
-                (e.secret ? std::string("]") : ", default " + default_text(out.value, e) + "]");
-    if (std::holds_alternative<bool config::*>(e.field)) {
-      app.add_flag(name, bool_flags[std::string(e.key)], desc);
-    } else if (std::holds_alternative<std::optional<bool> config::*>(e.field)) {
-      app.add_option(name, flag_values[std::string(e.key)], desc)->expected(0, 1)->default_str("true");
+    if (is_boolean(e)) {
+      set_options[key] = app.add_option(name, flag_values[key])->expected(0, 1);
+      unset_flags[key] = app.add_flag("--no-" + flag_name(e.key));
     } else {
-      app.add_option(name, flag_values[std::string(e.key)], desc);
+      set_options[key] = app.add_option(name, flag_values[key]);
     }
   }
   try {
@@ -232,7 +380,11 @@ load_result load_config(int argc, const char* const* argv) {
     return out;
   }
   if (want_help) {
-    out.help = app.help();
+    out.help = help_text(out.value);
+    return out;
+  }
+  if (want_version) {
+    out.help = version_text();
     return out;
   }
 
@@ -247,14 +399,17 @@ load_result load_config(int argc, const char* const* argv) {
     }
     for (const auto& [key, node] : file) {
       auto name = key.str();  // (a structured binding cannot be captured by clang 14)
-      auto it = std::find_if(table.begin(), table.end(), [name](const auto& e) { return e.key == name; });
+      auto it =
+          std::find_if(table.begin(), table.end(), [name](const auto& e) { return e.key == name; });
       if (it == table.end()) {
-        out.error = "config file " + config_file + ": unknown key \"" + std::string(key.str()) + "\"";
+        out.error =
+            "config file " + config_file + ": unknown key \"" + std::string(key.str()) + "\"";
         return out;
       }
       auto text = toml_text(*it, node);
       if (!text) {
-        out.error = "config file " + config_file + ": " + std::string(key.str()) + " has a value of the wrong type";
+        out.error = "config file " + config_file + ": " + std::string(key.str()) +
+                    " has a value of the wrong type";
         return out;
       }
       chosen[std::string(key.str())] = {*text, config_file};
@@ -268,12 +423,11 @@ load_result load_config(int argc, const char* const* argv) {
   for (const auto& e : table) {
     auto key = std::string(e.key);
     auto name = "--" + flag_name(e.key);
-    if (app.count(name) == 0) {
+    if (auto no = unset_flags.find(key); no != unset_flags.end() && no->second->count() > 0) {
+      chosen[key] = {"false", "--no-" + flag_name(e.key)};
+    } else if (set_options[key]->count() == 0) {
       continue;
-    }
-    if (std::holds_alternative<bool config::*>(e.field)) {
-      chosen[key] = {bool_flags[key] ? "true" : "false", name};
-    } else if (std::holds_alternative<std::optional<bool> config::*>(e.field) && flag_values[key].empty()) {
+    } else if (is_boolean(e) && flag_values[key].empty()) {
       chosen[key] = {"true", name};
     } else {
       chosen[key] = {flag_values[key], name};

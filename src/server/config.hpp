@@ -13,6 +13,7 @@ namespace sb::server {
 
 struct config {
   std::string listen = "127.0.0.1:8080";
+  bool reuse_port = false;
   std::uint64_t threads = 0;
   bool dev = false;
   std::string log_level = "info";
@@ -45,7 +46,8 @@ struct config {
   std::string jwt_audience;
   std::vector<std::string> api_keys;
   std::string auth_cookie = "switchboard_token";
-  std::optional<bool> allow_anonymous_subscribe;  // unset: only in dev mode while no auth is configured
+  std::optional<bool>
+      allow_anonymous_subscribe;  // unset: only in dev mode while no auth is configured
   std::optional<bool> allow_anonymous_publish;
   std::uint64_t ticket_ttl_s = 30;
   std::uint64_t max_connections = 100000;
@@ -60,23 +62,33 @@ struct config {
   std::uint64_t h2_max_header_list_size = 16 << 10;
 
   /// True when any credential is configured (then anonymous access is off unless allowed).
-  bool auth_configured() const { return !jwt_secret.empty() || !jwt_public_key_file.empty() || !api_keys.empty(); }
+  bool auth_configured() const {
+    return !jwt_secret.empty() || !jwt_public_key_file.empty() || !api_keys.empty();
+  }
 };
 
 struct config_entry {
-  using member = std::variant<bool config::*, std::optional<bool> config::*, std::uint64_t config::*,
-                              std::string config::*, std::vector<std::string> config::*>;
+  using member =
+      std::variant<bool config::*, std::optional<bool> config::*, std::uint64_t config::*,
+                   std::string config::*, std::vector<std::string> config::*>;
   std::string_view key;  // TOML name; the flag is --key-with-dashes, the env SWITCHBOARD_KEY
   member field;
   std::uint64_t min = 0;  // numbers only
   std::uint64_t max = 0;
   std::string_view help;
-  bool secret = false;  // never echoed back (errors, --help defaults)
+  bool secret = false;       // never echoed back (errors, --help defaults)
   std::string_view choices;  // strings only: the accepted values, comma-separated (empty: any)
 };
 
 /// Every setting, in --help order.
 const std::vector<config_entry>& config_table();
+
+/// The value of `entry` in `c` as config text ("15", "true", "unset", "a,b"); secrets as they are.
+std::string shown_value(const config& c, const config_entry& entry);
+/// True for flags that take no value (`--dev`, `--no-dev`).
+bool is_boolean(const config_entry& entry);
+/// What --help calls the value: SIZE, SECONDS, MILLISECONDS, N, HOST:PORT, FILE, LIST, a|b|c…
+std::string value_name(const config_entry& entry);
 
 std::string flag_name(std::string_view key);  // "heartbeat_s" -> "heartbeat-s"
 std::string env_name(std::string_view key);   // "heartbeat_s" -> "SWITCHBOARD_HEARTBEAT_S"

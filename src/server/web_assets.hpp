@@ -6,5 +6,6 @@ namespace sb::server {
 
 std::string_view demo_html();
 std::string_view client_js();
+std::string_view client_types();
 
 }  // namespace sb::server

@@ -35,6 +35,13 @@ response client_js(const loop_services& ctx) {
   return r;
 }
 
+response client_types(const loop_services& ctx) {
+  // text/plain: TypeScript has no registered media type, and a browser shows plain text inline.
+  response r{200, "text/plain; charset=utf-8", std::string(ctx.shared.client_types), {}, false};
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  return r;
+}
+
 response start_dev_llm(const request& req, loop_services& ctx) {
   if (!ctx.shared.dev || !ctx.shared.start_dev_llm) {
     return response::error(errc::not_found, "the demo generator runs in dev mode (--dev)");

@@ -13,6 +13,8 @@ response metrics(const loop_services& ctx);
 response demo_page(const loop_services& ctx);
 /// GET /client.js: the browser client library (ES module).
 response client_js(const loop_services& ctx);
+/// The TypeScript declarations of client.js (`/// <reference path>` or a copy beside it).
+response client_types(const loop_services& ctx);
 /// POST /v1/dev/llm?topic= (dev mode): 202, then the demo token stream flows into the topic.
 response start_dev_llm(const request& req, loop_services& ctx);
 /// GET /v1/topics/{topic}/presence?limit=&after=: {"topic","count","members":[{"id","state"}],

@@ -19,6 +19,7 @@ namespace sb::server {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 /// Sets (or unsets) an environment variable for the life of the guard.
 class env_var {
@@ -439,8 +440,17 @@ TEST_F(Config, SecretsAreNeverEchoed) {
   }
 }
 
+/// The help text with its wrapped lines joined again, to look for a whole description.
+std::string unwrapped(std::string text) {
+  for (auto at = text.find("\n      "); at != std::string::npos; at = text.find("\n      ", at)) {
+    text.replace(at, 7, " ");
+  }
+  return text;
+}
+
 TEST_F(Config, HelpShowsNoDefaultForSecrets) {
   auto r = load({"--help"});
+  r.help = unwrapped(r.help);
   EXPECT_THAT(r.help, HasSubstr("[env SWITCHBOARD_JWT_SECRET]"));
   EXPECT_THAT(r.help, HasSubstr("[env SWITCHBOARD_API_KEYS]"));
   EXPECT_THAT(r.help, HasSubstr("[env SWITCHBOARD_AUTH_COOKIE, default switchboard_token]"));
@@ -449,6 +459,7 @@ TEST_F(Config, HelpShowsNoDefaultForSecrets) {
 
 TEST_F(Config, HelpListsEveryKey) {
   auto r = load({"--help"});
+  r.help = unwrapped(r.help);
   EXPECT_EQ(r.error, "");
   ASSERT_FALSE(r.help.empty());
   EXPECT_THAT(r.help, HasSubstr("--config"));
@@ -459,6 +470,57 @@ TEST_F(Config, HelpListsEveryKey) {
   }
   EXPECT_THAT(r.help, HasSubstr("default 15"));  // heartbeat_s
   EXPECT_THAT(r.help, HasSubstr("default 127.0.0.1:8080"));
+}
+
+TEST_F(Config, HelpIsTypedAndFitsHundredColumns) {
+  auto r = load({"--help"});
+  std::size_t start = 0;
+  while (start < r.help.size()) {
+    auto end = r.help.find('\n', start);
+    auto line = r.help.substr(start, end - start);
+    EXPECT_LE(line.size(), 100u) << line;
+    start = end == std::string::npos ? r.help.size() : end + 1;
+  }
+  EXPECT_THAT(r.help, HasSubstr("\n  --max-message-bytes SIZE\n"));
+  EXPECT_THAT(r.help, HasSubstr("\n  --heartbeat-s SECONDS\n"));
+  EXPECT_THAT(r.help, HasSubstr("\n  --header-timeout-ms MILLISECONDS\n"));
+  EXPECT_THAT(r.help, HasSubstr("\n  --threads N\n"));
+  EXPECT_THAT(r.help, HasSubstr("\n  --listen HOST:PORT\n"));
+  EXPECT_THAT(r.help, HasSubstr("\n  --dev, --no-dev\n"));
+  EXPECT_THAT(r.help, HasSubstr("\n  --allow-anonymous-publish, --no-allow-anonymous-publish\n"));
+  EXPECT_THAT(r.help, HasSubstr("\n  --log-level trace|debug|info|warn|error|off\n"));
+  EXPECT_THAT(r.help, HasSubstr("\n  --cors-origins LIST\n"));
+  EXPECT_THAT(r.help, Not(HasSubstr("TEXT")));
+}
+
+TEST_F(Config, NoFlagTurnsABooleanOff) {
+  env_var dev("SWITCHBOARD_DEV", "true");
+  auto r = load({"--no-dev", "--no-allow-anonymous-publish"});
+  EXPECT_EQ(r.error, "");
+  EXPECT_FALSE(r.value.dev);
+  EXPECT_EQ(r.value.allow_anonymous_publish, std::optional<bool>(false));
+  EXPECT_TRUE(load({"--dev"}).value.dev);
+}
+
+TEST_F(Config, SizesTakeBinarySuffixes) {
+  EXPECT_EQ(load({"--max-message-bytes", "64K"}).value.max_message_bytes, 64u << 10);
+  EXPECT_EQ(load({"--max-message-bytes", "64KiB"}).value.max_message_bytes, 64u << 10);
+  EXPECT_EQ(load({"--max-request-bytes", "2M"}).value.max_request_bytes, 2u << 20);
+  EXPECT_EQ(load({"--send-queue-max-bytes", "1GiB"}).value.send_queue_max_bytes, 1u << 30);
+  EXPECT_EQ(load({"--config", temp_toml("max_message_bytes = \"8KiB\"\n").path()})
+                .value.max_message_bytes,
+            8u << 10);
+  EXPECT_THAT(load({"--max-message-bytes", "64X"}).error, HasSubstr("K, M or G"));
+  EXPECT_THAT(load({"--max-message-bytes", "64Kb"}).error, HasSubstr("max_message_bytes"));
+  EXPECT_THAT(load({"--max-request-bytes", "99999999999G"}).error, HasSubstr("max_request_bytes"));
+  EXPECT_THAT(load({"--heartbeat-s", "15K"}).error, HasSubstr("heartbeat_s"));  // not a size
+}
+
+TEST_F(Config, VersionNamesTheRevision) {
+  auto r = load({"--version"});
+  EXPECT_EQ(r.error, "");
+  EXPECT_THAT(r.help, ::testing::StartsWith("switchboard 0."));
+  EXPECT_THAT(r.help, HasSubstr("(git "));
 }
 
 TEST_F(Config, ShortHelpFlag) {
