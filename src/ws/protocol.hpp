@@ -1,6 +1,6 @@
 #pragma once
-// The switchboard.v1 protocol: JSON text frames (DESIGN.md "WebSocket protocol"). Sans-I/O:
-// text in, operations out; values in, frames out.
+// The switchboard.v1 protocol: JSON text frames (docs/api.md "WebSocket: switchboard.v1").
+// Sans-I/O: text in, operations out; values in, frames out.
 #include <boost/json/value.hpp>
 #include <optional>
 #include <span>
