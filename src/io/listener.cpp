@@ -5,7 +5,20 @@
 
 #include <boost/asio/socket_base.hpp>
 
+#include "io/log_throttle.hpp"
+
 namespace sb::io {
+namespace {
+
+// Out of descriptors, every loop retries every 100 ms: without a throttle that is tens of lines a
+// second for as long as the condition lasts, which buries everything else in the log.
+constexpr auto accept_backoff = std::chrono::milliseconds(100);
+log_throttle& accept_failures() {
+  static log_throttle throttle{std::chrono::seconds(5)};
+  return throttle;
+}
+
+}  // namespace
 
 listener::listener(loop& l, const boost::asio::ip::tcp::endpoint& at, accept_handler on_accept)
     : loop_(&l), acceptor_(l.executor()), backoff_(l.context()), on_accept_(std::move(on_accept)) {
@@ -41,8 +54,13 @@ void listener::do_accept() {
       if (ec == boost::asio::error::no_descriptors || ec == boost::asio::error::no_buffer_space ||
           ec == boost::asio::error::no_memory) {
         // Out of descriptors: back off instead of spinning on a listen queue we cannot empty.
-        spdlog::warn("accept: {}; pausing accepts for 100 ms", ec.message());
-        backoff_.expires_after(std::chrono::milliseconds(100));
+        if (auto suppressed = accept_failures().admit()) {
+          spdlog::warn(
+              "accept: {}; pausing accepts for {} ms ({} more since the last line; one line per 5 "
+              "s)",
+              ec.message(), accept_backoff.count(), *suppressed);
+        }
+        backoff_.expires_after(accept_backoff);
         backoff_.async_wait([this](boost::system::error_code e) {
           if (!e) {
             do_accept();
