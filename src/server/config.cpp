@@ -146,7 +146,7 @@ const std::vector<config_entry>& config_table() {
       {"dev", field(&config::dev), 0, 0, "dev mode: demo page at /, anonymous access while no auth is configured"},
       {"log_level", field(&config::log_level), 0, 0, "trace, debug, info, warn, error, off", false, "trace, debug, info, warn, error, off"},
       {"heartbeat_s", field(&config::heartbeat_s), 1, 3600, "seconds between SSE heartbeat comments"},
-      {"retry_ms", field(&config::retry_ms), 100, 600000, "the retry: an SSE stream starts with"},
+      {"retry_ms", field(&config::retry_ms), 100, 600000, "the retry: an SSE stream starts with, jittered per stream to [retry_ms, 2 × retry_ms)"},
       {"max_message_bytes", field(&config::max_message_bytes), 1, 16 << 20, "largest message data (413 over it)"},
       {"max_request_bytes", field(&config::max_request_bytes), 1024, 64 << 20, "largest request body, e.g. a batch publish (413 over it)"},
       {"max_header_bytes", field(&config::max_header_bytes), 1024, 1 << 20, "largest request head (431 over it)"},
@@ -171,12 +171,14 @@ const std::vector<config_entry>& config_table() {
       {"jwt_public_key_file", field(&config::jwt_public_key_file), 0, 0, "PEM public key for RS256/ES256 JWTs (reloaded on SIGHUP)"},
       {"jwt_issuer", field(&config::jwt_issuer), 0, 0, "required `iss` when set"},
       {"jwt_audience", field(&config::jwt_audience), 0, 0, "required `aud` when set"},
+      {"jwt_require_exp", field(&config::jwt_require_exp), 0, 0, "refuse a JWT without `exp` (401) (unset: true, false in dev mode)"},
+      {"jwt_leeway_s", field(&config::jwt_leeway_s), 0, 3600, "clock skew allowed on a JWT's `exp` and `nbf`"},
       {"api_keys", field(&config::api_keys), 0, 0, "static API keys for backends, comma-separated (Authorization: Bearer <key>)", true},
       {"auth_cookie", field(&config::auth_cookie), 0, 0, "cookie that may carry a JWT"},
       {"allow_anonymous_subscribe", field(&config::allow_anonymous_subscribe), 0, 0, "subscribe without credentials (unset: only in dev mode while no auth is configured)"},
       {"allow_anonymous_publish", field(&config::allow_anonymous_publish), 0, 0, "publish without credentials (unset: only in dev mode while no auth is configured)"},
       {"ticket_ttl_s", field(&config::ticket_ttl_s), 1, 3600, "lifetime of a subscribe ticket"},
-      {"max_connections", field(&config::max_connections), 1, 10000000, "open connections in all (429 over it)"},
+      {"max_connections", field(&config::max_connections), 1, 10000000, "open connections in all (429 over it); capped at the open-file limit less a reserve, as the start line says"},
       {"max_connections_per_ip", field(&config::max_connections_per_ip), 1, 10000000, "open connections per client address (429 over it)"},
       {"http_publish_rate", field(&config::http_publish_rate), 1, 10000000, "HTTP publishes per second per client: API key, token subject or address (429 over it)"},
       {"http_publish_burst", field(&config::http_publish_burst), 1, 10000000, "burst allowance for http_publish_rate"},
@@ -185,6 +187,8 @@ const std::vector<config_entry>& config_table() {
       {"tls_key_file", field(&config::tls_key_file), 0, 0, "PEM private key for tls_listen (reloaded on SIGHUP)"},
       {"h2_max_concurrent_streams", field(&config::h2_max_concurrent_streams), 1, 100000, "HTTP/2 streams one connection may have open (SETTINGS_MAX_CONCURRENT_STREAMS)"},
       {"h2_max_header_list_size", field(&config::h2_max_header_list_size), 1024, 1 << 20, "largest HTTP/2 request header list, RFC 9113 size (431 over it)"},
+      {"metrics_token", field(&config::metrics_token), 0, 0, "when set, GET /metrics needs Authorization: Bearer <metrics_token> (401 otherwise)", true},
+      {"metrics_listen", field(&config::metrics_listen), 0, 0, "separate HOST:PORT for /metrics, /healthz and /readyz only (empty: /metrics on the main port; set: the main port answers /metrics 404)"},
   };
   return table;
 }
