@@ -98,6 +98,7 @@ function assertSpreadOverTime(clients, lostAt, where) {
   const detail = `${where}: ${most} of ${N} reconnects within ${WINDOW} ms; p10..p90 spread ${spread} ms`;
   assert.ok(most <= 0.65 * N, detail);
   assert.ok(spread >= 0.4 * RETRY, detail);
+  return detail;
 }
 
 test(`reconnect storm: ${N} SSE clients after SIGKILL and after SIGTERM come back spread over their retry`, { timeout: soakTimeout(90000, 600000) }, async (t) => {
@@ -117,7 +118,7 @@ test(`reconnect storm: ${N} SSE clients after SIGKILL and after SIGTERM come bac
   await server.kill();
   server = await startServer(t, { args, port });
   await Promise.all(reconnects);
-  assertSpreadOverTime(clients, killedAt, 'after SIGKILL');
+  t.diagnostic(assertSpreadOverTime(clients, killedAt, 'after SIGKILL'));
   assertRetrySpread(
     clients.map((c) => c.preambleRetry),
     'preamble after the restart',
@@ -134,6 +135,6 @@ test(`reconnect storm: ${N} SSE clients after SIGKILL and after SIGTERM come bac
     clients.map((c) => c.retry),
     'drain retry',
   );
-  assertSpreadOverTime(clients, termAt, 'after SIGTERM');
+  t.diagnostic(assertSpreadOverTime(clients, termAt, 'after SIGTERM'));
   for (const c of clients) c.stream.close();
 });
