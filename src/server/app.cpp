@@ -38,10 +38,11 @@ constexpr auto drain_tick = 50ms;
 constexpr std::uint64_t metrics_max_connections = 64;
 constexpr std::uint64_t metrics_max_connections_per_ip = 16;
 
-boost::asio::ip::tcp::endpoint parse_listen(const std::string& text) {
+/// `key` names the setting in errors (listen, tls_listen, metrics_listen).
+boost::asio::ip::tcp::endpoint parse_listen(const std::string& text, std::string_view key = "listen") {
   auto colon = text.rfind(':');
   if (colon == std::string::npos || colon + 1 == text.size()) {
-    throw std::runtime_error("listen = \"" + text + "\": expected HOST:PORT");
+    throw std::runtime_error(std::string(key) + " = \"" + text + "\": expected HOST:PORT");
   }
   auto host = text.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
@@ -59,7 +60,7 @@ boost::asio::ip::tcp::endpoint parse_listen(const std::string& text) {
     port = 70000;
   }
   if (ec || port > 65535) {
-    throw std::runtime_error("listen = \"" + text +
+    throw std::runtime_error(std::string(key) + " = \"" + text +
                              "\": expected HOST:PORT with a numeric address and a port up to 65535");
   }
   return {address, static_cast<unsigned short>(port)};
@@ -273,7 +274,7 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
   }
   std::optional<boost::asio::ip::tcp::endpoint> metrics_endpoint;
   if (!config_.metrics_listen.empty()) {
-    metrics_endpoint = parse_listen(config_.metrics_listen);
+    metrics_endpoint = parse_listen(config_.metrics_listen, "metrics_listen");
     s.serves_metrics = false;
   }
   if (config_.dev) {
@@ -288,9 +289,16 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
     if (config_.tls_cert_file.empty() || config_.tls_key_file.empty()) {
       throw std::runtime_error("tls_listen needs tls_cert_file and tls_key_file");
     }
-    tls_endpoint = parse_listen(config_.tls_listen);
+    tls_endpoint = parse_listen(config_.tls_listen, "tls_listen");
     shared_->tls = std::make_unique<io::tls_context>(config_.tls_cert_file, config_.tls_key_file,
                                                      std::vector<std::string>{"h2", "http/1.1"});
+  }
+  // Every listener sets SO_REUSEPORT, so a metrics port equal to another port would bind without
+  // error and take a share of that port's clients.
+  if (metrics_endpoint && (metrics_endpoint->port() == endpoint.port() ||
+                           (tls_endpoint && metrics_endpoint->port() == tls_endpoint->port()))) {
+    throw std::runtime_error("metrics_listen = \"" + config_.metrics_listen +
+                             "\": needs a port of its own (not the one of listen or tls_listen)");
   }
 
   // Every connection is a descriptor: take all the kernel allows, and never admit more connections

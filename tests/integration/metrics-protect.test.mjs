@@ -101,6 +101,11 @@ test('metrics_listen with metrics_token: the metrics port asks for the token too
   assert.equal((await request(`${murl}/healthz`)).status, 200);
 });
 
-test('metrics_listen that is not HOST:PORT stops the start with a message naming it', async (t) => {
-  await assert.rejects(startServer(t, { args: ['--metrics-listen', 'nope'], startTimeoutMs: 5000 }), /metrics|nope/);
+test('metrics_listen that is not HOST:PORT, or is the main port, stops the start with a message naming it', async (t) => {
+  await assert.rejects(startServer(t, { args: ['--metrics-listen', 'nope'], startTimeoutMs: 5000 }), /metrics_listen = "nope": expected HOST:PORT/);
+  const port = await freePort();
+  await assert.rejects(
+    startServer(t, { port, args: ['--metrics-listen', `127.0.0.1:${port}`], startTimeoutMs: 5000 }),
+    /metrics_listen = "127\.0\.0\.1:\d+": needs a port of its own/,
+  );
 });
