@@ -97,7 +97,10 @@ test(`churn: ${SSE_CYCLES} SSE and ${WS_CYCLES} WebSocket connect/close cycles l
   assert.deepEqual(await settled(srv.url), { connections: 1, sse: 0, ws: 0 }, 'the gauges after the churn');
   const after = srv.rss();
   t.diagnostic(`RSS ${(before / 2 ** 20).toFixed(1)} MiB before, ${(after / 2 ** 20).toFixed(1)} MiB after`);
-  assert.ok(after <= before + MARGIN, `RSS grew from ${before} to ${after} bytes (margin ${MARGIN})`);
+  // Under ASan the allocator quarantine keeps freed memory resident, so RSS says nothing there.
+  if (!process.env.SWITCHBOARD_SANITIZED) {
+    assert.ok(after <= before + MARGIN, `RSS grew from ${before} to ${after} bytes (margin ${MARGIN})`);
+  }
 
   // Still serving.
   const s = await openSse(srv.port, { topics: [topicOf(1)] });
