@@ -356,11 +356,11 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
                             ws::context{*w.registry, *shared_->broker, shared_->presence,
                                         w.counters, ms.ws, ms.encode}});
     auto* ctx = &*w.metrics_services;
-    auto limits = shared_->metrics_limits;
+    auto port_limits = shared_->metrics_limits;
     try {
       w.metrics_listener = std::make_unique<io::listener>(
           w.loop, *metrics_endpoint,
-          [ctx, limits](const std::shared_ptr<io::connection>& c) { accept(c, *ctx, limits); });
+          [ctx, port_limits](const std::shared_ptr<io::connection>& c) { accept(c, *ctx, port_limits); });
     } catch (const boost::system::system_error& e) {
       throw std::runtime_error("cannot listen on " + config_.metrics_listen + ": " +
                                e.code().message());
