@@ -39,7 +39,8 @@ constexpr std::uint64_t metrics_max_connections = 64;
 constexpr std::uint64_t metrics_max_connections_per_ip = 16;
 
 /// `key` names the setting in errors (listen, tls_listen, metrics_listen).
-boost::asio::ip::tcp::endpoint parse_listen(const std::string& text, std::string_view key = "listen") {
+boost::asio::ip::tcp::endpoint parse_listen(const std::string& text,
+                                            std::string_view key = "listen") {
   auto colon = text.rfind(':');
   if (colon == std::string::npos || colon + 1 == text.size()) {
     throw std::runtime_error(std::string(key) + " = \"" + text + "\": expected HOST:PORT");
@@ -60,8 +61,9 @@ boost::asio::ip::tcp::endpoint parse_listen(const std::string& text, std::string
     port = 70000;
   }
   if (ec || port > 65535) {
-    throw std::runtime_error(std::string(key) + " = \"" + text +
-                             "\": expected HOST:PORT with a numeric address and a port up to 65535");
+    throw std::runtime_error(
+        std::string(key) + " = \"" + text +
+        "\": expected HOST:PORT with a numeric address and a port up to 65535");
   }
   return {address, static_cast<unsigned short>(port)};
 }
@@ -359,8 +361,9 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
     auto port_limits = shared_->metrics_limits;
     try {
       w.metrics_listener = std::make_unique<io::listener>(
-          w.loop, *metrics_endpoint,
-          [ctx, port_limits](const std::shared_ptr<io::connection>& c) { accept(c, *ctx, port_limits); });
+          w.loop, *metrics_endpoint, [ctx, port_limits](const std::shared_ptr<io::connection>& c) {
+            accept(c, *ctx, port_limits);
+          });
     } catch (const boost::system::system_error& e) {
       throw std::runtime_error("cannot listen on " + config_.metrics_listen + ": " +
                                e.code().message());
