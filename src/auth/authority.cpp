@@ -21,7 +21,8 @@ result<std::unique_ptr<authority>> authority::create(const authority_config& con
 authority::authority(authority_config config, std::shared_ptr<const key_set> keys)
     : config_(std::move(config)),
       api_keys_(config_.api_keys),
-      verifier_(std::move(keys), jwt_options{config_.jwt_issuer, config_.jwt_audience}) {}
+      verifier_(std::move(keys), jwt_options{config_.jwt_issuer, config_.jwt_audience,
+                                             config_.jwt_leeway, config_.jwt_require_exp}) {}
 
 result<identity> authority::authenticate(const credentials& c, std::string& why) {
   if (!c.ticket.empty()) {

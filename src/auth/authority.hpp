@@ -30,6 +30,8 @@ struct authority_config {
   bool anonymous_subscribe = false;
   bool anonymous_publish = false;
   std::chrono::seconds ticket_ttl{30};
+  bool jwt_require_exp = false;         // a JWT without `exp` is refused
+  std::chrono::seconds jwt_leeway{60};  // clock skew allowed on `exp` and `nbf`
 };
 
 /// What a request presented. Views into the request; empty when absent.

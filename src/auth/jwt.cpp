@@ -396,7 +396,7 @@ result<claims> jwt_verifier::verify(std::string_view token, std::string_view& wh
       return fail(auth_error::malformed, "`exp` is not a number");
     case date_status::absent:
       if (options_.require_exp) {
-        return fail(auth_error::malformed, "`exp` is required");
+        return fail(auth_error::malformed, "the token has no `exp` (jwt_require_exp is on)");
       }
       break;
     case date_status::ok:

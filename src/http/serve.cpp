@@ -37,7 +37,10 @@ std::variant<route, response> route_request(std::string_view method, std::string
     return fail(errc::invalid_request, "request target is not a path");
   }
   auto where = match_route(url->path());
-  if (where.endpoint == endpoint::none) {
+  bool status = where.endpoint == endpoint::metrics || where.endpoint == endpoint::healthz ||
+                where.endpoint == endpoint::readyz;
+  if (where.endpoint == endpoint::none || (ctx.shared.status_only && !status) ||
+      (where.endpoint == endpoint::metrics && !ctx.shared.serves_metrics)) {
     return fail(errc::not_found);
   }
   if (!method_allowed(where.endpoint, method)) {
@@ -52,6 +55,17 @@ std::variant<route, response> route_request(std::string_view method, std::string
         header_value(headers, bhttp::field::access_control_request_headers));
     r.headers.emplace_back("Allow", std::string(allowed_methods(where.endpoint)));
     return r;
+  }
+  if (where.endpoint == endpoint::metrics && !ctx.shared.metrics_token.empty()) {
+    // Only the header counts: a scraper sets it, and a token in a URL or cookie would leak.
+    std::string storage[2];
+    auto bearer = credentials_of(headers, *url, {}, storage).bearer;
+    if (!ctx.shared.metrics_token.matches(bearer)) {
+      ctx.counters.bad_requests.add();
+      return api::unauthorized(bearer.empty()
+                                   ? "GET /metrics needs Authorization: Bearer <metrics_token>"
+                                   : "wrong metrics token");
+    }
   }
   return where;
 }

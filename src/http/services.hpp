@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "auth/api_keys.hpp"
 #include "auth/authority.hpp"
 #include "core/broker.hpp"
 #include "core/counters.hpp"
@@ -47,6 +48,12 @@ struct services {
   bool dev = false;
   /// Prometheus text for GET /metrics, summed over the loops at call time.
   std::function<std::string()> metrics_text;
+  /// Whether this port answers GET /metrics (false on the main port when metrics_listen is set).
+  bool serves_metrics = true;
+  /// The metrics_listen port: only /metrics, /healthz and /readyz; everything else is a 404.
+  bool status_only = false;
+  /// When not empty, GET /metrics needs `Authorization: Bearer <metrics_token>` (401 otherwise).
+  auth::api_key_set metrics_token;
   /// Set once on SIGTERM: readiness fails, new streams are refused, keep-alive ends.
   const std::atomic<bool>* draining = nullptr;
   /// Dev mode: starts the demo token stream into a topic (POST /v1/dev/llm); empty otherwise.

@@ -5,7 +5,20 @@
 
 #include <boost/asio/socket_base.hpp>
 
+#include "io/log_throttle.hpp"
+
 namespace sb::io {
+namespace {
+
+// Out of descriptors, every loop retries every 100 ms: without a throttle that is tens of lines a
+// second for as long as the condition lasts, which buries everything else in the log.
+constexpr auto accept_backoff = std::chrono::milliseconds(100);
+log_throttle& accept_failures() {
+  static log_throttle throttle{std::chrono::seconds(5)};
+  return throttle;
+}
+
+}  // namespace
 
 void ensure_address_free(const boost::asio::ip::tcp::endpoint& at) {
   boost::asio::io_context scratch;
@@ -54,33 +67,38 @@ void listener::do_accept() {
   if (stopped_) {
     return;
   }
-  acceptor_.async_accept(
-      loop_->executor(), [this](boost::system::error_code ec, connection::socket_type socket) {
-        if (stopped_) {
-          return;
+  acceptor_.async_accept(loop_->executor(), [this](boost::system::error_code ec,
+                                                   connection::socket_type socket) {
+    if (stopped_) {
+      return;
+    }
+    if (ec) {
+      if (ec == boost::asio::error::no_descriptors || ec == boost::asio::error::no_buffer_space ||
+          ec == boost::asio::error::no_memory) {
+        // Out of descriptors: back off instead of spinning on a listen queue we cannot empty.
+        if (auto suppressed = accept_failures().admit()) {
+          spdlog::warn(
+              "accept: {}; pausing accepts for {} ms ({} more since the last line; one line per 5 "
+              "s)",
+              ec.message(), accept_backoff.count(), *suppressed);
         }
-        if (ec) {
-          if (ec == boost::asio::error::no_descriptors ||
-              ec == boost::asio::error::no_buffer_space || ec == boost::asio::error::no_memory) {
-            // Out of descriptors: back off instead of spinning on a listen queue we cannot empty.
-            spdlog::warn("accept: {}; pausing accepts for 100 ms", ec.message());
-            backoff_.expires_after(std::chrono::milliseconds(100));
-            backoff_.async_wait([this](boost::system::error_code e) {
-              if (!e) {
-                do_accept();
-              }
-            });
-            return;
+        backoff_.expires_after(accept_backoff);
+        backoff_.async_wait([this](boost::system::error_code e) {
+          if (!e) {
+            do_accept();
           }
-          if (ec == boost::asio::error::operation_aborted) {
-            return;
-          }
-          spdlog::debug("accept: {}", ec.message());
-        } else {
-          on_accept_(std::make_shared<connection>(*loop_, std::move(socket)));
-        }
-        do_accept();
-      });
+        });
+        return;
+      }
+      if (ec == boost::asio::error::operation_aborted) {
+        return;
+      }
+      spdlog::debug("accept: {}", ec.message());
+    } else {
+      on_accept_(std::make_shared<connection>(*loop_, std::move(socket)));
+    }
+    do_accept();
+  });
 }
 
 }  // namespace sb::io

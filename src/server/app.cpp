@@ -21,6 +21,7 @@
 #include "io/tls.hpp"
 #include "server/connection_limits.hpp"
 #include "server/dev_llm.hpp"
+#include "server/fd_limit.hpp"
 #include "server/metrics.hpp"
 #include "server/version.hpp"
 #include "server/web_assets.hpp"
@@ -34,6 +35,9 @@ using namespace std::chrono_literals;
 
 constexpr auto wheel_tick = 10ms;  // fine enough for volatile pacing at volatile_hz
 constexpr auto drain_tick = 50ms;
+// The metrics_listen port's own connection limits (scrapers and probes, not clients).
+constexpr std::uint64_t metrics_max_connections = 64;
+constexpr std::uint64_t metrics_max_connections_per_ip = 16;
 
 /// The address a person on this machine opens for `at` (a wildcard address means this host).
 std::string browser_url(const boost::asio::ip::tcp::endpoint& at) {
@@ -46,10 +50,12 @@ std::string browser_url(const boost::asio::ip::tcp::endpoint& at) {
   return "http://" + host + ":" + std::to_string(at.port()) + "/";
 }
 
-boost::asio::ip::tcp::endpoint parse_listen(const std::string& text) {
+/// `key` names the setting in errors (listen, tls_listen, metrics_listen).
+boost::asio::ip::tcp::endpoint parse_listen(const std::string& text,
+                                            std::string_view key = "listen") {
   auto colon = text.rfind(':');
   if (colon == std::string::npos || colon + 1 == text.size()) {
-    throw std::runtime_error("listen = \"" + text + "\": expected HOST:PORT");
+    throw std::runtime_error(std::string(key) + " = \"" + text + "\": expected HOST:PORT");
   }
   auto host = text.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
@@ -68,7 +74,7 @@ boost::asio::ip::tcp::endpoint parse_listen(const std::string& text) {
   }
   if (ec || port > 65535) {
     throw std::runtime_error(
-        "listen = \"" + text +
+        std::string(key) + " = \"" + text +
         "\": expected HOST:PORT with a numeric address and a port up to 65535");
   }
   return {address, static_cast<unsigned short>(port)};
@@ -165,6 +171,9 @@ struct app::worker final : delivery_sink {
   std::optional<http::loop_services> services;
   std::unique_ptr<io::listener> listener;
   std::unique_ptr<io::listener> tls_listener;
+  std::optional<http::loop_services>
+      metrics_services;  // the first loop's, when metrics_listen is set
+  std::unique_ptr<io::listener> metrics_listener;
   boost::asio::steady_timer drain_timer;
   std::vector<std::weak_ptr<io::connection>> to_drain;
   double drain_budget = 0;
@@ -180,6 +189,8 @@ struct app::shared_state {
   presence_registry presence;
   policy_table policies;
   http::services services;
+  http::services metrics_services;  // the metrics_listen port's: status endpoints only
+  std::shared_ptr<connection_limits> metrics_limits;
 };
 
 app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_state>()) {
@@ -203,7 +214,9 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
   auto authority = auth::authority::create(
       auth::authority_config{config_.jwt_secret, config_.jwt_public_key_file, config_.jwt_issuer,
                              config_.jwt_audience, config_.api_keys, anonymous_subscribe,
-                             anonymous_publish, std::chrono::seconds(config_.ticket_ttl_s)},
+                             anonymous_publish, std::chrono::seconds(config_.ticket_ttl_s),
+                             config_.jwt_require_exp.value_or(!config_.dev),
+                             std::chrono::seconds(config_.jwt_leeway_s)},
       auth_error);
   if (!authority) {
     throw std::runtime_error(auth_error);
@@ -277,6 +290,14 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
   s.client_js = client_js();
   s.client_types = client_types();
   s.metrics_text = [this] { return metrics_text(); };
+  if (!config_.metrics_token.empty()) {
+    s.metrics_token = auth::api_key_set({config_.metrics_token});
+  }
+  std::optional<boost::asio::ip::tcp::endpoint> metrics_endpoint;
+  if (!config_.metrics_listen.empty()) {
+    metrics_endpoint = parse_listen(config_.metrics_listen, "metrics_listen");
+    s.serves_metrics = false;
+  }
   if (config_.dev) {
     auto key = config_.api_keys.empty() ? std::string() : config_.api_keys.front();
     s.start_dev_llm = [endpoint, key](io::loop& loop, std::string topic) {
@@ -289,14 +310,22 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
     if (config_.tls_cert_file.empty() || config_.tls_key_file.empty()) {
       throw std::runtime_error("tls_listen needs tls_cert_file and tls_key_file");
     }
-    tls_endpoint = parse_listen(config_.tls_listen);
+    tls_endpoint = parse_listen(config_.tls_listen, "tls_listen");
     shared_->tls = std::make_unique<io::tls_context>(config_.tls_cert_file, config_.tls_key_file,
                                                      std::vector<std::string>{"h2", "http/1.1"});
   }
+  // Every listener sets SO_REUSEPORT, so a metrics port equal to another port would bind without
+  // error and take a share of that port's clients.
+  if (metrics_endpoint && (metrics_endpoint->port() == endpoint.port() ||
+                           (tls_endpoint && metrics_endpoint->port() == tls_endpoint->port()))) {
+    throw std::runtime_error("metrics_listen = \"" + config_.metrics_listen +
+                             "\": needs a port of its own (not the one of listen or tls_listen)");
+  }
 
   if (!config_.reuse_port) {
-    for (const auto& [at, text] :
-         {std::pair{std::optional(endpoint), config_.listen}, {tls_endpoint, config_.tls_listen}}) {
+    for (const auto& [at, text] : {std::pair{std::optional(endpoint), config_.listen},
+                                   {tls_endpoint, config_.tls_listen},
+                                   {metrics_endpoint, config_.metrics_listen}}) {
       if (!at) {
         continue;
       }
@@ -310,8 +339,23 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
     }
   }
 
+  // Every connection is a descriptor: take all the kernel allows, and never admit more connections
+  // than descriptors are left for them, so a full server answers 429 instead of failing accept().
+  std::string fd_note;
+  fd_limit_ = raise_fd_limit(fd_note);
+  if (!fd_note.empty()) {
+    spdlog::warn("{}; keeping the open-file limit at {}", fd_note, fd_limit_);
+  }
+  auto reserved = reserved_fds(threads, tls_endpoint ? 2 : 1,
+                               metrics_endpoint ? metrics_max_connections + 1 : 0);
+  max_connections_ = connection_budget(config_.max_connections, fd_limit_, reserved);
+  if (max_connections_ == 0) {
+    throw std::runtime_error("the open-file limit (" + std::to_string(fd_limit_) +
+                             ") leaves no descriptor for connections (" + std::to_string(reserved) +
+                             " kept for listeners, loops and files): raise ulimit -n");
+  }
   shared_->limits =
-      std::make_shared<connection_limits>(config_.max_connections, config_.max_connections_per_ip);
+      std::make_shared<connection_limits>(max_connections_, config_.max_connections_per_ip);
   for (auto& w : workers_) {
     w->registry.emplace(*shared_->broker, w->loop.index());
     w->services.emplace(
@@ -338,6 +382,32 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
                                e.code().message());
     }
   }
+  if (metrics_endpoint) {
+    // One loop is plenty for scrapes and probes; the port has its own small connection limit, so
+    // a flood on the main port never locks the operator out of /metrics and /readyz.
+    shared_->metrics_services = s;
+    shared_->metrics_services.serves_metrics = true;
+    shared_->metrics_services.status_only = true;
+    shared_->metrics_limits = std::make_shared<connection_limits>(metrics_max_connections,
+                                                                  metrics_max_connections_per_ip);
+    auto& w = *workers_.front();
+    auto& ms = shared_->metrics_services;
+    w.metrics_services.emplace(
+        http::loop_services{w.loop, *w.registry, w.counters, ms,
+                            ws::context{*w.registry, *shared_->broker, shared_->presence,
+                                        w.counters, ms.ws, ms.encode}});
+    auto* ctx = &*w.metrics_services;
+    auto port_limits = shared_->metrics_limits;
+    try {
+      w.metrics_listener = std::make_unique<io::listener>(
+          w.loop, *metrics_endpoint, [ctx, port_limits](const std::shared_ptr<io::connection>& c) {
+            accept(c, *ctx, port_limits);
+          });
+    } catch (const boost::system::system_error& e) {
+      throw std::runtime_error("cannot listen on " + config_.metrics_listen + ": " +
+                               e.code().message());
+    }
+  }
 }
 
 app::~app() = default;
@@ -358,12 +428,21 @@ int app::run() {
     if (w->tls_listener) {
       w->tls_listener->start();
     }
+    if (w->metrics_listener) {
+      w->metrics_listener->start();
+    }
     w->thread = std::thread([&loop = w->loop] { loop.run(); });
   }
-  spdlog::info("switchboard {} listening on {}{} with {} loop(s){}", version, config_.listen,
-               config_.tls_listen.empty() ? "" : " and " + config_.tls_listen + " (TLS, h2)",
-               workers_.size(),
-               config_.dev ? "; dev mode, open " + browser_url(parse_listen(config_.listen)) : "");
+  spdlog::info(
+      "switchboard {} listening on {}{}{} with {} loop(s), max_connections {} (fd limit {}{}){}",
+      version, config_.listen,
+      config_.tls_listen.empty() ? "" : " and " + config_.tls_listen + " (TLS, h2)",
+      config_.metrics_listen.empty() ? "" : " and " + config_.metrics_listen + " (metrics)",
+      workers_.size(), max_connections_, fd_limit_,
+      max_connections_ < config_.max_connections
+          ? ", capped from " + std::to_string(config_.max_connections)
+          : std::string(),
+      config_.dev ? "; dev mode, open " + browser_url(parse_listen(config_.listen)) : "");
 
   boost::asio::io_context control;
   boost::asio::signal_set signals(control, SIGTERM, SIGINT);
@@ -476,6 +555,9 @@ void app::begin_drain() {
       w->listener->stop();
       if (w->tls_listener) {
         w->tls_listener->stop();
+      }
+      if (w->metrics_listener) {
+        w->metrics_listener->stop();
       }
       w->loop.for_each_connection(
           [w](io::connection& c) { w->to_drain.push_back(c.weak_from_this()); });

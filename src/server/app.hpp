@@ -25,6 +25,8 @@ class app {
   std::string metrics_text() const;
 
   config config_;
+  std::uint64_t fd_limit_ = 0;         // RLIMIT_NOFILE after raising it
+  std::uint64_t max_connections_ = 0;  // config_.max_connections, capped by fd_limit_
   std::atomic<bool> draining_{false};
   std::vector<std::unique_ptr<worker>> workers_;
   struct shared_state;

@@ -194,7 +194,8 @@ const std::vector<config_entry>& config_table() {
        "trace, debug, info, warn, error, off"},
       {"heartbeat_s", field(&config::heartbeat_s), 1, 3600,
        "seconds between SSE heartbeat comments"},
-      {"retry_ms", field(&config::retry_ms), 100, 600000, "the retry: an SSE stream starts with"},
+      {"retry_ms", field(&config::retry_ms), 100, 600000,
+       "the retry: an SSE stream starts with, jittered per stream to [retry_ms, 2 × retry_ms)"},
       {"max_message_bytes", field(&config::max_message_bytes), 1, 16 << 20,
        "largest message data (413 over it)"},
       {"max_request_bytes", field(&config::max_request_bytes), 1024, 64 << 20,
@@ -240,6 +241,10 @@ const std::vector<config_entry>& config_table() {
        "PEM public key for RS256/ES256 JWTs (reloaded on SIGHUP)"},
       {"jwt_issuer", field(&config::jwt_issuer), 0, 0, "required `iss` when set"},
       {"jwt_audience", field(&config::jwt_audience), 0, 0, "required `aud` when set"},
+      {"jwt_require_exp", field(&config::jwt_require_exp), 0, 0,
+       "refuse a JWT without `exp` (401) (unset: true, false in dev mode)"},
+      {"jwt_leeway_s", field(&config::jwt_leeway_s), 0, 3600,
+       "clock skew allowed on a JWT's `exp` and `nbf`"},
       {"api_keys", field(&config::api_keys), 0, 0,
        "static API keys for backends, comma-separated (Authorization: Bearer <key>)", true},
       {"auth_cookie", field(&config::auth_cookie), 0, 0, "cookie that may carry a JWT"},
@@ -249,7 +254,8 @@ const std::vector<config_entry>& config_table() {
        "publish without credentials (unset: only in dev mode while no auth is configured)"},
       {"ticket_ttl_s", field(&config::ticket_ttl_s), 1, 3600, "lifetime of a subscribe ticket"},
       {"max_connections", field(&config::max_connections), 1, 10000000,
-       "open connections in all (429 over it)"},
+       "open connections in all (429 over it); capped at the open-file limit less a reserve, as "
+       "the start line says"},
       {"max_connections_per_ip", field(&config::max_connections_per_ip), 1, 10000000,
        "open connections per client address (429 over it)"},
       {"http_publish_rate", field(&config::http_publish_rate), 1, 10000000,
@@ -266,6 +272,11 @@ const std::vector<config_entry>& config_table() {
        "HTTP/2 streams one connection may have open (SETTINGS_MAX_CONCURRENT_STREAMS)"},
       {"h2_max_header_list_size", field(&config::h2_max_header_list_size), 1024, 1 << 20,
        "largest HTTP/2 request header list, RFC 9113 size (431 over it)"},
+      {"metrics_token", field(&config::metrics_token), 0, 0,
+       "when set, GET /metrics needs Authorization: Bearer <metrics_token> (401 otherwise)", true},
+      {"metrics_listen", field(&config::metrics_listen), 0, 0,
+       "separate HOST:PORT for /metrics, /healthz and /readyz only (empty: /metrics on the main "
+       "port; set: the main port answers /metrics 404)"},
   };
   return table;
 }

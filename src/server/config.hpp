@@ -50,6 +50,8 @@ struct config {
       allow_anonymous_subscribe;  // unset: only in dev mode while no auth is configured
   std::optional<bool> allow_anonymous_publish;
   std::uint64_t ticket_ttl_s = 30;
+  std::optional<bool> jwt_require_exp;  // unset: required outside dev mode
+  std::uint64_t jwt_leeway_s = 60;
   std::uint64_t max_connections = 100000;
   std::uint64_t max_connections_per_ip = 10000;
   std::uint64_t http_publish_rate = 10000;  // per client (key, subject or address) per second
@@ -60,6 +62,9 @@ struct config {
   std::string tls_key_file;
   std::uint64_t h2_max_concurrent_streams = 256;
   std::uint64_t h2_max_header_list_size = 16 << 10;
+  // Metrics.
+  std::string metrics_token;   // empty: /metrics needs no token
+  std::string metrics_listen;  // empty: /metrics on the main port
 
   /// True when any credential is configured (then anonymous access is off unless allowed).
   bool auth_configured() const {

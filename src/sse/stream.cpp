@@ -1,10 +1,10 @@
 #include "sse/stream.hpp"
 
 #include <boost/asio/post.hpp>
-#include <random>
 
 #include "core/cursor.hpp"
 #include "sse/encoder.hpp"
+#include "sse/retry_jitter.hpp"
 
 namespace sb::sse {
 namespace {
@@ -14,11 +14,6 @@ constexpr position unrecoverable{0, 0};
 
 io::shared_bytes static_bytes(std::string_view s) {
   return {nullptr, s};
-}
-
-unsigned jittered(unsigned base_ms) {
-  thread_local std::minstd_rand rng{std::random_device{}()};
-  return base_ms + static_cast<unsigned>(rng() % 4000);
 }
 
 }  // namespace
@@ -94,7 +89,7 @@ void stream::finish_start() {
   if (closed_) {
     return;
   }
-  out_.send(preamble(settings_.retry_ms, current_id()));
+  out_.send(preamble(jittered_retry(settings_.retry_ms), current_id()));
   if (!state->gaps.empty()) {
     out_.send(gap_event(state->gaps));
   }
@@ -239,7 +234,7 @@ void stream::on_drain() {
   if (closed_) {
     return;
   }
-  out_.send(retry_field(jittered(settings_.retry_ms)));
+  out_.send(retry_field(jittered_retry(settings_.retry_ms)));
   closed_ = true;
   out_.end();
 }

@@ -26,6 +26,7 @@ namespace sb::sse {
 
 struct settings {
   std::chrono::milliseconds heartbeat{15000};
+  // Each stream is told a value in [retry_ms, 2 × retry_ms) (sse/retry_jitter.hpp).
   unsigned retry_ms = 2000;
   std::size_t send_queue_max_bytes = 1 << 20;
   /// Messages go straight to the socket's queue until this many bytes wait there; beyond it they

@@ -14,7 +14,7 @@ import { startServer } from '../support/server.mjs';
 import { publishOk } from '../support/http.mjs';
 import { launchBrowser, openPage, panelStatus, recordStatuses, sleep, startProxy, waitFor } from './browser.mjs';
 
-// A short `retry:` keeps the browser's own reconnect quick (the drain adds up to 4 s of jitter).
+// A short `retry:` keeps the browser's own reconnect quick (each stream, and the drain, tell a value in [300, 600) ms).
 const ARGS = ['--retry-ms', '300'];
 
 const feedItems = (page) =>

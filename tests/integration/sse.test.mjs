@@ -25,16 +25,23 @@ test('GET /v1/events answers 200 text/event-stream, no-store, X-Accel-Buffering:
   assert.match(s.headers['cache-control'] ?? '', /(^|[ ,])no-store([ ,]|$)/i);
   assert.equal((s.headers['x-accel-buffering'] ?? '').toLowerCase(), 'no');
   await waitPreamble(s);
-  assert.match(s.raw, /^retry: ?2000\r?\n/, `stream must start with the default retry, got ${JSON.stringify(s.raw.slice(0, 80))}`);
-  assert.equal(s.retry, 2000);
+  assert.match(s.raw, /^retry: ?\d+\r?\n/, `stream must start with retry:, got ${JSON.stringify(s.raw.slice(0, 80))}`);
+  // Jittered per stream over [retry_ms, 2 × retry_ms) (docs/decisions.md), default retry_ms 2000.
+  assert.ok(s.retry >= 2000 && s.retry < 4000, `retry ${s.retry}`);
 });
 
-test('the retry: an SSE stream starts with follows --retry-ms', async (t) => {
+test('the retry: an SSE stream starts with follows --retry-ms, jittered per stream up to twice it', async (t) => {
   const srv = await startServer(t, { args: ['--retry-ms', '750'] });
-  const s = await subscribe(t, srv.port, { topics: [uniq('retry')] });
-  await waitPreamble(s);
-  assert.match(s.raw, /^retry: ?750\r?\n/, `got ${JSON.stringify(s.raw.slice(0, 80))}`);
-  s.close();
+  const values = new Set();
+  for (let i = 0; i < 8; i++) {
+    const s = await subscribe(t, srv.port, { topics: [uniq('retry')] });
+    await waitPreamble(s);
+    assert.match(s.raw, /^retry: ?\d+\r?\n/, `got ${JSON.stringify(s.raw.slice(0, 80))}`);
+    assert.ok(s.retry >= 750 && s.retry < 1500, `retry ${s.retry}`);
+    values.add(s.retry);
+    s.close();
+  }
+  assert.ok(values.size >= 2, `8 streams were all told the same retry: ${[...values]}`);
 });
 
 test('the preamble id is the current <epoch>-<seq> position and the next message is seq+1 with the publish id', async (t) => {

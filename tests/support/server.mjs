@@ -63,7 +63,8 @@ export function rssBytes(pid) {
  * Starts the server. `t` is the node:test context (or suite hook context) whose `after` gets the
  * teardown; pass null to manage `kill()` yourself.
  * Options: args (extra flags, e.g. ['--heartbeat-s', '1']), env, dev (default true),
- * startTimeoutMs, port (reuse a port, e.g. after a restart).
+ * startTimeoutMs, port (reuse a port, e.g. after a restart), wrap (a command that execs the binary,
+ * e.g. ['prlimit', '--nofile=256:256', '--']; the pid is then the server's).
  * Returns { url, port, pid, proc, stderr, stdout, exited, stop(signal, timeoutMs), kill(), rss() }.
  */
 export async function startServer(t, opts = {}) {
@@ -90,9 +91,11 @@ export async function startServer(t, opts = {}) {
 }
 
 async function launch(port, opts) {
-  const { args = [], env = {}, dev = true, startTimeoutMs = 15000 } = opts;
+  const { args = [], env = {}, dev = true, startTimeoutMs = 15000, wrap = [] } = opts;
   const argv = ['--listen', `127.0.0.1:${port}`, ...(dev ? ['--dev'] : []), ...args.map(String)];
-  const proc = spawn(BIN, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(env) });
+  const proc = wrap.length
+    ? spawn(wrap[0], [...wrap.slice(1), BIN, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(env) })
+    : spawn(BIN, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(env) });
   live.add(proc);
   let stderr = '';
   let stdout = '';

@@ -4,6 +4,7 @@
 
 #include "core/topic_name.hpp"
 #include "core/utf8.hpp"
+#include "http/api/batch_data.hpp"
 
 namespace sb::http::api {
 namespace {
@@ -79,6 +80,7 @@ void publish_batch(const request& req, loop_services& ctx, respond_fn done) {
   }
   std::vector<publish_item> items;
   items.reserve(list->as_array().size());
+  std::optional<std::vector<std::optional<std::string>>> data_texts;  // read once, when needed
   for (const auto& v : list->as_array()) {
     const auto* m = v.if_object();
     const auto* topic = m ? m->if_contains("topic") : nullptr;
@@ -89,8 +91,18 @@ void publish_batch(const request& req, loop_services& ctx, respond_fn done) {
     }
     publish_item item;
     item.topic = topic->as_string();
-    // Data is text; a client that sends a JSON value instead gets that value's JSON text.
-    item.data = data->is_string() ? std::string(data->as_string()) : boost::json::serialize(*data);
+    // Data is text; a client that sends a JSON value instead gets that value's JSON text, with its
+    // numbers as written (the DOM holds them as doubles: 1e400 would be infinity).
+    if (data->is_string()) {
+      item.data = data->as_string();
+    } else {
+      if (!data_texts) {
+        data_texts = batch_data_texts(req.body);
+      }
+      auto i = items.size();
+      item.data = i < data_texts->size() && (*data_texts)[i] ? *(*data_texts)[i]
+                                                             : boost::json::serialize(*data);
+    }
     if (const auto* e = m->if_contains("event"); e && !e->is_null()) {
       if (!e->is_string()) {
         done(bad(errc::invalid_request, "\"event\" must be a string"));

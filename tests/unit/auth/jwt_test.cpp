@@ -462,6 +462,27 @@ TEST_F(JwtTest, NumericDateTypes) {
   EXPECT_TRUE(v.verify(hs256_token(secret, R"({"exp":1e300})")).has_value());
 }
 
+TEST_F(JwtTest, RequiredExpSaysWhy) {
+  auto o = options_at();
+  o.require_exp = true;
+  auto v = hs_verifier(o);
+  std::string_view why;
+  EXPECT_EQ(error_of(v.verify(hs256_token(secret, R"({"sub":"a","nbf":1699999000})"), why)),
+            auth_error::malformed);
+  EXPECT_NE(why.find("no `exp`"), std::string_view::npos) << why;
+}
+
+TEST_F(JwtTest, LeewayAppliesToExpAndNbfAlike) {
+  auto o = options_at();
+  o.leeway = 60s;
+  auto v = hs_verifier(o);
+  EXPECT_TRUE(v.verify(hs256_token(secret, R"({"exp":1699999941})")).has_value());  // now-59
+  EXPECT_EQ(error_of(v.verify(hs256_token(secret, R"({"exp":1699999940})"))), auth_error::expired);
+  EXPECT_TRUE(v.verify(hs256_token(secret, R"({"nbf":1700000060})")).has_value());  // now+60
+  EXPECT_EQ(error_of(v.verify(hs256_token(secret, R"({"nbf":1700000061})"))),
+            auth_error::not_yet_valid);
+}
+
 TEST_F(JwtTest, NotYetValid) {
   auto v = hs_verifier();
   EXPECT_EQ(error_of(v.verify(hs256_token(secret, R"({"nbf":1700000031})"))),

@@ -535,5 +535,25 @@ TEST_F(Config, HelpDoesNotReadTheFile) {
   EXPECT_FALSE(r.help.empty());
 }
 
+TEST_F(Config, MetricsAndJwtLifetimeSettings) {
+  auto d = load({});
+  EXPECT_EQ(d.error, "");
+  EXPECT_FALSE(d.value.jwt_require_exp.has_value());  // unset: on outside dev mode
+  EXPECT_EQ(d.value.jwt_leeway_s, 60u);
+  EXPECT_EQ(d.value.metrics_token, "");
+  EXPECT_EQ(d.value.metrics_listen, "");
+  auto r = load({"--jwt-require-exp", "false", "--jwt-leeway-s", "0", "--metrics-token", "s3cret",
+                 "--metrics-listen", "127.0.0.1:9090"});
+  EXPECT_EQ(r.error, "");
+  EXPECT_EQ(r.value.jwt_require_exp, false);
+  EXPECT_EQ(r.value.jwt_leeway_s, 0u);
+  EXPECT_EQ(r.value.metrics_token, "s3cret");
+  EXPECT_EQ(r.value.metrics_listen, "127.0.0.1:9090");
+  auto bad = load({"--jwt-leeway-s", "3601"});
+  EXPECT_THAT(bad.error, HasSubstr("jwt_leeway_s"));
+  auto secret = load({"--metrics-token", "s3cret", "--jwt-leeway-s", "x"});
+  EXPECT_THAT(secret.error, Not(HasSubstr("s3cret")));
+}
+
 }  // namespace
 }  // namespace sb::server
