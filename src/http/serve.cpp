@@ -28,9 +28,7 @@ std::variant<route, response> route_request(std::string_view method, std::string
                                             const bhttp::fields& headers, loop_services& ctx) {
   auto fail = [&ctx](errc e, std::string_view detail = {}) {
     ctx.counters.bad_requests.add();
-    auto r = response::error(e, detail);
-    r.close = true;  // what is left of the request cannot be trusted to frame the next one
-    return r;
+    return response::error(e, detail);
   };
   auto url = boost::urls::parse_origin_form(target);
   if (!url) {
@@ -47,8 +45,9 @@ std::variant<route, response> route_request(std::string_view method, std::string
   }
   if (method == "OPTIONS") {
     response r{204, {}, {}, {}, false};
-    r.headers = ctx.shared.cors.preflight(header_value(headers, bhttp::field::origin),
-                                          header_value(headers, bhttp::field::access_control_request_headers));
+    r.headers = ctx.shared.cors.preflight(
+        header_value(headers, bhttp::field::origin),
+        header_value(headers, bhttp::field::access_control_request_headers));
     r.headers.emplace_back("Allow", std::string(allowed_methods(where.endpoint)));
     return r;
   }
@@ -68,9 +67,6 @@ std::optional<response> refuse_stream_publish(const std::string& topic, const au
   } else if (!who.grants.can_publish(topic)) {
     r = api::refusal(who, "this token may not publish to " + topic);
   }
-  if (r) {
-    r->close = true;
-  }
   return r;
 }
 
@@ -87,8 +83,8 @@ std::variant<caller, response> authenticate(const bhttp::fields& headers, boost:
       creds.cookie_token = {};
       if (!creds.any()) {
         ctx.counters.bad_requests.add();
-        return api::unauthorized("the auth cookie is not accepted from origin " + std::string(origin) +
-                                 " (not this host, not in cors_origins)");
+        return api::unauthorized("the auth cookie is not accepted from origin " +
+                                 std::string(origin) + " (not this host, not in cors_origins)");
       }
     }
   }
