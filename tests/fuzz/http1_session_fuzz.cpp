@@ -4,9 +4,11 @@
 // handlers and the broker, or handed over to an SSE stream, a WebSocket session or HTTP/2, as the
 // bytes ask. The bugs live between the parsers, where no single-parser target reaches.
 //
-// Input: byte 0 picks the write size (how the stream is split, as the network splits it) and
-// whether the peer half-closes at the end; the rest is the byte stream. Seeds:
-// tests/fuzz/corpus/http1_session/, dictionary: tests/fuzz/http1_session.dict.
+// Input: byte 0 picks the write size (how the stream is split, as the network splits it),
+// whether the peer half-closes at the end, and whether runs are expanded; the rest is the byte
+// stream. With expansion, `F5 F5 k c` stands for byte c repeated k × 512 times, so that a small
+// input can reach the size bounds (a 64 KiB trailer field, megabytes of chunk extensions).
+// Seeds: tests/fuzz/corpus/http1_session/, dictionary: tests/fuzz/http1_session.dict.
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -85,6 +87,19 @@ struct world final : delivery_sink {
   std::optional<http::loop_services> services;
 };
 
+std::string expand_runs(std::string_view in) {
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (i + 3 < in.size() && in[i] == '\xf5' && in[i + 1] == '\xf5') {
+      out.append(static_cast<std::uint8_t>(in[i + 2]) * std::size_t{512}, in[i + 3]);
+      i += 3;
+      continue;
+    }
+    out.push_back(in[i]);
+  }
+  return out;
+}
+
 void drain(int fd) {
   char sink[65536];
   while (::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
@@ -100,7 +115,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   std::size_t chunk = 1 + (data[0] & 0x3f) * 29;
   bool half_close = (data[0] & 0x40) != 0;
-  std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
+  std::string_view raw(reinterpret_cast<const char*>(data + 1), size - 1);
+  std::string expanded = (data[0] & 0x80) != 0 ? expand_runs(raw) : std::string();
+  std::string_view input = (data[0] & 0x80) != 0 ? std::string_view(expanded) : raw;
+  if ((data[0] & 0x80) != 0) {
+    chunk *= 64;  // big streams in big writes, so that they are read to their end
+  }
 
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) {
