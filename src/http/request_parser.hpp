@@ -46,9 +46,6 @@ class request_parser final
   /// a held chunk line (extensions) a 413.
   errc check_pending(std::string_view pending);
 
-  /// Head, chunk-extension and trailer bytes counted so far.
-  std::size_t framing_bytes() const { return framing_; }
-
   /// Why the last `sb::errc` error was raised; empty for Beast's errors.
   std::string_view detail() const { return detail_; }
 

@@ -163,7 +163,7 @@ test('an HTTP/1.1 request without Host, or with two, is 400; HTTP/1.0 without Ho
  * Sends `head`, then pieces from `piece()` until `total` bytes went out or the server answered or
  * closed; samples the server's RSS along the way. Returns { res, sent, peakGrowth }.
  */
-async function flood(server, head, piece, total) {
+async function flood(t, server, head, piece, total) {
   const before = server.rss();
   let peak = before;
   const conn = await RawConn.open(server.port);
@@ -178,6 +178,7 @@ async function flood(server, head, piece, total) {
     }
     const res = await conn.readResponse({ timeoutMs: 5000 });
     peak = Math.max(peak, server.rss() ?? 0);
+    t.diagnostic(`${res.status} after ${(sent / MiB).toFixed(2)} MiB sent; RSS grew ${((peak - before) / MiB).toFixed(2)} MiB`);
     return { res, sent, peakGrowth: peak - before, closed: await conn.waitClosed(2000) };
   } finally {
     conn.destroy();
@@ -189,13 +190,13 @@ test('chunk extensions count against max_header_bytes: 413, and memory stays fla
   const total = soak(64 * MiB, 256 * MiB);
   // One chunk line that never ends: `5;e=aaaa…`.
   const line = Buffer.alloc(256 << 10, 'a');
-  const one = await flood(server, `POST ${topicPath(uniq('ext'))} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;e=`, () => line, total);
+  const one = await flood(t, server, `POST ${topicPath(uniq('ext'))} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;e=`, () => line, total);
   assert.equal(one.res.status, 413, `${one.res.statusLine} ${one.res.text}`);
   assert.ok(one.closed);
   assert.ok(one.peakGrowth < 32 * MiB, `RSS grew ${(one.peakGrowth / MiB).toFixed(1)} MiB over ${(one.sent / MiB).toFixed(1)} MiB sent`);
   // Many small chunks, each with an extension: the extensions add up.
   const chunk = Buffer.from(`1;e=${'a'.repeat(8000)}\r\nx\r\n`.repeat(8), 'latin1');
-  const many = await flood(server, `POST ${topicPath(uniq('ext'))} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n`, () => chunk, total);
+  const many = await flood(t, server, `POST ${topicPath(uniq('ext'))} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n`, () => chunk, total);
   assert.equal(many.res.status, 413, `${many.res.statusLine} ${many.res.text}`);
   assert.ok(many.peakGrowth < 32 * MiB, `RSS grew ${(many.peakGrowth / MiB).toFixed(1)} MiB`);
   // A few short extensions are fine.
@@ -212,13 +213,13 @@ test('trailers count against max_header_bytes: 431, and memory stays flat; short
   const server = await start(t);
   const total = soak(64 * MiB, 256 * MiB);
   const fields = Buffer.from(`X-T: ${'t'.repeat(1000)}\r\n`.repeat(256), 'latin1');
-  const r = await flood(server, `POST ${topicPath(uniq('trl'))} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n`, () => fields, total);
+  const r = await flood(t, server, `POST ${topicPath(uniq('trl'))} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n`, () => fields, total);
   assert.equal(r.res.status, 431, `${r.res.statusLine} ${r.res.text}`);
   assert.ok(r.closed);
   assert.ok(r.peakGrowth < 32 * MiB, `RSS grew ${(r.peakGrowth / MiB).toFixed(1)} MiB over ${(r.sent / MiB).toFixed(1)} MiB sent`);
   // One trailer field that never ends.
   const a = Buffer.alloc(256 << 10, 'a');
-  const one = await flood(server, `GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: `, () => a, total);
+  const one = await flood(t, server, `GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: `, () => a, total);
   assert.equal(one.res.status, 431);
   assert.ok(one.peakGrowth < 32 * MiB, `RSS grew ${(one.peakGrowth / MiB).toFixed(1)} MiB`);
   // A trailer does not override the head (a trailer Host or Authorization means nothing).
@@ -234,7 +235,7 @@ test('trailers count against max_header_bytes: 431, and memory stays flat; short
 test('the body is bounded by max_request_bytes however it is chunked', async (t) => {
   const server = await start(t);
   const piece = Buffer.from(`400\r\n${'d'.repeat(1024)}\r\n`, 'latin1');
-  const r = await flood(server, `POST /v1/publish HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n`, () => piece, 4 * MiB);
+  const r = await flood(t, server, `POST /v1/publish HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n`, () => piece, 4 * MiB);
   assert.equal(r.res.status, 413);
   assert.ok(r.closed);
   await stillServes(server);
