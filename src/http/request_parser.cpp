@@ -114,6 +114,10 @@ std::size_t request_parser::feed(boost::asio::const_buffer bytes, boost::system:
   }
   if (in_head) {
     framing_ += used;  // Beast stops at the end of the head unless eager
+    // Beast bounds the request line and the fields each on its own; the head as a whole is ours.
+    if (!ec && is_header_done() && framing_ > max_) {
+      refuse(ec, errc::headers_too_large, "the request head is over max_header_bytes");
+    }
   }
   return used;
 }
@@ -132,7 +136,10 @@ errc request_parser::check_pending(std::string_view pending) {
 }
 
 bool request_parser::over_bound(std::size_t more) const {
-  return framing_ > max_ || more > max_ - framing_;
+  // Held bytes also carry the chunk-size digits and CRLFs, which are not counted: a little room
+  // for them, so that a chunk line split across reads is never refused for them alone.
+  constexpr std::size_t chunk_line_room = 64;
+  return framing_ > max_ || more > max_ - framing_ + chunk_line_room;
 }
 
 void request_parser::refuse(boost::system::error_code& ec, errc e, std::string_view why) {
