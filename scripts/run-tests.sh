@@ -59,7 +59,8 @@ if [[ $suites == *" e2e "* && -d tests/e2e ]] && ls tests/e2e/*.test.mjs >/dev/n
   run_suite e2e node --test --test-concurrency=1 tests/e2e/
 fi
 
-# Each fuzz target runs briefly from an empty corpus; a crash fails the suite.
+# Each fuzz target runs briefly from an empty corpus (plus its seeds in tests/fuzz/corpus/<name>
+# and its dictionary tests/fuzz/<name>.dict, when it has them); a crash fails the suite.
 fuzz_build=${FUZZ_BUILD:-}
 if [[ $suites == *" fuzz "* && -n "$fuzz_build" && -d "$fuzz_build" ]]; then
   run_fuzz() {
@@ -68,7 +69,12 @@ if [[ $suites == *" fuzz "* && -n "$fuzz_build" && -d "$fuzz_build" ]]; then
       [[ -x "$target" ]] || continue
       local corpus
       corpus=$(mktemp -d)
-      if "$target" -max_total_time="${FUZZ_SECONDS:-10}" -timeout=5 -rss_limit_mb=2048 "$corpus" >"tests/.artifacts/$(basename "$target").log" 2>&1; then
+      # New inputs go to the first corpus directory: the temporary one, never the seeds.
+      local name flags=() seeds=()
+      name=$(basename "$target" _fuzz)
+      [[ -f "tests/fuzz/$name.dict" ]] && flags+=("-dict=tests/fuzz/$name.dict")
+      [[ -d "tests/fuzz/corpus/$name" ]] && seeds+=("tests/fuzz/corpus/$name")
+      if "$target" -max_total_time="${FUZZ_SECONDS:-10}" -timeout=5 -rss_limit_mb=2048 "${flags[@]}" "$corpus" "${seeds[@]}" >"tests/.artifacts/$(basename "$target").log" 2>&1; then
         echo "ok $(basename "$target")"; ok=$((ok + 1))
       else
         echo "not ok $(basename "$target") (see tests/.artifacts/$(basename "$target").log)"; bad=$((bad + 1))

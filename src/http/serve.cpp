@@ -28,9 +28,7 @@ std::variant<route, response> route_request(std::string_view method, std::string
                                             const bhttp::fields& headers, loop_services& ctx) {
   auto fail = [&ctx](errc e, std::string_view detail = {}) {
     ctx.counters.bad_requests.add();
-    auto r = response::error(e, detail);
-    r.close = true;  // what is left of the request cannot be trusted to frame the next one
-    return r;
+    return response::error(e, detail);
   };
   auto url = boost::urls::parse_origin_form(target);
   if (!url) {
@@ -82,9 +80,6 @@ std::optional<response> refuse_stream_publish(const std::string& topic, const au
     r = response::error(errc::invalid_topic);
   } else if (!who.grants.can_publish(topic)) {
     r = api::refusal(who, "this token may not publish to " + topic);
-  }
-  if (r) {
-    r->close = true;
   }
   return r;
 }

@@ -22,19 +22,22 @@ namespace sb::http {
 bool is_public(endpoint e);
 
 /// A request header's value, empty when it is absent.
-std::string_view header_value(const boost::beast::http::fields& headers, boost::beast::http::field name);
+std::string_view header_value(const boost::beast::http::fields& headers,
+                              boost::beast::http::field name);
 
 /// The first checks of every request once its head is read: the target, the route, the method.
-/// Gives the route, or the answer: 400 (target not a path) and 404, counted as bad requests and
-/// closing the connection; 405 with `Allow`; 204 to a CORS preflight.
+/// Gives the route, or the answer: 400 (target not a path) and 404, counted as bad requests; 405
+/// with `Allow`; 204 to a CORS preflight. Whether the connection stays is the session's call (an
+/// HTTP/1.1 answer given before the request's body was read closes it).
 std::variant<route, response> route_request(std::string_view method, std::string_view target,
-                                            const boost::beast::http::fields& headers, loop_services& ctx);
+                                            const boost::beast::http::fields& headers,
+                                            loop_services& ctx);
 
 /// The most body bytes a request to `e` may carry.
 std::size_t body_limit(endpoint e, const limits& l);
 
-/// Whether a streaming publish to `topic` may begin: nothing, or the closing answer (400 invalid
-/// topic, counted as a bad request; 401/403 not granted).
+/// Whether a streaming publish to `topic` may begin: nothing, or the answer (400 invalid topic,
+/// counted as a bad request; 401/403 not granted).
 std::optional<response> refuse_stream_publish(const std::string& topic, const auth::identity& who,
                                               loop_services& ctx);
 

@@ -24,6 +24,8 @@ session::session(io::connection& conn, loop_services& ctx)
         if (streaming_->feed(body) != errc::ok) {
           ec = bhttp::error::body_limit;
         }
+        // A stream may last as long as its source: what times out is silence, not length.
+        conn_.set_timer(ctx_.shared.limits.idle_timeout);
         return body.size();
       }) {}
 
@@ -91,29 +93,37 @@ void session::process() {
     if (phase_ == phase::idle) {
       first_request_ = false;
       phase_ = phase::head;
-      parser_.emplace();
+      parser_.emplace(ctx_.shared.limits.max_header_bytes);
       parser_->header_limit(static_cast<std::uint32_t>(ctx_.shared.limits.max_header_bytes));
       parser_->body_limit(
           std::max(ctx_.shared.limits.max_request_bytes, ctx_.shared.limits.max_message_bytes));
       conn_.set_timer(ctx_.shared.limits.header_timeout);
     }
     boost::system::error_code ec;
-    auto used = parser_->put(buffer_.data(), ec);
+    auto used = parser_->feed(buffer_.data(), ec);
     buffer_.consume(used);
     if (ec == bhttp::error::need_more) {
+      // What the parser leaves unused is an unfinished chunk line or trailer section: bounded
+      // here, since Beast holds no limit on either and they would grow with every read.
+      std::string_view pending(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+      if (auto over = parser_->check_pending(pending); over != errc::ok) {
+        fail(over, parser_->detail());
+        return;
+      }
       if (used == 0) {
         break;
       }
       continue;
     }
     if (ec) {
-      if (ec == bhttp::error::header_limit) {
-        fail(errc::headers_too_large);
-      } else if (ec == bhttp::error::body_limit) {
-        fail(errc::payload_too_large);
-      } else {
-        fail(errc::invalid_request, ec.message());
+      auto e = answer_for(ec);
+      std::string detail;
+      if (ec.category() == switchboard_category()) {
+        detail = parser_->detail();
+      } else if (e == errc::invalid_request) {
+        detail = ec.message();
       }
+      fail(e, detail);
       return;
     }
     if (phase_ == phase::head && parser_->is_header_done()) {
@@ -131,7 +141,6 @@ void session::on_head() {
   const auto& req = parser_->get();
   auto routed = route_request(req.method_string(), req.target(), req, ctx_);
   if (auto* answer = std::get_if<response>(&routed)) {
-    answer->close = answer->close || !parser_->is_done();
     respond(std::move(*answer));
     return;
   }
@@ -164,7 +173,6 @@ bool session::authenticate() {
   auto url = boost::urls::parse_origin_form(std::string_view(req.target()));
   auto verdict = http::authenticate(req, *url, conn_.peer().address(), ctx_);
   if (auto* refused = std::get_if<response>(&verdict)) {
-    refused->close = !parser_->is_done();
     respond(std::move(*refused));
     return false;
   }
@@ -222,7 +230,6 @@ void session::open_events() {
   auto url = boost::urls::parse_origin_form(std::string_view(req.target()));
   auto checked = check_events(req, *url, *who_, ctx_);
   if (auto* refused = std::get_if<response>(&checked)) {
-    refused->close = true;
     respond(std::move(*refused));
     return;
   }
@@ -295,7 +302,9 @@ void session::respond(response r) {
   if (phase_ == phase::finished) {
     return;
   }
-  bool keep_alive = parser_ && parser_->is_header_done() && parser_->keep_alive() && !r.close &&
+  // Any answer keeps the connection when the request was read to its end: what follows is then
+  // framed by a request we understood. An answer given before the body was read closes it.
+  bool keep_alive = parser_ && parser_->is_done() && parser_->keep_alive() && !r.close &&
                     !ctx_.shared.is_draining();
   bool head_only = false;
   if (parser_ && parser_->is_header_done()) {

@@ -3,12 +3,11 @@
 // request parser, answers through the API handlers, and hands the connection over to an SSE
 // stream on GET /v1/events. Requests on one connection are answered in order, one at a time.
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <memory>
 #include <optional>
 
 #include "http/api/stream_publish.hpp"
+#include "http/request_parser.hpp"
 #include "http/response.hpp"
 #include "http/router.hpp"
 #include "http/services.hpp"
@@ -46,8 +45,6 @@ class session final : public io::connection_handler {
     handling,   // the request is complete and being answered
     finished,   // closing, or handed over to another protocol
   };
-  using parser_type = boost::beast::http::request_parser<boost::beast::http::string_body>;
-
   void process();
   void on_head();
   void on_complete();
@@ -62,11 +59,12 @@ class session final : public io::connection_handler {
   io::connection& conn_;
   loop_services& ctx_;
   boost::beast::flat_buffer buffer_;
-  std::optional<parser_type> parser_;
+  std::optional<request_parser> parser_;
   route route_;
   std::unique_ptr<api::stream_publisher> streaming_;
   /// Beast keeps a reference to its chunk callback, so the callback lives as long as the session.
-  std::function<std::size_t(std::uint64_t, std::string_view, boost::system::error_code&)> on_chunk_body_;
+  std::function<std::size_t(std::uint64_t, std::string_view, boost::system::error_code&)>
+      on_chunk_body_;
   std::optional<auth::identity> who_;  // for API endpoints, once the head is in
   std::string client_;                 // `who_` as a rate-limit key
   phase phase_ = phase::idle;

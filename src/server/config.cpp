@@ -201,7 +201,8 @@ const std::vector<config_entry>& config_table() {
       {"max_request_bytes", field(&config::max_request_bytes), 1024, 64 << 20,
        "largest request body, e.g. a batch publish (413 over it)"},
       {"max_header_bytes", field(&config::max_header_bytes), 1024, 1 << 20,
-       "largest request head (431 over it)"},
+       "largest request head; chunk extensions (413) and trailers count against it too (431 over "
+       "it)"},
       {"max_topics_per_stream", field(&config::max_topics_per_stream), 1, 1024,
        "topics one SSE stream may name"},
       {"header_timeout_ms", field(&config::header_timeout_ms), 100, 600000,

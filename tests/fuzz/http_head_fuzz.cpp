@@ -1,24 +1,39 @@
-// A request head as the HTTP session sees it: Beast's parser with our limits, then everything we
-// derive from a parsed head (route, upgrade check, credentials).
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
+// A request as the HTTP session sees it: our request parser (Beast's, with the framing rules and
+// bounds) fed as the session feeds it, then everything we derive from a parsed head (route,
+// upgrade check, credentials).
+#include <boost/beast/http/error.hpp>
 #include <boost/url/parse.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "http/credentials.hpp"
+#include "http/request_parser.hpp"
 #include "http/router.hpp"
 #include "ws/handshake.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   namespace bhttp = boost::beast::http;
-  bhttp::request_parser<bhttp::string_body> parser;
+  sb::http::request_parser parser(8192);
   parser.header_limit(8192);
   parser.body_limit(65536);
-  boost::system::error_code ec;
-  parser.put(boost::asio::buffer(data, size), ec);
-  if (ec || !parser.is_header_done()) {
+  std::string_view rest(reinterpret_cast<const char*>(data), size);
+  while (!rest.empty() && !parser.is_done()) {
+    boost::system::error_code ec;
+    auto used = parser.feed(boost::asio::buffer(rest.data(), rest.size()), ec);
+    rest.remove_prefix(used);
+    if (ec == bhttp::error::need_more) {
+      if (parser.check_pending(rest) != sb::errc::ok || used == 0) {
+        break;
+      }
+      continue;
+    }
+    if (ec) {
+      (void)sb::http::answer_for(ec);
+      return 0;
+    }
+  }
+  if (!parser.is_header_done()) {
     return 0;
   }
   const auto& req = parser.get();
