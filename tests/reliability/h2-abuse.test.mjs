@@ -81,8 +81,10 @@ test('HPACK amplification: GOAWAY ENHANCE_YOUR_CALM after a few refusals; /healt
   const t0 = Date.now();
   c.write(Buffer.concat(burst));
   const during = await healthLatency(server.url, 5);
-  const goaway = await c.waitFor((f) => f.type === FRAME.GOAWAY, 10000, 'GOAWAY');
-  t.diagnostic(`GOAWAY after ${Date.now() - t0} ms; /healthz during the flood: median ${during.median.toFixed(1)} ms, max ${during.max.toFixed(1)} ms`);
+  t.diagnostic(`/healthz during the flood: median ${during.median.toFixed(1)} ms, max ${during.max.toFixed(1)} ms`);
+  const goaway = await c.waitFor((f) => f.type === FRAME.GOAWAY, 10000, 'GOAWAY').catch(() => null);
+  assert.ok(goaway, `no GOAWAY in 10 s; ${c.frames.filter((f) => f.type === FRAME.HEADERS).length} requests answered`);
+  t.diagnostic(`GOAWAY after ${Date.now() - t0} ms`);
   assert.equal(goawayCode(goaway), ENHANCE_YOUR_CALM, `GOAWAY code ${goawayCode(goaway)}`);
   await c.waitClosed(5000);
   // A few requests were answered (431 or reset), not all of them.
