@@ -97,10 +97,16 @@ struct h2_callbacks {
   static h2_session& self(void* user) { return *static_cast<h2_session*>(user); }
 
   static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    auto& s = self(user);
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_HEADERS) {
+      if (auto* st = s.find(frame->hd.stream_id)) {
+        st->header_bytes = 0;  // trailers: a block of their own, bounded as the request's was
+      }
+      return 0;
+    }
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
       return 0;
     }
-    auto& s = self(user);
     auto st = std::make_unique<h2_session::stream>(s, frame->hd.stream_id);
     nghttp2_session_set_stream_user_data(s.session_, frame->hd.stream_id, st.get());
     s.streams_.emplace(frame->hd.stream_id, std::move(st));
@@ -112,32 +118,35 @@ struct h2_callbacks {
                        std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
                        std::uint8_t, void* user) {
     auto* st = self(user).find(frame->hd.stream_id);
-    if (!st || st->responded || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
-      return 0;  // trailers carry nothing we use
+    if (!st) {
+      return 0;
     }
-    std::string_view n(reinterpret_cast<const char*>(name), namelen);
-    std::string_view v(reinterpret_cast<const char*>(value), valuelen);
-    // RFC 9113 6.5.2 counts 32 bytes of overhead per field.
+    // RFC 9113 6.5.2 counts 32 bytes of overhead per field. Every block is counted, trailers and
+    // blocks of answered streams too: each field costs nghttp2 a check even when we ignore it.
     st->header_bytes += namelen + valuelen + 32;
     auto limit = self(user).ctx_.shared.limits.h2_max_header_list_size;
+    if (st->header_bytes > limit * header_list_cutoff) {
+      // Far over: stop decoding. nghttp2 resets the stream and skips the rest of the block
+      // without checking or handing out its fields, so a block that references a large table
+      // entry thousands of times (HPACK amplification) costs no more than a few limits. No 431
+      // then: nghttp2 drops a response to a stream it resets.
+      self(user).refuse_header_list(*st, false);
+      nghttp2_submit_rst_stream(self(user).session_, NGHTTP2_FLAG_NONE, st->id,
+                                NGHTTP2_ENHANCE_YOUR_CALM);
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    if (st->responded || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+      return 0;  // trailers carry nothing we use
+    }
     if (st->header_bytes > limit) {
       st->headers_too_large = true;  // answered 431 when the block ends
       st->headers.clear();
-      if (st->header_bytes > limit * header_list_cutoff) {
-        // Far over: stop decoding. nghttp2 resets the stream and skips the rest of the block
-        // without checking or handing out its fields, so a block that references a large table
-        // entry thousands of times (HPACK amplification) costs no more than a few limits. The
-        // 431 cannot go out then (nghttp2 drops a response to a stream it resets).
-        self(user).refuse_header_list(*st, false);
-        nghttp2_submit_rst_stream(self(user).session_, NGHTTP2_FLAG_NONE, st->id,
-                                  NGHTTP2_ENHANCE_YOUR_CALM);
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-      }
-      return 0;
     }
     if (st->headers_too_large) {
       return 0;
     }
+    std::string_view n(reinterpret_cast<const char*>(name), namelen);
+    std::string_view v(reinterpret_cast<const char*>(value), valuelen);
     if (n == ":method") {
       st->method = v;
     } else if (n == ":path") {

@@ -95,6 +95,29 @@ test('HPACK amplification: GOAWAY ENHANCE_YOUR_CALM after a few refusals; /healt
   assert.ok(afterwards.max < 250, `/healthz took ${afterwards.max.toFixed(1)} ms after the flood`);
 });
 
+test('HPACK amplification in trailers: the same cut-off and GOAWAY', { timeout: 30000 }, async (t) => {
+  const server = await startServer(t, { args: ['--threads', '1'] });
+  const c = await rawH2(t, server.port);
+  await c.waitFor((f) => f.type === FRAME.SETTINGS && f.flags === 1, 5000, 'SETTINGS ack');
+  // Put the entry in the table with a harmless field of a small request, then amplify it in the
+  // trailers of POST requests (which carry nothing the server uses).
+  const post = Buffer.concat([Buffer.from([0x83, 0x86]), Buffer.from(hpackInt(0x00, 4, 4)), hpackString('/v1/topics/trailers'), Buffer.from(hpackInt(0x00, 4, 1)), hpackString('127.0.0.1')]);
+  const refs = Buffer.alloc(4000, 0xbe);
+  const out = [frame(FRAME.HEADERS, 0x5, 1, Buffer.concat([pseudo('/healthz'), Buffer.from([0x40]), hpackString('x-a'), hpackString('a'.repeat(4000))]))];
+  const requests = soak(200, 2000);
+  for (let i = 1; i <= requests; i++) {
+    const id = 1 + 2 * i;
+    out.push(frame(FRAME.HEADERS, 0x4, id, post), frame(FRAME.DATA, 0, id, Buffer.from('x')), frame(FRAME.HEADERS, 0x5, id, refs));
+  }
+  c.write(Buffer.concat(out));
+  const during = await healthLatency(server.url, 5);
+  t.diagnostic(`/healthz during the flood: median ${during.median.toFixed(1)} ms, max ${during.max.toFixed(1)} ms`);
+  const goaway = await c.waitFor((f) => f.type === FRAME.GOAWAY, 10000, 'GOAWAY').catch(() => null);
+  assert.ok(goaway, 'no GOAWAY in 10 s');
+  assert.equal(goawayCode(goaway), ENHANCE_YOUR_CALM, `GOAWAY code ${goawayCode(goaway)}`);
+  assert.ok(during.max < 250, `/healthz took up to ${during.max.toFixed(1)} ms during the flood`);
+});
+
 test('a header list a little over h2_max_header_list_size is still a 431 on its stream', async (t) => {
   const server = await startServer(t, { args: ['--threads', '1'] });
   const c = await rawH2(t, server.port);
