@@ -88,6 +88,14 @@ void session::on_readable() {
   if (closing_) {
     return;
   }
+  // Backpressure: what a peer asks for (pongs, acks, presence snapshots) goes straight to its
+  // queue, so a peer that asks and never reads would make it grow without bound. Over the soft
+  // bound (fan-out alone never gets there: it waits in the feed past the high-water mark) we stop
+  // reading; on_sent reads again once the peer has taken most of it.
+  if (conn_.queued_bytes() > ctx_.config.backlog.soft_bytes) {
+    input_paused_ = true;
+    return;
+  }
   // Read on the stack and keep only what arrived: a heap buffer sized for the largest read would
   // be touched (and kept, fragmented) by every connection for a few bytes of JSON.
   char chunk[read_chunk];
@@ -498,7 +506,13 @@ void session::pump() {
   }
 }
 
-void session::on_sent() { pump(); }
+void session::on_sent() {
+  if (input_paused_ && conn_.queued_bytes() < ctx_.config.high_water) {
+    input_paused_ = false;
+    conn_.wait_readable();
+  }
+  pump();
+}
 
 void session::reply(std::string frame) {
   if (!closing_) {

@@ -153,6 +153,7 @@ class session final : public io::connection_handler, public subscriber, private 
   std::unique_ptr<publisher_state> publisher_;
   feed feed_;
   bool heard_since_ping_ = true;
+  bool input_paused_ = false;  // the peer is not reading what it asked for: neither do we
   bool closing_ = false;
   bool released_ = false;
 };

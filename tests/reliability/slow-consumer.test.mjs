@@ -187,3 +187,42 @@ test('over send_queue_soft_bytes for send_queue_soft_s a reader is closed, far u
   assert.equal(fast.closed(), false);
   assert.equal(diffSequences(ids, fast.seen.ids), null);
 });
+
+test('ws: a client that asks (pings) and never reads the answers is not read either; memory stays flat; it gets every pong in order once it reads', { timeout: soakTimeout(60000, 300000) }, async (t) => {
+  const server = await startWsServer(t, ['--threads', '1']);
+  const c = await openWs(t, server.port, { name: 'asker' });
+  assert.equal((await c.sync()).op, 'pong');
+  const pongs = [];
+  c.keep = false;
+  c.onMessage = (m) => {
+    if (m.op === 'pong') pongs.push(m.ref);
+  };
+  c.pause();
+  await sleep(100);
+  const baseline = server.rss();
+  let peak = baseline;
+  const pad = 'p'.repeat(60000);
+  const count = soak(1024, 8192); // 60 MiB of pings asking for 60 MiB of pongs (quick size)
+  for (let i = 0; i < count; i++) {
+    c.send({ op: 'ping', ref: `${i}:${pad}` });
+    if (i % 32 === 0) {
+      await sleep(5);
+      peak = Math.max(peak, server.rss() ?? 0);
+    }
+  }
+  for (let i = 0; i < 20; i++) {
+    await sleep(50);
+    peak = Math.max(peak, server.rss() ?? 0);
+  }
+  t.diagnostic(`RSS ${(baseline / MiB).toFixed(1)} → peak ${(peak / MiB).toFixed(1)} MiB with ${((count * pad.length) / MiB).toFixed(0)} MiB of pongs asked for`);
+  // Someone else on the same loop is served meanwhile.
+  const other = await openWs(t, server.port, { name: 'other' });
+  assert.equal((await other.sync()).op, 'pong');
+  if (!process.env.SWITCHBOARD_SANITIZED) {
+    assert.ok(peak - baseline < 24 * MiB, `RSS grew by ${((peak - baseline) / MiB).toFixed(1)} MiB`);
+  }
+  c.resume();
+  await c.until(() => pongs.length >= count, 30000, 'every pong');
+  for (let i = 0; i < count; i++) assert.equal(pongs[i].split(':')[0], String(i), `pong ${i} out of order`);
+  assert.equal(c.closeInfo, null);
+});
