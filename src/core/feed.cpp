@@ -22,7 +22,27 @@ void feed::append(subscription& s, message_ptr m, bool live) {
 
 void feed::push_replay(subscription& s, message_ptr m) { append(s, std::move(m), false); }
 
-feed::verdict feed::push_live(subscription& s, message_ptr m, overflow_policy policy, std::size_t room) {
+bool feed::judge(std::size_t bytes, const backlog_limits& limits, clock::time_point now) {
+  if (bytes <= limits.soft_bytes) {
+    q_->over_soft_since.reset();  // a break: the soft bound's time starts again next time over
+    return bytes > limits.hard_bytes;
+  }
+  if (!q_->over_soft_since) {
+    q_->over_soft_since = now;
+  }
+  return bytes > limits.hard_bytes || now - *q_->over_soft_since >= limits.soft_for;
+}
+
+bool feed::overdue(const backlog_limits& limits, std::size_t held, clock::time_point now) {
+  if (!q_) {
+    return false;  // nothing waits in the feed: the socket queue alone stays under every bound
+  }
+  return judge(held + q_->live_bytes, limits, now);
+}
+
+feed::verdict feed::push_live(subscription& s, message_ptr m, overflow_policy policy,
+                              const backlog_limits& limits, std::size_t held,
+                              clock::time_point now) {
   if (!q_) {
     q_ = std::make_unique<queue>();
   }
@@ -31,7 +51,7 @@ feed::verdict feed::push_live(subscription& s, message_ptr m, overflow_policy po
   bool is_volatile = m->kind == message_kind::volatile_;
   // Conflate into a pending live entry of the same topic when latest-wins applies: always for
   // volatile-over-volatile, and for the `latest` policy once the subscriber is over its room.
-  bool over = q_->live_bytes + cost(m) > room;
+  bool over = judge(held + q_->live_bytes + cost(m), limits, now);
   if (pending && pending->e.m && pending->e.m->kind == m->kind && (is_volatile || (over && policy == overflow_policy::latest))) {
     q_->live_bytes += cost(m) - cost(pending->e.m);
     pending->e.m = std::move(m);

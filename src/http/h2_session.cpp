@@ -16,6 +16,10 @@ namespace {
 /// the slow-consumer policy sees them), not in the connection's.
 constexpr std::size_t connection_high_water = 256 << 10;
 constexpr std::size_t read_chunk = 16 << 10;
+/// Requests refused for their header list size before the connection is told to calm down.
+constexpr std::uint8_t max_header_refusals = 3;
+/// A header list this many times h2_max_header_list_size is not decoded to its end.
+constexpr std::size_t header_list_cutoff = 4;
 
 bool is_connection_specific(std::string_view name) {
   // RFC 9113 8.2.2: these must not appear in an HTTP/2 message.
@@ -93,10 +97,16 @@ struct h2_callbacks {
   static h2_session& self(void* user) { return *static_cast<h2_session*>(user); }
 
   static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    auto& s = self(user);
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_HEADERS) {
+      if (auto* st = s.find(frame->hd.stream_id)) {
+        st->header_bytes = 0;  // trailers: a block of their own, bounded as the request's was
+      }
+      return 0;
+    }
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
       return 0;
     }
-    auto& s = self(user);
     auto st = std::make_unique<h2_session::stream>(s, frame->hd.stream_id);
     nghttp2_session_set_stream_user_data(s.session_, frame->hd.stream_id, st.get());
     s.streams_.emplace(frame->hd.stream_id, std::move(st));
@@ -108,21 +118,35 @@ struct h2_callbacks {
                        std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
                        std::uint8_t, void* user) {
     auto* st = self(user).find(frame->hd.stream_id);
-    if (!st || st->responded || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+    if (!st) {
+      return 0;
+    }
+    // RFC 9113 6.5.2 counts 32 bytes of overhead per field. Every block is counted, trailers and
+    // blocks of answered streams too: each field costs nghttp2 a check even when we ignore it.
+    st->header_bytes += namelen + valuelen + 32;
+    auto limit = self(user).ctx_.shared.limits.h2_max_header_list_size;
+    if (st->header_bytes > limit * header_list_cutoff) {
+      // Far over: stop decoding. nghttp2 resets the stream and skips the rest of the block
+      // without checking or handing out its fields, so a block that references a large table
+      // entry thousands of times (HPACK amplification) costs no more than a few limits. No 431
+      // then: nghttp2 drops a response to a stream it resets.
+      self(user).refuse_header_list(*st, false);
+      nghttp2_submit_rst_stream(self(user).session_, NGHTTP2_FLAG_NONE, st->id,
+                                NGHTTP2_ENHANCE_YOUR_CALM);
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    if (st->responded || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
       return 0;  // trailers carry nothing we use
     }
-    std::string_view n(reinterpret_cast<const char*>(name), namelen);
-    std::string_view v(reinterpret_cast<const char*>(value), valuelen);
-    // RFC 9113 6.5.2 counts 32 bytes of overhead per field.
-    st->header_bytes += namelen + valuelen + 32;
-    if (st->header_bytes > self(user).ctx_.shared.limits.h2_max_header_list_size) {
-      st->headers_too_large = true;
+    if (st->header_bytes > limit) {
+      st->headers_too_large = true;  // answered 431 when the block ends
       st->headers.clear();
-      return 0;
     }
     if (st->headers_too_large) {
       return 0;
     }
+    std::string_view n(reinterpret_cast<const char*>(name), namelen);
+    std::string_view v(reinterpret_cast<const char*>(value), valuelen);
     if (n == ":method") {
       st->method = v;
     } else if (n == ":path") {
@@ -231,6 +255,12 @@ h2_session::h2_session(io::connection& conn, loop_services& ctx)
   nghttp2_option_new(&opt);
   // Streams beyond the limit are refused by the engine, not by us.
   nghttp2_option_set_max_outbound_ack(opt, 1000);
+  // Floods the engine answers itself with GOAWAY, written out so a library default cannot move
+  // under us: SETTINGS entries per frame, CONTINUATION frames per header block, and streams reset
+  // by the peer (rapid reset, CVE-2023-44487: a burst of 1,000, then 33 a second).
+  nghttp2_option_set_max_settings(opt, 32);
+  nghttp2_option_set_max_continuations(opt, 8);
+  nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
   nghttp2_session_server_new2(&session_, cbs, this, opt);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cbs);
@@ -352,7 +382,7 @@ void h2_session::stream_closed(std::int32_t id) {
 
 void h2_session::on_request_head(stream& st) {
   if (st.headers_too_large) {
-    fail(st, errc::headers_too_large);
+    refuse_header_list(st, true);
     return;
   }
   auto routed = route_request(st.method, st.path, st.headers, ctx_);
@@ -474,6 +504,19 @@ void h2_session::open_events(stream& st, boost::urls::url_view url) {
   st.sse->start(std::move(events.topics), events.from);
   if (draining_) {
     st.sse->on_drain();
+  }
+}
+
+void h2_session::refuse_header_list(stream& st, bool answer) {
+  if (answer) {
+    fail(st, errc::headers_too_large);
+  } else {
+    ctx_.counters.bad_requests.add();
+  }
+  // A client whose cookies grew too large sends every request too large, and a few refusals tell
+  // it; more are a peer making us decode for nothing.
+  if (++header_refusals_ > max_header_refusals) {
+    nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
   }
 }
 

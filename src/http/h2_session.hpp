@@ -64,6 +64,9 @@ class h2_session final : public io::connection_handler {
   void begin_streaming(stream& st, boost::urls::url_view url);
   void respond(stream& st, response r);
   void fail(stream& st, errc e, std::string_view detail = {});
+  /// A request's header list went over h2_max_header_list_size: 431 on its stream when `answer`
+  /// (else it is reset), and GOAWAY ENHANCE_YOUR_CALM for a connection that keeps doing it.
+  void refuse_header_list(stream& st, bool answer);
   void submit_headers(stream& st, unsigned status,
                       const std::vector<std::pair<std::string, std::string>>& headers,
                       bool has_body);
@@ -86,6 +89,7 @@ class h2_session final : public io::connection_handler {
   std::vector<std::int32_t> sent_;  // streams whose DATA left during this produce()
   std::shared_ptr<bool> alive_;     // for answers and aborts that come after a callback
   std::chrono::steady_clock::time_point next_heartbeat_;  // of the SSE streams, all at once
+  std::uint8_t header_refusals_ = 0;
   bool producing_ = false;
   bool finished_ = false;
   bool draining_ = false;

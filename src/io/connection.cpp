@@ -11,8 +11,6 @@ namespace {
 
 std::atomic<std::uint64_t> next_connection_id{1};
 
-/// How long a closing connection waits for its peer to read the last response and hang up.
-constexpr timing_wheel::duration linger_time{2000};
 /// Writes per flush for one connection before others get their turn.
 constexpr int writes_per_flush = 8;
 constexpr int max_iov = 64;
@@ -293,7 +291,7 @@ void connection::on_timer() {
   }
 }
 
-void connection::close_after_flush() {
+void connection::close_after_flush(timing_wheel::duration linger) {
   if (state_ != state::open) {
     return;
   }
@@ -301,7 +299,7 @@ void connection::close_after_flush() {
   if (handler_) {
     handler_->on_close();
   }
-  set_timer(linger_time);
+  set_timer(linger);
   if (output_idle()) {
     begin_linger();
   }

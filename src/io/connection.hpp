@@ -89,8 +89,14 @@ class connection final : public std::enable_shared_from_this<connection>, public
   void set_timer(timing_wheel::duration delay);
   void cancel_timer() { timer_.cancel(); }
 
-  /// Sends what is queued, then shuts down the write side and closes once the peer has read it.
-  void close_after_flush();
+  /// How long close_after_flush waits by default for the peer to take the rest and hang up.
+  static constexpr timing_wheel::duration default_linger{2000};
+
+  /// Sends what is queued, then shuts down the write side and closes once the peer has read it,
+  /// or after `linger` in all.
+  void close_after_flush(timing_wheel::duration linger = default_linger);
+  /// Drops what is queued and has not started going out (a partly written unit is kept).
+  void discard_unsent() { queue_.drop_unstarted(); }
   /// Closes now: what is queued is dropped.
   void close();
   bool is_open() const { return state_ == state::open; }

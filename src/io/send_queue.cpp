@@ -45,6 +45,17 @@ void send_queue::consume(std::size_t n) {
   }
 }
 
+void send_queue::drop_unstarted() {
+  auto keep = head_ + (offset_ > 0 ? 1 : 0);
+  for (auto i = keep; i < segments_.size(); ++i) {
+    bytes_ -= segments_[i].bytes.size();
+  }
+  segments_.erase(segments_.begin() + static_cast<std::ptrdiff_t>(keep), segments_.end());
+  if (head_ == segments_.size()) {
+    clear();
+  }
+}
+
 void send_queue::clear() {
   segments_.clear();
   segments_.shrink_to_fit();

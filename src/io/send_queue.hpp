@@ -54,6 +54,10 @@ class send_queue {
     consume(n);
   }
 
+  /// Drops every byte that has not started going out; a segment partly written stays, so the
+  /// peer never sees a unit (a WebSocket frame, a TLS record) cut short.
+  void drop_unstarted();
+
   void clear();
 
  private:

@@ -261,8 +261,11 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
   s.limits.h2_max_header_list_size = config_.h2_max_header_list_size;
   s.sse.heartbeat = std::chrono::seconds(config_.heartbeat_s);
   s.sse.retry_ms = static_cast<unsigned>(config_.retry_ms);
-  s.sse.send_queue_max_bytes = config_.send_queue_max_bytes;
-  s.sse.replay_high_water = std::min<std::size_t>(64 << 10, config_.send_queue_max_bytes / 2);
+  backlog_limits backlog{config_.send_queue_max_bytes, config_.send_queue_soft_bytes,
+                         std::chrono::seconds(config_.send_queue_soft_s)};
+  s.sse.backlog = backlog;
+  s.sse.replay_high_water = std::min<std::size_t>(
+      64 << 10, std::min(config_.send_queue_max_bytes, config_.send_queue_soft_bytes) / 2);
   s.sse.policies = &shared_->policies;
   s.ws.max_message_bytes = config_.max_message_bytes;
   s.ws.max_frame_bytes = 2 * config_.max_message_bytes + 4096;  // JSON escaping can double the data
@@ -270,7 +273,8 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
   s.ws.publish_rate = static_cast<double>(config_.ws_publish_rate);
   s.ws.publish_burst = static_cast<double>(config_.ws_publish_burst);
   s.ws.ping_interval = std::chrono::seconds(config_.ws_ping_interval_s);
-  s.ws.send_queue_max_bytes = config_.send_queue_max_bytes;
+  s.ws.backlog = backlog;
+  s.ws.message_timeout = std::chrono::milliseconds(config_.ws_message_timeout_ms);
   s.ws.high_water = s.sse.replay_high_water;
   s.ws.max_topics = config_.max_topics_per_connection;
   s.ws.policies = &shared_->policies;

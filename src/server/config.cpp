@@ -216,7 +216,13 @@ const std::vector<config_entry>& config_table() {
       {"history_max_age_s", field(&config::history_max_age_s), 1, 365 * 86400,
        "seconds a message is kept"},
       {"send_queue_max_bytes", field(&config::send_queue_max_bytes), 4096, 1 << 30,
-       "per connection; a slow consumer over it is closed and resumes from history"},
+       "hard bound on what a subscriber may have waiting: over it, its topic's slow-consumer "
+       "policy applies at once"},
+      {"send_queue_soft_bytes", field(&config::send_queue_soft_bytes), 4096, 1 << 30,
+       "soft bound on what a subscriber may have waiting: over it for send_queue_soft_s without a "
+       "break, the policy applies (no effect at or over send_queue_max_bytes)"},
+      {"send_queue_soft_s", field(&config::send_queue_soft_s), 1, 3600,
+       "seconds a subscriber may stay over send_queue_soft_bytes"},
       {"drain_timeout_s", field(&config::drain_timeout_s), 1, 3600, "SIGTERM: exit within this"},
       {"drain_rate", field(&config::drain_rate), 1, 10000000, "SIGTERM: streams closed per second"},
       {"cors_origins", field(&config::cors_origins), 0, 0,
@@ -233,6 +239,8 @@ const std::vector<config_entry>& config_table() {
        "burst allowance for ws_publish_rate"},
       {"ws_ping_interval_s", field(&config::ws_ping_interval_s), 1, 3600,
        "WebSocket ping interval; a peer silent for two is closed"},
+      {"ws_message_timeout_ms", field(&config::ws_message_timeout_ms), 100, 3600000,
+       "a WebSocket frame or fragmented message, once started, must end within this (1008)"},
       {"max_topics_per_connection", field(&config::max_topics_per_connection), 1, 100000,
        "topics one WebSocket connection may subscribe or join"},
       {"presence_tick_ms", field(&config::presence_tick_ms), 10, 10000,

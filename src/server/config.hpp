@@ -28,7 +28,9 @@ struct config {
   std::uint64_t history_max_messages = 1000;
   std::uint64_t history_max_bytes = 4 << 20;
   std::uint64_t history_max_age_s = 3600;
-  std::uint64_t send_queue_max_bytes = 1 << 20;
+  std::uint64_t send_queue_max_bytes = 8 << 20;
+  std::uint64_t send_queue_soft_bytes = 1 << 20;
+  std::uint64_t send_queue_soft_s = 10;
   std::uint64_t drain_timeout_s = 10;
   std::uint64_t drain_rate = 2000;
   std::vector<std::string> cors_origins;
@@ -37,6 +39,7 @@ struct config {
   std::uint64_t ws_publish_rate = 100;
   std::uint64_t ws_publish_burst = 200;
   std::uint64_t ws_ping_interval_s = 25;
+  std::uint64_t ws_message_timeout_ms = 10000;
   std::uint64_t max_topics_per_connection = 256;
   std::uint64_t presence_tick_ms = 50;
   // Auth (docs/api.md "Auth", "CORS").

@@ -1,5 +1,6 @@
 #include "sse/stream.hpp"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 
 #include "core/cursor.hpp"
@@ -157,9 +158,12 @@ void stream::on_message(subscription& s, const message_ptr& m) {
     emit(t, m);
     return;
   }
-  auto queued = out_.queued_bytes();
-  auto room = settings_.send_queue_max_bytes > queued ? settings_.send_queue_max_bytes - queued : 0;
-  switch (feed_.push_live(t, m, t.policy, room)) {
+  apply(
+      feed_.push_live(t, m, t.policy, settings_.backlog, out_.queued_bytes(), feed::clock::now()));
+}
+
+void stream::apply(feed::verdict v) {
+  switch (v) {
     case feed::verdict::queued:
       break;
     case feed::verdict::dropped:
@@ -196,6 +200,14 @@ void stream::on_sent() {
 
 void stream::on_timer() {
   if (closed_) {
+    return;
+  }
+  // A stream stuck over the soft bound is judged here too, not only when a message arrives: a
+  // reader that stopped on a quiet topic would otherwise hold its backlog until the next publish.
+  if (feed_.overdue(settings_.backlog, out_.queued_bytes(), feed::clock::now()) &&
+      std::any_of(topics().begin(), topics().end(),
+                  [](const topic_sub& t) { return t.policy == overflow_policy::resume; })) {
+    close_slow();
     return;
   }
   out_.send(static_bytes(heartbeat()));

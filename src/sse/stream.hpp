@@ -28,7 +28,7 @@ struct settings {
   std::chrono::milliseconds heartbeat{15000};
   // Each stream is told a value in [retry_ms, 2 × retry_ms) (sse/retry_jitter.hpp).
   unsigned retry_ms = 2000;
-  std::size_t send_queue_max_bytes = 1 << 20;
+  backlog_limits backlog;  // how far behind a stream may fall (slow consumers)
   /// Messages go straight to the socket's queue until this many bytes wait there; beyond it they
   /// wait in the feed (as references), where replay is paced and the slow-consumer policy applies.
   std::size_t replay_high_water = 64 << 10;
@@ -80,6 +80,7 @@ class stream final : public subscriber {
   void emit(topic_sub& t, const message_ptr& m);
   std::string current_id() const;
   void pump_backlog();
+  void apply(feed::verdict v);
   void close_slow();
   void release();
 

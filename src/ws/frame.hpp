@@ -59,6 +59,8 @@ class frame_parser {
   /// has earned (after which the parser must not be fed again).
   std::uint16_t parse(std::string& input, handler& h);
 
+  /// A fragmented message has started and not ended.
+  bool in_message() const { return in_message_; }
   /// Bytes of a fragmented message held so far (for memory accounting).
   std::size_t pending_bytes() const { return message_.size(); }
   void release() { message_ = {}; }

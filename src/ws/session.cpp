@@ -1,5 +1,6 @@
 #include "ws/session.hpp"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 
 #include "core/topic_name.hpp"
@@ -55,7 +56,7 @@ std::shared_ptr<const auth::identity> share(auth::identity who) {
 session::session(io::connection& conn, context& ctx, std::string early, auth::identity who)
     : conn_(conn), ctx_(ctx), who_(share(std::move(who))), parser_(ctx.config.max_frame_bytes) {
   if (!early.empty()) {
-    in_ = std::make_unique<std::string>(std::move(early));
+    input().bytes = std::move(early);
   }
   ctx_.counters.ws_sessions.add();
 }
@@ -87,17 +88,22 @@ void session::on_readable() {
   if (closing_) {
     return;
   }
+  // Backpressure: what a peer asks for (pongs, acks, presence snapshots) goes straight to its
+  // queue, so a peer that asks and never reads would make it grow without bound. Over the soft
+  // bound (fan-out alone never gets there: it waits in the feed past the high-water mark) we stop
+  // reading; on_sent reads again once the peer has taken most of it.
+  if (conn_.queued_bytes() > ctx_.config.backlog.soft_bytes) {
+    input_paused_ = true;
+    return;
+  }
   // Read on the stack and keep only what arrived: a heap buffer sized for the largest read would
   // be touched (and kept, fragmented) by every connection for a few bytes of JSON.
   char chunk[read_chunk];
   boost::system::error_code ec;
   for (int reads = 0; reads < 4 && !ec; ++reads) {
     auto n = conn_.read_some(chunk, sizeof chunk, ec);
-    if (n > 0 && !in_) {
-      in_ = std::make_unique<std::string>();
-    }
-    if (in_) {
-      in_->append(chunk, n);
+    if (n > 0) {
+      input().bytes.append(chunk, n);
     }
     if (n < sizeof chunk) {
       break;
@@ -114,23 +120,47 @@ void session::on_readable() {
     }
     return;
   }
-  if (auto verdict = parser_.parse(*in_, *this); verdict != 0 && !closing_) {
+  in_->progressed = false;
+  if (auto verdict = parser_.parse(in_->bytes, *this); verdict != 0 && !closing_) {
     close_with(static_cast<close_code>(verdict),
                verdict == 1009 ? "message too big" : verdict == 1007 ? "invalid UTF-8" : "protocol error");
     return;
   }
-  if (in_->empty()) {
-    in_.reset();  // an idle connection keeps no read buffer
-  }
   if (!closing_) {
+    settle_input();
     conn_.wait_readable();
   }
+}
+
+session::partial_input& session::input() {
+  if (!in_) {
+    in_ = std::make_unique<partial_input>();
+    in_->deadline.bind<&session::on_message_deadline>(this);
+  }
+  return *in_;
+}
+
+void session::settle_input() {
+  if (in_->bytes.empty() && !parser_.in_message()) {
+    in_.reset();  // an idle connection keeps no read buffer and no deadline
+    return;
+  }
+  // The deadline runs from the start of what is pending and restarts only when something ended,
+  // so a frame trickled a byte at a time, or fragments that never end, run out of time.
+  if (!in_->deadline.scheduled() || in_->progressed) {
+    conn_.owner().wheel().schedule(in_->deadline, ctx_.config.message_timeout);
+  }
+}
+
+void session::on_message_deadline() {
+  close_with(close_code::policy, "message not completed in time");
 }
 
 void session::on_text(std::string_view text) {
   if (closing_) {
     return;
   }
+  in_->progressed = true;
   auto parsed = parse_client_op(text);
   if (auto* e = std::get_if<op_error>(&parsed)) {
     fail_op(e->ref, e->code, e->message);
@@ -140,16 +170,20 @@ void session::on_text(std::string_view text) {
 }
 
 void session::on_binary(std::string_view) {
+  in_->progressed = true;
   fail_op(nullptr, "bad_frame", "switchboard.v1 speaks JSON in text frames");
 }
 
 void session::on_ping(std::string_view payload) {
+  in_->progressed = !parser_.in_message();  // a ping between fragments does not end the message
   if (!closing_) {
     conn_.send(make_frame(opcode::pong, payload));
   }
 }
 
-void session::on_pong(std::string_view) {}
+void session::on_pong(std::string_view) {
+  in_->progressed = !parser_.in_message();
+}
 
 void session::on_close(std::uint16_t code, std::string_view) {
   if (closing_) {
@@ -442,15 +476,12 @@ void session::on_message(subscription& s, const message_ptr& m) {
     emit(t, m);
     return;
   }
-  auto queued = conn_.queued_bytes();
-  auto room = ctx_.config.send_queue_max_bytes > queued ? ctx_.config.send_queue_max_bytes - queued : 0;
-  switch (feed_.push_live(t, m, t.policy, room)) {
+  switch (feed_.push_live(t, m, t.policy, ctx_.config.backlog, conn_.queued_bytes(),
+                          feed::clock::now())) {
     case feed::verdict::queued: break;
     case feed::verdict::dropped: ctx_.counters.drops.add(); break;
     case feed::verdict::close:
-      ctx_.counters.slow_consumer_closes.add();
-      ctx_.counters.drops.add();
-      close_later(close_code::policy, "slow consumer: resubscribe with since to resume");
+      close_slow();
       break;
   }
 }
@@ -475,7 +506,13 @@ void session::pump() {
   }
 }
 
-void session::on_sent() { pump(); }
+void session::on_sent() {
+  if (input_paused_ && conn_.queued_bytes() < ctx_.config.high_water) {
+    input_paused_ = false;
+    conn_.wait_readable();
+  }
+  pump();
+}
 
 void session::reply(std::string frame) {
   if (!closing_) {
@@ -488,6 +525,15 @@ void session::fail_op(const boost::json::value& ref, std::string_view code, std:
 }
 
 void session::on_timer() {
+  if (closing_) {
+    return;
+  }
+  // A subscriber stuck over the soft bound on a quiet topic is judged here, between messages.
+  if (has_resume_topic() &&
+      feed_.overdue(ctx_.config.backlog, conn_.queued_bytes(), feed::clock::now())) {
+    close_slow();
+    return;
+  }
   if (!heard_since_ping_) {
     close_with(close_code::going_away, "no answer to ping");
     return;
@@ -506,18 +552,33 @@ void session::close_with(close_code code, std::string_view reason) {
   conn_.close_after_flush();
 }
 
-void session::close_later(close_code code, std::string_view reason) {
-  // Runs inside the registry's fan-out walk, which must not see lists change under it.
+bool session::has_resume_topic() const {
+  return std::any_of(topics_.begin(), topics_.end(), [](const auto& t) {
+    return t->wants_messages && t->policy == overflow_policy::resume;
+  });
+}
+
+void session::close_slow() {
   if (closing_) {
     return;
   }
   closing_ = true;
-  boost::asio::post(conn_.owner().context(), [c = conn_.shared_from_this(), code, reason = std::string(reason)] {
-    if (c->is_open()) {
-      c->send(make_close_frame(code, reason));
-      c->close_after_flush();
-    }
-  });
+  ctx_.counters.slow_consumer_closes.add();
+  ctx_.counters.drops.add();
+  feed_.clear();
+  // Deferred: this may run inside the registry's fan-out walk, which must not see lists change
+  // under it. The close frame goes ahead of what is queued (the client learns why at once, and
+  // resumes with since), but behind a frame already partly written: a frame cannot be cut. A
+  // slow reader gets a ping interval to take it, as long as a silent peer is given anyway.
+  boost::asio::post(conn_.owner().context(),
+                    [c = conn_.shared_from_this(), linger = ctx_.config.ping_interval] {
+                      if (c->is_open()) {
+                        c->discard_unsent();
+                        c->send(make_close_frame(
+                            close_code::policy, "slow consumer: resubscribe with since to resume"));
+                        c->close_after_flush(linger);
+                      }
+                    });
 }
 
 void session::on_drain() { close_with(close_code::service_restart, "server restarting"); }

@@ -30,7 +30,10 @@ struct settings {
   double publish_burst = 200;
   double volatile_rate = 2000;               // volatile publishes per second before 1008 (flood guard)
   std::chrono::milliseconds ping_interval{25000};
-  std::size_t send_queue_max_bytes = 1 << 20;
+  /// A frame, or a fragmented message, once started must end within this (1008 otherwise): any
+  /// byte keeps a connection alive, but not a message trickled forever.
+  std::chrono::milliseconds message_timeout{10000};
+  backlog_limits backlog;  // how far behind a subscriber may fall (slow consumers)
   std::size_t high_water = 64 << 10;
   std::size_t max_topics = 256;
   std::size_t presence_snapshot_limit = 100;
@@ -94,6 +97,13 @@ class session final : public io::connection_handler, public subscriber, private 
     std::unordered_map<std::string, volatile_slot> volatile_slots;
     io::wheel_entry volatile_timer;
   };
+  /// Input not yet parsed, and the deadline of the frame or fragmented message it belongs to.
+  /// Only a connection in the middle of a message has one: most are idle between messages.
+  struct partial_input {
+    std::string bytes;
+    io::wheel_entry deadline;
+    bool progressed = false;  // a message or a control frame ended during this parse
+  };
 
   // frame_parser::handler
   void on_text(std::string_view message) override;
@@ -122,7 +132,14 @@ class session final : public io::connection_handler, public subscriber, private 
   void reply(std::string frame);
   void fail_op(const boost::json::value& ref, std::string_view code, std::string_view message);
   void close_with(close_code code, std::string_view reason);
-  void close_later(close_code code, std::string_view reason);
+  /// The slow-consumer verdict was `close` (maybe inside a fan-out walk): drops the queued bytes
+  /// that have not started going out, then sends 1008 and closes.
+  void close_slow();
+  bool has_resume_topic() const;
+  partial_input& input();
+  /// After a parse: frees the input when nothing is pending, else (re)arms its deadline.
+  void settle_input();
+  void on_message_deadline();
   void release();
 
   bool allowed(bool ok, const boost::json::value& ref, std::string_view what);
@@ -130,12 +147,13 @@ class session final : public io::connection_handler, public subscriber, private 
   io::connection& conn_;
   context& ctx_;
   std::shared_ptr<const auth::identity> who_;  // shared by every anonymous or API-key connection
-  std::unique_ptr<std::string> in_;  // input not yet parsed; none while idle (most connections)
+  std::unique_ptr<partial_input> in_;          // none while idle (most connections)
   frame_parser parser_;
   std::vector<std::unique_ptr<topic_state>> topics_;  // few per connection: a vector beats a map
   std::unique_ptr<publisher_state> publisher_;
   feed feed_;
   bool heard_since_ping_ = true;
+  bool input_paused_ = false;  // the peer is not reading what it asked for: neither do we
   bool closing_ = false;
   bool released_ = false;
 };

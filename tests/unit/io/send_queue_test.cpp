@@ -254,5 +254,31 @@ TEST(SendQueue, TakeFrontHandsOnReferencesNotCopies) {
   q.take_front(5, [](shared_bytes) { ADD_FAILURE() << "nothing to take"; });
 }
 
+TEST(SendQueue, DropUnstartedKeepsThePartlyWrittenSegment) {
+  send_queue q;
+  q.push(shared_bytes::from_string("frame-one"));
+  q.push(shared_bytes::from_string("frame-two"));
+  q.push(shared_bytes::from_string("frame-three"));
+  EXPECT_EQ(write_some(q, 3), "fra");
+  q.drop_unstarted();
+  EXPECT_EQ(q.segments(), 1u);
+  EXPECT_EQ(q.bytes(), 6u);
+  EXPECT_EQ(front(q), "me-one");
+  q.push(shared_bytes::from_string("close"));
+  EXPECT_EQ(front(q), "me-oneclose");
+}
+
+TEST(SendQueue, DropUnstartedOnASegmentBoundaryDropsEverything) {
+  send_queue q;
+  q.push(shared_bytes::from_string("one"));
+  q.push(shared_bytes::from_string("two"));
+  EXPECT_EQ(write_some(q, 3), "one");
+  q.drop_unstarted();
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.bytes(), 0u);
+  q.push(shared_bytes::from_string("close"));
+  EXPECT_EQ(front(q), "close");
+}
+
 }  // namespace
 }  // namespace sb::io

@@ -127,7 +127,10 @@ TEST_F(Config, Defaults) {
   EXPECT_EQ(c.history_max_messages, 1000u);
   EXPECT_EQ(c.history_max_bytes, 4194304u);
   EXPECT_EQ(c.history_max_age_s, 3600u);
-  EXPECT_EQ(c.send_queue_max_bytes, 1048576u);
+  EXPECT_EQ(c.send_queue_max_bytes, 8388608u);
+  EXPECT_EQ(c.send_queue_soft_bytes, 1048576u);
+  EXPECT_EQ(c.send_queue_soft_s, 10u);
+  EXPECT_EQ(c.ws_message_timeout_ms, 10000u);
   EXPECT_EQ(c.drain_timeout_s, 10u);
   EXPECT_EQ(c.drain_rate, 2000u);
   EXPECT_TRUE(c.cors_origins.empty());
