@@ -164,6 +164,7 @@ void connection::flush() {
       return;
     }
   }
+  loop_->before_write();
   if (tls_) {
     flush_tls();
     return;

@@ -24,6 +24,7 @@
 #include "server/metrics.hpp"
 #include "server/web_assets.hpp"
 #include "sse/encoder.hpp"
+#include "store/rocks_history_store.hpp"
 #include "ws/protocol.hpp"
 
 namespace sb::server {
@@ -160,6 +161,7 @@ struct app::shared_state {
   std::shared_ptr<connection_limits> limits;
   std::unique_ptr<auth::authority> auth;
   std::unique_ptr<http::publish_limiter> publish_limits;
+  std::unique_ptr<history_store> store;  // history_dir; outlives the broker
   std::unique_ptr<memory_broker> broker;
   std::unique_ptr<io::tls_context> tls;
   presence_registry presence;
@@ -209,7 +211,22 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
     sse::encode_message(m);
     ws::encode_message(m);
   };
-  shared_->broker = std::make_unique<memory_broker>(limits, encode, std::move(sinks), unix_ms);
+  auto fsync = store::parse_fsync_mode(config_.history_fsync).value_or(store::fsync_mode::everysec);
+  if (!config_.history_dir.empty()) {
+    shared_->store = std::make_unique<store::rocks_history_store>(config_.history_dir, fsync);
+  }
+  shared_->broker = std::make_unique<memory_broker>(limits, encode, std::move(sinks), unix_ms, shared_->store.get());
+  if (shared_->store && fsync == store::fsync_mode::always) {
+    // Group commit: whatever this loop's turn (and every other loop) wrote is synced once, before
+    // the first byte of an answer or a delivery leaves.
+    for (auto& w : workers_) {
+      w->loop.set_write_barrier([store = shared_->store.get()] {
+        if (store->needs_sync()) {
+          store->sync();
+        }
+      });
+    }
+  }
   std::string policy_error;
   auto policies = policy_table::parse(config_.slow_consumer_policies, policy_error);
   if (!policies) {
@@ -320,9 +337,11 @@ int app::run() {
     }
     w->thread = std::thread([&loop = w->loop] { loop.run(); });
   }
-  spdlog::info("switchboard listening on {}{} with {} loop(s){}", config_.listen,
+  spdlog::info("switchboard listening on {}{} with {} loop(s){}{}", config_.listen,
                config_.tls_listen.empty() ? "" : " and " + config_.tls_listen + " (TLS, h2)", workers_.size(),
-               config_.dev ? " (dev mode: demo at /)" : "");
+               config_.dev ? " (dev mode: demo at /)" : "",
+               config_.history_dir.empty() ? std::string(", history in memory")
+                                           : ", history in " + config_.history_dir + " (fsync " + config_.history_fsync + ")");
 
   boost::asio::io_context control;
   boost::asio::signal_set signals(control, SIGTERM, SIGINT);

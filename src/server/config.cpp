@@ -156,6 +156,8 @@ const std::vector<config_entry>& config_table() {
       {"history_max_messages", field(&config::history_max_messages), 0, 10000000, "messages kept per topic"},
       {"history_max_bytes", field(&config::history_max_bytes), 0, unbounded, "bytes kept per topic"},
       {"history_max_age_s", field(&config::history_max_age_s), 1, 365 * 86400, "seconds a message is kept"},
+      {"history_dir", field(&config::history_dir), 0, 0, "directory that keeps history, retained messages and epochs across restarts (empty: in memory only)"},
+      {"history_fsync", field(&config::history_fsync), 0, 0, "with history_dir: always (a publish is answered once on disk), everysec (synced within a second), no (when the OS likes)", false, "always, everysec, no"},
       {"send_queue_max_bytes", field(&config::send_queue_max_bytes), 4096, 1 << 30, "per connection; a slow consumer over it is closed and resumes from history"},
       {"drain_timeout_s", field(&config::drain_timeout_s), 1, 3600, "SIGTERM: exit within this"},
       {"drain_rate", field(&config::drain_rate), 1, 10000000, "SIGTERM: streams closed per second"},
