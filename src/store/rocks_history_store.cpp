@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 namespace sb::store {
@@ -150,6 +151,7 @@ std::optional<fsync_mode> parse_fsync_mode(std::string_view text) {
 
 rocks_history_store::rocks_history_store(const std::string& dir, fsync_mode mode)
     : dir_(dir), mode_(mode) {
+  std::getline(std::ifstream("/proc/sys/kernel/random/boot_id"), boot_id_);
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) {
@@ -198,6 +200,10 @@ rocks_history_store::~rocks_history_store() {
   // A clean stop leaves everything on disk whatever the mode: the next start resumes exactly.
   if (auto s = db_->SyncWAL(); !s.ok()) {
     spdlog::error("history_dir {}: final sync failed: {}", dir_, s.ToString());
+  } else {
+    rocksdb::WriteOptions sync_write;
+    sync_write.sync = true;
+    db_->Put(sync_write, "s", run_state(true));  // the next start may trust every seq
   }
   if (auto s = db_->Close(); !s.ok()) {
     spdlog::error("history_dir {}: close failed: {}", dir_, s.ToString());
@@ -217,11 +223,8 @@ std::uint64_t rocks_history_store::node_epoch(std::uint64_t fresh) {
     std::string record(magic);
     put_u32(record, format_version);
     put_u64(record, fresh);
-    rocksdb::WriteOptions sync_write;
-    sync_write.sync = true;
-    if (auto s = db_->Put(sync_write, "f", record); !s.ok()) {
-      throw std::runtime_error("history_dir " + dir_ + ": cannot write: " + s.ToString());
-    }
+    write_synced("f", record);
+    write_synced("s", run_state(false));
     return fresh;
   }
   if (!status.ok()) {
@@ -243,7 +246,51 @@ std::uint64_t rocks_history_store::node_epoch(std::uint64_t fresh) {
                              std::to_string(version) + "; this build reads up to " +
                              std::to_string(format_version) + "); refusing to start");
   }
+  // The last run neither stopped cleanly nor synced every write, and the machine has booted
+  // since: the OS may have lost the last writes, which subscribers may have seen. Reusing their
+  // seqs could hand a client a different message under an id it already has, so every topic moves
+  // to a new epoch (its history is kept, renumbered): resuming clients are told of a gap.
+  std::string state;
+  if (db_->Get(rocksdb::ReadOptions(), "s", &state).ok()) {
+    auto at = state.find('\0');
+    bool clean = at != std::string::npos && at + 1 < state.size() && state[at + 1] == 1;
+    bool synced_every_write =
+        at != std::string::npos && at + 2 < state.size() && state[at + 2] == 1;
+    if (!clean && !synced_every_write && !boot_id_.empty() && state.substr(0, at) != boot_id_) {
+      spdlog::warn(
+          "history_dir {}: the machine restarted while history_fsync was not always and "
+          "switchboard had "
+          "not stopped cleanly; the last writes may be lost, so every topic starts a new epoch "
+          "(resuming "
+          "clients get a gap)",
+          dir_);
+      renumber_ = true;
+      epoch = fresh;
+      std::string record(magic);
+      put_u32(record, format_version);
+      put_u64(record, fresh);
+      write_synced("f", record);
+    }
+  }
+  write_synced("s", run_state(false));
+  new_epoch_ = epoch;
   return epoch;
+}
+
+std::string rocks_history_store::run_state(bool clean) const {
+  auto out = boot_id_;
+  out.push_back('\0');
+  out.push_back(clean ? 1 : 0);
+  out.push_back(mode_ == fsync_mode::always ? 1 : 0);
+  return out;
+}
+
+void rocks_history_store::write_synced(const std::string& key, const std::string& value) {
+  rocksdb::WriteOptions sync_write;
+  sync_write.sync = true;
+  if (auto s = db_->Put(sync_write, key, value); !s.ok()) {
+    throw std::runtime_error("history_dir " + dir_ + ": cannot write: " + s.ToString());
+  }
 }
 
 void rocks_history_store::load(const std::function<void(stored_topic&&)>& each) {
@@ -289,6 +336,9 @@ void rocks_history_store::load(const std::function<void(stored_topic&&)>& each) 
     } else if (!status.IsNotFound()) {
       throw corrupt(t.name, status.ToString());
     }
+    if (renumber_) {
+      renumber(t);
+    }
     {
       std::lock_guard lock(trim_mutex_);
       auto first = t.messages.empty() ? t.head.seq + 1 : t.messages.front().pos.seq;
@@ -302,8 +352,28 @@ void rocks_history_store::load(const std::function<void(stored_topic&&)>& each) 
     throw std::runtime_error("history_dir " + dir_ +
                              ": cannot read: " + topics->status().ToString());
   }
+  if (renumber_) {
+    db_->SyncWAL();
+  }
   spdlog::info("history_dir {}: {} topic(s) and {} message(s) kept from the last run", dir_,
                topic_count, message_count);
+}
+
+void rocks_history_store::renumber(stored_topic& t) {
+  rocksdb::WriteBatch batch;
+  t.head.epoch = new_epoch_;
+  batch.Put(topic_key(t.name), encode_head(t.head));
+  for (auto& m : t.messages) {
+    m.pos.epoch = new_epoch_;
+    batch.Put(message_key(t.name, m.pos.seq), encode_message(m));
+  }
+  if (t.retained) {
+    t.retained->pos.epoch = new_epoch_;
+    batch.Put(retained_key(t.name), encode_message(*t.retained));
+  }
+  if (auto s = db_->Write(rocksdb::WriteOptions(), &batch); !s.ok()) {
+    throw std::runtime_error("history_dir " + dir_ + ": cannot write: " + s.ToString());
+  }
 }
 
 bool rocks_history_store::append(const message& m) {

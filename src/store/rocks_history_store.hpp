@@ -5,8 +5,8 @@
 // background thread once a second; no: never). The log's records carry checksums, so a torn tail
 // after a power loss is dropped at the next start and the store stays consistent in every mode.
 //
-// Keys: "f" the format and node epoch; "t<topic>" the topic's epoch and last seq; "m<topic>\0<seq,
-// 8 bytes big-endian>" a message; "r<topic>" the retained message.
+// Keys: "f" the format and node epoch; "s" how the last run ended; "t<topic>" the topic's epoch and
+// last seq; "m<topic>\0<seq, 8 bytes big-endian>" a message; "r<topic>" the retained message.
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -56,6 +56,10 @@ class rocks_history_store final : public history_store {
     std::uint64_t first_kept = 0;     // what the history keeps; below it is to be deleted
   };
 
+  /// "s": the boot this run started in, whether it stopped cleanly, whether it synced every write.
+  std::string run_state(bool clean) const;
+  void write_synced(const std::string& key, const std::string& value);
+  void renumber(stored_topic& t);
   void add_pending_trims(rocksdb::WriteBatch& batch);
   void flush_trims();
   void run_background();
@@ -63,6 +67,9 @@ class rocks_history_store final : public history_store {
   std::string dir_;
   fsync_mode mode_;
   std::unique_ptr<rocksdb::DB> db_;
+  std::string boot_id_;
+  bool renumber_ = false;  // the last run may have lost writes: new epochs (see node_epoch())
+  std::uint64_t new_epoch_ = 0;
   std::atomic<std::uint64_t> written_{0};
   std::atomic<std::uint64_t> synced_{0};
   std::mutex sync_mutex_;

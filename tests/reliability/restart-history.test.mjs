@@ -80,7 +80,7 @@ function byTopic(datas, topics) {
 async function restartCycle(t, { signal, fsync }) {
   const r = rng(seed);
   const dir = tempDir(t);
-  const args = ['--history-dir', dir, '--threads', '2', '--history-max-messages', '100000', ...(fsync ? ['--history-fsync', fsync] : [])];
+  const args = ['--history-dir', dir, '--threads', '2', '--history-max-messages', '100000', '--history-max-bytes', String(1 << 30), ...(fsync ? ['--history-fsync', fsync] : [])];
   const first = await startServer(t, { args });
   const a = uniq('restart/a');
   const b = uniq('restart/b');
@@ -172,7 +172,7 @@ test('SIGKILL under history_fsync = always: every acknowledged publish is there 
 
 test('SIGKILL under always while publishers are mid-flight: no acknowledged message is lost', { timeout: soakTimeout(60_000, 900_000) }, async (t) => {
   const dir = tempDir(t);
-  const args = ['--history-dir', dir, '--history-fsync', 'always', '--threads', '2', '--history-max-messages', '100000'];
+  const args = ['--history-dir', dir, '--history-fsync', 'always', '--threads', '2', '--history-max-messages', '100000', '--history-max-bytes', String(1 << 30)];
   const first = await startServer(t, { args });
   const topic = uniq('restart/kill');
   const acked = [];

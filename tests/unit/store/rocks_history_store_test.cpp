@@ -276,6 +276,59 @@ TEST_F(RocksHistoryStore, RefusesASecondUser) {
   EXPECT_THROW(open(), std::runtime_error);
 }
 
+std::string this_boot() {
+  std::string id;
+  std::getline(std::ifstream("/proc/sys/kernel/random/boot_id"), id);
+  return id;
+}
+
+/// The "s" record of a run that did not stop cleanly: its boot, and whether it synced every write.
+std::string unclean_run(const std::string& boot, bool always) {
+  return boot + std::string(1, '\0') + std::string(1, '\0') + std::string(1, always ? '\1' : '\0');
+}
+
+TEST_F(RocksHistoryStore, AfterAMachineCrashWithUnsyncedWritesEveryTopicStartsANewEpoch) {
+  {
+    auto s = open();
+    s->node_epoch(5);
+    for (std::uint64_t seq = 1; seq <= 3; ++seq) {
+      ASSERT_TRUE(s->append(make_message("a", {5, seq}, "x", seq == 3)));
+    }
+  }
+  poke("s", unclean_run("another-boot", false));
+  {
+    auto s = open();
+    EXPECT_EQ(s->node_epoch(99), 99u);
+    auto all = load_all(*s);
+    EXPECT_EQ(all.at("a").head, (position{99, 3}));  // same seqs, new epoch: old ids are a gap
+    EXPECT_EQ(seqs(all.at("a")), (std::vector<std::uint64_t>{1, 2, 3}));
+    EXPECT_EQ(all.at("a").messages[0].pos.epoch, 99u);
+    ASSERT_TRUE(all.at("a").retained);
+    EXPECT_EQ(all.at("a").retained->pos.epoch, 99u);
+  }
+  auto s = open();  // stopped cleanly since: the new epoch is kept and the records agree with it
+  EXPECT_EQ(s->node_epoch(7), 99u);
+  EXPECT_EQ(load_all(*s).at("a").head, (position{99, 3}));
+}
+
+TEST_F(RocksHistoryStore, AProcessCrashOrAlwaysKeepsEpochs) {
+  {
+    auto s = open();
+    s->node_epoch(5);
+    ASSERT_TRUE(s->append(make_message("a", {5, 1}, "x")));
+  }
+  poke("s", unclean_run(this_boot(), false));  // killed, same boot: the OS kept every write
+  {
+    auto s = open();
+    EXPECT_EQ(s->node_epoch(99), 5u);
+    EXPECT_EQ(load_all(*s).at("a").head, (position{5, 1}));
+  }
+  poke("s", unclean_run("another-boot", true));  // history_fsync = always: every write was synced
+  auto s = open();
+  EXPECT_EQ(s->node_epoch(99), 5u);
+  EXPECT_EQ(load_all(*s).at("a").head, (position{5, 1}));
+}
+
 TEST(FsyncMode, Parses) {
   EXPECT_EQ(parse_fsync_mode("always"), fsync_mode::always);
   EXPECT_EQ(parse_fsync_mode("everysec"), fsync_mode::everysec);
