@@ -2,7 +2,9 @@
 // publish, 100 topics round-robin, the oldest record of a topic deleted once it holds 1,000), and
 // makes them durable per fsync mode: always = one sync per group of 32 writes (one loop turn),
 // everysec = a background thread syncs once a second, no = never. Prints records/s and RSS.
-// Build: g++ -O2 -std=c++20 store_choice.cpp -llmdb -lsqlite3 -lrocksdb -o store_choice
+// Not part of the build (LMDB and SQLite are not dependencies of the server); with liblmdb-dev,
+// libsqlite3-dev and librocksdb-dev installed:
+//   g++ -O2 -std=c++20 bench/store_choice.cpp -llmdb -lsqlite3 -lrocksdb -o store_choice
 // Run:   taskset -c 1 ./store_choice lmdb|sqlite|rocksdb always|everysec|no DIR [N]
 #include <fcntl.h>
 #include <lmdb.h>
