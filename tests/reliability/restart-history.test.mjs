@@ -5,7 +5,7 @@
 // restart is a new epoch and every resuming client is told so with a gap (the documented default).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServer } from '../support/server.mjs';
@@ -231,4 +231,23 @@ test('without history_dir a restart is a new epoch: resuming clients get a gap',
   await r.until((x) => gaps(x).length > 0, 3000, 'the gap');
   assert.deepEqual(JSON.parse(gaps(r)[0].data).topics, [topic]);
   r.close();
+});
+
+test('a damaged history_dir stops the start with a message naming it; another server keeps serving', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t);
+  const args = ['--history-dir', dir, '--threads', '1'];
+  const first = await startServer(t, { args });
+  const topic = uniq('restart/damaged');
+  await publishOk(first.url, topic, 'one');
+  await first.stop('SIGTERM');
+  writeFileSync(path.join(dir, 'CURRENT'), 'garbage\n');
+  await assert.rejects(startServer(null, { args, port: first.port }), (err) => {
+    assert.match(err.message, /history_dir .*cannot open the history store/);
+    return true;
+  });
+  // Moved aside, the directory starts empty: a new epoch, and resuming clients are told of a gap.
+  rmSync(dir, { recursive: true, force: true });
+  const second = await startServer(t, { args, port: first.port });
+  const id = await publishOk(second.url, topic, 'two');
+  assert.equal(parseTopicId(id).seq, 1n);
 });
