@@ -337,11 +337,9 @@ int app::run() {
     }
     w->thread = std::thread([&loop = w->loop] { loop.run(); });
   }
-  spdlog::info("switchboard listening on {}{} with {} loop(s){}{}", config_.listen,
+  spdlog::info("switchboard listening on {}{} with {} loop(s){}", config_.listen,
                config_.tls_listen.empty() ? "" : " and " + config_.tls_listen + " (TLS, h2)", workers_.size(),
-               config_.dev ? " (dev mode: demo at /)" : "",
-               config_.history_dir.empty() ? std::string(", history in memory")
-                                           : ", history in " + config_.history_dir + " (fsync " + config_.history_fsync + ")");
+               config_.dev ? " (dev mode: demo at /)" : "");
 
   boost::asio::io_context control;
   boost::asio::signal_set signals(control, SIGTERM, SIGINT);

@@ -355,8 +355,12 @@ void rocks_history_store::load(const std::function<void(stored_topic&&)>& each) 
   if (renumber_) {
     db_->SyncWAL();
   }
-  spdlog::info("history_dir {}: {} topic(s) and {} message(s) kept from the last run", dir_,
-               topic_count, message_count);
+  spdlog::info(
+      "history_dir {}: {} topic(s) and {} message(s) kept from the last run (history_fsync = {})",
+      dir_, topic_count, message_count,
+      mode_ == fsync_mode::always     ? "always"
+      : mode_ == fsync_mode::everysec ? "everysec"
+                                      : "no");
 }
 
 void rocks_history_store::renumber(stored_topic& t) {
