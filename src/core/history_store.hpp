@@ -47,7 +47,8 @@ class history_store {
   virtual bool needs_sync() const = 0;
 
   /// Makes everything appended so far durable (group commit: concurrent callers share one sync).
-  virtual void sync() = 0;
+  /// False when the disk refused (logged): what was appended may not survive a power loss.
+  virtual bool sync() = 0;
 };
 
 }  // namespace sb

@@ -7,6 +7,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -221,8 +222,11 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
     // the first byte of an answer or a delivery leaves.
     for (auto& w : workers_) {
       w->loop.set_write_barrier([store = shared_->store.get()] {
-        if (store->needs_sync()) {
-          store->sync();
+        if (store->needs_sync() && !store->sync()) {
+          // What waits to be written was promised to be on disk first; it may not be. As Redis
+          // does under appendfsync always: stop rather than acknowledge what may be lost.
+          spdlog::critical("history_fsync = always and the disk refused a sync: exiting");
+          std::_Exit(3);
         }
       });
     }

@@ -445,21 +445,22 @@ void rocks_history_store::flush_trims() {
   }
 }
 
-void rocks_history_store::sync() {
+bool rocks_history_store::sync() {
   auto target = written_.load();
   if (synced_.load() >= target) {
-    return;
+    return true;
   }
   std::lock_guard lock(sync_mutex_);
   if (synced_.load() >= target) {
-    return;  // a sync that started after our write finished while we waited: it covered us
+    return true;  // a sync that started after our write finished while we waited: it covered us
   }
   auto upto = written_.load();
   if (auto s = db_->SyncWAL(); !s.ok()) {
     spdlog::error("history_dir {}: sync failed: {}", dir_, s.ToString());
-    return;
+    return false;
   }
   synced_.store(upto);
+  return true;
 }
 
 void rocks_history_store::run_background() {

@@ -48,7 +48,7 @@ class rocks_history_store final : public history_store {
   bool append(const message& m) override;
   void trim(std::string_view topic, std::uint64_t first_kept) override;
   bool needs_sync() const override { return synced_.load() < written_.load(); }
-  void sync() override;
+  bool sync() override;
 
  private:
   struct topic_span {

@@ -34,7 +34,7 @@ class recording_store final : public history_store {
     trims[std::string(topic)] = first_kept;
   }
   bool needs_sync() const override { return false; }
-  void sync() override {}
+  bool sync() override { return true; }
 
   std::uint64_t kept_epoch = 0;
   std::vector<stored_topic> topics;
