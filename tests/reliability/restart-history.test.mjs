@@ -13,6 +13,7 @@ import { publishOk, publish, parseTopicId } from '../support/http.mjs';
 import { openSse, waitPreamble } from '../support/sse.mjs';
 import { uniq, rng, testSeed } from '../support/util.mjs';
 import { soak, soakTimeout } from '../support/soak.mjs';
+import { openWs } from '../support/ws-client.mjs';
 
 const seed = testSeed();
 
@@ -250,4 +251,44 @@ test('a damaged history_dir stops the start with a message naming it; another se
   const second = await startServer(t, { args, port: first.port });
   const id = await publishOk(second.url, topic, 'two');
   assert.equal(parseTopicId(id).seq, 1n);
+});
+
+test('SIGKILL under always: every WebSocket publish that was acked is there after the restart', { timeout: soakTimeout(60_000, 900_000) }, async (t) => {
+  const dir = tempDir(t);
+  const args = ['--history-dir', dir, '--history-fsync', 'always', '--threads', '2', '--history-max-messages', '100000',
+    '--history-max-bytes', String(1 << 30), '--ws-publish-rate', '1000000', '--ws-publish-burst', '1000000'];
+  const first = await startServer(t, { args });
+  const topic = uniq('restart/ws');
+  const target = soak(200, 10000);
+  const acked = [];
+  let stop = false;
+  const clients = await Promise.all([0, 1, 2].map((k) => openWs(null, first.port, { name: `pub${k}` })));
+  const publisher = async (c, k) => {
+    for (let i = 0; !stop; i++) {
+      let r;
+      try {
+        r = await c.call({ op: 'publish', topic, data: `ws${k}-${i}` }, { timeoutMs: 3000 });
+      } catch {
+        return; // killed under this publish: never acked, nothing promised
+      }
+      if (r.op !== 'ack') return;
+      acked.push({ id: r.id, data: `ws${k}-${i}` });
+      if (acked.length >= target && !stop) {
+        stop = true;
+        first.signal('SIGKILL');
+      }
+    }
+  };
+  await Promise.all(clients.map(publisher));
+  await first.exited;
+  for (const c of clients) c.terminate();
+
+  const second = await startServer(t, { args, port: first.port });
+  const seqs = acked.map((m) => parseTopicId(m.id).seq).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+  const s = await openSse(second.port, { topics: [topic], lastEventId: `${parseTopicId(acked[0].id).epoch}-${seqs[0] - 1n}` });
+  await s.until((x) => messages(x).length >= acked.length || gaps(x).length > 0, 5000, 'the replay');
+  assert.deepEqual(gaps(s).map((e) => e.data), []);
+  const got = new Map(messages(s).map((e) => [e.id, e.data]));
+  assert.deepEqual(acked.filter((m) => got.get(m.id) !== m.data), [], 'acked WebSocket publishes missing after SIGKILL');
+  s.close();
 });
