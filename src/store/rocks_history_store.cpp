@@ -200,10 +200,12 @@ rocks_history_store::~rocks_history_store() {
   // A clean stop leaves everything on disk whatever the mode: the next start resumes exactly.
   if (auto s = db_->SyncWAL(); !s.ok()) {
     spdlog::error("history_dir {}: final sync failed: {}", dir_, s.ToString());
-  } else {
+  } else if (loaded_) {
+    // The next start may trust every seq. (Not for a store this run refused: it is not ours to
+    // mark.)
     rocksdb::WriteOptions sync_write;
     sync_write.sync = true;
-    db_->Put(sync_write, "s", run_state(true));  // the next start may trust every seq
+    db_->Put(sync_write, "s", run_state(true));
   }
   if (auto s = db_->Close(); !s.ok()) {
     spdlog::error("history_dir {}: close failed: {}", dir_, s.ToString());
@@ -355,6 +357,7 @@ void rocks_history_store::load(const std::function<void(stored_topic&&)>& each) 
   if (renumber_) {
     db_->SyncWAL();
   }
+  loaded_ = true;
   spdlog::info(
       "history_dir {}: {} topic(s) and {} message(s) kept from the last run (history_fsync = {})",
       dir_, topic_count, message_count,

@@ -68,6 +68,7 @@ class rocks_history_store final : public history_store {
   fsync_mode mode_;
   std::unique_ptr<rocksdb::DB> db_;
   std::string boot_id_;
+  bool loaded_ = false;    // load() went through: this store is ours to write
   bool renumber_ = false;  // the last run may have lost writes: new epochs (see node_epoch())
   std::uint64_t new_epoch_ = 0;
   std::atomic<std::uint64_t> written_{0};
