@@ -18,7 +18,7 @@ build_packages=(
   cmake ninja-build g++ pkg-config git ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev zlib1g-dev libnghttp2-dev libhiredis-dev
-  libspdlog-dev libcli11-dev libtomlplusplus-dev
+  libspdlog-dev libcli11-dev libtomlplusplus-dev librocksdb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl
 )

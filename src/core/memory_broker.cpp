@@ -19,14 +19,51 @@ std::uint64_t random_epoch() {
 }  // namespace
 
 memory_broker::memory_broker(history_limits limits, message_encoder encode,
-                             std::vector<delivery_sink*> sinks, clock_fn now_ms)
+                             std::vector<delivery_sink*> sinks, clock_fn now_ms, history_store* store)
     : limits_(limits),
       encode_(std::move(encode)),
       sinks_(std::move(sinks)),
       now_ms_(std::move(now_ms)),
+      store_(store),
       node_epoch_(random_epoch()) {
   if (sinks_.size() > 64) {
     throw std::invalid_argument("memory_broker: at most 64 loops (one bit each in a topic's loop mask)");
+  }
+  if (store_) {
+    restore();
+  }
+}
+
+void memory_broker::restore() {
+  // Before any loop runs: no lock needed. History bounds apply to what was kept as they do to
+  // what is published (age counts from each message's publish time).
+  node_epoch_ = store_->node_epoch(node_epoch_);
+  auto now = now_ms_();
+  auto shared = [this](message&& m) {
+    auto p = std::make_shared<message>(std::move(m));
+    if (encode_) {
+      encode_(*p);
+    }
+    return message_ptr(std::move(p));
+  };
+  store_->load([&](stored_topic&& st) {
+    auto t = std::make_unique<topic_state>(limits_, st.head.epoch);
+    t->last_seq = st.head.seq;
+    for (auto& m : st.messages) {
+      t->history.append(shared(std::move(m)), now);
+    }
+    if (st.retained) {
+      t->retained = shared(std::move(*st.retained));
+    }
+    persist_trim(st.name, *t);
+    auto& s = shard_for(st.name);
+    s.topics.emplace(std::move(st.name), std::move(t));
+  });
+}
+
+void memory_broker::persist_trim(std::string_view topic, const topic_state& t) {
+  if (store_) {
+    store_->trim(topic, t.history.first_seq().value_or(t.last_seq + 1));
   }
 }
 
@@ -42,7 +79,7 @@ memory_broker::topic_state& memory_broker::state_for(shard& s, std::string_view 
   return *it->second;
 }
 
-position memory_broker::append(shard& s, publish_item& item, std::int64_t now) {
+std::optional<position> memory_broker::append(shard& s, publish_item& item, std::int64_t now) {
   auto& t = state_for(s, item.topic);
   auto m = std::make_shared<message>();
   m->pos = {t.epoch, ++t.last_seq};
@@ -55,11 +92,17 @@ position memory_broker::append(shard& s, publish_item& item, std::int64_t now) {
   if (encode_) {
     encode_(*m);
   }
+  // Written before anyone can see it, so nothing a subscriber was sent is missing after a crash.
+  if (store_ && !store_->append(*m)) {
+    --t.last_seq;
+    return std::nullopt;
+  }
   message_ptr shared = std::move(m);
   if (shared->retain) {
     t.retained = shared;
   }
   t.history.append(shared, now);
+  persist_trim(shared->topic, t);
   for (auto mask = t.loop_mask; mask != 0; mask &= mask - 1) {
     sinks_[static_cast<std::size_t>(std::countr_zero(mask))]->deliver(shared);
   }
@@ -78,8 +121,16 @@ void memory_broker::publish(std::vector<publish_item> items, publish_handler don
   auto now = now_ms_();
   for (auto& item : items) {
     auto& s = shard_for(item.topic);
-    std::lock_guard lock(s.mutex);
-    positions.push_back(append(s, item, now));
+    std::optional<position> p;
+    {
+      std::lock_guard lock(s.mutex);
+      p = append(s, item, now);
+    }
+    if (!p) {
+      done(errc::unavailable);  // the store failed (logged); what came before it is kept
+      return;
+    }
+    positions.push_back(*p);
   }
   done(std::move(positions));
 }
@@ -93,6 +144,7 @@ void memory_broker::attach(std::size_t loop_index, std::string_view topic,
     auto& t = state_for(s, topic);
     t.loop_mask |= std::uint64_t{1} << loop_index;
     t.history.trim(now_ms_());
+    persist_trim(topic, t);
     out.head = {t.epoch, t.last_seq};
     if (since) {
       if (since->epoch == t.epoch) {
@@ -153,6 +205,7 @@ void memory_broker::read_history(std::string_view topic, std::optional<position>
     if (it != s.topics.end()) {
       auto& t = *it->second;
       t.history.trim(now_ms_());
+      persist_trim(topic, t);
       std::uint64_t after = 0;
       bool known = true;
       if (since) {

@@ -14,6 +14,7 @@
 
 #include "core/broker.hpp"
 #include "core/history.hpp"
+#include "core/history_store.hpp"
 
 namespace sb {
 
@@ -22,9 +23,12 @@ class memory_broker final : public broker {
   using clock_fn = std::function<std::int64_t()>;  // Unix milliseconds
 
   /// `sinks[i]` receives the messages for loop i; they must outlive the broker. At most 64 loops
-  /// (std::invalid_argument otherwise).
+  /// (std::invalid_argument otherwise). With a `store` (history_dir; it must outlive the broker),
+  /// the node epoch, every topic's epoch and seq, history and retained message are loaded from it
+  /// here (it throws what the store throws), and every stored message is written to it before it
+  /// is shared.
   memory_broker(history_limits limits, message_encoder encode, std::vector<delivery_sink*> sinks,
-                clock_fn now_ms);
+                clock_fn now_ms, history_store* store = nullptr);
 
   void publish(std::vector<publish_item> items, publish_handler done) override;
   void attach(std::size_t loop_index, std::string_view topic, std::optional<position> since,
@@ -55,12 +59,17 @@ class memory_broker final : public broker {
 
   shard& shard_for(std::string_view topic);
   topic_state& state_for(shard& s, std::string_view topic);
-  position append(shard& s, publish_item& item, std::int64_t now);
+  /// nullopt when the store could not write it (nothing is kept then).
+  std::optional<position> append(shard& s, publish_item& item, std::int64_t now);
+  void restore();
+  /// Tells the store what the history no longer keeps (after any trim).
+  void persist_trim(std::string_view topic, const topic_state& t);
 
   history_limits limits_;
   message_encoder encode_;
   std::vector<delivery_sink*> sinks_;
   clock_fn now_ms_;
+  history_store* store_;
   std::uint64_t node_epoch_;
   std::array<shard, shard_count> shards_;
 };

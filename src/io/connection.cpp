@@ -162,6 +162,7 @@ void connection::flush() {
       return;
     }
   }
+  loop_->before_write();
   if (tls_) {
     flush_tls();
     return;

@@ -54,6 +54,15 @@ class loop {
   /// Open connections; readable from any thread (a relaxed gauge, written by this loop only).
   std::size_t open_connections() const { return open_connections_.get(); }
 
+  /// `f` runs before any connection of this loop writes (history_fsync = always: what was
+  /// published must be on disk before an answer or a delivery leaves). Set before run().
+  void set_write_barrier(std::function<void()> f) { write_barrier_ = std::move(f); }
+  void before_write() {
+    if (write_barrier_) {
+      write_barrier_();
+    }
+  }
+
   /// Calls `f(connection&)` for every connection of this loop; `f` may close them.
   void for_each_connection(const std::function<void(connection&)>& f);
 
@@ -72,6 +81,7 @@ class loop {
   member_list members_;
   loop_counter open_connections_;
   bool flush_posted_ = false;
+  std::function<void()> write_barrier_;
 };
 
 }  // namespace sb::io

@@ -7,6 +7,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -26,6 +27,7 @@
 #include "server/version.hpp"
 #include "server/web_assets.hpp"
 #include "sse/encoder.hpp"
+#include "store/rocks_history_store.hpp"
 #include "ws/protocol.hpp"
 
 namespace sb::server {
@@ -184,6 +186,7 @@ struct app::shared_state {
   std::shared_ptr<connection_limits> limits;
   std::unique_ptr<auth::authority> auth;
   std::unique_ptr<http::publish_limiter> publish_limits;
+  std::unique_ptr<history_store> store;  // history_dir; outlives the broker
   std::unique_ptr<memory_broker> broker;
   std::unique_ptr<io::tls_context> tls;
   presence_registry presence;
@@ -240,7 +243,25 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
     sse::encode_message(m);
     ws::encode_message(m);
   };
-  shared_->broker = std::make_unique<memory_broker>(limits, encode, std::move(sinks), unix_ms);
+  auto fsync = store::parse_fsync_mode(config_.history_fsync).value_or(store::fsync_mode::everysec);
+  if (!config_.history_dir.empty()) {
+    shared_->store = std::make_unique<store::rocks_history_store>(config_.history_dir, fsync);
+  }
+  shared_->broker = std::make_unique<memory_broker>(limits, encode, std::move(sinks), unix_ms, shared_->store.get());
+  if (shared_->store && fsync == store::fsync_mode::always) {
+    // Group commit: whatever this loop's turn (and every other loop) wrote is synced once, before
+    // the first byte of an answer or a delivery leaves.
+    for (auto& w : workers_) {
+      w->loop.set_write_barrier([store = shared_->store.get()] {
+        if (store->needs_sync() && !store->sync()) {
+          // What waits to be written was promised to be on disk first; it may not be. As Redis
+          // does under appendfsync always: stop rather than acknowledge what may be lost.
+          spdlog::critical("history_fsync = always and the disk refused a sync: exiting");
+          std::_Exit(3);
+        }
+      });
+    }
+  }
   std::string policy_error;
   auto policies = policy_table::parse(config_.slow_consumer_policies, policy_error);
   if (!policies) {

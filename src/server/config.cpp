@@ -215,6 +215,13 @@ const std::vector<config_entry>& config_table() {
        "bytes kept per topic"},
       {"history_max_age_s", field(&config::history_max_age_s), 1, 365 * 86400,
        "seconds a message is kept"},
+      {"history_dir", field(&config::history_dir), 0, 0,
+       "directory that keeps history, retained messages and epochs across restarts (empty: in "
+       "memory only)"},
+      {"history_fsync", field(&config::history_fsync), 0, 0,
+       "with history_dir: always (a publish is answered once on disk), everysec (synced within a "
+       "second), no (when the OS likes)",
+       false, "always, everysec, no"},
       {"send_queue_max_bytes", field(&config::send_queue_max_bytes), 4096, 1 << 30,
        "hard bound on what a subscriber may have waiting: over it, its topic's slow-consumer "
        "policy applies at once"},
