@@ -5,7 +5,7 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 LISTEN     ?= 127.0.0.1:8080
 
-.PHONY: deps test-deps build run test test-asan fuzz soak bench demo-screenshot clean format
+.PHONY: deps test-deps build run test test-asan fuzz fuzz-build soak bench demo-screenshot clean format
 
 deps:
 	@scripts/install-deps.sh
@@ -24,7 +24,7 @@ run: deps $(BUILD)/build.ninja
 	@cmake --build $(BUILD) -j $(JOBS) --target switchboard
 	$(BUILD)/switchboard --dev --listen $(LISTEN)
 
-test: test-deps build fuzz
+test: test-deps build fuzz-build
 	@FUZZ_BUILD=$(FUZZ_BUILD) scripts/run-tests.sh $(BUILD)
 
 $(ASAN_BUILD)/build.ninja:
@@ -38,9 +38,13 @@ $(FUZZ_BUILD)/build.ninja:
 	CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DSWITCHBOARD_FUZZ=ON -DSWITCHBOARD_TESTS=OFF -DSWITCHBOARD_BENCH=OFF
 
-# libFuzzer targets for every parser (tests/fuzz); `make test` runs each briefly.
-fuzz: test-deps $(FUZZ_BUILD)/build.ninja
+# libFuzzer targets for every parser and for whole sessions (tests/fuzz); `make test` runs each
+# for 10 s, `make fuzz` for FUZZ_SECONDS (default 600) each.
+fuzz-build: test-deps $(FUZZ_BUILD)/build.ninja
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+fuzz: fuzz-build
+	@SUITES=fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-600} FUZZ_BUILD=$(FUZZ_BUILD) scripts/run-tests.sh $(BUILD)
 
 # The reliability probes at their long sizes (tests/reliability, SWITCHBOARD_SOAK=1).
 soak: test-deps build

@@ -138,7 +138,10 @@ struct h2_callbacks {
     if (st->responded || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
       return 0;  // trailers carry nothing we use
     }
-    if (st->header_bytes > limit) {
+    // Beast's fields hold at most 64 KiB in one name or value and throw past it; that is reachable
+    // only with h2_max_header_list_size raised that far, and such a request is too large anyway.
+    constexpr std::size_t field_max = 0xffff;
+    if (st->header_bytes > limit || namelen > field_max || valuelen > field_max) {
       st->headers_too_large = true;  // answered 431 when the block ends
       st->headers.clear();
     }

@@ -168,3 +168,15 @@ test('CONTINUATION flood: a header block that never ends is cut with GOAWAY; /he
   assert.ok(!c.frames.some((f) => f.type === FRAME.HEADERS && f.streamId === 1), 'the endless block was answered');
   assert.ok(during.max < 250, `/healthz took up to ${during.max.toFixed(1)} ms`);
 });
+
+test('one header field over 64 KiB, allowed by a raised h2_max_header_list_size, is a 431 and ends nothing', async (t) => {
+  // Beast's fields throw on a value over 64 KiB: without a check this request ended the process.
+  const server = await startServer(t, { args: ['--threads', '1', '--h2-max-header-list-size', '1M'] });
+  const c = await rawH2(t, server.port);
+  const big = [Buffer.from([0x00]), hpackString('x-big'), hpackString('a'.repeat(70000))];
+  c.write(headerFrames(1, Buffer.concat([pseudo('/healthz'), ...big])));
+  const head = await c.waitFor((f) => f.type === FRAME.HEADERS && f.streamId === 1, 5000, 'the answer on stream 1');
+  assert.ok(head.payload.includes(Buffer.from('431')), `answer ${head.payload.toString('hex')}`);
+  assert.ok(server.running);
+  assert.equal((await request(`${server.url}/healthz`)).status, 200);
+});
