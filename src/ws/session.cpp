@@ -461,7 +461,9 @@ void session::emit(topic_state& t, const message_ptr& m) {
     reply(gap_frame(lost));  // the `drop` policy dropped messages of this topic
     return;
   }
-  conn_.send({m, m->ws});
+  auto frame = frame_of(*m);
+  std::string_view bytes(*frame);
+  conn_.send({std::move(frame), bytes});
   ctx_.counters.deliveries.add();
 }
 

@@ -40,7 +40,7 @@ void read_history(const request& req, loop_services& ctx, respond_fn done) {
       boost::json::object o;
       o["id"] = m->id();
       o["event"] = m->event.empty() ? boost::json::value(nullptr) : boost::json::value(m->event);
-      o["data"] = m->data;
+      o["data"] = m->data_view();
       o["time"] = m->time_ms;
       messages.push_back(std::move(o));
     }
