@@ -33,6 +33,8 @@ using namespace std::chrono_literals;
 
 constexpr auto wheel_tick = 10ms;  // fine enough for volatile pacing at volatile_hz
 constexpr auto drain_tick = 50ms;
+// Ages are whole seconds, so a message outlives history_max_age_s by at most this.
+constexpr auto history_sweep_interval = 1s;
 
 boost::asio::ip::tcp::endpoint parse_listen(const std::string& text) {
   auto colon = text.rfind(':');
@@ -114,6 +116,9 @@ struct app::worker final : delivery_sink {
     }
     for (const auto& m : batch) {
       registry->dispatch(m);
+      if (m->stored()) {
+        m->live_handoff_done();  // the last loop lets go of the WebSocket frame
+      }
     }
   }
 
@@ -204,7 +209,8 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
     sinks.push_back(workers_.back().get());
   }
   history_limits limits{config_.history_max_messages, config_.history_max_bytes,
-                        static_cast<std::int64_t>(config_.history_max_age_s) * 1000};
+                        static_cast<std::int64_t>(config_.history_max_age_s) * 1000,
+                        config_.history_max_memory_bytes};
   message_encoder encode = [](message& m) {
     sse::encode_message(m);
     ws::encode_message(m);
@@ -309,7 +315,7 @@ std::string app::metrics_text() const {
     loops.push_back(&w->counters);
     connections.push_back(w->loop.open_connections());
   }
-  return render_metrics({loops, connections, draining_.load()});
+  return render_metrics({loops, connections, draining_.load(), shared_->broker->snapshot()});
 }
 
 int app::run() {
@@ -359,7 +365,7 @@ int app::run() {
       m->kind = message_kind::presence;
       m->topic = diff.topic;
       m->time_ms = unix_ms();
-      m->ws = ws::presence_diff_frame(diff);
+      m->set_ws_frame(std::make_shared<const std::string>(ws::presence_diff_frame(diff)), true);
       shared_->broker->broadcast(std::move(m));
     }
     presence_tick.expires_after(std::chrono::milliseconds(config_.presence_tick_ms));
@@ -369,6 +375,19 @@ int app::run() {
     });
   };
   announce_presence();
+
+  // One timer for all history: expires messages past history_max_age_s in topics nobody
+  // publishes to or reads any more, and forgets idle topics (not one timer per topic).
+  boost::asio::steady_timer history_tick(control);
+  std::function<void()> sweep_history = [&] {
+    shared_->broker->sweep();
+    history_tick.expires_after(history_sweep_interval);
+    history_tick.async_wait([&](boost::system::error_code ec) {
+      if (!ec)
+        sweep_history();
+    });
+  };
+  sweep_history();
   boost::asio::steady_timer poll(control);
   std::chrono::steady_clock::time_point deadline;
   bool hurried = false;

@@ -156,6 +156,7 @@ const std::vector<config_entry>& config_table() {
       {"history_max_messages", field(&config::history_max_messages), 0, 10000000, "messages kept per topic"},
       {"history_max_bytes", field(&config::history_max_bytes), 0, unbounded, "bytes kept per topic"},
       {"history_max_age_s", field(&config::history_max_age_s), 1, 365 * 86400, "seconds a message is kept"},
+      {"history_max_memory_bytes", field(&config::history_max_memory_bytes), 1 << 20, unbounded, "bytes of history kept across all topics; over it the oldest messages of any topic are evicted (resuming from them is a gap)"},
       {"send_queue_max_bytes", field(&config::send_queue_max_bytes), 4096, 1 << 30, "per connection; a slow consumer over it is closed and resumes from history"},
       {"drain_timeout_s", field(&config::drain_timeout_s), 1, 3600, "SIGTERM: exit within this"},
       {"drain_rate", field(&config::drain_rate), 1, 10000000, "SIGTERM: streams closed per second"},

@@ -27,6 +27,7 @@ struct config {
   std::uint64_t history_max_messages = 1000;
   std::uint64_t history_max_bytes = 4 << 20;
   std::uint64_t history_max_age_s = 3600;
+  std::uint64_t history_max_memory_bytes = std::uint64_t{256} << 20;
   std::uint64_t send_queue_max_bytes = 1 << 20;
   std::uint64_t drain_timeout_s = 10;
   std::uint64_t drain_rate = 2000;
