@@ -1,5 +1,7 @@
 #include "core/message.hpp"
 
+#include <algorithm>
+
 namespace sb {
 namespace {
 
@@ -23,6 +25,31 @@ class spin_guard {
 };
 
 }  // namespace
+
+std::string_view message::data_view(std::string& scratch) const {
+  switch (data_in) {
+    case data_place::own:
+      return data;
+    case data_place::sse_whole:
+      return std::string_view(sse).substr(data_at, data_size);
+    case data_place::sse_lines:
+      break;
+  }
+  scratch.clear();
+  scratch.reserve(data_size);
+  std::string_view rest = std::string_view(sse).substr(data_at);
+  constexpr std::size_t prefix = 6;  // "data: " before every line after the first
+  for (;;) {
+    auto end = rest.find('\n');
+    scratch.append(rest.substr(0, end));
+    if (scratch.size() >= data_size || end == std::string_view::npos) {
+      break;
+    }
+    scratch.push_back('\n');
+    rest.remove_prefix(std::min(rest.size(), end + 1 + prefix));
+  }
+  return scratch;
+}
 
 bytes_ptr message::ws_frame() const {
   spin_guard lock(ws_lock_);

@@ -4,7 +4,7 @@
 //
 // Memory: a stored message may sit in history for an hour, so history keeps one copy of its
 // bytes. The SSE encoding is kept (SSE first; a replay over SSE costs nothing), the data is read
-// from inside it when it appears there verbatim (one line), and the WebSocket frame is held only
+// from inside it (it is there verbatim, or line by line), and the WebSocket frame is held only
 // while the message is fanned out live: after that, queues that reference it keep it alive, and a
 // WebSocket replay that finds it gone frames it again (ws::frame_of) and shares that frame.
 #include <atomic>
@@ -34,8 +34,8 @@ struct message {
   std::string topic;
   position pos;       // seq 0 for messages that are not stored
   std::string event;  // empty: the default type ("message")
-  /// The data as published. The SSE encoder empties it when `sse` holds it verbatim: read it
-  /// through data_view().
+  /// The data as published. The SSE encoder empties it when `sse` holds it: read it through
+  /// data_view().
   std::string data;
   std::int64_t time_ms = 0;  // publish time, Unix milliseconds
   bool retain = false;
@@ -44,9 +44,12 @@ struct message {
   // Wire forms, written once by the installed encoder before the message is shared.
   std::string sse;                // "id: <epoch>-<seq>\n" then the body
   std::uint32_t sse_body_at = 0;  // where the body (event:/data: lines, blank line) starts in `sse`
-  std::uint32_t data_at = 0;      // when data_in_sse: where the data starts in `sse`
-  std::uint32_t data_size = 0;
-  bool data_in_sse = false;
+  /// Where the data is: in `data`, or moved into `sse` by its encoder: verbatim (one line), or
+  /// as lines separated by LF, each behind "data: " (data with a CR stays in `data`).
+  enum class data_place : std::uint8_t { own, sse_whole, sse_lines };
+  data_place data_in = data_place::own;
+  std::uint32_t data_at = 0;    // in `sse`: where the data (its first line) starts
+  std::uint32_t data_size = 0;  // the data's size as published
   std::uint32_t ws_bytes = 0;  // size of the WebSocket frame (held or not), for queue bounds
 
   /// Links the message into its broker shard's age order while it is in history. Guarded by that
@@ -56,8 +59,14 @@ struct message {
       order_hook;
 
   std::string id() const { return to_string(pos); }
-  std::string_view data_view() const {
-    return data_in_sse ? std::string_view(sse).substr(data_at, data_size) : std::string_view(data);
+  /// The data as published. Multi-line data kept in `sse` is put back together in `scratch` (the
+  /// view then points there); otherwise no copy is made.
+  std::string_view data_view(std::string& scratch) const;
+  /// The data as published, copied.
+  std::string data_copy() const {
+    std::string scratch;
+    auto v = data_view(scratch);
+    return v.data() == scratch.data() ? std::move(scratch) : std::string(v);
   }
   /// The whole SSE event, with the topic position as its id (single-topic streams).
   std::string_view sse_event() const { return sse; }

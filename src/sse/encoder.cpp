@@ -24,12 +24,12 @@ void append_data_lines(std::string& out, std::string_view data) {
 }  // namespace
 
 void encode_message(message& m) {
-  if (m.data_in_sse) {
-    // Encoded before: take the data back out of the old bytes (or the new data, if set since).
+  if (m.data_in != message::data_place::own) {
+    // Encoded before: take the data back out of the old bytes (unless new data was set since).
     if (m.data.empty()) {
-      m.data.assign(m.data_view());
+      m.data = m.data_copy();
     }
-    m.data_in_sse = false;
+    m.data_in = message::data_place::own;
   }
   auto& out = m.sse;
   out.clear();
@@ -39,8 +39,10 @@ void encode_message(message& m) {
   }
   std::string_view data = m.data;
   std::size_t breaks = 0;
+  bool has_cr = false;
   for (char c : data) {
     breaks += (c == '\n' || c == '\r') ? 1 : 0;
+    has_cr = has_cr || c == '\r';
   }
   // Sized exactly (a CRLF counts twice, so at most a few bytes over): history keeps these bytes
   // for as long as the message lives, and growth by doubling would keep up to twice as many.
@@ -61,11 +63,12 @@ void encode_message(message& m) {
   auto data_at = out.size() + 6;
   append_data_lines(out, data);
   out.push_back('\n');
-  if (breaks == 0 && out.size() <= UINT32_MAX) {
-    // One line: the SSE bytes hold the data verbatim, so keep only that copy.
+  if (!has_cr && out.size() <= UINT32_MAX) {
+    // The SSE bytes hold the data, verbatim or line by line: keep only that copy. (A CR is lost
+    // in them: the format ends a line at CR, LF or CRLF alike, so such data keeps its own copy.)
     m.data_at = static_cast<std::uint32_t>(data_at);
     m.data_size = static_cast<std::uint32_t>(data.size());
-    m.data_in_sse = true;
+    m.data_in = breaks == 0 ? message::data_place::sse_whole : message::data_place::sse_lines;
     std::string().swap(m.data);
   } else if (m.data.capacity() > m.data.size() + 64) {
     m.data.shrink_to_fit();

@@ -87,7 +87,8 @@ std::string message_frame(const message& m) {
   o["topic"] = m.topic;
   o["id"] = m.stored() ? json::value(to_string(m.pos)) : json::value(nullptr);
   o["event"] = m.event.empty() ? json::value(nullptr) : json::value(m.event);
-  o["data"] = m.data_view();
+  std::string scratch;
+  o["data"] = m.data_view(scratch);
   o["from"] = m.from.empty() ? json::value(nullptr) : json::value(m.from);
   return text_frame(o);
 }

@@ -69,28 +69,46 @@ TEST(SseEncoder, ReencodingReplacesTheBytes) {
   m.pos = {1, 1};
   m.data = "first";
   encode_message(m);
-  EXPECT_EQ(m.data_view(), "first");
+  EXPECT_EQ(m.data_copy(), "first");
   m.pos = {1, 2};
   m.event = "e";
   encode_message(m);
   EXPECT_EQ(m.sse, "id: 1-2\nevent: e\ndata: first\n\n");
-  EXPECT_EQ(m.data_view(), "first");
+  EXPECT_EQ(m.data_copy(), "first");
   m.data = "second";
   encode_message(m);
   EXPECT_EQ(m.sse, "id: 1-2\nevent: e\ndata: second\n\n");
   EXPECT_EQ(m.sse_body(), "event: e\ndata: second\n\n");
 }
 
-TEST(SseEncoder, OneLineDataIsKeptOnceInsideTheSseBytes) {
+TEST(SseEncoder, DataIsKeptOnceInsideTheSseBytes) {
   auto one = make({1, 1}, "e", std::string(70000, 'x'));
-  EXPECT_TRUE(one->data_in_sse);
+  EXPECT_EQ(one->data_in, message::data_place::sse_whole);
   EXPECT_TRUE(one->data.empty());
-  EXPECT_EQ(one->data_view(), std::string(70000, 'x'));
+  std::string scratch;
+  EXPECT_EQ(one->data_view(scratch), std::string(70000, 'x'));
+  EXPECT_TRUE(scratch.empty()) << "one line is read in place";
   EXPECT_LE(one->sse.capacity(), one->sse.size() + 16);
-  auto lines = make({1, 2}, "", "a\r\nb");
-  EXPECT_FALSE(lines->data_in_sse);
-  EXPECT_EQ(lines->data_view(), "a\r\nb");  // as published, not as the SSE lines say
-  EXPECT_EQ(make({1, 3}, "", "")->data_view(), "");
+
+  for (std::string data : {"a\nb", "a\n", "\n", "\na", "a\n\nb\n\n", "{\n  \"k\": 1\n}"}) {
+    auto lines = make({1, 2}, "e", data);
+    EXPECT_EQ(lines->data_in, message::data_place::sse_lines) << data;
+    EXPECT_TRUE(lines->data.empty());
+    EXPECT_EQ(lines->data_copy(), data);
+  }
+  auto big = std::string(70000, 'y');
+  for (std::size_t i = 80; i < big.size(); i += 81)
+    big[i] = '\n';
+  auto lines = make({1, 3}, "", big);
+  EXPECT_EQ(lines->data_copy(), big);
+  EXPECT_LE(lines->sse.capacity(), lines->sse.size() + big.size() / 80 + 16);
+
+  for (std::string data : {"a\r\nb", "a\rb", "\r"}) {
+    auto cr = make({1, 4}, "", data);
+    EXPECT_EQ(cr->data_in, message::data_place::own) << "a CR is not kept by the SSE lines";
+    EXPECT_EQ(cr->data_copy(), data);
+  }
+  EXPECT_EQ(make({1, 5}, "", "")->data_copy(), "");
 }
 
 TEST(SseEncoder, MaximalIds) {
