@@ -248,13 +248,16 @@ void memory_broker::enforce_memory_bound() {
   }
 }
 
-void memory_broker::sweep() {
+std::size_t memory_broker::sweep() {
   auto now = now_ms_();
+  std::size_t dropped_bytes = 0;
   for (auto& s : shards_) {
     std::lock_guard lock(s.mutex);
     while (!s.order.empty() && now - s.order.front().time_ms > limits_.max_age_ms) {
       auto it = s.topics.find(s.order.front().topic);
+      auto held = it->second->history.bytes();
       auto dropped = it->second->history.trim(now);
+      dropped_bytes += held - it->second->history.bytes();
       expirations_.fetch_add(dropped, std::memory_order_relaxed);
       if (!forget_if_idle(s, it) && dropped == 0) {
         break;  // the clock went back: what is left is younger by its own topic's measure
@@ -262,6 +265,7 @@ void memory_broker::sweep() {
     }
     settle(s);
   }
+  return dropped_bytes;
 }
 
 memory_broker::stats memory_broker::snapshot() const {

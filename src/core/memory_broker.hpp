@@ -45,8 +45,9 @@ class memory_broker final : public broker {
 
   /// Drops messages past the age bound in every topic, including topics nobody publishes to or
   /// reads any more, and forgets topics left idle (no subscriber, no history, no retained
-  /// message). Cost: the expired messages plus one lock per shard. Any thread.
-  void sweep();
+  /// message). Cost: the expired messages plus one lock per shard. Any thread. Returns the bytes
+  /// of history it dropped.
+  std::size_t sweep();
 
   struct stats {
     std::size_t topics = 0;             // topic entries held

@@ -7,6 +7,9 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -35,6 +38,16 @@ constexpr auto wheel_tick = 10ms;  // fine enough for volatile pacing at volatil
 constexpr auto drain_tick = 50ms;
 // Ages are whole seconds, so a message outlives history_max_age_s by at most this.
 constexpr auto history_sweep_interval = 1s;
+// Expired history is freed in the middle of the heap, where glibc keeps it for reuse rather than
+// handing it back; once sweeps have freed this much, ask it to, so an idle server's RSS goes down.
+// (Evictions are not counted: a publish over the bound reuses what it evicts.)
+constexpr std::size_t history_trim_threshold = 16 << 20;
+
+void return_free_memory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
 
 boost::asio::ip::tcp::endpoint parse_listen(const std::string& text) {
   auto colon = text.rfind(':');
@@ -379,8 +392,13 @@ int app::run() {
   // One timer for all history: expires messages past history_max_age_s in topics nobody
   // publishes to or reads any more, and forgets idle topics (not one timer per topic).
   boost::asio::steady_timer history_tick(control);
+  std::size_t swept_since_trim = 0;
   std::function<void()> sweep_history = [&] {
-    shared_->broker->sweep();
+    swept_since_trim += shared_->broker->sweep();
+    if (swept_since_trim >= history_trim_threshold) {
+      return_free_memory();
+      swept_since_trim = 0;
+    }
     history_tick.expires_after(history_sweep_interval);
     history_tick.async_wait([&](boost::system::error_code ec) {
       if (!ec)

@@ -3,7 +3,8 @@
 // nobody published to again kept their messages; topic entries were never forgotten.
 // Here: RSS growth stays within history_max_memory_bytes × 1.5 plus a fixed margin, an evicted
 // position is a gap over SSE, WebSocket and the history endpoint, and expired history is freed
-// and idle topics forgotten within a few seconds with no further publish.
+// (RSS goes down by at least half of it) and idle topics forgotten within a few seconds with no
+// further publish.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, sleep } from '../support/server.mjs';
@@ -137,18 +138,25 @@ test('history_max_age_s = 2: idle topics are emptied and forgotten with no furth
   assert.ok(full.get('switchboard_history_bytes') >= count * DATA.length);
   assert.ok(full.get('switchboard_topics') >= count + 1);
 
-  // Nobody publishes or reads: the sweep alone must drop everything within a few seconds.
+  // Nobody publishes or reads: the sweep alone must drop everything within a few seconds, and
+  // hand the memory back.
+  const stored = count * DATA.length;
   let last;
   await waitFor(
     async () => {
       last = await scrape(server.url);
-      return last.get('switchboard_history_bytes') === 0 && last.get('switchboard_topics') === 1;
+      return (
+        last.get('switchboard_history_bytes') === 0 &&
+        last.get('switchboard_topics') === 1 &&
+        server.rss() <= rssFull - stored / 2
+      );
     },
     { timeoutMs: 6_000, intervalMs: 250, what: 'history to be emptied and idle topics forgotten' },
   ).catch((err) => {
     throw new Error(
       `${err.message}: history ${last?.get('switchboard_history_bytes')} B, ` +
-        `${last?.get('switchboard_history_messages')} messages, ${last?.get('switchboard_topics')} topics`,
+        `${last?.get('switchboard_history_messages')} messages, ${last?.get('switchboard_topics')} topics, ` +
+        `RSS ${(rssFull / MiB).toFixed(1)} → ${(server.rss() / MiB).toFixed(1)} MiB`,
     );
   });
   assert.equal(last.get('switchboard_history_messages'), 0);

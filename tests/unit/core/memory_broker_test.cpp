@@ -545,11 +545,11 @@ TEST_F(MemoryBrokerBounded, TheSweepExpiresIdleTopicsAndForgetsThem) {
   EXPECT_EQ(before.retained_messages, 1u);
 
   now_ += 1000;
-  broker_->sweep();  // nothing is old enough yet
+  EXPECT_EQ(broker_->sweep(), 0u);  // nothing is old enough yet
   EXPECT_EQ(broker_->snapshot().messages, 12u);
 
   now_ += 1500;  // past 2 s for everyone, and no publish or read since
-  broker_->sweep();
+  EXPECT_EQ(broker_->sweep(), before.bytes);
   auto after = broker_->snapshot();
   EXPECT_EQ(after.messages, 0u);
   EXPECT_EQ(after.bytes, 0u);
