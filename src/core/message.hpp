@@ -50,7 +50,7 @@ struct message {
   data_place data_in = data_place::own;
   std::uint32_t data_at = 0;    // in `sse`: where the data (its first line) starts
   std::uint32_t data_size = 0;  // the data's size as published
-  std::uint32_t ws_bytes = 0;  // size of the WebSocket frame (held or not), for queue bounds
+  std::uint32_t ws_bytes = 0;   // size of the WebSocket frame (held or not), for queue bounds
 
   /// Links the message into its broker shard's age order while it is in history. Guarded by that
   /// shard's lock, not by constness: the broker alone touches it.
@@ -99,13 +99,13 @@ struct message {
 
  private:
   static constexpr std::size_t alloc_overhead = 32;  // make_shared control block and malloc header
+  /// A string's heap block beyond the small-string buffer, with its NUL and a malloc header.
   static std::size_t heap_bytes(const std::string& s) {
-    return s.capacity() > 15 ? s.capacity() + 1 + 16
-                             : 0;  // beyond the small-string buffer, plus a malloc header
+    return s.capacity() > 15 ? s.capacity() + 1 + 16 : 0;
   }
 
-  mutable std::atomic_flag
-      ws_lock_;  // a spin lock: held for a pointer copy, contended only by replays
+  // A spin lock: held for a pointer copy, contended only by replays.
+  mutable std::atomic_flag ws_lock_;
   mutable bytes_ptr ws_hold_;
   mutable std::weak_ptr<const std::string> ws_cache_;
   mutable std::atomic<std::uint32_t> live_handoffs_{0};
