@@ -16,6 +16,7 @@ import { soak, soakTimeout } from '../support/soak.mjs';
 import { uniq, waitFor } from '../support/util.mjs';
 
 const MiB = 1 << 20;
+const SANITIZED = Boolean(process.env.SWITCHBOARD_SANITIZED);
 const DATA = Buffer.alloc(64 * 1024);
 for (let i = 0; i < DATA.length; i++) DATA[i] = 97 + ((i * 7919) % 26); // one line of letters
 
@@ -81,8 +82,9 @@ test('64 KiB messages to many topics: RSS stays within history_max_memory_bytes 
       `${m.get('switchboard_history_messages')} messages, ${m.get('switchboard_history_evictions_total')} evictions, ` +
       `${m.get('switchboard_topics')} topics`,
   );
+  // Under ASan the allocator's quarantine and shadow memory keep more resident: RSS says nothing.
   assert.ok(
-    growth <= bound * 1.5 + margin,
+    SANITIZED || growth <= bound * 1.5 + margin,
     `RSS grew ${(growth / MiB).toFixed(1)} MiB for ${(stored / MiB).toFixed(1)} MiB of data; allowed ${((bound * 1.5 + margin) / MiB).toFixed(1)} MiB`,
   );
   assert.ok(m.get('switchboard_history_bytes') <= bound, `history holds ${m.get('switchboard_history_bytes')} B, over the ${bound} B bound`);
@@ -148,7 +150,7 @@ test('history_max_age_s = 2: idle topics are emptied and forgotten with no furth
       return (
         last.get('switchboard_history_bytes') === 0 &&
         last.get('switchboard_topics') === 1 &&
-        server.rss() <= rssFull - stored / 2
+        (SANITIZED || server.rss() <= rssFull - stored / 2)
       );
     },
     { timeoutMs: 6_000, intervalMs: 250, what: 'history to be emptied and idle topics forgotten' },
