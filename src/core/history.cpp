@@ -4,8 +4,22 @@
 
 namespace sb {
 
+topic_history::~topic_history() {
+  while (!messages_.empty()) {
+    pop_front();
+  }
+}
+
 void topic_history::append(message_ptr m, std::int64_t now_ms) {
-  bytes_ += m->footprint();
+  auto size = m->stored_bytes();
+  bytes_ += size;
+  if (ledger_) {
+    ledger_->bytes.fetch_add(size, std::memory_order_relaxed);
+    ledger_->messages.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (order_) {
+    order_->push_back(const_cast<message&>(*m));  // the hook is the broker's, under its lock
+  }
   messages_.push_back(std::move(m));
   while (messages_.size() > limits_->max_messages ||
          (bytes_ > limits_->max_bytes && messages_.size() > 1)) {
@@ -17,14 +31,27 @@ void topic_history::append(message_ptr m, std::int64_t now_ms) {
   trim(now_ms);
 }
 
-void topic_history::trim(std::int64_t now_ms) {
+std::size_t topic_history::trim(std::int64_t now_ms) {
+  std::size_t dropped = 0;
   while (!messages_.empty() && now_ms - messages_.front()->time_ms > limits_->max_age_ms) {
     pop_front();
+    ++dropped;
   }
+  return dropped;
 }
 
 void topic_history::pop_front() {
-  bytes_ -= messages_.front()->footprint();
+  if (messages_.empty()) {
+    return;
+  }
+  const auto& m = messages_.front();
+  auto size = m->stored_bytes();
+  bytes_ -= size;
+  if (ledger_) {
+    ledger_->bytes.fetch_sub(size, std::memory_order_relaxed);
+    ledger_->messages.fetch_sub(1, std::memory_order_relaxed);
+  }
+  m->order_hook.unlink();
   messages_.pop_front();
 }
 

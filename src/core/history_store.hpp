@@ -5,6 +5,7 @@
 // implementation lives in src/store/.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,9 +18,11 @@ namespace sb {
 /// One topic as the store kept it.
 struct stored_topic {
   std::string name;
-  position head;                  // the topic's epoch and last seq
-  std::vector<message> messages;  // oldest first, consecutive seqs (may be empty); not encoded
-  std::optional<message> retained;
+  position head;  // the topic's epoch and last seq
+  /// Oldest first, consecutive seqs (may be empty); not encoded. Messages are neither copied nor
+  /// moved (their encodings point into them), so they come by pointer.
+  std::vector<std::unique_ptr<message>> messages;
+  std::unique_ptr<message> retained;
 };
 
 class history_store {

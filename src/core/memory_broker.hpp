@@ -3,7 +3,13 @@
 // Thread-safe: topics are spread over sharded locks, so publishes to different topics from
 // different loops do not contend; a topic's lock is held while its message is handed to the
 // loops, which keeps every loop's view of a topic in seq order.
+//
+// Memory: every topic's history counts against one bound (history_limits::max_memory_bytes); over
+// it, the oldest stored messages across all topics are evicted, exactly as a topic's own bounds
+// trim it (a reader resuming from before them is told of a gap). sweep() expires messages past the
+// age bound and forgets idle topics; the server calls it from one timer.
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -41,19 +47,47 @@ class memory_broker final : public broker {
   /// The epoch every topic of this process starts in; a restart picks another.
   std::uint64_t node_epoch() const { return node_epoch_; }
 
+  /// Drops messages past the age bound in every topic, including topics nobody publishes to or
+  /// reads any more, and forgets topics left idle (no subscriber, no history, no retained
+  /// message). Cost: the expired messages plus one lock per shard. Any thread. Returns the bytes
+  /// of history it dropped.
+  std::size_t sweep();
+
+  struct stats {
+    std::size_t topics = 0;             // topic entries held
+    std::size_t messages = 0;           // messages in history
+    std::size_t bytes = 0;              // what history holds (message::stored_bytes)
+    std::size_t retained_messages = 0;  // retained messages (also in history while kept there)
+    std::size_t retained_bytes = 0;
+    std::uint64_t evictions = 0;         // messages evicted by max_memory_bytes
+    std::uint64_t expirations = 0;       // messages dropped by the age bound
+    std::uint64_t topics_reclaimed = 0;  // idle topics forgotten
+  };
+  /// Totals, read without locks (each figure is exact; together they may be a moment apart).
+  stats snapshot() const;
+
  private:
   struct topic_state {
-    explicit topic_state(const history_limits& limits, std::uint64_t epoch)
-        : epoch(epoch), history(limits) {}
+    topic_state(const history_limits& limits, std::uint64_t epoch, std::uint64_t seq,
+                history_ledger& ledger, message_order& order)
+        : epoch(epoch), last_seq(seq), history(limits, &ledger, &order) {}
     std::uint64_t epoch;
     std::uint64_t last_seq = 0;
     std::uint64_t loop_mask = 0;  // bit i: loop i has subscribers
     topic_history history;
     message_ptr retained;
   };
+  using topic_map = std::unordered_map<std::string, std::unique_ptr<topic_state>>;
   struct shard {
     std::mutex mutex;
-    std::unordered_map<std::string, std::unique_ptr<topic_state>> topics;
+    topic_map topics;
+    message_order order;  // this shard's stored messages, oldest first
+    /// A topic forgotten here had positions up to this seq; one created here starts after it, so
+    /// its ids never repeat one handed out before in this epoch (see forget()).
+    std::uint64_t seq_floor = 0;
+    /// Publish time of order.front() (INT64_MAX when empty), read without the lock to find the
+    /// shard holding the oldest message.
+    std::atomic<std::int64_t> oldest_ms{INT64_MAX};
   };
   static constexpr std::size_t shard_count = 64;
 
@@ -65,7 +99,22 @@ class memory_broker final : public broker {
   /// Tells the store what the history no longer keeps (after any trim).
   void persist_trim(std::string_view topic, const topic_state& t);
 
+  /// Forgets `it` if it is idle; true if it did. Under the shard's lock.
+  bool forget_if_idle(shard& s, topic_map::iterator it);
+  /// Updates s.oldest_ms after s.order changed. Under the shard's lock.
+  static void settle(shard& s);
+  /// Evicts the oldest messages across topics while history holds more than the bound. Called
+  /// with no lock held.
+  void enforce_memory_bound();
+
   history_limits limits_;
+  history_ledger ledger_;
+  std::atomic<std::size_t> topics_{0};
+  std::atomic<std::size_t> retained_messages_{0};
+  std::atomic<std::size_t> retained_bytes_{0};
+  std::atomic<std::uint64_t> evictions_{0};
+  std::atomic<std::uint64_t> expirations_{0};
+  std::atomic<std::uint64_t> reclaimed_{0};
   message_encoder encode_;
   std::vector<delivery_sink*> sinks_;
   clock_fn now_ms_;

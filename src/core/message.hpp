@@ -1,6 +1,14 @@
 #pragma once
 // A published message. It is built once on publish, encoded once per wire format, then shared
 // immutably (message_ptr) by the history and every subscriber queue on every loop.
+//
+// Memory: a stored message may sit in history for an hour, so history keeps one copy of its
+// bytes. The SSE encoding is kept (SSE first; a replay over SSE costs nothing), the data is read
+// from inside it (it is there verbatim, or line by line), and the WebSocket frame is held only
+// while the message is fanned out live: after that, queues that reference it keep it alive, and a
+// WebSocket replay that finds it gone frames it again (ws::frame_of) and shares that frame.
+#include <atomic>
+#include <boost/intrusive/list_hook.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -15,31 +23,92 @@ namespace sb {
 /// presence diffs are fanned out once and never stored.
 enum class message_kind : std::uint8_t { stored, volatile_, presence };
 
+using bytes_ptr = std::shared_ptr<const std::string>;
+
 struct message {
+  message() = default;
+  message(const message&) = delete;
+  message& operator=(const message&) = delete;
+
   message_kind kind = message_kind::stored;
   std::string topic;
-  position pos;  // seq 0 for messages that are not stored
+  position pos;       // seq 0 for messages that are not stored
   std::string event;  // empty: the default type ("message")
+  /// The data as published. The SSE encoder empties it when `sse` holds it: read it through
+  /// data_view().
   std::string data;
   std::int64_t time_ms = 0;  // publish time, Unix milliseconds
   bool retain = false;
   std::string from;  // the publisher's identity; empty when anonymous (HTTP without auth)
 
   // Wire forms, written once by the installed encoder before the message is shared.
-  std::string sse;               // "id: <epoch>-<seq>\n" then the body
-  std::uint32_t sse_body_at = 0; // where the body (event:/data: lines, blank line) starts in `sse`
-  std::string ws;                // one complete WebSocket text frame (switchboard.v1 JSON)
+  std::string sse;                // "id: <epoch>-<seq>\n" then the body
+  std::uint32_t sse_body_at = 0;  // where the body (event:/data: lines, blank line) starts in `sse`
+  /// Where the data is: in `data`, or moved into `sse` by its encoder: verbatim (one line), or
+  /// as lines separated by LF, each behind "data: " (data with a CR stays in `data`).
+  enum class data_place : std::uint8_t { own, sse_whole, sse_lines };
+  data_place data_in = data_place::own;
+  std::uint32_t data_at = 0;    // in `sse`: where the data (its first line) starts
+  std::uint32_t data_size = 0;  // the data's size as published
+  std::uint32_t ws_bytes = 0;   // size of the WebSocket frame (held or not), for queue bounds
+
+  /// Links the message into its broker shard's age order while it is in history. Guarded by that
+  /// shard's lock, not by constness: the broker alone touches it.
+  mutable boost::intrusive::list_member_hook<
+      boost::intrusive::link_mode<boost::intrusive::auto_unlink>>
+      order_hook;
 
   std::string id() const { return to_string(pos); }
+  /// The data as published. Multi-line data kept in `sse` is put back together in `scratch` (the
+  /// view then points there); otherwise no copy is made.
+  std::string_view data_view(std::string& scratch) const;
+  /// The data as published, copied.
+  std::string data_copy() const {
+    std::string scratch;
+    auto v = data_view(scratch);
+    return v.data() == scratch.data() ? std::move(scratch) : std::string(v);
+  }
   /// The whole SSE event, with the topic position as its id (single-topic streams).
   std::string_view sse_event() const { return sse; }
   /// The SSE event without its id line (multi-topic streams prepend their own cursor id).
   std::string_view sse_body() const { return std::string_view(sse).substr(sse_body_at); }
-  /// What this message holds in memory, for history byte bounds.
-  std::size_t footprint() const {
-    return sizeof(message) + topic.size() + event.size() + data.size() + from.size() + sse.size() + ws.size();
+
+  /// What history keeps of this message in memory, allocator overhead included (one allocation
+  /// for the message and its control block, one per string on the heap). Stable once shared.
+  std::size_t stored_bytes() const {
+    return sizeof(message) + alloc_overhead + heap_bytes(topic) + heap_bytes(event) +
+           heap_bytes(data) + heap_bytes(from) + heap_bytes(sse);
   }
+  /// What a subscriber queue holding this message pins: the stored bytes and the WebSocket frame.
+  std::size_t footprint() const { return stored_bytes() + ws_bytes; }
   bool stored() const { return kind == message_kind::stored; }
+
+  /// The WebSocket frame, or null when it was released and no queue holds it any more.
+  bytes_ptr ws_frame() const;
+  /// Sets the frame. `hold`: keep it until release_ws() (publish); otherwise only remember it
+  /// while someone else holds it (a replay's rebuilt frame, shared by concurrent replays).
+  void set_ws_frame(bytes_ptr frame, bool hold) const;
+  /// Stops holding the frame.
+  void release_ws() const;
+  /// The broker sets how many loops it handed a live message to; each loop calls
+  /// live_handoff_done() once its subscribers have queued it, and the last releases the frame.
+  void set_live_handoffs(std::uint32_t n) const {
+    live_handoffs_.store(n, std::memory_order_relaxed);
+  }
+  void live_handoff_done() const;
+
+ private:
+  static constexpr std::size_t alloc_overhead = 32;  // make_shared control block and malloc header
+  /// A string's heap block beyond the small-string buffer, with its NUL and a malloc header.
+  static std::size_t heap_bytes(const std::string& s) {
+    return s.capacity() > 15 ? s.capacity() + 1 + 16 : 0;
+  }
+
+  // A spin lock: held for a pointer copy, contended only by replays.
+  mutable std::atomic_flag ws_lock_;
+  mutable bytes_ptr ws_hold_;
+  mutable std::weak_ptr<const std::string> ws_cache_;
+  mutable std::atomic<std::uint32_t> live_handoffs_{0};
 };
 
 using message_ptr = std::shared_ptr<const message>;

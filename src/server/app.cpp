@@ -8,6 +8,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdlib>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -40,6 +43,18 @@ constexpr auto drain_tick = 50ms;
 // The metrics_listen port's own connection limits (scrapers and probes, not clients).
 constexpr std::uint64_t metrics_max_connections = 64;
 constexpr std::uint64_t metrics_max_connections_per_ip = 16;
+// Ages are whole seconds, so a message outlives history_max_age_s by at most this.
+constexpr auto history_sweep_interval = 1s;
+// Expired history is freed in the middle of the heap, where glibc keeps it for reuse rather than
+// handing it back; once sweeps have freed this much, ask it to, so an idle server's RSS goes down.
+// (Evictions are not counted: a publish over the bound reuses what it evicts.)
+constexpr std::size_t history_trim_threshold = 16 << 20;
+
+void return_free_memory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
 
 /// The address a person on this machine opens for `at` (a wildcard address means this host).
 std::string browser_url(const boost::asio::ip::tcp::endpoint& at) {
@@ -137,6 +152,9 @@ struct app::worker final : delivery_sink {
     }
     for (const auto& m : batch) {
       registry->dispatch(m);
+      if (m->stored()) {
+        m->live_handoff_done();  // the last loop lets go of the WebSocket frame
+      }
     }
   }
 
@@ -238,7 +256,8 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
     sinks.push_back(workers_.back().get());
   }
   history_limits limits{config_.history_max_messages, config_.history_max_bytes,
-                        static_cast<std::int64_t>(config_.history_max_age_s) * 1000};
+                        static_cast<std::int64_t>(config_.history_max_age_s) * 1000,
+                        config_.history_max_memory_bytes};
   message_encoder encode = [](message& m) {
     sse::encode_message(m);
     ws::encode_message(m);
@@ -444,7 +463,7 @@ std::string app::metrics_text() const {
     loops.push_back(&w->counters);
     connections.push_back(w->loop.open_connections());
   }
-  return render_metrics({loops, connections, draining_.load()});
+  return render_metrics({loops, connections, draining_.load(), shared_->broker->snapshot()});
 }
 
 int app::run() {
@@ -504,7 +523,7 @@ int app::run() {
       m->kind = message_kind::presence;
       m->topic = diff.topic;
       m->time_ms = unix_ms();
-      m->ws = ws::presence_diff_frame(diff);
+      m->set_ws_frame(std::make_shared<const std::string>(ws::presence_diff_frame(diff)), true);
       shared_->broker->broadcast(std::move(m));
     }
     presence_tick.expires_after(std::chrono::milliseconds(config_.presence_tick_ms));
@@ -514,6 +533,24 @@ int app::run() {
     });
   };
   announce_presence();
+
+  // One timer for all history: expires messages past history_max_age_s in topics nobody
+  // publishes to or reads any more, and forgets idle topics (not one timer per topic).
+  boost::asio::steady_timer history_tick(control);
+  std::size_t swept_since_trim = 0;
+  std::function<void()> sweep_history = [&] {
+    swept_since_trim += shared_->broker->sweep();
+    if (swept_since_trim >= history_trim_threshold) {
+      return_free_memory();
+      swept_since_trim = 0;
+    }
+    history_tick.expires_after(history_sweep_interval);
+    history_tick.async_wait([&](boost::system::error_code ec) {
+      if (!ec)
+        sweep_history();
+    });
+  };
+  sweep_history();
   boost::asio::steady_timer poll(control);
   std::chrono::steady_clock::time_point deadline;
   bool hurried = false;

@@ -215,6 +215,9 @@ const std::vector<config_entry>& config_table() {
        "bytes kept per topic"},
       {"history_max_age_s", field(&config::history_max_age_s), 1, 365 * 86400,
        "seconds a message is kept"},
+      {"history_max_memory_bytes", field(&config::history_max_memory_bytes), 1 << 20, unbounded,
+       "bytes of history kept across all topics; over it the oldest messages of any topic are "
+       "evicted (resuming from them is a gap)"},
       {"history_dir", field(&config::history_dir), 0, 0,
        "directory that keeps history, retained messages and epochs across restarts (empty: in "
        "memory only)"},

@@ -30,6 +30,7 @@ struct config {
   std::uint64_t history_max_age_s = 3600;
   std::string history_dir;  // empty: history in memory only, lost on restart
   std::string history_fsync = "everysec";
+  std::uint64_t history_max_memory_bytes = std::uint64_t{256} << 20;
   std::uint64_t send_queue_max_bytes = 8 << 20;
   std::uint64_t send_queue_soft_bytes = 1 << 20;
   std::uint64_t send_queue_soft_s = 10;

@@ -32,6 +32,15 @@ std::string render_metrics(const metrics_source& src) {
   family(out, "switchboard_deliveries_total", "counter", "Messages queued to subscribers.", sum(&loop_counters::deliveries));
   family(out, "switchboard_drops_total", "counter", "Deliveries lost to a slow-consumer policy.", sum(&loop_counters::drops));
   family(out, "switchboard_slow_consumer_closes_total", "counter", "Connections closed for falling behind (resume policy).", sum(&loop_counters::slow_consumer_closes));
+  const auto& h = src.history;
+  family(out, "switchboard_topics", "gauge", "Topics the broker holds (subscribed, with history or a retained message).", h.topics);
+  family(out, "switchboard_topics_reclaimed_total", "counter", "Idle topics forgotten (no subscriber, history or retained message).", h.topics_reclaimed);
+  family(out, "switchboard_history_messages", "gauge", "Messages held in history, all topics.", h.messages);
+  family(out, "switchboard_history_bytes", "gauge", "Bytes held in history, all topics (counted against history_max_memory_bytes).", h.bytes);
+  family(out, "switchboard_history_evictions_total", "counter", "Messages evicted from history by history_max_memory_bytes.", h.evictions);
+  family(out, "switchboard_history_expirations_total", "counter", "Messages dropped from history by history_max_age_s.", h.expirations);
+  family(out, "switchboard_retained_messages", "gauge", "Retained messages held (not counted against history_max_memory_bytes).", h.retained_messages);
+  family(out, "switchboard_retained_bytes", "gauge", "Bytes of retained messages held, whether or not history holds them too.", h.retained_bytes);
   family(out, "switchboard_draining", "gauge", "1 while the server drains.", src.draining ? 1 : 0);
   return out;
 }

@@ -24,25 +24,55 @@ void append_data_lines(std::string& out, std::string_view data) {
 }  // namespace
 
 void encode_message(message& m) {
+  if (m.data_in != message::data_place::own) {
+    // Encoded before: take the data back out of the old bytes (unless new data was set since).
+    if (m.data.empty()) {
+      m.data = m.data_copy();
+    }
+    m.data_in = message::data_place::own;
+  }
   auto& out = m.sse;
   out.clear();
   m.sse_body_at = 0;
   if (m.kind == message_kind::presence) {
     return;  // presence is a WebSocket feature
   }
-  out.reserve(32 + m.event.size() + m.data.size() + 8);
+  std::string_view data = m.data;
+  std::size_t breaks = 0;
+  bool has_cr = false;
+  for (char c : data) {
+    breaks += (c == '\n' || c == '\r') ? 1 : 0;
+    has_cr = has_cr || c == '\r';
+  }
+  // Sized exactly (a CRLF counts twice, so at most a few bytes over): history keeps these bytes
+  // for as long as the message lives, and growth by doubling would keep up to twice as many.
+  std::string id_text;
+  if (m.stored()) {
+    id_text = to_string(m.pos);
+  }
+  out.reserve((m.stored() ? 5 + id_text.size() : 0) + (m.event.empty() ? 0 : 8 + m.event.size()) +
+              data.size() + 7 * (breaks + 1) + 1);
   if (m.stored()) {
     // Volatile messages carry no id: they are not in history, so they are no resume position.
-    out.append("id: ");
-    append_position(out, m.pos);
-    out.push_back('\n');
+    out.append("id: ").append(id_text).push_back('\n');
     m.sse_body_at = static_cast<std::uint32_t>(out.size());
   }
   if (!m.event.empty()) {
     out.append("event: ").append(m.event).push_back('\n');
   }
-  append_data_lines(out, m.data);
+  auto data_at = out.size() + 6;
+  append_data_lines(out, data);
   out.push_back('\n');
+  if (!has_cr && out.size() <= UINT32_MAX) {
+    // The SSE bytes hold the data, verbatim or line by line: keep only that copy. (A CR is lost
+    // in them: the format ends a line at CR, LF or CRLF alike, so such data keeps its own copy.)
+    m.data_at = static_cast<std::uint32_t>(data_at);
+    m.data_size = static_cast<std::uint32_t>(data.size());
+    m.data_in = breaks == 0 ? message::data_place::sse_whole : message::data_place::sse_lines;
+    std::string().swap(m.data);
+  } else if (m.data.capacity() > m.data.size() + 64) {
+    m.data.shrink_to_fit();
+  }
 }
 
 std::string id_line(std::string_view id) {

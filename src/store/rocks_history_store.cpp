@@ -111,25 +111,26 @@ std::string encode_message(const message& m) {
   out.append(m.event);
   put_u32(out, static_cast<std::uint32_t>(m.from.size()));
   out.append(m.from);
-  out.append(m.data);
+  std::string scratch;
+  out.append(m.data_view(scratch));  // the SSE encoding may hold the data by now
   return out;
 }
 
-std::optional<message> decode_message(std::string_view topic, std::string_view value) {
+std::unique_ptr<message> decode_message(std::string_view topic, std::string_view value) {
   reader r{value};
-  message m;
-  m.topic = std::string(topic);
-  m.pos.epoch = r.u64();
-  m.pos.seq = r.u64();
-  m.time_ms = static_cast<std::int64_t>(r.u64());
+  auto m = std::make_unique<message>();
+  m->topic = std::string(topic);
+  m->pos.epoch = r.u64();
+  m->pos.seq = r.u64();
+  m->time_ms = static_cast<std::int64_t>(r.u64());
   auto flags = r.bytes(1);
-  m.retain = !flags.empty() && flags[0] == 1;
-  m.event = r.bytes(r.u32());
-  m.from = r.bytes(r.u32());
+  m->retain = !flags.empty() && flags[0] == 1;
+  m->event = r.bytes(r.u32());
+  m->from = r.bytes(r.u32());
   if (r.bad) {
-    return std::nullopt;
+    return nullptr;
   }
-  m.data = std::string(r.rest);
+  m->data = std::string(r.rest);
   return m;
 }
 
@@ -319,11 +320,11 @@ void rocks_history_store::load(const std::function<void(stored_topic&&)>& each) 
          messages->Next()) {
       auto m = decode_message(t.name, view(messages->value()));
       if (!m || m->pos.epoch != t.head.epoch || m->pos.seq > t.head.seq ||
-          (!t.messages.empty() && m->pos.seq != t.messages.back().pos.seq + 1) ||
+          (!t.messages.empty() && m->pos.seq != t.messages.back()->pos.seq + 1) ||
           message_key(t.name, m->pos.seq) != view(messages->key())) {
         throw corrupt(t.name, "damaged or out-of-order message record");
       }
-      t.messages.push_back(std::move(*m));
+      t.messages.push_back(std::move(m));
     }
     if (!messages->status().ok()) {
       throw corrupt(t.name, messages->status().ToString());
@@ -343,7 +344,7 @@ void rocks_history_store::load(const std::function<void(stored_topic&&)>& each) 
     }
     {
       std::lock_guard lock(trim_mutex_);
-      auto first = t.messages.empty() ? t.head.seq + 1 : t.messages.front().pos.seq;
+      auto first = t.messages.empty() ? t.head.seq + 1 : t.messages.front()->pos.seq;
       spans_[t.name] = topic_span{first, first};
     }
     ++topic_count;
@@ -371,8 +372,8 @@ void rocks_history_store::renumber(stored_topic& t) {
   t.head.epoch = new_epoch_;
   batch.Put(topic_key(t.name), encode_head(t.head));
   for (auto& m : t.messages) {
-    m.pos.epoch = new_epoch_;
-    batch.Put(message_key(t.name, m.pos.seq), encode_message(m));
+    m->pos.epoch = new_epoch_;
+    batch.Put(message_key(t.name, m->pos.seq), encode_message(*m));
   }
   if (t.retained) {
     t.retained->pos.epoch = new_epoch_;

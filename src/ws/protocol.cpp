@@ -79,18 +79,40 @@ std::variant<client_op, op_error> parse_client_op(std::string_view text) {
   return op;
 }
 
-void encode_message(message& m) {
-  if (m.kind == message_kind::presence) {
-    return;
-  }
+namespace {
+
+std::string message_frame(const message& m) {
   json::object o;
   o["op"] = "message";
   o["topic"] = m.topic;
   o["id"] = m.stored() ? json::value(to_string(m.pos)) : json::value(nullptr);
   o["event"] = m.event.empty() ? json::value(nullptr) : json::value(m.event);
-  o["data"] = m.data;
+  std::string scratch;
+  o["data"] = m.data_view(scratch);
   o["from"] = m.from.empty() ? json::value(nullptr) : json::value(m.from);
-  m.ws = text_frame(o);
+  return text_frame(o);
+}
+
+}  // namespace
+
+void encode_message(message& m) {
+  if (m.kind == message_kind::presence) {
+    return;
+  }
+  auto frame = std::make_shared<const std::string>(message_frame(m));
+  m.ws_bytes = static_cast<std::uint32_t>(frame->size());
+  m.set_ws_frame(std::move(frame), true);
+}
+
+bytes_ptr frame_of(const message& m) {
+  if (auto f = m.ws_frame()) {
+    return f;
+  }
+  // Released after its live fan-out and no queue holds it: frame it again, once for everyone
+  // replaying it while this copy is queued somewhere.
+  auto f = std::make_shared<const std::string>(message_frame(m));
+  m.set_ws_frame(f, false);
+  return f;
 }
 
 std::string ack_frame(const json::value& ref, std::optional<std::string_view> id) {

@@ -35,10 +35,15 @@ struct op_error {
 
 std::variant<client_op, op_error> parse_client_op(std::string_view text);
 
-/// Fills `m.ws`: {"op":"message","topic","id","event","data","from"} as one text frame
-/// (`id` null for volatile messages, `event` and `from` null when absent). Presence diffs are
-/// left alone: the presence ticker frames them.
+/// Sets `m`'s WebSocket frame, held until its live fan-out ends:
+/// {"op":"message","topic","id","event","data","from"} as one text frame (`id` null for volatile
+/// messages, `event` and `from` null when absent). Presence diffs are left alone: the presence
+/// ticker frames them.
 void encode_message(message& m);
+
+/// `m`'s WebSocket frame: the one it holds or that a queue still holds, else framed again (a
+/// replay of a message whose live fan-out is over; history does not keep frames).
+bytes_ptr frame_of(const message& m);
 
 std::string ack_frame(const boost::json::value& ref, std::optional<std::string_view> id = std::nullopt);
 std::string error_frame(const boost::json::value& ref, std::string_view code, std::string_view message);

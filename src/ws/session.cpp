@@ -492,7 +492,12 @@ void session::emit(topic_state& t, const message_ptr& m) {
     reply(gap_frame(lost));  // the `drop` policy dropped messages of this topic
     return;
   }
-  conn_.send({m, m->ws});
+  auto& memo = ctx_.last_frame;
+  if (memo.m != m) {
+    memo.frame = frame_of(*m);
+    memo.m = m;
+  }
+  conn_.send({memo.frame, *memo.frame});
   ctx_.counters.deliveries.add();
 }
 

@@ -47,6 +47,13 @@ struct context {
   loop_counters& counters;
   const settings& config;
   message_encoder encode;  // for volatile messages, which bypass the broker's encoding
+  /// The frame of the message this loop last delivered: a message reaches every subscriber on the
+  /// loop in one turn, so each delivery after the first costs a pointer compare and a reference.
+  struct frame_memo {
+    message_ptr m;
+    bytes_ptr frame;
+  };
+  frame_memo last_frame{};
 };
 
 class session final : public io::connection_handler, public subscriber, private frame_parser::handler {

@@ -36,11 +36,12 @@ void read_history(const request& req, loop_services& ctx, respond_fn done) {
   }
   ctx.shared.hub->read_history(req.topic, since, limit, [done = std::move(done)](history_page page) {
     boost::json::array messages;
+    std::string scratch;
     for (const auto& m : page.messages) {
       boost::json::object o;
       o["id"] = m->id();
       o["event"] = m->event.empty() ? boost::json::value(nullptr) : boost::json::value(m->event);
-      o["data"] = m->data;
+      o["data"] = m->data_view(scratch);
       o["time"] = m->time_ms;
       messages.push_back(std::move(o));
     }

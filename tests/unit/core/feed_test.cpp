@@ -14,19 +14,26 @@ struct null_subscriber final : subscriber {
   void on_message(subscription&, const message_ptr&) override {}
 };
 
+/// Gives `m` data so that its footprint (struct, allocator overhead and data, as the bounds count
+/// it) is at most `bytes` and within a few bytes of it.
+message_ptr sized(std::shared_ptr<message> m, std::size_t bytes) {
+  auto n = bytes > m->footprint() + 17 ? bytes - m->footprint() - 17 : 0;
+  m->data.assign(n, 'x');
+  m->data.shrink_to_fit();
+  return m;
+}
+
 /// A stored message whose footprint is about `bytes`.
 message_ptr msg(std::uint64_t seq, std::size_t bytes = 1000) {
   auto m = std::make_shared<message>();
   m->pos = {1, seq};
-  m->data.assign(bytes > sizeof(message) ? bytes - sizeof(message) : 0, 'x');
-  return m;
+  return sized(std::move(m), bytes);
 }
 
 message_ptr volatile_msg(std::size_t bytes = 1000) {
   auto m = std::make_shared<message>();
   m->kind = message_kind::volatile_;
-  m->data.assign(bytes - sizeof(message), 'v');
-  return m;
+  return sized(std::move(m), bytes);
 }
 
 class feed_test : public ::testing::Test {

@@ -60,12 +60,12 @@ result<std::vector<position>> publish(memory_broker& b, std::string topic, std::
   return *out;
 }
 
-message kept(std::string topic, position p, std::int64_t time_ms) {
-  message m;
-  m.topic = std::move(topic);
-  m.pos = p;
-  m.data = "d" + std::to_string(p.seq);
-  m.time_ms = time_ms;
+std::unique_ptr<message> kept(std::string topic, position p, std::int64_t time_ms) {
+  auto m = std::make_unique<message>();
+  m->topic = std::move(topic);
+  m->pos = p;
+  m->data = "d" + std::to_string(p.seq);
+  m->time_ms = time_ms;
   return m;
 }
 

@@ -220,5 +220,66 @@ TEST(History, LimitAndMore) {
   EXPECT_TRUE(none.more);
 }
 
+TEST(History, LedgerAndOrderFollowEveryMessageKeptAndDropped) {
+  history_limits limits{.max_messages = 2};
+  history_ledger ledger;
+  message_order order;
+  {
+    topic_history a(limits, &ledger, &order);
+    topic_history b(limits, &ledger, &order);
+    auto a1 = make(1, 10, std::string(100, 'a'));
+    auto b1 = make(1, 11, std::string(200, 'b'));
+    auto a2 = make(2, 12, std::string(300, 'a'));
+    a.append(a1, 12);
+    b.append(b1, 12);
+    a.append(a2, 12);
+    EXPECT_EQ(ledger.messages.load(), 3u);
+    EXPECT_EQ(ledger.bytes.load(), a1->stored_bytes() + b1->stored_bytes() + a2->stored_bytes());
+    EXPECT_EQ(a.bytes() + b.bytes(), ledger.bytes.load());
+    // Across both topics, in the order they were stored.
+    std::vector<const message*> seen;
+    for (const auto& m : order) {
+      seen.push_back(&m);
+    }
+    EXPECT_EQ(seen, (std::vector<const message*>{a1.get(), b1.get(), a2.get()}));
+
+    a.append(make(3, 13), 13);  // over max_messages: a1 goes, from the order too
+    EXPECT_EQ(&order.front(), b1.get());
+    EXPECT_FALSE(a1->order_hook.is_linked());
+    EXPECT_EQ(ledger.messages.load(), 3u);
+
+    b.pop_front();
+    EXPECT_EQ(&order.front(), a2.get());
+    EXPECT_EQ(b.size(), 0u);
+    b.pop_front();  // empty: nothing happens
+    EXPECT_EQ(ledger.messages.load(), 2u);
+  }
+  // Destroying a history gives back what it held.
+  EXPECT_EQ(ledger.messages.load(), 0u);
+  EXPECT_EQ(ledger.bytes.load(), 0u);
+  EXPECT_TRUE(order.empty());
+}
+
+TEST(History, StoredBytesCountTheHeapCopiesAndOverhead) {
+  auto small = make(1, 0, "x");
+  auto big = make(2, 0, std::string(65536, 'x'));
+  EXPECT_GE(big->stored_bytes(), 65536u + sizeof(message));
+  EXPECT_EQ(big->stored_bytes() - small->stored_bytes(),
+            65536u + 1 + 16);                        // the copy, its NUL, a malloc header
+  EXPECT_EQ(big->footprint(), big->stored_bytes());  // no WebSocket frame
+}
+
+TEST(History, TrimSaysHowManyItDropped) {
+  history_limits limits{.max_age_ms = 100};
+  topic_history h(limits);
+  h.append(make(1, 0), 0);
+  h.append(make(2, 50), 50);
+  h.append(make(3, 90), 90);
+  EXPECT_EQ(h.trim(149), 1u);
+  EXPECT_EQ(h.first_seq(), 2u);
+  EXPECT_EQ(h.trim(1000), 2u);
+  EXPECT_EQ(h.trim(1000), 0u);
+}
+
 }  // namespace
 }  // namespace sb

@@ -417,6 +417,204 @@ TEST_F(MemoryBroker, SinksSeeATopicInSeqOrder) {
   EXPECT_EQ(u_seqs, want);
 }
 
+// --- history_max_memory_bytes, the sweep, topic reclamation ---------------------------------
+
+/// A broker whose encoder also sets a held WebSocket frame, as the server's does; every message
+/// of `payload` bytes costs the same, so a bound of N messages is exact.
+class MemoryBrokerBounded : public ::testing::Test {
+ protected:
+  static constexpr std::size_t payload = 10'000;
+
+  void make_broker(history_limits limits) {
+    broker_ = std::make_unique<memory_broker>(
+        limits,
+        [](message& m) {
+          m.sse = "enc " + m.id();
+          m.sse.shrink_to_fit();
+          auto frame = std::make_shared<const std::string>("ws " + m.id());
+          m.ws_bytes = static_cast<std::uint32_t>(frame->size());
+          m.set_ws_frame(std::move(frame), true);
+        },
+        std::vector<delivery_sink*>{&sinks_[0], &sinks_[1]}, [this] { return now_; });
+    epoch_ = broker_->node_epoch();
+  }
+
+  /// What one message of `payload` bytes costs history (measured on a throw-away broker).
+  std::size_t message_cost() {
+    make_broker({});
+    publish("probe");
+    auto cost = broker_->snapshot().bytes;
+    broker_.reset();
+    return cost;
+  }
+
+  position publish(std::string topic, bool retain = false) {
+    ++now_;  // one millisecond apart: the oldest is unambiguous
+    std::optional<position> pos;
+    broker_->publish(
+        {item(std::move(topic), std::string(payload, 'x'), {}, retain)},
+        [&](result<std::vector<position>> r) { pos = r.has_value() ? r->front() : position{}; });
+    return pos.value_or(position{});
+  }
+
+  attach_result attach(std::size_t loop, std::string_view topic, std::optional<position> since) {
+    attach_result out;
+    broker_->attach(loop, topic, since, [&](attach_result r) { out = std::move(r); });
+    return out;
+  }
+
+  history_page read(std::string_view topic, std::optional<position> since) {
+    history_page out;
+    broker_->read_history(topic, since, 100, [&](history_page p) { out = std::move(p); });
+    return out;
+  }
+
+  recording_sink sinks_[2];
+  std::int64_t now_ = 1'700'000'000'000;
+  std::unique_ptr<memory_broker> broker_;
+  std::uint64_t epoch_ = 0;
+};
+
+TEST_F(MemoryBrokerBounded, TheGlobalBoundEvictsTheOldestMessagesAcrossTopics) {
+  auto cost = message_cost();
+  // Topic names of one to two characters stay in the small-string buffer: every message costs
+  // the same whatever its topic.
+  make_broker({.max_memory_bytes = 4 * cost + cost / 2});
+  publish("a");  // a1
+  publish("b");  // b1
+  publish("c");  // c1
+  publish("a");  // a2
+  EXPECT_EQ(broker_->snapshot().messages, 4u);
+  EXPECT_EQ(broker_->snapshot().evictions, 0u);
+
+  publish("d");  // over: a1, the oldest of all, goes
+  auto s = broker_->snapshot();
+  EXPECT_EQ(s.messages, 4u);
+  EXPECT_EQ(s.evictions, 1u);
+  EXPECT_LE(s.bytes, 4 * cost + cost / 2);
+  EXPECT_EQ(seqs(read("a", position{epoch_, 0}).messages), (seq_list{2}));
+
+  publish("d");  // then b1: topic b is left with nothing, nobody subscribed: it is forgotten
+  publish("d");  // then c1, and c too
+  s = broker_->snapshot();
+  EXPECT_EQ(s.evictions, 3u);
+  EXPECT_EQ(s.messages, 4u);
+  EXPECT_EQ(s.topics, 2u);  // a (a2) and d (d1..d3)
+  EXPECT_EQ(s.topics_reclaimed, 2u);
+  EXPECT_EQ(seqs(read("d", std::nullopt).messages), (seq_list{1, 2, 3}));
+  EXPECT_EQ(seqs(read("a", std::nullopt).messages), (seq_list{2}));
+}
+
+TEST_F(MemoryBrokerBounded, EvictedPositionsAreGapsAsTrimmedOnesAre) {
+  auto cost = message_cost();
+  make_broker({.max_memory_bytes = 3 * cost + cost / 2});
+  attach(0, "a", std::nullopt);  // a subscriber keeps topic a known after it loses everything
+  publish("a");
+  publish("a");
+  publish("b");
+  publish("b");  // evicts a1
+  publish("b");  // evicts a2
+  EXPECT_EQ(broker_->snapshot().evictions, 2u);
+
+  auto resumed = attach(1, "a", position{epoch_, 1});
+  EXPECT_TRUE(resumed.gap);
+  EXPECT_TRUE(resumed.missed.empty());
+  EXPECT_EQ(resumed.head, (position{epoch_, 2}));
+  EXPECT_FALSE(attach(1, "a", position{epoch_, 2}).gap) << "the head itself lost nothing";
+
+  auto page = read("a", position{epoch_, 0});
+  EXPECT_TRUE(page.gap);
+  EXPECT_TRUE(page.messages.empty());
+
+  auto b = attach(1, "b", position{epoch_, 0});
+  EXPECT_FALSE(b.gap) << "b lost nothing";
+  EXPECT_EQ(seqs(b.missed), (seq_list{1, 2, 3}));
+}
+
+TEST_F(MemoryBrokerBounded, TheSweepExpiresIdleTopicsAndForgetsThem) {
+  make_broker({.max_age_ms = 2000});
+  for (int i = 0; i < 10; ++i) {
+    publish("idle/" + std::to_string(i));
+  }
+  publish("kept/retained", true);
+  attach(0, "kept/subscribed", std::nullopt);
+  publish("kept/subscribed");
+  auto before = broker_->snapshot();
+  EXPECT_EQ(before.messages, 12u);
+  EXPECT_EQ(before.topics, 12u);
+  EXPECT_EQ(before.retained_messages, 1u);
+
+  now_ += 1000;
+  EXPECT_EQ(broker_->sweep(), 0u);  // nothing is old enough yet
+  EXPECT_EQ(broker_->snapshot().messages, 12u);
+
+  now_ += 1500;  // past 2 s for everyone, and no publish or read since
+  EXPECT_EQ(broker_->sweep(), before.bytes);
+  auto after = broker_->snapshot();
+  EXPECT_EQ(after.messages, 0u);
+  EXPECT_EQ(after.bytes, 0u);
+  EXPECT_EQ(after.expirations, 12u);
+  EXPECT_EQ(after.topics, 2u) << "a subscribed topic and one with a retained message stay";
+  EXPECT_EQ(after.topics_reclaimed, 10u);
+  EXPECT_EQ(after.retained_messages, 1u);
+
+  // The retained message outlives its history.
+  auto fresh = attach(1, "kept/retained", std::nullopt);
+  ASSERT_TRUE(fresh.retained);
+  EXPECT_EQ(fresh.retained->pos, (position{epoch_, 1}));
+
+  // The subscribed topic is forgotten once its last subscriber leaves.
+  broker_->detach(0, "kept/subscribed");
+  EXPECT_EQ(broker_->snapshot().topics, 1u);
+}
+
+TEST_F(MemoryBrokerBounded, AForgottenTopicNeverHandsOutAnIdTwice) {
+  make_broker({.max_age_ms = 2000});
+  publish("t");
+  publish("t");
+  auto last = publish("t");
+  EXPECT_EQ(last, (position{epoch_, 3}));
+  now_ += 5000;
+  broker_->sweep();
+  EXPECT_EQ(broker_->snapshot().topics, 0u);
+
+  // Unknown now: a reader at the last position lost nothing, one before it did.
+  EXPECT_FALSE(read("t", last).gap);
+  EXPECT_TRUE(read("t", position{epoch_, 1}).gap);
+  EXPECT_TRUE(read("t", position{epoch_, 0}).gap);
+  EXPECT_FALSE(attach(0, "t", last).gap);
+  EXPECT_TRUE(attach(1, "t", position{epoch_, 2}).gap);
+
+  // It comes back past every id it had.
+  EXPECT_EQ(publish("t"), (position{epoch_, 4}));
+}
+
+TEST_F(MemoryBrokerBounded, TheWebSocketFrameIsHeldOnlyWhileFannedOut) {
+  make_broker({});
+  publish("nobody");
+  auto page = read("nobody", std::nullopt);
+  ASSERT_EQ(page.messages.size(), 1u);
+  EXPECT_EQ(page.messages[0]->ws_frame(), nullptr) << "no live audience: history keeps one copy";
+  EXPECT_EQ(page.messages[0]->ws_bytes,
+            3 + page.messages[0]->id().size());  // still known, for queue bounds
+
+  attach(0, "both", std::nullopt);
+  attach(1, "both", std::nullopt);
+  publish("both");
+  ASSERT_EQ(sinks_[0].got.size(), 1u);
+  const auto& m = sinks_[0].got[0];
+  ASSERT_NE(m->ws_frame(), nullptr);
+  m->live_handoff_done();  // loop 0 has queued it
+  auto queued = m->ws_frame();
+  ASSERT_NE(queued, nullptr) << "loop 1 has not";
+  m->live_handoff_done();
+  EXPECT_EQ(m->ws_frame(), queued) << "a queue still holds it: replays share it";
+  queued.reset();
+  EXPECT_EQ(m->ws_frame(), nullptr);
+  m->live_handoff_done();  // more calls than loops change nothing
+  EXPECT_EQ(m->ws_frame(), nullptr);
+}
+
 #if defined(__SANITIZE_ADDRESS__)
 #define SB_TEST_SANITIZED 1
 #elif defined(__has_feature)

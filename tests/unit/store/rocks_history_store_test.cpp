@@ -20,15 +20,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-message make_message(std::string topic, position pos, std::string data, bool retain = false) {
-  message m;
-  m.topic = std::move(topic);
-  m.pos = pos;
-  m.data = std::move(data);
-  m.event = "tick";
-  m.from = "alice";
-  m.time_ms = 1'700'000'000'000;
-  m.retain = retain;
+std::unique_ptr<message> make_message(std::string topic, position pos, std::string data,
+                                      bool retain = false) {
+  auto m = std::make_unique<message>();
+  m->topic = std::move(topic);
+  m->pos = pos;
+  m->data = std::move(data);
+  m->event = "tick";
+  m->from = "alice";
+  m->time_ms = 1'700'000'000'000;
+  m->retain = retain;
   return m;
 }
 
@@ -41,7 +42,7 @@ std::map<std::string, stored_topic> load_all(history_store& s) {
 std::vector<std::uint64_t> seqs(const stored_topic& t) {
   std::vector<std::uint64_t> out;
   for (const auto& m : t.messages) {
-    out.push_back(m.pos.seq);
+    out.push_back(m->pos.seq);
   }
   return out;
 }
@@ -88,9 +89,9 @@ TEST_F(RocksHistoryStore, KeepsMessagesHeadsRetainedAndNodeEpochAcrossReopen) {
     EXPECT_TRUE(load_all(*s).empty());
     for (std::uint64_t seq = 1; seq <= 3; ++seq) {
       ASSERT_TRUE(
-          s->append(make_message("orders/42", {5, seq}, "d" + std::to_string(seq), seq == 2)));
+          s->append(*make_message("orders/42", {5, seq}, "d" + std::to_string(seq), seq == 2)));
     }
-    ASSERT_TRUE(s->append(make_message("orders/4", {9, 1}, "other")));
+    ASSERT_TRUE(s->append(*make_message("orders/4", {9, 1}, "other")));
     EXPECT_TRUE(s->needs_sync());
     s->sync();
     EXPECT_FALSE(s->needs_sync());
@@ -102,11 +103,11 @@ TEST_F(RocksHistoryStore, KeepsMessagesHeadsRetainedAndNodeEpochAcrossReopen) {
   const auto& t = all.at("orders/42");
   EXPECT_EQ(t.head, (position{5, 3}));
   EXPECT_EQ(seqs(t), (std::vector<std::uint64_t>{1, 2, 3}));
-  EXPECT_EQ(t.messages[1].data, "d2");
-  EXPECT_EQ(t.messages[1].event, "tick");
-  EXPECT_EQ(t.messages[1].from, "alice");
-  EXPECT_EQ(t.messages[1].time_ms, 1'700'000'000'000);
-  EXPECT_EQ(t.messages[1].topic, "orders/42");
+  EXPECT_EQ(t.messages[1]->data, "d2");
+  EXPECT_EQ(t.messages[1]->event, "tick");
+  EXPECT_EQ(t.messages[1]->from, "alice");
+  EXPECT_EQ(t.messages[1]->time_ms, 1'700'000'000'000);
+  EXPECT_EQ(t.messages[1]->topic, "orders/42");
   ASSERT_TRUE(t.retained);
   EXPECT_EQ(t.retained->pos, (position{5, 2}));
   EXPECT_EQ(t.retained->data, "d2");
@@ -122,12 +123,12 @@ TEST_F(RocksHistoryStore, TrimDeletesOnDiskButKeepsTheHeadAndRetained) {
     auto s = open(fsync_mode::no);
     s->node_epoch(1);
     for (std::uint64_t seq = 1; seq <= 200; ++seq) {
-      ASSERT_TRUE(s->append(make_message("a", {3, seq}, "x", seq == 1)));
+      ASSERT_TRUE(s->append(*make_message("a", {3, seq}, "x", seq == 1)));
     }
-    s->trim("a", 150);                                         // a range delete (over 64 messages)
-    ASSERT_TRUE(s->append(make_message("a", {3, 201}, "x")));  // carries the pending trim
-    s->trim("a", 199);                                         // point deletes, written at close
-    s->trim("unknown", 5);                                     // nothing to do
+    s->trim("a", 150);                                          // a range delete (over 64 messages)
+    ASSERT_TRUE(s->append(*make_message("a", {3, 201}, "x")));  // carries the pending trim
+    s->trim("a", 199);                                          // point deletes, written at close
+    s->trim("unknown", 5);                                      // nothing to do
   }
   {
     auto s = open();
@@ -150,7 +151,7 @@ TEST_F(RocksHistoryStore, AlwaysModeSyncsOnDemand) {
   auto s = open(fsync_mode::always);
   s->node_epoch(1);
   EXPECT_FALSE(s->needs_sync());
-  ASSERT_TRUE(s->append(make_message("a", {1, 1}, "x")));
+  ASSERT_TRUE(s->append(*make_message("a", {1, 1}, "x")));
   EXPECT_TRUE(s->needs_sync());
   s->sync();
   EXPECT_FALSE(s->needs_sync());
@@ -252,7 +253,7 @@ TEST_F(RocksHistoryStore, RefusesADamagedRecord) {
   {
     auto s = open();
     s->node_epoch(1);
-    ASSERT_TRUE(s->append(make_message("a", {1, 1}, "x")));
+    ASSERT_TRUE(s->append(*make_message("a", {1, 1}, "x")));
   }
   poke("ta", "short");
   auto s = open();
@@ -292,7 +293,7 @@ TEST_F(RocksHistoryStore, AfterAMachineCrashWithUnsyncedWritesEveryTopicStartsAN
     auto s = open();
     s->node_epoch(5);
     for (std::uint64_t seq = 1; seq <= 3; ++seq) {
-      ASSERT_TRUE(s->append(make_message("a", {5, seq}, "x", seq == 3)));
+      ASSERT_TRUE(s->append(*make_message("a", {5, seq}, "x", seq == 3)));
     }
   }
   poke("s", unclean_run("another-boot", false));
@@ -302,7 +303,7 @@ TEST_F(RocksHistoryStore, AfterAMachineCrashWithUnsyncedWritesEveryTopicStartsAN
     auto all = load_all(*s);
     EXPECT_EQ(all.at("a").head, (position{99, 3}));  // same seqs, new epoch: old ids are a gap
     EXPECT_EQ(seqs(all.at("a")), (std::vector<std::uint64_t>{1, 2, 3}));
-    EXPECT_EQ(all.at("a").messages[0].pos.epoch, 99u);
+    EXPECT_EQ(all.at("a").messages[0]->pos.epoch, 99u);
     ASSERT_TRUE(all.at("a").retained);
     EXPECT_EQ(all.at("a").retained->pos.epoch, 99u);
   }
@@ -315,7 +316,7 @@ TEST_F(RocksHistoryStore, AProcessCrashOrAlwaysKeepsEpochs) {
   {
     auto s = open();
     s->node_epoch(5);
-    ASSERT_TRUE(s->append(make_message("a", {5, 1}, "x")));
+    ASSERT_TRUE(s->append(*make_message("a", {5, 1}, "x")));
   }
   poke("s", unclean_run(this_boot(), false));  // killed, same boot: the OS kept every write
   {

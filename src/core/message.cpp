@@ -1,0 +1,85 @@
+#include "core/message.hpp"
+
+#include <algorithm>
+
+namespace sb {
+namespace {
+
+/// Scoped spin on a message's flag: the critical sections are a shared_ptr copy or two.
+class spin_guard {
+ public:
+  explicit spin_guard(std::atomic_flag& f) : f_(f) {
+    while (f_.test_and_set(std::memory_order_acquire)) {
+      f_.wait(true, std::memory_order_relaxed);
+    }
+  }
+  ~spin_guard() {
+    f_.clear(std::memory_order_release);
+    f_.notify_one();
+  }
+  spin_guard(const spin_guard&) = delete;
+  spin_guard& operator=(const spin_guard&) = delete;
+
+ private:
+  std::atomic_flag& f_;
+};
+
+}  // namespace
+
+std::string_view message::data_view(std::string& scratch) const {
+  switch (data_in) {
+    case data_place::own:
+      return data;
+    case data_place::sse_whole:
+      return std::string_view(sse).substr(data_at, data_size);
+    case data_place::sse_lines:
+      break;
+  }
+  scratch.clear();
+  scratch.reserve(data_size);
+  std::string_view rest = std::string_view(sse).substr(data_at);
+  constexpr std::size_t prefix = 6;  // "data: " before every line after the first
+  for (;;) {
+    auto end = rest.find('\n');
+    scratch.append(rest.substr(0, end));
+    if (scratch.size() >= data_size || end == std::string_view::npos) {
+      break;
+    }
+    scratch.push_back('\n');
+    rest.remove_prefix(std::min(rest.size(), end + 1 + prefix));
+  }
+  return scratch;
+}
+
+bytes_ptr message::ws_frame() const {
+  spin_guard lock(ws_lock_);
+  return ws_hold_ ? ws_hold_ : ws_cache_.lock();
+}
+
+void message::set_ws_frame(bytes_ptr frame, bool hold) const {
+  spin_guard lock(ws_lock_);
+  ws_cache_ = frame;
+  if (hold) {
+    ws_hold_ = std::move(frame);
+  }
+}
+
+void message::release_ws() const {
+  bytes_ptr dropped;
+  {
+    spin_guard lock(ws_lock_);
+    dropped.swap(ws_hold_);
+  }
+}
+
+void message::live_handoff_done() const {
+  auto n = live_handoffs_.load(std::memory_order_relaxed);
+  // Messages from a broker that does not count hand-offs stay at 0 and keep their frame.
+  while (n > 0 && !live_handoffs_.compare_exchange_weak(n, n - 1, std::memory_order_acq_rel)) {
+  }
+  if (n == 1) {
+    release_ws();
+  }
+}
+
+}  // namespace sb
