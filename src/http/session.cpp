@@ -58,8 +58,14 @@ void session::on_readable() {
   }
   process();
   if (ec) {
-    // The peer hung up (or the socket failed): what is mid-flight cannot be answered.
-    if (phase_ != phase::finished) {
+    // The peer is done sending (or the socket failed). Requests it completed are still answered,
+    // since a client may half-close right after its request (`printf … | nc` does); a request cut
+    // short cannot be.
+    input_ended_ = true;
+    if (phase_ == phase::idle) {
+      phase_ = phase::finished;
+      conn_.close_after_flush();  // an answer may still be corked for the end of the loop turn
+    } else if (phase_ != phase::finished && phase_ != phase::handling) {
       phase_ = phase::finished;
       conn_.close();
     }
@@ -305,7 +311,7 @@ void session::respond(response r) {
   // Any answer keeps the connection when the request was read to its end: what follows is then
   // framed by a request we understood. An answer given before the body was read closes it.
   bool keep_alive = parser_ && parser_->is_done() && parser_->keep_alive() && !r.close &&
-                    !ctx_.shared.is_draining();
+                    !input_ended_ && !ctx_.shared.is_draining();
   bool head_only = false;
   if (parser_ && parser_->is_header_done()) {
     const auto& req = parser_->get();

@@ -70,6 +70,7 @@ class session final : public io::connection_handler {
   phase phase_ = phase::idle;
   bool processing_ = false;
   bool first_request_ = true;  // only a connection's first bytes may be an HTTP/2 preface
+  bool input_ended_ = false;   // the peer sent FIN: answer what it asked, then close
 };
 
 }  // namespace sb::http

@@ -276,3 +276,26 @@ test('404 and other errors on a request read to its end keep the connection', as
   await sleep(10);
   await stillServes(server);
 });
+
+test('a request followed at once by the client half-closing (printf … | nc) is still answered', async (t) => {
+  // The answer is corked until the end of the loop turn; the FIN read in the same turn used to
+  // close the connection before it went out, so the client got nothing.
+  const server = await startServer(t);
+  const rounds = soak(60, 600);
+  let answered = 0;
+  for (let i = 0; i < rounds; i++) {
+    const c = await RawConn.open(server.port);
+    try {
+      const req = i % 2 ? `GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n` : `POST ${topicPath('fin/t')} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi`;
+      await c.write(req);
+      c.end();
+      await c.waitClosed(3000);
+      const text = c.buf.toString('latin1');
+      assert.match(text, i % 2 ? /^HTTP\/1\.1 200 / : /^HTTP\/1\.1 201 /, `round ${i}: ${JSON.stringify(text.slice(0, 60))}`);
+      answered++;
+    } finally {
+      c.destroy();
+    }
+  }
+  assert.equal(answered, rounds);
+});
