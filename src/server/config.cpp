@@ -92,6 +92,11 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
   return *number << shift;
 }
 
+/// A number of bytes, which takes K, M and G: `*_bytes`, and `h2_max_header_list_size`.
+bool is_size(const config_entry& entry) {
+  return entry.key.ends_with("_bytes") || entry.key.ends_with("_size");
+}
+
 /// Applies `raw` to `entry`'s field; an error message, or empty on success.
 std::string apply(config& c, const config_entry& entry, const raw_value& raw) {
   auto shown = entry.secret ? std::string("…") : raw.text;
@@ -109,7 +114,7 @@ std::string apply(config& c, const config_entry& entry, const raw_value& raw) {
             return "config: " + where + ": must be true or false";
           }
         } else if constexpr (std::is_same_v<T, std::uint64_t>) {
-          bool size = entry.key.ends_with("_bytes");
+          bool size = is_size(entry);
           auto v = size ? parse_size(raw.text) : parse_number(raw.text);
           if (!v || *v < entry.min || *v > entry.max) {
             return "config: " + where + ": must be a whole number from " +
@@ -147,7 +152,7 @@ std::optional<std::string> toml_text(const config_entry& entry, const toml::node
         } else if constexpr (std::is_same_v<T, std::uint64_t>) {
           if (auto i = node.value_exact<std::int64_t>())
             return std::to_string(*i);
-          if (entry.key.ends_with("_bytes")) {
+          if (is_size(entry)) {
             if (auto text = node.value_exact<std::string>())
               return *text;  // "64KiB"
           }
@@ -336,7 +341,7 @@ std::string value_name(const config_entry& entry) {
     return "LIST";
   }
   if (std::holds_alternative<std::uint64_t config::*>(entry.field)) {
-    if (ends_with("_bytes"))
+    if (is_size(entry))
       return "SIZE";
     if (ends_with("_ms"))
       return "MILLISECONDS";

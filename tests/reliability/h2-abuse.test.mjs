@@ -169,14 +169,24 @@ test('CONTINUATION flood: a header block that never ends is cut with GOAWAY; /he
   assert.ok(during.max < 250, `/healthz took up to ${during.max.toFixed(1)} ms`);
 });
 
-test('one header field over 64 KiB, allowed by a raised h2_max_header_list_size, is a 431 and ends nothing', async (t) => {
-  // Beast's fields throw on a value over 64 KiB: without a check this request ended the process.
+test('one header field over 64 KiB, allowed by a raised h2_max_header_list_size, ends nothing', async (t) => {
+  // Beast's fields throw on a value over 64 KiB; nghttp2's HPACK decoder refuses such a field
+  // first (the connection ends with GOAWAY), and the session answers 431 if one ever got through.
   const server = await startServer(t, { args: ['--threads', '1', '--h2-max-header-list-size', '1M'] });
   const c = await rawH2(t, server.port);
   const big = [Buffer.from([0x00]), hpackString('x-big'), hpackString('a'.repeat(70000))];
   c.write(headerFrames(1, Buffer.concat([pseudo('/healthz'), ...big])));
-  const head = await c.waitFor((f) => f.type === FRAME.HEADERS && f.streamId === 1, 5000, 'the answer on stream 1');
-  assert.ok(head.payload.includes(Buffer.from('431')), `answer ${head.payload.toString('hex')}`);
-  assert.ok(server.running);
+  const answer = await c.waitFor(
+    (f) => (f.type === FRAME.HEADERS && f.streamId === 1) || f.type === FRAME.GOAWAY,
+    5000,
+    'a 431 on stream 1 or a GOAWAY',
+  );
+  if (answer.type === FRAME.HEADERS) {
+    assert.ok(answer.payload.includes(Buffer.from('431')), `answer ${answer.payload.toString('hex')}`);
+  } else {
+    assert.notEqual(goawayCode(answer), 0, 'the GOAWAY names an error');
+  }
+  await sleep(50);
+  assert.ok(server.running, 'the server lives');
   assert.equal((await request(`${server.url}/healthz`)).status, 200);
 });
