@@ -8,72 +8,22 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <boost/asio/post.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 
-#include "auth/authority.hpp"
-#include "core/memory_broker.hpp"
-#include "core/presence.hpp"
-#include "core/topic_registry.hpp"
+#include "../support/in_process_server.hpp"
 #include "http/h2_session.hpp"
-#include "http/publish_limiter.hpp"
-#include "http/services.hpp"
 #include "io/connection.hpp"
 #include "io/loop.hpp"
-#include "sse/encoder.hpp"
-#include "ws/protocol.hpp"
 
 namespace {
 
 using namespace sb;
 
-struct world final : delivery_sink {
-  world() : loop(0, std::chrono::milliseconds(10)) {
-    message_encoder encode = [](message& m) {
-      sse::encode_message(m);
-      ws::encode_message(m);
-    };
-    std::vector<delivery_sink*> sinks{this};
-    broker.emplace(history_limits{50, 1 << 20, 3600 * 1000}, encode, sinks,
-                   [] { return std::int64_t{1700000000000}; });
-    std::string error;
-    auth = *auth::authority::create(auth::authority_config{{}, {}, {}, {}, {"fuzz-key"}, true, true}, error);
-    limiter.emplace(1e9, 1e9);
-    registry.emplace(*broker, 0);
-    shared.hub = &*broker;
-    shared.presence = &presence;
-    shared.auth = auth.get();
-    shared.auth_cookie = "switchboard_token";
-    shared.publish_limits = &*limiter;
-    shared.encode = encode;
-    shared.limits.max_message_bytes = 4096;
-    shared.limits.max_request_bytes = 16384;
-    shared.limits.h2_max_concurrent_streams = 16;
-    shared.limits.h2_max_header_list_size = 4096;
-    shared.metrics_text = [] { return std::string("fuzz 1\n"); };
-    services.emplace(http::loop_services{
-        loop, *registry, counters, shared,
-        ws::context{*registry, *broker, presence, counters, shared.ws, encode}});
-  }
-
-  void deliver(message_ptr m) override {
-    boost::asio::post(loop.context(), [this, m = std::move(m)] { registry->dispatch(m); });
-  }
-
-  io::loop loop;
-  loop_counters counters;
-  presence_registry presence;
-  std::optional<memory_broker> broker;
-  std::unique_ptr<auth::authority> auth;
-  std::optional<http::publish_limiter> limiter;
-  std::optional<topic_registry> registry;
-  http::services shared;
-  std::optional<http::loop_services> services;
-};
+using world = testing::in_process_server;
 
 void drain(int fd) {
   char sink[65536];
@@ -84,7 +34,12 @@ void drain(int fd) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static world w;
+  static world w([](http::limits& l) {
+    l.max_message_bytes = 4096;
+    l.max_request_bytes = 16384;
+    l.h2_max_concurrent_streams = 16;
+    l.h2_max_header_list_size = 4096;
+  });
   if (size == 0) {
     return 0;
   }
@@ -107,13 +62,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   h2->start({});
   for (std::size_t at = 0; at < input.size() && conn->is_open(); at += chunk) {
     h2->receive(std::string_view(input).substr(at, chunk));
-    w.loop.context().poll();  // flush passes, deliveries, deferred closes
-    w.loop.context().restart();
+    w.run();
     drain(fds[1]);
   }
   conn->close();
-  w.loop.context().poll();
-  w.loop.context().restart();
+  w.run();
   ::close(fds[1]);
   return 0;
 }

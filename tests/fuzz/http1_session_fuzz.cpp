@@ -12,80 +12,22 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <boost/asio/post.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 
-#include "auth/authority.hpp"
-#include "core/memory_broker.hpp"
-#include "core/presence.hpp"
-#include "core/topic_registry.hpp"
-#include "http/publish_limiter.hpp"
-#include "http/services.hpp"
+#include "../support/in_process_server.hpp"
 #include "http/session.hpp"
 #include "io/connection.hpp"
 #include "io/loop.hpp"
-#include "sse/encoder.hpp"
-#include "ws/protocol.hpp"
 
 namespace {
 
 using namespace sb;
 
-struct world final : delivery_sink {
-  world() : loop(0, std::chrono::milliseconds(10)) {
-    message_encoder encode = [](message& m) {
-      sse::encode_message(m);
-      ws::encode_message(m);
-    };
-    std::vector<delivery_sink*> sinks{this};
-    broker.emplace(history_limits{50, 1 << 20, 3600 * 1000}, encode, sinks,
-                   [] { return std::int64_t{1700000000000}; });
-    std::string error;
-    auth = *auth::authority::create(
-        auth::authority_config{{}, {}, {}, {}, {"fuzz-key"}, true, true}, error);
-    limiter.emplace(1e9, 1e9);
-    registry.emplace(*broker, 0);
-    shared.hub = &*broker;
-    shared.presence = &presence;
-    shared.auth = auth.get();
-    shared.auth_cookie = "switchboard_token";
-    shared.publish_limits = &*limiter;
-    shared.encode = encode;
-    // Small bounds, so that inputs of a few KiB reach every limit.
-    shared.limits.max_message_bytes = 1024;
-    shared.limits.max_request_bytes = 4096;
-    shared.limits.max_header_bytes = 2048;
-    shared.limits.h2_max_concurrent_streams = 16;
-    shared.limits.h2_max_header_list_size = 2048;
-    shared.metrics_text = [] { return std::string("fuzz 1\n"); };
-    services.emplace(http::loop_services{
-        loop, *registry, counters, shared,
-        ws::context{*registry, *broker, presence, counters, shared.ws, encode}});
-  }
-
-  void deliver(message_ptr m) override {
-    boost::asio::post(loop.context(), [this, m = std::move(m)] { registry->dispatch(m); });
-  }
-
-  void run() {
-    loop.context().poll();  // readiness, flush passes, deliveries, deferred closes
-    loop.context().restart();
-  }
-
-  io::loop loop;
-  loop_counters counters;
-  presence_registry presence;
-  std::optional<memory_broker> broker;
-  std::unique_ptr<auth::authority> auth;
-  std::optional<http::publish_limiter> limiter;
-  std::optional<topic_registry> registry;
-  http::services shared;
-  std::optional<http::loop_services> services;
-};
+using world = testing::in_process_server;
 
 std::string expand_runs(std::string_view in) {
   std::string out;
@@ -109,7 +51,14 @@ void drain(int fd) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static world w;
+  static world w([](http::limits& l) {
+    // Small bounds, so that inputs of a few KiB reach every limit.
+    l.max_message_bytes = 1024;
+    l.max_request_bytes = 4096;
+    l.max_header_bytes = 2048;
+    l.h2_max_concurrent_streams = 16;
+    l.h2_max_header_list_size = 2048;
+  });
   if (size == 0) {
     return 0;
   }

@@ -1,0 +1,77 @@
+#pragma once
+// A whole server stack in one process, for fuzz targets and session tests: one loop, the memory
+// broker, auth with one API key ("fuzz-key", anonymous access allowed) and the HTTP services,
+// wired as src/server/app.cpp wires them, with the bounds a caller chooses (small ones let short
+// inputs reach every limit). Deliveries are posted to the loop; run() turns it until it is idle.
+// Sessions are started on connections made from one end of a socketpair.
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "auth/authority.hpp"
+#include "core/memory_broker.hpp"
+#include "core/presence.hpp"
+#include "core/topic_registry.hpp"
+#include "http/publish_limiter.hpp"
+#include "http/services.hpp"
+#include "io/loop.hpp"
+#include "sse/encoder.hpp"
+#include "ws/protocol.hpp"
+
+namespace sb::testing {
+
+struct in_process_server final : delivery_sink {
+  /// `tune` sets the bounds (http::limits) before anything is wired.
+  explicit in_process_server(const std::function<void(http::limits&)>& tune)
+      : loop(0, std::chrono::milliseconds(10)) {
+    message_encoder encode = [](message& m) {
+      sse::encode_message(m);
+      ws::encode_message(m);
+    };
+    std::vector<delivery_sink*> sinks{this};
+    broker.emplace(history_limits{50, 1 << 20, 3600 * 1000}, encode, sinks,
+                   [] { return std::int64_t{1700000000000}; });
+    std::string error;
+    auth = *auth::authority::create(
+        auth::authority_config{{}, {}, {}, {}, {"fuzz-key"}, true, true}, error);
+    limiter.emplace(1e9, 1e9);
+    registry.emplace(*broker, 0);
+    shared.hub = &*broker;
+    shared.presence = &presence;
+    shared.auth = auth.get();
+    shared.auth_cookie = "switchboard_token";
+    shared.publish_limits = &*limiter;
+    shared.encode = encode;
+    tune(shared.limits);
+    shared.metrics_text = [] { return std::string("fuzz 1\n"); };
+    services.emplace(http::loop_services{
+        loop, *registry, counters, shared,
+        ws::context{*registry, *broker, presence, counters, shared.ws, encode}});
+  }
+
+  void deliver(message_ptr m) override {
+    boost::asio::post(loop.context(), [this, m = std::move(m)] { registry->dispatch(m); });
+  }
+
+  /// Readiness, flush passes, deliveries and deferred closes, until nothing is ready.
+  void run() {
+    loop.context().poll();
+    loop.context().restart();
+  }
+
+  io::loop loop;
+  loop_counters counters;
+  presence_registry presence;
+  std::optional<memory_broker> broker;
+  std::unique_ptr<auth::authority> auth;
+  std::optional<http::publish_limiter> limiter;
+  std::optional<topic_registry> registry;
+  http::services shared;
+  std::optional<http::loop_services> services;
+};
+
+}  // namespace sb::testing
