@@ -197,6 +197,7 @@ struct app::worker final : delivery_sink {
   boost::asio::steady_timer drain_timer;
   std::vector<std::weak_ptr<io::connection>> to_drain;
   double drain_budget = 0;
+  std::atomic<bool> drain_started{false};  // its listeners are closed (set on the loop)
   std::thread thread;
 };
 
@@ -266,7 +267,8 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
   if (!config_.history_dir.empty()) {
     shared_->store = std::make_unique<store::rocks_history_store>(config_.history_dir, fsync);
   }
-  shared_->broker = std::make_unique<memory_broker>(limits, encode, std::move(sinks), unix_ms, shared_->store.get());
+  shared_->broker = std::make_unique<memory_broker>(limits, encode, std::move(sinks), unix_ms,
+                                                    shared_->store.get());
   if (shared_->store && fsync == store::fsync_mode::always) {
     // Group commit: whatever this loop's turn (and every other loop) wrote is synced once, before
     // the first byte of an answer or a delivery leaves.
@@ -557,10 +559,15 @@ int app::run() {
 
   std::function<void()> watch = [&] {
     std::size_t open = 0;
-    for (auto& w : workers_)
+    bool stopped_accepting = true;
+    for (auto& w : workers_) {
       open += w->loop.open_connections();
+      stopped_accepting = stopped_accepting && w->drain_started.load();
+    }
     auto now = std::chrono::steady_clock::now();
-    if (open == 0 || now >= deadline) {
+    // Not before every loop has closed its listener: exiting with a listener open would reset what
+    // the kernel queued on it (connections a handover to a reuse_port successor must keep).
+    if ((open == 0 && stopped_accepting) || now >= deadline) {
       if (open) {
         spdlog::warn("drain timeout: closing {} connection(s) that did not finish", open);
       }
@@ -624,6 +631,7 @@ void app::begin_drain() {
       w->loop.for_each_connection(
           [w](io::connection& c) { w->to_drain.push_back(c.weak_from_this()); });
       w->drain_some(per_tick);
+      w->drain_started.store(true);
     });
   }
 }

@@ -68,7 +68,7 @@ test('a busy TLS address refuses the start too', async (t) => {
   assert.equal((await request(`${first.url}/healthz`)).status, 200);
 });
 
-test('reuse_port hands an address over: the new process joins, the old one drains, nothing is refused', async (t) => {
+test('reuse_port hands an address over: the new process joins, the old one drains, nothing is refused', { timeout: 60000 }, async (t) => {
   const old = await startServer(t);
   const next = await startServer(t, { port: old.port, args: ['--reuse-port'] });
   // Its /healthz may have been answered by the old process: wait for its own start line.
