@@ -1,6 +1,7 @@
 #pragma once
 // Switchboard's own error codes, with a category so they travel as boost::system::error_code and
-// map to exactly one HTTP status and one WebSocket close code each (STYLE.md habit 8).
+// map to exactly one HTTP status each (STYLE.md habit 8). WebSocket close codes are the frame
+// layer's own (ws::close_code): the errors that close a WebSocket are framing errors, not these.
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
 

@@ -61,7 +61,6 @@ class connection final : public std::enable_shared_from_this<connection>, public
 
   /// Makes this a TLS connection (before start()): reads decrypt, flushes encrypt. Takes `ssl`.
   void enable_tls(SSL* ssl);
-  bool is_tls() const { return tls_ != nullptr; }
   /// The protocol ALPN negotiated ("h2", "http/1.1"); empty on cleartext, without ALPN, or before
   /// the handshake has finished (it has once read_some returned plaintext).
   std::string_view alpn() const { return tls_ ? tls_->transport.alpn() : std::string_view{}; }
@@ -100,8 +99,6 @@ class connection final : public std::enable_shared_from_this<connection>, public
   /// Closes now: what is queued is dropped.
   void close();
   bool is_open() const { return state_ == state::open; }
-  /// Nothing more will be written: closing or closed.
-  bool is_ending() const { return state_ != state::open; }
 
   /// Writes as much of the queue as the socket takes now; called by the loop's flush pass.
   void flush();

@@ -61,8 +61,6 @@ class frame_parser {
 
   /// A fragmented message has started and not ended.
   bool in_message() const { return in_message_; }
-  /// Bytes of a fragmented message held so far (for memory accounting).
-  std::size_t pending_bytes() const { return message_.size(); }
   void release() { message_ = {}; }
 
  private:

@@ -122,8 +122,10 @@ void session::on_readable() {
   }
   in_->progressed = false;
   if (auto verdict = parser_.parse(in_->bytes, *this); verdict != 0 && !closing_) {
-    close_with(static_cast<close_code>(verdict),
-               verdict == 1009 ? "message too big" : verdict == 1007 ? "invalid UTF-8" : "protocol error");
+    auto code = static_cast<close_code>(verdict);
+    close_with(code, code == close_code::too_big           ? "message too big"
+                     : code == close_code::invalid_payload ? "invalid UTF-8"
+                                                           : "protocol error");
     return;
   }
   if (!closing_) {
