@@ -9,18 +9,18 @@ namespace sb {
 
 enum class errc {
   ok = 0,
-  invalid_topic = 1,      // 400
-  invalid_request,        // 400
-  invalid_position,       // 400: a malformed ?since=
-  not_found,              // 404
-  method_not_allowed,     // 405
-  header_timeout,         // 408
-  payload_too_large,      // 413
-  headers_too_large,      // 431
-  rate_limited,           // 429
-  unauthorized,           // 401
-  forbidden,              // 403
-  unavailable,            // 503: draining or backplane down
+  invalid_topic = 1,   // 400
+  invalid_request,     // 400
+  invalid_position,    // 400: a malformed ?since=
+  not_found,           // 404
+  method_not_allowed,  // 405
+  header_timeout,      // 408
+  payload_too_large,   // 413
+  headers_too_large,   // 431
+  rate_limited,        // 429
+  unauthorized,        // 401
+  forbidden,           // 403
+  unavailable,         // 503: draining or backplane down
 };
 
 const boost::system::error_category& switchboard_category() noexcept;

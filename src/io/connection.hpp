@@ -48,7 +48,9 @@ class admission {
   ~admission() = default;
 };
 
-class connection final : public std::enable_shared_from_this<connection>, public flush_hook, public member_hook {
+class connection final : public std::enable_shared_from_this<connection>,
+                         public flush_hook,
+                         public member_hook {
  public:
   using socket_type = boost::asio::basic_stream_socket<boost::asio::ip::tcp, loop::executor_type>;
 
@@ -80,7 +82,9 @@ class connection final : public std::enable_shared_from_this<connection>, public
   void send(shared_bytes b);
   void send(std::string s) { send(shared_bytes::from_string(std::move(s))); }
   /// Bytes waiting to be written (plaintext queued and, under TLS, ciphertext not yet sent).
-  std::size_t queued_bytes() const { return queue_.bytes() + (tls_ ? tls_->out.size() - tls_->out_at : 0); }
+  std::size_t queued_bytes() const {
+    return queue_.bytes() + (tls_ ? tls_->out.size() - tls_->out_at : 0);
+  }
   /// Asks for a flush pass (and so an on_flush()) even though nothing was queued with send().
   void request_flush();
 

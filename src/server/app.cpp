@@ -266,7 +266,8 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
   if (!config_.history_dir.empty()) {
     shared_->store = std::make_unique<store::rocks_history_store>(config_.history_dir, fsync);
   }
-  shared_->broker = std::make_unique<memory_broker>(limits, encode, std::move(sinks), unix_ms, shared_->store.get());
+  shared_->broker = std::make_unique<memory_broker>(limits, encode, std::move(sinks), unix_ms,
+                                                    shared_->store.get());
   if (shared_->store && fsync == store::fsync_mode::always) {
     // Group commit: whatever this loop's turn (and every other loop) wrote is synced once, before
     // the first byte of an answer or a delivery leaves.

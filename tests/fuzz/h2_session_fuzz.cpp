@@ -41,7 +41,8 @@ struct world final : delivery_sink {
     broker.emplace(history_limits{50, 1 << 20, 3600 * 1000}, encode, sinks,
                    [] { return std::int64_t{1700000000000}; });
     std::string error;
-    auth = *auth::authority::create(auth::authority_config{{}, {}, {}, {}, {"fuzz-key"}, true, true}, error);
+    auth = *auth::authority::create(
+        auth::authority_config{{}, {}, {}, {}, {"fuzz-key"}, true, true}, error);
     limiter.emplace(1e9, 1e9);
     registry.emplace(*broker, 0);
     shared.hub = &*broker;
