@@ -25,15 +25,18 @@ static long rss_kib(const char* field) {
   std::ifstream f("/proc/self/status");
   std::string line;
   while (std::getline(f, line)) {
-    if (line.rfind(field, 0) == 0) return std::stol(line.substr(strlen(field)));
+    if (line.rfind(field, 0) == 0)
+      return std::stol(line.substr(strlen(field)));
   }
   return -1;
 }
 
 static std::string key(unsigned topic, unsigned long seq) {
   char k[12];
-  for (int i = 0; i < 4; ++i) k[i] = char(topic >> (24 - 8 * i));
-  for (int i = 0; i < 8; ++i) k[4 + i] = char(seq >> (56 - 8 * i));
+  for (int i = 0; i < 4; ++i)
+    k[i] = char(topic >> (24 - 8 * i));
+  for (int i = 0; i < 8; ++i)
+    k[4 + i] = char(seq >> (56 - 8 * i));
   return std::string(k, 12);
 }
 
@@ -53,7 +56,8 @@ int main(int argc, char** argv) {
   if (kind == "lmdb") {
     mdb_env_create(&env);
     mdb_env_set_mapsize(env, size_t(4) << 30);
-    if (mdb_env_open(env, dir.c_str(), MDB_NOSYNC, 0644)) return 1;
+    if (mdb_env_open(env, dir.c_str(), MDB_NOSYNC, 0644))
+      return 1;
     MDB_txn* t;
     mdb_txn_begin(env, nullptr, 0, &t);
     mdb_dbi_open(t, nullptr, 0, &dbi);
@@ -62,15 +66,22 @@ int main(int argc, char** argv) {
       MDB_txn* txn;
       mdb_txn_begin(env, nullptr, 0, &txn);
       MDB_val kv{k.size(), (void*)k.data()}, vv{value.size(), value.data()};
-      if (erase) mdb_del(txn, dbi, &kv, nullptr); else mdb_put(txn, dbi, &kv, &vv, 0);
+      if (erase)
+        mdb_del(txn, dbi, &kv, nullptr);
+      else
+        mdb_put(txn, dbi, &kv, &vv, 0);
       mdb_txn_commit(txn);
     };
     put = [=](const std::string& k) { write(k, false); };
     del = [=](const std::string& k) { write(k, true); };
     sync = [&] { mdb_env_sync(env, 1); };
   } else if (kind == "sqlite") {
-    if (sqlite3_open((dir + "/h.db").c_str(), &db)) return 1;
-    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; CREATE TABLE IF NOT EXISTS m(k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID;", 0, 0, 0);
+    if (sqlite3_open((dir + "/h.db").c_str(), &db))
+      return 1;
+    sqlite3_exec(db,
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; CREATE TABLE IF NOT EXISTS "
+                 "m(k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID;",
+                 0, 0, 0);
     sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO m VALUES(?,?)", -1, &ins, 0);
     sqlite3_prepare_v2(db, "DELETE FROM m WHERE k=?", -1, &rm, 0);
     wal_fd = open((dir + "/h.db-wal").c_str(), O_RDWR);
@@ -91,7 +102,8 @@ int main(int argc, char** argv) {
     o.create_if_missing = true;
     o.write_buffer_size = 8 << 20;
     o.max_write_buffer_number = 2;
-    if (!rocksdb::DB::Open(o, dir, &rdb).ok()) return 1;
+    if (!rocksdb::DB::Open(o, dir, &rdb).ok())
+      return 1;
     put = [&](const std::string& k) { rdb->Put(rocksdb::WriteOptions(), k, value); };
     del = [&](const std::string& k) { rdb->Delete(rocksdb::WriteOptions(), k); };
     sync = [&] { rdb->SyncWAL(); };
@@ -112,15 +124,21 @@ int main(int argc, char** argv) {
     unsigned topic = unsigned(i % 100);
     unsigned long seq = unsigned(i / 100) + 1;
     put(key(topic, seq));
-    if (seq > 1000) del(key(topic, seq - 1000));
-    if (mode == "always" && i % 32 == 31) sync();
+    if (seq > 1000)
+      del(key(topic, seq - 1000));
+    if (mode == "always" && i % 32 == 31)
+      sync();
   }
   auto s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   stop = true;
-  if (syncer.joinable()) syncer.join();
-  std::printf("%s %s: %ld records in %.2f s = %.0f/s, RSS %ld -> %ld KiB (peak %ld)\n", kind.c_str(), mode.c_str(), n, s,
-              n / s, rss0, rss_kib("VmRSS:"), rss_kib("VmHWM:"));
-  if (rdb) delete rdb;
-  if (db) sqlite3_close(db);
-  if (env) mdb_env_close(env);
+  if (syncer.joinable())
+    syncer.join();
+  std::printf("%s %s: %ld records in %.2f s = %.0f/s, RSS %ld -> %ld KiB (peak %ld)\n",
+              kind.c_str(), mode.c_str(), n, s, n / s, rss0, rss_kib("VmRSS:"), rss_kib("VmHWM:"));
+  if (rdb)
+    delete rdb;
+  if (db)
+    sqlite3_close(db);
+  if (env)
+    mdb_env_close(env);
 }

@@ -17,7 +17,7 @@ fi
 export PATH="$node_dir:$PATH"
 echo "tests run on Node.js $(node --version) ($node_dir/node)"
 # Which suites to run (make soak runs only the reliability probes, at their long sizes).
-suites=" ${SUITES:-unit integration reliability e2e fuzz} "
+suites=" ${SUITES:-format unit integration reliability e2e fuzz} "
 # A small quarantine keeps RSS meaningful for the tests that bound memory under load.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:quarantine_size_mb=16:thread_local_quarantine_size_kb=256}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -48,6 +48,30 @@ run_suite() {  # name, command...
   summary+=("$name: $p passed, $f failed ($((SECONDS - start)) s)")
 }
 
+# The tree follows .clang-format (STYLE.md): a file that clang-format would change fails the
+# "format" suite, named so that `make format` is the fix.
+run_format() {
+  if ! command -v clang-format >/dev/null; then
+    echo "clang-format is missing; run scripts/install-deps.sh --test"
+    echo "# fail 1"
+    return 1
+  fi
+  local files bad=()
+  mapfile -t files < <(git ls-files 'src/*.[ch]pp' 'tests/*.[ch]pp' 'bench/*.[ch]pp' 'tools/*.[ch]pp')
+  for file in "${files[@]}"; do
+    clang-format --dry-run -Werror "$file" >/dev/null 2>&1 || bad+=("$file")
+  done
+  if [[ ${#bad[@]} -gt 0 ]]; then
+    printf 'not formatted (run make format): %s\n' "${bad[@]}"
+    echo "# pass 0"
+    echo "# fail 1"
+    return 1
+  fi
+  echo "${#files[@]} files formatted"
+  echo "# pass 1"
+  echo "# fail 0"
+}
+[[ $suites == *" format "* ]] && run_suite format run_format
 [[ $suites == *" unit "* ]] && run_suite unit ctest --test-dir "$build" --output-on-failure -j 2
 if [[ $suites == *" integration "* && -d tests/integration ]] && ls tests/integration/*.test.mjs >/dev/null 2>&1; then
   run_suite integration node --test --test-concurrency=1 tests/integration/

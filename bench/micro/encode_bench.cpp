@@ -16,7 +16,8 @@ std::unique_ptr<sb::message> sample(std::size_t data_bytes, bool multiline) {
   m->event = "update";
   m->data.assign(data_bytes, 'x');
   if (multiline) {
-    for (std::size_t i = 40; i < m->data.size(); i += 40) m->data[i] = '\n';
+    for (std::size_t i = 40; i < m->data.size(); i += 40)
+      m->data[i] = '\n';
   }
   m->from = "c42";
   return m;
@@ -48,7 +49,8 @@ BENCHMARK(ws_encode)->Arg(64)->Arg(1024)->Arg(65536);
 void cursor_encode(benchmark::State& state) {
   std::vector<sb::cursor_entry> entries;
   for (int i = 0; i < state.range(0); ++i) {
-    entries.push_back({sb::topic_hash("topic/" + std::to_string(i)), {5810417456840789ULL, 1000u + i}});
+    entries.push_back(
+        {sb::topic_hash("topic/" + std::to_string(i)), {5810417456840789ULL, 1000u + i}});
   }
   for (auto _ : state) {
     std::string out;

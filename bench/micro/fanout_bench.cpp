@@ -18,7 +18,8 @@ namespace {
 class queueing_subscriber final : public sb::subscriber {
  public:
   void on_message(sb::subscription& s, const sb::message_ptr& m) override {
-    if (m->pos.seq <= s.at.seq) return;
+    if (m->pos.seq <= s.at.seq)
+      return;
     s.at = m->pos;
     queue.push({m, m->sse_event()});
   }
@@ -56,7 +57,8 @@ void registry_fanout(benchmark::State& state) {
     state.ResumeTiming();
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * subscribers));
-  for (auto& l : links) registry.unsubscribe(*l);
+  for (auto& l : links)
+    registry.unsubscribe(*l);
 }
 BENCHMARK(registry_fanout)->Arg(1000)->Arg(10000);
 

@@ -118,12 +118,13 @@ void beast_async_write_per_message(benchmark::State& state) {
     websocket::stream<tcp::socket>* ws;
     std::deque<std::shared_ptr<const std::string>> queue;
     void write_next() {
-      ws->async_write(asio::buffer(*queue.front()), [this](boost::system::error_code ec, std::size_t) {
-        queue.pop_front();
-        if (!ec && !queue.empty()) {
-          write_next();
-        }
-      });
+      ws->async_write(asio::buffer(*queue.front()),
+                      [this](boost::system::error_code ec, std::size_t) {
+                        queue.pop_front();
+                        if (!ec && !queue.empty()) {
+                          write_next();
+                        }
+                      });
     }
   };
   std::vector<writer> writers;
@@ -154,7 +155,8 @@ void preframed_shared_gathered(benchmark::State& state) {
   std::vector<sb::io::send_queue> queues(connections);
   for (auto _ : state) {
     for (int m = 0; m < burst; ++m) {
-      auto frame = sb::io::shared_bytes::from_string(sb::ws::make_frame(sb::ws::opcode::text, payload(64)));
+      auto frame =
+          sb::io::shared_bytes::from_string(sb::ws::make_frame(sb::ws::opcode::text, payload(64)));
       for (auto& q : queues) {
         q.push(frame);
       }

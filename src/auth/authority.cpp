@@ -4,12 +4,15 @@
 
 namespace sb::auth {
 
-result<std::unique_ptr<authority>> authority::create(const authority_config& config, std::string& error) {
+result<std::unique_ptr<authority>> authority::create(const authority_config& config,
+                                                     std::string& error) {
   std::shared_ptr<const key_set> keys;
   if (!config.jwt_secret.empty() || !config.jwt_public_key_file.empty()) {
     auto loaded = key_set::load(config.jwt_secret, config.jwt_public_key_file);
     if (!loaded) {
-      error = (config.jwt_public_key_file.empty() ? std::string("jwt_secret") : "jwt_public_key_file " + config.jwt_public_key_file) +
+      error = (config.jwt_public_key_file.empty()
+                   ? std::string("jwt_secret")
+                   : "jwt_public_key_file " + config.jwt_public_key_file) +
               ": " + loaded.error().message();
       return errc::invalid_request;
     }
@@ -35,9 +38,12 @@ result<identity> authority::authenticate(const credentials& c, std::string& why)
   if (!c.bearer.empty() && api_keys_.matches(c.bearer)) {
     return identity{grants::everything(), false, true};
   }
-  std::string_view token = !c.bearer.empty() ? c.bearer : !c.cookie_token.empty() ? c.cookie_token : c.query_token;
+  std::string_view token = !c.bearer.empty()         ? c.bearer
+                           : !c.cookie_token.empty() ? c.cookie_token
+                                                     : c.query_token;
   if (token.empty()) {
-    return identity{grants::anonymous(config_.anonymous_subscribe, config_.anonymous_publish), true, false};
+    return identity{grants::anonymous(config_.anonymous_subscribe, config_.anonymous_publish), true,
+                    false};
   }
   std::string_view reason;
   auto claims = verifier_.verify(token, reason);

@@ -40,7 +40,9 @@ struct credentials {
   std::string_view cookie_token;
   std::string_view query_token;
   std::string_view ticket;
-  bool any() const { return !bearer.empty() || !cookie_token.empty() || !query_token.empty() || !ticket.empty(); }
+  bool any() const {
+    return !bearer.empty() || !cookie_token.empty() || !query_token.empty() || !ticket.empty();
+  }
 };
 
 struct identity {
@@ -52,14 +54,17 @@ struct identity {
 class authority {
  public:
   /// Loads keys; an error names what is wrong with the configuration (startup only).
-  static result<std::unique_ptr<authority>> create(const authority_config& config, std::string& error);
+  static result<std::unique_ptr<authority>> create(const authority_config& config,
+                                                   std::string& error);
 
   /// The identity behind `c`; errc::unauthorized (with `why`) when credentials were presented and
   /// do not hold. Never puts a credential in `why`.
   result<identity> authenticate(const credentials& c, std::string& why);
 
   /// The status a refused operation gets: 401 for anonymous callers, 403 for known ones.
-  static errc refusal(const identity& who) { return who.anonymous ? errc::unauthorized : errc::forbidden; }
+  static errc refusal(const identity& who) {
+    return who.anonymous ? errc::unauthorized : errc::forbidden;
+  }
 
   ticket_store& tickets() { return tickets_; }
   std::chrono::seconds ticket_ttl() const { return config_.ticket_ttl; }

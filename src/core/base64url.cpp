@@ -24,7 +24,9 @@ constexpr auto reverse = make_reverse();
 
 void append_base64url(std::string& out, std::string_view bytes) {
   std::size_t i = 0;
-  auto at = [&](std::size_t k) { return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k])); };
+  auto at = [&](std::size_t k) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k]));
+  };
   for (; i + 3 <= bytes.size(); i += 3) {
     std::uint32_t v = at(i) << 16 | at(i + 1) << 8 | at(i + 2);
     out += alphabet[v >> 18 & 63];

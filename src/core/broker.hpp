@@ -35,15 +35,15 @@ class delivery_sink {
 
 /// What a subscriber attaching to a topic must be sent before live messages.
 struct attach_result {
-  position head;                     // the topic's position now: epoch and last seq
-  bool gap = false;                  // the asked position cannot be recovered
-  std::vector<message_ptr> missed;   // after the asked position, oldest first; empty on gap
-  message_ptr retained;              // the latest retained message (sent when no position was asked, or on gap)
+  position head;                    // the topic's position now: epoch and last seq
+  bool gap = false;                 // the asked position cannot be recovered
+  std::vector<message_ptr> missed;  // after the asked position, oldest first; empty on gap
+  message_ptr retained;  // the latest retained message (sent when no position was asked, or on gap)
 };
 
 struct history_page {
   std::vector<message_ptr> messages;
-  bool gap = false;                  // `since` was older than what history holds
+  bool gap = false;  // `since` was older than what history holds
   bool more = false;
 };
 
@@ -62,8 +62,8 @@ class broker {
   /// Makes sure loop `loop_index` receives `topic`'s messages from now on (idempotent), then
   /// answers what a subscriber positioned at `since` missed. Every message after `head` reaches the
   /// loop's sink; messages up to `head` may reach it too and must be skipped by seq.
-  virtual void attach(std::size_t loop_index, std::string_view topic,
-                      std::optional<position> since, attach_handler done) = 0;
+  virtual void attach(std::size_t loop_index, std::string_view topic, std::optional<position> since,
+                      attach_handler done) = 0;
 
   /// Hands a message that is not stored (volatile, presence diff) to every loop with subscribers
   /// of its topic. It must be complete and encoded.

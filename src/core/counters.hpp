@@ -8,8 +8,12 @@ namespace sb {
 
 class loop_counter {
  public:
-  void add(std::uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
-  void sub(std::uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed); }
+  void add(std::uint64_t n = 1) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  void sub(std::uint64_t n = 1) {
+    v_.store(v_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+  }
   std::uint64_t get() const { return v_.load(std::memory_order_relaxed); }
 
  private:
@@ -17,16 +21,16 @@ class loop_counter {
 };
 
 struct loop_counters {
-  loop_counter connections;          // gauge: open TCP connections
-  loop_counter sse_streams;          // gauge: open SSE streams
-  loop_counter ws_sessions;          // gauge: open WebSocket sessions
-  loop_counter h2_sessions;          // gauge: open HTTP/2 connections
-  loop_counter http_requests;        // requests answered
-  loop_counter messages_published;   // messages accepted by publishes on this loop
-  loop_counter deliveries;           // messages queued to a subscriber
-  loop_counter drops;                // messages a subscriber lost to a slow-consumer policy
-  loop_counter slow_consumer_closes; // connections closed by the `resume` policy
-  loop_counter bad_requests;         // requests answered 4xx by the protocol layer
+  loop_counter connections;           // gauge: open TCP connections
+  loop_counter sse_streams;           // gauge: open SSE streams
+  loop_counter ws_sessions;           // gauge: open WebSocket sessions
+  loop_counter h2_sessions;           // gauge: open HTTP/2 connections
+  loop_counter http_requests;         // requests answered
+  loop_counter messages_published;    // messages accepted by publishes on this loop
+  loop_counter deliveries;            // messages queued to a subscriber
+  loop_counter drops;                 // messages a subscriber lost to a slow-consumer policy
+  loop_counter slow_consumer_closes;  // connections closed by the `resume` policy
+  loop_counter bad_requests;          // requests answered 4xx by the protocol layer
 };
 
 }  // namespace sb

@@ -1,6 +1,7 @@
 #pragma once
 // Switchboard's own error codes, with a category so they travel as boost::system::error_code and
-// map to exactly one HTTP status and one WebSocket close code each (STYLE.md habit 8).
+// map to exactly one HTTP status each (STYLE.md habit 8). WebSocket close codes are the frame
+// layer's own (ws::close_code): the errors that close a WebSocket are framing errors, not these.
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
 
@@ -8,18 +9,18 @@ namespace sb {
 
 enum class errc {
   ok = 0,
-  invalid_topic = 1,      // 400
-  invalid_request,        // 400
-  invalid_position,       // 400: a malformed ?since=
-  not_found,              // 404
-  method_not_allowed,     // 405
-  header_timeout,         // 408
-  payload_too_large,      // 413
-  headers_too_large,      // 431
-  rate_limited,           // 429
-  unauthorized,           // 401
-  forbidden,              // 403
-  unavailable,            // 503: draining or backplane down
+  invalid_topic = 1,   // 400
+  invalid_request,     // 400
+  invalid_position,    // 400: a malformed ?since=
+  not_found,           // 404
+  method_not_allowed,  // 405
+  header_timeout,      // 408
+  payload_too_large,   // 413
+  headers_too_large,   // 431
+  rate_limited,        // 429
+  unauthorized,        // 401
+  forbidden,           // 403
+  unavailable,         // 503: draining or backplane down
 };
 
 const boost::system::error_category& switchboard_category() noexcept;

@@ -3,9 +3,12 @@
 namespace sb {
 
 std::optional<overflow_policy> parse_overflow_policy(std::string_view text) {
-  if (text == "resume") return overflow_policy::resume;
-  if (text == "latest") return overflow_policy::latest;
-  if (text == "drop") return overflow_policy::drop;
+  if (text == "resume")
+    return overflow_policy::resume;
+  if (text == "latest")
+    return overflow_policy::latest;
+  if (text == "drop")
+    return overflow_policy::drop;
   return std::nullopt;
 }
 
@@ -20,7 +23,9 @@ void feed::append(subscription& s, message_ptr m, bool live) {
   q_->entries.push_back({{&s, std::move(m)}, live});
 }
 
-void feed::push_replay(subscription& s, message_ptr m) { append(s, std::move(m), false); }
+void feed::push_replay(subscription& s, message_ptr m) {
+  append(s, std::move(m), false);
+}
 
 bool feed::judge(std::size_t bytes, const backlog_limits& limits, clock::time_point now) {
   if (bytes <= limits.soft_bytes) {
@@ -52,7 +57,8 @@ feed::verdict feed::push_live(subscription& s, message_ptr m, overflow_policy po
   // Conflate into a pending live entry of the same topic when latest-wins applies: always for
   // volatile-over-volatile, and for the `latest` policy once the subscriber is over its room.
   bool over = judge(held + q_->live_bytes + cost(m), limits, now);
-  if (pending && pending->e.m && pending->e.m->kind == m->kind && (is_volatile || (over && policy == overflow_policy::latest))) {
+  if (pending && pending->e.m && pending->e.m->kind == m->kind &&
+      (is_volatile || (over && policy == overflow_policy::latest))) {
     q_->live_bytes += cost(m) - cost(pending->e.m);
     pending->e.m = std::move(m);
     return verdict::queued;
@@ -91,7 +97,8 @@ std::optional<feed::entry> feed::pop() {
   auto& slot = q_->entries[index];
   if (slot.live) {
     q_->live_bytes -= cost(slot.e.m);
-    if (auto it = q_->newest_live.find(slot.e.sub); it != q_->newest_live.end() && it->second == index) {
+    if (auto it = q_->newest_live.find(slot.e.sub);
+        it != q_->newest_live.end() && it->second == index) {
       q_->newest_live.erase(it);
     }
   }
@@ -120,6 +127,8 @@ void feed::forget(const subscription& s) {
   q_->newest_live.erase(&s);
 }
 
-void feed::clear() { q_.reset(); }
+void feed::clear() {
+  q_.reset();
+}
 
 }  // namespace sb

@@ -8,7 +8,8 @@ presence_registry::shard& presence_registry::shard_for(std::string_view topic) c
   return shards_[topic_hash(topic) % shard_count];
 }
 
-std::pair<std::unordered_map<std::string, presence_registry::room>::iterator, presence_registry::member*>
+std::pair<std::unordered_map<std::string, presence_registry::room>::iterator,
+          presence_registry::member*>
 presence_registry::find_member(shard& s, std::string_view topic, std::string_view id) {
   auto r = s.rooms.find(std::string(topic));
   if (r == s.rooms.end()) {
@@ -18,8 +19,8 @@ presence_registry::find_member(shard& s, std::string_view topic, std::string_vie
   return {r, it == r->second.members.end() ? nullptr : &it->second};
 }
 
-presence_page presence_registry::join(std::string_view topic, std::string_view id, boost::json::value state,
-                                      std::size_t limit) {
+presence_page presence_registry::join(std::string_view topic, std::string_view id,
+                                      boost::json::value state, std::size_t limit) {
   auto& s = shard_for(topic);
   std::lock_guard lock(s.mutex);
   auto& r = s.rooms[std::string(topic)];
@@ -36,7 +37,8 @@ presence_page presence_registry::join(std::string_view topic, std::string_view i
   return out;
 }
 
-bool presence_registry::update(std::string_view topic, std::string_view id, boost::json::value state) {
+bool presence_registry::update(std::string_view topic, std::string_view id,
+                               boost::json::value state) {
   auto& s = shard_for(topic);
   std::lock_guard lock(s.mutex);
   auto [r, m] = find_member(s, topic, id);
@@ -74,7 +76,8 @@ bool presence_registry::leave(std::string_view topic, std::string_view id) {
   return true;
 }
 
-presence_page presence_registry::page(std::string_view topic, std::string_view after, std::size_t limit) const {
+presence_page presence_registry::page(std::string_view topic, std::string_view after,
+                                      std::size_t limit) const {
   auto& s = shard_for(topic);
   std::lock_guard lock(s.mutex);
   presence_page out;

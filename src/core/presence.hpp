@@ -3,8 +3,8 @@
 // join from any loop. Changes are not announced one by one: they accumulate per topic and are
 // taken as one coalesced diff per tick, so a room where people come and go costs one message per
 // tick, and a member who joins and leaves within a tick is never announced at all.
-#include <boost/json/value.hpp>
 #include <array>
+#include <boost/json/value.hpp>
 #include <cstddef>
 #include <map>
 #include <mutex>
@@ -35,7 +35,8 @@ struct presence_diff {
 class presence_registry {
  public:
   /// Adds `id` to `topic` (or replaces its state); answers the first `limit` members and the count.
-  presence_page join(std::string_view topic, std::string_view id, boost::json::value state, std::size_t limit);
+  presence_page join(std::string_view topic, std::string_view id, boost::json::value state,
+                     std::size_t limit);
   /// Changes a member's state; false when `id` is not a member of `topic`.
   bool update(std::string_view topic, std::string_view id, boost::json::value state);
   /// Removes `id` from `topic`; false when it was not a member.
@@ -66,8 +67,8 @@ class presence_registry {
   static constexpr std::size_t shard_count = 32;
   shard& shard_for(std::string_view topic) const;
   /// The room of `topic` in `s` and its member `id`, or nulls when either is absent. `s` locked.
-  static std::pair<std::unordered_map<std::string, room>::iterator, member*> find_member(shard& s, std::string_view topic,
-                                                                                          std::string_view id);
+  static std::pair<std::unordered_map<std::string, room>::iterator, member*> find_member(
+      shard& s, std::string_view topic, std::string_view id);
 
   mutable std::array<shard, shard_count> shards_;
 };

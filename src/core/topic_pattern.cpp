@@ -63,11 +63,14 @@ bool is_valid_topic_pattern(std::string_view pattern) noexcept {
   }
 }
 
-std::optional<policy_table> policy_table::parse(const std::vector<std::string>& items, std::string& error) {
+std::optional<policy_table> policy_table::parse(const std::vector<std::string>& items,
+                                                std::string& error) {
   std::vector<std::pair<std::string, overflow_policy>> rules;
   for (const auto& item : items) {
     auto eq = item.find('=');
-    auto policy = eq == std::string::npos ? std::nullopt : parse_overflow_policy(std::string_view(item).substr(eq + 1));
+    auto policy = eq == std::string::npos
+                      ? std::nullopt
+                      : parse_overflow_policy(std::string_view(item).substr(eq + 1));
     auto pattern = item.substr(0, eq == std::string::npos ? 0 : eq);
     if (!policy || !is_valid_topic_pattern(pattern)) {
       error = "\"" + item + "\": expected PATTERN=resume|latest|drop, e.g. \"metrics/**=latest\"";

@@ -22,10 +22,12 @@ bool is_valid_topic_pattern(std::string_view pattern) noexcept;
 class policy_table {
  public:
   policy_table() = default;
-  explicit policy_table(std::vector<std::pair<std::string, overflow_policy>> rules) : rules_(std::move(rules)) {}
+  explicit policy_table(std::vector<std::pair<std::string, overflow_policy>> rules)
+      : rules_(std::move(rules)) {}
 
   /// Parses "pattern=policy" items (as the config gives them); an error message on a bad item.
-  static std::optional<policy_table> parse(const std::vector<std::string>& items, std::string& error);
+  static std::optional<policy_table> parse(const std::vector<std::string>& items,
+                                           std::string& error);
 
   overflow_policy policy_for(std::string_view topic) const;
 

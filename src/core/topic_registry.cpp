@@ -19,7 +19,8 @@ void topic_registry::subscribe(subscription& s, std::string_view topic,
   broker_->attach(loop_index_, topic, since, std::move(done));
 }
 
-void topic_registry::resume(subscription& s, std::optional<position> since, broker::attach_handler done) {
+void topic_registry::resume(subscription& s, std::optional<position> since,
+                            broker::attach_handler done) {
   broker_->attach(loop_index_, *s.topic_, since, std::move(done));
 }
 
@@ -48,7 +49,9 @@ void topic_registry::dispatch(const message_ptr& m) {
 
 std::size_t topic_registry::subscriber_count(std::string_view topic) const {
   auto it = topics_.find(topic);
-  return it == topics_.end() ? 0 : static_cast<std::size_t>(std::distance(it->second.begin(), it->second.end()));
+  return it == topics_.end()
+             ? 0
+             : static_cast<std::size_t>(std::distance(it->second.begin(), it->second.end()));
 }
 
 }  // namespace sb

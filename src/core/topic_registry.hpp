@@ -76,10 +76,13 @@ class topic_registry {
   std::size_t subscriber_count(std::string_view topic) const;
 
  private:
-  using member_list = boost::intrusive::list<subscription, boost::intrusive::constant_time_size<false>>;
+  using member_list =
+      boost::intrusive::list<subscription, boost::intrusive::constant_time_size<false>>;
   struct string_hash {
     using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
   };
   std::unordered_map<std::string, member_list, string_hash, std::equal_to<>> topics_;
   broker* broker_;

@@ -18,12 +18,16 @@ bool is_valid_utf8(std::string_view text) noexcept {
       extra = 1;
     } else if (c >= 0xE0 && c <= 0xEF) {
       extra = 2;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
+      if (c == 0xE0)
+        lo = 0xA0;
+      if (c == 0xED)
+        hi = 0x9F;
     } else if (c >= 0xF0 && c <= 0xF4) {
       extra = 3;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
+      if (c == 0xF0)
+        lo = 0x90;
+      if (c == 0xF4)
+        hi = 0x8F;
     } else {
       return false;
     }

@@ -23,8 +23,8 @@ class cors_policy {
   bool lends_cookie(std::string_view origin, std::string_view host) const;
 
   /// Headers answering a preflight; empty when the origin is not allowed.
-  std::vector<std::pair<std::string, std::string>> preflight(std::string_view origin,
-                                                             std::string_view request_headers) const;
+  std::vector<std::pair<std::string, std::string>> preflight(
+      std::string_view origin, std::string_view request_headers) const;
 
  private:
   bool allows(std::string_view origin) const;

@@ -7,8 +7,10 @@ namespace sb::http {
 namespace {
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -25,7 +27,8 @@ std::string_view cookie_value(std::string_view header, std::string_view name) {
       }
       return value;
     }
-    if (semi == std::string_view::npos) break;
+    if (semi == std::string_view::npos)
+      break;
     header.remove_prefix(semi + 1);
   }
   return {};
@@ -33,8 +36,9 @@ std::string_view cookie_value(std::string_view header, std::string_view name) {
 
 }  // namespace
 
-auth::credentials credentials_of(const boost::beast::http::fields& headers, boost::urls::url_view url,
-                                 std::string_view cookie_name, std::string (&storage)[2]) {
+auth::credentials credentials_of(const boost::beast::http::fields& headers,
+                                 boost::urls::url_view url, std::string_view cookie_name,
+                                 std::string (&storage)[2]) {
   namespace bhttp = boost::beast::http;
   auth::credentials c;
   if (auto it = headers.find(bhttp::field::authorization); it != headers.end()) {
@@ -50,7 +54,8 @@ auth::credentials credentials_of(const boost::beast::http::fields& headers, boos
     }
   }
   if (!cookie_name.empty()) {
-    for (auto it = headers.find(bhttp::field::cookie); it != headers.end() && it->name() == bhttp::field::cookie; ++it) {
+    for (auto it = headers.find(bhttp::field::cookie);
+         it != headers.end() && it->name() == bhttp::field::cookie; ++it) {
       if (auto v = cookie_value(it->value(), cookie_name); !v.empty()) {
         c.cookie_token = v;
         break;

@@ -12,7 +12,8 @@ namespace sb::http {
 
 /// The credentials in a request. The views point into `headers`, or into `storage` (decoded query
 /// values), which must outlive them.
-auth::credentials credentials_of(const boost::beast::http::fields& headers, boost::urls::url_view url,
-                                 std::string_view cookie_name, std::string (&storage)[2]);
+auth::credentials credentials_of(const boost::beast::http::fields& headers,
+                                 boost::urls::url_view url, std::string_view cookie_name,
+                                 std::string (&storage)[2]);
 
 }  // namespace sb::http

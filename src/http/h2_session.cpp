@@ -5,7 +5,6 @@
 #include <cctype>
 #include <charconv>
 
-
 namespace sb::http {
 namespace bhttp = boost::beast::http;
 

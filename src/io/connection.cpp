@@ -18,7 +18,9 @@ constexpr int max_iov = 64;
 }  // namespace
 
 connection::connection(loop& l, socket_type socket)
-    : loop_(&l), socket_(std::move(socket)), id_(next_connection_id.fetch_add(1, std::memory_order_relaxed)) {
+    : loop_(&l),
+      socket_(std::move(socket)),
+      id_(next_connection_id.fetch_add(1, std::memory_order_relaxed)) {
   boost::system::error_code ec;
   peer_ = socket_.remote_endpoint(ec);
   socket_.non_blocking(true, ec);
@@ -48,7 +50,8 @@ void connection::replace_handler(std::unique_ptr<connection_handler> h) {
   auto retired = std::move(handler_);
   handler_ = std::move(h);
   if (retired) {
-    boost::asio::post(loop_->context(), [old = std::shared_ptr<connection_handler>(std::move(retired))] {});
+    boost::asio::post(loop_->context(),
+                      [old = std::shared_ptr<connection_handler>(std::move(retired))] {});
   }
 }
 
@@ -123,17 +126,18 @@ void connection::wait_readable() {
     });
     return;
   }
-  socket_.async_wait(socket_type::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
-    self->read_armed_ = false;
-    if (ec || self->state_ == state::closed) {
-      return;
-    }
-    if (self->state_ == state::lingering) {
-      self->discard_input();
-    } else if (self->state_ == state::open && self->handler_) {
-      self->handler_->on_readable();
-    }
-  });
+  socket_.async_wait(socket_type::wait_read,
+                     [self = shared_from_this()](boost::system::error_code ec) {
+                       self->read_armed_ = false;
+                       if (ec || self->state_ == state::closed) {
+                         return;
+                       }
+                       if (self->state_ == state::lingering) {
+                         self->discard_input();
+                       } else if (self->state_ == state::open && self->handler_) {
+                         self->handler_->on_readable();
+                       }
+                     });
 }
 
 void connection::send(shared_bytes b) {
@@ -235,8 +239,8 @@ void connection::flush_tls() {
         break;
       }
     }
-    auto n =
-        ::send(socket_.native_handle(), t.out.data() + t.out_at, t.out.size() - t.out_at, MSG_NOSIGNAL | MSG_DONTWAIT);
+    auto n = ::send(socket_.native_handle(), t.out.data() + t.out_at, t.out.size() - t.out_at,
+                    MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -251,8 +255,8 @@ void connection::flush_tls() {
     t.out_at += static_cast<std::size_t>(n);
     wrote = true;
   }
-  bool more =
-      t.out_at < t.out.size() || t.transport.has_ciphertext() || (!queue_.empty() && t.transport.handshake_done());
+  bool more = t.out_at < t.out.size() || t.transport.has_ciphertext() ||
+              (!queue_.empty() && t.transport.handshake_done());
   if (more && !write_armed_) {
     loop_->request_flush(*this);
   }
@@ -270,12 +274,13 @@ void connection::flush_tls() {
 
 void connection::wait_writable() {
   write_armed_ = true;
-  socket_.async_wait(socket_type::wait_write, [self = shared_from_this()](boost::system::error_code ec) {
-    self->write_armed_ = false;
-    if (!ec) {
-      self->flush();
-    }
-  });
+  socket_.async_wait(socket_type::wait_write,
+                     [self = shared_from_this()](boost::system::error_code ec) {
+                       self->write_armed_ = false;
+                       if (!ec) {
+                         self->flush();
+                       }
+                     });
 }
 
 void connection::set_timer(timing_wheel::duration delay) {

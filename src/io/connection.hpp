@@ -48,7 +48,9 @@ class admission {
   ~admission() = default;
 };
 
-class connection final : public std::enable_shared_from_this<connection>, public flush_hook, public member_hook {
+class connection final : public std::enable_shared_from_this<connection>,
+                         public flush_hook,
+                         public member_hook {
  public:
   using socket_type = boost::asio::basic_stream_socket<boost::asio::ip::tcp, loop::executor_type>;
 
@@ -61,7 +63,6 @@ class connection final : public std::enable_shared_from_this<connection>, public
 
   /// Makes this a TLS connection (before start()): reads decrypt, flushes encrypt. Takes `ssl`.
   void enable_tls(SSL* ssl);
-  bool is_tls() const { return tls_ != nullptr; }
   /// The protocol ALPN negotiated ("h2", "http/1.1"); empty on cleartext, without ALPN, or before
   /// the handshake has finished (it has once read_some returned plaintext).
   std::string_view alpn() const { return tls_ ? tls_->transport.alpn() : std::string_view{}; }
@@ -81,7 +82,9 @@ class connection final : public std::enable_shared_from_this<connection>, public
   void send(shared_bytes b);
   void send(std::string s) { send(shared_bytes::from_string(std::move(s))); }
   /// Bytes waiting to be written (plaintext queued and, under TLS, ciphertext not yet sent).
-  std::size_t queued_bytes() const { return queue_.bytes() + (tls_ ? tls_->out.size() - tls_->out_at : 0); }
+  std::size_t queued_bytes() const {
+    return queue_.bytes() + (tls_ ? tls_->out.size() - tls_->out_at : 0);
+  }
   /// Asks for a flush pass (and so an on_flush()) even though nothing was queued with send().
   void request_flush();
 
@@ -100,8 +103,6 @@ class connection final : public std::enable_shared_from_this<connection>, public
   /// Closes now: what is queued is dropped.
   void close();
   bool is_open() const { return state_ == state::open; }
-  /// Nothing more will be written: closing or closed.
-  bool is_ending() const { return state_ != state::open; }
 
   /// Writes as much of the queue as the socket takes now; called by the loop's flush pass.
   void flush();

@@ -15,10 +15,12 @@ namespace sb::io {
 
 struct flush_tag;
 struct member_tag;
-using flush_hook = boost::intrusive::list_base_hook<boost::intrusive::tag<flush_tag>,
-                                                    boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
-using member_hook = boost::intrusive::list_base_hook<boost::intrusive::tag<member_tag>,
-                                                     boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+using flush_hook =
+    boost::intrusive::list_base_hook<boost::intrusive::tag<flush_tag>,
+                                     boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+using member_hook =
+    boost::intrusive::list_base_hook<boost::intrusive::tag<member_tag>,
+                                     boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 
 class connection;
 
@@ -69,10 +71,10 @@ class loop {
  private:
   void flush_pass();
 
-  using flush_list =
-      boost::intrusive::list<connection, boost::intrusive::base_hook<flush_hook>, boost::intrusive::constant_time_size<false>>;
-  using member_list =
-      boost::intrusive::list<connection, boost::intrusive::base_hook<member_hook>, boost::intrusive::constant_time_size<false>>;
+  using flush_list = boost::intrusive::list<connection, boost::intrusive::base_hook<flush_hook>,
+                                            boost::intrusive::constant_time_size<false>>;
+  using member_list = boost::intrusive::list<connection, boost::intrusive::base_hook<member_hook>,
+                                             boost::intrusive::constant_time_size<false>>;
 
   std::size_t index_;
   boost::asio::io_context ctx_;

@@ -13,8 +13,8 @@ namespace sb::io {
 
 class timing_wheel;
 
-class wheel_entry
-    : public boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
+class wheel_entry : public boost::intrusive::list_base_hook<
+                        boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
  public:
   wheel_entry() = default;
   wheel_entry(const wheel_entry&) = delete;

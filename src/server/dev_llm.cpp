@@ -4,8 +4,8 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
-#include <boost/asio/streambuf.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <memory>
@@ -35,7 +35,11 @@ std::vector<std::string> tokens() {
 class generation : public std::enable_shared_from_this<generation> {
  public:
   generation(boost::asio::io_context& ctx, std::string topic, std::string api_key)
-      : socket_(ctx), timer_(ctx), topic_(std::move(topic)), api_key_(std::move(api_key)), tokens_(tokens()) {}
+      : socket_(ctx),
+        timer_(ctx),
+        topic_(std::move(topic)),
+        api_key_(std::move(api_key)),
+        tokens_(tokens()) {}
 
   void start(const boost::asio::ip::tcp::endpoint& server) {
     socket_.async_connect(server, [self = shared_from_this()](boost::system::error_code ec) {
@@ -43,9 +47,10 @@ class generation : public std::enable_shared_from_this<generation> {
         spdlog::warn("dev llm: cannot reach the server: {}", ec.message());
         return;
       }
-      std::string head = "POST /v1/topics/" + self->topic_ +
-                         "/stream HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/event-stream\r\n"
-                         "Transfer-Encoding: chunked\r\n";
+      std::string head =
+          "POST /v1/topics/" + self->topic_ +
+          "/stream HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/event-stream\r\n"
+          "Transfer-Encoding: chunked\r\n";
       if (!self->api_key_.empty()) {
         head += "Authorization: Bearer " + self->api_key_ + "\r\n";
       }
@@ -64,22 +69,26 @@ class generation : public std::enable_shared_from_this<generation> {
 
   void write(std::string bytes) {
     auto buffer = std::make_shared<std::string>(std::move(bytes));
-    boost::asio::async_write(socket_, boost::asio::buffer(*buffer),
-                             [self = shared_from_this(), buffer](boost::system::error_code ec, std::size_t) {
-                               if (!ec) self->next();
-                             });
+    boost::asio::async_write(
+        socket_, boost::asio::buffer(*buffer),
+        [self = shared_from_this(), buffer](boost::system::error_code ec, std::size_t) {
+          if (!ec)
+            self->next();
+        });
   }
 
   void next() {
     if (done_) {
       // The terminating chunk went out: read the answer so the server finishes the request.
-      boost::asio::async_read(socket_, reply_, boost::asio::transfer_at_least(1),
-                              [self = shared_from_this()](boost::system::error_code, std::size_t) {});
+      boost::asio::async_read(
+          socket_, reply_, boost::asio::transfer_at_least(1),
+          [self = shared_from_this()](boost::system::error_code, std::size_t) {});
       return;
     }
     timer_.expires_after(token_interval);
     timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (ec) return;
+      if (ec)
+        return;
       if (self->at_ < self->tokens_.size()) {
         self->write(chunk("token", self->tokens_[self->at_++]));
       } else {
@@ -101,11 +110,12 @@ class generation : public std::enable_shared_from_this<generation> {
 
 }  // namespace
 
-void start_dev_llm(boost::asio::io_context& ctx, boost::asio::ip::tcp::endpoint server, std::string topic,
-                   std::string api_key) {
+void start_dev_llm(boost::asio::io_context& ctx, boost::asio::ip::tcp::endpoint server,
+                   std::string topic, std::string api_key) {
   if (server.address().is_unspecified()) {
-    server.address(server.address().is_v6() ? boost::asio::ip::address_v6::loopback()
-                                            : boost::asio::ip::address(boost::asio::ip::address_v4::loopback()));
+    server.address(server.address().is_v6()
+                       ? boost::asio::ip::address_v6::loopback()
+                       : boost::asio::ip::address(boost::asio::ip::address_v4::loopback()));
   }
   std::make_shared<generation>(ctx, std::move(topic), std::move(api_key))->start(server);
 }

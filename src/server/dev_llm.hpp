@@ -11,7 +11,7 @@ namespace sb::server {
 
 /// Starts one generation on `ctx`; it owns itself until the POST is answered. `api_key`, when
 /// not empty, authenticates the POST.
-void start_dev_llm(boost::asio::io_context& ctx, boost::asio::ip::tcp::endpoint server, std::string topic,
-                   std::string api_key);
+void start_dev_llm(boost::asio::io_context& ctx, boost::asio::ip::tcp::endpoint server,
+                   std::string topic, std::string api_key);
 
 }  // namespace sb::server

@@ -101,8 +101,12 @@ std::string gap_event(std::span<const std::string> topics) {
   return out;
 }
 
-std::string_view heartbeat() { return ":\n\n"; }
+std::string_view heartbeat() {
+  return ":\n\n";
+}
 
-std::string retry_field(unsigned retry_ms) { return "retry: " + std::to_string(retry_ms) + "\n\n"; }
+std::string retry_field(unsigned retry_ms) {
+  return "retry: " + std::to_string(retry_ms) + "\n\n";
+}
 
 }  // namespace sb::sse

@@ -99,7 +99,8 @@ class stream final : public subscriber {
 /// An SSE stream that owns its HTTP/1.1 connection (the connection's handler after the head).
 class h1_stream final : public io::connection_handler, sink {
  public:
-  h1_stream(io::connection& conn, topic_registry& registry, loop_counters& counters, const settings& s)
+  h1_stream(io::connection& conn, topic_registry& registry, loop_counters& counters,
+            const settings& s)
       : conn_(conn), stream_(*this, registry, counters, s) {}
 
   void start(std::vector<std::string> topics, const resume_from& from);

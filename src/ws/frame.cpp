@@ -10,7 +10,8 @@ namespace {
 constexpr std::uint16_t no_status = 1005;
 
 bool is_valid_close_code(std::uint16_t code) {
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+         (code >= 3000 && code <= 4999);
 }
 
 }  // namespace
@@ -65,12 +66,13 @@ std::uint16_t frame_parser::parse(std::string& input, handler& h) {
     std::uint64_t length = b1 & 0x7F;
     std::size_t header = 2;
     if ((b0 & 0x70) != 0 || !masked) {
-      verdict = static_cast<std::uint16_t>(close_code::protocol_error);  // no extension negotiated; clients must mask
+      verdict = static_cast<std::uint16_t>(
+          close_code::protocol_error);  // no extension negotiated; clients must mask
       break;
     }
     bool control = (b0 & 0x08) != 0;
-    if (op != opcode::continuation && op != opcode::text && op != opcode::binary && op != opcode::close &&
-        op != opcode::ping && op != opcode::pong) {
+    if (op != opcode::continuation && op != opcode::text && op != opcode::binary &&
+        op != opcode::close && op != opcode::ping && op != opcode::pong) {
       verdict = static_cast<std::uint16_t>(close_code::protocol_error);
       break;
     }
@@ -79,16 +81,19 @@ std::uint16_t frame_parser::parse(std::string& input, handler& h) {
       break;
     }
     if (length == 126) {
-      if (avail < 4) break;
+      if (avail < 4)
+        break;
       length = (static_cast<std::uint64_t>(static_cast<std::uint8_t>(input[at + 2])) << 8) |
                static_cast<std::uint8_t>(input[at + 3]);
       header = 4;
       if (length < 126) {
-        verdict = static_cast<std::uint16_t>(close_code::protocol_error);  // not the minimal encoding
+        verdict =
+            static_cast<std::uint16_t>(close_code::protocol_error);  // not the minimal encoding
         break;
       }
     } else if (length == 127) {
-      if (avail < 10) break;
+      if (avail < 10)
+        break;
       length = 0;
       for (int i = 0; i < 8; ++i) {
         length = length << 8 | static_cast<std::uint8_t>(input[at + 2 + i]);
@@ -115,8 +120,12 @@ std::uint16_t frame_parser::parse(std::string& input, handler& h) {
     at += header + 4 + static_cast<std::size_t>(length);
 
     switch (op) {
-      case opcode::ping: h.on_ping(data); break;
-      case opcode::pong: h.on_pong(data); break;
+      case opcode::ping:
+        h.on_ping(data);
+        break;
+      case opcode::pong:
+        h.on_pong(data);
+        break;
       case opcode::close: {
         if (data.size() == 1) {
           verdict = static_cast<std::uint16_t>(close_code::protocol_error);
@@ -124,7 +133,8 @@ std::uint16_t frame_parser::parse(std::string& input, handler& h) {
         }
         std::uint16_t code = no_status;
         if (data.size() >= 2) {
-          code = static_cast<std::uint16_t>(static_cast<std::uint8_t>(data[0]) << 8 | static_cast<std::uint8_t>(data[1]));
+          code = static_cast<std::uint16_t>(static_cast<std::uint8_t>(data[0]) << 8 |
+                                            static_cast<std::uint8_t>(data[1]));
           if (!is_valid_close_code(code)) {
             verdict = static_cast<std::uint16_t>(close_code::protocol_error);
             break;

@@ -10,7 +10,14 @@
 
 namespace sb::ws {
 
-enum class opcode : std::uint8_t { continuation = 0, text = 1, binary = 2, close = 8, ping = 9, pong = 10 };
+enum class opcode : std::uint8_t {
+  continuation = 0,
+  text = 1,
+  binary = 2,
+  close = 8,
+  ping = 9,
+  pong = 10
+};
 
 /// Close codes the contract names (RFC 6455 §7.4.1).
 enum class close_code : std::uint16_t {
@@ -52,7 +59,8 @@ class frame_parser {
   };
 
   explicit frame_parser(std::size_t max_message_bytes)
-      : max_message_bytes_(static_cast<std::uint32_t>(std::min<std::size_t>(max_message_bytes, UINT32_MAX))) {}
+      : max_message_bytes_(
+            static_cast<std::uint32_t>(std::min<std::size_t>(max_message_bytes, UINT32_MAX))) {}
 
   /// Parses the complete frames at the front of `input`, calling `h` for each message or control
   /// frame, and removes what it parsed. Returns 0 while all is well, or the close code the peer
@@ -61,12 +69,10 @@ class frame_parser {
 
   /// A fragmented message has started and not ended.
   bool in_message() const { return in_message_; }
-  /// Bytes of a fragmented message held so far (for memory accounting).
-  std::size_t pending_bytes() const { return message_.size(); }
   void release() { message_ = {}; }
 
  private:
-  std::string message_;  // a fragmented message being reassembled
+  std::string message_;              // a fragmented message being reassembled
   std::uint32_t max_message_bytes_;  // 32 bits: one parser per connection, kept small
   opcode message_op_ = opcode::continuation;
   bool in_message_ = false;

@@ -13,7 +13,8 @@ namespace bhttp = boost::beast::http;
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
          });
 }
 
@@ -22,10 +23,14 @@ bool has_token(std::string_view list, std::string_view token) {
   while (!list.empty()) {
     auto comma = list.find(',');
     auto item = list.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (iequals(item, token)) return true;
-    if (comma == std::string_view::npos) break;
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
+      item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
+      item.remove_suffix(1);
+    if (iequals(item, token))
+      return true;
+    if (comma == std::string_view::npos)
+      break;
     list.remove_prefix(comma + 1);
   }
   return false;
@@ -44,7 +49,8 @@ handshake_verdict check_upgrade(const bhttp::request<bhttp::string_body>& req) {
   }
   if (!has_token(value(req, bhttp::field::upgrade), "websocket") ||
       !has_token(value(req, bhttp::field::connection), "upgrade")) {
-    return {426, "this endpoint speaks WebSocket: send Upgrade: websocket and Connection: Upgrade", {}};
+    return {
+        426, "this endpoint speaks WebSocket: send Upgrade: websocket and Connection: Upgrade", {}};
   }
   if (value(req, bhttp::field::sec_websocket_version) != "13") {
     return {426, "Sec-WebSocket-Version must be 13", {}};
@@ -60,7 +66,8 @@ handshake_verdict check_upgrade(const bhttp::request<bhttp::string_body>& req) {
     offered = offered || has_token(it->value(), subprotocol);
   }
   if (!offered) {
-    return {400, "offer the subprotocol switchboard.v1 (Sec-WebSocket-Protocol: switchboard.v1)", {}};
+    return {
+        400, "offer the subprotocol switchboard.v1 (Sec-WebSocket-Protocol: switchboard.v1)", {}};
   }
   return {101, {}, accept_key(key)};
 }
@@ -77,7 +84,8 @@ std::string accept_key(std::string_view client_key) {
 
 std::string switching_response(std::string_view accept) {
   std::string out =
-      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ";
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
+      "Upgrade\r\nSec-WebSocket-Accept: ";
   out.append(accept);
   out.append("\r\nSec-WebSocket-Protocol: ").append(subprotocol).append("\r\n\r\n");
   return out;

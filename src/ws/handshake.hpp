@@ -17,7 +17,8 @@ struct handshake_verdict {
 
 /// Checks method, Upgrade/Connection tokens, version 13, the key, and that the client offers
 /// `switchboard.v1` (refused with 400 and a message naming it otherwise; 426 for another version).
-handshake_verdict check_upgrade(const boost::beast::http::request<boost::beast::http::string_body>& req);
+handshake_verdict check_upgrade(
+    const boost::beast::http::request<boost::beast::http::string_body>& req);
 
 /// base64(SHA-1(key + RFC 6455 GUID)).
 std::string accept_key(std::string_view client_key);

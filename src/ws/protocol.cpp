@@ -9,7 +9,9 @@ namespace {
 
 namespace json = boost::json;
 
-std::string text_frame(const json::value& v) { return make_frame(opcode::text, json::serialize(v)); }
+std::string text_frame(const json::value& v) {
+  return make_frame(opcode::text, json::serialize(v));
+}
 
 json::array members_json(const std::vector<presence_member>& members) {
   json::array out;
@@ -40,14 +42,22 @@ std::variant<client_op, op_error> parse_client_op(std::string_view text) {
     return fail("bad_field", "\"op\" must be a string");
   }
   std::string_view kind = name->as_string();
-  if (kind == "subscribe") op.kind = op_kind::subscribe;
-  else if (kind == "unsubscribe") op.kind = op_kind::unsubscribe;
-  else if (kind == "publish") op.kind = op_kind::publish;
-  else if (kind == "presence.join") op.kind = op_kind::presence_join;
-  else if (kind == "presence.update") op.kind = op_kind::presence_update;
-  else if (kind == "presence.leave") op.kind = op_kind::presence_leave;
-  else if (kind == "ping") return op;
-  else return fail("unknown_op", "unknown op \"" + std::string(kind) + "\"");
+  if (kind == "subscribe")
+    op.kind = op_kind::subscribe;
+  else if (kind == "unsubscribe")
+    op.kind = op_kind::unsubscribe;
+  else if (kind == "publish")
+    op.kind = op_kind::publish;
+  else if (kind == "presence.join")
+    op.kind = op_kind::presence_join;
+  else if (kind == "presence.update")
+    op.kind = op_kind::presence_update;
+  else if (kind == "presence.leave")
+    op.kind = op_kind::presence_leave;
+  else if (kind == "ping")
+    return op;
+  else
+    return fail("unknown_op", "unknown op \"" + std::string(kind) + "\"");
 
   const auto* topic = o.if_contains("topic");
   if (!topic || !topic->is_string()) {
@@ -55,19 +65,23 @@ std::variant<client_op, op_error> parse_client_op(std::string_view text) {
   }
   op.topic = topic->as_string();
   if (const auto* since = o.if_contains("since"); since && !since->is_null()) {
-    if (!since->is_string()) return fail("bad_field", "\"since\" must be an id string");
+    if (!since->is_string())
+      return fail("bad_field", "\"since\" must be an id string");
     op.since = std::string(since->as_string());
   }
   if (op.kind == op_kind::publish) {
     const auto* data = o.if_contains("data");
-    if (!data) return fail("bad_field", "publish needs \"data\"");
+    if (!data)
+      return fail("bad_field", "publish needs \"data\"");
     op.data = data->is_string() ? std::string(data->as_string()) : json::serialize(*data);
     if (const auto* e = o.if_contains("event"); e && !e->is_null()) {
-      if (!e->is_string()) return fail("bad_field", "\"event\" must be a string");
+      if (!e->is_string())
+        return fail("bad_field", "\"event\" must be a string");
       op.event = e->as_string();
     }
     if (const auto* v = o.if_contains("volatile"); v && !v->is_null()) {
-      if (!v->is_bool()) return fail("bad_field", "\"volatile\" must be a boolean");
+      if (!v->is_bool())
+        return fail("bad_field", "\"volatile\" must be a boolean");
       op.is_volatile = v->as_bool();
     }
   }
@@ -124,27 +138,36 @@ std::string ack_frame(const json::value& ref, std::optional<std::string_view> id
 }
 
 std::string error_frame(const json::value& ref, std::string_view code, std::string_view message) {
-  return text_frame(json::object{{"op", "error"}, {"ref", ref}, {"code", code}, {"message", message}});
+  return text_frame(
+      json::object{{"op", "error"}, {"ref", ref}, {"code", code}, {"message", message}});
 }
 
 std::string gap_frame(std::span<const std::string> topics) {
   json::array names;
-  for (const auto& t : topics) names.emplace_back(t);
+  for (const auto& t : topics)
+    names.emplace_back(t);
   return text_frame(json::object{{"op", "gap"}, {"topics", std::move(names)}});
 }
 
 std::string presence_snapshot_frame(std::string_view topic, const presence_page& page) {
-  return text_frame(json::object{
-      {"op", "presence"}, {"topic", topic}, {"count", page.count}, {"members", members_json(page.members)}});
+  return text_frame(json::object{{"op", "presence"},
+                                 {"topic", topic},
+                                 {"count", page.count},
+                                 {"members", members_json(page.members)}});
 }
 
 std::string presence_diff_frame(const presence_diff& diff) {
   json::array leaves;
-  for (const auto& id : diff.leaves) leaves.emplace_back(id);
-  return text_frame(json::object{
-      {"op", "presence"}, {"topic", diff.topic}, {"joins", members_json(diff.joins)}, {"leaves", std::move(leaves)}});
+  for (const auto& id : diff.leaves)
+    leaves.emplace_back(id);
+  return text_frame(json::object{{"op", "presence"},
+                                 {"topic", diff.topic},
+                                 {"joins", members_json(diff.joins)},
+                                 {"leaves", std::move(leaves)}});
 }
 
-std::string pong_frame(const json::value& ref) { return text_frame(json::object{{"op", "pong"}, {"ref", ref}}); }
+std::string pong_frame(const json::value& ref) {
+  return text_frame(json::object{{"op", "pong"}, {"ref", ref}});
+}
 
 }  // namespace sb::ws

@@ -13,7 +13,15 @@
 
 namespace sb::ws {
 
-enum class op_kind { subscribe, unsubscribe, publish, presence_join, presence_update, presence_leave, ping };
+enum class op_kind {
+  subscribe,
+  unsubscribe,
+  publish,
+  presence_join,
+  presence_update,
+  presence_leave,
+  ping
+};
 
 struct client_op {
   op_kind kind = op_kind::ping;
@@ -45,8 +53,10 @@ void encode_message(message& m);
 /// replay of a message whose live fan-out is over; history does not keep frames).
 bytes_ptr frame_of(const message& m);
 
-std::string ack_frame(const boost::json::value& ref, std::optional<std::string_view> id = std::nullopt);
-std::string error_frame(const boost::json::value& ref, std::string_view code, std::string_view message);
+std::string ack_frame(const boost::json::value& ref,
+                      std::optional<std::string_view> id = std::nullopt);
+std::string error_frame(const boost::json::value& ref, std::string_view code,
+                        std::string_view message);
 std::string gap_frame(std::span<const std::string> topics);
 /// {"op":"presence","topic","count","members":[{"id","state"}]}: the snapshot a join gets.
 std::string presence_snapshot_frame(std::string_view topic, const presence_page& page);

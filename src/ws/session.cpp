@@ -14,7 +14,9 @@ using clock = std::chrono::steady_clock;
 constexpr std::size_t read_chunk = 16 << 10;
 
 std::int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
@@ -38,11 +40,16 @@ namespace {
 /// One shared identity for the callers that carry no per-connection facts (anonymous, API key).
 std::shared_ptr<const auth::identity> share(auth::identity who) {
   if (who.grants.subject.empty() && who.grants.subscribe.empty() && who.grants.publish.empty()) {
-    static const auto anonymous_all = std::make_shared<const auth::identity>(auth::identity{auth::grants::everything(), true, false});
-    static const auto api_key = std::make_shared<const auth::identity>(auth::identity{auth::grants::everything(), false, true});
-    static const auto anonymous_none = std::make_shared<const auth::identity>(auth::identity{{}, true, false});
+    static const auto anonymous_all = std::make_shared<const auth::identity>(
+        auth::identity{auth::grants::everything(), true, false});
+    static const auto api_key = std::make_shared<const auth::identity>(
+        auth::identity{auth::grants::everything(), false, true});
+    static const auto anonymous_none =
+        std::make_shared<const auth::identity>(auth::identity{{}, true, false});
     if (who.grants.all) {
-      return who.api_key ? api_key : who.anonymous ? anonymous_all : std::make_shared<const auth::identity>(std::move(who));
+      return who.api_key     ? api_key
+             : who.anonymous ? anonymous_all
+                             : std::make_shared<const auth::identity>(std::move(who));
     }
     if (who.anonymous) {
       return anonymous_none;
@@ -73,7 +80,9 @@ session::publisher_state& session::publisher() {
   return *publisher_;
 }
 
-session::~session() { release(); }
+session::~session() {
+  release();
+}
 
 void session::start() {
   conn_.set_timer(ctx_.config.ping_interval);
@@ -122,8 +131,10 @@ void session::on_readable() {
   }
   in_->progressed = false;
   if (auto verdict = parser_.parse(in_->bytes, *this); verdict != 0 && !closing_) {
-    close_with(static_cast<close_code>(verdict),
-               verdict == 1009 ? "message too big" : verdict == 1007 ? "invalid UTF-8" : "protocol error");
+    auto code = static_cast<close_code>(verdict);
+    close_with(code, code == close_code::too_big           ? "message too big"
+                     : code == close_code::invalid_payload ? "invalid UTF-8"
+                                                           : "protocol error");
     return;
   }
   if (!closing_) {
@@ -192,7 +203,8 @@ void session::on_close(std::uint16_t code, std::string_view) {
   }
   // Echo the peer's close (RFC 6455 §5.5.1), then end the TCP connection.
   closing_ = true;
-  conn_.send(code == 1005 ? make_frame(opcode::close, {}) : make_close_frame(static_cast<close_code>(code), {}));
+  conn_.send(code == 1005 ? make_frame(opcode::close, {})
+                          : make_close_frame(static_cast<close_code>(code), {}));
   conn_.close_after_flush();
 }
 
@@ -202,13 +214,27 @@ void session::handle(client_op& op) {
     return;
   }
   switch (op.kind) {
-    case op_kind::subscribe: subscribe(op); break;
-    case op_kind::unsubscribe: unsubscribe(op); break;
-    case op_kind::publish: publish(op); break;
-    case op_kind::presence_join: join(op); break;
-    case op_kind::presence_update: update(op); break;
-    case op_kind::presence_leave: leave(op); break;
-    case op_kind::ping: reply(pong_frame(op.ref)); break;
+    case op_kind::subscribe:
+      subscribe(op);
+      break;
+    case op_kind::unsubscribe:
+      unsubscribe(op);
+      break;
+    case op_kind::publish:
+      publish(op);
+      break;
+    case op_kind::presence_join:
+      join(op);
+      break;
+    case op_kind::presence_update:
+      update(op);
+      break;
+    case op_kind::presence_leave:
+      leave(op);
+      break;
+    case op_kind::ping:
+      reply(pong_frame(op.ref));
+      break;
   }
 }
 
@@ -247,7 +273,8 @@ void session::drop_if_unused(topic_state& t) {
 bool session::allowed(bool ok, const boost::json::value& ref, std::string_view what) {
   if (!ok) {
     fail_op(ref, who_->anonymous ? "unauthorized" : "forbidden",
-            std::string(who_->anonymous ? "credentials required to " : "this token may not ") + std::string(what));
+            std::string(who_->anonymous ? "credentials required to " : "this token may not ") +
+                std::string(what));
   }
   return ok;
 }
@@ -318,7 +345,8 @@ void session::publish(client_op& op) {
   }
   auto now = clock::now();
   auto& p = publisher();
-  publish_item item{std::move(op.topic), std::move(op.event), std::move(op.data), false, identity()};
+  publish_item item{std::move(op.topic), std::move(op.event), std::move(op.data), false,
+                    identity()};
   if (op.is_volatile) {
     if (!p.volatile_tokens.take(ctx_.config.volatile_rate, ctx_.config.volatile_rate, now)) {
       close_with(close_code::policy, "volatile message rate limit");
@@ -338,16 +366,17 @@ void session::publish(client_op& op) {
   items.push_back(std::move(item));
   auto ref = std::move(op.ref);
   auto& counters = ctx_.counters;
-  ctx_.hub.publish(std::move(items), [this, ref = std::move(ref), &counters](result<std::vector<position>> r) {
-    if (!r) {
-      fail_op(ref, "publish_failed", r.error().message());
-      return;
-    }
-    counters.messages_published.add();
-    if (!ref.is_null()) {
-      reply(ack_frame(ref, to_string(r->front())));
-    }
-  });
+  ctx_.hub.publish(std::move(items),
+                   [this, ref = std::move(ref), &counters](result<std::vector<position>> r) {
+                     if (!r) {
+                       fail_op(ref, "publish_failed", r.error().message());
+                       return;
+                     }
+                     counters.messages_published.add();
+                     if (!ref.is_null()) {
+                       reply(ack_frame(ref, to_string(r->front())));
+                     }
+                   });
 }
 
 void session::publish_volatile(publish_item item) {
@@ -357,7 +386,8 @@ void session::publish_volatile(publish_item item) {
   auto& p = publisher();
   auto& slot = p.volatile_slots[item.topic];
   if (now >= slot.next_allowed && !slot.pending) {
-    slot.next_allowed = now + std::chrono::microseconds(1000000 / std::max(1u, ctx_.config.volatile_hz));
+    slot.next_allowed =
+        now + std::chrono::microseconds(1000000 / std::max(1u, ctx_.config.volatile_hz));
     send_volatile(std::move(item));
     return;
   }
@@ -405,7 +435,8 @@ void session::flush_volatile() {
   }
   if (next) {
     auto due = std::chrono::duration_cast<std::chrono::milliseconds>(*next - now);
-    conn_.owner().wheel().schedule(publisher_->volatile_timer, std::max(due, std::chrono::milliseconds(1)));
+    conn_.owner().wheel().schedule(publisher_->volatile_timer,
+                                   std::max(due, std::chrono::milliseconds(1)));
   }
 }
 
@@ -424,7 +455,8 @@ void session::join(client_op& op) {
     ctx_.registry.subscribe(t, op.topic, std::nullopt, [&t](attach_result r) { t.at = r.head; });
   }
   t.joined = true;
-  auto page = ctx_.presence.join(op.topic, identity(), std::move(op.state), ctx_.config.presence_snapshot_limit);
+  auto page = ctx_.presence.join(op.topic, identity(), std::move(op.state),
+                                 ctx_.config.presence_snapshot_limit);
   reply(ack_frame(op.ref));
   reply(presence_snapshot_frame(op.topic, page));
 }
@@ -478,8 +510,11 @@ void session::on_message(subscription& s, const message_ptr& m) {
   }
   switch (feed_.push_live(t, m, t.policy, ctx_.config.backlog, conn_.queued_bytes(),
                           feed::clock::now())) {
-    case feed::verdict::queued: break;
-    case feed::verdict::dropped: ctx_.counters.drops.add(); break;
+    case feed::verdict::queued:
+      break;
+    case feed::verdict::dropped:
+      ctx_.counters.drops.add();
+      break;
     case feed::verdict::close:
       close_slow();
       break;
@@ -525,7 +560,8 @@ void session::reply(std::string frame) {
   }
 }
 
-void session::fail_op(const boost::json::value& ref, std::string_view code, std::string_view message) {
+void session::fail_op(const boost::json::value& ref, std::string_view code,
+                      std::string_view message) {
   reply(error_frame(ref, code, message));
 }
 
@@ -586,9 +622,13 @@ void session::close_slow() {
                     });
 }
 
-void session::on_drain() { close_with(close_code::service_restart, "server restarting"); }
+void session::on_drain() {
+  close_with(close_code::service_restart, "server restarting");
+}
 
-void session::on_close() { release(); }
+void session::on_close() {
+  release();
+}
 
 void session::release() {
   if (released_) {

@@ -26,9 +26,9 @@ struct settings {
   std::size_t max_message_bytes = 64 << 10;  // data of one published message
   std::size_t max_frame_bytes = 160 << 10;   // one incoming message, JSON and all (1009 over it)
   unsigned volatile_hz = 30;                 // volatile messages per sender per topic per second
-  double publish_rate = 100;                 // stored publishes per second per connection (1008 over)
+  double publish_rate = 100;  // stored publishes per second per connection (1008 over)
   double publish_burst = 200;
-  double volatile_rate = 2000;               // volatile publishes per second before 1008 (flood guard)
+  double volatile_rate = 2000;  // volatile publishes per second before 1008 (flood guard)
   std::chrono::milliseconds ping_interval{25000};
   /// A frame, or a fragmented message, once started must end within this (1008 otherwise): any
   /// byte keeps a connection alive, but not a message trickled forever.
@@ -56,7 +56,9 @@ struct context {
   frame_memo last_frame{};
 };
 
-class session final : public io::connection_handler, public subscriber, private frame_parser::handler {
+class session final : public io::connection_handler,
+                      public subscriber,
+                      private frame_parser::handler {
  public:
   /// `early` holds bytes the client sent right behind its handshake; `who` is what its handshake
   /// authenticated as (the token subject becomes its identity, else the connection id).

@@ -6,7 +6,8 @@
 #include "ws/protocol.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  auto parsed = sb::ws::parse_client_op(std::string_view(reinterpret_cast<const char*>(data), size));
+  auto parsed =
+      sb::ws::parse_client_op(std::string_view(reinterpret_cast<const char*>(data), size));
   (void)parsed;
   return 0;
 }

@@ -11,7 +11,8 @@ struct sink final : sb::ws::frame_parser::handler {
   void on_text(std::string_view) override {}
   void on_binary(std::string_view) override {}
   void on_ping(std::string_view p) override {
-    if (p.size() > 125) __builtin_trap();
+    if (p.size() > 125)
+      __builtin_trap();
   }
   void on_pong(std::string_view) override {}
   void on_close(std::uint16_t, std::string_view) override {}

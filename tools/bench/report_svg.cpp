@@ -133,8 +133,8 @@ std::string bar_chart(const std::string& title, const std::string& unit,
     hi = 1;
   int height = kTop + static_cast<int>(rows.size()) * kRowH + 20;
   std::string s = head(title, height);
-  bool pushpin = std::any_of(rows.begin(), rows.end(),
-                             [](const BarRow& r) { return r.target == "pushpin"; });
+  bool pushpin =
+      std::any_of(rows.begin(), rows.end(), [](const BarRow& r) { return r.target == "pushpin"; });
   s += "<text x=\"12\" y=\"48\" fill=\"#333\">";
   s += "<tspan fill=\"#2563eb\">■</tspan> Switchboard   <tspan fill=\"#ea580c\">■</tspan> nginx + "
        "nchan";

@@ -3,7 +3,6 @@
 #include <boost/json.hpp>
 #include <charconv>
 
-
 namespace sb::http::api {
 namespace {
 
@@ -34,25 +33,28 @@ void read_history(const request& req, loop_services& ctx, respond_fn done) {
     }
     limit = std::min(limit, max_page);
   }
-  ctx.shared.hub->read_history(req.topic, since, limit, [done = std::move(done)](history_page page) {
-    boost::json::array messages;
-    std::string scratch;
-    for (const auto& m : page.messages) {
-      boost::json::object o;
-      o["id"] = m->id();
-      o["event"] = m->event.empty() ? boost::json::value(nullptr) : boost::json::value(m->event);
-      o["data"] = m->data_view(scratch);
-      o["time"] = m->time_ms;
-      messages.push_back(std::move(o));
-    }
-    boost::json::object body;
-    body["next"] = page.more ? boost::json::value(page.messages.back()->id()) : boost::json::value(nullptr);
-    body["gap"] = page.gap;
-    body["messages"] = std::move(messages);
-    auto r = response::json(200, boost::json::serialize(body));
-    r.headers.emplace_back("Cache-Control", "no-store");
-    done(std::move(r));
-  });
+  ctx.shared.hub->read_history(
+      req.topic, since, limit, [done = std::move(done)](history_page page) {
+        boost::json::array messages;
+        std::string scratch;
+        for (const auto& m : page.messages) {
+          boost::json::object o;
+          o["id"] = m->id();
+          o["event"] =
+              m->event.empty() ? boost::json::value(nullptr) : boost::json::value(m->event);
+          o["data"] = m->data_view(scratch);
+          o["time"] = m->time_ms;
+          messages.push_back(std::move(o));
+        }
+        boost::json::object body;
+        body["next"] = page.more ? boost::json::value(page.messages.back()->id())
+                                 : boost::json::value(nullptr);
+        body["gap"] = page.gap;
+        body["messages"] = std::move(messages);
+        auto r = response::json(200, boost::json::serialize(body));
+        r.headers.emplace_back("Cache-Control", "no-store");
+        done(std::move(r));
+      });
 }
 
 }  // namespace sb::http::api

@@ -18,20 +18,25 @@ bool is_valid_event_type(std::string_view e) {
          is_valid_utf8(e);
 }
 
-response bad(errc e, std::string_view detail) { return response::error(e, detail); }
+response bad(errc e, std::string_view detail) {
+  return response::error(e, detail);
+}
 
 }  // namespace
 
 errc check_message(const publish_item& item, const limits& l) {
-  if (!is_valid_topic(item.topic)) return errc::invalid_topic;
-  if (item.data.size() > l.max_message_bytes) return errc::payload_too_large;
-  if (!is_valid_utf8(item.data) || !is_valid_event_type(item.event)) return errc::invalid_request;
+  if (!is_valid_topic(item.topic))
+    return errc::invalid_topic;
+  if (item.data.size() > l.max_message_bytes)
+    return errc::payload_too_large;
+  if (!is_valid_utf8(item.data) || !is_valid_event_type(item.event))
+    return errc::invalid_request;
   return errc::ok;
 }
 
 void publish_one(const request& req, loop_services& ctx, respond_fn done) {
-  publish_item item{req.topic, req.query("event").value_or(""), std::string(req.body), req.query_flag("retain"),
-                    req.who.grants.subject};
+  publish_item item{req.topic, req.query("event").value_or(""), std::string(req.body),
+                    req.query_flag("retain"), req.who.grants.subject};
   if (auto e = check_message(item, ctx.shared.limits); e != errc::ok) {
     done(bad(e, e == errc::invalid_request ? "data must be UTF-8 and event a single line" : ""));
     return;
@@ -47,7 +52,8 @@ void publish_one(const request& req, loop_services& ctx, respond_fn done) {
   std::vector<publish_item> items;
   items.push_back(std::move(item));
   auto& counters = ctx.counters;
-  ctx.shared.hub->publish(std::move(items), [topic = req.topic, done = std::move(done), &counters](result<std::vector<position>> r) {
+  ctx.shared.hub->publish(std::move(items), [topic = req.topic, done = std::move(done),
+                                             &counters](result<std::vector<position>> r) {
     if (!r) {
       done(response::error(static_cast<errc>(r.error().value())));
       return;
@@ -134,7 +140,8 @@ void publish_batch(const request& req, loop_services& ctx, respond_fn done) {
   }
   auto count = items.size();
   auto& counters = ctx.counters;
-  ctx.shared.hub->publish(std::move(items), [count, done = std::move(done), &counters](result<std::vector<position>> r) {
+  ctx.shared.hub->publish(std::move(items), [count, done = std::move(done),
+                                             &counters](result<std::vector<position>> r) {
     if (!r) {
       done(response::error(static_cast<errc>(r.error().value())));
       return;

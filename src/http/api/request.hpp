@@ -17,7 +17,7 @@ struct request {
   boost::urls::url_view url;
   const boost::beast::http::fields& headers;
   std::string_view body;
-  std::string topic;  // the topic a /v1/topics/... path names (not yet validated)
+  std::string topic;          // the topic a /v1/topics/... path names (not yet validated)
   const auth::identity& who;  // who is asking
   const std::string& client;  // who is asking, as a rate-limit key
 

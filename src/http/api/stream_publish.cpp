@@ -6,14 +6,15 @@
 
 namespace sb::http::api {
 
-stream_publisher::stream_publisher(std::string topic, bool retain, std::string from, std::string client,
-                                   loop_services& ctx)
+stream_publisher::stream_publisher(std::string topic, bool retain, std::string from,
+                                   std::string client, loop_services& ctx)
     : topic_(std::move(topic)),
       retain_(retain),
       from_(std::move(from)),
       client_(std::move(client)),
       ctx_(ctx),
-      parser_(ctx.shared.limits.max_message_bytes + 1024, [this](sse::parsed_event&& e) { publish(std::move(e)); }) {}
+      parser_(ctx.shared.limits.max_message_bytes + 1024,
+              [this](sse::parsed_event&& e) { publish(std::move(e)); }) {}
 
 errc stream_publisher::feed(std::string_view bytes) {
   if (error_ == errc::ok && !parser_.feed(bytes)) {

@@ -13,7 +13,8 @@ namespace sb::http::api {
 
 class stream_publisher {
  public:
-  stream_publisher(std::string topic, bool retain, std::string from, std::string client, loop_services& ctx);
+  stream_publisher(std::string topic, bool retain, std::string from, std::string client,
+                   loop_services& ctx);
 
   /// Publishes every event these body bytes complete. An error (event too large, not UTF-8)
   /// ends the stream: the request is answered with it and nothing more is published.

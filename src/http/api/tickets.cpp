@@ -6,7 +6,9 @@ namespace sb::http::api {
 
 void mint_ticket(const request& req, loop_services& ctx, respond_fn done) {
   if (!req.who.api_key) {
-    done(req.who.anonymous ? refusal(req.who, {}) : response::error(errc::forbidden, "tickets are minted with an API key"));
+    done(req.who.anonymous
+             ? refusal(req.who, {})
+             : response::error(errc::forbidden, "tickets are minted with an API key"));
     return;
   }
   boost::system::error_code ec;
@@ -14,7 +16,8 @@ void mint_ticket(const request& req, loop_services& ctx, respond_fn done) {
   const auto* o = ec ? nullptr : doc.if_object();
   const auto* topics = o ? o->if_contains("topics") : nullptr;
   if (!o || !topics || !topics->is_array()) {
-    done(response::error(errc::invalid_request, "body must be {\"subject\",\"topics\":[…],\"ttl_s\"?}"));
+    done(response::error(errc::invalid_request,
+                         "body must be {\"subject\",\"topics\":[…],\"ttl_s\"?}"));
     return;
   }
   std::string subject;
@@ -39,8 +42,9 @@ void mint_ticket(const request& req, loop_services& ctx, respond_fn done) {
   }
   auto ticket = ctx.shared.auth->tickets().mint(std::move(subject), std::move(names), ttl);
   if (!ticket) {
-    auto e = ticket.error().category() == switchboard_category() ? static_cast<errc>(ticket.error().value())
-                                                                  : errc::invalid_request;
+    auto e = ticket.error().category() == switchboard_category()
+                 ? static_cast<errc>(ticket.error().value())
+                 : errc::invalid_request;
     done(response::error(e, ticket.error().message()));
     return;
   }

@@ -647,7 +647,8 @@ TEST(MemoryBrokerLoops, MoreThan64LoopsAreRefusedAtConstruction) {
   for (auto& s : sinks) {
     ptrs.push_back(&s);
   }
-  EXPECT_THROW(memory_broker({}, nullptr, ptrs, [] { return std::int64_t{0}; }), std::invalid_argument);
+  EXPECT_THROW(memory_broker({}, nullptr, ptrs, [] { return std::int64_t{0}; }),
+               std::invalid_argument);
 }
 
 }  // namespace

@@ -121,13 +121,14 @@ TEST(Cors, PreflightForAForeignOrMissingOriginIsEmpty) {
 
 TEST(Cors, CookieCountsFromNoOriginOurHostOrAListedOrigin) {
   cors_policy p({"https://app.example"});
-  EXPECT_TRUE(p.lends_cookie("", "api.example"));                          // not a cross-site browser request
-  EXPECT_TRUE(p.lends_cookie("https://app.example", "api.example"));        // listed
-  EXPECT_TRUE(p.lends_cookie("http://127.0.0.1:8080", "127.0.0.1:8080"));   // same host
-  EXPECT_TRUE(p.lends_cookie("https://API.example", "api.example"));        // host names ignore case
+  EXPECT_TRUE(p.lends_cookie("", "api.example"));  // not a cross-site browser request
+  EXPECT_TRUE(p.lends_cookie("https://app.example", "api.example"));       // listed
+  EXPECT_TRUE(p.lends_cookie("http://127.0.0.1:8080", "127.0.0.1:8080"));  // same host
+  EXPECT_TRUE(p.lends_cookie("https://API.example", "api.example"));       // host names ignore case
   EXPECT_FALSE(p.lends_cookie("https://evil.example", "api.example"));
-  EXPECT_FALSE(p.lends_cookie("http://127.0.0.1:9090", "127.0.0.1:8080"));  // another port is another origin
-  EXPECT_FALSE(p.lends_cookie("null", "api.example"));                      // sandboxed or file: pages
+  EXPECT_FALSE(
+      p.lends_cookie("http://127.0.0.1:9090", "127.0.0.1:8080"));  // another port is another origin
+  EXPECT_FALSE(p.lends_cookie("null", "api.example"));             // sandboxed or file: pages
   EXPECT_FALSE(p.lends_cookie("https://evil.example", ""));
 }
 
