@@ -113,7 +113,10 @@ for (const transport of ['sse-h1', 'sse-h2', 'ws']) {
   });
 
   test(`${transport}: a reader that never reads is closed, memory stays flat, a reader at line rate gets everything`, { timeout: soakTimeout(60000, 300000) }, async (t) => {
-    const server = await serverFor(t, transport, ['--threads', '1', '--history-max-bytes', String(8 * MiB)]);
+    // The server lingers one ping interval for a closed WebSocket reader to take its close frame;
+    // the soak size floods for longer than the default 25 s after the close, so give it more.
+    const linger = transport === 'ws' ? ['--ws-ping-interval-s', String(soak(25, 600))] : [];
+    const server = await serverFor(t, transport, ['--threads', '1', '--history-max-bytes', String(8 * MiB), ...linger]);
     const topic = uniq('stuck');
     const fast = await reader(t, server, transport, topic);
     const stuck = await reader(t, server, transport, topic);

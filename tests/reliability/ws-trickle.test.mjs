@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RawWs, OP, frame, openWs, startWsServer } from '../support/ws-client.mjs';
 import { sleep } from '../support/util.mjs';
-import { soak } from '../support/soak.mjs';
+import { soak, soakTimeout } from '../support/soak.mjs';
 
 const TIMEOUT_MS = 1000;
 
@@ -74,7 +74,7 @@ test('a fragmented message that never ends is closed with 1008, pings in between
   await stillServed(t, server.port);
 });
 
-test('a client quiet between whole messages, or sending them in pieces that complete in time, stays open', { timeout: 20000 }, async (t) => {
+test('a client quiet between whole messages, or sending them in pieces that complete in time, stays open', { timeout: soakTimeout(20000, 120000) }, async (t) => {
   const server = await start(t);
   const ws = await RawWs.open(t, server.port);
   const rounds = soak(6, 30);
