@@ -25,12 +25,6 @@ using namespace sb;
 
 using world = testing::in_process_server;
 
-void drain(int fd) {
-  char sink[65536];
-  while (::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
-  }
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -48,14 +42,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string input = add_preface ? std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") : std::string();
   input.append(reinterpret_cast<const char*>(data + 1), size - 1);
 
-  int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) {
+  int peer = -1;
+  auto conn = w.connect(peer);
+  if (!conn) {
     return 0;
   }
-  io::connection::socket_type socket(w.loop.executor());
-  boost::system::error_code ec;
-  socket.assign(boost::asio::ip::tcp::v4(), fds[0], ec);
-  auto conn = std::make_shared<io::connection>(w.loop, std::move(socket));
   auto session = std::make_unique<http::h2_session>(*conn, *w.services);
   auto* h2 = session.get();
   conn->start(std::move(session));
@@ -63,10 +54,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (std::size_t at = 0; at < input.size() && conn->is_open(); at += chunk) {
     h2->receive(std::string_view(input).substr(at, chunk));
     w.run();
-    drain(fds[1]);
+    world::drain(peer);
   }
   conn->close();
   w.run();
-  ::close(fds[1]);
+  ::close(peer);
   return 0;
 }

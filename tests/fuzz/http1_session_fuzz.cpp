@@ -42,12 +42,6 @@ std::string expand_runs(std::string_view in) {
   return out;
 }
 
-void drain(int fd) {
-  char sink[65536];
-  while (::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
-  }
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -71,14 +65,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     chunk *= 64;  // big streams in big writes, so that they are read to their end
   }
 
-  int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) {
+  int peer = -1;
+  auto conn = w.connect(peer);
+  if (!conn) {
     return 0;
   }
-  io::connection::socket_type socket(w.loop.executor());
-  boost::system::error_code ec;
-  socket.assign(boost::asio::ip::tcp::v4(), fds[0], ec);
-  auto conn = std::make_shared<io::connection>(w.loop, std::move(socket));
   auto session = std::make_unique<http::session>(*conn, *w.services);
   auto* h1 = session.get();
   conn->start(std::move(session));
@@ -87,20 +78,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Bounded: a server that stops reading leaves the rest unsent, as a real peer would see it.
   for (int rounds = 0; at < input.size() && conn->is_open() && rounds < 4096; ++rounds) {
     auto piece = input.substr(at, chunk);
-    auto n = ::send(fds[1], piece.data(), piece.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    auto n = ::send(peer, piece.data(), piece.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n > 0) {
       at += static_cast<std::size_t>(n);
     }
     w.run();
-    drain(fds[1]);
+    world::drain(peer);
   }
   if (half_close) {
-    ::shutdown(fds[1], SHUT_WR);
+    ::shutdown(peer, SHUT_WR);
     w.run();
-    drain(fds[1]);
+    world::drain(peer);
   }
   conn->close();
   w.run();
-  ::close(fds[1]);
+  ::close(peer);
   return 0;
 }

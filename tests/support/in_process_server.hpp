@@ -4,6 +4,9 @@
 // wired as src/server/app.cpp wires them, with the bounds a caller chooses (small ones let short
 // inputs reach every limit). Deliveries are posted to the loop; run() turns it until it is idle.
 // Sessions are started on connections made from one end of a socketpair.
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <cstdint>
@@ -18,6 +21,7 @@
 #include "core/topic_registry.hpp"
 #include "http/publish_limiter.hpp"
 #include "http/services.hpp"
+#include "io/connection.hpp"
 #include "io/loop.hpp"
 #include "sse/encoder.hpp"
 #include "ws/protocol.hpp"
@@ -55,6 +59,27 @@ struct in_process_server final : delivery_sink {
 
   void deliver(message_ptr m) override {
     boost::asio::post(loop.context(), [this, m = std::move(m)] { registry->dispatch(m); });
+  }
+
+  /// A connection on this loop made from one end of a socketpair; `peer` is the other end (the
+  /// caller closes it). Null when no socketpair could be made.
+  std::shared_ptr<io::connection> connect(int& peer) {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) {
+      return nullptr;
+    }
+    io::connection::socket_type socket(loop.executor());
+    boost::system::error_code ec;
+    socket.assign(boost::asio::ip::tcp::v4(), fds[0], ec);
+    peer = fds[1];
+    return std::make_shared<io::connection>(loop, std::move(socket));
+  }
+
+  /// Reads and drops what the server wrote to `peer`, so its writes never block.
+  static void drain(int peer) {
+    char sink[65536];
+    while (::recv(peer, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+    }
   }
 
   /// Readiness, flush passes, deliveries and deferred closes, until nothing is ready.
