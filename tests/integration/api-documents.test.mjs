@@ -28,6 +28,7 @@ import { RawConn } from '../support/http.mjs';
 import { openSse } from '../support/sse.mjs';
 import { openWs, stopServer } from '../support/ws-client.mjs';
 import { claims, signHS256, newSecret } from '../support/jwt.mjs';
+import { connectH2, h2Request } from '../support/h2.mjs';
 import { uniq } from '../support/util.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -378,6 +379,24 @@ test('the documents are served byte for byte, with content type, ETag, no-cache,
   } finally {
     conn.destroy();
   }
+});
+
+test('over HTTP/2 the documents, their 304 and the refused WebSocket answer as documented', async (t) => {
+  const session = await connectH2(t, `http://127.0.0.1:${devPort}`);
+  const asAnswer = (r) => ({ ...r, headers: Object.fromEntries(Object.entries(r.headers).filter(([k]) => !k.startsWith(':'))) });
+  for (const [target, text] of [['/v1/openapi.json', openapiText], ['/v1/asyncapi.yaml', asyncapiText]]) {
+    const r = asAnswer(await h2Request(session, { path: target }));
+    assert.equal(r.status, 200);
+    assert.equal(r.text, text);
+    checkHttp(r, 'GET', target, `h2 GET ${target}`);
+    const nm = asAnswer(await h2Request(session, { path: target, headers: { 'if-none-match': r.headers.etag } }));
+    assert.equal(nm.status, 304);
+    assert.equal(nm.headers['content-length'], undefined, 'a 304 carries no Content-Length');
+    checkHttp(nm, 'GET', target, `h2 304 ${target}`);
+  }
+  const ws = asAnswer(await h2Request(session, { path: '/v1/ws' }));
+  assert.equal(ws.status, 400);
+  assert.equal(checkHttp(ws, 'GET', '/v1/ws', 'h2 GET /v1/ws').error, 'invalid_request');
 });
 
 test('OPTIONS and HEAD on every route, and 404 / 405, as documented', async () => {
