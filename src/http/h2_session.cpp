@@ -540,7 +540,9 @@ void h2_session::respond(stream& st, response r) {
   if (!r.content_type.empty()) {
     r.headers.emplace_back("Content-Type", r.content_type);
   }
-  r.headers.emplace_back("Content-Length", std::to_string(r.body.size()));
+  if (r.status != 304) {  // a 304 has no body, and a length would have to be the 200's
+    r.headers.emplace_back("Content-Length", std::to_string(r.body.size()));
+  }
   bool has_body = !r.body.empty() && st.method != "HEAD";
   if (has_body) {
     st.out.push(io::shared_bytes::from_string(std::move(r.body)));

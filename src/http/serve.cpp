@@ -16,7 +16,8 @@ namespace bhttp = boost::beast::http;
 
 bool is_public(endpoint e) {
   return e == endpoint::healthz || e == endpoint::readyz || e == endpoint::metrics ||
-         e == endpoint::demo_page || e == endpoint::client_js || e == endpoint::client_types;
+         e == endpoint::demo_page || e == endpoint::client_js || e == endpoint::client_types ||
+         e == endpoint::openapi || e == endpoint::asyncapi;
 }
 
 std::string_view header_value(const bhttp::fields& headers, bhttp::field name) {
@@ -206,6 +207,14 @@ void serve(endpoint e, const api::request& request, loop_services& ctx, api::res
       break;
     case endpoint::client_types:
       done(api::client_types(ctx));
+      break;
+    case endpoint::openapi:
+      done(api::api_document(request, ctx.shared.openapi_json, "application/json",
+                             ctx.shared.openapi_etag));
+      break;
+    case endpoint::asyncapi:
+      done(api::api_document(request, ctx.shared.asyncapi_yaml, "application/yaml",
+                             ctx.shared.asyncapi_etag));
       break;
     case endpoint::tickets:
       api::mint_ticket(request, ctx, std::move(done));

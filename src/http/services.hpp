@@ -61,6 +61,11 @@ struct services {
   std::string_view demo_html;
   std::string_view client_js;
   std::string_view client_types;
+  /// The API documents (docs/openapi.json, docs/asyncapi.yaml) and their strong ETags.
+  std::string_view openapi_json;
+  std::string_view openapi_etag;
+  std::string_view asyncapi_yaml;
+  std::string_view asyncapi_etag;
 
   bool is_draining() const { return draining && draining->load(std::memory_order_relaxed); }
 };

@@ -335,6 +335,10 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
   s.demo_html = demo_html();
   s.client_js = client_js();
   s.client_types = client_types();
+  s.openapi_json = openapi_json();
+  s.openapi_etag = openapi_etag();
+  s.asyncapi_yaml = asyncapi_yaml();
+  s.asyncapi_etag = asyncapi_etag();
   s.metrics_text = [this] { return metrics_text(); };
   if (!config_.metrics_token.empty()) {
     s.metrics_token = auth::api_key_set({config_.metrics_token});
