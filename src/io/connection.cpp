@@ -111,6 +111,7 @@ std::size_t connection::recv_raw(char* data, std::size_t size, boost::system::er
     ec = boost::system::error_code(errno, boost::system::system_category());
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       ec = boost::asio::error::would_block;
+      drained_ = true;
     }
     return 0;
   }
@@ -121,12 +122,18 @@ void connection::wait_readable() {
     return;
   }
   read_armed_ = true;
-  if (tls_ && tls_->transport.has_buffered_input() && state_ == state::open) {
-    // OpenSSL holds input the handler has not taken yet; the socket may never be readable again.
+  // Epoll is edge-triggered: it tells of input that arrives, not of input already there. So the
+  // wait is for real only once a read has found the socket empty; before that (a new connection,
+  // a handler that stopped reading early) the handler is asked to read again on the next turn.
+  // Likewise when OpenSSL holds input the handler has not taken yet.
+  bool input_may_wait =
+      !drained_ || (tls_ && tls_->transport.has_buffered_input() && state_ == state::open);
+  if (input_may_wait) {
     boost::asio::post(loop_->context(), [self = shared_from_this()] {
       self->read_armed_ = false;
-      self->drained_ = false;
-      if (self->state_ == state::open && self->handler_) {
+      if (self->state_ == state::lingering) {
+        self->discard_input();
+      } else if (self->state_ == state::open && self->handler_) {
         self->readable();
       }
     });
