@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/counters.hpp"
@@ -54,6 +55,11 @@ class stream final : public subscriber {
   void on_timer();
   /// The sink wrote bytes: refill from the backlog.
   void on_sent();
+  /// Who the stream serves, for the access-log line written when it ends (kept only while the
+  /// access log is on). `transport` must outlive the stream.
+  void set_origin(std::string_view transport, std::string client, std::string subject);
+  /// Why the stream is ending, when the sink knows better than "the client closed" (first wins).
+  void note_end(end_reason r);
   /// The sink is gone: unsubscribe. Called once.
   void on_close();
   /// The server is draining: a jittered retry:, then end.
@@ -75,7 +81,21 @@ class stream final : public subscriber {
     std::vector<std::pair<topic_sub*, message_ptr>> retained;
   };
 
+  /// What the access-log line of the stream's end says besides its reason.
+  struct log_state {
+    std::string_view transport;
+    std::string client;
+    std::string subject;
+    std::int64_t started_ns = 0;
+    std::uint64_t messages = 0;
+    std::uint64_t bytes = 0;
+  };
+
   std::span<topic_sub> topics() const { return {topics_.get(), topic_count_}; }
+  /// Every byte the stream queues goes through here (counted for the access log).
+  void send(io::shared_bytes b);
+  void send(std::string s) { send(io::shared_bytes::from_string(std::move(s))); }
+  void send_gap(std::span<const std::string> topics);
   void finish_start();
   void emit(topic_sub& t, const message_ptr& m);
   std::string current_id() const;
@@ -91,7 +111,9 @@ class stream final : public subscriber {
   std::unique_ptr<topic_sub[]> topics_;
   std::unique_ptr<start_state> starting_;
   feed feed_;
+  std::unique_ptr<log_state> log_;  // null while the access log is off
   std::uint32_t topic_count_ = 0;
+  std::optional<end_reason> end_;
   bool closed_ = false;
   bool released_ = false;
 };
@@ -106,6 +128,9 @@ class h1_stream final : public io::connection_handler, sink {
   void start(std::vector<std::string> topics, const resume_from& from);
 
   void on_readable() override;
+  void set_origin(std::string client, std::string subject) {
+    stream_.set_origin("sse", std::move(client), std::move(subject));
+  }
   void on_timer() override { stream_.on_timer(); }
   void on_sent() override { stream_.on_sent(); }
   void on_close() override { stream_.on_close(); }

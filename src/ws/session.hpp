@@ -152,6 +152,27 @@ class session final : public io::connection_handler,
   void release();
 
   bool allowed(bool ok, const boost::json::value& ref, std::string_view what);
+  /// Why the session is ending (first wins); "the client closed" when nothing said otherwise.
+  void note_end(end_reason r) {
+    if (!end_) {
+      end_ = r;
+    }
+  }
+  /// Counts what leaves for the access log.
+  void sent(std::size_t bytes, bool is_message) {
+    if (log_) {
+      log_->bytes += bytes;
+      log_->messages += is_message ? 1 : 0;
+    }
+  }
+
+  /// What the access-log line of the session's end says besides its reason (kept only while the
+  /// access log is on).
+  struct log_state {
+    std::int64_t started_ns = 0;
+    std::uint64_t messages = 0;
+    std::uint64_t bytes = 0;
+  };
 
   io::connection& conn_;
   context& ctx_;
@@ -161,6 +182,8 @@ class session final : public io::connection_handler,
   std::vector<std::unique_ptr<topic_state>> topics_;  // few per connection: a vector beats a map
   std::unique_ptr<publisher_state> publisher_;
   feed feed_;
+  std::unique_ptr<log_state> log_;
+  std::optional<end_reason> end_;
   bool heard_since_ping_ = true;
   bool input_paused_ = false;  // the peer is not reading what it asked for: neither do we
   bool closing_ = false;
