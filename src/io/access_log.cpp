@@ -2,8 +2,12 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/asio/post.hpp>
 #include <cctype>
+#include <charconv>
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 
 #include "core/utf8.hpp"
 
@@ -20,6 +24,62 @@ constexpr std::array<std::string_view, 11> secret_names{"ticket", "token",      
 
 constexpr std::string_view redacted = "REDACTED";
 constexpr std::size_t max_target_logged = 2048;
+/// A loop's gathered lines are handed over at this size even within one batch of handlers.
+constexpr std::size_t batch_bytes = 16 << 10;
+
+/// What one thread has gathered, and the loop that flushes it.
+struct thread_batch {
+  std::string text;
+  boost::asio::io_context* loop = nullptr;
+  bool flush_posted = false;
+  // The line prefix's time, formatted again only when the second changes.
+  std::time_t second = -1;
+  char stamp[32] = {};
+  std::size_t stamp_size = 0;
+
+  void flush() {
+    flush_posted = false;
+    if (!text.empty() && settings_.logger) {
+      settings_.logger->log(settings_.level, "{}", text);
+    }
+    text.clear();
+  }
+  ~thread_batch() { flush(); }
+};
+
+thread_local thread_batch batch;
+
+/// The start of a line: `[2026-12-07 05:22:43.092] [access] [info] ` in text (local time, as the
+/// server's other lines), `{"ts":"2026-12-07T05:22:43.092Z","level":"info","logger":"access",` in
+/// JSON (UTC).
+void append_prefix(std::string& out) {
+  auto now = std::chrono::system_clock::now();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  std::time_t second = static_cast<std::time_t>(ms / 1000);
+  bool json = settings_.format == log_format::json;
+  if (second != batch.second) {
+    std::tm tm{};
+    if (json) {
+      gmtime_r(&second, &tm);
+    } else {
+      localtime_r(&second, &tm);
+    }
+    batch.stamp_size = std::strftime(batch.stamp, sizeof batch.stamp,
+                                     json ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
+    batch.second = second;
+  }
+  char millis[8];
+  std::snprintf(millis, sizeof millis, ".%03d", static_cast<int>(ms % 1000));
+  auto level = spdlog::level::to_string_view(settings_.level);
+  std::string_view stamp(batch.stamp, batch.stamp_size);
+  if (json) {
+    out.append("{\"ts\":\"").append(stamp).append(millis).append("Z\",\"level\":\"");
+    out.append(level.data(), level.size()).append("\",\"logger\":\"access\",");
+  } else {
+    out.append("[").append(stamp).append(millis).append("] [access] [");
+    out.append(level.data(), level.size()).append("] ");
+  }
+}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') {
@@ -96,6 +156,8 @@ void append_text_value(std::string& out, std::string_view s) {
 class line_builder {
  public:
   explicit line_builder(std::string_view msg) {
+    out_.reserve(400);  // a typical line, so appending fields does not reallocate
+    append_prefix(out_);
     if (json()) {
       out_.append("\"msg\":");
       append_json_string(out_, msg);
@@ -113,16 +175,19 @@ class line_builder {
   }
   void number(std::string_view name, std::uint64_t value) {
     key(name);
-    out_.append(std::to_string(value));
+    char buf[24];
+    auto end = std::to_chars(buf, buf + sizeof buf, value).ptr;
+    out_.append(buf, end);
   }
   void seconds(std::string_view name, double value) {
     key(name);
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.6f", value);
-    out_.append(buf);
+    char buf[48];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::fixed, 6);
+    out_.append(buf, ec == std::errc() ? end : buf);
   }
   std::string take() {
     scrub(out_);
+    out_.append(json() ? "}\n" : "\n");
     return std::move(out_);
   }
 
@@ -139,11 +204,26 @@ class line_builder {
 };
 
 void write(const std::string& line) {
-  // `{}` keeps the line as data: it is never parsed as a format string.
-  settings_.logger->log(settings_.level, "{}", line);
+  batch.text.append(line);
+  if (!batch.loop || batch.text.size() >= batch_bytes) {
+    batch.flush();
+  } else if (!batch.flush_posted) {
+    // Runs once the handlers the loop already has queued are done: the lines of one busy turn
+    // leave together.
+    batch.flush_posted = true;
+    boost::asio::post(*batch.loop, [] { batch.flush(); });
+  }
 }
 
 }  // namespace
+
+void bind_access_log(boost::asio::io_context* loop) {
+  batch.loop = loop;
+}
+
+void flush_access_log() {
+  batch.flush();
+}
 
 void configure_access_log(access_log_settings s) {
   settings_ = std::move(s);
@@ -195,6 +275,18 @@ void log_stream_end(const stream_entry& e) {
 }
 
 std::string endpoint_text(const boost::asio::ip::tcp::endpoint& at) {
+  if (at.address().is_v4()) {
+    // By hand: the library's to_string allocates twice and goes through inet_ntop, per request.
+    auto bytes = at.address().to_v4().to_bytes();
+    char buf[24];
+    char* p = buf;
+    for (std::size_t i = 0; i < 4; ++i) {
+      p = std::to_chars(p, buf + sizeof buf, static_cast<unsigned>(bytes[i])).ptr;
+      *p++ = i < 3 ? '.' : ':';
+    }
+    p = std::to_chars(p, buf + sizeof buf, at.port()).ptr;
+    return std::string(buf, p);
+  }
   auto address = at.address().to_string();
   if (at.address().is_v6()) {
     address = "[" + address + "]";

@@ -36,8 +36,12 @@ class json_message_flag final : public spdlog::custom_flag_formatter {
 constexpr const char* json_time = R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","logger":"%n",)";
 
 /// `fields`: the payload is already JSON fields ("msg":"request","status":200…), written as is;
-/// otherwise it is text, escaped into "msg".
-std::unique_ptr<spdlog::formatter> formatter_for(bool json, bool fields) {
+/// otherwise it is text, escaped into "msg". `raw`: the payload is complete lines.
+std::unique_ptr<spdlog::formatter> formatter_for(bool json, bool fields, bool raw = false) {
+  if (raw) {
+    return std::make_unique<spdlog::pattern_formatter>("%v", spdlog::pattern_time_type::local,
+                                                       std::string());
+  }
   if (!json) {
     return std::make_unique<spdlog::pattern_formatter>("[%Y-%m-%d %H:%M:%S.%e] [%n] [%^%l%$] %v");
   }
@@ -49,7 +53,8 @@ std::unique_ptr<spdlog::formatter> formatter_for(bool json, bool fields) {
 
 /// A sink of its own per logger (a sink holds the formatter), all writing stdout under spdlog's
 /// one console mutex. Colours only in text and only on a terminal (the colour sink checks).
-std::shared_ptr<spdlog::logger> make_logger(const std::string& name, bool json, bool fields) {
+std::shared_ptr<spdlog::logger> make_logger(const std::string& name, bool json, bool fields,
+                                            bool raw = false) {
   spdlog::sink_ptr sink;
   if (json) {
     sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
@@ -58,7 +63,7 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name, bool json, 
   }
   auto logger = std::make_shared<spdlog::async_logger>(
       name, std::move(sink), spdlog::thread_pool(), spdlog::async_overflow_policy::overrun_oldest);
-  logger->set_formatter(formatter_for(json, fields));
+  logger->set_formatter(formatter_for(json, fields, raw));
   return logger;
 }
 
@@ -77,7 +82,7 @@ void setup_logging(const config& c) {
   spdlog::set_default_logger(main);
   spdlog::flush_every(std::chrono::seconds(1));
 
-  auto access = make_logger("access", json, json);
+  auto access = make_logger("access", json, json, true);
   access->set_level(level);
   spdlog::register_logger(access);  // for flush_every
   config_logger = make_logger("config", json, json);
@@ -136,6 +141,7 @@ std::uint64_t log_lines_dropped() {
 }
 
 void shutdown_logging() {
+  io::flush_access_log();  // lines of streams that ended as the server was torn down
   spdlog::shutdown();
 }
 
