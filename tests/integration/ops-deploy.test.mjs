@@ -103,6 +103,13 @@ test('promtool check rules accepts deploy/prometheus/alerts.yml', () => {
   assert.match(res.stdout, /SUCCESS: \d+ rules found/);
 });
 
+test('promtool test rules: the alerts fire on their series and stay quiet on a healthy node', () => {
+  const res = spawnSync('promtool', ['test', 'rules', `${root}deploy/prometheus/alerts.test.yml`], { encoding: 'utf8' });
+  assert.ok(!res.error, `promtool not found: ${res.error}`);
+  assert.equal(res.status, 0, res.stdout + res.stderr);
+  assert.match(res.stdout, /SUCCESS/);
+});
+
 test('the PromQL name extraction finds metrics, not functions, labels or ranges', () => {
   assert.deepEqual(
     [...metricNames('histogram_quantile(0.99, sum by (le, job) (rate(a_bucket{code=~"5..", x="b c"}[5m]))) / on(job) b_total offset 5m > 1e3')],
