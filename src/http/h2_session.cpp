@@ -68,6 +68,8 @@ struct h2_session::stream final : sse::sink {
     session.wake(*this);
   }
   void arm_heartbeat(std::chrono::milliseconds) override {}  // the session's timer beats for all
+  std::string_view transport_name() const override { return "sse/h2"; }
+  std::string peer_text() const override { return io::endpoint_text(session.conn_.peer()); }
 
   h2_session& session;
   std::int32_t id;
@@ -501,12 +503,11 @@ void h2_session::open_events(stream& st, boost::urls::url_view url) {
   submit_headers(st, 200, events_headers(st.headers, ctx_), true);
   ctx_.counters.response(200);
   // What only the request needed is dropped: an SSE stream lives long and most are idle.
-  std::string subject = st.who ? st.who->who.grants.subject : std::string();
+  st.sse = std::make_unique<sse::stream>(st, ctx_.registry, ctx_.counters, ctx_.shared.sse);
+  st.sse->set_origin(st.who ? std::string_view(st.who->who.grants.subject) : std::string_view());
   st.headers = {};
   st.path = {};
   st.who.reset();
-  st.sse = std::make_unique<sse::stream>(st, ctx_.registry, ctx_.counters, ctx_.shared.sse);
-  st.sse->set_origin("sse/h2", io::endpoint_text(conn_.peer()), std::move(subject));
   st.sse->start(std::move(events.topics), events.from);
   if (draining_) {
     st.sse->on_drain();

@@ -254,7 +254,7 @@ void session::open_events() {
   auto stream =
       std::make_unique<sse::h1_stream>(conn_, ctx_.registry, ctx_.counters, ctx_.shared.sse);
   auto* s = stream.get();
-  s->set_origin(io::endpoint_text(conn_.peer()), who_ ? who_->grants.subject : std::string());
+  s->set_origin(who_ ? std::string_view(who_->grants.subject) : std::string_view());
   conn_.replace_handler(std::move(stream));
   s->start(std::move(events.topics), events.from);
 }

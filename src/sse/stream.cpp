@@ -87,15 +87,14 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
   }
 }
 
-void stream::set_origin(std::string_view transport, std::string client, std::string subject) {
+void stream::set_origin(std::string_view subject) {
   if (!io::access_log_wanted_at_all()) {
-    return;  // the access log is off: keep idle streams small
+    return;  // the access log is off: nothing to count
   }
-  log_ = std::make_unique<log_state>();
-  log_->transport = transport;
-  log_->client = std::move(client);
-  log_->subject = std::move(subject);
-  log_->started_ns = steady_now_ns();
+  tally_.started_ns = steady_now_ns();
+  if (!subject.empty()) {
+    subject_ = std::make_unique<const std::string>(subject);
+  }
 }
 
 void stream::note_end(end_reason r) {
@@ -105,9 +104,7 @@ void stream::note_end(end_reason r) {
 }
 
 void stream::send(io::shared_bytes b) {
-  if (log_) {
-    log_->bytes += b.bytes.size();
-  }
+  tally_.sent(b.bytes.size(), false);
   out_.send(std::move(b));
 }
 
@@ -131,9 +128,7 @@ void stream::finish_start() {
     send(id_line(current_id()));
     send({m, m->sse_body()});
     counters_.sse.deliveries.add();
-    if (log_) {
-      ++log_->messages;
-    }
+    tally_.sent(0, true);
   }
   pump_backlog();
   out_.arm_heartbeat(settings_.heartbeat);
@@ -171,9 +166,7 @@ void stream::emit(topic_sub& t, const message_ptr& m) {
     }
   }
   counters_.sse.deliveries.add();
-  if (log_) {
-    ++log_->messages;
-  }
+  tally_.sent(0, true);
 }
 
 void stream::on_message(subscription& s, const message_ptr& m) {
@@ -257,6 +250,10 @@ void h1_stream::start(std::vector<std::string> topics, const resume_from& from) 
   conn_.wait_readable();
 }
 
+std::string h1_stream::peer_text() const {
+  return io::endpoint_text(conn_.peer());
+}
+
 void h1_stream::abort() {
   // Deferred: this runs inside the registry's fan-out walk.
   boost::asio::post(conn_.owner().context(), [c = conn_.shared_from_this()] { c->close(); });
@@ -309,12 +306,12 @@ void stream::release() {
   counters_.sse.open.sub();
   auto reason = end_.value_or(end_reason::client_closed);
   counters_.sse.end(reason);
-  if (log_ &&
+  if (tally_.on() &&
       io::access_log_wanted(reason == end_reason::error || reason == end_reason::slow_consumer)) {
-    io::log_stream_end({log_->transport, topic_count_,
-                        static_cast<double>(steady_now_ns() - log_->started_ns) / 1e9,
-                        log_->messages, log_->bytes, to_string(reason), std::move(log_->client),
-                        log_->subject});
+    io::log_stream_end({out_.transport_name(), topic_count_,
+                        static_cast<double>(steady_now_ns() - tally_.started_ns) / 1e9,
+                        tally_.messages, tally_.bytes, to_string(reason), out_.peer_text(),
+                        subject_ ? std::string_view(*subject_) : std::string_view()});
   }
 }
 

@@ -55,9 +55,9 @@ class stream final : public subscriber {
   void on_timer();
   /// The sink wrote bytes: refill from the backlog.
   void on_sent();
-  /// Who the stream serves, for the access-log line written when it ends (kept only while the
-  /// access log is on). `transport` must outlive the stream.
-  void set_origin(std::string_view transport, std::string client, std::string subject);
+  /// Starts the access-log bookkeeping (when the access log is on): `subject` is kept only when
+  /// there is one.
+  void set_origin(std::string_view subject);
   /// Why the stream is ending, when the sink knows better than "the client closed" (first wins).
   void note_end(end_reason r);
   /// The sink is gone: unsubscribe. Called once.
@@ -81,16 +81,6 @@ class stream final : public subscriber {
     std::vector<std::pair<topic_sub*, message_ptr>> retained;
   };
 
-  /// What the access-log line of the stream's end says besides its reason.
-  struct log_state {
-    std::string_view transport;
-    std::string client;
-    std::string subject;
-    std::int64_t started_ns = 0;
-    std::uint64_t messages = 0;
-    std::uint64_t bytes = 0;
-  };
-
   std::span<topic_sub> topics() const { return {topics_.get(), topic_count_}; }
   /// Every byte the stream queues goes through here (counted for the access log).
   void send(io::shared_bytes b);
@@ -111,7 +101,8 @@ class stream final : public subscriber {
   std::unique_ptr<topic_sub[]> topics_;
   std::unique_ptr<start_state> starting_;
   feed feed_;
-  std::unique_ptr<log_state> log_;  // null while the access log is off
+  stream_tally tally_;
+  std::unique_ptr<const std::string> subject_;  // for the access log; null when there is none
   std::uint32_t topic_count_ = 0;
   std::optional<end_reason> end_;
   bool closed_ = false;
@@ -128,9 +119,7 @@ class h1_stream final : public io::connection_handler, sink {
   void start(std::vector<std::string> topics, const resume_from& from);
 
   void on_readable() override;
-  void set_origin(std::string client, std::string subject) {
-    stream_.set_origin("sse", std::move(client), std::move(subject));
-  }
+  void set_origin(std::string_view subject) { stream_.set_origin(subject); }
   void on_timer() override { stream_.on_timer(); }
   void on_sent() override { stream_.on_sent(); }
   void on_close() override { stream_.on_close(); }
@@ -142,6 +131,8 @@ class h1_stream final : public io::connection_handler, sink {
   void abort() override;
   void end() override { conn_.close_after_flush(); }
   void arm_heartbeat(std::chrono::milliseconds delay) override { conn_.set_timer(delay); }
+  std::string_view transport_name() const override { return "sse"; }
+  std::string peer_text() const override;
 
   io::connection& conn_;
   stream stream_;

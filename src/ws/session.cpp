@@ -68,8 +68,7 @@ session::session(io::connection& conn, context& ctx, std::string early, auth::id
   }
   ctx_.counters.ws.open.add();
   if (io::access_log_wanted_at_all()) {
-    log_ = std::make_unique<log_state>();
-    log_->started_ns = steady_now_ns();
+    tally_.started_ns = steady_now_ns();
   }
 }
 
@@ -547,7 +546,7 @@ void session::emit(topic_state& t, const message_ptr& m) {
   }
   conn_.send({memo.frame, *memo.frame});
   ctx_.counters.ws.deliveries.add();
-  sent(memo.frame->size(), true);
+  tally_.sent(memo.frame->size(), true);
 }
 
 void session::pump() {
@@ -570,7 +569,7 @@ void session::on_sent() {
 
 void session::reply(std::string frame) {
   if (!closing_) {
-    sent(frame.size(), false);
+    tally_.sent(frame.size(), false);
     conn_.send(std::move(frame));
   }
 }
@@ -669,11 +668,11 @@ void session::release() {
   ctx_.counters.ws.open.sub();
   auto reason = end_.value_or(end_reason::client_closed);
   ctx_.counters.ws.end(reason);
-  if (log_ &&
+  if (tally_.on() &&
       io::access_log_wanted(reason == end_reason::error || reason == end_reason::slow_consumer)) {
     io::log_stream_end({"ws", topics_count,
-                        static_cast<double>(steady_now_ns() - log_->started_ns) / 1e9,
-                        log_->messages, log_->bytes, to_string(reason),
+                        static_cast<double>(steady_now_ns() - tally_.started_ns) / 1e9,
+                        tally_.messages, tally_.bytes, to_string(reason),
                         io::endpoint_text(conn_.peer()), who_->grants.subject});
   }
 }

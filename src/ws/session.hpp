@@ -158,21 +158,6 @@ class session final : public io::connection_handler,
       end_ = r;
     }
   }
-  /// Counts what leaves for the access log.
-  void sent(std::size_t bytes, bool is_message) {
-    if (log_) {
-      log_->bytes += bytes;
-      log_->messages += is_message ? 1 : 0;
-    }
-  }
-
-  /// What the access-log line of the session's end says besides its reason (kept only while the
-  /// access log is on).
-  struct log_state {
-    std::int64_t started_ns = 0;
-    std::uint64_t messages = 0;
-    std::uint64_t bytes = 0;
-  };
 
   io::connection& conn_;
   context& ctx_;
@@ -182,7 +167,7 @@ class session final : public io::connection_handler,
   std::vector<std::unique_ptr<topic_state>> topics_;  // few per connection: a vector beats a map
   std::unique_ptr<publisher_state> publisher_;
   feed feed_;
-  std::unique_ptr<log_state> log_;
+  stream_tally tally_;  // for the access log
   std::optional<end_reason> end_;
   bool heard_since_ping_ = true;
   bool input_paused_ = false;  // the peer is not reading what it asked for: neither do we
