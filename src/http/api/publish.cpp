@@ -52,22 +52,22 @@ void publish_one(const request& req, loop_services& ctx, respond_fn done) {
   std::vector<publish_item> items;
   items.push_back(std::move(item));
   auto& counters = ctx.counters;
-  ctx.shared.hub->publish(
-      std::move(items), [topic = req.topic, done = std::move(done), &counters,
-                         start = steady_now_ns()](result<std::vector<position>> r) {
-        if (!r) {
-          done(response::error(static_cast<errc>(r.error().value())));
-          return;
-        }
-        counters.http_published.add();
-        counters.publish_duration.observe_since(start, steady_now_ns());
-        boost::json::object o;
-        o["topic"] = topic;
-        o["id"] = to_string(r->front());
-        auto resp = response::json(201, boost::json::serialize(o));
-        resp.headers.emplace_back("Location", "/v1/topics/" + topic + "/history");
-        done(std::move(resp));
-      });
+  auto start = steady_now_ns();
+  ctx.shared.hub->publish(std::move(items), [topic = req.topic, done = std::move(done), &counters,
+                                             start](result<std::vector<position>> r) {
+    if (!r) {
+      done(response::error(static_cast<errc>(r.error().value())));
+      return;
+    }
+    counters.http_published.add();
+    counters.publish_duration.observe_since(start, steady_now_ns());
+    boost::json::object o;
+    o["topic"] = topic;
+    o["id"] = to_string(r->front());
+    auto resp = response::json(201, boost::json::serialize(o));
+    resp.headers.emplace_back("Location", "/v1/topics/" + topic + "/history");
+    done(std::move(resp));
+  });
 }
 
 void publish_batch(const request& req, loop_services& ctx, respond_fn done) {
@@ -142,23 +142,23 @@ void publish_batch(const request& req, loop_services& ctx, respond_fn done) {
   }
   auto count = items.size();
   auto& counters = ctx.counters;
-  ctx.shared.hub->publish(std::move(items),
-                          [count, done = std::move(done), &counters,
-                           start = steady_now_ns()](result<std::vector<position>> r) {
-                            if (!r) {
-                              done(response::error(static_cast<errc>(r.error().value())));
-                              return;
-                            }
-                            counters.http_published.add(count);
-                            counters.publish_duration.observe_since(start, steady_now_ns());
-                            boost::json::array ids;
-                            for (auto p : *r) {
-                              ids.emplace_back(to_string(p));
-                            }
-                            boost::json::object o;
-                            o["ids"] = std::move(ids);
-                            done(response::json(200, boost::json::serialize(o)));
-                          });
+  auto start = steady_now_ns();
+  ctx.shared.hub->publish(std::move(items), [count, done = std::move(done), &counters,
+                                             start](result<std::vector<position>> r) {
+    if (!r) {
+      done(response::error(static_cast<errc>(r.error().value())));
+      return;
+    }
+    counters.http_published.add(count);
+    counters.publish_duration.observe_since(start, steady_now_ns());
+    boost::json::array ids;
+    for (auto p : *r) {
+      ids.emplace_back(to_string(p));
+    }
+    boost::json::object o;
+    o["ids"] = std::move(ids);
+    done(response::json(200, boost::json::serialize(o)));
+  });
 }
 
 }  // namespace sb::http::api
