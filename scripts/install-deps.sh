@@ -22,7 +22,8 @@ build_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   curl
 )
-test_packages=(nghttp2-client openssl python3-websockets clang clang-format libclang-rt-14-dev chromium)
+test_packages=(nghttp2-client openssl python3-websockets clang clang-format libclang-rt-14-dev chromium
+  prometheus) # promtool checks deploy/prometheus/alerts.yml
 
 want=("${build_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
 #include <climits>
 #include <stdexcept>
 
+#include "core/counters.hpp"
 #include "core/cursor.hpp"
 #include "core/topic_name.hpp"
 
@@ -123,6 +125,7 @@ std::optional<position> memory_broker::append(shard& s, publish_item& item, std:
   m->event = std::move(item.event);
   m->data = std::move(item.data);
   m->time_ms = now;
+  m->published_ns = steady_now_ns();
   m->retain = item.retain;
   m->from = std::move(item.from);
   if (encode_) {

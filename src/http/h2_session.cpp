@@ -5,6 +5,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "io/access_log.hpp"
+
 namespace sb::http {
 namespace bhttp = boost::beast::http;
 
@@ -66,6 +68,8 @@ struct h2_session::stream final : sse::sink {
     session.wake(*this);
   }
   void arm_heartbeat(std::chrono::milliseconds) override {}  // the session's timer beats for all
+  std::string_view transport_name() const override { return "sse/h2"; }
+  std::string peer_text() const override { return io::endpoint_text(session.conn_.peer()); }
 
   h2_session& session;
   std::int32_t id;
@@ -497,12 +501,13 @@ void h2_session::open_events(stream& st, boost::urls::url_view url) {
   auto& events = std::get<events_request>(checked);
   st.responded = true;
   submit_headers(st, 200, events_headers(st.headers, ctx_), true);
-  ctx_.counters.http_requests.add();
+  ctx_.counters.response(200);
   // What only the request needed is dropped: an SSE stream lives long and most are idle.
+  st.sse = std::make_unique<sse::stream>(st, ctx_.registry, ctx_.counters, ctx_.shared.sse);
+  st.sse->set_origin(st.who ? std::string_view(st.who->who.grants.subject) : std::string_view());
   st.headers = {};
   st.path = {};
   st.who.reset();
-  st.sse = std::make_unique<sse::stream>(st, ctx_.registry, ctx_.counters, ctx_.shared.sse);
   st.sse->start(std::move(events.topics), events.from);
   if (draining_) {
     st.sse->on_drain();
@@ -544,12 +549,19 @@ void h2_session::respond(stream& st, response r) {
     r.headers.emplace_back("Content-Length", std::to_string(r.body.size()));
   }
   bool has_body = !r.body.empty() && st.method != "HEAD";
+  if (io::access_log_wanted(r.status >= 400)) {
+    io::log_request(
+        {"h2", st.method, st.path, r.status, has_body ? r.body.size() : 0,
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - st.opened).count(),
+         io::endpoint_text(conn_.peer()),
+         st.who ? std::string_view(st.who->who.grants.subject) : std::string_view()});
+  }
   if (has_body) {
     st.out.push(io::shared_bytes::from_string(std::move(r.body)));
   }
   st.eof = true;
   submit_headers(st, r.status, r.headers, has_body);
-  ctx_.counters.http_requests.add();
+  ctx_.counters.response(r.status);
   st.body = {};
   st.publisher.reset();
   conn_.request_flush();

@@ -6,6 +6,7 @@
 
 #include "http/h2_session.hpp"
 #include "http/serve.hpp"
+#include "io/access_log.hpp"
 #include "ws/handshake.hpp"
 
 namespace sb::http {
@@ -99,6 +100,7 @@ void session::process() {
     if (phase_ == phase::idle) {
       first_request_ = false;
       phase_ = phase::head;
+      started_ns_ = steady_now_ns();
       parser_.emplace(ctx_.shared.limits.max_header_bytes);
       parser_->header_limit(static_cast<std::uint32_t>(ctx_.shared.limits.max_header_bytes));
       parser_->body_limit(
@@ -248,10 +250,11 @@ void session::open_events() {
   phase_ = phase::finished;
   conn_.cancel_timer();
   conn_.send(std::move(head));
-  ctx_.counters.http_requests.add();
+  ctx_.counters.response(200);
   auto stream =
       std::make_unique<sse::h1_stream>(conn_, ctx_.registry, ctx_.counters, ctx_.shared.sse);
   auto* s = stream.get();
+  s->set_origin(who_ ? std::string_view(who_->grants.subject) : std::string_view());
   conn_.replace_handler(std::move(stream));
   s->start(std::move(events.topics), events.from);
 }
@@ -288,7 +291,7 @@ void session::open_websocket() {
   phase_ = phase::finished;
   conn_.cancel_timer();
   conn_.send(ws::switching_response(verdict.accept));
-  ctx_.counters.http_requests.add();
+  ctx_.counters.response(101);
   // Frames the client sent right behind its handshake are already in our buffer: pass them on.
   auto early = boost::beast::buffers_to_string(buffer_.data());
   auto session = std::make_unique<ws::session>(conn_, ctx_.ws, std::move(early), std::move(*who_));
@@ -324,7 +327,19 @@ void session::respond(response r) {
     head_only = req.method() == bhttp::verb::head;
   }
   conn_.send(serialize(r, keep_alive, head_only));
-  ctx_.counters.http_requests.add();
+  ctx_.counters.response(r.status);
+  if (io::access_log_wanted(r.status >= 400)) {
+    std::string_view method;
+    std::string_view target;
+    if (parser_ && parser_->is_header_done()) {
+      method = parser_->get().method_string();
+      target = parser_->get().target();
+    }
+    io::log_request({"http/1.1", method, target, r.status, head_only ? 0 : r.body.size(),
+                     static_cast<double>(steady_now_ns() - started_ns_) / 1e9,
+                     io::endpoint_text(conn_.peer()),
+                     who_ ? who_->grants.subject : std::string_view()});
+  }
   parser_.reset();
   who_.reset();
   if (!keep_alive) {

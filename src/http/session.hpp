@@ -67,6 +67,7 @@ class session final : public io::connection_handler {
       on_chunk_body_;
   std::optional<auth::identity> who_;  // for API endpoints, once the head is in
   std::string client_;                 // `who_` as a rate-limit key
+  std::int64_t started_ns_ = 0;        // the request's first byte was parsed (access log)
   phase phase_ = phase::idle;
   bool processing_ = false;
   bool first_request_ = true;  // only a connection's first bytes may be an HTTP/2 preface

@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <vector>
 
+#include "io/access_log.hpp"
 #include "io/connection.hpp"
 
 namespace sb::io {
@@ -18,7 +19,10 @@ loop::~loop() {
 void loop::run() {
   auto guard = boost::asio::make_work_guard(ctx_);
   wheel_.start();
+  bind_access_log(&ctx_);
   ctx_.run();
+  bind_access_log(nullptr);
+  flush_access_log();  // what the last turn gathered
 }
 
 void loop::stop() {

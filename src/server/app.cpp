@@ -26,6 +26,7 @@
 #include "server/connection_limits.hpp"
 #include "server/dev_llm.hpp"
 #include "server/fd_limit.hpp"
+#include "server/logging.hpp"
 #include "server/metrics.hpp"
 #include "server/version.hpp"
 #include "server/web_assets.hpp"
@@ -150,7 +151,11 @@ struct app::worker final : delivery_sink {
       batch.swap(inbox);
       inbox_scheduled = false;
     }
+    // One clock read per batch: the lag of each message is observed once per loop, never per
+    // delivery (subscribers' writes follow at the end of this turn).
+    auto now = steady_now_ns();
     for (const auto& m : batch) {
+      counters.delivery_lag.observe_since(m->published_ns, now);
       registry->dispatch(m);
       if (m->stored()) {
         m->live_handoff_done();  // the last loop lets go of the WebSocket frame
@@ -216,6 +221,8 @@ struct app::shared_state {
 };
 
 app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_state>()) {
+  start_time_s_ =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   auto endpoint = parse_listen(config_.listen);
 
   // Anonymous access: what the config says, else only in dev mode while no auth is configured.
@@ -278,6 +285,7 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
           // What waits to be written was promised to be on disk first; it may not be. As Redis
           // does under appendfsync always: stop rather than acknowledge what may be lost.
           spdlog::critical("history_fsync = always and the disk refused a sync: exiting");
+          shutdown_logging();
           std::_Exit(3);
         }
       });
@@ -469,7 +477,8 @@ std::string app::metrics_text() const {
     loops.push_back(&w->counters);
     connections.push_back(w->loop.open_connections());
   }
-  return render_metrics({loops, connections, draining_.load(), shared_->broker->snapshot()});
+  return render_metrics({loops, connections, draining_.load(), shared_->broker->snapshot(),
+                         max_connections_, log_lines_dropped(), start_time_s_});
 }
 
 int app::run() {
@@ -493,6 +502,7 @@ int app::run() {
           ? ", capped from " + std::to_string(config_.max_connections)
           : std::string(),
       config_.dev ? "; dev mode, open " + browser_url(parse_listen(config_.listen)) : "");
+  spdlog::default_logger()->flush();  // whoever waits for "listening" sees it now
 
   boost::asio::io_context control;
   boost::asio::signal_set signals(control, SIGTERM, SIGINT);

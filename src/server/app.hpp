@@ -27,6 +27,7 @@ class app {
   config config_;
   std::uint64_t fd_limit_ = 0;         // RLIMIT_NOFILE after raising it
   std::uint64_t max_connections_ = 0;  // config_.max_connections, capped by fd_limit_
+  double start_time_s_ = 0;            // Unix seconds (process_start_time_seconds)
   std::atomic<bool> draining_{false};
   std::vector<std::unique_ptr<worker>> workers_;
   struct shared_state;

@@ -197,6 +197,17 @@ const std::vector<config_entry>& config_table() {
        "dev mode: demo page at /, anonymous access while no auth is configured"},
       {"log_level", field(&config::log_level), 0, 0, "trace, debug, info, warn, error, off", false,
        "trace, debug, info, warn, error, off"},
+      {"log_format", field(&config::log_format), 0, 0,
+       "text (human-readable) or json (one JSON object a line: ts, level, logger, msg and the "
+       "access log's fields)",
+       false, "text,json"},
+      {"access_log_level", field(&config::access_log_level), 0, 0,
+       "level of the access log's lines (one per answered request, one per ended stream); off "
+       "disables it, and a level below log_level hides it",
+       false, "trace,debug,info,warn,error,off"},
+      {"access_log_sample", field(&config::access_log_sample), 1, 1000000,
+       "write 1 access-log line in N (per loop); answers >= 400 and streams ended by an error or "
+       "a slow consumer are always written"},
       {"heartbeat_s", field(&config::heartbeat_s), 1, 3600,
        "seconds between SSE heartbeat comments"},
       {"retry_ms", field(&config::retry_ms), 100, 600000,

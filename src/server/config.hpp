@@ -17,6 +17,9 @@ struct config {
   std::uint64_t threads = 0;
   bool dev = false;
   std::string log_level = "info";
+  std::string log_format = "text";
+  std::string access_log_level = "info";
+  std::uint64_t access_log_sample = 1;
   std::uint64_t heartbeat_s = 15;
   std::uint64_t retry_ms = 2000;
   std::uint64_t max_message_bytes = 64 << 10;

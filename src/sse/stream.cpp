@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 
 #include "core/cursor.hpp"
+#include "io/access_log.hpp"
 #include "sse/encoder.hpp"
 #include "sse/retry_jitter.hpp"
 
@@ -21,7 +22,7 @@ io::shared_bytes static_bytes(std::string_view s) {
 
 stream::stream(sink& out, topic_registry& registry, loop_counters& counters, const settings& s)
     : out_(out), registry_(registry), counters_(counters), settings_(s) {
-  counters_.sse_streams.add();
+  counters_.sse.open.add();
 }
 
 stream::~stream() {
@@ -40,6 +41,7 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
   }
   std::vector<std::optional<position>> since(names.size());
   if (from.text) {
+    counters_.sse.resumes.add();
     const auto& text = *from.text;
     std::optional<position> single;
     if (names.size() == 1 && (single = parse_position(text))) {
@@ -85,21 +87,48 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
   }
 }
 
+void stream::set_origin(std::string_view subject) {
+  if (!io::access_log_wanted_at_all()) {
+    return;  // the access log is off: nothing to count
+  }
+  tally_.started_ns = steady_now_ns();
+  if (!subject.empty()) {
+    subject_ = std::make_unique<const std::string>(subject);
+  }
+}
+
+void stream::note_end(end_reason r) {
+  if (!end_) {
+    end_ = r;
+  }
+}
+
+void stream::send(io::shared_bytes b) {
+  tally_.sent(b.bytes.size(), false);
+  out_.send(std::move(b));
+}
+
+void stream::send_gap(std::span<const std::string> topics) {
+  counters_.sse.gaps.add();
+  send(gap_event(topics));
+}
+
 void stream::finish_start() {
   auto state = std::move(starting_);
   if (closed_) {
     return;
   }
-  out_.send(preamble(jittered_retry(settings_.retry_ms), current_id()));
+  send(preamble(jittered_retry(settings_.retry_ms), current_id()));
   if (!state->gaps.empty()) {
-    out_.send(gap_event(state->gaps));
+    send_gap(state->gaps);
   }
   // A retained message is the topic's current state: the stream's id stays at the head, so a
   // reconnect does not replay what was published between the retained message and now.
   for (auto& [t, m] : state->retained) {
-    out_.send(id_line(current_id()));
-    out_.send({m, m->sse_body()});
-    counters_.deliveries.add();
+    send(id_line(current_id()));
+    send({m, m->sse_body()});
+    counters_.sse.deliveries.add();
+    tally_.sent(0, true);
   }
   pump_backlog();
   out_.arm_heartbeat(settings_.heartbeat);
@@ -122,21 +151,22 @@ std::string stream::current_id() const {
 void stream::emit(topic_sub& t, const message_ptr& m) {
   if (!m) {
     std::string lost[] = {t.topic()};
-    out_.send(gap_event(lost));  // the `drop` policy dropped messages of this topic
+    send_gap(lost);  // the `drop` policy dropped messages of this topic
     return;
   }
   if (!m->stored()) {
-    out_.send({m, m->sse});  // volatile: no id, so the client's resume position stays put
+    send({m, m->sse});  // volatile: no id, so the client's resume position stays put
   } else {
     t.sent = m->pos;
     if (topic_count_ == 1) {
-      out_.send({m, m->sse_event()});
+      send({m, m->sse_event()});
     } else {
-      out_.send(id_line(current_id()));
-      out_.send({m, m->sse_body()});
+      send(id_line(current_id()));
+      send({m, m->sse_body()});
     }
   }
-  counters_.deliveries.add();
+  counters_.sse.deliveries.add();
+  tally_.sent(0, true);
 }
 
 void stream::on_message(subscription& s, const message_ptr& m) {
@@ -150,7 +180,7 @@ void stream::on_message(subscription& s, const message_ptr& m) {
     }
     if (m->pos.epoch != t.at.epoch) {
       std::string lost[] = {t.topic()};
-      out_.send(gap_event(lost));  // the topic's history was lost under us (epoch changed)
+      send_gap(lost);  // the topic's history was lost under us (epoch changed)
     }
     t.at = m->pos;
   }
@@ -167,7 +197,7 @@ void stream::apply(feed::verdict v) {
     case feed::verdict::queued:
       break;
     case feed::verdict::dropped:
-      counters_.drops.add();
+      counters_.sse.drops.add();
       break;
     case feed::verdict::close:
       close_slow();
@@ -188,8 +218,9 @@ void stream::pump_backlog() {
 void stream::close_slow() {
   // The `resume` policy: close, and let the client resume from history. Closing is deferred:
   // this runs inside the registry's fan-out walk, which must not see lists change under it.
-  counters_.slow_consumer_closes.add();
-  counters_.drops.add();
+  counters_.sse.slow_consumer_closes.add();
+  note_end(end_reason::slow_consumer);
+  counters_.sse.drops.add();
   closed_ = true;
   out_.abort();
 }
@@ -210,13 +241,17 @@ void stream::on_timer() {
     close_slow();
     return;
   }
-  out_.send(static_bytes(heartbeat()));
+  send(static_bytes(heartbeat()));
   out_.arm_heartbeat(settings_.heartbeat);
 }
 
 void h1_stream::start(std::vector<std::string> topics, const resume_from& from) {
   stream_.start(std::move(topics), from);
   conn_.wait_readable();
+}
+
+std::string h1_stream::peer_text() const {
+  return io::endpoint_text(conn_.peer());
 }
 
 void h1_stream::abort() {
@@ -235,6 +270,8 @@ void h1_stream::on_readable() {
       return;
     }
     if (ec) {
+      stream_.note_end(ec == boost::asio::error::eof ? end_reason::client_closed
+                                                     : end_reason::error);
       conn_.close();
       return;
     }
@@ -246,7 +283,8 @@ void stream::on_drain() {
   if (closed_) {
     return;
   }
-  out_.send(retry_field(jittered_retry(settings_.retry_ms)));
+  send(retry_field(jittered_retry(settings_.retry_ms)));
+  note_end(end_reason::drain);
   closed_ = true;
   out_.end();
 }
@@ -265,7 +303,16 @@ void stream::release() {
     registry_.unsubscribe(t);
   }
   feed_.clear();
-  counters_.sse_streams.sub();
+  counters_.sse.open.sub();
+  auto reason = end_.value_or(end_reason::client_closed);
+  counters_.sse.end(reason);
+  if (tally_.on() &&
+      io::access_log_wanted(reason == end_reason::error || reason == end_reason::slow_consumer)) {
+    io::log_stream_end({out_.transport_name(), topic_count_,
+                        static_cast<double>(steady_now_ns() - tally_.started_ns) / 1e9,
+                        tally_.messages, tally_.bytes, to_string(reason), out_.peer_text(),
+                        subject_ ? std::string_view(*subject_) : std::string_view()});
+  }
 }
 
 }  // namespace sb::sse

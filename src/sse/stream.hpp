@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/counters.hpp"
@@ -54,6 +55,11 @@ class stream final : public subscriber {
   void on_timer();
   /// The sink wrote bytes: refill from the backlog.
   void on_sent();
+  /// Starts the access-log bookkeeping (when the access log is on): `subject` is kept only when
+  /// there is one.
+  void set_origin(std::string_view subject);
+  /// Why the stream is ending, when the sink knows better than "the client closed" (first wins).
+  void note_end(end_reason r);
   /// The sink is gone: unsubscribe. Called once.
   void on_close();
   /// The server is draining: a jittered retry:, then end.
@@ -76,6 +82,10 @@ class stream final : public subscriber {
   };
 
   std::span<topic_sub> topics() const { return {topics_.get(), topic_count_}; }
+  /// Every byte the stream queues goes through here (counted for the access log).
+  void send(io::shared_bytes b);
+  void send(std::string s) { send(io::shared_bytes::from_string(std::move(s))); }
+  void send_gap(std::span<const std::string> topics);
   void finish_start();
   void emit(topic_sub& t, const message_ptr& m);
   std::string current_id() const;
@@ -91,7 +101,10 @@ class stream final : public subscriber {
   std::unique_ptr<topic_sub[]> topics_;
   std::unique_ptr<start_state> starting_;
   feed feed_;
+  stream_tally tally_;
+  std::unique_ptr<const std::string> subject_;  // for the access log; null when there is none
   std::uint32_t topic_count_ = 0;
+  std::optional<end_reason> end_;
   bool closed_ = false;
   bool released_ = false;
 };
@@ -106,6 +119,7 @@ class h1_stream final : public io::connection_handler, sink {
   void start(std::vector<std::string> topics, const resume_from& from);
 
   void on_readable() override;
+  void set_origin(std::string_view subject) { stream_.set_origin(subject); }
   void on_timer() override { stream_.on_timer(); }
   void on_sent() override { stream_.on_sent(); }
   void on_close() override { stream_.on_close(); }
@@ -117,6 +131,8 @@ class h1_stream final : public io::connection_handler, sink {
   void abort() override;
   void end() override { conn_.close_after_flush(); }
   void arm_heartbeat(std::chrono::milliseconds delay) override { conn_.set_timer(delay); }
+  std::string_view transport_name() const override { return "sse"; }
+  std::string peer_text() const override;
 
   io::connection& conn_;
   stream stream_;

@@ -5,6 +5,7 @@
 
 #include "core/topic_name.hpp"
 #include "core/utf8.hpp"
+#include "io/access_log.hpp"
 
 namespace sb::ws {
 namespace {
@@ -65,7 +66,10 @@ session::session(io::connection& conn, context& ctx, std::string early, auth::id
   if (!early.empty()) {
     input().bytes = std::move(early);
   }
-  ctx_.counters.ws_sessions.add();
+  ctx_.counters.ws.open.add();
+  if (io::access_log_wanted_at_all()) {
+    tally_.started_ns = steady_now_ns();
+  }
 }
 
 std::string session::identity() const {
@@ -119,6 +123,7 @@ void session::on_readable() {
     }
   }
   if (ec && ec != boost::asio::error::would_block) {
+    note_end(ec == boost::asio::error::eof ? end_reason::client_closed : end_reason::error);
     conn_.close();  // the peer went away without a close frame
     return;
   }
@@ -164,6 +169,7 @@ void session::settle_input() {
 }
 
 void session::on_message_deadline() {
+  note_end(end_reason::idle);
   close_with(close_code::policy, "message not completed in time");
 }
 
@@ -202,6 +208,7 @@ void session::on_close(std::uint16_t code, std::string_view) {
     return;
   }
   // Echo the peer's close (RFC 6455 §5.5.1), then end the TCP connection.
+  note_end(end_reason::client_closed);
   closing_ = true;
   conn_.send(code == 1005 ? make_frame(opcode::close, {})
                           : make_close_frame(static_cast<close_code>(code), {}));
@@ -294,6 +301,7 @@ void session::subscribe(client_op& op) {
   }
   std::optional<position> since;
   if (op.since) {
+    ctx_.counters.ws.resumes.add();
     since = parse_position(*op.since);
     if (!since) {
       since = position{0, 0};  // not an id we wrote: the client is told it has a gap
@@ -306,6 +314,7 @@ void session::subscribe(client_op& op) {
     t.at = r.head;
     if (r.gap) {
       std::string lost[] = {t.topic()};
+      ctx_.counters.ws.gaps.add();
       reply(gap_frame(lost));
     }
     if (r.retained) {
@@ -366,17 +375,18 @@ void session::publish(client_op& op) {
   items.push_back(std::move(item));
   auto ref = std::move(op.ref);
   auto& counters = ctx_.counters;
-  ctx_.hub.publish(std::move(items),
-                   [this, ref = std::move(ref), &counters](result<std::vector<position>> r) {
-                     if (!r) {
-                       fail_op(ref, "publish_failed", r.error().message());
-                       return;
-                     }
-                     counters.messages_published.add();
-                     if (!ref.is_null()) {
-                       reply(ack_frame(ref, to_string(r->front())));
-                     }
-                   });
+  ctx_.hub.publish(std::move(items), [this, ref = std::move(ref), &counters,
+                                      start = steady_now_ns()](result<std::vector<position>> r) {
+    if (!r) {
+      fail_op(ref, "publish_failed", r.error().message());
+      return;
+    }
+    counters.ws.published.add();
+    if (!ref.is_null()) {
+      reply(ack_frame(ref, to_string(r->front())));
+    }
+    counters.publish_duration.observe_since(start, steady_now_ns());
+  });
 }
 
 void session::publish_volatile(publish_item item) {
@@ -500,6 +510,7 @@ void session::on_message(subscription& s, const message_ptr& m) {
     }
     if (m->pos.epoch != t.at.epoch && t.at.epoch != 0) {
       std::string lost[] = {t.topic()};
+      ctx_.counters.ws.gaps.add();
       reply(gap_frame(lost));
     }
     t.at = m->pos;
@@ -513,7 +524,7 @@ void session::on_message(subscription& s, const message_ptr& m) {
     case feed::verdict::queued:
       break;
     case feed::verdict::dropped:
-      ctx_.counters.drops.add();
+      ctx_.counters.ws.drops.add();
       break;
     case feed::verdict::close:
       close_slow();
@@ -524,6 +535,7 @@ void session::on_message(subscription& s, const message_ptr& m) {
 void session::emit(topic_state& t, const message_ptr& m) {
   if (!m) {
     std::string lost[] = {t.topic()};
+    ctx_.counters.ws.gaps.add();
     reply(gap_frame(lost));  // the `drop` policy dropped messages of this topic
     return;
   }
@@ -533,7 +545,8 @@ void session::emit(topic_state& t, const message_ptr& m) {
     memo.m = m;
   }
   conn_.send({memo.frame, *memo.frame});
-  ctx_.counters.deliveries.add();
+  ctx_.counters.ws.deliveries.add();
+  tally_.sent(memo.frame->size(), true);
 }
 
 void session::pump() {
@@ -556,6 +569,7 @@ void session::on_sent() {
 
 void session::reply(std::string frame) {
   if (!closing_) {
+    tally_.sent(frame.size(), false);
     conn_.send(std::move(frame));
   }
 }
@@ -589,6 +603,9 @@ void session::close_with(close_code code, std::string_view reason) {
     return;
   }
   closing_ = true;
+  note_end(code == close_code::going_away        ? end_reason::idle
+           : code == close_code::service_restart ? end_reason::drain
+                                                 : end_reason::protocol);
   conn_.send(make_close_frame(code, reason));
   conn_.close_after_flush();
 }
@@ -604,8 +621,9 @@ void session::close_slow() {
     return;
   }
   closing_ = true;
-  ctx_.counters.slow_consumer_closes.add();
-  ctx_.counters.drops.add();
+  note_end(end_reason::slow_consumer);
+  ctx_.counters.ws.slow_consumer_closes.add();
+  ctx_.counters.ws.drops.add();
   feed_.clear();
   // Deferred: this may run inside the registry's fan-out walk, which must not see lists change
   // under it. The close frame goes ahead of what is queued (the client learns why at once, and
@@ -636,6 +654,7 @@ void session::release() {
   }
   released_ = true;
   closing_ = true;
+  auto topics_count = topics_.size();
   auto me = identity();
   for (auto& t : topics_) {
     if (t->joined) {
@@ -646,7 +665,16 @@ void session::release() {
   topics_.clear();
   publisher_.reset();
   feed_.clear();
-  ctx_.counters.ws_sessions.sub();
+  ctx_.counters.ws.open.sub();
+  auto reason = end_.value_or(end_reason::client_closed);
+  ctx_.counters.ws.end(reason);
+  if (tally_.on() &&
+      io::access_log_wanted(reason == end_reason::error || reason == end_reason::slow_consumer)) {
+    io::log_stream_end({"ws", topics_count,
+                        static_cast<double>(steady_now_ns() - tally_.started_ns) / 1e9,
+                        tally_.messages, tally_.bytes, to_string(reason),
+                        io::endpoint_text(conn_.peer()), who_->grants.subject});
+  }
 }
 
 }  // namespace sb::ws

@@ -152,6 +152,12 @@ class session final : public io::connection_handler,
   void release();
 
   bool allowed(bool ok, const boost::json::value& ref, std::string_view what);
+  /// Why the session is ending (first wins); "the client closed" when nothing said otherwise.
+  void note_end(end_reason r) {
+    if (!end_) {
+      end_ = r;
+    }
+  }
 
   io::connection& conn_;
   context& ctx_;
@@ -161,6 +167,8 @@ class session final : public io::connection_handler,
   std::vector<std::unique_ptr<topic_state>> topics_;  // few per connection: a vector beats a map
   std::unique_ptr<publisher_state> publisher_;
   feed feed_;
+  stream_tally tally_;  // for the access log
+  std::optional<end_reason> end_;
   bool heard_since_ping_ = true;
   bool input_paused_ = false;  // the peer is not reading what it asked for: neither do we
   bool closing_ = false;

@@ -52,13 +52,15 @@ void publish_one(const request& req, loop_services& ctx, respond_fn done) {
   std::vector<publish_item> items;
   items.push_back(std::move(item));
   auto& counters = ctx.counters;
-  ctx.shared.hub->publish(std::move(items), [topic = req.topic, done = std::move(done),
-                                             &counters](result<std::vector<position>> r) {
+  auto start = steady_now_ns();
+  ctx.shared.hub->publish(std::move(items), [topic = req.topic, done = std::move(done), &counters,
+                                             start](result<std::vector<position>> r) {
     if (!r) {
       done(response::error(static_cast<errc>(r.error().value())));
       return;
     }
-    counters.messages_published.add();
+    counters.http_published.add();
+    counters.publish_duration.observe_since(start, steady_now_ns());
     boost::json::object o;
     o["topic"] = topic;
     o["id"] = to_string(r->front());
@@ -140,13 +142,15 @@ void publish_batch(const request& req, loop_services& ctx, respond_fn done) {
   }
   auto count = items.size();
   auto& counters = ctx.counters;
-  ctx.shared.hub->publish(std::move(items), [count, done = std::move(done),
-                                             &counters](result<std::vector<position>> r) {
+  auto start = steady_now_ns();
+  ctx.shared.hub->publish(std::move(items), [count, done = std::move(done), &counters,
+                                             start](result<std::vector<position>> r) {
     if (!r) {
       done(response::error(static_cast<errc>(r.error().value())));
       return;
     }
-    counters.messages_published.add(count);
+    counters.http_published.add(count);
+    counters.publish_duration.observe_since(start, steady_now_ns());
     boost::json::array ids;
     for (auto p : *r) {
       ids.emplace_back(to_string(p));

@@ -44,7 +44,7 @@ void stream_publisher::publish(sse::parsed_event&& e) {
       return;
     }
     ++published_;
-    ctx_.counters.messages_published.add();
+    ctx_.counters.http_published.add();
     last_id_ = to_string(r->front());
   });
 }
