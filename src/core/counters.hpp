@@ -22,7 +22,8 @@ class loop_counter {
 
 struct loop_counters {
   loop_counter connections;           // gauge: open TCP connections
-  loop_counter sse_streams;           // gauge: open SSE streams
+  loop_counter sse_streams;           // gauge: open SSE streams (HTTP/1.1 and HTTP/2)
+  loop_counter sse_h2_streams;        // gauge: of those, the ones on an HTTP/2 stream
   loop_counter ws_sessions;           // gauge: open WebSocket sessions
   loop_counter h2_sessions;           // gauge: open HTTP/2 connections
   loop_counter http_requests;         // requests answered
@@ -30,6 +31,7 @@ struct loop_counters {
   loop_counter deliveries;            // messages queued to a subscriber
   loop_counter drops;                 // messages a subscriber lost to a slow-consumer policy
   loop_counter slow_consumer_closes;  // connections closed by the `resume` policy
+  loop_counter gaps;                  // gap notices sent (SSE `event: gap`, WebSocket `gap` op)
   loop_counter bad_requests;          // requests answered 4xx by the protocol layer
 };
 

@@ -25,6 +25,14 @@ route match_route(std::string_view path) {
     return {endpoint::client_types, {}};
   if (path == "/v1/dev/llm")
     return {endpoint::dev_llm, {}};
+  if (path == "/v1/topics")
+    return {endpoint::topic_list, {}};
+  if (path == "/admin")
+    return {endpoint::admin_page, {}};
+  if (path == "/v1/admin/stats")
+    return {endpoint::admin_stats, {}};
+  if (path == "/v1/admin/session")
+    return {endpoint::admin_session, {}};
   constexpr std::string_view topics = "/v1/topics/";
   if (path.starts_with(topics) && path.size() > topics.size()) {
     auto rest = path.substr(topics.size());
@@ -51,11 +59,13 @@ std::string_view allowed_methods(endpoint e) {
     case endpoint::batch_publish:
     case endpoint::tickets:
     case endpoint::dev_llm:
+    case endpoint::admin_session:
       return "POST, OPTIONS";
     case endpoint::none:
       return "";
     case endpoint::events:
     case endpoint::websocket:
+    case endpoint::admin_stats:
       return "GET, OPTIONS";
     default:
       return "GET, HEAD, OPTIONS";

@@ -23,6 +23,10 @@ enum class endpoint {
   client_js,       // GET  /client.js
   client_types,    // GET  /client.d.ts
   dev_llm,         // POST /v1/dev/llm (dev mode: start the demo token stream)
+  topic_list,      // GET  /v1/topics (admin)
+  admin_page,      // GET  /admin (admin)
+  admin_stats,     // GET  /v1/admin/stats (admin; an SSE stream of snapshots)
+  admin_session,   // POST /v1/admin/session (admin: sets the admin page's cookie)
 };
 
 struct route {

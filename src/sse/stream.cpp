@@ -92,6 +92,7 @@ void stream::finish_start() {
   }
   out_.send(preamble(jittered_retry(settings_.retry_ms), current_id()));
   if (!state->gaps.empty()) {
+    counters_.gaps.add();
     out_.send(gap_event(state->gaps));
   }
   // A retained message is the topic's current state: the stream's id stays at the head, so a
@@ -122,6 +123,7 @@ std::string stream::current_id() const {
 void stream::emit(topic_sub& t, const message_ptr& m) {
   if (!m) {
     std::string lost[] = {t.topic()};
+    counters_.gaps.add();
     out_.send(gap_event(lost));  // the `drop` policy dropped messages of this topic
     return;
   }
@@ -150,6 +152,7 @@ void stream::on_message(subscription& s, const message_ptr& m) {
     }
     if (m->pos.epoch != t.at.epoch) {
       std::string lost[] = {t.topic()};
+      counters_.gaps.add();
       out_.send(gap_event(lost));  // the topic's history was lost under us (epoch changed)
     }
     t.at = m->pos;

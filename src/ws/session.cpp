@@ -306,6 +306,7 @@ void session::subscribe(client_op& op) {
     t.at = r.head;
     if (r.gap) {
       std::string lost[] = {t.topic()};
+      ctx_.counters.gaps.add();
       reply(gap_frame(lost));
     }
     if (r.retained) {
@@ -500,6 +501,7 @@ void session::on_message(subscription& s, const message_ptr& m) {
     }
     if (m->pos.epoch != t.at.epoch && t.at.epoch != 0) {
       std::string lost[] = {t.topic()};
+      ctx_.counters.gaps.add();
       reply(gap_frame(lost));
     }
     t.at = m->pos;
@@ -524,6 +526,7 @@ void session::on_message(subscription& s, const message_ptr& m) {
 void session::emit(topic_state& t, const message_ptr& m) {
   if (!m) {
     std::string lost[] = {t.topic()};
+    ctx_.counters.gaps.add();
     reply(gap_frame(lost));  // the `drop` policy dropped messages of this topic
     return;
   }
