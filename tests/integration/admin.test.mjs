@@ -270,6 +270,31 @@ test('GET /v1/admin/stats: a JSON snapshot a second whose numbers move under loa
   await stillServes();
 });
 
+test('the stats stream counts SSE over HTTP/2 apart, and forgets streams as they end either way', async (t) => {
+  const stats = await openSse(server.port, { path: '/v1/admin/stats', headers: bearer(ADMIN) });
+  t.after(() => stats.close());
+  const latest = async (pred, what) =>
+    stats.until((s) => {
+      const e = s.events.at(-1);
+      const x = e && JSON.parse(e.data);
+      return x && pred(x) ? x : null;
+    }, 5000, what);
+  const base = await latest(() => true, 'a first snapshot');
+  const h2 = await connectH2(t, server.url);
+  const topic = uniq('adm-h2');
+  const streams = [0, 1, 2].map(() => h2Events(t, h2, `/v1/events?topic=${topic}`, { headers: { authorization: `Bearer ${BACKEND}` } }));
+  await Promise.all(streams.map((s) => s.ready));
+  assert.deepEqual(streams.map((s) => s.status), [200, 200, 200]);
+  await latest((x) => x.connections.sse_h2 === base.connections.sse_h2 + 3 && x.connections.h2 === base.connections.h2 + 1,
+    '3 SSE streams over HTTP/2 on one connection');
+  streams[0].req.close(); // RST_STREAM: the stream ends, the connection stays
+  await latest((x) => x.connections.sse_h2 === base.connections.sse_h2 + 2, 'one stream reset');
+  h2.destroy(); // the connection ends with two streams open
+  const after = await latest((x) => x.connections.sse_h2 === base.connections.sse_h2 && x.connections.h2 === base.connections.h2,
+    'the connection gone');
+  assert.equal(after.connections.sse_h1, base.connections.sse_h1);
+});
+
 test('dev mode does not make the admin endpoints anonymous', async (t) => {
   const dev = await startServer(t, { dev: true });
   for (const path of ['/v1/topics', '/admin', '/v1/admin/stats']) {
