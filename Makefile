@@ -50,10 +50,11 @@ fuzz: fuzz-build
 soak: test-deps build
 	@SUITES=reliability SWITCHBOARD_SOAK=1 scripts/run-tests.sh $(BUILD)
 
-# Renews docs/demo.png from the e2e suite's screenshot of the demo page.
+# Renews docs/demo.png and docs/admin.png from the e2e suite's screenshots of the demo and admin pages.
 demo-screenshot: test-deps build
 	@SUITES=e2e scripts/run-tests.sh $(BUILD)
 	cp build/screenshots/demo.png docs/demo.png
+	cp build/screenshots/admin.png docs/admin.png
 
 bench: build
 	@tools/bench/run.sh $(BUILD)

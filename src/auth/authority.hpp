@@ -2,8 +2,8 @@
 // Who is asking, and what they may do: the one place that turns the credentials a request carries
 // into grants. Protocol layers only extract credentials (header, cookie, query) and ask.
 //   1. a subscribe ticket (?ticket=): redeemed once;
-//   2. Authorization: Bearer: a configured API key (matched in constant time before any JWT
-//      parsing), else a JWT;
+//   2. Authorization: Bearer: a configured API key or admin key (matched in constant time before
+//      any JWT parsing), else a JWT;
 //   3. the configured cookie, then ?access_token=: a JWT;
 //   4. nothing: anonymous, as the config allows.
 // Thread-safe; keys are swapped atomically on reload (SIGHUP) without touching connections.
@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/admin_sessions.hpp"
 #include "auth/api_keys.hpp"
 #include "auth/grants.hpp"
 #include "auth/jwt.hpp"
@@ -27,6 +28,8 @@ struct authority_config {
   std::string jwt_issuer;
   std::string jwt_audience;
   std::vector<std::string> api_keys;
+  std::vector<std::string> admin_api_keys;  // Bearer keys for the admin endpoints (and only them)
+  std::chrono::seconds admin_session_ttl{8 * 3600};
   bool anonymous_subscribe = false;
   bool anonymous_publish = false;
   std::chrono::seconds ticket_ttl{30};
@@ -66,6 +69,14 @@ class authority {
     return who.anonymous ? errc::unauthorized : errc::forbidden;
   }
 
+  /// Admin rights come from an admin key, a JWT with `switchboard.admin: true`, or an admin
+  /// session cookie (never from anonymity, dev mode included).
+  const admin_sessions& sessions() const { return sessions_; }
+  bool admin_configured() const {
+    return !admin_keys_.empty() || !config_.jwt_secret.empty() ||
+           !config_.jwt_public_key_file.empty();
+  }
+
   ticket_store& tickets() { return tickets_; }
   std::chrono::seconds ticket_ttl() const { return config_.ticket_ttl; }
 
@@ -77,6 +88,8 @@ class authority {
 
   authority_config config_;
   api_key_set api_keys_;
+  api_key_set admin_keys_;
+  admin_sessions sessions_;
   jwt_verifier verifier_;
   ticket_store tickets_;
 };

@@ -339,6 +339,44 @@ std::size_t memory_broker::sweep() {
   return dropped_bytes;
 }
 
+std::vector<memory_broker::topic_entry> memory_broker::list_topics(std::string_view prefix,
+                                                                   std::string_view after,
+                                                                   std::size_t limit) {
+  // A max-heap by name of the `limit` smallest names seen so far.
+  auto later = [](const topic_entry& a, const topic_entry& b) { return a.name < b.name; };
+  std::vector<topic_entry> best;
+  if (limit == 0) {
+    return best;
+  }
+  best.reserve(limit + 1);
+  for (auto& s : shards_) {
+    std::lock_guard lock(s.mutex);
+    for (const auto& [name, t] : s.topics) {
+      if (!name.starts_with(prefix) || name.starts_with('$') || std::string_view(name) <= after) {
+        continue;
+      }
+      if (best.size() == limit && name >= best.front().name) {
+        continue;
+      }
+      best.push_back({name, {t->epoch, t->last_seq}});
+      std::push_heap(best.begin(), best.end(), later);
+      if (best.size() > limit) {
+        std::pop_heap(best.begin(), best.end(), later);
+        best.pop_back();
+      }
+    }
+  }
+  std::sort_heap(best.begin(), best.end(), later);
+  return best;
+}
+
+bool memory_broker::has_subscribers(std::string_view topic) {
+  auto& s = shard_for(topic);
+  std::lock_guard lock(s.mutex);
+  auto it = s.topics.find(std::string(topic));
+  return it != s.topics.end() && it->second->loop_mask != 0;
+}
+
 memory_broker::stats memory_broker::snapshot() const {
   stats out;
   out.topics = topics_.load(std::memory_order_relaxed);

@@ -4,7 +4,7 @@ namespace sb {
 
 topic_registry::~topic_registry() {
   for (auto& [topic, members] : topics_) {
-    members.clear();
+    members.list.clear();
   }
 }
 
@@ -12,9 +12,10 @@ void topic_registry::subscribe(subscription& s, std::string_view topic,
                                std::optional<position> since, broker::attach_handler done) {
   auto it = topics_.find(topic);
   if (it == topics_.end()) {
-    it = topics_.emplace(std::string(topic), member_list{}).first;
+    it = topics_.emplace(std::string(topic), members{}).first;
   }
-  it->second.push_back(s);
+  it->second.list.push_back(s);
+  ++it->second.count;
   s.topic_ = &it->first;
   broker_->attach(loop_index_, topic, since, std::move(done));
 }
@@ -29,8 +30,9 @@ void topic_registry::unsubscribe(subscription& s) {
     return;
   }
   auto it = topics_.find(*s.topic_);
-  it->second.erase(it->second.iterator_to(s));
-  if (it->second.empty()) {
+  it->second.list.erase(it->second.list.iterator_to(s));
+  --it->second.count;
+  if (it->second.list.empty()) {
     broker_->detach(loop_index_, it->first);
     topics_.erase(it);
   }
@@ -42,16 +44,14 @@ void topic_registry::dispatch(const message_ptr& m) {
   if (it == topics_.end()) {
     return;
   }
-  for (auto& s : it->second) {
+  for (auto& s : it->second.list) {
     s.owner().on_message(s, m);
   }
 }
 
 std::size_t topic_registry::subscriber_count(std::string_view topic) const {
   auto it = topics_.find(topic);
-  return it == topics_.end()
-             ? 0
-             : static_cast<std::size_t>(std::distance(it->second.begin(), it->second.end()));
+  return it == topics_.end() ? 0 : it->second.count;
 }
 
 }  // namespace sb

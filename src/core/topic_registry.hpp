@@ -73,7 +73,15 @@ class topic_registry {
   void dispatch(const message_ptr& m);
 
   std::size_t topic_count() const { return topics_.size(); }
+  /// Local subscribers of `topic`: O(1), kept as they come and go (the admin listing reads it).
   std::size_t subscriber_count(std::string_view topic) const;
+  /// Calls `f(topic, local subscribers)` for every topic with a local subscriber.
+  template <class F>
+  void for_each_topic(F&& f) const {
+    for (const auto& [name, members] : topics_) {
+      f(std::string_view(name), members.count);
+    }
+  }
 
  private:
   using member_list =
@@ -84,7 +92,11 @@ class topic_registry {
       return std::hash<std::string_view>{}(s);
     }
   };
-  std::unordered_map<std::string, member_list, string_hash, std::equal_to<>> topics_;
+  struct members {
+    member_list list;
+    std::size_t count = 0;  // the list's size (the list does not keep one, to stay small)
+  };
+  std::unordered_map<std::string, members, string_hash, std::equal_to<>> topics_;
   broker* broker_;
   std::size_t loop_index_;
 };

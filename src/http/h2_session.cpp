@@ -93,6 +93,7 @@ struct h2_session::stream final : sse::sink {
   bool deferred = false;  // the data source said NGHTTP2_ERR_DEFERRED
   std::chrono::steady_clock::time_point opened = std::chrono::steady_clock::now();  // for the 408
   std::unique_ptr<sse::stream> sse;
+  bool sse_counted = false;  // in counters.sse_h2_streams
 };
 
 /// nghttp2's C callbacks, forwarding to the session (user_data) and its streams.
@@ -380,6 +381,7 @@ void h2_session::stream_closed(std::int32_t id) {
   streams_.erase(it);
   if (st->sse) {
     st->sse->on_close();
+    uncount_sse(*st);
   }
   if (streams_.empty() && !finished_) {
     conn_.set_timer(ctx_.shared.limits.idle_timeout);
@@ -406,7 +408,13 @@ void h2_session::on_request_head(stream& st) {
     }
     st.who = std::move(std::get<caller>(verdict));
   }
-  if (st.where.endpoint == endpoint::events) {
+  if (is_admin(st.where.endpoint)) {
+    if (auto refused = refuse_admin(st.where.endpoint, st.headers, st.who->who, ctx_)) {
+      respond(st, std::move(*refused));
+      return;
+    }
+  }
+  if (st.where.endpoint == endpoint::events || st.where.endpoint == endpoint::admin_stats) {
     open_events(st, *url);
     return;
   }
@@ -493,7 +501,9 @@ void h2_session::on_request_complete(stream& st) {
 }
 
 void h2_session::open_events(stream& st, boost::urls::url_view url) {
-  auto checked = check_events(st.headers, url, st.who->who, ctx_);
+  auto checked = st.where.endpoint == endpoint::admin_stats
+                     ? check_admin_stats(ctx_)
+                     : check_events(st.headers, url, st.who->who, ctx_);
   if (auto* refused = std::get_if<response>(&checked)) {
     respond(st, std::move(*refused));
     return;
@@ -508,6 +518,8 @@ void h2_session::open_events(stream& st, boost::urls::url_view url) {
   st.headers = {};
   st.path = {};
   st.who.reset();
+  ctx_.counters.sse_h2_streams.add();
+  st.sse_counted = true;
   st.sse->start(std::move(events.topics), events.from);
   if (draining_) {
     st.sse->on_drain();
@@ -699,12 +711,20 @@ void h2_session::on_timer() {
   conn_.set_timer(tick());
 }
 
+void h2_session::uncount_sse(stream& st) {
+  if (st.sse_counted) {
+    st.sse_counted = false;
+    ctx_.counters.sse_h2_streams.sub();
+  }
+}
+
 void h2_session::on_close() {
   finished_ = true;
   // Unsubscribe every SSE stream now: the engine's stream-close callbacks will not run.
   for (auto& [id, st] : streams_) {
     if (st->sse) {
       st->sse->on_close();
+      uncount_sse(*st);
     }
   }
 }

@@ -61,6 +61,8 @@ class h2_session final : public io::connection_handler {
   void on_request_complete(stream& st);
   void on_body(stream& st, std::string_view bytes);
   void open_events(stream& st, boost::urls::url_view url);
+  /// Takes an SSE stream out of counters.sse_h2_streams, once.
+  void uncount_sse(stream& st);
   void begin_streaming(stream& st, boost::urls::url_view url);
   void respond(stream& st, response r);
   void fail(stream& st, errc e, std::string_view detail = {});

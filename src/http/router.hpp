@@ -26,6 +26,10 @@ enum class endpoint {
   dev_llm,         // POST /v1/dev/llm (dev mode: start the demo token stream)
   openapi,         // GET  /v1/openapi.json
   asyncapi,        // GET  /v1/asyncapi.yaml
+  topic_list,      // GET  /v1/topics (admin)
+  admin_page,      // GET  /admin (admin)
+  admin_stats,     // GET  /v1/admin/stats (admin; an SSE stream of snapshots)
+  admin_session,   // POST /v1/admin/session (admin: sets the admin page's cookie)
 };
 
 /// One row of the route table: the path as docs/openapi.json writes it (`{topic}` stands for a

@@ -13,6 +13,7 @@
 #include "auth/authority.hpp"
 #include "core/broker.hpp"
 #include "core/counters.hpp"
+#include "core/memory_broker.hpp"
 #include "core/presence.hpp"
 #include "core/topic_registry.hpp"
 #include "http/cors.hpp"
@@ -22,6 +23,12 @@
 #include "ws/session.hpp"
 
 namespace sb::http {
+
+/// The server's own topic carrying the admin stats snapshots. `$` is outside the topic alphabet,
+/// so no client can subscribe to it or publish to it; only GET /v1/admin/stats opens it.
+inline constexpr std::string_view admin_stats_topic = "$admin/stats";
+/// The cookie holding an admin session (auth::admin_sessions).
+inline constexpr std::string_view admin_cookie = "switchboard_admin";
 
 struct limits {
   std::size_t max_message_bytes = 64 << 10;
@@ -58,6 +65,16 @@ struct services {
   const std::atomic<bool>* draining = nullptr;
   /// Dev mode: starts the demo token stream into a topic (POST /v1/dev/llm); empty otherwise.
   std::function<void(io::loop&, std::string topic)> start_dev_llm;
+  /// Admin: topics by name (memory_broker::list_topics). Any thread.
+  std::function<std::vector<memory_broker::topic_entry>(std::string_view prefix,
+                                                        std::string_view after, std::size_t limit)>
+      list_topics;
+  /// Admin: the subscribers of each of `topics`, summed over every loop (each loop is asked on its
+  /// own thread, so no registry is locked or read across threads); `done` runs later on `from`.
+  std::function<void(io::loop& from, std::vector<std::string> topics,
+                     std::function<void(std::vector<std::size_t>)> done)>
+      count_subscribers;
+  std::string_view admin_html;
   std::string_view demo_html;
   std::string_view client_js;
   std::string_view client_types;

@@ -156,7 +156,13 @@ void session::on_head() {
   if (!is_public(route_.endpoint) && !authenticate()) {
     return;
   }
-  if (route_.endpoint == endpoint::events) {
+  if (is_admin(route_.endpoint)) {
+    if (auto refused = refuse_admin(route_.endpoint, req, *who_, ctx_)) {
+      respond(std::move(*refused));
+      return;
+    }
+  }
+  if (route_.endpoint == endpoint::events || route_.endpoint == endpoint::admin_stats) {
     open_events();
     return;
   }
@@ -236,7 +242,8 @@ void session::on_complete() {
 void session::open_events() {
   const auto& req = parser_->get();
   auto url = boost::urls::parse_origin_form(std::string_view(req.target()));
-  auto checked = check_events(req, *url, *who_, ctx_);
+  auto checked = route_.endpoint == endpoint::admin_stats ? check_admin_stats(ctx_)
+                                                          : check_events(req, *url, *who_, ctx_);
   if (auto* refused = std::get_if<response>(&checked)) {
     respond(std::move(*refused));
     return;

@@ -97,8 +97,9 @@ std::size_t connection::recv_raw(char* data, std::size_t size, boost::system::er
   for (;;) {
     auto n = ::recv(socket_.native_handle(), data, size, MSG_DONTWAIT);
     if (n > 0) {
+      // A short read does not mean the socket is empty: the peer's FIN (or reset) may have come
+      // with the data, and only the next read reports it; epoll will not say it again.
       ec = {};
-      drained_ = static_cast<std::size_t>(n) < size;
       return static_cast<std::size_t>(n);
     }
     if (n == 0) {

@@ -153,9 +153,10 @@ class connection final : public std::enable_shared_from_this<connection>,
   state state_ = state::open;
   bool read_armed_ = false;
   bool write_armed_ = false;
-  // A read returned less than asked: the socket was empty then, and epoll (edge-triggered) will
-  // say when more comes, so asking again before that would only find nothing.
-  bool drained_ = false;
+  // A read found the socket empty: epoll (edge-triggered) will say when more comes, so asking
+  // again before that would only find nothing. A new socket counts as empty: its first wait is
+  // answered at once by the reactor (which has not yet seen it empty), so it costs no read.
+  bool drained_ = true;
   bool reading_ = false;       // inside the handler's on_readable()
   bool flush_wanted_ = false;  // something was queued meanwhile
 };

@@ -15,6 +15,7 @@
 #include <optional>
 #include <stdexcept>
 #include <thread>
+#include <unordered_map>
 
 #include "auth/authority.hpp"
 #include "core/memory_broker.hpp"
@@ -23,6 +24,7 @@
 #include "http/session.hpp"
 #include "io/listener.hpp"
 #include "io/tls.hpp"
+#include "server/admin_stats.hpp"
 #include "server/connection_limits.hpp"
 #include "server/dev_llm.hpp"
 #include "server/fd_limit.hpp"
@@ -206,6 +208,11 @@ struct app::worker final : delivery_sink {
   std::thread thread;
 };
 
+/// The stats ticker's memory between ticks (control thread only).
+struct app::stats_state {
+  std::optional<stats_sample> previous;  // counters of the last tick, for the rates
+};
+
 struct app::shared_state {
   std::shared_ptr<connection_limits> limits;
   std::unique_ptr<auth::authority> auth;
@@ -220,7 +227,10 @@ struct app::shared_state {
   std::shared_ptr<connection_limits> metrics_limits;
 };
 
-app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_state>()) {
+app::app(config c)
+    : config_(std::move(c)),
+      stats_(std::make_unique<stats_state>()),
+      shared_(std::make_unique<shared_state>()) {
   start_time_s_ =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   auto endpoint = parse_listen(config_.listen);
@@ -242,7 +252,8 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
   std::string auth_error;
   auto authority = auth::authority::create(
       auth::authority_config{config_.jwt_secret, config_.jwt_public_key_file, config_.jwt_issuer,
-                             config_.jwt_audience, config_.api_keys, anonymous_subscribe,
+                             config_.jwt_audience, config_.api_keys, config_.admin_api_keys,
+                             std::chrono::seconds(config_.admin_session_ttl_s), anonymous_subscribe,
                              anonymous_publish, std::chrono::seconds(config_.ticket_ttl_s),
                              config_.jwt_require_exp.value_or(!config_.dev),
                              std::chrono::seconds(config_.jwt_leeway_s)},
@@ -348,6 +359,15 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
   s.asyncapi_yaml = asyncapi_yaml();
   s.asyncapi_etag = asyncapi_etag();
   s.metrics_text = [this] { return metrics_text(); };
+  s.admin_html = admin_html();
+  s.list_topics = [broker = shared_->broker.get()](std::string_view prefix, std::string_view after,
+                                                   std::size_t limit) {
+    return broker->list_topics(prefix, after, limit);
+  };
+  s.count_subscribers = [this](io::loop& from, std::vector<std::string> topics,
+                               std::function<void(std::vector<std::size_t>)> done) {
+    count_subscribers(from, std::move(topics), std::move(done));
+  };
   if (!config_.metrics_token.empty()) {
     s.metrics_token = auth::api_key_set({config_.metrics_token});
   }
@@ -481,6 +501,117 @@ std::string app::metrics_text() const {
                          max_connections_, log_lines_dropped(), start_time_s_});
 }
 
+void app::count_subscribers(io::loop& from, std::vector<std::string> topics,
+                            std::function<void(std::vector<std::size_t>)> done) {
+  struct gather {
+    std::mutex mutex;
+    std::vector<std::string> topics;  // read by every loop, written by none
+    std::vector<std::size_t> counts;
+    std::size_t pending = 0;
+    std::function<void(std::vector<std::size_t>)> done;
+  };
+  auto g = std::make_shared<gather>();
+  g->counts.assign(topics.size(), 0);
+  g->topics = std::move(topics);
+  g->pending = workers_.size();
+  g->done = std::move(done);
+  for (auto& w : workers_) {
+    boost::asio::post(w->loop.context(), [g, w = w.get(), back = &from] {
+      std::vector<std::size_t> local(g->topics.size());
+      for (std::size_t i = 0; i < local.size(); ++i) {
+        local[i] = w->registry->subscriber_count(g->topics[i]);
+      }
+      bool last = false;
+      {
+        std::lock_guard lock(g->mutex);
+        for (std::size_t i = 0; i < local.size(); ++i) {
+          g->counts[i] += local[i];
+        }
+        last = --g->pending == 0;
+      }
+      if (last) {
+        boost::asio::post(back->context(), [g] { g->done(std::move(g->counts)); });
+      }
+    });
+  }
+}
+
+void app::gather_topics(std::function<void(topic_counts)> done) {
+  struct gather {
+    std::mutex mutex;
+    std::unordered_map<std::string, std::size_t> counts;
+    std::size_t pending = 0;
+    std::function<void(topic_counts)> done;
+  };
+  auto g = std::make_shared<gather>();
+  g->pending = workers_.size();
+  g->done = std::move(done);
+  for (auto& w : workers_) {
+    boost::asio::post(w->loop.context(), [g, w = w.get()] {
+      topic_counts local;
+      local.reserve(w->registry->topic_count());
+      w->registry->for_each_topic(
+          [&local](std::string_view topic, std::size_t n) { local.emplace_back(topic, n); });
+      bool last = false;
+      {
+        std::lock_guard lock(g->mutex);
+        for (auto& [topic, n] : local) {
+          g->counts[std::move(topic)] += n;
+        }
+        last = --g->pending == 0;
+      }
+      if (last) {
+        g->done(topic_counts(g->counts.begin(), g->counts.end()));
+      }
+    });
+  }
+}
+
+void app::tick_stats() {
+  stats_sample sample;
+  sample.uptime_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  sample.time_ms = unix_ms();
+  for (const auto& w : workers_) {
+    const auto& c = w->counters;
+    sample.connections += w->loop.open_connections();
+    sample.sse_streams += c.sse.open.get();
+    sample.sse_h2_streams += c.sse_h2_streams.get();
+    sample.ws_sessions += c.ws.open.get();
+    sample.h2_connections += c.h2_sessions.get();
+    sample.published += c.http_published.get() + c.ws.published.get();
+    sample.deliveries += c.sse.deliveries.get() + c.ws.deliveries.get();
+    sample.slow_consumer_closes +=
+        c.sse.slow_consumer_closes.get() + c.ws.slow_consumer_closes.get();
+    sample.gaps += c.sse.gaps.get() + c.ws.gaps.get();
+    sample.drops += c.sse.drops.get() + c.ws.drops.get();
+    sample.http_requests += c.http_requests.get();
+  }
+  auto history = shared_->broker->snapshot();
+  sample.topics = history.topics;
+  sample.history_messages = history.messages;
+  sample.history_bytes = history.bytes;
+  auto before = std::move(stats_->previous);
+  stats_->previous = sample;
+  // Nobody watching costs nothing but the counter reads above: no loop is asked for its topics.
+  if (!shared_->broker->has_subscribers(http::admin_stats_topic)) {
+    return;
+  }
+  gather_topics([this, sample = std::move(sample),
+                 before = std::move(before)](topic_counts subscribers) mutable {
+    sample.subscribers = std::move(subscribers);
+    sample.rooms = shared_->presence.room_sizes();
+    auto m = std::make_shared<message>();
+    m->kind = message_kind::volatile_;
+    m->topic = std::string(http::admin_stats_topic);
+    m->event = "stats";
+    m->data = render_admin_stats(sample, before ? &*before : nullptr, version, git_revision);
+    m->time_ms = sample.time_ms;
+    sse::encode_message(*m);
+    shared_->broker->broadcast(std::move(m));
+  });
+}
+
 int app::run() {
   for (auto& w : workers_) {
     w->listener->start();
@@ -567,6 +698,18 @@ int app::run() {
     });
   };
   sweep_history();
+
+  // The admin page's figures, once a second (GET /v1/admin/stats).
+  boost::asio::steady_timer stats_timer(control);
+  std::function<void()> stats_tick = [&] {
+    tick_stats();
+    stats_timer.expires_after(1s);
+    stats_timer.async_wait([&](boost::system::error_code ec) {
+      if (!ec)
+        stats_tick();
+    });
+  };
+  stats_tick();
   boost::asio::steady_timer poll(control);
   std::chrono::steady_clock::time_point deadline;
   bool hurried = false;

@@ -2,10 +2,19 @@
 // The assembled server: one loop per thread, each with its listener, topic registry and counters;
 // the broker that connects them; and the drain that ends it all on SIGTERM.
 #include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <functional>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "server/config.hpp"
+
+namespace sb::io {
+class loop;
+}
 
 namespace sb::server {
 
@@ -24,10 +33,24 @@ class app {
   void begin_drain();
   std::string metrics_text() const;
 
+  using topic_counts = std::vector<std::pair<std::string, std::size_t>>;
+  /// Subscribers of each of `topics` summed over the loops: each loop counts its own registry on
+  /// its own thread (no lock, nothing read across threads); `done` runs on `from`'s thread.
+  void count_subscribers(io::loop& from, std::vector<std::string> topics,
+                         std::function<void(std::vector<std::size_t>)> done);
+  /// Every topic with a subscriber and its subscribers summed over the loops; `done` runs on the
+  /// thread of the loop that answers last.
+  void gather_topics(std::function<void(topic_counts)> done);
+  /// One admin stats snapshot to the admin stats topic, when someone watches it (control thread).
+  void tick_stats();
+
   config config_;
   std::uint64_t fd_limit_ = 0;         // RLIMIT_NOFILE after raising it
   std::uint64_t max_connections_ = 0;  // config_.max_connections, capped by fd_limit_
   double start_time_s_ = 0;            // Unix seconds (process_start_time_seconds)
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  struct stats_state;
+  std::unique_ptr<stats_state> stats_;
   std::atomic<bool> draining_{false};
   std::vector<std::unique_ptr<worker>> workers_;
   struct shared_state;

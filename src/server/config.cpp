@@ -282,6 +282,12 @@ const std::vector<config_entry>& config_table() {
        "clock skew allowed on a JWT's `exp` and `nbf`"},
       {"api_keys", field(&config::api_keys), 0, 0,
        "static API keys for backends, comma-separated (Authorization: Bearer <key>)", true},
+      {"admin_api_keys", field(&config::admin_api_keys), 0, 0,
+       "keys for the admin page, /v1/topics and the stats stream, comma-separated "
+       "(Authorization: Bearer <key>); they grant no topic",
+       true},
+      {"admin_session_ttl_s", field(&config::admin_session_ttl_s), 60, 7 * 24 * 3600,
+       "lifetime of the admin page's sign-in cookie"},
       {"auth_cookie", field(&config::auth_cookie), 0, 0, "cookie that may carry a JWT"},
       {"allow_anonymous_subscribe", field(&config::allow_anonymous_subscribe), 0, 0,
        "subscribe without credentials (unset: only in dev mode while no auth is configured)"},

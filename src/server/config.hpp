@@ -54,6 +54,8 @@ struct config {
   std::string jwt_issuer;
   std::string jwt_audience;
   std::vector<std::string> api_keys;
+  std::vector<std::string> admin_api_keys;  // the admin endpoints only (docs/api.md "Admin")
+  std::uint64_t admin_session_ttl_s = 8 * 3600;
   std::string auth_cookie = "switchboard_token";
   std::optional<bool>
       allow_anonymous_subscribe;  // unset: only in dev mode while no auth is configured

@@ -13,5 +13,6 @@ std::string_view openapi_json();
 std::string_view openapi_etag();
 std::string_view asyncapi_yaml();
 std::string_view asyncapi_etag();
+std::string_view admin_html();  // GET /admin
 
 }  // namespace sb::server

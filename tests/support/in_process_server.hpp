@@ -41,7 +41,9 @@ struct in_process_server final : delivery_sink {
                    [] { return std::int64_t{1700000000000}; });
     std::string error;
     auth = *auth::authority::create(
-        auth::authority_config{{}, {}, {}, {}, {"fuzz-key"}, true, true}, error);
+        auth::authority_config{
+            {}, {}, {}, {}, {"fuzz-key"}, {}, std::chrono::seconds(3600), true, true},
+        error);
     limiter.emplace(1e9, 1e9);
     registry.emplace(*broker, 0);
     shared.hub = &*broker;

@@ -114,13 +114,31 @@ TEST(Router, TheApiDocumentsAreRoutes) {
 }
 
 TEST(Router, UnknownPathsAreNone) {
-  for (const char* path : {"", "/v1", "/v1/", "/v1/topics", "/v1/topics/", "/v1/events/",
-                           "/v1/eventsx", "/V1/events", "/v1/topic/a", "/metrics/", "/healthz/x",
-                           "/client.js.map", "/index.htm", "//", "/v2/events", "v1/events"}) {
+  for (const char* path : {"", "/v1", "/v1/", "/v1/topics/", "/v1/events/", "/v1/eventsx",
+                           "/V1/events", "/v1/topic/a", "/metrics/", "/healthz/x", "/client.js.map",
+                           "/index.htm", "//", "/v2/events", "v1/events"}) {
     auto r = match_route(path);
     EXPECT_EQ(r.endpoint, endpoint::none) << '"' << path << '"';
     EXPECT_EQ(r.topic, "") << '"' << path << '"';
   }
+}
+
+TEST(Router, AdminPaths) {
+  EXPECT_EQ(match_route("/v1/topics").endpoint, endpoint::topic_list);
+  EXPECT_EQ(match_route("/admin").endpoint, endpoint::admin_page);
+  EXPECT_EQ(match_route("/v1/admin/stats").endpoint, endpoint::admin_stats);
+  EXPECT_EQ(match_route("/v1/admin/session").endpoint, endpoint::admin_session);
+  // The per-topic endpoints under /v1/topics/ are untouched by the listing.
+  EXPECT_EQ(match_route("/v1/topics/a").endpoint, endpoint::topic_publish);
+  EXPECT_EQ(match_route("/v1/topics/a/history").endpoint, endpoint::topic_history);
+  for (const char* path :
+       {"/admin/", "/admin.html", "/v1/admin", "/v1/admin/", "/v1/admin/statsx"}) {
+    EXPECT_EQ(match_route(path).endpoint, endpoint::none) << path;
+  }
+  EXPECT_EQ(allowed_methods(endpoint::topic_list), "GET, HEAD, OPTIONS");
+  EXPECT_EQ(allowed_methods(endpoint::admin_page), "GET, HEAD, OPTIONS");
+  EXPECT_EQ(allowed_methods(endpoint::admin_stats), "GET, OPTIONS");
+  EXPECT_EQ(allowed_methods(endpoint::admin_session), "POST, OPTIONS");
 }
 
 TEST(Router, AllowedMethods) {
