@@ -39,7 +39,8 @@ std::string lowercase(std::string_view s) {
 /// One request stream. After its head it is either waiting for its body, streaming a publish,
 /// answered, or an SSE stream; its outgoing bytes wait in `out` until flow control lets them go.
 struct h2_session::stream final : sse::sink {
-  stream(h2_session& s, std::int32_t stream_id) : session(s), id(stream_id) {}
+  stream(h2_session& s, std::int32_t stream_id)
+      : session(s), id(stream_id), opened(s.conn_.owner().now()) {}
 
   void send(io::shared_bytes b) override {
     if (!ended) {
@@ -84,10 +85,10 @@ struct h2_session::stream final : sse::sink {
   std::unique_ptr<api::stream_publisher> publisher;
   // The response.
   io::send_queue out;
-  bool eof = false;       // nothing follows `out`
-  bool ended = false;     // aborted: take no more bytes
-  bool deferred = false;  // the data source said NGHTTP2_ERR_DEFERRED
-  std::chrono::steady_clock::time_point opened = std::chrono::steady_clock::now();  // for the 408
+  bool eof = false;                              // nothing follows `out`
+  bool ended = false;                            // aborted: take no more bytes
+  bool deferred = false;                         // the data source said NGHTTP2_ERR_DEFERRED
+  std::chrono::steady_clock::time_point opened;  // for the 408
   std::unique_ptr<sse::stream> sse;
 };
 
@@ -355,8 +356,8 @@ h2_session::stream* h2_session::find(std::int32_t id) {
 
 void h2_session::stream_opened() {
   if (streams_.size() == 1) {
-    next_heartbeat_ = std::chrono::steady_clock::now() + ctx_.shared.sse.heartbeat -
-                      std::chrono::milliseconds(50);
+    next_heartbeat_ =
+        conn_.owner().now() + ctx_.shared.sse.heartbeat - std::chrono::milliseconds(50);
     conn_.set_timer(tick());
   }
 }
@@ -661,7 +662,7 @@ void h2_session::on_timer() {
     conn_.request_flush();
     return;
   }
-  auto now = std::chrono::steady_clock::now();
+  auto now = conn_.owner().now();
   bool beat = now >= next_heartbeat_;
   if (beat) {
     next_heartbeat_ = now + ctx_.shared.sse.heartbeat - std::chrono::milliseconds(50);
