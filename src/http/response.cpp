@@ -42,6 +42,8 @@ std::string_view reason_phrase(unsigned status) {
       return "Request Timeout";
     case 413:
       return "Content Too Large";
+    case 426:
+      return "Upgrade Required";
     case 429:
       return "Too Many Requests";
     case 431:
