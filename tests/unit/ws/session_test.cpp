@@ -324,5 +324,49 @@ TEST_F(ws_session_test, subscribe_with_since_replays_then_goes_live_without_dupl
                                                     R"({"op":"gap","topics":["hist/1"]})"}));
 }
 
+TEST_F(ws_session_test, presence_joins_get_a_snapshot_and_diffs_come_once_per_tick) {
+  ws_client a, b;
+  open(a);
+  open(b);
+  send(a, R"({"op":"presence.join","topic":"room/9","state":{"x":1},"ref":1})");
+  auto got = a.texts();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0], R"({"op":"ack","ref":1})");
+  auto a_id = got[1].substr(got[1].find(R"("id":")") + 6);
+  a_id = a_id.substr(0, a_id.find('"'));
+  EXPECT_EQ(got[1], R"({"op":"presence","topic":"room/9","count":1,"members":[{"id":")" + a_id +
+                        R"(","state":{"x":1}}]})");
+  w.presence_tick();
+  EXPECT_EQ(a.texts(),
+            std::vector<std::string>{R"({"op":"presence","topic":"room/9","joins":[{"id":")" +
+                                     a_id + R"(","state":{"x":1}}],"leaves":[]})"});
+  // b subscribes (without joining): it gets the diffs too. Within one tick a updates twice and a
+  // third client joins and leaves: one diff, with a's last state and no trace of the third.
+  send(b, R"({"op":"subscribe","topic":"room/9"})");
+  b.texts();
+  send(a, R"({"op":"presence.update","topic":"room/9","state":{"x":2}})");
+  send(a, R"({"op":"presence.update","topic":"room/9","state":{"x":3}})");
+  EXPECT_EQ(a.texts(),
+            (std::vector<std::string>{R"({"op":"ack","ref":null})", R"({"op":"ack","ref":null})"}));
+  {
+    ws_client flicker;
+    open(flicker);
+    send(flicker, R"({"op":"presence.join","topic":"room/9"})");
+    send(flicker, R"({"op":"presence.leave","topic":"room/9"})");
+  }
+  w.presence_tick();
+  std::string diff = R"({"op":"presence","topic":"room/9","joins":[{"id":")" + a_id +
+                     R"(","state":{"x":3}}],"leaves":[]})";
+  EXPECT_EQ(a.texts(), std::vector<std::string>{diff});
+  EXPECT_EQ(b.texts(), std::vector<std::string>{diff});
+  // A dropped connection leaves at once; the next tick says so.
+  a.peer.close();
+  w.run();
+  w.presence_tick();
+  EXPECT_EQ(b.texts(),
+            std::vector<std::string>{R"({"op":"presence","topic":"room/9","joins":[],"leaves":[")" +
+                                     a_id + R"("]})"});
+}
+
 }  // namespace
 }  // namespace sb
