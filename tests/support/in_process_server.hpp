@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <cstdint>
@@ -55,6 +56,7 @@ struct in_process_server final : delivery_sink {
     shared.presence = &presence;
     shared.auth = auth.get();
     shared.auth_cookie = "switchboard_token";
+    shared.draining = &draining;
     shared.publish_limits = &*limiter;
     shared.encode = encode;
     tune(shared.limits);
@@ -131,7 +133,6 @@ struct in_process_server final : delivery_sink {
         .append("\r\nConnection: close\r\n\r\n")
         .append(data);
     auto answer = request(req);
-    last_answer = answer;
     auto at = answer.find("\"id\":\"");
     if (answer.rfind("HTTP/1.1 201 ", 0) != 0 || at == std::string::npos) {
       return {};
@@ -150,6 +151,18 @@ struct in_process_server final : delivery_sink {
       m->set_ws_frame(std::make_shared<const std::string>(ws::presence_diff_frame(diff)), true);
       broker->broadcast(std::move(m));
     }
+    run();
+  }
+
+  /// What server/app.cpp does on SIGTERM, at once for every connection: readiness fails, new
+  /// streams are refused, and every connection is told to say goodbye its protocol's way.
+  void drain() {
+    draining.store(true);
+    loop.for_each_connection([](io::connection& c) {
+      if (c.is_open() && c.handler()) {
+        c.handler()->on_drain();
+      }
+    });
     run();
   }
 
@@ -178,8 +191,8 @@ struct in_process_server final : delivery_sink {
     loop.context().restart();
   }
 
-  std::string last_answer;
   fake_clock clock;
+  std::atomic<bool> draining{false};
   io::loop loop;
   loop_counters counters;
   presence_registry presence;

@@ -233,5 +233,41 @@ TEST_F(http_session_test, a_request_followed_by_fin_is_answered_before_the_close
   EXPECT_TRUE(peer.hung_up());
 }
 
+TEST_F(http_session_test, publishes_over_the_clients_rate_are_429_and_the_connection_kept) {
+  w.limiter.emplace(0.001, 2);  // a burst of 2, then (almost) nothing
+  peer_socket peer;
+  w.accept(peer);
+  std::string publish =
+      "POST /v1/topics/rate/1 HTTP/1.1\r\nHost: test\r\nContent-Length: 1\r\n\r\nx";
+  peer.write(publish + publish + publish + std::string(healthz));
+  w.run();
+  auto got = peer.read();
+  EXPECT_EQ(status_lines(got),
+            (std::vector<std::string>{"HTTP/1.1 201 Created", "HTTP/1.1 201 Created",
+                                      "HTTP/1.1 429 Too Many Requests", "HTTP/1.1 200 OK"}))
+      << got;
+  EXPECT_NE(got.find("\"error\":\"rate_limited\""), std::string::npos) << got;
+  EXPECT_FALSE(peer.hung_up());
+}
+
+TEST_F(http_session_test,
+       on_drain_an_idle_keep_alive_connection_is_closed_and_a_request_answered_with_close) {
+  peer_socket idle, busy;
+  w.accept(idle);
+  idle.write(healthz);
+  w.accept(busy);
+  busy.write("GET /healthz HTTP/1.1\r\nHost: test\r\n");  // a head in progress
+  w.run();
+  EXPECT_EQ(status_lines(idle.read()), std::vector<std::string>{"HTTP/1.1 200 OK"});
+  w.drain();
+  EXPECT_EQ(idle.read(), "");
+  EXPECT_TRUE(idle.hung_up());
+  busy.write("\r\n");
+  w.run();
+  auto got = busy.read();
+  EXPECT_EQ(status_lines(got), std::vector<std::string>{"HTTP/1.1 200 OK"});
+  EXPECT_TRUE(busy.hung_up());
+}
+
 }  // namespace
 }  // namespace sb
