@@ -69,9 +69,10 @@ class ws_session_test : public ::testing::Test {
     w.shared.ws.max_message_bytes = 1024;
   }
 
-  /// Upgrades a new connection; the 101 is checked and consumed.
-  void open(ws_client& c) {
-    w.accept(c.peer);
+  /// Upgrades a new connection; the 101 is checked and consumed. `send_buffer`: as for
+  /// in_process_server::accept.
+  void open(ws_client& c, int send_buffer = 0) {
+    w.accept(c.peer, send_buffer);
     c.peer.write(upgrade);
     w.run();
     auto head = c.peer.read();
@@ -366,6 +367,44 @@ TEST_F(ws_session_test, presence_joins_get_a_snapshot_and_diffs_come_once_per_ti
   EXPECT_EQ(b.texts(),
             std::vector<std::string>{R"({"op":"presence","topic":"room/9","joins":[],"leaves":[")" +
                                      a_id + R"("]})"});
+}
+
+TEST_F(ws_session_test, on_drain_the_server_closes_with_1012) {
+  ws_client c;
+  open(c);
+  w.drain();
+  expect_closed_with(c, 1012, "server restarting");
+}
+
+TEST_F(ws_session_test, a_subscriber_over_the_hard_bound_is_closed_with_1008_ahead_of_its_backlog) {
+  w.shared.ws.high_water = 1024;
+  w.shared.ws.backlog = {.hard_bytes = 32 << 10, .soft_bytes = 16 << 10, .soft_for = 1h};
+  ws_client slow;
+  open(slow, 4096);
+  send(slow, R"({"op":"subscribe","topic":"flood/1"})");
+  std::string data(1000, 'x');
+  for (int i = 0; i < 80; ++i) {  // 80 KB, more than the socket and the hard bound hold
+    ASSERT_FALSE(w.publish("flood/1", data).empty());
+  }
+  // What the kernel had taken arrives, then the close: queued frames not yet started are dropped.
+  std::vector<ws_frame> got;
+  for (int i = 0; i < 100 && !slow.peer.hung_up(); ++i) {
+    for (auto& f : slow.frames()) {
+      got.push_back(std::move(f));
+    }
+    w.run();
+    if (!got.empty() && got.back().opcode == op_close) {
+      slow.peer.shutdown_write();
+    }
+  }
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.back().opcode, op_close);
+  EXPECT_EQ(got.back().close_code(), 1008);
+  EXPECT_EQ(got.back().close_reason(), "slow consumer: resubscribe with since to resume");
+  EXPECT_LT(got.size(), 80u);
+  EXPECT_EQ(w.counters.slow_consumer_closes.get(), 1u);
+  EXPECT_TRUE(slow.peer.hung_up());
+  expect_still_serving();
 }
 
 }  // namespace
