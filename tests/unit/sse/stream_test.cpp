@@ -104,6 +104,22 @@ TEST_F(sse_stream_test, an_unrecoverable_position_gives_a_gap_then_the_retained_
   EXPECT_EQ(peer.read(), "id: " + e + "3\ndata: three\n\n");
 }
 
+TEST_F(sse_stream_test, a_fresh_stream_gets_the_retained_message_with_its_current_id_then_live) {
+  auto e = epoch_of(w.publish("status/1", "old"));
+  w.publish("status/1", "current", "retain=true");
+  w.publish("status/1", "not retained");
+  peer_socket peer;
+  // The retained message is the topic's state: it carries the stream's id (the head, 3), so a
+  // reconnect does not replay what came after it.
+  EXPECT_EQ(open(peer, "/v1/events?topic=status/1"), "retry: 1\nid: " + e +
+                                                         "3\n\n"
+                                                         "id: " +
+                                                         e + "3\ndata: current\n\n");
+  w.publish("status/1", "next");
+  w.run();
+  EXPECT_EQ(peer.read(), "id: " + e + "4\ndata: next\n\n");
+}
+
 TEST_F(sse_stream_test, a_malformed_since_is_a_400_and_the_server_serves_on) {
   auto answer = w.request(
       "GET /v1/events?topic=orders/4&since=zz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
