@@ -85,10 +85,11 @@ struct h2_session::stream final : sse::sink {
   std::unique_ptr<api::stream_publisher> publisher;
   // The response.
   io::send_queue out;
-  bool eof = false;                              // nothing follows `out`
-  bool ended = false;                            // aborted: take no more bytes
-  bool deferred = false;                         // the data source said NGHTTP2_ERR_DEFERRED
-  std::chrono::steady_clock::time_point opened;  // for the 408
+  bool eof = false;       // nothing follows `out`
+  bool ended = false;     // aborted: take no more bytes
+  bool deferred = false;  // the data source said NGHTTP2_ERR_DEFERRED
+  // When the request began, on the loop's clock (for the 408).
+  std::chrono::steady_clock::time_point opened;
   std::unique_ptr<sse::stream> sse;
 };
 
