@@ -41,7 +41,8 @@ std::string lowercase(std::string_view s) {
 /// One request stream. After its head it is either waiting for its body, streaming a publish,
 /// answered, or an SSE stream; its outgoing bytes wait in `out` until flow control lets them go.
 struct h2_session::stream final : sse::sink {
-  stream(h2_session& s, std::int32_t stream_id) : session(s), id(stream_id) {}
+  stream(h2_session& s, std::int32_t stream_id)
+      : session(s), id(stream_id), opened(s.conn_.owner().now()) {}
 
   void send(io::shared_bytes b) override {
     if (!ended) {
@@ -91,7 +92,8 @@ struct h2_session::stream final : sse::sink {
   bool eof = false;       // nothing follows `out`
   bool ended = false;     // aborted: take no more bytes
   bool deferred = false;  // the data source said NGHTTP2_ERR_DEFERRED
-  std::chrono::steady_clock::time_point opened = std::chrono::steady_clock::now();  // for the 408
+  // When the request began, on the loop's clock (for the 408).
+  std::chrono::steady_clock::time_point opened;
   std::unique_ptr<sse::stream> sse;
   bool sse_counted = false;  // in counters.sse_h2_streams
 };
@@ -360,8 +362,8 @@ h2_session::stream* h2_session::find(std::int32_t id) {
 
 void h2_session::stream_opened() {
   if (streams_.size() == 1) {
-    next_heartbeat_ = std::chrono::steady_clock::now() + ctx_.shared.sse.heartbeat -
-                      std::chrono::milliseconds(50);
+    next_heartbeat_ =
+        conn_.owner().now() + ctx_.shared.sse.heartbeat - std::chrono::milliseconds(50);
     conn_.set_timer(tick());
   }
 }
@@ -687,7 +689,7 @@ void h2_session::on_timer() {
     conn_.request_flush();
     return;
   }
-  auto now = std::chrono::steady_clock::now();
+  auto now = conn_.owner().now();
   bool beat = now >= next_heartbeat_;
   if (beat) {
     next_heartbeat_ = now + ctx_.shared.sse.heartbeat - std::chrono::milliseconds(50);

@@ -8,8 +8,8 @@
 
 namespace sb::io {
 
-loop::loop(std::size_t index, timing_wheel::duration tick)
-    : index_(index), ctx_(1), wheel_(ctx_, tick) {}
+loop::loop(std::size_t index, timing_wheel::duration tick, const time_source* time)
+    : index_(index), ctx_(1), wheel_(ctx_, tick, 512, time) {}
 
 loop::~loop() {
   pending_flush_.clear();

@@ -4,13 +4,23 @@
 
 namespace sb::io {
 
-timing_wheel::timing_wheel(boost::asio::io_context& ctx, duration tick, std::size_t slots)
-    : timer_(ctx), tick_(tick), slots_(slots) {}
+timing_wheel::timing_wheel(boost::asio::io_context& ctx, duration tick, std::size_t slots,
+                           const time_source* time)
+    : timer_(ctx), tick_(tick), slots_(slots), time_(time) {}
 
 void timing_wheel::start() {
   running_ = true;
-  next_tick_ = std::chrono::steady_clock::now() + tick_;
-  arm();
+  next_tick_ = now() + tick_;
+  if (!time_) {
+    arm();
+  }
+}
+
+void timing_wheel::advance() {
+  while (time_ && running_ && next_tick_ <= time_->now()) {
+    turn();
+    next_tick_ += tick_;
+  }
 }
 
 void timing_wheel::stop() {
@@ -36,6 +46,16 @@ void timing_wheel::arm() {
 }
 
 void timing_wheel::on_tick() {
+  turn();
+  next_tick_ += tick_;
+  auto now = std::chrono::steady_clock::now();
+  if (next_tick_ < now) {
+    next_tick_ = now;  // a stalled loop catches up without a burst of ticks
+  }
+  arm();
+}
+
+void timing_wheel::turn() {
   current_ = (current_ + 1) % slots_.size();
   // Move the due entries out first: a firing entry may reschedule itself or destroy others.
   slot due;
@@ -54,12 +74,6 @@ void timing_wheel::on_tick() {
     due.pop_front();
     e.fire_(e.target_);
   }
-  next_tick_ += tick_;
-  auto now = std::chrono::steady_clock::now();
-  if (next_tick_ < now) {
-    next_tick_ = now;  // a stalled loop catches up without a burst of ticks
-  }
-  arm();
 }
 
 }  // namespace sb::io

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "io/time_source.hpp"
+
 namespace sb::io {
 
 class timing_wheel;
@@ -42,11 +44,20 @@ class timing_wheel {
  public:
   using duration = std::chrono::milliseconds;
 
-  /// Ticks every `tick` on `ctx`; delays are rounded up to whole ticks.
-  timing_wheel(boost::asio::io_context& ctx, duration tick, std::size_t slots = 512);
+  /// Ticks every `tick` on `ctx`; delays are rounded up to whole ticks. With a `time` source
+  /// (a test's), no Asio timer runs: the wheel ticks only in advance(). `time` outlives the wheel.
+  timing_wheel(boost::asio::io_context& ctx, duration tick, std::size_t slots = 512,
+               const time_source* time = nullptr);
 
   void start();
   void stop();
+
+  /// With a time source: runs every tick due by its now(), in order. Without one, does nothing.
+  void advance();
+  /// The wheel's time: the time source's, else steady_clock's.
+  time_source::time_point now() const {
+    return time_ ? time_->now() : std::chrono::steady_clock::now();
+  }
 
   /// (Re)schedules `e` to fire once after `delay`.
   void schedule(wheel_entry& e, duration delay);
@@ -57,12 +68,14 @@ class timing_wheel {
   using slot = boost::intrusive::list<wheel_entry, boost::intrusive::constant_time_size<false>>;
   void arm();
   void on_tick();
+  void turn();
 
   boost::asio::steady_timer timer_;
   duration tick_;
   std::vector<slot> slots_;
   std::size_t current_ = 0;
   std::chrono::steady_clock::time_point next_tick_;
+  const time_source* time_;
   bool running_ = false;
 };
 

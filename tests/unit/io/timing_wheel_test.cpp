@@ -8,6 +8,8 @@
 #include <memory>
 #include <vector>
 
+#include "../../support/fake_clock.hpp"
+
 namespace sb::io {
 namespace {
 
@@ -269,6 +271,48 @@ TEST(TimingWheelTick, ReportsItsTick) {
   boost::asio::io_context ctx;
   timing_wheel w(ctx, ms(250));
   EXPECT_EQ(w.tick(), ms(250));
+}
+
+/// With a time source the wheel runs no timer: it turns in advance(), once per tick that the
+/// source's time has passed, and not before.
+TEST(timing_wheel_on_a_time_source, fires_exactly_when_the_time_is_moved_past_the_deadline) {
+  boost::asio::io_context ctx;
+  testing::fake_clock clock;
+  timing_wheel wheel(ctx, ms(10), 8, &clock);
+  wheel.start();
+  probe p;
+  wheel.schedule(p.entry, ms(250));  // 25 ticks: three revolutions of 8 and one more
+  EXPECT_EQ(ctx.poll(), 0u);         // nothing armed on the context
+  clock.advance(ms(249));
+  wheel.advance();
+  EXPECT_TRUE(p.fires.empty());
+  clock.advance(ms(1));
+  wheel.advance();
+  EXPECT_EQ(p.fires.size(), 1u);
+  EXPECT_FALSE(p.entry.scheduled());
+  EXPECT_EQ(wheel.now(), clock.now());
+}
+
+TEST(timing_wheel_on_a_time_source, a_jump_runs_every_tick_in_between_in_order) {
+  boost::asio::io_context ctx;
+  testing::fake_clock clock;
+  timing_wheel wheel(ctx, ms(10), 8, &clock);
+  wheel.start();
+  std::vector<int> order;
+  probe late, early;
+  late.then = [&](probe&) { order.push_back(2); };
+  early.then = [&](probe&) {
+    order.push_back(1);
+    wheel.schedule(early.entry, ms(10));  // rescheduled from its callback: fires a tick later
+  };
+  wheel.schedule(late.entry, ms(50));
+  wheel.schedule(early.entry, ms(20));
+  clock.advance(ms(45));
+  wheel.advance();
+  EXPECT_EQ(order, (std::vector<int>{1, 1, 1}));  // 20, 30, 40 ms
+  clock.advance(ms(5));
+  wheel.advance();
+  EXPECT_EQ(order, (std::vector<int>{1, 1, 1, 2, 1}));  // 50 ms: in the order scheduled
 }
 
 }  // namespace
