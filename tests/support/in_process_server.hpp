@@ -3,7 +3,9 @@
 // broker, auth with one API key ("fuzz-key", anonymous access allowed) and the HTTP services,
 // wired as src/server/app.cpp wires them, with the bounds a caller chooses (small ones let short
 // inputs reach every limit). Deliveries are posted to the loop; run() turns it until it is idle.
-// Sessions are started on connections made from one end of a socketpair.
+// Sessions are started on connections made from one end of a socketpair. With `defer`, every
+// broker answer that reads history completes later on the loop (tests/support/deferred_broker.hpp),
+// as a Redis broker would.
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include "core/memory_broker.hpp"
 #include "core/presence.hpp"
 #include "core/topic_registry.hpp"
+#include "deferred_broker.hpp"
 #include "http/publish_limiter.hpp"
 #include "http/services.hpp"
 #include "io/connection.hpp"
@@ -30,7 +33,7 @@ namespace sb::testing {
 
 struct in_process_server final : delivery_sink {
   /// `tune` sets the bounds (http::limits) before anything is wired.
-  explicit in_process_server(const std::function<void(http::limits&)>& tune)
+  explicit in_process_server(const std::function<void(http::limits&)>& tune, bool defer = false)
       : loop(0, std::chrono::milliseconds(10)) {
     message_encoder encode = [](message& m) {
       sse::encode_message(m);
@@ -43,8 +46,13 @@ struct in_process_server final : delivery_sink {
     auth = *auth::authority::create(
         auth::authority_config{{}, {}, {}, {}, {"fuzz-key"}, true, true}, error);
     limiter.emplace(1e9, 1e9);
-    registry.emplace(*broker, 0);
-    shared.hub = &*broker;
+    sb::broker* hub = &*broker;
+    if (defer) {
+      deferred.emplace(*broker, loop.context());
+      hub = &*deferred;
+    }
+    registry.emplace(*hub, 0);
+    shared.hub = hub;
     shared.presence = &presence;
     shared.auth = auth.get();
     shared.auth_cookie = "switchboard_token";
@@ -52,9 +60,9 @@ struct in_process_server final : delivery_sink {
     shared.encode = encode;
     tune(shared.limits);
     shared.metrics_text = [] { return std::string("fuzz 1\n"); };
-    services.emplace(http::loop_services{
-        loop, *registry, counters, shared,
-        ws::context{*registry, *broker, presence, counters, shared.ws, encode}});
+    services.emplace(
+        http::loop_services{loop, *registry, counters, shared,
+                            ws::context{*registry, *hub, presence, counters, shared.ws, encode}});
   }
 
   void deliver(message_ptr m) override {
@@ -92,6 +100,7 @@ struct in_process_server final : delivery_sink {
   loop_counters counters;
   presence_registry presence;
   std::optional<memory_broker> broker;
+  std::optional<deferred_broker> deferred;  // in front of `broker` when asked for
   std::unique_ptr<auth::authority> auth;
   std::optional<http::publish_limiter> limiter;
   std::optional<topic_registry> registry;
