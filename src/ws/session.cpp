@@ -111,11 +111,8 @@ void session::on_readable() {
     return;
   }
   in_->progressed = false;
-  if (auto verdict = parser_.parse(in_->bytes, *this); verdict != 0 && !closing_) {
-    auto code = static_cast<close_code>(verdict);
-    close_with(code, code == close_code::too_big           ? "message too big"
-                     : code == close_code::invalid_payload ? "invalid UTF-8"
-                                                           : "protocol error");
+  if (auto code = parser_.parse(in_->bytes, *this); code != close_code::none && !closing_) {
+    close_with(code, close_reason(code));
     return;
   }
   if (!closing_) {
@@ -184,8 +181,9 @@ void session::on_close(std::uint16_t code, std::string_view) {
   }
   // Echo the peer's close (RFC 6455 §5.5.1), then end the TCP connection.
   closing_ = true;
-  conn_.send(code == 1005 ? make_frame(opcode::close, {})
-                          : make_close_frame(static_cast<close_code>(code), {}));
+  conn_.send(code == static_cast<std::uint16_t>(close_code::no_status)
+                 ? make_frame(opcode::close, {})
+                 : make_close_frame(static_cast<close_code>(code), {}));
   conn_.close_after_flush();
 }
 
