@@ -1,9 +1,9 @@
 #pragma once
-// A broker decorator for tests: every answer that reads history (attach, read_history) and every
-// publish acknowledgement completes later, posted to the subscriber's loop, as a Redis broker
-// completes after a round trip. held(true) keeps the answers back until release(), so a test can
-// deliver live messages (or close the stream) before the answer arrives. Deliveries themselves go
-// through the inner broker's sinks unchanged.
+// A broker decorator for tests: every answer that reads history (attach, read_history) completes
+// later, posted to the subscriber's loop, as a Redis broker completes after a round trip.
+// held(true) keeps the answers back until release(), so a test can deliver live messages (or close
+// the stream) before the answer arrives. Deliveries themselves go through the inner broker's sinks
+// unchanged.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <functional>
@@ -30,10 +30,10 @@ class deferred_broker final : public broker {
   }
   std::size_t waiting() const { return waiting_.size(); }
 
+  /// Publish acknowledgements stay synchronous: the HTTP stream publish reads its last id when
+  /// the body ends, so an asynchronous publish is a change of its own.
   void publish(std::vector<publish_item> items, publish_handler done) override {
-    inner_.publish(std::move(items), [this, done = std::move(done)](auto r) mutable {
-      later([done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
-    });
+    inner_.publish(std::move(items), std::move(done));
   }
   void attach(std::size_t loop_index, std::string_view topic, std::optional<position> since,
               attach_handler done) override {

@@ -289,5 +289,26 @@ TEST_F(deferred_attach_test, WebSocketUnsubscribedOrClosedBeforeTheAnswerIsNotTo
   EXPECT_EQ(ws_ids(server_texts(read(peer), false), &gaps), (std::vector<std::string>{m3}));
 }
 
+TEST_F(deferred_attach_test, HistoryAnsweredLaterReachesItsRequestOrNobody) {
+  auto m1 = publish("1");
+  settle();
+  w_.deferred->hold(true);
+  int peer = open();
+  write(peer, "GET /v1/topics/" + topic_ + "/history HTTP/1.1\r\nHost: x\r\n\r\n");
+  int gone = open();
+  write(gone, "GET /v1/topics/" + topic_ + "/history HTTP/1.1\r\nHost: x\r\n\r\n");
+  settle();
+  EXPECT_EQ(w_.deferred->waiting(), 2u);
+  EXPECT_EQ(read(peer), "");
+  ::shutdown(gone, SHUT_RDWR);  // this client hangs up before its answer
+  settle();
+  w_.deferred->hold(false);
+  w_.deferred->release();
+  settle();
+  auto answer = read(peer);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
+  EXPECT_NE(answer.find(m1), std::string::npos) << answer;
+}
+
 }  // namespace
 }  // namespace sb
