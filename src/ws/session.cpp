@@ -324,7 +324,7 @@ void session::publish(client_op& op) {
     case publish_fault::data_too_large:
       fail_op(op.ref, "payload_too_large", "data is larger than max_message_bytes");
       return;
-    case publish_fault::data_not_utf8:
+    case publish_fault::data_not_utf8:  // not reached: the frame and JSON parsers checked it
       fail_op(op.ref, "bad_field", "data must be UTF-8");
       return;
     case publish_fault::bad_event:
