@@ -5,11 +5,15 @@
 // (tests/support/in_process_server.hpp) with tests/support/deferred_broker.hpp in front of the
 // memory broker.
 #include <gtest/gtest.h>
+#include <nghttp2/nghttp2.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <map>
 #include <regex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../../support/in_process_server.hpp"
@@ -308,6 +312,107 @@ TEST_F(deferred_attach_test, HistoryAnsweredLaterReachesItsRequestOrNobody) {
   auto answer = read(peer);
   EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
   EXPECT_NE(answer.find(m1), std::string::npos) << answer;
+}
+
+/// An HTTP/2 client (nghttp2) on a socketpair's peer end: what each stream received, and which
+/// streams were closed.
+class h2_client {
+ public:
+  explicit h2_client(int peer) : peer_(peer) {
+    nghttp2_session_callbacks* cb = nullptr;
+    nghttp2_session_callbacks_new(&cb);
+    nghttp2_session_callbacks_set_send_callback(
+        cb, [](nghttp2_session*, const std::uint8_t* data, std::size_t n, int, void* self) {
+          auto sent = ::send(static_cast<h2_client*>(self)->peer_, data, n, MSG_NOSIGNAL);
+          return static_cast<ssize_t>(sent);
+        });
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
+        cb, [](nghttp2_session*, std::uint8_t, std::int32_t id, const std::uint8_t* data,
+               std::size_t n, void* self) {
+          static_cast<h2_client*>(self)->bodies_[id].append(reinterpret_cast<const char*>(data), n);
+          return 0;
+        });
+    nghttp2_session_client_new(&session_, cb, this);
+    nghttp2_session_callbacks_del(cb);
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, nullptr, 0);
+  }
+  ~h2_client() { nghttp2_session_del(session_); }
+
+  std::int32_t get(const std::string& path) {
+    auto nv = [](const char* name, const std::string& value) {
+      return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(name)),
+                        reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())),
+                        std::strlen(name), value.size(), NGHTTP2_NV_FLAG_NONE};
+    };
+    std::string method = "GET", scheme = "http", authority = "127.0.0.1";
+    nghttp2_nv head[] = {nv(":method", method), nv(":scheme", scheme), nv(":authority", authority),
+                         nv(":path", path)};
+    return nghttp2_submit_request(session_, nullptr, head, 4, nullptr, nullptr);
+  }
+  void cancel(std::int32_t id) {
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+  }
+  /// Sends what the session has to send, and takes in what the server wrote.
+  void exchange() {
+    nghttp2_session_send(session_);
+    char buf[65536];
+    ssize_t n;
+    while ((n = ::recv(peer_, buf, sizeof buf, MSG_DONTWAIT)) > 0) {
+      nghttp2_session_mem_recv(session_, reinterpret_cast<std::uint8_t*>(buf),
+                               static_cast<std::size_t>(n));
+    }
+    nghttp2_session_send(session_);
+  }
+  /// What stream `id` received since the last take.
+  std::string take(std::int32_t id) { return std::exchange(bodies_[id], {}); }
+
+ private:
+  int peer_;
+  nghttp2_session* session_ = nullptr;
+  std::map<std::int32_t, std::string> bodies_;
+};
+
+TEST_F(deferred_attach_test, Http2SseStreamsMergeEarlyMessagesAndForgetCancelledStreams) {
+  auto m1 = publish("1");
+  auto m2 = publish("2");
+  settle();
+  w_.deferred->hold(true);
+  int peer = open();
+  h2_client c(peer);
+  auto kept = c.get("/v1/events?topic=" + topic_ + "&since=" + m1);
+  auto cancelled = c.get("/v1/events?topic=" + topic_);
+  for (int i = 0; i < 3; ++i) {
+    c.exchange();
+    settle();
+  }
+  EXPECT_EQ(w_.deferred->waiting(), 2u);
+  EXPECT_EQ(w_.counters.sse_streams.get(), 2u);
+  auto m3 = publish("3");
+  settle();
+  c.cancel(cancelled);  // gone before its answer
+  for (int i = 0; i < 3; ++i) {
+    c.exchange();
+    settle();
+  }
+  EXPECT_EQ(w_.counters.sse_streams.get(), 1u);
+  EXPECT_EQ(w_.registry->pending_attaches(), 1u);
+  EXPECT_TRUE(sse_ids(c.take(kept)).empty());
+  w_.deferred->hold(false);
+  w_.deferred->release();
+  for (int i = 0; i < 3; ++i) {
+    settle();
+    c.exchange();
+  }
+  auto body = c.take(kept);
+  EXPECT_EQ(sse_ids(body), (std::vector<std::string>{m1, m2, m3})) << body;
+  EXPECT_EQ(body.find("gap"), std::string::npos) << body;
+  EXPECT_TRUE(c.take(cancelled).empty());
+  auto m4 = publish("4");
+  for (int i = 0; i < 3; ++i) {
+    settle();
+    c.exchange();
+  }
+  EXPECT_EQ(sse_ids(c.take(kept)), (std::vector<std::string>{m4}));
 }
 
 }  // namespace
