@@ -9,6 +9,7 @@
 //
 // The fast path (a subscriber that keeps up) is inline and allocates nothing: a seq compare, an
 // emptiness test and a compare against the high-water mark, as it was in each transport.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -49,6 +50,9 @@ struct delivery_verdict {
   /// The overflow policy dropped a message (count it).
   bool dropped = false;
   close_reason reason = close_reason::none;
+
+  /// The common case, tested first by owners: write it, nothing else to do.
+  bool write_only() const { return act == action::write && !gap; }
 };
 
 class subscriber_queue {
@@ -58,7 +62,8 @@ class subscriber_queue {
   /// `limits` belongs to the owner's settings and outlives the queue. Messages are written at once
   /// while the socket holds less than `high_water` bytes and nothing waits here.
   subscriber_queue(const backlog_limits& limits, std::size_t high_water)
-      : limits_(&limits), high_water_(high_water) {}
+      : limits_(&limits),
+        high_water_(static_cast<std::uint32_t>(std::min<std::size_t>(high_water, UINT32_MAX))) {}
 
   /// While held, nothing is written or handed out (an SSE stream before its preamble).
   void hold(bool on) { holding_ = on; }
@@ -115,29 +120,33 @@ class subscriber_queue {
   /// broker makes any, so it is allocated only then.
   std::unique_ptr<early_list> early_;
   const backlog_limits* limits_;
-  std::size_t high_water_;
-  std::uint32_t resume_topics_ = 0;
-  bool holding_ = false;
+  std::uint32_t high_water_;  // 32 bits: one queue per subscriber, kept small
+  // Bit fields: a subscriber's topics are bounded far below 2^31 (max_topics_per_connection).
+  std::uint32_t resume_topics_ : 31 = 0;
+  std::uint32_t holding_ : 1 = 0;
 };
 
 inline delivery_verdict subscriber_queue::offer(queued_subscription& s, const message_ptr& m,
                                                 std::size_t queued, clock::time_point now) {
-  delivery_verdict v;
+  bool gap = false;
   if (m->stored()) {
-    if (!s.attached) {
+    if (!s.attached) [[unlikely]] {
       return park(s, m);
     }
-    if (m->pos.epoch == s.at.epoch && m->pos.seq <= s.at.seq) {
-      return v;  // replayed already, or queued before this subscriber attached
+    const auto& pos = m->pos;
+    if (pos.epoch == s.at.epoch) {
+      if (pos.seq <= s.at.seq) {
+        return {};  // replayed already, or queued before this subscriber attached
+      }
+    } else {
+      gap = true;  // the topic's history was lost under us
     }
-    v.gap = m->pos.epoch != s.at.epoch;  // the topic's history was lost under us
-    s.at = m->pos;
+    s.at = pos;
   }
-  if (!holding_ && feed_.empty() && queued < high_water_) {
-    v.act = delivery_verdict::action::write;
-    return v;
+  if (!holding_ && feed_.empty() && queued < high_water_) [[likely]] {
+    return {delivery_verdict::action::write, gap};
   }
-  return queue_live(s, m, queued, now, v);
+  return queue_live(s, m, queued, now, {delivery_verdict::action::skip, gap});
 }
 
 }  // namespace sb

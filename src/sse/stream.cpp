@@ -150,7 +150,12 @@ void stream::on_message(subscription& s, const message_ptr& m) {
     return;  // presence diffs have no SSE form
   }
   auto& t = static_cast<topic_sub&>(s);
-  act(t, m, queue_.offer(t, m, out_.queued_bytes()));
+  auto v = queue_.offer(t, m, out_.queued_bytes());
+  if (v.write_only()) [[likely]] {
+    emit(t, m);  // the fan-out fast path: no call through act()
+    return;
+  }
+  act(t, m, v);
 }
 
 void stream::act(topic_sub& t, const message_ptr& m, const delivery_verdict& v) {

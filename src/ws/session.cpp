@@ -478,7 +478,12 @@ void session::on_message(subscription& s, const message_ptr& m) {
       return;  // a cursor does not need to see itself move
     }
   }
-  act(t, m, queue_.offer(t, m, conn_.queued_bytes()));
+  auto v = queue_.offer(t, m, conn_.queued_bytes());
+  if (v.write_only()) [[likely]] {
+    emit(t, m);  // the fan-out fast path: no call through act()
+    return;
+  }
+  act(t, m, v);
 }
 
 void session::act(topic_state& t, const message_ptr& m, const delivery_verdict& v) {
