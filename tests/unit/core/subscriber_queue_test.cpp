@@ -214,6 +214,19 @@ TEST_F(subscriber_queue_test, DropPolicyDropsAndMarksOneGap) {
   EXPECT_EQ(a_.at, (position{1, 3}));  // dropped is not redelivered
 }
 
+TEST_F(subscriber_queue_test, AReplayIsNeverOvertakenByConflation) {
+  // Found by tests/fuzz/subscriber_queue_fuzz: a `latest` topic with a live message pending is
+  // attached again; a later message must not replace the pending one, ahead of the replay.
+  a_.policy = overflow_policy::latest;
+  attach(a_);
+  EXPECT_EQ(q_.offer(a_, stored(1), high_water_, t0_).act, action::hold);
+  subscriber_queue::begin_attach(a_);
+  std::vector<message_ptr> missed{stored(2), stored(3)};
+  q_.attached(a_, {1, 3}, std::move(missed), 0, t0_);
+  EXPECT_EQ(q_.offer(a_, stored(4), limits_.hard_bytes, t0_).act, action::hold);
+  EXPECT_EQ(drain(), (std::vector<long>{1, 2, 3, 4}));
+}
+
 TEST_F(subscriber_queue_test, VolatileIsDroppedOverTheBoundAndNeverCloses) {
   attach(a_);
   auto v = q_.offer(a_, volatile_msg(), limits_.hard_bytes, t0_);
