@@ -119,15 +119,8 @@ void memory_broker::settle(shard& s) {
 
 std::optional<position> memory_broker::append(shard& s, publish_item& item, std::int64_t now) {
   auto& t = state_for(s, item.topic);
-  auto m = std::make_shared<message>();
+  auto m = make_message(message_kind::stored, std::move(item), now);
   m->pos = {t.epoch, ++t.last_seq};
-  m->topic = std::move(item.topic);
-  m->event = std::move(item.event);
-  m->data = std::move(item.data);
-  m->time_ms = now;
-  m->published_ns = steady_now_ns();
-  m->retain = item.retain;
-  m->from = std::move(item.from);
   if (encode_) {
     encode_(*m);
   }

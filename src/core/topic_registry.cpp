@@ -17,18 +17,34 @@ void topic_registry::subscribe(subscription& s, std::string_view topic,
   it->second.list.push_back(s);
   ++it->second.count;
   s.topic_ = &it->first;
-  broker_->attach(loop_index_, topic, since, std::move(done));
+  attach(s, it->first, since, std::move(done));
 }
 
 void topic_registry::resume(subscription& s, std::optional<position> since,
                             broker::attach_handler done) {
-  broker_->attach(loop_index_, *s.topic_, since, std::move(done));
+  attach(s, *s.topic_, since, std::move(done));
+}
+
+void topic_registry::attach(subscription& s, std::string_view topic, std::optional<position> since,
+                            broker::attach_handler done) {
+  auto ticket = ++next_ticket_;
+  pending_[&s] = ticket;
+  broker_->attach(loop_index_, topic, since,
+                  [this, key = &s, ticket, done = std::move(done)](attach_result r) {
+                    auto it = pending_.find(key);
+                    if (it == pending_.end() || it->second != ticket) {
+                      return;  // unsubscribed meanwhile, or asked again since
+                    }
+                    pending_.erase(it);
+                    done(std::move(r));
+                  });
 }
 
 void topic_registry::unsubscribe(subscription& s) {
   if (!s.is_linked()) {
     return;
   }
+  pending_.erase(&s);
   auto it = topics_.find(*s.topic_);
   it->second.list.erase(it->second.list.iterator_to(s));
   --it->second.count;

@@ -4,6 +4,7 @@
 // allocation, and a message reaches a topic's local subscribers by walking one list.
 #include <boost/intrusive/list.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -60,10 +61,14 @@ class topic_registry {
 
   /// Links `s` to `topic` on this loop, then asks the broker what a reader at `since` missed.
   /// Messages may reach `s` through `on_message` before `done` runs (asynchronous brokers).
+  /// `done` runs only while `s` is still subscribed and this is its latest attach: an answer that
+  /// arrives after unsubscribe() (the stream closed meanwhile) or after another resume() is
+  /// dropped here, so `done` may capture `s` and its owner.
   void subscribe(subscription& s, std::string_view topic, std::optional<position> since,
                  broker::attach_handler done);
 
-  /// For a subscription linked already: asks the broker again what a reader at `since` missed.
+  /// For a subscription linked already: asks the broker again what a reader at `since` missed
+  /// (the same guarantee for `done`).
   void resume(subscription& s, std::optional<position> since, broker::attach_handler done);
 
   /// Unlinks `s`; the loop detaches from the topic when `s` was its last local subscriber.
@@ -82,8 +87,13 @@ class topic_registry {
       f(std::string_view(name), members.count);
     }
   }
+  /// Attaches asked and not answered yet.
+  std::size_t pending_attaches() const { return pending_.size(); }
 
  private:
+  void attach(subscription& s, std::string_view topic, std::optional<position> since,
+              broker::attach_handler done);
+
   using member_list =
       boost::intrusive::list<subscription, boost::intrusive::constant_time_size<false>>;
   struct string_hash {
@@ -97,6 +107,10 @@ class topic_registry {
     std::size_t count = 0;  // the list's size (the list does not keep one, to stay small)
   };
   std::unordered_map<std::string, members, string_hash, std::equal_to<>> topics_;
+  /// The attaches not answered yet, by subscription, each with the ticket of its latest ask. The
+  /// answer carries its ticket and the subscription's address, never touched unless it is here.
+  std::unordered_map<const subscription*, std::uint64_t> pending_;
+  std::uint64_t next_ticket_ = 0;
   broker* broker_;
   std::size_t loop_index_;
 };

@@ -7,6 +7,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/token_bucket.hpp"
+
 namespace sb::http {
 
 class publish_limiter {
@@ -17,14 +19,10 @@ class publish_limiter {
   bool take(const std::string& client, double n = 1);
 
  private:
-  struct bucket {
-    double tokens;
-    std::chrono::steady_clock::time_point last;
-  };
   double rate_;
   double burst_;
   std::mutex mutex_;
-  std::unordered_map<std::string, bucket> buckets_;
+  std::unordered_map<std::string, token_bucket> buckets_;
 };
 
 }  // namespace sb::http

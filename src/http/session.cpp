@@ -236,7 +236,13 @@ void session::on_complete() {
                        route_.topic,
                        who_ ? *who_ : nobody,
                        client_};
-  serve(route_.endpoint, request, ctx_, [this](response r) { respond(std::move(r)); });
+  // An asynchronous broker (a history read) may answer after the connection closed, or after it
+  // was handed to another handler: the answer then goes nowhere.
+  serve(route_.endpoint, request, ctx_, [this, conn = conn_.weak_from_this()](response r) {
+    if (auto c = conn.lock(); c && c->is_open() && c->handler() == this) {
+      respond(std::move(r));
+    }
+  });
 }
 
 void session::open_events() {

@@ -19,6 +19,8 @@
 
 #include "auth/authority.hpp"
 #include "core/memory_broker.hpp"
+#include "core/publish.hpp"
+#include "core/unix_ms.hpp"
 #include "http/publish_limiter.hpp"
 #include "http/services.hpp"
 #include "http/session.hpp"
@@ -116,12 +118,6 @@ void accept(const std::shared_ptr<io::connection>& c, http::loop_services& ctx,
   auto* raw = session.get();
   c->start(std::move(session));
   raw->start();
-}
-
-std::int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace
@@ -666,10 +662,7 @@ int app::run() {
   boost::asio::steady_timer presence_tick(control);
   std::function<void()> announce_presence = [&] {
     for (auto& diff : shared_->presence.take_diffs()) {
-      auto m = std::make_shared<message>();
-      m->kind = message_kind::presence;
-      m->topic = diff.topic;
-      m->time_ms = unix_ms();
+      auto m = make_message(message_kind::presence, publish_item{diff.topic}, unix_ms());
       m->set_ws_frame(std::make_shared<const std::string>(ws::presence_diff_frame(diff)), true);
       shared_->broker->broadcast(std::move(m));
     }

@@ -1,6 +1,5 @@
 #include "sse/stream.hpp"
 
-#include <algorithm>
 #include <boost/asio/post.hpp>
 
 #include "core/cursor.hpp"
@@ -21,7 +20,11 @@ io::shared_bytes static_bytes(std::string_view s) {
 }  // namespace
 
 stream::stream(sink& out, topic_registry& registry, loop_counters& counters, const settings& s)
-    : out_(out), registry_(registry), counters_(counters), settings_(s) {
+    : out_(out),
+      registry_(registry),
+      counters_(counters),
+      settings_(s),
+      queue_(s.backlog, s.replay_high_water) {
   counters_.sse.open.add();
 }
 
@@ -38,6 +41,7 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
     if (settings_.policies) {
       topics_[i].policy = settings_.policies->policy_for(names[i]);
     }
+    queue_.enroll(topics_[i]);
   }
   std::vector<std::optional<position>> since(names.size());
   if (from.text) {
@@ -63,23 +67,24 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
   }
   starting_ = std::make_unique<start_state>();
   starting_->attaching = names.size();
+  queue_.hold(true);  // nothing goes out before the preamble
   for (std::size_t i = 0; i < names.size(); ++i) {
     auto& t = topics_[i];
     auto asked = since[i];
+    // The registry drops the answer if this stream is gone by then (an asynchronous broker).
     registry_.subscribe(t, names[i], asked, [this, &t, asked](attach_result r) {
-      t.at = r.head;
       t.sent = r.head;
       if (r.gap) {
         starting_->gaps.push_back(t.topic());
       } else if (asked) {
         t.sent = *asked;
-        for (auto& m : r.missed) {
-          feed_.push_replay(t, std::move(m));
-        }
       }
       if (r.retained) {
         starting_->retained.emplace_back(&t, std::move(r.retained));
       }
+      // The replay waits in the queue (paced as the socket drains), live messages behind it.
+      auto v = queue_.attached(t, r.head, std::move(r.missed), out_.queued_bytes());
+      act(t, nullptr, v);
       if (--starting_->attaching == 0) {
         finish_start();
       }
@@ -115,6 +120,7 @@ void stream::send_gap(std::span<const std::string> topics) {
 
 void stream::finish_start() {
   auto state = std::move(starting_);
+  queue_.hold(false);
   if (closed_) {
     return;
   }
@@ -174,40 +180,38 @@ void stream::on_message(subscription& s, const message_ptr& m) {
     return;  // presence diffs have no SSE form
   }
   auto& t = static_cast<topic_sub&>(s);
-  if (m->stored()) {
-    if (m->pos.epoch == t.at.epoch && m->pos.seq <= t.at.seq) {
-      return;  // replayed already, or queued before this subscriber attached
-    }
-    if (m->pos.epoch != t.at.epoch) {
-      std::string lost[] = {t.topic()};
-      send_gap(lost);  // the topic's history was lost under us (epoch changed)
-    }
-    t.at = m->pos;
-  }
-  if (feed_.empty() && !starting_ && out_.queued_bytes() < settings_.replay_high_water) {
-    emit(t, m);
+  auto v = queue_.offer(t, m, out_.queued_bytes());
+  if (v.write_only()) [[likely]] {
+    emit(t, m);  // the fan-out fast path: no call through act()
     return;
   }
-  apply(
-      feed_.push_live(t, m, t.policy, settings_.backlog, out_.queued_bytes(), feed::clock::now()));
+  act(t, m, v);
 }
 
-void stream::apply(feed::verdict v) {
-  switch (v) {
-    case feed::verdict::queued:
+void stream::act(topic_sub& t, const message_ptr& m, const delivery_verdict& v) {
+  if (v.gap) {
+    std::string lost[] = {t.topic()};
+    send_gap(lost);  // the topic's history was lost under us (epoch changed)
+  }
+  if (v.dropped) {
+    counters_.sse.drops.add();
+  }
+  switch (v.act) {
+    case delivery_verdict::action::write:
+      emit(t, m);
       break;
-    case feed::verdict::dropped:
-      counters_.sse.drops.add();
-      break;
-    case feed::verdict::close:
+    case delivery_verdict::action::close:
       close_slow();
+      break;
+    case delivery_verdict::action::skip:
+    case delivery_verdict::action::hold:
       break;
   }
 }
 
 void stream::pump_backlog() {
-  while (!closed_ && out_.queued_bytes() < settings_.replay_high_water) {
-    auto e = feed_.pop();
+  while (!closed_) {
+    auto e = queue_.next(out_.queued_bytes());
     if (!e) {
       break;
     }
@@ -216,6 +220,9 @@ void stream::pump_backlog() {
 }
 
 void stream::close_slow() {
+  if (closed_) {
+    return;
+  }
   // The `resume` policy: close, and let the client resume from history. Closing is deferred:
   // this runs inside the registry's fan-out walk, which must not see lists change under it.
   counters_.sse.slow_consumer_closes.add();
@@ -233,11 +240,7 @@ void stream::on_timer() {
   if (closed_) {
     return;
   }
-  // A stream stuck over the soft bound is judged here too, not only when a message arrives: a
-  // reader that stopped on a quiet topic would otherwise hold its backlog until the next publish.
-  if (feed_.overdue(settings_.backlog, out_.queued_bytes(), feed::clock::now()) &&
-      std::any_of(topics().begin(), topics().end(),
-                  [](const topic_sub& t) { return t.policy == overflow_policy::resume; })) {
+  if (queue_.judge(out_.queued_bytes()).act == delivery_verdict::action::close) {
     close_slow();
     return;
   }
@@ -302,7 +305,7 @@ void stream::release() {
   for (auto& t : topics()) {
     registry_.unsubscribe(t);
   }
-  feed_.clear();
+  queue_.clear();
   counters_.sse.open.sub();
   auto reason = end_.value_or(end_reason::client_closed);
   counters_.sse.end(reason);

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "core/counters.hpp"
-#include "core/feed.hpp"
+#include "core/subscriber_queue.hpp"
 #include "core/topic_pattern.hpp"
 #include "core/topic_registry.hpp"
 #include "io/connection.hpp"
@@ -67,12 +67,11 @@ class stream final : public subscriber {
   void on_message(subscription& s, const message_ptr& m) override;
 
  private:
-  /// A subscription (whose `at` is the last seq queued or skipped: the dedupe threshold) and
-  /// what this stream needs to write its ids.
-  struct topic_sub : subscription {
+  /// A subscription (whose `at` is the last seq queued or skipped: the dedupe threshold, kept by
+  /// the queue) and what this stream needs to write its ids.
+  struct topic_sub : queued_subscription {
     std::uint32_t hash = 0;  // of the name, for the cursor
-    overflow_policy policy = overflow_policy::resume;
-    position sent;  // what the client holds once the queued bytes arrive
+    position sent;           // what the client holds once the queued bytes arrive
   };
   /// What starting gathers from the broker's answers before the first bytes go out.
   struct start_state {
@@ -90,7 +89,8 @@ class stream final : public subscriber {
   void emit(topic_sub& t, const message_ptr& m);
   std::string current_id() const;
   void pump_backlog();
-  void apply(feed::verdict v);
+  /// Acts on the delivery core's verdict: only the framing is this stream's.
+  void act(topic_sub& t, const message_ptr& m, const delivery_verdict& v);
   void close_slow();
   void release();
 
@@ -100,7 +100,7 @@ class stream final : public subscriber {
   const settings& settings_;
   std::unique_ptr<topic_sub[]> topics_;
   std::unique_ptr<start_state> starting_;
-  feed feed_;
+  subscriber_queue queue_;
   stream_tally tally_;
   std::unique_ptr<const std::string> subject_;  // for the access log; null when there is none
   std::uint32_t topic_count_ = 0;

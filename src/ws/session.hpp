@@ -12,8 +12,9 @@
 #include "auth/authority.hpp"
 #include "core/broker.hpp"
 #include "core/counters.hpp"
-#include "core/feed.hpp"
 #include "core/presence.hpp"
+#include "core/subscriber_queue.hpp"
+#include "core/token_bucket.hpp"
 #include "core/topic_pattern.hpp"
 #include "core/topic_registry.hpp"
 #include "io/connection.hpp"
@@ -80,23 +81,13 @@ class session final : public io::connection_handler,
   void on_message(subscription& s, const message_ptr& m) override;
 
  private:
-  struct topic_state : subscription {
-    overflow_policy policy = overflow_policy::resume;
+  struct topic_state : queued_subscription {
     bool wants_messages = false;
     bool joined = false;
   };
   struct volatile_slot {
     std::chrono::steady_clock::time_point next_allowed{};
     std::optional<publish_item> pending;
-  };
-  class token_bucket {
-   public:
-    /// Takes one token; false when empty.
-    bool take(double rate, double burst, std::chrono::steady_clock::time_point now);
-
-   private:
-    double tokens_ = -1;  // -1: full on first use
-    std::chrono::steady_clock::time_point last_{};
   };
   /// What only a connection that publishes needs; most connections only listen, so it is
   /// allocated on the first publish.
@@ -137,6 +128,8 @@ class session final : public io::connection_handler,
   void send_volatile(publish_item item);
   void flush_volatile();
   void emit(topic_state& t, const message_ptr& m);
+  /// Acts on the delivery core's verdict: only the framing is this session's.
+  void act(topic_state& t, const message_ptr& m, const delivery_verdict& v);
   void pump();
   void reply(std::string frame);
   void fail_op(const boost::json::value& ref, std::string_view code, std::string_view message);
@@ -144,7 +137,6 @@ class session final : public io::connection_handler,
   /// The slow-consumer verdict was `close` (maybe inside a fan-out walk): drops the queued bytes
   /// that have not started going out, then sends 1008 and closes.
   void close_slow();
-  bool has_resume_topic() const;
   partial_input& input();
   /// After a parse: frees the input when nothing is pending, else (re)arms its deadline.
   void settle_input();
@@ -166,7 +158,7 @@ class session final : public io::connection_handler,
   frame_parser parser_;
   std::vector<std::unique_ptr<topic_state>> topics_;  // few per connection: a vector beats a map
   std::unique_ptr<publisher_state> publisher_;
-  feed feed_;
+  subscriber_queue queue_;
   stream_tally tally_;  // for the access log
   std::optional<end_reason> end_;
   bool heard_since_ping_ = true;

@@ -6,7 +6,8 @@
 // Sessions are started on connections made from one end of a socketpair.
 // The loop runs on a fake clock: its timing wheel turns only in advance(), which moves the clock.
 // Settings in `shared` (sse, ws, limits) are read by reference, so a test may change them after
-// construction, before it connects.
+// construction, before it connects. With `defer`, every broker answer that reads history completes
+// later on the loop (tests/support/deferred_broker.hpp), as a Redis broker would.
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #include "core/memory_broker.hpp"
 #include "core/presence.hpp"
 #include "core/topic_registry.hpp"
+#include "deferred_broker.hpp"
 #include "fake_clock.hpp"
 #include "http/publish_limiter.hpp"
 #include "http/services.hpp"
@@ -37,7 +39,7 @@ namespace sb::testing {
 
 struct in_process_server final : delivery_sink {
   /// `tune` sets the bounds (http::limits) before anything is wired.
-  explicit in_process_server(const std::function<void(http::limits&)>& tune)
+  explicit in_process_server(const std::function<void(http::limits&)>& tune, bool defer = false)
       : loop(0, std::chrono::milliseconds(10), &clock) {
     loop.wheel().start();
     message_encoder encode = [](message& m) {
@@ -53,8 +55,13 @@ struct in_process_server final : delivery_sink {
             {}, {}, {}, {}, {"fuzz-key"}, {}, std::chrono::seconds(3600), true, true},
         error);
     limiter.emplace(1e9, 1e9);
-    registry.emplace(*broker, 0);
-    shared.hub = &*broker;
+    sb::broker* hub = &*broker;
+    if (defer) {
+      deferred.emplace(*broker, loop.context());
+      hub = &*deferred;
+    }
+    registry.emplace(*hub, 0);
+    shared.hub = hub;
     shared.presence = &presence;
     shared.auth = auth.get();
     shared.auth_cookie = "switchboard_token";
@@ -63,9 +70,9 @@ struct in_process_server final : delivery_sink {
     shared.encode = encode;
     tune(shared.limits);
     shared.metrics_text = [] { return std::string("fuzz 1\n"); };
-    services.emplace(http::loop_services{
-        loop, *registry, counters, shared,
-        ws::context{*registry, *broker, presence, counters, shared.ws, encode}});
+    services.emplace(
+        http::loop_services{loop, *registry, counters, shared,
+                            ws::context{*registry, *hub, presence, counters, shared.ws, encode}});
   }
 
   /// Closes what is still open, so that no session outlives the registry it is subscribed to.
@@ -199,6 +206,7 @@ struct in_process_server final : delivery_sink {
   loop_counters counters;
   presence_registry presence;
   std::optional<memory_broker> broker;
+  std::optional<deferred_broker> deferred;  // in front of `broker` when asked for
   std::unique_ptr<auth::authority> auth;
   std::optional<http::publish_limiter> limiter;
   std::optional<topic_registry> registry;

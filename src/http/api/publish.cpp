@@ -2,21 +2,13 @@
 
 #include <boost/json.hpp>
 
-#include "core/topic_name.hpp"
-#include "core/utf8.hpp"
+#include "core/publish.hpp"
 #include "http/api/batch_data.hpp"
 
 namespace sb::http::api {
 namespace {
 
-constexpr std::size_t max_event_type_bytes = 256;
 constexpr std::size_t max_batch_messages = 1000;
-
-bool is_valid_event_type(std::string_view e) {
-  // A type travels on one `event:` line: no line breaks, and it must be text.
-  return e.size() <= max_event_type_bytes && e.find_first_of("\r\n") == std::string_view::npos &&
-         is_valid_utf8(e);
-}
 
 response bad(errc e, std::string_view detail) {
   return response::error(e, detail);
@@ -25,13 +17,18 @@ response bad(errc e, std::string_view detail) {
 }  // namespace
 
 errc check_message(const publish_item& item, const limits& l) {
-  if (!is_valid_topic(item.topic))
-    return errc::invalid_topic;
-  if (item.data.size() > l.max_message_bytes)
-    return errc::payload_too_large;
-  if (!is_valid_utf8(item.data) || !is_valid_event_type(item.event))
-    return errc::invalid_request;
-  return errc::ok;
+  switch (check_publish(item, l.max_message_bytes)) {
+    case publish_fault::none:
+      return errc::ok;
+    case publish_fault::invalid_topic:
+      return errc::invalid_topic;
+    case publish_fault::data_too_large:
+      return errc::payload_too_large;
+    case publish_fault::data_not_utf8:
+    case publish_fault::bad_event:
+      return errc::invalid_request;
+  }
+  return errc::invalid_request;
 }
 
 void publish_one(const request& req, loop_services& ctx, respond_fn done) {

@@ -206,7 +206,7 @@ TEST_F(slow_sse_stream_test, over_the_soft_bound_past_its_time_the_heartbeat_clo
   peer_socket peer;
   open(peer, "/v1/events?topic=slow/1", {}, 4096);
   fill(60);  // 60 KB: more than the socket takes, over the soft bound, under the hard one
-  EXPECT_EQ(w.counters.slow_consumer_closes.get(), 0u);  // within the soft bound's time
+  EXPECT_EQ(w.counters.sse.slow_consumer_closes.get(), 0u);  // within the soft bound's time
   // The soft bound's time is read from steady_clock by the delivery code (sse/stream.cpp, not
   // the loop's clock): let it run out for real, then the heartbeat, on the fake clock, judges the
   // quiet stream overdue, with no message arriving to do it.
@@ -215,7 +215,7 @@ TEST_F(slow_sse_stream_test, over_the_soft_bound_past_its_time_the_heartbeat_clo
   auto got = read_everything(peer);
   EXPECT_TRUE(peer.hung_up());
   EXPECT_EQ(got.find(":\n\n"), std::string::npos);  // closed instead of the heartbeat
-  EXPECT_EQ(w.counters.slow_consumer_closes.get(), 1u);
+  EXPECT_EQ(w.counters.sse.slow_consumer_closes.get(), 1u);
   expect_still_serving();
 }
 
@@ -227,7 +227,7 @@ TEST_F(slow_sse_stream_test, under_its_time_the_stream_is_kept_and_gets_its_hear
   w.advance(15s);
   auto got = read_everything(peer);
   EXPECT_FALSE(peer.hung_up());
-  EXPECT_EQ(w.counters.slow_consumer_closes.get(), 0u);
+  EXPECT_EQ(w.counters.sse.slow_consumer_closes.get(), 0u);
   // Every message arrived, and the heartbeat (written past the backlog waiting in the feed).
   auto last = got.rfind("id: ");
   ASSERT_NE(last, std::string::npos);

@@ -402,7 +402,7 @@ TEST_F(ws_session_test, a_subscriber_over_the_hard_bound_is_closed_with_1008_ahe
   EXPECT_EQ(got.back().close_code(), 1008);
   EXPECT_EQ(got.back().close_reason(), "slow consumer: resubscribe with since to resume");
   EXPECT_LT(got.size(), 80u);
-  EXPECT_EQ(w.counters.slow_consumer_closes.get(), 1u);
+  EXPECT_EQ(w.counters.ws.slow_consumer_closes.get(), 1u);
   EXPECT_TRUE(slow.peer.hung_up());
   expect_still_serving();
 }
