@@ -355,7 +355,7 @@ h2_session::stream* h2_session::find(std::int32_t id) {
 
 void h2_session::stream_opened() {
   if (streams_.size() == 1) {
-    next_heartbeat_ = std::chrono::steady_clock::now() + ctx_.shared.sse.heartbeat -
+    next_heartbeat_ = std::chrono::steady_clock::now() + ctx_.shared.sse.settings.heartbeat -
                       std::chrono::milliseconds(50);
     conn_.set_timer(tick());
   }
@@ -363,7 +363,7 @@ void h2_session::stream_opened() {
 
 std::chrono::milliseconds h2_session::tick() const {
   // Heartbeats, and incomplete requests timed out within two ticks.
-  return std::min<std::chrono::milliseconds>(ctx_.shared.sse.heartbeat,
+  return std::min<std::chrono::milliseconds>(ctx_.shared.sse.settings.heartbeat,
                                              ctx_.shared.limits.header_timeout);
 }
 
@@ -411,7 +411,7 @@ void h2_session::on_request_head(stream& st) {
     fail(st, errc::invalid_request, "WebSocket needs HTTP/1.1 here");
     return;
   }
-  st.body_limit = body_limit(st.where.endpoint, ctx_.shared.limits);
+  st.body_limit = body_limit(st.where.endpoint, ctx_.shared.limits, ctx_.shared.messages);
   if (auto length = st.headers.find(bhttp::field::content_length); length != st.headers.end()) {
     std::uint64_t declared = 0;
     auto v = std::string_view(length->value());
@@ -664,7 +664,7 @@ void h2_session::on_timer() {
   auto now = std::chrono::steady_clock::now();
   bool beat = now >= next_heartbeat_;
   if (beat) {
-    next_heartbeat_ = now + ctx_.shared.sse.heartbeat - std::chrono::milliseconds(50);
+    next_heartbeat_ = now + ctx_.shared.sse.settings.heartbeat - std::chrono::milliseconds(50);
   }
   std::vector<std::int32_t> stale;
   for (auto& [id, st] : streams_) {

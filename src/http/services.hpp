@@ -13,9 +13,11 @@
 #include "auth/authority.hpp"
 #include "core/broker.hpp"
 #include "core/counters.hpp"
+#include "core/message_limits.hpp"
 #include "core/presence.hpp"
 #include "core/topic_registry.hpp"
 #include "http/cors.hpp"
+#include "http/limits.hpp"
 #include "http/publish_limiter.hpp"
 #include "io/loop.hpp"
 #include "sse/stream.hpp"
@@ -23,25 +25,15 @@
 
 namespace sb::http {
 
-struct limits {
-  std::size_t max_message_bytes = 64 << 10;
-  std::size_t max_request_bytes = 1 << 20;
-  std::size_t max_header_bytes = 8 << 10;
-  std::size_t max_topics_per_stream = 64;
-  std::chrono::milliseconds header_timeout{10000};
-  std::chrono::milliseconds idle_timeout{60000};
-  std::uint32_t h2_max_concurrent_streams = 256;
-  std::size_t h2_max_header_list_size = 16 << 10;
-};
-
+/// The settings are the config's own structs, referred to, not copied.
 struct services {
+  const http::limits& limits;
+  const message_limits& messages;
+  sse::context sse;
+  const ws::settings& ws;
   broker* hub = nullptr;
-  http::limits limits;
-  sse::settings sse;
-  ws::settings ws;
   presence_registry* presence = nullptr;
   auth::authority* auth = nullptr;
-  std::string auth_cookie;
   publish_limiter* publish_limits = nullptr;
   message_encoder encode;
   cors_policy cors;

@@ -102,7 +102,7 @@ void session::process() {
       parser_.emplace(ctx_.shared.limits.max_header_bytes);
       parser_->header_limit(static_cast<std::uint32_t>(ctx_.shared.limits.max_header_bytes));
       parser_->body_limit(
-          std::max(ctx_.shared.limits.max_request_bytes, ctx_.shared.limits.max_message_bytes));
+          std::max(ctx_.shared.limits.max_request_bytes, ctx_.shared.messages.max_message_bytes));
       conn_.set_timer(ctx_.shared.limits.header_timeout);
     }
     boost::system::error_code ec;
@@ -162,7 +162,7 @@ void session::on_head() {
     open_websocket();
     return;
   }
-  std::size_t limit = body_limit(route_.endpoint, ctx_.shared.limits);
+  std::size_t limit = body_limit(route_.endpoint, ctx_.shared.limits, ctx_.shared.messages);
   if (auto length = parser_->content_length(); length && *length > limit) {
     fail(errc::payload_too_large);
     return;

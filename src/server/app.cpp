@@ -209,44 +209,32 @@ struct app::shared_state {
   std::unique_ptr<memory_broker> broker;
   std::unique_ptr<io::tls_context> tls;
   presence_registry presence;
-  policy_table policies;
-  http::services services;
-  http::services metrics_services;  // the metrics_listen port's: status endpoints only
+  std::optional<http::services> services;
+  std::optional<http::services> metrics_services;  // the metrics_listen port's: status only
   std::shared_ptr<connection_limits> metrics_limits;
 };
 
 app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_state>()) {
   auto endpoint = parse_listen(config_.listen);
 
-  // Anonymous access: what the config says, else only in dev mode while no auth is configured.
-  bool implicit_anonymous = config_.dev && !config_.auth_configured();
-  bool anonymous_subscribe = config_.allow_anonymous_subscribe.value_or(implicit_anonymous);
-  bool anonymous_publish = config_.allow_anonymous_publish.value_or(implicit_anonymous);
-  if (!config_.dev && !config_.auth_configured() && !anonymous_publish) {
+  auto auth_config = config_.auth.resolved(config_.dev);
+  if (!config_.dev && !config_.auth.configured() && !*auth_config.anonymous_publish) {
     throw std::runtime_error(
         "no credentials are configured, so nobody could publish: set api_keys, jwt_secret or "
         "jwt_public_key_file, "
         "or allow_anonymous_publish = true to publish without credentials (or run with --dev)");
   }
-  if (!config_.dev && config_.allow_anonymous_publish.value_or(false)) {
+  if (!config_.dev && config_.auth.anonymous_publish.value_or(false)) {
     spdlog::warn("allow_anonymous_publish = true: anyone who can reach {} may publish",
                  config_.listen);
   }
   std::string auth_error;
-  auto authority = auth::authority::create(
-      auth::authority_config{config_.jwt_secret, config_.jwt_public_key_file, config_.jwt_issuer,
-                             config_.jwt_audience, config_.api_keys, anonymous_subscribe,
-                             anonymous_publish, std::chrono::seconds(config_.ticket_ttl_s),
-                             config_.jwt_require_exp.value_or(!config_.dev),
-                             std::chrono::seconds(config_.jwt_leeway_s)},
-      auth_error);
+  auto authority = auth::authority::create(auth_config, auth_error);
   if (!authority) {
     throw std::runtime_error(auth_error);
   }
   shared_->auth = std::move(*authority);
-  shared_->publish_limits =
-      std::make_unique<http::publish_limiter>(static_cast<double>(config_.http_publish_rate),
-                                              static_cast<double>(config_.http_publish_burst));
+  shared_->publish_limits = std::make_unique<http::publish_limiter>(config_.http_publish);
   // At most 64 loops: the broker keeps which loops want a topic in one 64-bit mask.
   auto threads =
       config_.threads ? config_.threads : std::clamp(std::thread::hardware_concurrency(), 1u, 64u);
@@ -256,19 +244,16 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
     workers_.push_back(std::make_unique<worker>(i));
     sinks.push_back(workers_.back().get());
   }
-  history_limits limits{config_.history_max_messages, config_.history_max_bytes,
-                        static_cast<std::int64_t>(config_.history_max_age_s) * 1000,
-                        config_.history_max_memory_bytes};
   message_encoder encode = [](message& m) {
     sse::encode_message(m);
     ws::encode_message(m);
   };
-  auto fsync = store::parse_fsync_mode(config_.history_fsync).value_or(store::fsync_mode::everysec);
-  if (!config_.history_dir.empty()) {
-    shared_->store = std::make_unique<store::rocks_history_store>(config_.history_dir, fsync);
+  auto fsync = config_.store.mode();
+  if (!config_.store.dir.empty()) {
+    shared_->store = std::make_unique<store::rocks_history_store>(config_.store.dir, fsync);
   }
-  shared_->broker = std::make_unique<memory_broker>(limits, encode, std::move(sinks), unix_ms,
-                                                    shared_->store.get());
+  shared_->broker = std::make_unique<memory_broker>(config_.history, encode, std::move(sinks),
+                                                    unix_ms, shared_->store.get());
   if (shared_->store && fsync == store::fsync_mode::always) {
     // Group commit: whatever this loop's turn (and every other loop) wrote is synced once, before
     // the first byte of an answer or a delivery leaves.
@@ -283,95 +268,61 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
       });
     }
   }
-  std::string policy_error;
-  auto policies = policy_table::parse(config_.slow_consumer_policies, policy_error);
-  if (!policies) {
-    throw std::runtime_error("slow_consumer_policies: " + policy_error);
-  }
-  shared_->policies = std::move(*policies);
 
-  auto& s = shared_->services;
+  auto& s = shared_->services.emplace(http::services{
+      .limits = config_.http,
+      .messages = config_.messages,
+      .sse = sse::context{config_.sse, config_.subscribers},
+      .ws = config_.ws,
+  });
   s.hub = shared_->broker.get();
-  s.limits.max_message_bytes = config_.max_message_bytes;
-  s.limits.max_request_bytes = config_.max_request_bytes;
-  s.limits.max_header_bytes = config_.max_header_bytes;
-  s.limits.max_topics_per_stream = config_.max_topics_per_stream;
-  s.limits.header_timeout = std::chrono::milliseconds(config_.header_timeout_ms);
-  s.limits.idle_timeout = std::chrono::seconds(config_.idle_timeout_s);
-  s.limits.h2_max_concurrent_streams =
-      static_cast<std::uint32_t>(config_.h2_max_concurrent_streams);
-  s.limits.h2_max_header_list_size = config_.h2_max_header_list_size;
-  s.sse.heartbeat = std::chrono::seconds(config_.heartbeat_s);
-  s.sse.retry_ms = static_cast<unsigned>(config_.retry_ms);
-  backlog_limits backlog{config_.send_queue_max_bytes, config_.send_queue_soft_bytes,
-                         std::chrono::seconds(config_.send_queue_soft_s)};
-  s.sse.backlog = backlog;
-  s.sse.replay_high_water = std::min<std::size_t>(
-      64 << 10, std::min(config_.send_queue_max_bytes, config_.send_queue_soft_bytes) / 2);
-  s.sse.policies = &shared_->policies;
-  s.ws.max_message_bytes = config_.max_message_bytes;
-  s.ws.max_frame_bytes = 2 * config_.max_message_bytes + 4096;  // JSON escaping can double the data
-  s.ws.volatile_hz = static_cast<unsigned>(config_.volatile_hz);
-  s.ws.publish_rate = static_cast<double>(config_.ws_publish_rate);
-  s.ws.publish_burst = static_cast<double>(config_.ws_publish_burst);
-  s.ws.ping_interval = std::chrono::seconds(config_.ws_ping_interval_s);
-  s.ws.backlog = backlog;
-  s.ws.message_timeout = std::chrono::milliseconds(config_.ws_message_timeout_ms);
-  s.ws.high_water = s.sse.replay_high_water;
-  s.ws.max_topics = config_.max_topics_per_connection;
-  s.ws.policies = &shared_->policies;
   s.presence = &shared_->presence;
   s.auth = shared_->auth.get();
-  s.auth_cookie = config_.auth_cookie;
   s.publish_limits = shared_->publish_limits.get();
   s.encode = encode;
-  auto origins = config_.cors_origins;
-  if (origins.empty() && config_.dev) {
-    origins.push_back("*");
-  }
-  s.cors = http::cors_policy(std::move(origins));
+  s.cors = config_.cors.policy(config_.dev);
   s.dev = config_.dev;
   s.draining = &draining_;
   s.demo_html = demo_html();
   s.client_js = client_js();
   s.client_types = client_types();
   s.metrics_text = [this] { return metrics_text(); };
-  if (!config_.metrics_token.empty()) {
-    s.metrics_token = auth::api_key_set({config_.metrics_token});
+  if (!config_.metrics.token.empty()) {
+    s.metrics_token = auth::api_key_set({config_.metrics.token});
   }
   std::optional<boost::asio::ip::tcp::endpoint> metrics_endpoint;
-  if (!config_.metrics_listen.empty()) {
-    metrics_endpoint = parse_listen(config_.metrics_listen, "metrics_listen");
+  if (!config_.metrics.listen.empty()) {
+    metrics_endpoint = parse_listen(config_.metrics.listen, "metrics_listen");
     s.serves_metrics = false;
   }
   if (config_.dev) {
-    auto key = config_.api_keys.empty() ? std::string() : config_.api_keys.front();
+    auto key = config_.auth.api_keys.empty() ? std::string() : config_.auth.api_keys.front();
     s.start_dev_llm = [endpoint, key](io::loop& loop, std::string topic) {
       start_dev_llm(loop.context(), endpoint, std::move(topic), key);
     };
   }
 
   std::optional<boost::asio::ip::tcp::endpoint> tls_endpoint;
-  if (!config_.tls_listen.empty()) {
-    if (config_.tls_cert_file.empty() || config_.tls_key_file.empty()) {
+  if (!config_.tls.listen.empty()) {
+    if (config_.tls.cert_file.empty() || config_.tls.key_file.empty()) {
       throw std::runtime_error("tls_listen needs tls_cert_file and tls_key_file");
     }
-    tls_endpoint = parse_listen(config_.tls_listen, "tls_listen");
-    shared_->tls = std::make_unique<io::tls_context>(config_.tls_cert_file, config_.tls_key_file,
+    tls_endpoint = parse_listen(config_.tls.listen, "tls_listen");
+    shared_->tls = std::make_unique<io::tls_context>(config_.tls.cert_file, config_.tls.key_file,
                                                      std::vector<std::string>{"h2", "http/1.1"});
   }
   // Every listener sets SO_REUSEPORT, so a metrics port equal to another port would bind without
   // error and take a share of that port's clients.
   if (metrics_endpoint && (metrics_endpoint->port() == endpoint.port() ||
                            (tls_endpoint && metrics_endpoint->port() == tls_endpoint->port()))) {
-    throw std::runtime_error("metrics_listen = \"" + config_.metrics_listen +
+    throw std::runtime_error("metrics_listen = \"" + config_.metrics.listen +
                              "\": needs a port of its own (not the one of listen or tls_listen)");
   }
 
   if (!config_.reuse_port) {
     for (const auto& [at, text] : {std::pair{std::optional(endpoint), config_.listen},
-                                   {tls_endpoint, config_.tls_listen},
-                                   {metrics_endpoint, config_.metrics_listen}}) {
+                                   {tls_endpoint, config_.tls.listen},
+                                   {metrics_endpoint, config_.metrics.listen}}) {
       if (!at) {
         continue;
       }
@@ -394,20 +345,20 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
   }
   auto reserved = reserved_fds(threads, tls_endpoint ? 2 : 1,
                                metrics_endpoint ? metrics_max_connections + 1 : 0);
-  max_connections_ = connection_budget(config_.max_connections, fd_limit_, reserved);
+  max_connections_ = connection_budget(config_.connections.max_connections, fd_limit_, reserved);
   if (max_connections_ == 0) {
     throw std::runtime_error("the open-file limit (" + std::to_string(fd_limit_) +
                              ") leaves no descriptor for connections (" + std::to_string(reserved) +
                              " kept for listeners, loops and files): raise ulimit -n");
   }
-  shared_->limits =
-      std::make_shared<connection_limits>(max_connections_, config_.max_connections_per_ip);
+  shared_->limits = std::make_shared<connection_limits>(max_connections_,
+                                                        config_.connections.max_connections_per_ip);
   for (auto& w : workers_) {
     w->registry.emplace(*shared_->broker, w->loop.index());
-    w->services.emplace(
-        http::loop_services{w->loop, *w->registry, w->counters, s,
-                            ws::context{*w->registry, *shared_->broker, shared_->presence,
-                                        w->counters, s.ws, s.encode}});
+    w->services.emplace(http::loop_services{
+        w->loop, *w->registry, w->counters, s,
+        ws::context{*w->registry, *shared_->broker, shared_->presence, w->counters, config_.ws,
+                    config_.messages, config_.subscribers, s.encode}});
     auto* ctx = &*w->services;
     auto limits = shared_->limits;
     try {
@@ -424,24 +375,23 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
       }
     } catch (const boost::system::system_error& e) {
       throw std::runtime_error("cannot listen on " + config_.listen +
-                               (tls_endpoint ? " or " + config_.tls_listen : "") + ": " +
+                               (tls_endpoint ? " or " + config_.tls.listen : "") + ": " +
                                e.code().message());
     }
   }
   if (metrics_endpoint) {
     // One loop is plenty for scrapes and probes; the port has its own small connection limit, so
     // a flood on the main port never locks the operator out of /metrics and /readyz.
-    shared_->metrics_services = s;
-    shared_->metrics_services.serves_metrics = true;
-    shared_->metrics_services.status_only = true;
+    auto& ms = shared_->metrics_services.emplace(s);
+    ms.serves_metrics = true;
+    ms.status_only = true;
     shared_->metrics_limits = std::make_shared<connection_limits>(metrics_max_connections,
                                                                   metrics_max_connections_per_ip);
     auto& w = *workers_.front();
-    auto& ms = shared_->metrics_services;
-    w.metrics_services.emplace(
-        http::loop_services{w.loop, *w.registry, w.counters, ms,
-                            ws::context{*w.registry, *shared_->broker, shared_->presence,
-                                        w.counters, ms.ws, ms.encode}});
+    w.metrics_services.emplace(http::loop_services{
+        w.loop, *w.registry, w.counters, ms,
+        ws::context{*w.registry, *shared_->broker, shared_->presence, w.counters, config_.ws,
+                    config_.messages, config_.subscribers, ms.encode}});
     auto* ctx = &*w.metrics_services;
     auto port_limits = shared_->metrics_limits;
     try {
@@ -450,7 +400,7 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
             accept(c, *ctx, port_limits);
           });
     } catch (const boost::system::system_error& e) {
-      throw std::runtime_error("cannot listen on " + config_.metrics_listen + ": " +
+      throw std::runtime_error("cannot listen on " + config_.metrics.listen + ": " +
                                e.code().message());
     }
   }
@@ -482,11 +432,11 @@ int app::run() {
   spdlog::info(
       "switchboard {} listening on {}{}{} with {} loop(s), max_connections {} (fd limit {}{}){}",
       version, config_.listen,
-      config_.tls_listen.empty() ? "" : " and " + config_.tls_listen + " (TLS, h2)",
-      config_.metrics_listen.empty() ? "" : " and " + config_.metrics_listen + " (metrics)",
+      config_.tls.listen.empty() ? "" : " and " + config_.tls.listen + " (TLS, h2)",
+      config_.metrics.listen.empty() ? "" : " and " + config_.metrics.listen + " (metrics)",
       workers_.size(), max_connections_, fd_limit_,
-      max_connections_ < config_.max_connections
-          ? ", capped from " + std::to_string(config_.max_connections)
+      max_connections_ < config_.connections.max_connections
+          ? ", capped from " + std::to_string(config_.connections.max_connections)
           : std::string(),
       config_.dev ? "; dev mode, open " + browser_url(parse_listen(config_.listen)) : "");
 
@@ -528,7 +478,7 @@ int app::run() {
       m->set_ws_frame(std::make_shared<const std::string>(ws::presence_diff_frame(diff)), true);
       shared_->broker->broadcast(std::move(m));
     }
-    presence_tick.expires_after(std::chrono::milliseconds(config_.presence_tick_ms));
+    presence_tick.expires_after(config_.presence_tick);
     presence_tick.async_wait([&](boost::system::error_code ec) {
       if (!ec)
         announce_presence();
@@ -592,7 +542,7 @@ int app::run() {
     if (ec)
       return;
     spdlog::info("{}: draining", signo == SIGTERM ? "SIGTERM" : "SIGINT");
-    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config_.drain_timeout_s);
+    deadline = std::chrono::steady_clock::now() + config_.drain.timeout;
     begin_drain();
     signals.async_wait([&](boost::system::error_code e, int) {
       if (!e) {
@@ -616,7 +566,7 @@ int app::run() {
 
 void app::begin_drain() {
   draining_.store(true);
-  auto per_tick = static_cast<double>(config_.drain_rate) *
+  auto per_tick = static_cast<double>(config_.drain.rate) *
                   static_cast<double>(drain_tick.count()) / 1000.0 /
                   static_cast<double>(workers_.size());
   for (auto& w : workers_) {

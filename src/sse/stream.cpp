@@ -19,8 +19,8 @@ io::shared_bytes static_bytes(std::string_view s) {
 
 }  // namespace
 
-stream::stream(sink& out, topic_registry& registry, loop_counters& counters, const settings& s)
-    : out_(out), registry_(registry), counters_(counters), settings_(s) {
+stream::stream(sink& out, topic_registry& registry, loop_counters& counters, const context& ctx)
+    : out_(out), registry_(registry), counters_(counters), ctx_(ctx) {
   counters_.sse_streams.add();
 }
 
@@ -34,9 +34,7 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
   for (std::size_t i = 0; i < names.size(); ++i) {
     topics_[i].set_owner(*this);
     topics_[i].hash = topic_hash(names[i]);
-    if (settings_.policies) {
-      topics_[i].policy = settings_.policies->policy_for(names[i]);
-    }
+    topics_[i].policy = ctx_.subscribers.policies.policy_for(names[i]);
   }
   std::vector<std::optional<position>> since(names.size());
   if (from.text) {
@@ -90,7 +88,7 @@ void stream::finish_start() {
   if (closed_) {
     return;
   }
-  out_.send(preamble(jittered_retry(settings_.retry_ms), current_id()));
+  out_.send(preamble(jittered_retry(ctx_.settings.retry_ms), current_id()));
   if (!state->gaps.empty()) {
     out_.send(gap_event(state->gaps));
   }
@@ -102,7 +100,7 @@ void stream::finish_start() {
     counters_.deliveries.add();
   }
   pump_backlog();
-  out_.arm_heartbeat(settings_.heartbeat);
+  out_.arm_heartbeat(ctx_.settings.heartbeat);
 }
 
 std::string stream::current_id() const {
@@ -154,12 +152,12 @@ void stream::on_message(subscription& s, const message_ptr& m) {
     }
     t.at = m->pos;
   }
-  if (feed_.empty() && !starting_ && out_.queued_bytes() < settings_.replay_high_water) {
+  if (feed_.empty() && !starting_ && out_.queued_bytes() < ctx_.subscribers.high_water()) {
     emit(t, m);
     return;
   }
-  apply(
-      feed_.push_live(t, m, t.policy, settings_.backlog, out_.queued_bytes(), feed::clock::now()));
+  apply(feed_.push_live(t, m, t.policy, ctx_.subscribers.backlog, out_.queued_bytes(),
+                        feed::clock::now()));
 }
 
 void stream::apply(feed::verdict v) {
@@ -176,7 +174,7 @@ void stream::apply(feed::verdict v) {
 }
 
 void stream::pump_backlog() {
-  while (!closed_ && out_.queued_bytes() < settings_.replay_high_water) {
+  while (!closed_ && out_.queued_bytes() < ctx_.subscribers.high_water()) {
     auto e = feed_.pop();
     if (!e) {
       break;
@@ -204,14 +202,14 @@ void stream::on_timer() {
   }
   // A stream stuck over the soft bound is judged here too, not only when a message arrives: a
   // reader that stopped on a quiet topic would otherwise hold its backlog until the next publish.
-  if (feed_.overdue(settings_.backlog, out_.queued_bytes(), feed::clock::now()) &&
+  if (feed_.overdue(ctx_.subscribers.backlog, out_.queued_bytes(), feed::clock::now()) &&
       std::any_of(topics().begin(), topics().end(),
                   [](const topic_sub& t) { return t.policy == overflow_policy::resume; })) {
     close_slow();
     return;
   }
   out_.send(static_bytes(heartbeat()));
-  out_.arm_heartbeat(settings_.heartbeat);
+  out_.arm_heartbeat(ctx_.settings.heartbeat);
 }
 
 void h1_stream::start(std::vector<std::string> topics, const resume_from& from) {
@@ -246,7 +244,7 @@ void stream::on_drain() {
   if (closed_) {
     return;
   }
-  out_.send(retry_field(jittered_retry(settings_.retry_ms)));
+  out_.send(retry_field(jittered_retry(ctx_.settings.retry_ms)));
   closed_ = true;
   out_.end();
 }

@@ -61,7 +61,7 @@ std::shared_ptr<const auth::identity> share(auth::identity who) {
 }  // namespace
 
 session::session(io::connection& conn, context& ctx, std::string early, auth::identity who)
-    : conn_(conn), ctx_(ctx), who_(share(std::move(who))), parser_(ctx.config.max_frame_bytes) {
+    : conn_(conn), ctx_(ctx), who_(share(std::move(who))), parser_(max_frame_bytes(ctx.messages)) {
   if (!early.empty()) {
     input().bytes = std::move(early);
   }
@@ -101,7 +101,7 @@ void session::on_readable() {
   // queue, so a peer that asks and never reads would make it grow without bound. Over the soft
   // bound (fan-out alone never gets there: it waits in the feed past the high-water mark) we stop
   // reading; on_sent reads again once the peer has taken most of it.
-  if (conn_.queued_bytes() > ctx_.config.backlog.soft_bytes) {
+  if (conn_.queued_bytes() > ctx_.subscribers.backlog.soft_bytes) {
     input_paused_ = true;
     return;
   }
@@ -255,9 +255,7 @@ session::topic_state& session::ensure(std::string_view topic) {
   }
   auto& t = *topics_.emplace_back(std::make_unique<topic_state>());
   t.set_owner(*this);
-  if (ctx_.config.policies) {
-    t.policy = ctx_.config.policies->policy_for(topic);
-  }
+  t.policy = ctx_.subscribers.policies.policy_for(topic);
   return t;
 }
 
@@ -335,7 +333,7 @@ void session::publish(client_op& op) {
   if (!allowed(who_->grants.can_publish(op.topic), op.ref, "publish to " + op.topic)) {
     return;
   }
-  if (op.data.size() > ctx_.config.max_message_bytes) {
+  if (op.data.size() > ctx_.messages.max_message_bytes) {
     fail_op(op.ref, "payload_too_large", "data is larger than max_message_bytes");
     return;
   }
@@ -504,11 +502,11 @@ void session::on_message(subscription& s, const message_ptr& m) {
     }
     t.at = m->pos;
   }
-  if (feed_.empty() && conn_.queued_bytes() < ctx_.config.high_water) {
+  if (feed_.empty() && conn_.queued_bytes() < ctx_.subscribers.high_water()) {
     emit(t, m);
     return;
   }
-  switch (feed_.push_live(t, m, t.policy, ctx_.config.backlog, conn_.queued_bytes(),
+  switch (feed_.push_live(t, m, t.policy, ctx_.subscribers.backlog, conn_.queued_bytes(),
                           feed::clock::now())) {
     case feed::verdict::queued:
       break;
@@ -537,7 +535,7 @@ void session::emit(topic_state& t, const message_ptr& m) {
 }
 
 void session::pump() {
-  while (!closing_ && conn_.queued_bytes() < ctx_.config.high_water) {
+  while (!closing_ && conn_.queued_bytes() < ctx_.subscribers.high_water()) {
     auto e = feed_.pop();
     if (!e) {
       break;
@@ -547,7 +545,7 @@ void session::pump() {
 }
 
 void session::on_sent() {
-  if (input_paused_ && conn_.queued_bytes() < ctx_.config.high_water) {
+  if (input_paused_ && conn_.queued_bytes() < ctx_.subscribers.high_water()) {
     input_paused_ = false;
     conn_.wait_readable();
   }
@@ -571,7 +569,7 @@ void session::on_timer() {
   }
   // A subscriber stuck over the soft bound on a quiet topic is judged here, between messages.
   if (has_resume_topic() &&
-      feed_.overdue(ctx_.config.backlog, conn_.queued_bytes(), feed::clock::now())) {
+      feed_.overdue(ctx_.subscribers.backlog, conn_.queued_bytes(), feed::clock::now())) {
     close_slow();
     return;
   }

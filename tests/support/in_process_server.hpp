@@ -23,38 +23,52 @@
 #include "http/services.hpp"
 #include "io/connection.hpp"
 #include "io/loop.hpp"
+#include "server/config.hpp"
 #include "sse/encoder.hpp"
 #include "ws/protocol.hpp"
 
 namespace sb::testing {
 
 struct in_process_server final : delivery_sink {
-  /// `tune` sets the bounds (http::limits) before anything is wired.
-  explicit in_process_server(const std::function<void(http::limits&)>& tune)
+  /// `tune` sets the bounds (the server's own config structs) before anything is wired.
+  explicit in_process_server(const std::function<void(server::config&)>& tune)
       : loop(0, std::chrono::milliseconds(10)) {
+    tune(config);
     message_encoder encode = [](message& m) {
       sse::encode_message(m);
       ws::encode_message(m);
     };
     std::vector<delivery_sink*> sinks{this};
-    broker.emplace(history_limits{50, 1 << 20, 3600 * 1000}, encode, sinks,
-                   [] { return std::int64_t{1700000000000}; });
+    broker.emplace(config.history, encode, sinks, [] { return std::int64_t{1700000000000}; });
     std::string error;
     auth = *auth::authority::create(
         auth::authority_config{{}, {}, {}, {}, {"fuzz-key"}, true, true}, error);
-    limiter.emplace(1e9, 1e9);
+    limiter.emplace(http::publish_rate{1e9, 1e9});
     registry.emplace(*broker, 0);
-    shared.hub = &*broker;
-    shared.presence = &presence;
-    shared.auth = auth.get();
-    shared.auth_cookie = "switchboard_token";
-    shared.publish_limits = &*limiter;
-    shared.encode = encode;
-    tune(shared.limits);
-    shared.metrics_text = [] { return std::string("fuzz 1\n"); };
-    services.emplace(http::loop_services{
-        loop, *registry, counters, shared,
-        ws::context{*registry, *broker, presence, counters, shared.ws, encode}});
+    shared.emplace(http::services{
+        .limits = config.http,
+        .messages = config.messages,
+        .sse = sse::context{config.sse, config.subscribers},
+        .ws = config.ws,
+    });
+    shared->hub = &*broker;
+    shared->presence = &presence;
+    shared->auth = auth.get();
+    shared->publish_limits = &*limiter;
+    shared->encode = encode;
+    shared->metrics_text = [] { return std::string("fuzz 1\n"); };
+    services.emplace(
+        http::loop_services{loop, *registry, counters, *shared,
+                            ws::context{*registry, *broker, presence, counters, config.ws,
+                                        config.messages, config.subscribers, encode}});
+  }
+
+  /// The defaults, with a short history (50 messages, 1 MiB per topic).
+  static server::config small_history() {
+    server::config c;
+    c.history.max_messages = 50;
+    c.history.max_bytes = 1 << 20;
+    return c;
   }
 
   void deliver(message_ptr m) override {
@@ -88,6 +102,7 @@ struct in_process_server final : delivery_sink {
     loop.context().restart();
   }
 
+  server::config config = small_history();
   io::loop loop;
   loop_counters counters;
   presence_registry presence;
@@ -95,7 +110,7 @@ struct in_process_server final : delivery_sink {
   std::unique_ptr<auth::authority> auth;
   std::optional<http::publish_limiter> limiter;
   std::optional<topic_registry> registry;
-  http::services shared;
+  std::optional<http::services> shared;
   std::optional<http::loop_services> services;
 };
 
