@@ -471,8 +471,10 @@ load_result load_config(int argc, const char* const* argv) {
   app.set_help_flag();
   bool want_help = false;
   bool want_version = false;
+  bool want_reference = false;
   app.add_flag("-h,--help", want_help);
   app.add_flag("--version", want_version);
+  app.add_flag("--config-reference", want_reference);
   std::string config_file;
   app.add_option("--config", config_file);
   // One option per table entry; a boolean also gets its --no-… form. The help text is ours
@@ -502,6 +504,10 @@ load_result load_config(int argc, const char* const* argv) {
   }
   if (want_version) {
     out.help = version_text();
+    return out;
+  }
+  if (want_reference) {
+    out.help = config_reference();
     return out;
   }
 
