@@ -242,8 +242,8 @@ struct h2_callbacks {
   }
 };
 
-h2_session::h2_session(io::connection& conn, loop_services& ctx)
-    : conn_(conn), ctx_(ctx), alive_(std::make_shared<bool>(true)) {
+h2_session::h2_session(io::connection& conn, loop_services& ctx, handoff& to)
+    : conn_(conn), ctx_(ctx), to_(to), alive_(std::make_shared<bool>(true)) {
   nghttp2_session_callbacks* cbs = nullptr;
   nghttp2_session_callbacks_new(&cbs);
   nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, h2_callbacks::on_begin_headers);
@@ -355,7 +355,7 @@ h2_session::stream* h2_session::find(std::int32_t id) {
 
 void h2_session::stream_opened() {
   if (streams_.size() == 1) {
-    next_heartbeat_ = std::chrono::steady_clock::now() + ctx_.shared.sse.settings.heartbeat -
+    next_heartbeat_ = std::chrono::steady_clock::now() + to_.sse.settings.heartbeat -
                       std::chrono::milliseconds(50);
     conn_.set_timer(tick());
   }
@@ -363,7 +363,7 @@ void h2_session::stream_opened() {
 
 std::chrono::milliseconds h2_session::tick() const {
   // Heartbeats, and incomplete requests timed out within two ticks.
-  return std::min<std::chrono::milliseconds>(ctx_.shared.sse.settings.heartbeat,
+  return std::min<std::chrono::milliseconds>(to_.sse.settings.heartbeat,
                                              ctx_.shared.limits.header_timeout);
 }
 
@@ -502,7 +502,7 @@ void h2_session::open_events(stream& st, boost::urls::url_view url) {
   st.headers = {};
   st.path = {};
   st.who.reset();
-  st.sse = std::make_unique<sse::stream>(st, ctx_.registry, ctx_.counters, ctx_.shared.sse);
+  st.sse = std::make_unique<sse::stream>(st, to_.registry, ctx_.counters, to_.sse);
   st.sse->start(std::move(events.topics), events.from);
   if (draining_) {
     st.sse->on_drain();
@@ -664,7 +664,7 @@ void h2_session::on_timer() {
   auto now = std::chrono::steady_clock::now();
   bool beat = now >= next_heartbeat_;
   if (beat) {
-    next_heartbeat_ = now + ctx_.shared.sse.settings.heartbeat - std::chrono::milliseconds(50);
+    next_heartbeat_ = now + to_.sse.settings.heartbeat - std::chrono::milliseconds(50);
   }
   std::vector<std::int32_t> stale;
   for (auto& [id, st] : streams_) {

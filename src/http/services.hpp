@@ -1,7 +1,8 @@
 #pragma once
-// What the HTTP layer needs from the rest of the server, passed in rather than reached for:
-// `services` is shared by every loop and read-only once serving starts; `loop_services` adds
-// what belongs to one loop.
+// What the HTTP layer's requests need from the rest of the server (the API handlers and serve()),
+// passed in rather than reached for: `services` is shared by every loop and read-only once serving
+// starts; `loop_services` adds what belongs to one loop. What a session hands a connection over to
+// (an SSE stream, a WebSocket session) is not here but in http/handoff.hpp.
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -15,13 +16,10 @@
 #include "core/counters.hpp"
 #include "core/message_limits.hpp"
 #include "core/presence.hpp"
-#include "core/topic_registry.hpp"
 #include "http/cors.hpp"
 #include "http/limits.hpp"
 #include "http/publish_limiter.hpp"
 #include "io/loop.hpp"
-#include "sse/stream.hpp"
-#include "ws/session.hpp"
 
 namespace sb::http {
 
@@ -29,13 +27,10 @@ namespace sb::http {
 struct services {
   const http::limits& limits;
   const message_limits& messages;
-  sse::context sse;
-  const ws::settings& ws;
   broker* hub = nullptr;
   presence_registry* presence = nullptr;
   auth::authority* auth = nullptr;
   publish_limiter* publish_limits = nullptr;
-  message_encoder encode;
   cors_policy cors;
   bool dev = false;
   /// Prometheus text for GET /metrics, summed over the loops at call time.
@@ -59,10 +54,8 @@ struct services {
 
 struct loop_services {
   io::loop& loop;
-  topic_registry& registry;
   loop_counters& counters;
   const services& shared;
-  ws::context ws;  // what a WebSocket session on this loop needs
 };
 
 }  // namespace sb::http

@@ -17,9 +17,10 @@ constexpr std::size_t read_chunk = 16 << 10;
 
 }  // namespace
 
-session::session(io::connection& conn, loop_services& ctx)
+session::session(io::connection& conn, loop_services& ctx, handoff& to)
     : conn_(conn),
       ctx_(ctx),
+      to_(to),
       on_chunk_body_([this](std::uint64_t, std::string_view body, boost::system::error_code& ec) {
         if (streaming_->feed(body) != errc::ok) {
           ec = bhttp::error::body_limit;
@@ -249,8 +250,7 @@ void session::open_events() {
   conn_.cancel_timer();
   conn_.send(std::move(head));
   ctx_.counters.http_requests.add();
-  auto stream =
-      std::make_unique<sse::h1_stream>(conn_, ctx_.registry, ctx_.counters, ctx_.shared.sse);
+  auto stream = std::make_unique<sse::h1_stream>(conn_, to_.registry, ctx_.counters, to_.sse);
   auto* s = stream.get();
   conn_.replace_handler(std::move(stream));
   s->start(std::move(events.topics), events.from);
@@ -261,7 +261,7 @@ void session::start_h2() {
   conn_.cancel_timer();
   std::string early(static_cast<const char*>(buffer_.data().data()), buffer_.size());
   buffer_.consume(buffer_.size());
-  auto h2 = std::make_unique<h2_session>(conn_, ctx_);
+  auto h2 = std::make_unique<h2_session>(conn_, ctx_, to_);
   auto* s = h2.get();
   conn_.replace_handler(std::move(h2));
   s->start(early);
@@ -291,7 +291,7 @@ void session::open_websocket() {
   ctx_.counters.http_requests.add();
   // Frames the client sent right behind its handshake are already in our buffer: pass them on.
   auto early = boost::beast::buffers_to_string(buffer_.data());
-  auto session = std::make_unique<ws::session>(conn_, ctx_.ws, std::move(early), std::move(*who_));
+  auto session = std::make_unique<ws::session>(conn_, to_.ws, std::move(early), std::move(*who_));
   auto* s = session.get();
   conn_.replace_handler(std::move(session));
   s->start();

@@ -47,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!conn) {
     return 0;
   }
-  auto session = std::make_unique<http::h2_session>(*conn, *w.services);
+  auto session = std::make_unique<http::h2_session>(*conn, *w.services, *w.handoff);
   auto* h2 = session.get();
   conn->start(std::move(session));
   h2->start({});

@@ -70,7 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!conn) {
     return 0;
   }
-  auto session = std::make_unique<http::session>(*conn, *w.services);
+  auto session = std::make_unique<http::session>(*conn, *w.services, *w.handoff);
   auto* h1 = session.get();
   conn->start(std::move(session));
   h1->start();

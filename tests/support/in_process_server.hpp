@@ -19,6 +19,7 @@
 #include "core/memory_broker.hpp"
 #include "core/presence.hpp"
 #include "core/topic_registry.hpp"
+#include "http/handoff.hpp"
 #include "http/publish_limiter.hpp"
 #include "http/services.hpp"
 #include "io/connection.hpp"
@@ -45,22 +46,16 @@ struct in_process_server final : delivery_sink {
         auth::authority_config{{}, {}, {}, {}, {"fuzz-key"}, true, true}, error);
     limiter.emplace(http::publish_rate{1e9, 1e9});
     registry.emplace(*broker, 0);
-    shared.emplace(http::services{
-        .limits = config.http,
-        .messages = config.messages,
-        .sse = sse::context{config.sse, config.subscribers},
-        .ws = config.ws,
-    });
+    shared.emplace(http::services{.limits = config.http, .messages = config.messages});
     shared->hub = &*broker;
     shared->presence = &presence;
     shared->auth = auth.get();
     shared->publish_limits = &*limiter;
-    shared->encode = encode;
     shared->metrics_text = [] { return std::string("fuzz 1\n"); };
-    services.emplace(
-        http::loop_services{loop, *registry, counters, *shared,
-                            ws::context{*registry, *broker, presence, counters, config.ws,
-                                        config.messages, config.subscribers, encode}});
+    services.emplace(http::loop_services{loop, counters, *shared});
+    ws.emplace(ws::context{*registry, *broker, presence, counters, config.ws, config.messages,
+                           config.subscribers, encode});
+    handoff.emplace(http::handoff{*registry, sse::context{config.sse, config.subscribers}, *ws});
   }
 
   /// The defaults, with a short history (50 messages, 1 MiB per topic).
@@ -112,6 +107,8 @@ struct in_process_server final : delivery_sink {
   std::optional<topic_registry> registry;
   std::optional<http::services> shared;
   std::optional<http::loop_services> services;
+  std::optional<ws::context> ws;
+  std::optional<http::handoff> handoff;
 };
 
 }  // namespace sb::testing
