@@ -653,5 +653,20 @@ TEST_F(Config, CorsAllowsAnyOriginOnlyInDevModeWithNoneListed) {
   EXPECT_TRUE(prod.cors.policy(prod.dev).headers_for("https://x.example").empty());
 }
 
+TEST_F(Config, DrainPacingSplitsTheRateOverTheLoops) {
+  auto d = load({}).value;
+  EXPECT_DOUBLE_EQ(d.drain.per_tick(1), 2000 * 0.05);
+  EXPECT_DOUBLE_EQ(d.drain.per_tick(4), 2000 * 0.05 / 4);
+  auto slow = load({"--drain-rate", "1"}).value;
+  EXPECT_DOUBLE_EQ(slow.drain.per_tick(2), 0.025);  // below one a tick: fractions accumulate
+}
+
+TEST_F(Config, ConfigReferenceIsPrintedLikeHelp) {
+  auto r = load({"--config-reference"});
+  EXPECT_EQ(r.error, "");
+  EXPECT_THAT(r.help, ::testing::StartsWith("# Configuration\n"));
+  EXPECT_THAT(r.help, HasSubstr("| `heartbeat_s` | `15` |"));
+}
+
 }  // namespace
 }  // namespace sb::server
