@@ -32,8 +32,9 @@ authority::authority(authority_config config, std::shared_ptr<const key_set> key
             return secrets;
           }(),
           config_.admin_session_ttl),
-      verifier_(std::move(keys), jwt_options{config_.jwt_issuer, config_.jwt_audience,
-                                             config_.jwt_leeway, config_.jwt_require_exp}) {}
+      verifier_(std::move(keys),
+                jwt_options{config_.jwt_issuer, config_.jwt_audience, config_.jwt_leeway,
+                            config_.jwt_require_exp.value_or(false)}) {}
 
 result<identity> authority::authenticate(const credentials& c, std::string& why) {
   if (!c.ticket.empty()) {
@@ -57,8 +58,9 @@ result<identity> authority::authenticate(const credentials& c, std::string& why)
                            : !c.cookie_token.empty() ? c.cookie_token
                                                      : c.query_token;
   if (token.empty()) {
-    return identity{grants::anonymous(config_.anonymous_subscribe, config_.anonymous_publish), true,
-                    false};
+    return identity{grants::anonymous(config_.anonymous_subscribe.value_or(false),
+                                      config_.anonymous_publish.value_or(false)),
+                    true, false};
   }
   std::string_view reason;
   auto claims = verifier_.verify(token, reason);

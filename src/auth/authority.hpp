@@ -9,6 +9,7 @@
 // Thread-safe; keys are swapped atomically on reload (SIGHUP) without touching connections.
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,8 @@
 
 namespace sb::auth {
 
+/// The auth settings (jwt_*, api_keys, auth_cookie, allow_anonymous_*, ticket_ttl_s). The three
+/// optional switches are left unset by a config that does not name them; resolved() decides them.
 struct authority_config {
   std::string jwt_secret;
   std::string jwt_public_key_file;
@@ -30,11 +33,28 @@ struct authority_config {
   std::vector<std::string> api_keys;
   std::vector<std::string> admin_api_keys;  // Bearer keys for the admin endpoints (and only them)
   std::chrono::seconds admin_session_ttl{8 * 3600};
-  bool anonymous_subscribe = false;
-  bool anonymous_publish = false;
+  std::optional<bool> anonymous_subscribe;  // unset: as resolved(); false in the authority
+  std::optional<bool> anonymous_publish;
   std::chrono::seconds ticket_ttl{30};
-  bool jwt_require_exp = false;         // a JWT without `exp` is refused
-  std::chrono::seconds jwt_leeway{60};  // clock skew allowed on `exp` and `nbf`
+  std::optional<bool> jwt_require_exp;       // a JWT without `exp` is refused (unset: false)
+  std::chrono::seconds jwt_leeway{60};       // clock skew allowed on `exp` and `nbf`
+  std::string cookie = "switchboard_token";  // the cookie that may carry a JWT (read by http)
+
+  /// True when any credential is configured (then anonymous access is off unless allowed).
+  bool configured() const {
+    return !jwt_secret.empty() || !jwt_public_key_file.empty() || !api_keys.empty();
+  }
+
+  /// The switches decided: anonymous access only in dev mode while no credential is configured,
+  /// and `exp` required outside dev mode, unless the config says otherwise.
+  authority_config resolved(bool dev) const {
+    auto out = *this;
+    bool implicit_anonymous = dev && !configured();
+    out.anonymous_subscribe = anonymous_subscribe.value_or(implicit_anonymous);
+    out.anonymous_publish = anonymous_publish.value_or(implicit_anonymous);
+    out.jwt_require_exp = jwt_require_exp.value_or(!dev);
+    return out;
+  }
 };
 
 /// What a request presented. Views into the request; empty when absent.
@@ -79,6 +99,8 @@ class authority {
 
   ticket_store& tickets() { return tickets_; }
   std::chrono::seconds ticket_ttl() const { return config_.ticket_ttl; }
+  /// The cookie that may carry a JWT (auth_cookie).
+  const std::string& cookie() const { return config_.cookie; }
 
   /// Re-reads the public key file and swaps the keys in; false (with `error`) keeps the old ones.
   bool reload(std::string& error);

@@ -249,8 +249,8 @@ struct h2_callbacks {
   }
 };
 
-h2_session::h2_session(io::connection& conn, loop_services& ctx)
-    : conn_(conn), ctx_(ctx), alive_(std::make_shared<bool>(true)) {
+h2_session::h2_session(io::connection& conn, loop_services& ctx, handoff& to)
+    : conn_(conn), ctx_(ctx), to_(to), alive_(std::make_shared<bool>(true)) {
   nghttp2_session_callbacks* cbs = nullptr;
   nghttp2_session_callbacks_new(&cbs);
   nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, h2_callbacks::on_begin_headers);
@@ -363,14 +363,14 @@ h2_session::stream* h2_session::find(std::int32_t id) {
 void h2_session::stream_opened() {
   if (streams_.size() == 1) {
     next_heartbeat_ =
-        conn_.owner().now() + ctx_.shared.sse.heartbeat - std::chrono::milliseconds(50);
+        conn_.owner().now() + to_.sse.settings.heartbeat - std::chrono::milliseconds(50);
     conn_.set_timer(tick());
   }
 }
 
 std::chrono::milliseconds h2_session::tick() const {
   // Heartbeats, and incomplete requests timed out within two ticks.
-  return std::min<std::chrono::milliseconds>(ctx_.shared.sse.heartbeat,
+  return std::min<std::chrono::milliseconds>(to_.sse.settings.heartbeat,
                                              ctx_.shared.limits.header_timeout);
 }
 
@@ -425,7 +425,7 @@ void h2_session::on_request_head(stream& st) {
     fail(st, errc::invalid_request, "WebSocket needs HTTP/1.1 here");
     return;
   }
-  st.body_limit = body_limit(st.where.endpoint, ctx_.shared.limits);
+  st.body_limit = body_limit(st.where.endpoint, ctx_.shared.limits, ctx_.shared.messages);
   if (auto length = st.headers.find(bhttp::field::content_length); length != st.headers.end()) {
     std::uint64_t declared = 0;
     auto v = std::string_view(length->value());
@@ -515,7 +515,7 @@ void h2_session::open_events(stream& st, boost::urls::url_view url) {
   submit_headers(st, 200, events_headers(st.headers, ctx_), true);
   ctx_.counters.response(200);
   // What only the request needed is dropped: an SSE stream lives long and most are idle.
-  st.sse = std::make_unique<sse::stream>(st, ctx_.registry, ctx_.counters, ctx_.shared.sse);
+  st.sse = std::make_unique<sse::stream>(st, to_.registry, ctx_.counters, to_.sse);
   st.sse->set_origin(st.who ? std::string_view(st.who->who.grants.subject) : std::string_view());
   st.headers = {};
   st.path = {};
@@ -692,7 +692,7 @@ void h2_session::on_timer() {
   auto now = conn_.owner().now();
   bool beat = now >= next_heartbeat_;
   if (beat) {
-    next_heartbeat_ = now + ctx_.shared.sse.heartbeat - std::chrono::milliseconds(50);
+    next_heartbeat_ = now + to_.sse.settings.heartbeat - std::chrono::milliseconds(50);
   }
   std::vector<std::int32_t> stale;
   for (auto& [id, st] : streams_) {

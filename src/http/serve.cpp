@@ -75,8 +75,8 @@ std::variant<route, response> route_request(std::string_view method, std::string
   return where;
 }
 
-std::size_t body_limit(endpoint e, const limits& l) {
-  return e == endpoint::topic_publish ? l.max_message_bytes : l.max_request_bytes;
+std::size_t body_limit(endpoint e, const limits& l, const message_limits& m) {
+  return e == endpoint::topic_publish ? m.max_message_bytes : l.max_request_bytes;
 }
 
 std::optional<response> refuse_stream_publish(const std::string& topic, const auth::identity& who,
@@ -95,7 +95,7 @@ std::variant<caller, response> authenticate(const bhttp::fields& headers, boost:
                                             const boost::asio::ip::address& peer,
                                             loop_services& ctx) {
   std::string storage[2];
-  auto creds = credentials_of(headers, url, ctx.shared.auth_cookie, storage);
+  auto creds = credentials_of(headers, url, ctx.shared.auth->cookie(), storage);
   if (!creds.cookie_token.empty()) {
     auto origin = header_value(headers, bhttp::field::origin);
     if (!ctx.shared.cors.lends_cookie(origin, header_value(headers, bhttp::field::host))) {

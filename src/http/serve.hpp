@@ -38,7 +38,7 @@ std::variant<route, response> route_request(std::string_view method, std::string
                                             loop_services& ctx);
 
 /// The most body bytes a request to `e` may carry.
-std::size_t body_limit(endpoint e, const limits& l);
+std::size_t body_limit(endpoint e, const limits& l, const message_limits& m);
 
 /// Whether a streaming publish to `topic` may begin: nothing, or the answer (400 invalid topic,
 /// counted as a bad request; 401/403 not granted).

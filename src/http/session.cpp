@@ -18,9 +18,10 @@ constexpr std::size_t read_chunk = 16 << 10;
 
 }  // namespace
 
-session::session(io::connection& conn, loop_services& ctx)
+session::session(io::connection& conn, loop_services& ctx, handoff& to)
     : conn_(conn),
       ctx_(ctx),
+      to_(to),
       on_chunk_body_([this](std::uint64_t, std::string_view body, boost::system::error_code& ec) {
         if (streaming_->feed(body) != errc::ok) {
           ec = bhttp::error::body_limit;
@@ -104,7 +105,7 @@ void session::process() {
       parser_.emplace(ctx_.shared.limits.max_header_bytes);
       parser_->header_limit(static_cast<std::uint32_t>(ctx_.shared.limits.max_header_bytes));
       parser_->body_limit(
-          std::max(ctx_.shared.limits.max_request_bytes, ctx_.shared.limits.max_message_bytes));
+          std::max(ctx_.shared.limits.max_request_bytes, ctx_.shared.messages.max_message_bytes));
       conn_.set_timer(ctx_.shared.limits.header_timeout);
     }
     boost::system::error_code ec;
@@ -170,7 +171,7 @@ void session::on_head() {
     open_websocket();
     return;
   }
-  std::size_t limit = body_limit(route_.endpoint, ctx_.shared.limits);
+  std::size_t limit = body_limit(route_.endpoint, ctx_.shared.limits, ctx_.shared.messages);
   if (auto length = parser_->content_length(); length && *length > limit) {
     fail(errc::payload_too_large);
     return;
@@ -264,8 +265,7 @@ void session::open_events() {
   conn_.cancel_timer();
   conn_.send(std::move(head));
   ctx_.counters.response(200);
-  auto stream =
-      std::make_unique<sse::h1_stream>(conn_, ctx_.registry, ctx_.counters, ctx_.shared.sse);
+  auto stream = std::make_unique<sse::h1_stream>(conn_, to_.registry, ctx_.counters, to_.sse);
   auto* s = stream.get();
   s->set_origin(who_ ? std::string_view(who_->grants.subject) : std::string_view());
   conn_.replace_handler(std::move(stream));
@@ -277,7 +277,7 @@ void session::start_h2() {
   conn_.cancel_timer();
   std::string early(static_cast<const char*>(buffer_.data().data()), buffer_.size());
   buffer_.consume(buffer_.size());
-  auto h2 = std::make_unique<h2_session>(conn_, ctx_);
+  auto h2 = std::make_unique<h2_session>(conn_, ctx_, to_);
   auto* s = h2.get();
   conn_.replace_handler(std::move(h2));
   s->start(early);
@@ -307,7 +307,7 @@ void session::open_websocket() {
   ctx_.counters.response(101);
   // Frames the client sent right behind its handshake are already in our buffer: pass them on.
   auto early = boost::beast::buffers_to_string(buffer_.data());
-  auto session = std::make_unique<ws::session>(conn_, ctx_.ws, std::move(early), std::move(*who_));
+  auto session = std::make_unique<ws::session>(conn_, to_.ws, std::move(early), std::move(*who_));
   auto* s = session.get();
   conn_.replace_handler(std::move(session));
   s->start();

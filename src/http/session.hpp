@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "http/api/stream_publish.hpp"
+#include "http/handoff.hpp"
 #include "http/request_parser.hpp"
 #include "http/response.hpp"
 #include "http/router.hpp"
@@ -25,7 +26,8 @@ class refusal final : public io::connection_handler {
 
 class session final : public io::connection_handler {
  public:
-  session(io::connection& conn, loop_services& ctx);
+  /// `ctx` and `to` outlive the session.
+  session(io::connection& conn, loop_services& ctx, handoff& to);
   ~session() override;
 
   /// Starts waiting for the first request.
@@ -58,6 +60,7 @@ class session final : public io::connection_handler {
 
   io::connection& conn_;
   loop_services& ctx_;
+  handoff& to_;
   boost::beast::flat_buffer buffer_;
   std::optional<request_parser> parser_;
   route route_;

@@ -99,8 +99,10 @@ void setup_logging(const config& c) {
       continue;
     }
     auto value = shown_value(c, e);
-    if (std::holds_alternative<std::vector<std::string> config::*>(e.field)) {
-      for (const auto& item : c.*std::get<std::vector<std::string> config::*>(e.field)) {
+    using list_slot = config_entry::slot<std::vector<std::string>>;
+    if (std::holds_alternative<list_slot>(e.field)) {
+      // The slot reads and writes; here it is only read.
+      for (const auto& item : std::get<list_slot>(e.field)(const_cast<config&>(c))) {
         s.secrets.push_back(item);
       }
     } else if (!value.empty()) {

@@ -19,12 +19,12 @@ io::shared_bytes static_bytes(std::string_view s) {
 
 }  // namespace
 
-stream::stream(sink& out, topic_registry& registry, loop_counters& counters, const settings& s)
+stream::stream(sink& out, topic_registry& registry, loop_counters& counters, const context& ctx)
     : out_(out),
       registry_(registry),
       counters_(counters),
-      settings_(s),
-      queue_(s.backlog, s.replay_high_water) {
+      ctx_(ctx),
+      queue_(ctx.subscribers.backlog, ctx.subscribers.high_water()) {
   counters_.sse.open.add();
 }
 
@@ -38,9 +38,7 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
   for (std::size_t i = 0; i < names.size(); ++i) {
     topics_[i].set_owner(*this);
     topics_[i].hash = topic_hash(names[i]);
-    if (settings_.policies) {
-      topics_[i].policy = settings_.policies->policy_for(names[i]);
-    }
+    topics_[i].policy = ctx_.subscribers.policies.policy_for(names[i]);
     queue_.enroll(topics_[i]);
   }
   std::vector<std::optional<position>> since(names.size());
@@ -124,7 +122,7 @@ void stream::finish_start() {
   if (closed_) {
     return;
   }
-  send(preamble(jittered_retry(settings_.retry_ms), current_id()));
+  send(preamble(jittered_retry(ctx_.settings.retry_ms), current_id()));
   if (!state->gaps.empty()) {
     send_gap(state->gaps);
   }
@@ -137,7 +135,7 @@ void stream::finish_start() {
     tally_.sent(0, true);
   }
   pump_backlog();
-  out_.arm_heartbeat(settings_.heartbeat);
+  out_.arm_heartbeat(ctx_.settings.heartbeat);
 }
 
 std::string stream::current_id() const {
@@ -245,7 +243,7 @@ void stream::on_timer() {
     return;
   }
   send(static_bytes(heartbeat()));
-  out_.arm_heartbeat(settings_.heartbeat);
+  out_.arm_heartbeat(ctx_.settings.heartbeat);
 }
 
 void h1_stream::start(std::vector<std::string> topics, const resume_from& from) {
@@ -286,7 +284,7 @@ void stream::on_drain() {
   if (closed_) {
     return;
   }
-  send(retry_field(jittered_retry(settings_.retry_ms)));
+  send(retry_field(jittered_retry(ctx_.settings.retry_ms)));
   note_end(end_reason::drain);
   closed_ = true;
   out_.end();

@@ -21,20 +21,10 @@
 #include "core/topic_pattern.hpp"
 #include "core/topic_registry.hpp"
 #include "io/connection.hpp"
+#include "sse/settings.hpp"
 #include "sse/sink.hpp"
 
 namespace sb::sse {
-
-struct settings {
-  std::chrono::milliseconds heartbeat{15000};
-  // Each stream is told a value in [retry_ms, 2 × retry_ms) (sse/retry_jitter.hpp).
-  unsigned retry_ms = 2000;
-  backlog_limits backlog;  // how far behind a stream may fall (slow consumers)
-  /// Messages go straight to the socket's queue until this many bytes wait there; beyond it they
-  /// wait in the feed (as references), where replay is paced and the slow-consumer policy applies.
-  std::size_t replay_high_water = 64 << 10;
-  const policy_table* policies = nullptr;  // per-topic slow-consumer policy; `resume` when null
-};
 
 /// Where a stream resumes from: nothing, or a Last-Event-ID / ?since= text (a position or cursor).
 struct resume_from {
@@ -44,7 +34,7 @@ struct resume_from {
 class stream final : public subscriber {
  public:
   /// The response head must already be queued on `out`, which outlives the stream.
-  stream(sink& out, topic_registry& registry, loop_counters& counters, const settings& s);
+  stream(sink& out, topic_registry& registry, loop_counters& counters, const context& ctx);
   ~stream();
 
   /// Subscribes `topics` (valid, distinct names), then queues the preamble, gaps, retained
@@ -97,7 +87,7 @@ class stream final : public subscriber {
   sink& out_;
   topic_registry& registry_;
   loop_counters& counters_;
-  const settings& settings_;
+  const context& ctx_;
   std::unique_ptr<topic_sub[]> topics_;
   std::unique_ptr<start_state> starting_;
   subscriber_queue queue_;
@@ -113,8 +103,8 @@ class stream final : public subscriber {
 class h1_stream final : public io::connection_handler, sink {
  public:
   h1_stream(io::connection& conn, topic_registry& registry, loop_counters& counters,
-            const settings& s)
-      : conn_(conn), stream_(*this, registry, counters, s) {}
+            const context& ctx)
+      : conn_(conn), stream_(*this, registry, counters, ctx) {}
 
   void start(std::vector<std::string> topics, const resume_from& from);
 

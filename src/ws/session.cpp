@@ -43,8 +43,8 @@ session::session(io::connection& conn, context& ctx, std::string early, auth::id
     : conn_(conn),
       ctx_(ctx),
       who_(share(std::move(who))),
-      parser_(ctx.config.max_frame_bytes),
-      queue_(ctx.config.backlog, ctx.config.high_water) {
+      parser_(max_frame_bytes(ctx.messages)),
+      queue_(ctx.subscribers.backlog, ctx.subscribers.high_water()) {
   if (!early.empty()) {
     input().bytes = std::move(early);
   }
@@ -87,7 +87,7 @@ void session::on_readable() {
   // queue, so a peer that asks and never reads would make it grow without bound. Over the soft
   // bound (fan-out alone never gets there: it waits in the feed past the high-water mark) we stop
   // reading; on_sent reads again once the peer has taken most of it.
-  if (conn_.queued_bytes() > ctx_.config.backlog.soft_bytes) {
+  if (conn_.queued_bytes() > ctx_.subscribers.backlog.soft_bytes) {
     input_paused_ = true;
     return;
   }
@@ -242,9 +242,7 @@ session::topic_state& session::ensure(std::string_view topic) {
   }
   auto& t = *topics_.emplace_back(std::make_unique<topic_state>());
   t.set_owner(*this);
-  if (ctx_.config.policies) {
-    t.policy = ctx_.config.policies->policy_for(topic);
-  }
+  t.policy = ctx_.subscribers.policies.policy_for(topic);
   return t;
 }
 
@@ -327,7 +325,7 @@ void session::publish(client_op& op) {
   }
   publish_item item{std::move(op.topic), std::move(op.event), std::move(op.data), false,
                     identity()};
-  switch (check_publish(item, ctx_.config.max_message_bytes)) {
+  switch (check_publish(item, ctx_.messages.max_message_bytes)) {
     case publish_fault::none:
     case publish_fault::invalid_topic:  // handle() answered it already
       break;
@@ -547,7 +545,7 @@ void session::pump() {
 }
 
 void session::on_sent() {
-  if (input_paused_ && conn_.queued_bytes() < ctx_.config.high_water) {
+  if (input_paused_ && conn_.queued_bytes() < ctx_.subscribers.high_water()) {
     input_paused_ = false;
     conn_.wait_readable();
   }

@@ -12,34 +12,19 @@
 #include "auth/authority.hpp"
 #include "core/broker.hpp"
 #include "core/counters.hpp"
+#include "core/message_limits.hpp"
 #include "core/presence.hpp"
 #include "core/subscriber_queue.hpp"
+#include "core/subscriber_settings.hpp"
 #include "core/token_bucket.hpp"
 #include "core/topic_pattern.hpp"
 #include "core/topic_registry.hpp"
 #include "io/connection.hpp"
 #include "ws/frame.hpp"
 #include "ws/protocol.hpp"
+#include "ws/settings.hpp"
 
 namespace sb::ws {
-
-struct settings {
-  std::size_t max_message_bytes = 64 << 10;  // data of one published message
-  std::size_t max_frame_bytes = 160 << 10;   // one incoming message, JSON and all (1009 over it)
-  unsigned volatile_hz = 30;                 // volatile messages per sender per topic per second
-  double publish_rate = 100;  // stored publishes per second per connection (1008 over)
-  double publish_burst = 200;
-  double volatile_rate = 2000;  // volatile publishes per second before 1008 (flood guard)
-  std::chrono::milliseconds ping_interval{25000};
-  /// A frame, or a fragmented message, once started must end within this (1008 otherwise): any
-  /// byte keeps a connection alive, but not a message trickled forever.
-  std::chrono::milliseconds message_timeout{10000};
-  backlog_limits backlog;  // how far behind a subscriber may fall (slow consumers)
-  std::size_t high_water = 64 << 10;
-  std::size_t max_topics = 256;
-  std::size_t presence_snapshot_limit = 100;
-  const policy_table* policies = nullptr;
-};
 
 struct context {
   topic_registry& registry;
@@ -47,6 +32,8 @@ struct context {
   presence_registry& presence;
   loop_counters& counters;
   const settings& config;
+  const message_limits& messages;
+  const subscriber_settings& subscribers;
   message_encoder encode;  // for volatile messages, which bypass the broker's encoding
   /// The frame of the message this loop last delivered: a message reaches every subscriber on the
   /// loop in one turn, so each delivery after the first costs a pointer compare and a reference.

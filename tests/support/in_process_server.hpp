@@ -5,7 +5,7 @@
 // inputs reach every limit). Deliveries are posted to the loop; run() turns it until it is idle.
 // Sessions are started on connections made from one end of a socketpair.
 // The loop runs on a fake clock: its timing wheel turns only in advance(), which moves the clock.
-// Settings in `shared` (sse, ws, limits) are read by reference, so a test may change them after
+// Settings in `config` (sse, ws, http, …) are read by reference, so a test may change them after
 // construction, before it connects. With `defer`, every broker answer that reads history completes
 // later on the loop (tests/support/deferred_broker.hpp), as a Redis broker would.
 #include <sys/socket.h>
@@ -26,53 +26,63 @@
 #include "core/topic_registry.hpp"
 #include "deferred_broker.hpp"
 #include "fake_clock.hpp"
+#include "http/handoff.hpp"
 #include "http/publish_limiter.hpp"
 #include "http/services.hpp"
 #include "http/session.hpp"
 #include "io/connection.hpp"
 #include "io/loop.hpp"
 #include "peer_socket.hpp"
+#include "server/config.hpp"
 #include "sse/encoder.hpp"
 #include "ws/protocol.hpp"
 
 namespace sb::testing {
 
 struct in_process_server final : delivery_sink {
-  /// `tune` sets the bounds (http::limits) before anything is wired.
-  explicit in_process_server(const std::function<void(http::limits&)>& tune, bool defer = false)
+  /// `tune` sets the bounds (the server's own config structs) before anything is wired.
+  explicit in_process_server(const std::function<void(server::config&)>& tune, bool defer = false)
       : loop(0, std::chrono::milliseconds(10), &clock) {
     loop.wheel().start();
+    tune(config);
     message_encoder encode = [](message& m) {
       sse::encode_message(m);
       ws::encode_message(m);
     };
     std::vector<delivery_sink*> sinks{this};
-    broker.emplace(history_limits{50, 1 << 20, 3600 * 1000}, encode, sinks,
-                   [] { return std::int64_t{1700000000000}; });
+    broker.emplace(config.history, encode, sinks, [] { return std::int64_t{1700000000000}; });
     std::string error;
-    auth = *auth::authority::create(
-        auth::authority_config{
-            {}, {}, {}, {}, {"fuzz-key"}, {}, std::chrono::seconds(3600), true, true},
-        error);
-    limiter.emplace(1e9, 1e9);
+    auth::authority_config who;
+    who.api_keys = {"fuzz-key"};
+    who.anonymous_subscribe = true;
+    who.anonymous_publish = true;
+    auth = *auth::authority::create(who, error);
+    limiter.emplace(http::publish_rate{1e9, 1e9});
     sb::broker* hub = &*broker;
     if (defer) {
       deferred.emplace(*broker, loop.context());
       hub = &*deferred;
     }
     registry.emplace(*hub, 0);
-    shared.hub = hub;
-    shared.presence = &presence;
-    shared.auth = auth.get();
-    shared.auth_cookie = "switchboard_token";
-    shared.draining = &draining;
-    shared.publish_limits = &*limiter;
-    shared.encode = encode;
-    tune(shared.limits);
-    shared.metrics_text = [] { return std::string("fuzz 1\n"); };
-    services.emplace(
-        http::loop_services{loop, *registry, counters, shared,
-                            ws::context{*registry, *hub, presence, counters, shared.ws, encode}});
+    shared.emplace(http::services{.limits = config.http, .messages = config.messages});
+    shared->hub = hub;
+    shared->presence = &presence;
+    shared->auth = auth.get();
+    shared->draining = &draining;
+    shared->publish_limits = &*limiter;
+    shared->metrics_text = [] { return std::string("fuzz 1\n"); };
+    services.emplace(http::loop_services{loop, counters, *shared});
+    ws.emplace(ws::context{*registry, *hub, presence, counters, config.ws, config.messages,
+                           config.subscribers, encode});
+    handoff.emplace(http::handoff{*registry, sse::context{config.sse, config.subscribers}, *ws});
+  }
+
+  /// The defaults, with a short history (50 messages, 1 MiB per topic).
+  static server::config small_history() {
+    server::config c;
+    c.history.max_messages = 50;
+    c.history.max_bytes = 1 << 20;
+    return c;
   }
 
   /// Closes what is still open, so that no session outlives the registry it is subscribed to.
@@ -113,7 +123,7 @@ struct in_process_server final : delivery_sink {
       return nullptr;
     }
     peer = peer_socket(fd);
-    auto session = std::make_unique<http::session>(*c, *services);
+    auto session = std::make_unique<http::session>(*c, *services, *handoff);
     auto* raw = session.get();
     c->start(std::move(session));
     raw->start();
@@ -200,6 +210,7 @@ struct in_process_server final : delivery_sink {
     loop.context().restart();
   }
 
+  server::config config = small_history();
   fake_clock clock;
   std::atomic<bool> draining{false};
   io::loop loop;
@@ -210,8 +221,10 @@ struct in_process_server final : delivery_sink {
   std::unique_ptr<auth::authority> auth;
   std::optional<http::publish_limiter> limiter;
   std::optional<topic_registry> registry;
-  http::services shared;
+  std::optional<http::services> shared;
   std::optional<http::loop_services> services;
+  std::optional<ws::context> ws;
+  std::optional<http::handoff> handoff;
 };
 
 }  // namespace sb::testing

@@ -16,7 +16,7 @@ response bad(errc e, std::string_view detail) {
 
 }  // namespace
 
-errc check_message(const publish_item& item, const limits& l) {
+errc check_message(const publish_item& item, const message_limits& l) {
   switch (check_publish(item, l.max_message_bytes)) {
     case publish_fault::none:
       return errc::ok;
@@ -34,7 +34,7 @@ errc check_message(const publish_item& item, const limits& l) {
 void publish_one(const request& req, loop_services& ctx, respond_fn done) {
   publish_item item{req.topic, req.query("event").value_or(""), std::string(req.body),
                     req.query_flag("retain"), req.who.grants.subject};
-  if (auto e = check_message(item, ctx.shared.limits); e != errc::ok) {
+  if (auto e = check_message(item, ctx.shared.messages); e != errc::ok) {
     done(bad(e, e == errc::invalid_request ? "data must be UTF-8 and event a single line" : ""));
     return;
   }
@@ -122,7 +122,7 @@ void publish_batch(const request& req, loop_services& ctx, respond_fn done) {
       }
       item.retain = r->as_bool();
     }
-    if (auto e = check_message(item, ctx.shared.limits); e != errc::ok) {
+    if (auto e = check_message(item, ctx.shared.messages); e != errc::ok) {
       done(bad(e, e == errc::invalid_topic ? "invalid topic: " + item.topic : ""));
       return;
     }

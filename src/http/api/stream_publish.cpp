@@ -13,7 +13,7 @@ stream_publisher::stream_publisher(std::string topic, bool retain, std::string f
       from_(std::move(from)),
       client_(std::move(client)),
       ctx_(ctx),
-      parser_(ctx.shared.limits.max_message_bytes + 1024,
+      parser_(ctx.shared.messages.max_message_bytes + 1024,
               [this](sse::parsed_event&& e) { publish(std::move(e)); }) {}
 
 errc stream_publisher::feed(std::string_view bytes) {
@@ -28,7 +28,7 @@ void stream_publisher::publish(sse::parsed_event&& e) {
     return;
   }
   publish_item item{topic_, std::move(e.event), std::move(e.data), retain_, from_};
-  if (auto err = check_message(item, ctx_.shared.limits); err != errc::ok) {
+  if (auto err = check_message(item, ctx_.shared.messages); err != errc::ok) {
     error_ = err;
     return;
   }

@@ -43,7 +43,7 @@ class deferred_attach_test : public ::testing::Test {
     int peer = -1;
     auto conn = w_.connect(peer);
     EXPECT_TRUE(conn);
-    auto session = std::make_unique<http::session>(*conn, *w_.services);
+    auto session = std::make_unique<http::session>(*conn, *w_.services, *w_.handoff);
     auto* raw = session.get();
     conn->start(std::move(session));
     raw->start();
@@ -169,7 +169,7 @@ class deferred_attach_test : public ::testing::Test {
     return peer;
   }
 
-  testing::in_process_server w_{[](http::limits&) {}, true};
+  testing::in_process_server w_{[](server::config&) {}, true};
   std::string topic_ = "deferred/t";
   std::vector<int> peers_;
 };

@@ -21,12 +21,12 @@ using testing::in_process_server;
 class h2_session_test : public ::testing::Test {
  protected:
   h2_session_test() {
-    w.shared.limits.h2_max_concurrent_streams = 2;
-    w.shared.limits.h2_max_header_list_size = 2048;
-    w.shared.limits.header_timeout = 10s;
-    w.shared.limits.idle_timeout = 60s;
-    w.shared.sse.heartbeat = 15s;
-    w.shared.sse.retry_ms = 1;
+    w.config.http.h2_max_concurrent_streams = 2;
+    w.config.http.h2_max_header_list_size = 2048;
+    w.config.http.header_timeout = 10s;
+    w.config.http.idle_timeout = 60s;
+    w.config.sse.heartbeat = 15s;
+    w.config.sse.retry_ms = 1;
   }
 
   void expect_still_serving() {
@@ -36,7 +36,7 @@ class h2_session_test : public ::testing::Test {
     EXPECT_EQ(other.at(id).headers[":status"], "200");
   }
 
-  in_process_server w{[](http::limits&) {}};
+  in_process_server w{[](server::config&) {}};
 };
 
 TEST_F(h2_session_test, the_server_settings_carry_the_limits_and_no_push) {

@@ -22,11 +22,11 @@ constexpr std::string_view healthz = "GET /healthz HTTP/1.1\r\nHost: test\r\n\r\
 class http_session_test : public ::testing::Test {
  protected:
   http_session_test() {
-    w.shared.limits.header_timeout = 10s;
-    w.shared.limits.idle_timeout = 60s;
-    w.shared.limits.max_header_bytes = 1024;
-    w.shared.limits.max_message_bytes = 100;
-    w.shared.limits.max_request_bytes = 1000;
+    w.config.http.header_timeout = 10s;
+    w.config.http.idle_timeout = 60s;
+    w.config.http.max_header_bytes = 1024;
+    w.config.messages.max_message_bytes = 100;
+    w.config.http.max_request_bytes = 1000;
   }
 
   /// The status line of each response in `bytes`, in order (bodies skipped by Content-Length).
@@ -54,7 +54,7 @@ class http_session_test : public ::testing::Test {
     EXPECT_EQ(status_lines(answer), std::vector<std::string>{"HTTP/1.1 200 OK"}) << answer;
   }
 
-  in_process_server w{[](http::limits&) {}};
+  in_process_server w{[](server::config&) {}};
 };
 
 TEST_F(http_session_test, pipelined_requests_are_answered_in_order_on_one_connection) {
@@ -234,7 +234,7 @@ TEST_F(http_session_test, a_request_followed_by_fin_is_answered_before_the_close
 }
 
 TEST_F(http_session_test, publishes_over_the_clients_rate_are_429_and_the_connection_kept) {
-  w.limiter.emplace(0.001, 2);  // a burst of 2, then (almost) nothing
+  w.limiter.emplace(http::publish_rate{0.001, 2});  // a burst of 2, then (almost) nothing
   peer_socket peer;
   w.accept(peer);
   std::string publish =

@@ -29,8 +29,8 @@ constexpr std::string_view events_head =
 class sse_stream_test : public ::testing::Test {
  protected:
   sse_stream_test() {
-    w.shared.sse.retry_ms = 1;  // jittered in [1, 2): exactly 1, so the bytes can be compared
-    w.shared.sse.heartbeat = 15s;
+    w.config.sse.retry_ms = 1;  // jittered in [1, 2): exactly 1, so the bytes can be compared
+    w.config.sse.heartbeat = 15s;
   }
 
   /// Opens GET `target` with `extra` header lines and gives back what arrived after the head.
@@ -54,7 +54,7 @@ class sse_stream_test : public ::testing::Test {
     EXPECT_EQ(answer.substr(0, 15), "HTTP/1.1 200 OK") << answer;
   }
 
-  in_process_server w{[](http::limits&) {}};
+  in_process_server w{[](server::config&) {}};
 };
 
 TEST_F(sse_stream_test, a_new_stream_starts_with_retry_and_the_topics_head_position) {
@@ -178,8 +178,9 @@ TEST_F(sse_stream_test, on_drain_a_stream_gets_a_retry_and_ends) {
 class slow_sse_stream_test : public sse_stream_test {
  protected:
   void SetUp() override {
-    w.shared.sse.replay_high_water = 1024;
-    w.shared.sse.backlog = {.hard_bytes = 1 << 20, .soft_bytes = 8 << 10, .soft_for = 300ms};
+    // the socket queue holds at most high_water() = min(hard, soft) / 2 = 4 KiB before the feed
+    w.config.subscribers.backlog = {
+        .hard_bytes = 1 << 20, .soft_bytes = 8 << 10, .soft_for = 300ms};
   }
   void fill(int messages) {
     std::string data(1000, 'x');
@@ -220,7 +221,7 @@ TEST_F(slow_sse_stream_test, over_the_soft_bound_past_its_time_the_heartbeat_clo
 }
 
 TEST_F(slow_sse_stream_test, under_its_time_the_stream_is_kept_and_gets_its_heartbeat) {
-  w.shared.sse.backlog.soft_for = 1h;
+  w.config.subscribers.backlog.soft_for = 1h;
   peer_socket peer;
   open(peer, "/v1/events?topic=slow/1", {}, 4096);
   fill(400);  // 400 KB: more than the socket takes, for 15 s of fake time

@@ -63,10 +63,10 @@ struct ws_client {
 class ws_session_test : public ::testing::Test {
  protected:
   ws_session_test() {
-    w.shared.ws.ping_interval = 25s;
-    w.shared.ws.message_timeout = 10s;
-    w.shared.ws.max_frame_bytes = 4096;
-    w.shared.ws.max_message_bytes = 1024;
+    w.config.ws.ping_interval = 25s;
+    w.config.ws.message_timeout = 10s;
+    // frames up to max_frame_bytes(messages) = 2 * 1024 + 4096 bytes
+    w.config.messages.max_message_bytes = 1024;
   }
 
   /// Upgrades a new connection; the 101 is checked and consumed. `send_buffer`: as for
@@ -105,7 +105,7 @@ class ws_session_test : public ::testing::Test {
     EXPECT_EQ(other.texts(), std::vector<std::string>{R"({"op":"pong","ref":"still"})"});
   }
 
-  in_process_server w{[](http::limits&) {}};
+  in_process_server w{[](server::config&) {}};
 };
 
 TEST_F(ws_session_test, the_upgrade_is_a_101_with_the_rfc_accept_and_the_subprotocol) {
@@ -213,8 +213,9 @@ TEST_F(ws_session_test, a_text_frame_that_is_not_utf8_is_closed_with_1007) {
 TEST_F(ws_session_test, a_message_over_max_frame_bytes_is_closed_with_1009) {
   ws_client c;
   open(c);
-  // Fragments add up: 3 × 1500 bytes is over the 4096-byte bound though each frame is under it.
-  std::string part(1500, 'x');
+  // Fragments add up: 3 × 2100 bytes is over the 6144-byte bound (max_frame_bytes of 1024-byte
+  // messages) though each frame is under it.
+  std::string part(2100, 'x');
   c.peer.write(client_frame(op_text, part, false) + client_frame(0, part, false) +
                client_frame(0, part, true));
   w.run();
@@ -226,8 +227,8 @@ TEST_F(ws_session_test, a_message_at_max_frame_bytes_is_taken) {
   ws_client c;
   open(c);
   std::string op = R"({"op":"ping","ref":")";
-  op.append(4096 - op.size() - 2, 'r').append("\"}");
-  ASSERT_EQ(op.size(), 4096u);
+  op.append(6144 - op.size() - 2, 'r').append("\"}");
+  ASSERT_EQ(op.size(), 6144u);
   send(c, op);
   auto got = c.texts();
   ASSERT_EQ(got.size(), 1u);
@@ -250,8 +251,8 @@ TEST_F(ws_session_test, a_frame_not_finished_within_message_timeout_is_closed_wi
 }
 
 TEST_F(ws_session_test, stored_publishes_over_the_burst_close_with_1008) {
-  w.shared.ws.publish_rate = 1;
-  w.shared.ws.publish_burst = 2;
+  w.config.ws.publish_rate = 1;
+  w.config.ws.publish_burst = 2;
   ws_client c;
   open(c);
   send(c, R"({"op":"publish","topic":"rate/1","data":"1"})");
@@ -377,8 +378,8 @@ TEST_F(ws_session_test, on_drain_the_server_closes_with_1012) {
 }
 
 TEST_F(ws_session_test, a_subscriber_over_the_hard_bound_is_closed_with_1008_ahead_of_its_backlog) {
-  w.shared.ws.high_water = 1024;
-  w.shared.ws.backlog = {.hard_bytes = 32 << 10, .soft_bytes = 16 << 10, .soft_for = 1h};
+  // high_water() = min(hard, soft) / 2 = 8 KiB
+  w.config.subscribers.backlog = {.hard_bytes = 32 << 10, .soft_bytes = 16 << 10, .soft_for = 1h};
   ws_client slow;
   open(slow, 4096);
   send(slow, R"({"op":"subscribe","topic":"flood/1"})");
