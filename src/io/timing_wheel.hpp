@@ -44,7 +44,8 @@ class timing_wheel {
  public:
   using duration = std::chrono::milliseconds;
 
-  /// Ticks every `tick` on `ctx`; delays are rounded up to whole ticks. With a `time` source
+  /// Ticks every `tick` on `ctx`, but sleeps until the next tick that has entries: an idle loop
+  /// does not wake. Delays are rounded up to whole ticks. With a `time` source
   /// (a test's), no Asio timer runs: the wheel ticks only in advance(). `time` outlives the wheel.
   timing_wheel(boost::asio::io_context& ctx, duration tick, std::size_t slots = 512,
                const time_source* time = nullptr);
@@ -63,12 +64,21 @@ class timing_wheel {
   void schedule(wheel_entry& e, duration delay);
 
   duration tick() const { return tick_; }
+  /// Ticks turned since start(), counted in time: a wheel that slept through empty ticks counts
+  /// them when it wakes.
+  std::uint64_t turns() const { return turns_; }
+  /// How often the wheel's timer woke the loop (an idle wheel does not).
+  std::uint64_t wakeups() const { return wakeups_; }
+  /// Whether the timer is set, and for which turn (an entry is due then).
+  bool armed() const { return armed_; }
+  std::uint64_t wake_turn() const { return wake_turn_; }
 
  private:
   using slot = boost::intrusive::list<wheel_entry, boost::intrusive::constant_time_size<false>>;
   void arm();
   void on_tick();
   void turn();
+  void pass_empty_ticks();
 
   boost::asio::steady_timer timer_;
   duration tick_;
@@ -76,6 +86,11 @@ class timing_wheel {
   std::size_t current_ = 0;
   std::chrono::steady_clock::time_point next_tick_;
   const time_source* time_;
+  std::uint64_t turns_ = 0;
+  std::uint64_t wakeups_ = 0;
+  std::uint64_t wake_turn_ = 0;  // the turn the armed timer is for
+  bool armed_ = false;
+  bool turning_ = false;  // inside on_tick's turns
   bool running_ = false;
 };
 
