@@ -60,6 +60,11 @@ std::string help_text(const config& defaults) {
   wrap(out, "print this help and exit");
   out += "  --version\n";
   wrap(out, "print the version and git revision and exit");
+  out += "  --print-config\n";
+  wrap(out,
+       "print every setting as a TOML file for --config (those set by the other options, the "
+       "file or the environment as live lines, the rest commented out with their defaults; "
+       "secrets never) and exit");
   out += "  --config FILE\n";
   wrap(out, "TOML file with any of the keys below");
   for (const auto& e : config_table()) {
