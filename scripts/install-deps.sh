@@ -24,7 +24,8 @@ build_packages=(
   dpkg-dev help2man
   curl
 )
-test_packages=(nghttp2-client openssl python3-websockets clang clang-format libclang-rt-14-dev chromium)
+test_packages=(nghttp2-client openssl python3-websockets clang clang-format libclang-rt-14-dev chromium
+  lintian debootstrap systemd)
 
 want=("${build_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then
