@@ -219,6 +219,15 @@ live=$(in_root grep -E '^[a-z]' /etc/switchboard/switchboard.toml | tr '\n' ' ')
   not_ok "switchboard.toml refuses anonymous publish and subscribe" "live lines: $live"
 
 # --- the installed binary serves ---------------------------------------------------------------
+# As installed, with no credentials, it refuses to start rather than serve nobody.
+refusal=$("${sudo_cmd[@]}" chroot --userspec=switchboard:switchboard "$chroot_dir" env -i \
+  timeout 10 /usr/bin/switchboard --config /etc/switchboard/switchboard.toml --listen 127.0.0.1:0 2>&1)
+refusal_rc=$?
+if [[ $refusal_rc -eq 2 && "$refusal" == *"no credentials are configured"* ]]; then
+  ok "without credentials the installed config refuses to start (exit 2)"
+else
+  not_ok "without credentials the installed config refuses to start (exit 2)" "exit $refusal_rc: $refusal"
+fi
 key=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
