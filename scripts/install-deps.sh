@@ -25,7 +25,7 @@ build_packages=(
   curl
 )
 test_packages=(nghttp2-client openssl python3-websockets clang clang-format libclang-rt-14-dev chromium
-  lintian debootstrap systemd)
+  lintian debootstrap systemd strace)
 
 want=("${build_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then

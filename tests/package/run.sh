@@ -3,6 +3,7 @@
 # administrator would meet it.
 #   - lintian reports no error (its warnings are printed);
 #   - systemd-analyze verify accepts the unit, and its offline security review stays "OK";
+#   - the system calls the server makes pass the unit's SystemCallFilter (strace on the host);
 #   - the package installs into a fresh Debian 12 root (debootstrap --variant=minbase, its
 #     dependencies from deb.debian.org with apt-get -f install), with its user, modes and
 #     conffile; the installed binary, run as the switchboard user in that root with the installed
@@ -57,7 +58,7 @@ if [[ $(id -u) -ne 0 ]]; then
   fi
 fi
 as_root() { "${sudo_cmd[@]}" "$@"; }
-for tool in lintian systemd-analyze debootstrap curl python3; do
+for tool in lintian systemd-analyze debootstrap curl python3 strace; do
   command -v "$tool" >/dev/null || give_up "$tool is installed (run scripts/install-deps.sh --test)"
 done
 
@@ -104,6 +105,54 @@ man_page=$(sed -n 's/^Documentation=man:\([a-z]*\)(\([0-9]\))$/usr\/share\/man\/
   "$verify_root/lib/systemd/system/switchboard.service")
 check "the unit's Documentation= page is in the package ($man_page)" test -f "$verify_root/$man_page"
 rm -rf "$verify_root"
+
+# SystemCallFilter=@system-service ~@privileged: every system call the server makes over a start
+# with history_dir, a subscribe, a publish, SIGHUP and a drain must be in the first set and not in
+# the second (strace on the host; the filter itself needs systemd, which the test never starts).
+expand_filter() {  # @set: its system calls, nested sets expanded
+  systemd-analyze syscall-filter "$1" 2>/dev/null | sed -n '/^@/,$p' | tail -n +2 | sed 's/#.*//' |
+    awk '{print $1}' | grep . | while read -r name; do
+      if [[ $name == @* ]]; then expand_filter "$name"; else echo "$name"; fi
+    done
+}
+syscall_check() {
+  local dir port url tracer sub used allowed privileged
+  dir=$(mktemp -d)
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  url="http://127.0.0.1:$port"
+  env -i SWITCHBOARD_API_KEYS=trace-key strace -f -qq -o "$dir/trace" "$build/switchboard" \
+    --listen "127.0.0.1:$port" --history-dir "$dir/history" >"$dir/log" 2>&1 &
+  tracer=$!
+  for _ in $(seq 100); do curl -s -o /dev/null "$url/healthz" && break; sleep 0.1; done
+  curl -sN -m 5 -H 'Authorization: Bearer trace-key' "$url/v1/events?topic=t/s" >"$dir/sub" 2>&1 &
+  sub=$!
+  for _ in $(seq 50); do grep -q '^retry:' "$dir/sub" && break; sleep 0.1; done
+  curl -s -o /dev/null -X POST -H 'Authorization: Bearer trace-key' --data x "$url/v1/topics/t/s"
+  for _ in $(seq 50); do grep -q '^data: x' "$dir/sub" && break; sleep 0.1; done
+  local server
+  server=$(pgrep -P "$tracer" -x switchboard | head -1)
+  [[ -n "$server" ]] && kill -HUP "$server" && sleep 0.3 && kill -TERM "$server"
+  for _ in $(seq 150); do kill -0 "$tracer" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$tracer" 2>/dev/null
+  wait "$tracer" 2>/dev/null
+  kill "$sub" 2>/dev/null
+  wait "$sub" 2>/dev/null
+  used=$(grep -oE '^[0-9]+ +[a-z_0-9]+\(' "$dir/trace" | sed -E 's/^[0-9]+ +//; s/\($//' | sort -u)
+  allowed=$(expand_filter @system-service | sort -u)
+  privileged=$(expand_filter @privileged | sort -u)
+  local outside inside
+  outside=$(comm -23 <(echo "$used") <(echo "$allowed") | tr '\n' ' ')
+  inside=$(comm -12 <(echo "$used") <(echo "$privileged") | tr '\n' ' ')
+  if [[ $(wc -l <<<"$used") -ge 20 ]] && grep -q '^data: x' "$dir/sub" && [[ -z "$outside$inside" ]]; then
+    ok "SystemCallFilter: the server's $(wc -l <<<"$used") system calls are in @system-service, none in @privileged"
+  else
+    not_ok "SystemCallFilter: the server's system calls are in @system-service, none in @privileged" \
+      "outside @system-service: ${outside:-none}" "in @privileged: ${inside:-none}" \
+      "calls seen: $(wc -l <<<"$used"); subscriber got: $(tr '\n' '|' <"$dir/sub")"
+  fi
+  rm -rf "$dir"
+}
+syscall_check
 
 # --- a fresh Debian 12 root --------------------------------------------------------------------
 today=$(date -u +%Y%m%d)
