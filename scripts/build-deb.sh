@@ -68,9 +68,11 @@ install -m 0644 "$src/switchboard.service" "$pkg/lib/systemd/system/switchboard.
 
 # switchboard(8): the options from --help, the rest from the include file. help2man lays out an
 # option whose text is on the next line as .HP/.IP; .TP reads better (and is what groff wants).
+# The first line of --help repeats NAME, so it goes.
 LC_ALL=C.UTF-8 help2man --locale=C.UTF-8 --section=8 --no-info --version-string="$version" \
   --include="$src/switchboard.8.include" --help-option=--help --version-option=--version \
-  "$bin" | perl -0pe 's/^\.HP\n(.*)\n\.IP\n/.TP\n$1\n/mg' | gzip -9n >"$pkg/usr/share/man/man8/switchboard.8.gz"
+  "$bin" | perl -0pe 's/^\.HP\n(.*)\n\.IP\n/.TP\n$1\n/mg; s/^\.PP\nSwitchboard: [^\n]*\n//m' |
+  gzip -9n >"$pkg/usr/share/man/man8/switchboard.8.gz"
 
 install -m 0644 "$src/copyright" "$pkg/usr/share/doc/switchboard/copyright"
 # A native package (its version has no Debian revision): the changelog is changelog.gz.

@@ -262,6 +262,15 @@ if [[ -n "$keys_binary" && "$keys_binary" == "$keys_file" ]]; then
 else
   not_ok "switchboard.toml names every setting" "$(diff <(echo "$keys_binary") <(echo "$keys_file") | head -5)"
 fi
+# switchboard(8) documents every setting's flag (roff writes each - as \-).
+man_text=$(in_root zcat /usr/share/man/man8/switchboard.8.gz)
+missing=()
+for k in $keys_binary; do
+  flag="--${k//_/-}"
+  [[ "$man_text" == *"\fB${flag//-/\\-}\fR"* ]] || missing+=("$flag")
+done
+[[ -n "$keys_binary" && ${#missing[@]} -eq 0 ]] && ok "switchboard(8) documents every setting's flag" ||
+  not_ok "switchboard(8) documents every setting's flag" "missing: ${missing[*]}"
 live=$(in_root grep -E '^[a-z]' /etc/switchboard/switchboard.toml | tr '\n' ' ')
 [[ "$live" == *'allow_anonymous_publish = false'* && "$live" == *'allow_anonymous_subscribe = false'* ]] &&
   ok "switchboard.toml refuses anonymous publish and subscribe" ||
