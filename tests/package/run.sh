@@ -372,6 +372,17 @@ else
   not_ok "the installed binary starts again" "$(tail -5 "$work/server2.log")"
 fi
 
+# --- reinstall (as an upgrade runs the scripts) keeps the administrator's edits ------------------
+as_root sed -i 's/^# log_level = "info"$/log_level = "warn"/' "$chroot_dir/etc/switchboard/switchboard.toml"
+if in_root dpkg -i /tmp/switchboard.deb >"$work/reinstall.log" 2>&1 &&
+  as_root grep -q '^log_level = "warn"$' "$chroot_dir/etc/switchboard/switchboard.toml" &&
+  [[ "$(in_root stat -c '%a %U:%G' /etc/switchboard/switchboard.toml)" == "640 root:switchboard" ]] &&
+  [[ "$(in_root getent passwd switchboard)" == "$passwd_line" ]]; then
+  ok "dpkg -i again keeps the edited switchboard.toml, its mode and the user"
+else
+  not_ok "dpkg -i again keeps the edited switchboard.toml, its mode and the user" "$(tail -3 "$work/reinstall.log")"
+fi
+
 # --- purge -------------------------------------------------------------------------------------
 if in_root dpkg --purge switchboard >"$work/purge.log" 2>&1 &&
   ! as_root test -e "$chroot_dir/etc/switchboard" && ! as_root test -e "$chroot_dir/var/lib/switchboard" &&
