@@ -58,6 +58,17 @@ if [[ $(id -u) -ne 0 ]]; then
   fi
 fi
 as_root() { "${sudo_cmd[@]}" "$@"; }
+trap 'exit 1' INT TERM  # so that the EXIT traps below clean up after an interrupt too
+# Removes a root this run made: first whatever is mounted under it (debootstrap mounts /proc and
+# /sys while it works and may leave them on failure; we mount /proc), deepest first.
+remove_tree() {
+  [[ -d "$1" ]] || return 0
+  local mnt
+  awk -v d="$1/" 'index($2 "/", d) == 1 { print $2 }' /proc/mounts | sort -r | while read -r mnt; do
+    as_root umount -l "$mnt"
+  done
+  as_root rm -rf --one-file-system "$1"
+}
 for tool in lintian systemd-analyze debootstrap curl python3 strace; do
   command -v "$tool" >/dev/null || give_up "$tool is installed (run scripts/install-deps.sh --test)"
 done
@@ -162,11 +173,11 @@ if [[ ! -f "$tarball" ]]; then
   started=$SECONDS
   rm -f "$work"/bookworm-*.tar "$work"/bookworm-*.tar.gz
   fresh="$work/debootstrap"
-  as_root rm -rf "$fresh"
+  remove_tree "$fresh"
+  trap 'remove_tree "$fresh"' EXIT
   echo "# debootstrap --variant=minbase bookworm from $mirror (cached for today as $tarball)"
   if ! timeout 600 "${sudo_cmd[@]}" debootstrap --variant=minbase bookworm "$fresh" "$mirror" \
     >"$work/debootstrap.log" 2>&1; then
-    as_root rm -rf "$fresh"
     give_up "a fresh Debian 12 root: debootstrap from $mirror failed; is the network reachable?" \
       "$(tail -5 "$work/debootstrap.log")"
   fi
@@ -178,13 +189,13 @@ if [[ ! -f "$tarball" ]]; then
   as_root cp /etc/resolv.conf "$fresh/etc/resolv.conf"
   if ! as_root chroot "$fresh" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
     apt-get update -q -o Acquire::Languages=none >>"$work/debootstrap.log" 2>&1; then
-    as_root rm -rf "$fresh"
     give_up "a fresh Debian 12 root: apt-get update failed; is the network reachable?" \
       "$(tail -5 "$work/debootstrap.log")"
   fi
   # Uncompressed: the two cores are the scarce thing here, not the disk.
   as_root tar -C "$fresh" -cf "$tarball.tmp" . && as_root mv "$tarball.tmp" "$tarball"
-  as_root rm -rf "$fresh"
+  remove_tree "$fresh"
+  trap - EXIT
   made="made in $((SECONDS - started)) s"
 fi
 ok "a fresh Debian 12 root ($(basename "$tarball"), $made)"
@@ -192,7 +203,7 @@ ok "a fresh Debian 12 root ($(basename "$tarball"), $made)"
 chroot_dir="$work/root.$$"
 server_pid=
 cleanup() {
-  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+  if [[ -n "$server_pid" ]] && as_root kill -0 "$server_pid" 2>/dev/null; then
     as_root kill -KILL "$server_pid" 2>/dev/null
   fi
   # Anything else this run started inside its root (only its own root: the path has our pid).
@@ -202,13 +213,9 @@ cleanup() {
       as_root kill -KILL "${proc#/proc/}" 2>/dev/null
     fi
   done
-  if mountpoint -q "$chroot_dir/proc" 2>/dev/null; then
-    as_root umount -l "$chroot_dir/proc"
-  fi
-  [[ -d "$chroot_dir" ]] && as_root rm -rf --one-file-system "$chroot_dir"
+  remove_tree "$chroot_dir"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM
 as_root mkdir -p "$chroot_dir"
 as_root tar -C "$chroot_dir" -xf "$tarball"
 as_root mount -t proc proc "$chroot_dir/proc"
@@ -299,7 +306,7 @@ start_server() {  # log file
   server_pid=$!
   for _ in $(seq 100); do
     curl -s -o /dev/null "$base/healthz" && return 0
-    kill -0 "$server_pid" 2>/dev/null || return 1
+    as_root kill -0 "$server_pid" 2>/dev/null || return 1
     sleep 0.1
   done
   return 1
@@ -309,7 +316,7 @@ stop_server() {  # SIGTERM; sets stop_rc to the exit status, or "timeout" after 
   as_root kill -TERM "$server_pid"
   stop_rc=timeout
   for _ in $(seq 150); do
-    if ! kill -0 "$server_pid" 2>/dev/null; then
+    if ! as_root kill -0 "$server_pid" 2>/dev/null; then
       wait "$server_pid"
       stop_rc=$?
       server_pid=
