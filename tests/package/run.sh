@@ -6,17 +6,20 @@
 #   - the system calls the server makes pass the unit's SystemCallFilter (strace on the host);
 #   - the package installs into a fresh Debian 12 root (debootstrap --variant=minbase, its
 #     dependencies from deb.debian.org with apt-get -f install), with its user, modes and
-#     conffile; the installed binary, run as the switchboard user in that root with the installed
-#     config plus an API key, serves /healthz, refuses anonymous publish and subscribe, carries a
-#     publish to a subscriber, keeps it in /var/lib/switchboard across a restart and drains on
-#     SIGTERM; purge removes what it should.
+#     conffile naming every setting, and a man page naming every flag; without credentials the
+#     installed binary refuses to start; run as the switchboard user in that root with the
+#     installed config plus an API key, it serves /healthz, refuses anonymous publish and
+#     subscribe, carries a publish to a subscriber, keeps it in /var/lib/switchboard across a
+#     restart and drains on SIGTERM; installing again keeps an edited conffile; purge removes what
+#     it should.
 # systemd is never started in the root: the unit is checked on the host.
 #
 #   tests/package/run.sh [BUILD]
 #
-# Needs root (debootstrap, chroot, mount) or passwordless sudo, and the network the first time on
-# a given day: the fresh root is cached as build/package-test/bookworm-<date>.tar, and the
-# packages apt fetched into it in build/package-test/apt-archives. Without the network the suite
+# Needs root (debootstrap, chroot, mount: in a container, one allowed to mount) or passwordless
+# sudo, and the network the first time on a given day: the fresh root is cached as
+# build/package-test/bookworm-<date>.tar, and the packages apt fetched into it in
+# build/package-test/apt-archives. Without the network the suite
 # fails, saying so. Prints TAP-like lines and "# pass N" / "# fail N" for scripts/run-tests.sh.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
