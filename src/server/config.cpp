@@ -1,5 +1,6 @@
 #include "server/config.hpp"
 
+#include "server/config_file_text.hpp"
 #include "server/config_help.hpp"
 
 #include <toml++/toml.h>
@@ -492,6 +493,8 @@ load_result load_config(int argc, const char* const* argv) {
   app.add_flag("-h,--help", want_help);
   app.add_flag("--version", want_version);
   app.add_flag("--config-reference", want_reference);
+  bool want_config_text = false;
+  app.add_flag("--print-config", want_config_text);
   std::string config_file;
   app.add_option("--config", config_file);
   // One option per table entry; a boolean also gets its --no-… form. The help text is ours
@@ -580,6 +583,9 @@ load_result load_config(int argc, const char* const* argv) {
         return out;
       }
     }
+  }
+  if (want_config_text) {
+    out.help = config_file_text(out.value);
   }
   return out;
 }

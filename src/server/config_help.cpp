@@ -70,7 +70,10 @@ theirs, and a pair that does not load is logged and the old one stays.
 
 Sizes (`*_bytes`, `h2_max_header_list_size`) take a number of bytes or one with a binary suffix: `64K`/`64KiB`, `1M`, `2G`
 (also as a TOML string, `"64KiB"`). Booleans are plain flags with a `--no-…` form (`--dev`,
-`--no-dev`). `switchboard --version` prints the version and git revision.
+`--no-dev`). `switchboard --version` prints the version and git revision. `switchboard --print-config`
+prints every setting as a TOML file for `--config`: the ones the flags, environment or a file
+changed as live lines (their default noted), the rest commented out with their defaults, secrets
+never (the Debian package's `/etc/switchboard/switchboard.toml` is made this way).
 
 **One server per address.** The event loops of one process share the port (`SO_REUSEPORT`), but
 a second process asked to listen where another already does refuses to start ("address already in
@@ -214,6 +217,11 @@ std::string help_text(const config& defaults) {
   wrap(out, "print the version and git revision and exit");
   out += "  --config-reference\n";
   wrap(out, "print every setting as markdown (docs/configuration.md) and exit");
+  out += "  --print-config\n";
+  wrap(out,
+       "print every setting as a TOML file for --config (those set by the other options, the "
+       "file or the environment as live lines, the rest commented out with their defaults; "
+       "secrets never) and exit");
   out += "  --config FILE\n";
   wrap(out, "TOML file with any of the keys below");
   for (const auto& e : config_table()) {
