@@ -6,6 +6,8 @@
 #include <utility>
 #include <variant>
 
+#include "server/text_wrap.hpp"
+
 namespace sb::server {
 namespace {
 
@@ -13,21 +15,7 @@ constexpr std::size_t width = 100;
 
 /// Appends `text` as "# " comment lines of at most `width` columns.
 void comment(std::string& out, std::string_view text) {
-  std::string line = "#";
-  std::size_t start = 0;
-  while (start < text.size()) {
-    auto space = text.find(' ', start);
-    auto word = text.substr(
-        start, space == std::string_view::npos ? std::string_view::npos : space - start);
-    start = space == std::string_view::npos ? text.size() : space + 1;
-    if (line.size() > 1 && line.size() + 1 + word.size() > width) {
-      out += line + "\n";
-      line = "#";
-    }
-    line += ' ';
-    line += word;
-  }
-  out += line + "\n";
+  append_wrapped(out, text, "# ", width);
 }
 
 /// A TOML basic string: quotes, backslashes and control characters escaped.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/topic_pattern.hpp"
+#include "server/text_wrap.hpp"
 #include "server/version.hpp"
 
 namespace sb::server {
@@ -16,25 +17,8 @@ namespace {
 constexpr std::size_t width = 100;
 constexpr std::string_view indent = "      ";
 
-/// Appends `text` to `out` as lines of at most `width` columns, each starting with `indent`.
 void wrap(std::string& out, std::string_view text) {
-  std::string line(indent);
-  std::size_t start = 0;
-  while (start < text.size()) {
-    auto space = text.find(' ', start);
-    auto word = text.substr(
-        start, space == std::string_view::npos ? std::string_view::npos : space - start);
-    start = space == std::string_view::npos ? text.size() : space + 1;
-    if (line.size() > indent.size() && line.size() + 1 + word.size() > width) {
-      out += line + "\n";
-      line = indent;
-    }
-    if (line.size() > indent.size()) {
-      line += ' ';
-    }
-    line += word;
-  }
-  out += line + "\n";
+  append_wrapped(out, text, indent, width);
 }
 
 /// 65536 -> "64KiB": sizes read as people write them.
