@@ -21,6 +21,9 @@ struct publish_item {
   std::string data;
   bool retain = false;
   std::string from;  // the publisher's identity, delivered with the message
+  /// Idempotency-Key (HTTP) or `idem` (WebSocket): a publish with a key already seen for this
+  /// topic within the broker's window answers the first one's position and stores nothing.
+  std::string idempotency_key;
 };
 
 /// The hand-off of published messages into one loop. Implemented by the loop layer, which posts
@@ -45,6 +48,7 @@ struct history_page {
   std::vector<message_ptr> messages;
   bool gap = false;  // `since` was older than what history holds
   bool more = false;
+  errc error = errc::ok;  // unavailable: the backplane could not be read (nothing else is set)
 };
 
 class broker {

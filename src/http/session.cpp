@@ -214,9 +214,12 @@ void session::on_complete() {
     if (!parser_->chunked()) {
       streaming_->feed(req.body());
     }
-    auto r = streaming_->finish();
+    streaming_->finish([this, alive = std::weak_ptr<bool>(alive_)](response r) {
+      if (alive.lock()) {
+        respond(std::move(r));
+      }
+    });
     streaming_.reset();
-    respond(std::move(r));
     return;
   }
   auto url = boost::urls::parse_origin_form(std::string_view(req.target()));
@@ -228,7 +231,11 @@ void session::on_complete() {
                        route_.topic,
                        who_ ? *who_ : nobody,
                        client_};
-  serve(route_.endpoint, request, ctx_, [this](response r) { respond(std::move(r)); });
+  serve(route_.endpoint, request, ctx_, [this, alive = std::weak_ptr<bool>(alive_)](response r) {
+    if (alive.lock()) {
+      respond(std::move(r));
+    }
+  });
 }
 
 void session::open_events() {

@@ -71,6 +71,8 @@ class session final : public io::connection_handler {
   bool processing_ = false;
   bool first_request_ = true;  // only a connection's first bytes may be an HTTP/2 preface
   bool input_ended_ = false;   // the peer sent FIN: answer what it asked, then close
+  /// Expires with the session: an answer from an asynchronous broker may arrive after it.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace sb::http

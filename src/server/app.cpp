@@ -23,6 +23,7 @@
 #include "http/session.hpp"
 #include "io/listener.hpp"
 #include "io/tls.hpp"
+#include "server/broker_factory.hpp"
 #include "server/connection_limits.hpp"
 #include "server/dev_llm.hpp"
 #include "server/fd_limit.hpp"
@@ -206,7 +207,7 @@ struct app::shared_state {
   std::unique_ptr<auth::authority> auth;
   std::unique_ptr<http::publish_limiter> publish_limits;
   std::unique_ptr<history_store> store;  // history_dir; outlives the broker
-  std::unique_ptr<memory_broker> broker;
+  broker_choice broker;                  // memory or Redis (broker_factory)
   std::unique_ptr<io::tls_context> tls;
   presence_registry presence;
   policy_table policies;
@@ -267,8 +268,8 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
   if (!config_.history_dir.empty()) {
     shared_->store = std::make_unique<store::rocks_history_store>(config_.history_dir, fsync);
   }
-  shared_->broker = std::make_unique<memory_broker>(limits, encode, std::move(sinks), unix_ms,
-                                                    shared_->store.get());
+  shared_->broker =
+      make_broker(config_, limits, encode, std::move(sinks), unix_ms, shared_->store.get());
   if (shared_->store && fsync == store::fsync_mode::always) {
     // Group commit: whatever this loop's turn (and every other loop) wrote is synced once, before
     // the first byte of an answer or a delivery leaves.
@@ -291,7 +292,8 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
   shared_->policies = std::move(*policies);
 
   auto& s = shared_->services;
-  s.hub = shared_->broker.get();
+  s.hub = shared_->broker.hub.get();
+  s.backplane_ready = shared_->broker.ready;
   s.limits.max_message_bytes = config_.max_message_bytes;
   s.limits.max_request_bytes = config_.max_request_bytes;
   s.limits.max_header_bytes = config_.max_header_bytes;
@@ -403,10 +405,10 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
   shared_->limits =
       std::make_shared<connection_limits>(max_connections_, config_.max_connections_per_ip);
   for (auto& w : workers_) {
-    w->registry.emplace(*shared_->broker, w->loop.index());
+    w->registry.emplace(*shared_->broker.hub, w->loop.index());
     w->services.emplace(
         http::loop_services{w->loop, *w->registry, w->counters, s,
-                            ws::context{*w->registry, *shared_->broker, shared_->presence,
+                            ws::context{*w->registry, *shared_->broker.hub, shared_->presence,
                                         w->counters, s.ws, s.encode}});
     auto* ctx = &*w->services;
     auto limits = shared_->limits;
@@ -440,7 +442,7 @@ app::app(config c) : config_(std::move(c)), shared_(std::make_unique<shared_stat
     auto& ms = shared_->metrics_services;
     w.metrics_services.emplace(
         http::loop_services{w.loop, *w.registry, w.counters, ms,
-                            ws::context{*w.registry, *shared_->broker, shared_->presence,
+                            ws::context{*w.registry, *shared_->broker.hub, shared_->presence,
                                         w.counters, ms.ws, ms.encode}});
     auto* ctx = &*w.metrics_services;
     auto port_limits = shared_->metrics_limits;
@@ -465,7 +467,10 @@ std::string app::metrics_text() const {
     loops.push_back(&w->counters);
     connections.push_back(w->loop.open_connections());
   }
-  return render_metrics({loops, connections, draining_.load(), shared_->broker->snapshot()});
+  auto* memory = shared_->broker.memory;
+  return render_metrics({loops, connections, draining_.load(),
+                         memory ? memory->snapshot() : memory_broker::stats{}}) +
+         shared_->broker.metrics();
 }
 
 int app::run() {
@@ -526,7 +531,7 @@ int app::run() {
       m->topic = diff.topic;
       m->time_ms = unix_ms();
       m->set_ws_frame(std::make_shared<const std::string>(ws::presence_diff_frame(diff)), true);
-      shared_->broker->broadcast(std::move(m));
+      shared_->broker.hub->broadcast(std::move(m));
     }
     presence_tick.expires_after(std::chrono::milliseconds(config_.presence_tick_ms));
     presence_tick.async_wait([&](boost::system::error_code ec) {
@@ -541,7 +546,7 @@ int app::run() {
   boost::asio::steady_timer history_tick(control);
   std::size_t swept_since_trim = 0;
   std::function<void()> sweep_history = [&] {
-    swept_since_trim += shared_->broker->sweep();
+    swept_since_trim += shared_->broker.memory ? shared_->broker.memory->sweep() : 0;
     if (swept_since_trim >= history_trim_threshold) {
       return_free_memory();
       swept_since_trim = 0;

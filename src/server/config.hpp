@@ -71,6 +71,14 @@ struct config {
   // Metrics.
   std::string metrics_token;   // empty: /metrics needs no token
   std::string metrics_listen;  // empty: /metrics on the main port
+  // Broker and cluster (docs/scaling.md).
+  std::string broker = "memory";  // memory: one node; redis: history and fan-out in Redis
+  std::string redis_url = "redis://127.0.0.1:6379/0";
+  std::string redis_password_file;  // the password, when not in redis_url
+  bool redis_cluster = false;
+  std::string node_id;  // empty: random per start
+  std::uint64_t redis_timeout_ms = 1000;
+  std::uint64_t idempotency_window_s = 300;
 
   /// True when any credential is configured (then anonymous access is off unless allowed).
   bool auth_configured() const {

@@ -64,24 +64,28 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
   for (std::size_t i = 0; i < names.size(); ++i) {
     auto& t = topics_[i];
     auto asked = since[i];
-    registry_.subscribe(t, names[i], asked, [this, &t, asked](attach_result r) {
-      t.at = r.head;
-      t.sent = r.head;
-      if (r.gap) {
-        starting_->gaps.push_back(t.topic());
-      } else if (asked) {
-        t.sent = *asked;
-        for (auto& m : r.missed) {
-          feed_.push_replay(t, std::move(m));
-        }
-      }
-      if (r.retained) {
-        starting_->retained.emplace_back(&t, std::move(r.retained));
-      }
-      if (--starting_->attaching == 0) {
-        finish_start();
-      }
-    });
+    registry_.subscribe(t, names[i], asked,
+                        [this, alive = std::weak_ptr<bool>(alive_), &t, asked](attach_result r) {
+                          if (!alive.lock()) {
+                            return;
+                          }
+                          t.at = r.head;
+                          t.sent = r.head;
+                          if (r.gap) {
+                            starting_->gaps.push_back(t.topic());
+                          } else if (asked) {
+                            t.sent = *asked;
+                            for (auto& m : r.missed) {
+                              feed_.push_replay(t, std::move(m));
+                            }
+                          }
+                          if (r.retained) {
+                            starting_->retained.emplace_back(&t, std::move(r.retained));
+                          }
+                          if (--starting_->attaching == 0) {
+                            finish_start();
+                          }
+                        });
   }
 }
 

@@ -238,6 +238,15 @@ void session::handle(client_op& op) {
   }
 }
 
+bool session::holds(const topic_state* t) const {
+  for (const auto& own : topics_) {
+    if (own.get() == t) {
+      return true;
+    }
+  }
+  return false;
+}
+
 session::topic_state* session::find(std::string_view topic) {
   // Every topic_state is linked in the registry (subscribed right after ensure()), so its name is
   // the registry's.
@@ -302,7 +311,11 @@ void session::subscribe(client_op& op) {
   auto& t = ensure(op.topic);
   t.wants_messages = true;
   reply(ack_frame(op.ref));
-  auto on_attach = [this, &t](attach_result r) {
+  auto on_attach = [this, alive = std::weak_ptr<bool>(alive_), tp = &t](attach_result r) {
+    if (!alive.lock() || !holds(tp) || !tp->wants_messages) {
+      return;
+    }
+    auto& t = *tp;
     t.at = r.head;
     if (r.gap) {
       std::string lost[] = {t.topic()};
@@ -362,12 +375,17 @@ void session::publish(client_op& op) {
     close_with(close_code::policy, "publish rate limit");
     return;
   }
+  item.idempotency_key = std::move(op.idem);
   std::vector<publish_item> items;
   items.push_back(std::move(item));
   auto ref = std::move(op.ref);
   auto& counters = ctx_.counters;
   ctx_.hub.publish(std::move(items),
-                   [this, ref = std::move(ref), &counters](result<std::vector<position>> r) {
+                   [this, alive = std::weak_ptr<bool>(alive_), ref = std::move(ref),
+                    &counters](result<std::vector<position>> r) {
+                     if (!alive.lock()) {
+                       return;
+                     }
                      if (!r) {
                        fail_op(ref, "publish_failed", r.error().message());
                        return;
@@ -452,7 +470,12 @@ void session::join(client_op& op) {
   auto& t = ensure(op.topic);
   if (!t.subscribed()) {
     // Presence diffs travel on the topic, so a member that does not subscribe still listens.
-    ctx_.registry.subscribe(t, op.topic, std::nullopt, [&t](attach_result r) { t.at = r.head; });
+    ctx_.registry.subscribe(t, op.topic, std::nullopt,
+                            [this, alive = std::weak_ptr<bool>(alive_), tp = &t](attach_result r) {
+                              if (alive.lock() && holds(tp)) {
+                                tp->at = r.head;
+                              }
+                            });
   }
   t.joined = true;
   auto page = ctx_.presence.join(op.topic, identity(), std::move(op.state),

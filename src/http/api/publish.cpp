@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "core/idempotency.hpp"
 #include "core/topic_name.hpp"
 #include "core/utf8.hpp"
 #include "http/api/batch_data.hpp"
@@ -44,6 +45,13 @@ void publish_one(const request& req, loop_services& ctx, respond_fn done) {
   if (!req.who.grants.can_publish(item.topic)) {
     done(refusal(req.who, "this token may not publish to " + item.topic));
     return;
+  }
+  if (auto key = req.headers.find("Idempotency-Key"); key != req.headers.end()) {
+    item.idempotency_key = std::string(key->value());
+    if (!is_valid_idempotency_key(item.idempotency_key)) {
+      done(bad(errc::invalid_request, "Idempotency-Key must be 1-200 printable ASCII characters"));
+      return;
+    }
   }
   if (!ctx.shared.publish_limits->take(req.client)) {
     done(bad(errc::rate_limited, "publish rate limit (http_publish_rate)"));

@@ -1,0 +1,79 @@
+#include "server/broker_factory.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <random>
+#include <stdexcept>
+
+#include "cluster/redis_broker.hpp"
+
+namespace sb::server {
+namespace {
+
+std::string random_node_id() {
+  std::random_device rd;
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string id;
+  for (int i = 0; i < 8; ++i) {
+    id.push_back(hex[rd() % 16]);
+  }
+  return id;
+}
+
+}  // namespace
+
+broker_choice make_broker(const config& c, history_limits limits, message_encoder encode,
+                          std::vector<delivery_sink*> sinks, std::function<std::int64_t()> now_ms,
+                          history_store* store) {
+  broker_choice out;
+  if (c.broker != "redis") {
+    auto m = std::make_unique<memory_broker>(limits, std::move(encode), std::move(sinks),
+                                             std::move(now_ms), store);
+    m->set_idempotency_window(static_cast<std::int64_t>(c.idempotency_window_s) * 1000);
+    out.memory = m.get();
+    out.hub = std::move(m);
+    out.ready = [] { return true; };
+    out.metrics = [] { return std::string(); };
+    return out;
+  }
+  if (!c.history_dir.empty()) {
+    throw std::runtime_error(
+        "history_dir keeps one node's history; with broker = redis history "
+        "lives in Redis: set one or the other");
+  }
+  std::string error;
+  auto at = cluster::parse_redis_url(c.redis_url, error);
+  if (!at) {
+    throw std::runtime_error("redis_url: " + error);
+  }
+  if (!c.redis_password_file.empty()) {
+    std::ifstream in(c.redis_password_file);
+    std::string line;
+    if (!in || !std::getline(in, line)) {
+      throw std::runtime_error("redis_password_file = \"" + c.redis_password_file +
+                               "\": cannot read it");
+    }
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
+      line.pop_back();
+    }
+    at->password = line;
+  }
+  cluster::redis_settings s;
+  s.at = *at;
+  s.timeout = std::chrono::milliseconds(c.redis_timeout_ms);
+  s.node_id = c.node_id.empty() ? random_node_id() : c.node_id;
+  s.limits = limits;
+  s.idempotency_window = std::chrono::seconds(c.idempotency_window_s);
+  s.cluster = c.redis_cluster;
+  auto r = std::make_unique<cluster::redis_broker>(s, std::move(encode), std::move(sinks));
+  r->start();
+  spdlog::info("broker = redis at {} (node {})", at->describe(), s.node_id);
+  out.redis = r.get();
+  out.ready = [r = out.redis] { return r->ready(); };
+  out.metrics = [r = out.redis] { return r->metrics_text(); };
+  out.hub = std::move(r);
+  return out;
+}
+
+}  // namespace sb::server
