@@ -22,7 +22,9 @@ build_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   curl
 )
-test_packages=(nghttp2-client openssl python3-websockets clang clang-format libclang-rt-14-dev chromium)
+# redis-server, redis-tools and haproxy: the cluster suite starts a real Redis and balancer.
+test_packages=(nghttp2-client openssl python3-websockets clang clang-format libclang-rt-14-dev chromium
+  redis-server redis-tools haproxy)
 
 want=("${build_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then

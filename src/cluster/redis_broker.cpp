@@ -24,6 +24,9 @@ std::int64_t unix_ms() {
       .count();
 }
 
+/// Live messages of one topic held while its history cannot be read; past this, delivered anyway.
+constexpr std::size_t max_held = 100000;
+
 std::string random_epoch() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   // Below 2^53 so an epoch survives any JSON number parser (and Lua's doubles), never 0.
@@ -117,6 +120,7 @@ void redis_broker::stop() {
   asio::post(ctx_, [this] {
     command_->stop();
     pubsub_->stop();
+    retry_timer_.cancel();
     ctx_.stop();
   });
   thread_.join();
@@ -217,6 +221,7 @@ void redis_broker::on_down() {
     for (auto& w : waiters) {
       attach_result out;
       out.gap = w.since.has_value();  // cannot vouch for the seam: say so rather than hang
+      out.head = w.since.value_or(position{});
       complete(w.origin,
                [d = std::move(w.done), out = std::move(out)]() mutable { d(std::move(out)); });
     }
@@ -318,8 +323,14 @@ void redis_broker::run_waiters(const std::string& topic) {
     read(topic, since, since ? 0 : 1,
          [this, topic, w = std::move(w)](bool ok, read_result res) mutable {
            attach_result out;
+           spdlog::debug("redis: attach to {} since {}: {} head {} gap {}", topic,
+                         w.since ? to_string(*w.since) : "-", ok ? "read" : "failed",
+                         to_string(res.head), res.gap);
            if (!ok) {
+             // Cannot vouch for the seam: a gap; from the asked position, so that live messages
+             // of the same epoch are not taken for yet another one.
              out.gap = w.since.has_value();
+             out.head = w.since.value_or(position{});
            } else {
              out.head = res.head;
              out.gap = w.since && res.gap;
@@ -374,15 +385,25 @@ void redis_broker::on_stored(const std::string& topic, message_ptr m) {
 
 void redis_broker::repair(const std::string& topic, position from) {
   auto& t = topics_[topic];
+  spdlog::debug("redis: repairing {} after {}", topic, to_string(from));
   t.repairing = true;
   stats_.repairs.fetch_add(1, std::memory_order_relaxed);
   stats_.resume_reads.fetch_add(1, std::memory_order_relaxed);
-  read(topic, from, 0, [this, topic](bool ok, read_result res) {
+  read(topic, from, 0, [this, topic, from](bool ok, read_result res) {
     auto it = topics_.find(topic);
     if (it == topics_.end()) {
       return;
     }
     auto& t = it->second;
+    spdlog::debug("redis: repair of {}: {} ({} messages)", topic, ok ? "read" : "failed",
+                  res.messages.size());
+    if (!ok && t.held.size() < max_held) {
+      // History cannot be read now: hold what arrives and try again, rather than deliver past
+      // the hole.
+      stalled_[topic] = from;
+      retry_stalled();
+      return;
+    }
     t.repairing = false;
     auto newer = [&t](const message_ptr& m) {
       return !t.known || m->pos.epoch != t.last.epoch || m->pos.seq > t.last.seq;
@@ -393,6 +414,11 @@ void redis_broker::repair(const std::string& topic, position from) {
           hand_off(t, m);
         }
       }
+    } else {
+      spdlog::error(
+          "redis: {} messages of {} held while history was unreadable: delivering them "
+          "past the hole",
+          t.held.size(), topic);
     }
     auto held = std::move(t.held);
     t.held.clear();
@@ -400,11 +426,36 @@ void redis_broker::repair(const std::string& topic, position from) {
       if (ok) {
         on_stored(topic, std::move(m));
       } else if (newer(m)) {
-        hand_off(t, m);  // Redis is gone again: deliver what came rather than loop on repairs
+        hand_off(t, m);
       }
     }
     if (t.loop_mask == 0) {
       unsubscribe_if_idle(topic);
+    }
+  });
+}
+
+void redis_broker::retry_stalled() {
+  if (retry_armed_ || stalled_.empty()) {
+    return;
+  }
+  retry_armed_ = true;
+  retry_timer_.expires_after(std::chrono::milliseconds(50));
+  retry_timer_.async_wait([this](boost::system::error_code ec) {
+    retry_armed_ = false;
+    if (ec) {
+      return;
+    }
+    if (!command_up_) {
+      retry_stalled();
+      return;
+    }
+    auto stalled = std::move(stalled_);
+    stalled_.clear();
+    for (auto& [topic, from] : stalled) {
+      if (topics_.count(topic)) {
+        repair(topic, from);
+      }
     }
   });
 }
@@ -518,6 +569,9 @@ void redis_broker::read(std::string_view topic, std::optional<position> since, s
          if (ec || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 6) {
            if (r && is_error(r.get())) {
              spdlog::warn("redis: history read of {} failed: {}", name, reply_text(r.get()));
+           } else {
+             spdlog::debug("redis: history read of {} failed: {}", name,
+                           ec ? ec.message() : "an unexpected reply");
            }
            done(false, std::move(out));
            return;
@@ -619,8 +673,10 @@ void redis_broker::attach(std::size_t loop_index, std::string_view topic,
     auto& t = topics_[topic];
     t.loop_mask |= std::uint64_t{1} << loop_index;
     if (!pubsub_up_ || !command_up_) {
+      spdlog::debug("redis: attach to {} while Redis is unreachable: a gap", topic);
       attach_result out;
       out.gap = since.has_value();  // cannot vouch for the seam: say so rather than hang
+      out.head = since.value_or(position{});
       complete(origin,
                [done = std::move(done), out = std::move(out)]() mutable { done(std::move(out)); });
       return;

@@ -18,6 +18,7 @@
 // called (io::loop::current()), or run on the broker's thread when called off the loops.
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -115,6 +116,7 @@ class redis_broker final : public broker {
   void on_stored(const std::string& topic, message_ptr m);
   void repair(const std::string& topic, position from);
   void hand_off(topic_state& t, const message_ptr& m);
+  void retry_stalled();
   message_ptr parse_record(std::string_view topic, std::string_view record, bool stored) const;
   /// Runs `f` on `origin`'s thread (or here when null).
   void complete(io::loop* origin, std::function<void()> f);
@@ -124,6 +126,11 @@ class redis_broker final : public broker {
   std::vector<delivery_sink*> sinks_;
   redis_stats stats_;
   boost::asio::io_context ctx_;
+  /// Repairs that could not read history (the command connection was down), retried until they
+  /// can: the topic's live messages wait meanwhile, so nothing after a hole is delivered first.
+  std::unordered_map<std::string, position> stalled_;
+  boost::asio::steady_timer retry_timer_{ctx_};
+  bool retry_armed_ = false;
   std::thread thread_;
   std::shared_ptr<redis_connection> command_;
   std::shared_ptr<redis_connection> pubsub_;

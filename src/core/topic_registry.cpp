@@ -16,18 +16,52 @@ void topic_registry::subscribe(subscription& s, std::string_view topic,
   }
   it->second.push_back(s);
   s.topic_ = &it->first;
-  broker_->attach(loop_index_, topic, since, std::move(done));
+  attach(s, it->first, since, std::move(done));
 }
 
 void topic_registry::resume(subscription& s, std::optional<position> since,
                             broker::attach_handler done) {
-  broker_->attach(loop_index_, *s.topic_, since, std::move(done));
+  attach(s, *s.topic_, since, std::move(done));
+}
+
+void topic_registry::attach(subscription& s, std::string_view topic, std::optional<position> since,
+                            broker::attach_handler done) {
+  auto token = ++next_token_;
+  attaching_[&s] = pending_attach{token, {}};
+  broker_->attach(loop_index_, topic, since,
+                  [this, sp = &s, token, done = std::move(done)](attach_result r) {
+                    auto it = attaching_.find(sp);
+                    if (it == attaching_.end() || it->second.token != token) {
+                      done(std::move(r));  // unsubscribed, or asked again: the caller's guard
+                      return;
+                    }
+                    auto held = std::move(it->second.held);
+                    attaching_.erase(it);
+                    done(std::move(r));
+                    if (held.empty()) {
+                      return;
+                    }
+                    // `done` may have ended the subscription: hand over only if still linked.
+                    auto t = topics_.find(std::string_view(held.front()->topic));
+                    if (t == topics_.end()) {
+                      return;
+                    }
+                    for (auto& member : t->second) {
+                      if (&member == sp) {
+                        for (const auto& m : held) {
+                          sp->owner().on_message(*sp, m);
+                        }
+                        break;
+                      }
+                    }
+                  });
 }
 
 void topic_registry::unsubscribe(subscription& s) {
   if (!s.is_linked()) {
     return;
   }
+  attaching_.erase(&s);
   auto it = topics_.find(*s.topic_);
   it->second.erase(it->second.iterator_to(s));
   if (it->second.empty()) {
@@ -43,6 +77,12 @@ void topic_registry::dispatch(const message_ptr& m) {
     return;
   }
   for (auto& s : it->second) {
+    if (!attaching_.empty()) {
+      if (auto a = attaching_.find(&s); a != attaching_.end()) {
+        a->second.held.push_back(m);
+        continue;
+      }
+    }
     s.owner().on_message(s, m);
   }
 }

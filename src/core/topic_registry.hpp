@@ -4,10 +4,12 @@
 // allocation, and a message reaches a topic's local subscribers by walking one list.
 #include <boost/intrusive/list.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "core/broker.hpp"
 
@@ -59,7 +61,9 @@ class topic_registry {
   ~topic_registry();
 
   /// Links `s` to `topic` on this loop, then asks the broker what a reader at `since` missed.
-  /// Messages may reach `s` through `on_message` before `done` runs (asynchronous brokers).
+  /// Messages never reach `s` before `done` has run: with an asynchronous broker those that
+  /// arrive first are held and handed to `s` right after `done` (they may repeat what `done`
+  /// brought; the subscriber skips by seq).
   void subscribe(subscription& s, std::string_view topic, std::optional<position> since,
                  broker::attach_handler done);
 
@@ -84,7 +88,20 @@ class topic_registry {
       return std::hash<std::string_view>{}(s);
     }
   };
+  /// Asks the broker, holding what reaches `s` until the answer is in.
+  void attach(subscription& s, std::string_view topic, std::optional<position> since,
+              broker::attach_handler done);
+
+  struct pending_attach {
+    std::uint64_t token = 0;  // which attach (a subscription may ask again before an answer)
+    std::vector<message_ptr> held;
+  };
+
   std::unordered_map<std::string, member_list, string_hash, std::equal_to<>> topics_;
+  /// Subscriptions whose attach is not answered yet: a live message must not reach one before it
+  /// knows where it stands (it would take the message for news, then get it again as missed).
+  std::unordered_map<const subscription*, pending_attach> attaching_;
+  std::uint64_t next_token_ = 0;
   broker* broker_;
   std::size_t loop_index_;
 };
