@@ -6,7 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventSource } from 'eventsource';
 import WebSocket from 'ws';
-import { request, publish } from '../support/http.mjs';
+import { request, publish, publishBatch } from '../support/http.mjs';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { sleep, waitFor, uniq } from '../support/util.mjs';
 import { startRedis, startNode, startBalancer, startFaultProxy, readyz, Ledger } from '../support/cluster.mjs';
 
@@ -134,7 +137,7 @@ test('3 nodes behind round-robin: publishes on random nodes, SSE and WS subscrib
   }
   t.after(() => roamers.forEach((r) => r.close()));
 
-  const total = 1500;
+  const total = 2000;
   const acked = [];
   let sent = 0;
   let hopping = true;
@@ -351,4 +354,84 @@ test('broker = memory honours Idempotency-Key too', async (t) => {
   assert.notEqual(c, a);
   const h = JSON.parse((await request(`${s.url}/v1/topics/${topic}/history`)).text);
   assert.deepEqual(h.messages.map((m) => m.data), ['x', 'y']);
+});
+
+test('batch, streaming and WebSocket publishes go through Redis; volatile messages cross nodes; metrics', async (t) => {
+  const { nodes } = await cluster(t, { nodes: 2 });
+  const topic = uniq('kinds');
+  const start = await publishAcked(nodes[0].url, topic, 'start');
+  const ledger = new Ledger('sse-n2');
+  const sub = new SseRoamer(nodes[1].url, topic, ledger);
+  await sub.open(start);
+  t.after(() => sub.close());
+  const acked = [];
+  const batch = await publishBatch(nodes[0].url, [{ topic, data: 'b1' }, { topic, data: 'b2' }]);
+  assert.equal(batch.status, 200);
+  acked.push(...batch.body.ids);
+  const streamed = await request(`${nodes[0].url}/v1/topics/${topic}/stream`, {
+    method: 'POST',
+    body: 'data: s1\n\ndata: s2\n\n',
+    headers: { 'content-type': 'text/event-stream' },
+  });
+  assert.equal(streamed.status, 200);
+  const last = JSON.parse(streamed.text);
+  assert.equal(last.published, 2);
+  // A WebSocket publisher on node 1 (stored, with idem twice) and a WebSocket listener on node 2.
+  const pub = new WebSocket(`ws://127.0.0.1:${nodes[0].port}/v1/ws`, ['switchboard.v1']);
+  const listen = new WebSocket(`ws://127.0.0.1:${nodes[1].port}/v1/ws`, ['switchboard.v1']);
+  t.after(() => { pub.close(); listen.close(); });
+  const replies = [];
+  const heard = [];
+  pub.on('message', (d) => replies.push(JSON.parse(d.toString())));
+  listen.on('message', (d) => heard.push(JSON.parse(d.toString())));
+  await Promise.all([new Promise((r) => pub.once('open', r)), new Promise((r) => listen.once('open', r))]);
+  listen.send(JSON.stringify({ op: 'subscribe', topic, ref: 's' }));
+  await waitFor(() => heard.some((m) => m.op === 'ack' && m.ref === 's'), { what: 'the WS subscription' });
+  await sleep(100);
+  pub.send(JSON.stringify({ op: 'publish', topic, data: 'w1', idem: 'w-1', ref: 'p1' }));
+  pub.send(JSON.stringify({ op: 'publish', topic, data: 'w1', idem: 'w-1', ref: 'p2' }));
+  pub.send(JSON.stringify({ op: 'publish', topic, data: 'cursor', volatile: true, ref: 'v' }));
+  await waitFor(() => replies.filter((m) => m.op === 'ack').length === 3, { what: 'three acks' });
+  const ids = replies.filter((m) => m.op === 'ack' && m.id).map((m) => m.id);
+  assert.equal(ids.length, 2);
+  assert.equal(ids[0], ids[1], 'the same idem is stored once');
+  acked.push(ids[0]);
+  await waitFor(() => heard.some((m) => m.op === 'message' && m.data === 'cursor' && m.id === null), {
+    what: 'the volatile message on the other node',
+  });
+  await settle([ledger], acked);
+  assert.ok(ledger.ids.includes(last.last_id), 'the streamed messages arrived');
+  assert.equal(ledger.ids.filter((id) => id === ids[0]).length, 1);
+  const bad = await new Promise((resolve) => {
+    pub.send(JSON.stringify({ op: 'publish', topic, data: 'x', idem: 'has space', ref: 'bad' }));
+    const check = () => replies.find((m) => m.ref === 'bad');
+    waitFor(check, { what: 'the refusal' }).then(resolve);
+  });
+  assert.equal(bad.op, 'error');
+  const metrics = (await request(`${nodes[1].url}/metrics`)).text;
+  for (const name of ['switchboard_redis_roundtrip_seconds_count', 'switchboard_redis_pubsub_lag_seconds_count', 'switchboard_redis_resume_reads_total']) {
+    const m = new RegExp(`^${name} (\\d+)`, 'm').exec(metrics);
+    assert.ok(m && Number(m[1]) > 0, `${name} counts`);
+  }
+  assert.match(metrics, /^switchboard_redis_up 1$/m);
+});
+
+test('AUTH from redis_password_file over a unix socket with SELECT; a wrong password keeps the node unready', async (t) => {
+  const redis = await startRedis(t, { password: 'pa ss:word', unixSocket: true });
+  const dir = mkdtempSync(path.join(tmpdir(), 'sb-pass-'));
+  const file = path.join(dir, 'password');
+  writeFileSync(file, 'pa ss:word\n');
+  const good = await startNode(t, `unix://${redis.socket}?db=3`, { name: 'unix', args: ['--redis-password-file', file] });
+  await waitFor(async () => (await readyz(good.url)) === 200, { what: 'ready over the unix socket' });
+  const topic = uniq('auth');
+  assert.ok(await publishAcked(good.url, topic, 'x'));
+  assert.equal(redis.cli('-n', '3', 'EXISTS', `sb:{${topic}}:m`).trim(), '1', 'the keys are in database 3');
+  assert.equal(redis.cli('-n', '0', 'EXISTS', `sb:{${topic}}:m`).trim(), '0');
+  const wrong = await startNode(t, `redis://nope@127.0.0.1:${redis.port}/0`, { name: 'wrong' });
+  await sleep(600);
+  assert.equal(await readyz(wrong.url), 503);
+  const r = await publish(wrong.url, topic, 'y');
+  assert.equal(r.status, 503);
+  assert.equal(r.headers['retry-after'], '1');
+  assert.ok(await publishAcked(good.url, topic, 'z'), 'the good node still serves');
 });

@@ -48,12 +48,13 @@ async function waitPort(port, timeoutMs = 5000) {
  * A redis-server on a free loopback port with its own directory. `persistence`: 'none' (no RDB, no
  * AOF) or 'always' (appendonly yes, appendfsync always). restart() keeps the port and directory.
  */
-export async function startRedis(t, { persistence = 'none' } = {}) {
+export async function startRedis(t, { persistence = 'none', password, unixSocket = false } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'sb-redis-'));
   const port = await freePort();
   const redis = {
     port,
     url: `redis://127.0.0.1:${port}/0`,
+    socket: path.join(dir, 'redis.sock'),
     dir,
     persistence,
     child: null,
@@ -62,6 +63,8 @@ export async function startRedis(t, { persistence = 'none' } = {}) {
         '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning'];
       if (redis.persistence === 'always') args.push('--appendonly', 'yes', '--appendfsync', 'always');
       else args.push('--appendonly', 'no');
+      if (password) args.push('--requirepass', password);
+      if (unixSocket) args.push('--unixsocket', redis.socket, '--unixsocketperm', '700');
       redis.child = spawnTracked('redis-server', args);
       await waitPort(port);
     },
@@ -78,7 +81,8 @@ export async function startRedis(t, { persistence = 'none' } = {}) {
       await redis.start();
     },
     cli(...args) {
-      return execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' });
+      const auth = password ? ['--no-auth-warning', '-a', password] : [];
+      return execFileSync('redis-cli', ['-p', String(port), ...auth, ...args], { encoding: 'utf8' });
     },
   };
   await redis.start();
