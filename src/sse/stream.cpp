@@ -60,6 +60,7 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
     }
   }
   starting_ = std::make_unique<start_state>();
+  alive_ = std::make_shared<bool>(true);
   starting_->attaching = names.size();
   for (std::size_t i = 0; i < names.size(); ++i) {
     auto& t = topics_[i];
@@ -91,6 +92,7 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
 
 void stream::finish_start() {
   auto state = std::move(starting_);
+  alive_.reset();  // every attach has answered
   if (closed_) {
     return;
   }

@@ -94,8 +94,9 @@ class stream final : public subscriber {
   std::uint32_t topic_count_ = 0;
   bool closed_ = false;
   bool released_ = false;
-  /// Expires with the stream: an asynchronous broker may answer an attach after it.
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  /// Held only while attaches are unanswered (an asynchronous broker may answer after the stream
+  /// is gone); none afterwards, so an idle stream does not pay for it.
+  std::shared_ptr<bool> alive_;
 };
 
 /// An SSE stream that owns its HTTP/1.1 connection (the connection's handler after the head).

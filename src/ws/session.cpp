@@ -238,6 +238,13 @@ void session::handle(client_op& op) {
   }
 }
 
+std::weak_ptr<bool> session::guard() {
+  if (!alive_) {
+    alive_ = std::make_shared<bool>(true);
+  }
+  return alive_;
+}
+
 bool session::holds(const topic_state* t) const {
   for (const auto& own : topics_) {
     if (own.get() == t) {
@@ -311,7 +318,7 @@ void session::subscribe(client_op& op) {
   auto& t = ensure(op.topic);
   t.wants_messages = true;
   reply(ack_frame(op.ref));
-  auto on_attach = [this, alive = std::weak_ptr<bool>(alive_), tp = &t](attach_result r) {
+  auto on_attach = [this, alive = guard(), tp = &t](attach_result r) {
     if (!alive.lock() || !holds(tp) || !tp->wants_messages) {
       return;
     }
@@ -380,21 +387,20 @@ void session::publish(client_op& op) {
   items.push_back(std::move(item));
   auto ref = std::move(op.ref);
   auto& counters = ctx_.counters;
-  ctx_.hub.publish(std::move(items),
-                   [this, alive = std::weak_ptr<bool>(alive_), ref = std::move(ref),
-                    &counters](result<std::vector<position>> r) {
-                     if (!alive.lock()) {
-                       return;
-                     }
-                     if (!r) {
-                       fail_op(ref, "publish_failed", r.error().message());
-                       return;
-                     }
-                     counters.messages_published.add();
-                     if (!ref.is_null()) {
-                       reply(ack_frame(ref, to_string(r->front())));
-                     }
-                   });
+  ctx_.hub.publish(std::move(items), [this, alive = guard(), ref = std::move(ref),
+                                      &counters](result<std::vector<position>> r) {
+    if (!alive.lock()) {
+      return;
+    }
+    if (!r) {
+      fail_op(ref, "publish_failed", r.error().message());
+      return;
+    }
+    counters.messages_published.add();
+    if (!ref.is_null()) {
+      reply(ack_frame(ref, to_string(r->front())));
+    }
+  });
 }
 
 void session::publish_volatile(publish_item item) {
@@ -471,7 +477,7 @@ void session::join(client_op& op) {
   if (!t.subscribed()) {
     // Presence diffs travel on the topic, so a member that does not subscribe still listens.
     ctx_.registry.subscribe(t, op.topic, std::nullopt,
-                            [this, alive = std::weak_ptr<bool>(alive_), tp = &t](attach_result r) {
+                            [this, alive = guard(), tp = &t](attach_result r) {
                               if (alive.lock() && holds(tp)) {
                                 tp->at = r.head;
                               }

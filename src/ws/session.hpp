@@ -165,8 +165,9 @@ class session final : public io::connection_handler,
   bool input_paused_ = false;  // the peer is not reading what it asked for: neither do we
   bool closing_ = false;
   bool released_ = false;
-  /// Expires with the session: an asynchronous broker may answer after it.
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  /// Expires with the session: an asynchronous broker may answer after it. Made on first use.
+  std::shared_ptr<bool> alive_;
+  std::weak_ptr<bool> guard();
   /// `t` is still one of this session's topics (an answer may arrive after an unsubscribe).
   bool holds(const topic_state* t) const;
 };
