@@ -322,6 +322,15 @@ void redis_broker::run_waiters(const std::string& topic) {
     // Without a position only the head and the retained message are needed.
     read(topic, since, since ? 0 : 1,
          [this, topic, w = std::move(w)](bool ok, read_result res) mutable {
+           if (!ok && std::chrono::steady_clock::now() < w.deadline) {
+             auto it = topics_.find(topic);
+             if (it != topics_.end()) {
+               it->second.waiters.push_back(std::move(w));
+               stalled_attaches_.insert(topic);
+               retry_stalled();
+               return;
+             }
+           }
            attach_result out;
            spdlog::debug("redis: attach to {} since {}: {} head {} gap {}", topic,
                          w.since ? to_string(*w.since) : "-", ok ? "read" : "failed",
@@ -436,7 +445,7 @@ void redis_broker::repair(const std::string& topic, position from) {
 }
 
 void redis_broker::retry_stalled() {
-  if (retry_armed_ || stalled_.empty()) {
+  if (retry_armed_ || (stalled_.empty() && stalled_attaches_.empty())) {
     return;
   }
   retry_armed_ = true;
@@ -455,6 +464,14 @@ void redis_broker::retry_stalled() {
     for (auto& [topic, from] : stalled) {
       if (topics_.count(topic)) {
         repair(topic, from);
+      }
+    }
+    auto attaches = std::move(stalled_attaches_);
+    stalled_attaches_.clear();
+    for (const auto& topic : attaches) {
+      auto it = topics_.find(topic);
+      if (it != topics_.end() && it->second.live && !it->second.waiters.empty()) {
+        run_waiters(topic);
       }
     }
   });
@@ -681,7 +698,8 @@ void redis_broker::attach(std::size_t loop_index, std::string_view topic,
                [done = std::move(done), out = std::move(out)]() mutable { done(std::move(out)); });
       return;
     }
-    t.waiters.push_back({since, std::move(done), origin});
+    t.waiters.push_back(
+        {since, std::move(done), origin, std::chrono::steady_clock::now() + 2 * settings_.timeout});
     if (!t.want) {
       subscribe(topic, t);
     } else if (t.live) {

@@ -25,6 +25,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "cluster/redis_connection.hpp"
@@ -77,6 +78,9 @@ class redis_broker final : public broker {
     std::optional<position> since;
     attach_handler done;
     io::loop* origin;
+    /// A history read that fails before this is tried again (a blip of the command connection);
+    /// after it the attach answers a gap.
+    std::chrono::steady_clock::time_point deadline;
   };
   struct topic_state {
     std::uint64_t loop_mask = 0;
@@ -129,6 +133,7 @@ class redis_broker final : public broker {
   /// Repairs that could not read history (the command connection was down), retried until they
   /// can: the topic's live messages wait meanwhile, so nothing after a hole is delivered first.
   std::unordered_map<std::string, position> stalled_;
+  std::unordered_set<std::string> stalled_attaches_;  // topics with waiters to read again
   boost::asio::steady_timer retry_timer_{ctx_};
   bool retry_armed_ = false;
   std::thread thread_;
