@@ -37,6 +37,13 @@ broker_choice make_broker(const config& c, history_limits limits, message_encode
     out.metrics = [] { return std::string(); };
     return out;
   }
+  if (c.redis_cluster) {
+    // The keys are hash-tagged and sharded pub/sub is in, but the client neither follows MOVED nor
+    // holds a connection per master yet: against a real cluster most publishes would fail.
+    throw std::runtime_error(
+        "redis_cluster = true is not supported yet (docs/scaling.md, \"Not "
+        "done yet\"); use one Redis (or Valkey) primary");
+  }
   if (!c.history_dir.empty()) {
     throw std::runtime_error(
         "history_dir keeps one node's history; with broker = redis history "

@@ -183,6 +183,14 @@ test('Idempotency-Key: a publish retried on another node after kill -9 is stored
   assert.notEqual(other, first);
   const msgs = JSON.parse((await request(`${nodes[1].url}/v1/topics/${topic}/history`)).text).messages;
   assert.deepEqual(msgs.map((m) => m.data), ['once', 'two']);
+  // A batch retried with the same key stores each of its messages once.
+  const batch = [{ topic, data: 'b0' }, { topic, data: 'b1' }];
+  const b1 = await request(`${nodes[1].url}/v1/publish`, { method: 'POST', body: JSON.stringify({ messages: batch }), headers: { 'content-type': 'application/json', 'Idempotency-Key': 'batch-1' } });
+  const b2 = await request(`${nodes[1].url}/v1/publish`, { method: 'POST', body: JSON.stringify({ messages: batch }), headers: { 'content-type': 'application/json', 'Idempotency-Key': 'batch-1' } });
+  assert.equal(b1.status, 200);
+  assert.deepEqual(JSON.parse(b2.text).ids, JSON.parse(b1.text).ids);
+  const all = JSON.parse((await request(`${nodes[1].url}/v1/topics/${topic}/history`)).text).messages;
+  assert.deepEqual(all.map((m) => m.data), ['once', 'two', 'b0', 'b1']);
   // A bad key is refused, and the node still serves.
   const bad = await publish(nodes[1].url, topic, 'x', { headers: { 'Idempotency-Key': 'a b' } });
   assert.equal(bad.status, 400);
@@ -341,6 +349,11 @@ test('TCP faults between a node and Redis: publishes fail fast, /readyz 503, del
     throw new Error(`${e.message} opens ${sub.opens} errors ${sub.errors}\nreceived ${ledger.ids.join(' ')}\nacked ${acked.join(' ')}\nRAW ${raw.slice(0, 600)}\n${faulty.stdout.slice(-6000)}${faulty.stderr.slice(-3000)}`);
   });
   assert.equal(faulty.running, true);
+});
+
+test('redis_cluster = true refuses to start (not supported yet)', async (t) => {
+  const { startServer } = await import('../support/server.mjs');
+  await assert.rejects(startServer(null, { args: ['--broker', 'redis', '--redis-cluster'] }), /redis_cluster = true is not supported yet/);
 });
 
 test('broker = memory honours Idempotency-Key too', async (t) => {
