@@ -231,6 +231,37 @@ test('kill -9 a node mid-stream: its subscribers resume on the others, nothing l
   await settle([sseLedger, wsLedger], acked);
 });
 
+test('SIGTERM drains a node: its subscribers reconnect through the balancer (EventSource retry, Last-Event-ID) and miss nothing', async (t) => {
+  const { nodes, lb } = await cluster(t);
+  const topic = uniq('drain');
+  const start = await publishAcked(nodes[1].url, topic, 'start');
+  // Three subscribers through the round-robin balancer: one lands on each node.
+  const ledgers = [];
+  const sources = [];
+  let reconnects = 0;
+  for (let i = 0; i < 3; i++) {
+    const l = new Ledger(`sse${i}`);
+    const es = new EventSource(`${lb.url}/v1/events?topic=${enc(topic)}&since=${start}`);
+    es.onmessage = (e) => l.saw(e.lastEventId);
+    es.addEventListener('gap', () => l.gap());
+    await new Promise((resolve) => { es.onopen = resolve; });
+    es.onerror = () => { reconnects += 1; };
+    ledgers.push(l);
+    sources.push(es);
+  }
+  t.after(() => sources.forEach((es) => es.close()));
+  const acked = [];
+  for (let i = 0; i < 200; i++) {
+    if (i === 50) {
+      const res = await nodes[0].stop('SIGTERM', 10000);
+      assert.equal(res.code, 0, 'the drained node exits cleanly');
+    }
+    acked.push(await publishAcked(nodes[1 + (i % 2)].url, topic, `m${i}`));
+  }
+  await settle(ledgers, acked);
+  assert.ok(reconnects >= 1, 'the drained node\'s subscriber reconnected');
+});
+
 for (const persistence of ['none', 'always']) {
   test(`Redis restarted with persistence ${persistence === 'none' ? 'off: a gap, nothing silent' : 'appendonly + fsync always: no gap, nothing lost'}`, async (t) => {
     const { redis, nodes } = await cluster(t, { nodes: 2, persistence });
