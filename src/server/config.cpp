@@ -310,8 +310,8 @@ const std::vector<config_entry>& config_table() {
       {"redis_password_file", field(&config::redis_password_file), 0, 0,
        "file holding the Redis password (its first line), when not in redis_url"},
       {"redis_cluster", field(&config::redis_cluster), 0, 0,
-       "Redis Cluster: sharded pub/sub (SSUBSCRIBE/SPUBLISH); every key of a topic shares one "
-       "hash slot"},
+       "Redis Cluster (not supported yet: true refuses to start; the keys are hash-tagged "
+       "already, docs/scaling.md)"},
       {"node_id", field(&config::node_id), 0, 0,
        "this node's name in Redis client names and logs (empty: random per start)"},
       {"redis_timeout_ms", field(&config::redis_timeout_ms), 50, 60000,
