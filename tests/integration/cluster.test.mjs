@@ -137,7 +137,7 @@ test('3 nodes behind round-robin: publishes on random nodes, SSE and WS subscrib
   }
   t.after(() => roamers.forEach((r) => r.close()));
 
-  const total = 2000;
+  const total = Number(process.env.CLUSTER_MESSAGES ?? 10000);
   const acked = [];
   let sent = 0;
   let hopping = true;
