@@ -19,7 +19,9 @@ done
 
 work=$(mktemp -d /tmp/switchboard-cluster.XXXXXX)
 pids=()
+stopping=0
 stop() {
+  stopping=1
   trap - INT TERM EXIT
   echo
   echo "stopping the cluster"
@@ -70,4 +72,6 @@ sleep 1
 echo "Switchboard cluster: http://127.0.0.1:$lb_port/  (nodes ${node_ports[*]}, redis $redis_port, logs in $work)"
 echo "Ctrl-C stops it."
 wait -n "${pids[@]}" || true
-echo "a process of the cluster exited; see $work"
+if [[ $stopping == 0 ]]; then
+  echo "a process of the cluster exited; its log is in $work"
+fi
