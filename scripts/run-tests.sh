@@ -17,7 +17,7 @@ fi
 export PATH="$node_dir:$PATH"
 echo "tests run on Node.js $(node --version) ($node_dir/node)"
 # Which suites to run (make soak runs only the reliability probes, at their long sizes).
-suites=" ${SUITES:-format unit integration reliability e2e fuzz} "
+suites=" ${SUITES:-format unit integration reliability e2e fuzz package} "
 # A small quarantine keeps RSS meaningful for the tests that bound memory under load.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:quarantine_size_mb=16:thread_local_quarantine_size_kb=256}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -111,6 +111,16 @@ if [[ $suites == *" fuzz "* && -n "$fuzz_build" && -d "$fuzz_build" ]]; then
     [[ $bad -eq 0 ]]
   }
   run_suite fuzz run_fuzz
+fi
+
+# The Debian package built from this build's server, installed into a fresh Debian 12 root
+# (tests/package/run.sh). Not under the sanitizers: a package of an ASan binary tests nothing.
+if [[ $suites == *" package "* ]]; then
+  if [[ -n "${SWITCHBOARD_SANITIZED:-}" ]]; then
+    echo "=== package: skipped under the sanitizers"
+  else
+    run_suite package tests/package/run.sh "$build"
+  fi
 fi
 
 echo

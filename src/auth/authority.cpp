@@ -24,8 +24,17 @@ result<std::unique_ptr<authority>> authority::create(const authority_config& con
 authority::authority(authority_config config, std::shared_ptr<const key_set> keys)
     : config_(std::move(config)),
       api_keys_(config_.api_keys),
-      verifier_(std::move(keys), jwt_options{config_.jwt_issuer, config_.jwt_audience,
-                                             config_.jwt_leeway, config_.jwt_require_exp}) {}
+      admin_keys_(config_.admin_api_keys),
+      sessions_(
+          [this] {
+            auto secrets = config_.admin_api_keys;
+            secrets.push_back(config_.jwt_secret);
+            return secrets;
+          }(),
+          config_.admin_session_ttl),
+      verifier_(std::move(keys),
+                jwt_options{config_.jwt_issuer, config_.jwt_audience, config_.jwt_leeway,
+                            config_.jwt_require_exp.value_or(false)}) {}
 
 result<identity> authority::authenticate(const credentials& c, std::string& why) {
   if (!c.ticket.empty()) {
@@ -36,14 +45,22 @@ result<identity> authority::authenticate(const credentials& c, std::string& why)
     return errc::unauthorized;
   }
   if (!c.bearer.empty() && api_keys_.matches(c.bearer)) {
-    return identity{grants::everything(), false, true};
+    auto g = grants::everything();
+    g.admin = admin_keys_.matches(c.bearer);
+    return identity{std::move(g), false, true};
+  }
+  if (!c.bearer.empty() && admin_keys_.matches(c.bearer)) {
+    grants g;  // an operator's key: the admin endpoints, no topic
+    g.admin = true;
+    return identity{std::move(g), false, false};
   }
   std::string_view token = !c.bearer.empty()         ? c.bearer
                            : !c.cookie_token.empty() ? c.cookie_token
                                                      : c.query_token;
   if (token.empty()) {
-    return identity{grants::anonymous(config_.anonymous_subscribe, config_.anonymous_publish), true,
-                    false};
+    return identity{grants::anonymous(config_.anonymous_subscribe.value_or(false),
+                                      config_.anonymous_publish.value_or(false)),
+                    true, false};
   }
   std::string_view reason;
   auto claims = verifier_.verify(token, reason);

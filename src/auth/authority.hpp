@@ -2,17 +2,19 @@
 // Who is asking, and what they may do: the one place that turns the credentials a request carries
 // into grants. Protocol layers only extract credentials (header, cookie, query) and ask.
 //   1. a subscribe ticket (?ticket=): redeemed once;
-//   2. Authorization: Bearer: a configured API key (matched in constant time before any JWT
-//      parsing), else a JWT;
+//   2. Authorization: Bearer: a configured API key or admin key (matched in constant time before
+//      any JWT parsing), else a JWT;
 //   3. the configured cookie, then ?access_token=: a JWT;
 //   4. nothing: anonymous, as the config allows.
 // Thread-safe; keys are swapped atomically on reload (SIGHUP) without touching connections.
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "auth/admin_sessions.hpp"
 #include "auth/api_keys.hpp"
 #include "auth/grants.hpp"
 #include "auth/jwt.hpp"
@@ -21,17 +23,38 @@
 
 namespace sb::auth {
 
+/// The auth settings (jwt_*, api_keys, auth_cookie, allow_anonymous_*, ticket_ttl_s). The three
+/// optional switches are left unset by a config that does not name them; resolved() decides them.
 struct authority_config {
   std::string jwt_secret;
   std::string jwt_public_key_file;
   std::string jwt_issuer;
   std::string jwt_audience;
   std::vector<std::string> api_keys;
-  bool anonymous_subscribe = false;
-  bool anonymous_publish = false;
+  std::vector<std::string> admin_api_keys;  // Bearer keys for the admin endpoints (and only them)
+  std::chrono::seconds admin_session_ttl{8 * 3600};
+  std::optional<bool> anonymous_subscribe;  // unset: as resolved(); false in the authority
+  std::optional<bool> anonymous_publish;
   std::chrono::seconds ticket_ttl{30};
-  bool jwt_require_exp = false;         // a JWT without `exp` is refused
-  std::chrono::seconds jwt_leeway{60};  // clock skew allowed on `exp` and `nbf`
+  std::optional<bool> jwt_require_exp;       // a JWT without `exp` is refused (unset: false)
+  std::chrono::seconds jwt_leeway{60};       // clock skew allowed on `exp` and `nbf`
+  std::string cookie = "switchboard_token";  // the cookie that may carry a JWT (read by http)
+
+  /// True when any credential is configured (then anonymous access is off unless allowed).
+  bool configured() const {
+    return !jwt_secret.empty() || !jwt_public_key_file.empty() || !api_keys.empty();
+  }
+
+  /// The switches decided: anonymous access only in dev mode while no credential is configured,
+  /// and `exp` required outside dev mode, unless the config says otherwise.
+  authority_config resolved(bool dev) const {
+    auto out = *this;
+    bool implicit_anonymous = dev && !configured();
+    out.anonymous_subscribe = anonymous_subscribe.value_or(implicit_anonymous);
+    out.anonymous_publish = anonymous_publish.value_or(implicit_anonymous);
+    out.jwt_require_exp = jwt_require_exp.value_or(!dev);
+    return out;
+  }
 };
 
 /// What a request presented. Views into the request; empty when absent.
@@ -66,8 +89,18 @@ class authority {
     return who.anonymous ? errc::unauthorized : errc::forbidden;
   }
 
+  /// Admin rights come from an admin key, a JWT with `switchboard.admin: true`, or an admin
+  /// session cookie (never from anonymity, dev mode included).
+  const admin_sessions& sessions() const { return sessions_; }
+  bool admin_configured() const {
+    return !admin_keys_.empty() || !config_.jwt_secret.empty() ||
+           !config_.jwt_public_key_file.empty();
+  }
+
   ticket_store& tickets() { return tickets_; }
   std::chrono::seconds ticket_ttl() const { return config_.ticket_ttl; }
+  /// The cookie that may carry a JWT (auth_cookie).
+  const std::string& cookie() const { return config_.cookie; }
 
   /// Re-reads the public key file and swaps the keys in; false (with `error`) keeps the old ones.
   bool reload(std::string& error);
@@ -77,6 +110,8 @@ class authority {
 
   authority_config config_;
   api_key_set api_keys_;
+  api_key_set admin_keys_;
+  admin_sessions sessions_;
   jwt_verifier verifier_;
   ticket_store tickets_;
 };

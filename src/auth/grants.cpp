@@ -27,6 +27,7 @@ grants grants::from_claims(claims c) {
   g.subject = std::move(c.subject);
   g.subscribe = std::move(c.subscribe);
   g.publish = std::move(c.publish);
+  g.admin = c.admin;
   return g;
 }
 

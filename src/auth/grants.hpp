@@ -14,6 +14,7 @@ struct grants {
   std::vector<std::string> subscribe;  // topic patterns
   std::vector<std::string> publish;    // topic patterns
   bool all = false;                    // API key, or anonymous in dev mode: every topic, both ways
+  bool admin = false;  // admin endpoints (/admin, /v1/topics, /v1/admin/*): an admin key or claim
 
   /// True when `topic` may be subscribed to: `all`, or a `subscribe` pattern matches it.
   bool can_subscribe(std::string_view topic) const noexcept;

@@ -450,17 +450,27 @@ result<claims> jwt_verifier::verify(std::string_view token, std::string_view& wh
 
   const json::value* flat_subscribe = member(body, "switchboard.subscribe");
   const json::value* flat_publish = member(body, "switchboard.publish");
+  const json::value* flat_admin = member(body, "switchboard.admin");
   const json::value* nested_subscribe = nullptr;
   const json::value* nested_publish = nullptr;
+  const json::value* nested_admin = nullptr;
   if (const json::value* ns = member(body, "switchboard")) {
     if (!ns->is_object()) {
       return fail(auth_error::malformed, "`switchboard` is not an object");
     }
     nested_subscribe = member(ns->get_object(), "subscribe");
     nested_publish = member(ns->get_object(), "publish");
+    nested_admin = member(ns->get_object(), "admin");
   }
-  if ((flat_subscribe && nested_subscribe) || (flat_publish && nested_publish)) {
+  if ((flat_subscribe && nested_subscribe) || (flat_publish && nested_publish) ||
+      (flat_admin && nested_admin)) {
     return fail(auth_error::malformed, "topic grants given both flat and nested");
+  }
+  if (const json::value* admin = flat_admin ? flat_admin : nested_admin) {
+    if (!admin->is_bool()) {
+      return fail(auth_error::malformed, "`switchboard.admin` is not a boolean");
+    }
+    out.admin = admin->get_bool();
   }
   if (pattern_list(flat_subscribe ? flat_subscribe : nested_subscribe, out.subscribe) ==
       list_status::bad) {

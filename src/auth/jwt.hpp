@@ -70,6 +70,7 @@ struct claims {
   std::string subject;                                 // `sub`; empty when absent
   std::vector<std::string> subscribe;                  // `switchboard.subscribe`; empty when absent
   std::vector<std::string> publish;                    // `switchboard.publish`; empty when absent
+  bool admin = false;                                  // `switchboard.admin: true` (or nested)
   std::optional<std::chrono::sys_seconds> expires_at;  // `exp`, when present
 };
 
@@ -96,7 +97,8 @@ class jwt_verifier {
   /// ES256} with a configured key of that type; the signature (constant time for HMAC); the
   /// payload a JSON object; `exp`, `nbf` (NumericDates, +/- leeway), `iss`, `aud`; claim types
   /// (`sub` a string, `switchboard.subscribe`/`publish` arrays of valid topic patterns, either as
-  /// those flat keys or as `"switchboard": {"subscribe": [...], "publish": [...]}`, not both).
+  /// those flat keys or as `"switchboard": {"subscribe": [...], "publish": [...]}`, not both;
+  /// `switchboard.admin` (or nested `admin`) a boolean).
   result<claims> verify(std::string_view token) const;
   /// As above; on failure `why` names the failed check (a static string, safe to log).
   result<claims> verify(std::string_view token, std::string_view& why) const;

@@ -9,20 +9,16 @@
 #include <random>
 
 #include "cluster/topic_script.hpp"
+#include "core/counters.hpp"
 #include "core/idempotency.hpp"
 #include "core/topic_name.hpp"
+#include "core/unix_ms.hpp"
 #include "io/loop.hpp"
 
 namespace sb::cluster {
 namespace {
 
 namespace asio = boost::asio;
-
-std::int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 /// Live messages of one topic held while its history cannot be read; past this, delivered anyway.
 constexpr std::size_t max_held = 100000;
@@ -523,6 +519,8 @@ message_ptr redis_broker::parse_record(std::string_view topic, std::string_view 
   m->event = std::string(body.substr(0, f[4]));
   m->from = std::string(body.substr(f[4], f[5]));
   m->data = std::string(body.substr(f[4] + f[5]));
+  // delivery_lag on this node counts from receipt: the publisher's steady clock is another node's.
+  m->published_ns = steady_now_ns();
   if (encode_) {
     encode_(*m);
   }
@@ -710,8 +708,9 @@ void redis_broker::attach(std::size_t loop_index, std::string_view topic,
 
 void redis_broker::broadcast(message_ptr m) {
   asio::post(ctx_, [this, m = std::move(m)] {
-    if (m->kind == message_kind::presence) {
-      // Presence stays on this node for now: hand it to the local loops only.
+    if (m->kind == message_kind::presence || m->topic.starts_with('$')) {
+      // Presence stays on this node for now, and a `$` topic is the server's own (the admin stats
+      // stream: this node's figures): hand them to the local loops only.
       auto it = topics_.find(m->topic);
       if (it != topics_.end()) {
         hand_off(it->second, m);

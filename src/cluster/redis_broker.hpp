@@ -40,12 +40,14 @@ class loop;
 
 namespace sb::cluster {
 
+/// What the broker runs with, resolved from the config (broker_factory): the endpoint parsed, the
+/// password read, the node named. Every field is set by the caller; the defaults are the config's.
 struct redis_settings {
   redis_endpoint at;
-  std::chrono::milliseconds timeout{1000};
+  std::chrono::milliseconds timeout{};
   std::string node_id;
   history_limits limits;
-  std::chrono::milliseconds idempotency_window{std::chrono::minutes(5)};
+  std::chrono::milliseconds idempotency_window{};
   bool cluster = false;  // Redis Cluster: sharded pub/sub (SPUBLISH)
 };
 

@@ -12,19 +12,9 @@
 
 #include "core/errc.hpp"
 #include "core/message.hpp"
+#include "core/publish.hpp"
 
 namespace sb {
-
-struct publish_item {
-  std::string topic;
-  std::string event;
-  std::string data;
-  bool retain = false;
-  std::string from;  // the publisher's identity, delivered with the message
-  /// Idempotency-Key (HTTP) or `idem` (WebSocket): a publish with a key already seen for this
-  /// topic within the broker's window answers the first one's position and stores nothing.
-  std::string idempotency_key;
-};
 
 /// The hand-off of published messages into one loop. Implemented by the loop layer, which posts
 /// onto the loop's thread. Messages of one topic are delivered in seq order.

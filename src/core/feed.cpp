@@ -25,6 +25,9 @@ void feed::append(subscription& s, message_ptr m, bool live) {
 
 void feed::push_replay(subscription& s, message_ptr m) {
   append(s, std::move(m), false);
+  // A live message of `s` queued before this one must not take a later message's place by
+  // conflation (latest-wins, a gap marker): that would put it ahead of this one.
+  q_->newest_live.erase(&s);
 }
 
 bool feed::judge(std::size_t bytes, const backlog_limits& limits, clock::time_point now) {

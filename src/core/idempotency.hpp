@@ -18,11 +18,16 @@ namespace sb {
 /// 1–200 bytes of printable ASCII (no spaces), as an HTTP header value and a Redis key part allow.
 bool is_valid_idempotency_key(std::string_view key);
 
+/// How long a key is remembered unless configured (idempotency_window_s).
+inline constexpr std::chrono::seconds default_idempotency_window{300};
+
 /// Keys seen per topic, each forgotten `window` after it was recorded. Not thread-safe: the
 /// memory broker keeps one per shard, under the shard's lock.
 class idempotency_window {
  public:
-  explicit idempotency_window(std::int64_t window_ms = 300000) : window_ms_(window_ms) {}
+  explicit idempotency_window(
+      std::int64_t window_ms = std::chrono::milliseconds(default_idempotency_window).count())
+      : window_ms_(window_ms) {}
   void set_window(std::int64_t window_ms) { window_ms_ = window_ms; }
 
   /// The position recorded for (topic, key), if still within the window.

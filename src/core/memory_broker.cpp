@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
 #include <climits>
 #include <stdexcept>
 
+#include "core/counters.hpp"
 #include "core/cursor.hpp"
 #include "core/topic_name.hpp"
 
@@ -124,14 +126,8 @@ void memory_broker::settle(shard& s) {
 
 std::optional<position> memory_broker::append(shard& s, publish_item& item, std::int64_t now) {
   auto& t = state_for(s, item.topic);
-  auto m = std::make_shared<message>();
+  auto m = make_message(message_kind::stored, std::move(item), now);
   m->pos = {t.epoch, ++t.last_seq};
-  m->topic = std::move(item.topic);
-  m->event = std::move(item.event);
-  m->data = std::move(item.data);
-  m->time_ms = now;
-  m->retain = item.retain;
-  m->from = std::move(item.from);
   if (encode_) {
     encode_(*m);
   }
@@ -351,6 +347,44 @@ std::size_t memory_broker::sweep() {
     settle(s);
   }
   return dropped_bytes;
+}
+
+std::vector<memory_broker::topic_entry> memory_broker::list_topics(std::string_view prefix,
+                                                                   std::string_view after,
+                                                                   std::size_t limit) {
+  // A max-heap by name of the `limit` smallest names seen so far.
+  auto later = [](const topic_entry& a, const topic_entry& b) { return a.name < b.name; };
+  std::vector<topic_entry> best;
+  if (limit == 0) {
+    return best;
+  }
+  best.reserve(limit + 1);
+  for (auto& s : shards_) {
+    std::lock_guard lock(s.mutex);
+    for (const auto& [name, t] : s.topics) {
+      if (!name.starts_with(prefix) || name.starts_with('$') || std::string_view(name) <= after) {
+        continue;
+      }
+      if (best.size() == limit && name >= best.front().name) {
+        continue;
+      }
+      best.push_back({name, {t->epoch, t->last_seq}});
+      std::push_heap(best.begin(), best.end(), later);
+      if (best.size() > limit) {
+        std::pop_heap(best.begin(), best.end(), later);
+        best.pop_back();
+      }
+    }
+  }
+  std::sort_heap(best.begin(), best.end(), later);
+  return best;
+}
+
+bool memory_broker::has_subscribers(std::string_view topic) {
+  auto& s = shard_for(topic);
+  std::lock_guard lock(s.mutex);
+  auto it = s.topics.find(std::string(topic));
+  return it != s.topics.end() && it->second->loop_mask != 0;
 }
 
 memory_broker::stats memory_broker::snapshot() const {

@@ -57,6 +57,20 @@ class memory_broker final : public broker {
   /// of history it dropped.
   std::size_t sweep();
 
+  /// A topic as the admin listing shows it: its name and the position of its last message.
+  struct topic_entry {
+    std::string name;
+    position head;  // seq 0: no message yet in this epoch
+  };
+  /// Topics whose name starts with `prefix` and sorts after `after` (byte order), the first
+  /// `limit` of them in name order. Names starting with `$` (the server's own, e.g. the admin
+  /// stats stream) are left out. Cost: every topic name is looked at, one shard lock at a time
+  /// (an operator's request, not a hot path); at most `limit` names are kept while scanning.
+  std::vector<topic_entry> list_topics(std::string_view prefix, std::string_view after,
+                                       std::size_t limit);
+  /// True when some loop has subscribers of `topic`.
+  bool has_subscribers(std::string_view topic);
+
   struct stats {
     std::size_t topics = 0;             // topic entries held
     std::size_t messages = 0;           // messages in history

@@ -38,6 +38,9 @@ struct message {
   /// data_view().
   std::string data;
   std::int64_t time_ms = 0;  // publish time, Unix milliseconds
+  /// Publish time on the steady clock (nanoseconds), for the delivery-lag histogram; 0 for a
+  /// message that was not published by this process (restored from history_dir).
+  std::int64_t published_ns = 0;
   bool retain = false;
   std::string from;  // the publisher's identity; empty when anonymous (HTTP without auth)
 

@@ -100,6 +100,19 @@ std::size_t presence_registry::count(std::string_view topic) const {
   return r == s.rooms.end() ? 0 : r->second.members.size();
 }
 
+std::vector<std::pair<std::string, std::size_t>> presence_registry::room_sizes() const {
+  std::vector<std::pair<std::string, std::size_t>> out;
+  for (auto& s : shards_) {
+    std::lock_guard lock(s.mutex);
+    for (const auto& [topic, r] : s.rooms) {
+      if (!r.members.empty()) {
+        out.emplace_back(topic, r.members.size());
+      }
+    }
+  }
+  return out;
+}
+
 std::vector<presence_diff> presence_registry::take_diffs() {
   std::vector<presence_diff> out;
   for (auto& s : shards_) {

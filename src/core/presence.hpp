@@ -44,6 +44,9 @@ class presence_registry {
   /// Members after `after` (exclusive, by id), at most `limit`.
   presence_page page(std::string_view topic, std::string_view after, std::size_t limit) const;
   std::size_t count(std::string_view topic) const;
+  /// Every room with a member and its member count, unordered (the admin page; one shard lock at
+  /// a time).
+  std::vector<std::pair<std::string, std::size_t>> room_sizes() const;
   /// The changes since the last call, one diff per changed topic.
   std::vector<presence_diff> take_diffs();
 

@@ -78,7 +78,9 @@ std::optional<policy_table> policy_table::parse(const std::vector<std::string>& 
     }
     rules.emplace_back(std::move(pattern), *policy);
   }
-  return policy_table(std::move(rules));
+  policy_table table(std::move(rules));
+  table.items_ = items;
+  return table;
 }
 
 overflow_policy policy_table::policy_for(std::string_view topic) const {

@@ -31,8 +31,12 @@ class policy_table {
 
   overflow_policy policy_for(std::string_view topic) const;
 
+  /// The items this table was parsed from (empty for a table built from rules), for --help.
+  const std::vector<std::string>& items() const { return items_; }
+
  private:
   std::vector<std::pair<std::string, overflow_policy>> rules_;
+  std::vector<std::string> items_;
 };
 
 }  // namespace sb

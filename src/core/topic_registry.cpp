@@ -4,7 +4,7 @@ namespace sb {
 
 topic_registry::~topic_registry() {
   for (auto& [topic, members] : topics_) {
-    members.clear();
+    members.list.clear();
   }
 }
 
@@ -12,9 +12,10 @@ void topic_registry::subscribe(subscription& s, std::string_view topic,
                                std::optional<position> since, broker::attach_handler done) {
   auto it = topics_.find(topic);
   if (it == topics_.end()) {
-    it = topics_.emplace(std::string(topic), member_list{}).first;
+    it = topics_.emplace(std::string(topic), members{}).first;
   }
-  it->second.push_back(s);
+  it->second.list.push_back(s);
+  ++it->second.count;
   s.topic_ = &it->first;
   attach(s, it->first, since, std::move(done));
 }
@@ -26,34 +27,16 @@ void topic_registry::resume(subscription& s, std::optional<position> since,
 
 void topic_registry::attach(subscription& s, std::string_view topic, std::optional<position> since,
                             broker::attach_handler done) {
-  auto token = ++next_token_;
-  attaching_[&s] = pending_attach{token, {}};
+  auto ticket = ++next_ticket_;
+  pending_[&s] = ticket;
   broker_->attach(loop_index_, topic, since,
-                  [this, sp = &s, token, done = std::move(done)](attach_result r) {
-                    auto it = attaching_.find(sp);
-                    if (it == attaching_.end() || it->second.token != token) {
-                      done(std::move(r));  // unsubscribed, or asked again: the caller's guard
-                      return;
+                  [this, key = &s, ticket, done = std::move(done)](attach_result r) {
+                    auto it = pending_.find(key);
+                    if (it == pending_.end() || it->second != ticket) {
+                      return;  // unsubscribed meanwhile, or asked again since
                     }
-                    auto held = std::move(it->second.held);
-                    attaching_.erase(it);
+                    pending_.erase(it);
                     done(std::move(r));
-                    if (held.empty()) {
-                      return;
-                    }
-                    // `done` may have ended the subscription: hand over only if still linked.
-                    auto t = topics_.find(std::string_view(held.front()->topic));
-                    if (t == topics_.end()) {
-                      return;
-                    }
-                    for (auto& member : t->second) {
-                      if (&member == sp) {
-                        for (const auto& m : held) {
-                          sp->owner().on_message(*sp, m);
-                        }
-                        break;
-                      }
-                    }
                   });
 }
 
@@ -61,10 +44,11 @@ void topic_registry::unsubscribe(subscription& s) {
   if (!s.is_linked()) {
     return;
   }
-  attaching_.erase(&s);
+  pending_.erase(&s);
   auto it = topics_.find(*s.topic_);
-  it->second.erase(it->second.iterator_to(s));
-  if (it->second.empty()) {
+  it->second.list.erase(it->second.list.iterator_to(s));
+  --it->second.count;
+  if (it->second.list.empty()) {
     broker_->detach(loop_index_, it->first);
     topics_.erase(it);
   }
@@ -76,22 +60,14 @@ void topic_registry::dispatch(const message_ptr& m) {
   if (it == topics_.end()) {
     return;
   }
-  for (auto& s : it->second) {
-    if (!attaching_.empty()) {
-      if (auto a = attaching_.find(&s); a != attaching_.end()) {
-        a->second.held.push_back(m);
-        continue;
-      }
-    }
+  for (auto& s : it->second.list) {
     s.owner().on_message(s, m);
   }
 }
 
 std::size_t topic_registry::subscriber_count(std::string_view topic) const {
   auto it = topics_.find(topic);
-  return it == topics_.end()
-             ? 0
-             : static_cast<std::size_t>(std::distance(it->second.begin(), it->second.end()));
+  return it == topics_.end() ? 0 : it->second.count;
 }
 
 }  // namespace sb

@@ -9,7 +9,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <vector>
 
 #include "core/broker.hpp"
 
@@ -61,13 +60,15 @@ class topic_registry {
   ~topic_registry();
 
   /// Links `s` to `topic` on this loop, then asks the broker what a reader at `since` missed.
-  /// Messages never reach `s` before `done` has run: with an asynchronous broker those that
-  /// arrive first are held and handed to `s` right after `done` (they may repeat what `done`
-  /// brought; the subscriber skips by seq).
+  /// Messages may reach `s` through `on_message` before `done` runs (asynchronous brokers).
+  /// `done` runs only while `s` is still subscribed and this is its latest attach: an answer that
+  /// arrives after unsubscribe() (the stream closed meanwhile) or after another resume() is
+  /// dropped here, so `done` may capture `s` and its owner.
   void subscribe(subscription& s, std::string_view topic, std::optional<position> since,
                  broker::attach_handler done);
 
-  /// For a subscription linked already: asks the broker again what a reader at `since` missed.
+  /// For a subscription linked already: asks the broker again what a reader at `since` missed
+  /// (the same guarantee for `done`).
   void resume(subscription& s, std::optional<position> since, broker::attach_handler done);
 
   /// Unlinks `s`; the loop detaches from the topic when `s` was its last local subscriber.
@@ -77,9 +78,22 @@ class topic_registry {
   void dispatch(const message_ptr& m);
 
   std::size_t topic_count() const { return topics_.size(); }
+  /// Local subscribers of `topic`: O(1), kept as they come and go (the admin listing reads it).
   std::size_t subscriber_count(std::string_view topic) const;
+  /// Calls `f(topic, local subscribers)` for every topic with a local subscriber.
+  template <class F>
+  void for_each_topic(F&& f) const {
+    for (const auto& [name, members] : topics_) {
+      f(std::string_view(name), members.count);
+    }
+  }
+  /// Attaches asked and not answered yet.
+  std::size_t pending_attaches() const { return pending_.size(); }
 
  private:
+  void attach(subscription& s, std::string_view topic, std::optional<position> since,
+              broker::attach_handler done);
+
   using member_list =
       boost::intrusive::list<subscription, boost::intrusive::constant_time_size<false>>;
   struct string_hash {
@@ -88,20 +102,15 @@ class topic_registry {
       return std::hash<std::string_view>{}(s);
     }
   };
-  /// Asks the broker, holding what reaches `s` until the answer is in.
-  void attach(subscription& s, std::string_view topic, std::optional<position> since,
-              broker::attach_handler done);
-
-  struct pending_attach {
-    std::uint64_t token = 0;  // which attach (a subscription may ask again before an answer)
-    std::vector<message_ptr> held;
+  struct members {
+    member_list list;
+    std::size_t count = 0;  // the list's size (the list does not keep one, to stay small)
   };
-
-  std::unordered_map<std::string, member_list, string_hash, std::equal_to<>> topics_;
-  /// Subscriptions whose attach is not answered yet: a live message must not reach one before it
-  /// knows where it stands (it would take the message for news, then get it again as missed).
-  std::unordered_map<const subscription*, pending_attach> attaching_;
-  std::uint64_t next_token_ = 0;
+  std::unordered_map<std::string, members, string_hash, std::equal_to<>> topics_;
+  /// The attaches not answered yet, by subscription, each with the ticket of its latest ask. The
+  /// answer carries its ticket and the subscription's address, never touched unless it is here.
+  std::unordered_map<const subscription*, std::uint64_t> pending_;
+  std::uint64_t next_ticket_ = 0;
   broker* broker_;
   std::size_t loop_index_;
 };

@@ -33,4 +33,17 @@ class cors_policy {
   bool any_ = false;
 };
 
+/// cors_origins as configured; policy() is what the sessions use.
+struct cors_settings {
+  std::vector<std::string> origins;
+
+  /// No origin listed means none, except in dev mode, where it means any (`*`).
+  cors_policy policy(bool dev) const {
+    if (origins.empty() && dev) {
+      return cors_policy({"*"});
+    }
+    return cors_policy(origins);
+  }
+};
+
 }  // namespace sb::http

@@ -54,13 +54,7 @@ auth::credentials credentials_of(const boost::beast::http::fields& headers,
     }
   }
   if (!cookie_name.empty()) {
-    for (auto it = headers.find(bhttp::field::cookie);
-         it != headers.end() && it->name() == bhttp::field::cookie; ++it) {
-      if (auto v = cookie_value(it->value(), cookie_name); !v.empty()) {
-        c.cookie_token = v;
-        break;
-      }
-    }
+    c.cookie_token = cookie_of(headers, cookie_name);
   }
   auto params = url.params();
   if (auto it = params.find("access_token"); it != params.end()) {
@@ -72,6 +66,17 @@ auth::credentials credentials_of(const boost::beast::http::fields& headers,
     c.ticket = storage[1];
   }
   return c;
+}
+
+std::string_view cookie_of(const boost::beast::http::fields& headers, std::string_view name) {
+  namespace bhttp = boost::beast::http;
+  for (auto it = headers.find(bhttp::field::cookie);
+       it != headers.end() && it->name() == bhttp::field::cookie; ++it) {
+    if (auto v = cookie_value(it->value(), name); !v.empty()) {
+      return v;
+    }
+  }
+  return {};
 }
 
 }  // namespace sb::http

@@ -16,4 +16,7 @@ auth::credentials credentials_of(const boost::beast::http::fields& headers,
                                  boost::urls::url_view url, std::string_view cookie_name,
                                  std::string (&storage)[2]);
 
+/// The value of cookie `name` in the request's Cookie headers, or empty.
+std::string_view cookie_of(const boost::beast::http::fields& headers, std::string_view name);
+
 }  // namespace sb::http

@@ -5,6 +5,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "io/access_log.hpp"
+
 namespace sb::http {
 namespace bhttp = boost::beast::http;
 
@@ -39,7 +41,8 @@ std::string lowercase(std::string_view s) {
 /// One request stream. After its head it is either waiting for its body, streaming a publish,
 /// answered, or an SSE stream; its outgoing bytes wait in `out` until flow control lets them go.
 struct h2_session::stream final : sse::sink {
-  stream(h2_session& s, std::int32_t stream_id) : session(s), id(stream_id) {}
+  stream(h2_session& s, std::int32_t stream_id)
+      : session(s), id(stream_id), opened(s.conn_.owner().now()) {}
 
   void send(io::shared_bytes b) override {
     if (!ended) {
@@ -66,6 +69,8 @@ struct h2_session::stream final : sse::sink {
     session.wake(*this);
   }
   void arm_heartbeat(std::chrono::milliseconds) override {}  // the session's timer beats for all
+  std::string_view transport_name() const override { return "sse/h2"; }
+  std::string peer_text() const override { return io::endpoint_text(session.conn_.peer()); }
 
   h2_session& session;
   std::int32_t id;
@@ -88,8 +93,10 @@ struct h2_session::stream final : sse::sink {
   bool eof = false;       // nothing follows `out`
   bool ended = false;     // aborted: take no more bytes
   bool deferred = false;  // the data source said NGHTTP2_ERR_DEFERRED
-  std::chrono::steady_clock::time_point opened = std::chrono::steady_clock::now();  // for the 408
+  // When the request began, on the loop's clock (for the 408).
+  std::chrono::steady_clock::time_point opened;
   std::unique_ptr<sse::stream> sse;
+  bool sse_counted = false;  // in counters.sse_h2_streams
 };
 
 /// nghttp2's C callbacks, forwarding to the session (user_data) and its streams.
@@ -243,8 +250,8 @@ struct h2_callbacks {
   }
 };
 
-h2_session::h2_session(io::connection& conn, loop_services& ctx)
-    : conn_(conn), ctx_(ctx), alive_(std::make_shared<bool>(true)) {
+h2_session::h2_session(io::connection& conn, loop_services& ctx, handoff& to)
+    : conn_(conn), ctx_(ctx), to_(to), alive_(std::make_shared<bool>(true)) {
   nghttp2_session_callbacks* cbs = nullptr;
   nghttp2_session_callbacks_new(&cbs);
   nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, h2_callbacks::on_begin_headers);
@@ -356,15 +363,15 @@ h2_session::stream* h2_session::find(std::int32_t id) {
 
 void h2_session::stream_opened() {
   if (streams_.size() == 1) {
-    next_heartbeat_ = std::chrono::steady_clock::now() + ctx_.shared.sse.heartbeat -
-                      std::chrono::milliseconds(50);
+    next_heartbeat_ =
+        conn_.owner().now() + to_.sse.settings.heartbeat - std::chrono::milliseconds(50);
     conn_.set_timer(tick());
   }
 }
 
 std::chrono::milliseconds h2_session::tick() const {
   // Heartbeats, and incomplete requests timed out within two ticks.
-  return std::min<std::chrono::milliseconds>(ctx_.shared.sse.heartbeat,
+  return std::min<std::chrono::milliseconds>(to_.sse.settings.heartbeat,
                                              ctx_.shared.limits.header_timeout);
 }
 
@@ -377,6 +384,7 @@ void h2_session::stream_closed(std::int32_t id) {
   streams_.erase(it);
   if (st->sse) {
     st->sse->on_close();
+    uncount_sse(*st);
   }
   if (streams_.empty() && !finished_) {
     conn_.set_timer(ctx_.shared.limits.idle_timeout);
@@ -403,7 +411,13 @@ void h2_session::on_request_head(stream& st) {
     }
     st.who = std::move(std::get<caller>(verdict));
   }
-  if (st.where.endpoint == endpoint::events) {
+  if (is_admin(st.where.endpoint)) {
+    if (auto refused = refuse_admin(st.where.endpoint, st.headers, st.who->who, ctx_)) {
+      respond(st, std::move(*refused));
+      return;
+    }
+  }
+  if (st.where.endpoint == endpoint::events || st.where.endpoint == endpoint::admin_stats) {
     open_events(st, *url);
     return;
   }
@@ -412,7 +426,7 @@ void h2_session::on_request_head(stream& st) {
     fail(st, errc::invalid_request, "WebSocket needs HTTP/1.1 here");
     return;
   }
-  st.body_limit = body_limit(st.where.endpoint, ctx_.shared.limits);
+  st.body_limit = body_limit(st.where.endpoint, ctx_.shared.limits, ctx_.shared.messages);
   if (auto length = st.headers.find(bhttp::field::content_length); length != st.headers.end()) {
     std::uint64_t declared = 0;
     auto v = std::string_view(length->value());
@@ -500,7 +514,9 @@ void h2_session::on_request_complete(stream& st) {
 }
 
 void h2_session::open_events(stream& st, boost::urls::url_view url) {
-  auto checked = check_events(st.headers, url, st.who->who, ctx_);
+  auto checked = st.where.endpoint == endpoint::admin_stats
+                     ? check_admin_stats(ctx_)
+                     : check_events(st.headers, url, st.who->who, ctx_);
   if (auto* refused = std::get_if<response>(&checked)) {
     respond(st, std::move(*refused));
     return;
@@ -508,12 +524,15 @@ void h2_session::open_events(stream& st, boost::urls::url_view url) {
   auto& events = std::get<events_request>(checked);
   st.responded = true;
   submit_headers(st, 200, events_headers(st.headers, ctx_), true);
-  ctx_.counters.http_requests.add();
+  ctx_.counters.response(200);
   // What only the request needed is dropped: an SSE stream lives long and most are idle.
+  st.sse = std::make_unique<sse::stream>(st, to_.registry, ctx_.counters, to_.sse);
+  st.sse->set_origin(st.who ? std::string_view(st.who->who.grants.subject) : std::string_view());
   st.headers = {};
   st.path = {};
   st.who.reset();
-  st.sse = std::make_unique<sse::stream>(st, ctx_.registry, ctx_.counters, ctx_.shared.sse);
+  ctx_.counters.sse_h2_streams.add();
+  st.sse_counted = true;
   st.sse->start(std::move(events.topics), events.from);
   if (draining_) {
     st.sse->on_drain();
@@ -551,14 +570,23 @@ void h2_session::respond(stream& st, response r) {
   if (!r.content_type.empty()) {
     r.headers.emplace_back("Content-Type", r.content_type);
   }
-  r.headers.emplace_back("Content-Length", std::to_string(r.body.size()));
+  if (r.status != 304) {  // a 304 has no body, and a length would have to be the 200's
+    r.headers.emplace_back("Content-Length", std::to_string(r.body.size()));
+  }
   bool has_body = !r.body.empty() && st.method != "HEAD";
+  if (io::access_log_wanted(r.status >= 400)) {
+    io::log_request(
+        {"h2", st.method, st.path, r.status, has_body ? r.body.size() : 0,
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - st.opened).count(),
+         io::endpoint_text(conn_.peer()),
+         st.who ? std::string_view(st.who->who.grants.subject) : std::string_view()});
+  }
   if (has_body) {
     st.out.push(io::shared_bytes::from_string(std::move(r.body)));
   }
   st.eof = true;
   submit_headers(st, r.status, r.headers, has_body);
-  ctx_.counters.http_requests.add();
+  ctx_.counters.response(r.status);
   st.body = {};
   st.publisher.reset();
   conn_.request_flush();
@@ -672,10 +700,10 @@ void h2_session::on_timer() {
     conn_.request_flush();
     return;
   }
-  auto now = std::chrono::steady_clock::now();
+  auto now = conn_.owner().now();
   bool beat = now >= next_heartbeat_;
   if (beat) {
-    next_heartbeat_ = now + ctx_.shared.sse.heartbeat - std::chrono::milliseconds(50);
+    next_heartbeat_ = now + to_.sse.settings.heartbeat - std::chrono::milliseconds(50);
   }
   std::vector<std::int32_t> stale;
   for (auto& [id, st] : streams_) {
@@ -696,12 +724,20 @@ void h2_session::on_timer() {
   conn_.set_timer(tick());
 }
 
+void h2_session::uncount_sse(stream& st) {
+  if (st.sse_counted) {
+    st.sse_counted = false;
+    ctx_.counters.sse_h2_streams.sub();
+  }
+}
+
 void h2_session::on_close() {
   finished_ = true;
   // Unsubscribe every SSE stream now: the engine's stream-close callbacks will not run.
   for (auto& [id, st] : streams_) {
     if (st->sse) {
       st->sse->on_close();
+      uncount_sse(*st);
     }
   }
 }

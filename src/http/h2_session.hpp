@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "http/api/stream_publish.hpp"
+#include "http/handoff.hpp"
 #include "http/response.hpp"
 #include "http/router.hpp"
 #include "http/serve.hpp"
@@ -35,7 +36,8 @@ namespace sb::http {
 
 class h2_session final : public io::connection_handler {
  public:
-  h2_session(io::connection& conn, loop_services& ctx);
+  /// `ctx` and `to` outlive the session.
+  h2_session(io::connection& conn, loop_services& ctx, handoff& to);
   ~h2_session() override;
 
   /// Sends the server's SETTINGS, then takes `early` (bytes already read: the client preface and
@@ -63,6 +65,8 @@ class h2_session final : public io::connection_handler {
   void finish_publisher(stream& st);
   void on_body(stream& st, std::string_view bytes);
   void open_events(stream& st, boost::urls::url_view url);
+  /// Takes an SSE stream out of counters.sse_h2_streams, once.
+  void uncount_sse(stream& st);
   void begin_streaming(stream& st, boost::urls::url_view url);
   void respond(stream& st, response r);
   void fail(stream& st, errc e, std::string_view detail = {});
@@ -85,6 +89,7 @@ class h2_session final : public io::connection_handler {
 
   io::connection& conn_;
   loop_services& ctx_;
+  handoff& to_;
   nghttp2_session* session_ = nullptr;
   std::map<std::int32_t, std::unique_ptr<stream>> streams_;
   std::string pending_;             // control frames and DATA headers not yet queued

@@ -7,24 +7,28 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/token_bucket.hpp"
+
 namespace sb::http {
+
+/// http_publish_rate and http_publish_burst.
+struct publish_rate {
+  double rate = 10000;  // per client (key, subject or address) per second
+  double burst = 20000;
+};
 
 class publish_limiter {
  public:
-  publish_limiter(double rate, double burst) : rate_(rate), burst_(burst) {}
+  explicit publish_limiter(const publish_rate& r) : rate_(r.rate), burst_(r.burst) {}
 
   /// Takes `n` tokens for `client`; false when it has not got them (nothing is taken then).
   bool take(const std::string& client, double n = 1);
 
  private:
-  struct bucket {
-    double tokens;
-    std::chrono::steady_clock::time_point last;
-  };
   double rate_;
   double burst_;
   std::mutex mutex_;
-  std::unordered_map<std::string, bucket> buckets_;
+  std::unordered_map<std::string, token_bucket> buckets_;
 };
 
 }  // namespace sb::http

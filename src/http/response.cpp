@@ -31,8 +31,12 @@ std::string_view reason_phrase(unsigned status) {
       return "OK";
     case 201:
       return "Created";
+    case 202:
+      return "Accepted";
     case 204:
       return "No Content";
+    case 304:
+      return "Not Modified";
     case 400:
       return "Bad Request";
     case 401:
@@ -47,6 +51,8 @@ std::string_view reason_phrase(unsigned status) {
       return "Request Timeout";
     case 413:
       return "Content Too Large";
+    case 426:
+      return "Upgrade Required";
     case 429:
       return "Too Many Requests";
     case 431:
@@ -71,7 +77,9 @@ std::string serialize(const response& r, bool keep_alive, bool head_only) {
   for (const auto& [name, value] : r.headers) {
     out.append(name).append(": ").append(value).append("\r\n");
   }
-  out.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n");
+  if (r.status != 304) {  // a 304 has no body, and a length would have to be the 200's
+    out.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n");
+  }
   if (!keep_alive || r.close) {
     out.append("Connection: close\r\n");
   }

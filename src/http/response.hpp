@@ -25,8 +25,8 @@ struct response {
 
 std::string_view reason_phrase(unsigned status);
 
-/// Status line, headers (Content-Length always, Connection: close when asked) and body; the body
-/// is left out for a HEAD request (`head_only`), its length is not.
+/// Status line, headers (Content-Length always but on a 304, Connection: close when asked) and
+/// body; the body is left out for a HEAD request (`head_only`), its length is not.
 std::string serialize(const response& r, bool keep_alive, bool head_only = false);
 
 }  // namespace sb::http

@@ -1,6 +1,7 @@
 #pragma once
 // Maps a request path to an endpoint of the HTTP API. Pure: a path in, a route out, so the
 // contract's paths are testable without a socket.
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -23,7 +24,25 @@ enum class endpoint {
   client_js,       // GET  /client.js
   client_types,    // GET  /client.d.ts
   dev_llm,         // POST /v1/dev/llm (dev mode: start the demo token stream)
+  openapi,         // GET  /v1/openapi.json
+  asyncapi,        // GET  /v1/asyncapi.yaml
+  topic_list,      // GET  /v1/topics (admin)
+  admin_page,      // GET  /admin (admin)
+  admin_stats,     // GET  /v1/admin/stats (admin; an SSE stream of snapshots)
+  admin_session,   // POST /v1/admin/session (admin: sets the admin page's cookie)
 };
+
+/// One row of the route table: the path as docs/openapi.json writes it (`{topic}` stands for a
+/// topic name, slashes included) and the methods it answers, as its Allow header lists them.
+struct route_spec {
+  std::string_view path;
+  http::endpoint endpoint;
+  std::string_view methods;
+};
+
+/// Every route the server answers, once: matching, Allow headers and the test that holds the
+/// OpenAPI document to the server all read this table.
+std::span<const route_spec> route_table();
 
 struct route {
   http::endpoint endpoint = endpoint::none;

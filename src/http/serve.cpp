@@ -5,6 +5,7 @@
 
 #include "core/cursor.hpp"
 #include "core/topic_name.hpp"
+#include "http/api/admin.hpp"
 #include "http/api/history.hpp"
 #include "http/api/publish.hpp"
 #include "http/api/status.hpp"
@@ -16,7 +17,13 @@ namespace bhttp = boost::beast::http;
 
 bool is_public(endpoint e) {
   return e == endpoint::healthz || e == endpoint::readyz || e == endpoint::metrics ||
-         e == endpoint::demo_page || e == endpoint::client_js || e == endpoint::client_types;
+         e == endpoint::demo_page || e == endpoint::client_js || e == endpoint::client_types ||
+         e == endpoint::openapi || e == endpoint::asyncapi;
+}
+
+bool is_admin(endpoint e) {
+  return e == endpoint::topic_list || e == endpoint::admin_page || e == endpoint::admin_stats ||
+         e == endpoint::admin_session;
 }
 
 std::string_view header_value(const bhttp::fields& headers, bhttp::field name) {
@@ -68,8 +75,8 @@ std::variant<route, response> route_request(std::string_view method, std::string
   return where;
 }
 
-std::size_t body_limit(endpoint e, const limits& l) {
-  return e == endpoint::topic_publish ? l.max_message_bytes : l.max_request_bytes;
+std::size_t body_limit(endpoint e, const limits& l, const message_limits& m) {
+  return e == endpoint::topic_publish ? m.max_message_bytes : l.max_request_bytes;
 }
 
 std::optional<response> refuse_stream_publish(const std::string& topic, const auth::identity& who,
@@ -88,7 +95,7 @@ std::variant<caller, response> authenticate(const bhttp::fields& headers, boost:
                                             const boost::asio::ip::address& peer,
                                             loop_services& ctx) {
   std::string storage[2];
-  auto creds = credentials_of(headers, url, ctx.shared.auth_cookie, storage);
+  auto creds = credentials_of(headers, url, ctx.shared.auth->cookie(), storage);
   if (!creds.cookie_token.empty()) {
     auto origin = header_value(headers, bhttp::field::origin);
     if (!ctx.shared.cors.lends_cookie(origin, header_value(headers, bhttp::field::host))) {
@@ -164,6 +171,48 @@ std::variant<events_request, response> check_events(const bhttp::fields& headers
   return out;
 }
 
+std::optional<response> refuse_admin(endpoint e, const bhttp::fields& headers,
+                                     const auth::identity& who, loop_services& ctx) {
+  if (who.grants.admin) {
+    return std::nullopt;
+  }
+  // The session cookie counts only from this host's own pages (SameSite=Strict keeps other sites
+  // from sending it; this also refuses a listed CORS origin's page, which has no business here).
+  auto cookie = cookie_of(headers, admin_cookie);
+  auto origin = header_value(headers, bhttp::field::origin);
+  bool same_host = origin.empty() ||
+                   ctx.shared.cors.lends_cookie(origin, header_value(headers, bhttp::field::host));
+  if (!cookie.empty() && same_host && ctx.shared.auth->sessions().valid(cookie)) {
+    return std::nullopt;
+  }
+  response r;
+  if (!who.anonymous) {
+    r = response::error(errc::forbidden, "these credentials carry no admin rights");
+  } else if (!cookie.empty()) {
+    r = api::unauthorized("the admin session has expired or is not valid here: sign in again");
+  } else {
+    r = response::error(errc::unauthorized, "admin credentials required");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  }
+  if (e == endpoint::admin_page &&
+      header_value(headers, bhttp::field::accept).find("text/html") != std::string_view::npos) {
+    auto page = api::admin_page(ctx, r.status);
+    for (auto& h : r.headers) {
+      page.headers.push_back(std::move(h));
+    }
+    return page;
+  }
+  return r;
+}
+
+std::variant<events_request, response> check_admin_stats(loop_services& ctx) {
+  if (ctx.shared.is_draining()) {
+    ctx.counters.bad_requests.add();
+    return response::error(errc::unavailable, "draining");
+  }
+  return events_request{{std::string(admin_stats_topic)}, {}};
+}
+
 std::vector<std::pair<std::string, std::string>> events_headers(
     const bhttp::fields& request_headers, loop_services& ctx) {
   std::vector<std::pair<std::string, std::string>> out{{"Content-Type", "text/event-stream"},
@@ -207,11 +256,28 @@ void serve(endpoint e, const api::request& request, loop_services& ctx, api::res
     case endpoint::client_types:
       done(api::client_types(ctx));
       break;
+    case endpoint::openapi:
+      done(api::api_document(request, ctx.shared.openapi_json, "application/json",
+                             ctx.shared.openapi_etag));
+      break;
+    case endpoint::asyncapi:
+      done(api::api_document(request, ctx.shared.asyncapi_yaml, "application/yaml",
+                             ctx.shared.asyncapi_etag));
+      break;
     case endpoint::tickets:
       api::mint_ticket(request, ctx, std::move(done));
       break;
     case endpoint::dev_llm:
       done(api::start_dev_llm(request, ctx));
+      break;
+    case endpoint::topic_list:
+      api::list_topics(request, ctx, std::move(done));
+      break;
+    case endpoint::admin_page:
+      done(api::admin_page(ctx, 200));
+      break;
+    case endpoint::admin_session:
+      done(api::start_admin_session(request, ctx));
       break;
     case endpoint::websocket:
     default:

@@ -21,6 +21,10 @@ namespace sb::http {
 /// Endpoints answered without credentials.
 bool is_public(endpoint e);
 
+/// Endpoints for operators only: an admin key, a JWT with `switchboard.admin`, or an admin
+/// session cookie (docs/api.md "Admin"). Never anonymous, dev mode included.
+bool is_admin(endpoint e);
+
 /// A request header's value, empty when it is absent.
 std::string_view header_value(const boost::beast::http::fields& headers,
                               boost::beast::http::field name);
@@ -34,7 +38,7 @@ std::variant<route, response> route_request(std::string_view method, std::string
                                             loop_services& ctx);
 
 /// The most body bytes a request to `e` may carry.
-std::size_t body_limit(endpoint e, const limits& l);
+std::size_t body_limit(endpoint e, const limits& l, const message_limits& m);
 
 /// Whether a streaming publish to `topic` may begin: nothing, or the answer (400 invalid topic,
 /// counted as a bad request; 401/403 not granted).
@@ -61,6 +65,17 @@ struct events_request {
 std::variant<events_request, response> check_events(const boost::beast::http::fields& headers,
                                                     boost::urls::url_view url,
                                                     const auth::identity& who, loop_services& ctx);
+
+/// Whether `who` (or the request's admin session cookie) may use admin endpoint `e`: nothing when
+/// it may; otherwise 401 (no credentials, or an admin session that is not valid) or 403
+/// (credentials without admin rights). A browser asking for GET /admin (Accept: text/html) gets
+/// the page's sign-in view with that status instead of the JSON error.
+std::optional<response> refuse_admin(endpoint e, const boost::beast::http::fields& headers,
+                                     const auth::identity& who, loop_services& ctx);
+
+/// GET /v1/admin/stats once the caller is known to be an admin: the stream of the server's stats
+/// topic (no resume: each snapshot is whole), or 503 while draining.
+std::variant<events_request, response> check_admin_stats(loop_services& ctx);
 
 /// The headers of an SSE response besides its status and framing (content type, caching, CORS).
 std::vector<std::pair<std::string, std::string>> events_headers(

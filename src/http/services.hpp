@@ -1,7 +1,8 @@
 #pragma once
-// What the HTTP layer needs from the rest of the server, passed in rather than reached for:
-// `services` is shared by every loop and read-only once serving starts; `loop_services` adds
-// what belongs to one loop.
+// What the HTTP layer's requests need from the rest of the server (the API handlers and serve()),
+// passed in rather than reached for: `services` is shared by every loop and read-only once serving
+// starts; `loop_services` adds what belongs to one loop. What a session hands a connection over to
+// (an SSE stream, a WebSocket session) is not here but in http/handoff.hpp.
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -13,37 +14,30 @@
 #include "auth/authority.hpp"
 #include "core/broker.hpp"
 #include "core/counters.hpp"
+#include "core/memory_broker.hpp"
+#include "core/message_limits.hpp"
 #include "core/presence.hpp"
-#include "core/topic_registry.hpp"
 #include "http/cors.hpp"
+#include "http/limits.hpp"
 #include "http/publish_limiter.hpp"
 #include "io/loop.hpp"
-#include "sse/stream.hpp"
-#include "ws/session.hpp"
 
 namespace sb::http {
 
-struct limits {
-  std::size_t max_message_bytes = 64 << 10;
-  std::size_t max_request_bytes = 1 << 20;
-  std::size_t max_header_bytes = 8 << 10;
-  std::size_t max_topics_per_stream = 64;
-  std::chrono::milliseconds header_timeout{10000};
-  std::chrono::milliseconds idle_timeout{60000};
-  std::uint32_t h2_max_concurrent_streams = 256;
-  std::size_t h2_max_header_list_size = 16 << 10;
-};
+/// The server's own topic carrying the admin stats snapshots. `$` is outside the topic alphabet,
+/// so no client can subscribe to it or publish to it; only GET /v1/admin/stats opens it.
+inline constexpr std::string_view admin_stats_topic = "$admin/stats";
+/// The cookie holding an admin session (auth::admin_sessions).
+inline constexpr std::string_view admin_cookie = "switchboard_admin";
 
+/// The settings are the config's own structs, referred to, not copied.
 struct services {
+  const http::limits& limits;
+  const message_limits& messages;
   broker* hub = nullptr;
-  http::limits limits;
-  sse::settings sse;
-  ws::settings ws;
   presence_registry* presence = nullptr;
   auth::authority* auth = nullptr;
-  std::string auth_cookie;
   publish_limiter* publish_limits = nullptr;
-  message_encoder encode;
   cors_policy cors;
   bool dev = false;
   /// Prometheus text for GET /metrics, summed over the loops at call time.
@@ -60,19 +54,32 @@ struct services {
   std::function<bool()> backplane_ready;
   /// Dev mode: starts the demo token stream into a topic (POST /v1/dev/llm); empty otherwise.
   std::function<void(io::loop&, std::string topic)> start_dev_llm;
+  /// Admin: topics by name (memory_broker::list_topics). Any thread.
+  std::function<std::vector<memory_broker::topic_entry>(std::string_view prefix,
+                                                        std::string_view after, std::size_t limit)>
+      list_topics;
+  /// Admin: the subscribers of each of `topics`, summed over every loop (each loop is asked on its
+  /// own thread, so no registry is locked or read across threads); `done` runs later on `from`.
+  std::function<void(io::loop& from, std::vector<std::string> topics,
+                     std::function<void(std::vector<std::size_t>)> done)>
+      count_subscribers;
+  std::string_view admin_html;
   std::string_view demo_html;
   std::string_view client_js;
   std::string_view client_types;
+  /// The API documents (docs/openapi.json, docs/asyncapi.yaml) and their strong ETags.
+  std::string_view openapi_json;
+  std::string_view openapi_etag;
+  std::string_view asyncapi_yaml;
+  std::string_view asyncapi_etag;
 
   bool is_draining() const { return draining && draining->load(std::memory_order_relaxed); }
 };
 
 struct loop_services {
   io::loop& loop;
-  topic_registry& registry;
   loop_counters& counters;
   const services& shared;
-  ws::context ws;  // what a WebSocket session on this loop needs
 };
 
 }  // namespace sb::http

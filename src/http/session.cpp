@@ -6,6 +6,7 @@
 
 #include "http/h2_session.hpp"
 #include "http/serve.hpp"
+#include "io/access_log.hpp"
 #include "ws/handshake.hpp"
 
 namespace sb::http {
@@ -17,9 +18,10 @@ constexpr std::size_t read_chunk = 16 << 10;
 
 }  // namespace
 
-session::session(io::connection& conn, loop_services& ctx)
+session::session(io::connection& conn, loop_services& ctx, handoff& to)
     : conn_(conn),
       ctx_(ctx),
+      to_(to),
       on_chunk_body_([this](std::uint64_t, std::string_view body, boost::system::error_code& ec) {
         if (streaming_->feed(body) != errc::ok) {
           ec = bhttp::error::body_limit;
@@ -99,10 +101,11 @@ void session::process() {
     if (phase_ == phase::idle) {
       first_request_ = false;
       phase_ = phase::head;
+      started_ns_ = steady_now_ns();
       parser_.emplace(ctx_.shared.limits.max_header_bytes);
       parser_->header_limit(static_cast<std::uint32_t>(ctx_.shared.limits.max_header_bytes));
       parser_->body_limit(
-          std::max(ctx_.shared.limits.max_request_bytes, ctx_.shared.limits.max_message_bytes));
+          std::max(ctx_.shared.limits.max_request_bytes, ctx_.shared.messages.max_message_bytes));
       conn_.set_timer(ctx_.shared.limits.header_timeout);
     }
     boost::system::error_code ec;
@@ -154,7 +157,13 @@ void session::on_head() {
   if (!is_public(route_.endpoint) && !authenticate()) {
     return;
   }
-  if (route_.endpoint == endpoint::events) {
+  if (is_admin(route_.endpoint)) {
+    if (auto refused = refuse_admin(route_.endpoint, req, *who_, ctx_)) {
+      respond(std::move(*refused));
+      return;
+    }
+  }
+  if (route_.endpoint == endpoint::events || route_.endpoint == endpoint::admin_stats) {
     open_events();
     return;
   }
@@ -162,7 +171,7 @@ void session::on_head() {
     open_websocket();
     return;
   }
-  std::size_t limit = body_limit(route_.endpoint, ctx_.shared.limits);
+  std::size_t limit = body_limit(route_.endpoint, ctx_.shared.limits, ctx_.shared.messages);
   if (auto length = parser_->content_length(); length && *length > limit) {
     fail(errc::payload_too_large);
     return;
@@ -214,8 +223,10 @@ void session::on_complete() {
     if (!parser_->chunked()) {
       streaming_->feed(req.body());
     }
-    streaming_->finish([this, alive = std::weak_ptr<bool>(alive_)](response r) {
-      if (alive.lock()) {
+    // An asynchronous broker acknowledges the publishes later: the answer goes nowhere if the
+    // connection closed or changed hands meanwhile.
+    streaming_->finish([this, conn = conn_.weak_from_this()](response r) {
+      if (auto c = conn.lock(); c && c->is_open() && c->handler() == this) {
         respond(std::move(r));
       }
     });
@@ -231,8 +242,10 @@ void session::on_complete() {
                        route_.topic,
                        who_ ? *who_ : nobody,
                        client_};
-  serve(route_.endpoint, request, ctx_, [this, alive = std::weak_ptr<bool>(alive_)](response r) {
-    if (alive.lock()) {
+  // An asynchronous broker (a history read) may answer after the connection closed, or after it
+  // was handed to another handler: the answer then goes nowhere.
+  serve(route_.endpoint, request, ctx_, [this, conn = conn_.weak_from_this()](response r) {
+    if (auto c = conn.lock(); c && c->is_open() && c->handler() == this) {
       respond(std::move(r));
     }
   });
@@ -241,7 +254,8 @@ void session::on_complete() {
 void session::open_events() {
   const auto& req = parser_->get();
   auto url = boost::urls::parse_origin_form(std::string_view(req.target()));
-  auto checked = check_events(req, *url, *who_, ctx_);
+  auto checked = route_.endpoint == endpoint::admin_stats ? check_admin_stats(ctx_)
+                                                          : check_events(req, *url, *who_, ctx_);
   if (auto* refused = std::get_if<response>(&checked)) {
     respond(std::move(*refused));
     return;
@@ -255,10 +269,10 @@ void session::open_events() {
   phase_ = phase::finished;
   conn_.cancel_timer();
   conn_.send(std::move(head));
-  ctx_.counters.http_requests.add();
-  auto stream =
-      std::make_unique<sse::h1_stream>(conn_, ctx_.registry, ctx_.counters, ctx_.shared.sse);
+  ctx_.counters.response(200);
+  auto stream = std::make_unique<sse::h1_stream>(conn_, to_.registry, ctx_.counters, to_.sse);
   auto* s = stream.get();
+  s->set_origin(who_ ? std::string_view(who_->grants.subject) : std::string_view());
   conn_.replace_handler(std::move(stream));
   s->start(std::move(events.topics), events.from);
 }
@@ -268,7 +282,7 @@ void session::start_h2() {
   conn_.cancel_timer();
   std::string early(static_cast<const char*>(buffer_.data().data()), buffer_.size());
   buffer_.consume(buffer_.size());
-  auto h2 = std::make_unique<h2_session>(conn_, ctx_);
+  auto h2 = std::make_unique<h2_session>(conn_, ctx_, to_);
   auto* s = h2.get();
   conn_.replace_handler(std::move(h2));
   s->start(early);
@@ -295,10 +309,10 @@ void session::open_websocket() {
   phase_ = phase::finished;
   conn_.cancel_timer();
   conn_.send(ws::switching_response(verdict.accept));
-  ctx_.counters.http_requests.add();
+  ctx_.counters.response(101);
   // Frames the client sent right behind its handshake are already in our buffer: pass them on.
   auto early = boost::beast::buffers_to_string(buffer_.data());
-  auto session = std::make_unique<ws::session>(conn_, ctx_.ws, std::move(early), std::move(*who_));
+  auto session = std::make_unique<ws::session>(conn_, to_.ws, std::move(early), std::move(*who_));
   auto* s = session.get();
   conn_.replace_handler(std::move(session));
   s->start();
@@ -331,7 +345,19 @@ void session::respond(response r) {
     head_only = req.method() == bhttp::verb::head;
   }
   conn_.send(serialize(r, keep_alive, head_only));
-  ctx_.counters.http_requests.add();
+  ctx_.counters.response(r.status);
+  if (io::access_log_wanted(r.status >= 400)) {
+    std::string_view method;
+    std::string_view target;
+    if (parser_ && parser_->is_header_done()) {
+      method = parser_->get().method_string();
+      target = parser_->get().target();
+    }
+    io::log_request({"http/1.1", method, target, r.status, head_only ? 0 : r.body.size(),
+                     static_cast<double>(steady_now_ns() - started_ns_) / 1e9,
+                     io::endpoint_text(conn_.peer()),
+                     who_ ? who_->grants.subject : std::string_view()});
+  }
   parser_.reset();
   who_.reset();
   if (!keep_alive) {

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "http/api/stream_publish.hpp"
+#include "http/handoff.hpp"
 #include "http/request_parser.hpp"
 #include "http/response.hpp"
 #include "http/router.hpp"
@@ -25,7 +26,8 @@ class refusal final : public io::connection_handler {
 
 class session final : public io::connection_handler {
  public:
-  session(io::connection& conn, loop_services& ctx);
+  /// `ctx` and `to` outlive the session.
+  session(io::connection& conn, loop_services& ctx, handoff& to);
   ~session() override;
 
   /// Starts waiting for the first request.
@@ -58,6 +60,7 @@ class session final : public io::connection_handler {
 
   io::connection& conn_;
   loop_services& ctx_;
+  handoff& to_;
   boost::beast::flat_buffer buffer_;
   std::optional<request_parser> parser_;
   route route_;
@@ -67,12 +70,11 @@ class session final : public io::connection_handler {
       on_chunk_body_;
   std::optional<auth::identity> who_;  // for API endpoints, once the head is in
   std::string client_;                 // `who_` as a rate-limit key
+  std::int64_t started_ns_ = 0;        // the request's first byte was parsed (access log)
   phase phase_ = phase::idle;
   bool processing_ = false;
   bool first_request_ = true;  // only a connection's first bytes may be an HTTP/2 preface
   bool input_ended_ = false;   // the peer sent FIN: answer what it asked, then close
-  /// Expires with the session: an answer from an asynchronous broker may arrive after it.
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace sb::http

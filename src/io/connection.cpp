@@ -90,9 +90,15 @@ std::size_t connection::read_tls(char* data, std::size_t size, boost::system::er
 }
 
 std::size_t connection::recv_raw(char* data, std::size_t size, boost::system::error_code& ec) {
+  if (drained_) {
+    ec = boost::asio::error::would_block;
+    return 0;
+  }
   for (;;) {
     auto n = ::recv(socket_.native_handle(), data, size, MSG_DONTWAIT);
     if (n > 0) {
+      // A short read does not mean the socket is empty: the peer's FIN (or reset) may have come
+      // with the data, and only the next read reports it; epoll will not say it again.
       ec = {};
       return static_cast<std::size_t>(n);
     }
@@ -106,6 +112,7 @@ std::size_t connection::recv_raw(char* data, std::size_t size, boost::system::er
     ec = boost::system::error_code(errno, boost::system::system_category());
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       ec = boost::asio::error::would_block;
+      drained_ = true;
     }
     return 0;
   }
@@ -116,28 +123,53 @@ void connection::wait_readable() {
     return;
   }
   read_armed_ = true;
-  if (tls_ && tls_->transport.has_buffered_input() && state_ == state::open) {
-    // OpenSSL holds input the handler has not taken yet; the socket may never be readable again.
+  // Epoll is edge-triggered: it tells of input that arrives, not of input already there. So the
+  // wait is for real only once a read has found the socket empty; before that (a new connection,
+  // a handler that stopped reading early) the handler is asked to read again on the next turn.
+  // Likewise when OpenSSL holds input the handler has not taken yet.
+  bool input_may_wait =
+      !drained_ || (tls_ && tls_->transport.has_buffered_input() && state_ == state::open);
+  if (input_may_wait) {
     boost::asio::post(loop_->context(), [self = shared_from_this()] {
       self->read_armed_ = false;
-      if (self->state_ == state::open && self->handler_) {
-        self->handler_->on_readable();
+      if (self->state_ == state::lingering) {
+        self->discard_input();
+      } else if (self->state_ == state::open && self->handler_) {
+        self->readable();
       }
     });
     return;
   }
-  socket_.async_wait(socket_type::wait_read,
-                     [self = shared_from_this()](boost::system::error_code ec) {
-                       self->read_armed_ = false;
-                       if (ec || self->state_ == state::closed) {
-                         return;
-                       }
-                       if (self->state_ == state::lingering) {
-                         self->discard_input();
-                       } else if (self->state_ == state::open && self->handler_) {
-                         self->handler_->on_readable();
-                       }
-                     });
+  read_hold_ = shared_from_this();
+  socket_.wait_readable(read_wait_);
+}
+
+void connection::on_read_wait(void* target, boost::system::error_code ec, bool abandoned) {
+  auto* self = static_cast<connection*>(target);
+  auto keep = std::move(self->read_hold_);  // may be the last owner: ends with this call
+  self->read_armed_ = false;
+  if (abandoned || ec || self->state_ == state::closed) {
+    return;
+  }
+  self->drained_ = false;
+  if (self->state_ == state::lingering) {
+    self->discard_input();
+  } else if (self->state_ == state::open && self->handler_) {
+    self->readable();
+  }
+}
+
+void connection::readable() {
+  // What the handler answers to this input is written when it returns: all the answers to
+  // pipelined requests in one write, and no extra loop turn (a posted flush pass would make the
+  // loop poll epoll once more before it) for a request that came alone.
+  reading_ = true;
+  handler_->on_readable();
+  reading_ = false;
+  if (flush_wanted_) {
+    flush_wanted_ = false;
+    flush();
+  }
 }
 
 void connection::send(shared_bytes b) {
@@ -145,15 +177,18 @@ void connection::send(shared_bytes b) {
     return;
   }
   queue_.push(std::move(b));
-  if (!write_armed_) {
-    loop_->request_flush(*this);
-  }
+  request_flush();
 }
 
 void connection::request_flush() {
-  if (state_ != state::closed && !write_armed_) {
-    loop_->request_flush(*this);
+  if (state_ == state::closed || write_armed_) {
+    return;
   }
+  if (reading_) {
+    flush_wanted_ = true;  // readable() flushes when the handler returns
+    return;
+  }
+  loop_->request_flush(*this);
 }
 
 void connection::flush() {

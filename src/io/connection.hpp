@@ -13,6 +13,7 @@
 
 #include "io/loop.hpp"
 #include "io/send_queue.hpp"
+#include "io/stream_socket.hpp"
 #include "io/timing_wheel.hpp"
 #include "io/tls.hpp"
 
@@ -52,7 +53,7 @@ class connection final : public std::enable_shared_from_this<connection>,
                          public flush_hook,
                          public member_hook {
  public:
-  using socket_type = boost::asio::basic_stream_socket<boost::asio::ip::tcp, loop::executor_type>;
+  using socket_type = stream_socket::base;
 
   connection(loop& l, socket_type socket);
   connection(const connection&) = delete;
@@ -119,6 +120,8 @@ class connection final : public std::enable_shared_from_this<connection>,
   enum class state : std::uint8_t { open, flushing_to_close, lingering, closed };
 
   void on_timer();
+  static void on_read_wait(void* target, boost::system::error_code ec, bool abandoned);
+  void readable();
   void wait_writable();
   void begin_linger();
   void discard_input();
@@ -136,7 +139,9 @@ class connection final : public std::enable_shared_from_this<connection>,
   };
 
   loop* loop_;
-  socket_type socket_;
+  stream_socket socket_;
+  read_wait read_wait_{&connection::on_read_wait, this};
+  std::shared_ptr<connection> read_hold_;  // while read_wait_ is pending
   boost::asio::ip::tcp::endpoint peer_;
   send_queue queue_;
   std::unique_ptr<connection_handler> handler_;
@@ -148,6 +153,12 @@ class connection final : public std::enable_shared_from_this<connection>,
   state state_ = state::open;
   bool read_armed_ = false;
   bool write_armed_ = false;
+  // A read found the socket empty: epoll (edge-triggered) will say when more comes, so asking
+  // again before that would only find nothing. A new socket counts as empty: its first wait is
+  // answered at once by the reactor (which has not yet seen it empty), so it costs no read.
+  bool drained_ = true;
+  bool reading_ = false;       // inside the handler's on_readable()
+  bool flush_wanted_ = false;  // something was queued meanwhile
 };
 
 }  // namespace sb::io

@@ -3,12 +3,13 @@
 #include <boost/asio/post.hpp>
 #include <vector>
 
+#include "io/access_log.hpp"
 #include "io/connection.hpp"
 
 namespace sb::io {
 
-loop::loop(std::size_t index, timing_wheel::duration tick)
-    : index_(index), ctx_(1), wheel_(ctx_, tick) {}
+loop::loop(std::size_t index, timing_wheel::duration tick, const time_source* time)
+    : index_(index), ctx_(1), wheel_(ctx_, tick, 512, time) {}
 
 loop::~loop() {
   pending_flush_.clear();
@@ -27,7 +28,10 @@ void loop::run() {
   running = this;
   auto guard = boost::asio::make_work_guard(ctx_);
   wheel_.start();
+  bind_access_log(&ctx_);
   ctx_.run();
+  bind_access_log(nullptr);
+  flush_access_log();  // what the last turn gathered
 }
 
 void loop::stop() {

@@ -33,7 +33,9 @@ class loop {
   /// 1 µs per delivery), which is what makes a delivery cheap.
   static constexpr int flush_budget = 64;
 
-  loop(std::size_t index, timing_wheel::duration tick);
+  /// `time`: null in production (steady_clock, the wheel ticks by itself); a test's clock
+  /// otherwise (see io/time_source.hpp), which must outlive the loop.
+  loop(std::size_t index, timing_wheel::duration tick, const time_source* time = nullptr);
   loop(const loop&) = delete;
   loop& operator=(const loop&) = delete;
   ~loop();
@@ -42,6 +44,8 @@ class loop {
   boost::asio::io_context& context() { return ctx_; }
   executor_type executor() { return ctx_.get_executor(); }
   timing_wheel& wheel() { return wheel_; }
+  /// The loop's time: what protocol code reads instead of steady_clock, so tests can move it.
+  time_source::time_point now() const { return wheel_.now(); }
 
   /// Runs the loop on the calling thread until stop().
   void run();

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "io/time_source.hpp"
+
 namespace sb::io {
 
 class timing_wheel;
@@ -42,27 +44,53 @@ class timing_wheel {
  public:
   using duration = std::chrono::milliseconds;
 
-  /// Ticks every `tick` on `ctx`; delays are rounded up to whole ticks.
-  timing_wheel(boost::asio::io_context& ctx, duration tick, std::size_t slots = 512);
+  /// Ticks every `tick` on `ctx`, but sleeps until the next tick that has entries: an idle loop
+  /// does not wake. Delays are rounded up to whole ticks. With a `time` source
+  /// (a test's), no Asio timer runs: the wheel ticks only in advance(). `time` outlives the wheel.
+  timing_wheel(boost::asio::io_context& ctx, duration tick, std::size_t slots = 512,
+               const time_source* time = nullptr);
 
   void start();
   void stop();
+
+  /// With a time source: runs every tick due by its now(), in order. Without one, does nothing.
+  void advance();
+  /// The wheel's time: the time source's, else steady_clock's.
+  time_source::time_point now() const {
+    return time_ ? time_->now() : std::chrono::steady_clock::now();
+  }
 
   /// (Re)schedules `e` to fire once after `delay`.
   void schedule(wheel_entry& e, duration delay);
 
   duration tick() const { return tick_; }
+  /// Ticks turned since start(), counted in time: a wheel that slept through empty ticks counts
+  /// them when it wakes.
+  std::uint64_t turns() const { return turns_; }
+  /// How often the wheel's timer woke the loop (an idle wheel does not).
+  std::uint64_t wakeups() const { return wakeups_; }
+  /// Whether the timer is set, and for which turn (an entry is due then).
+  bool armed() const { return armed_; }
+  std::uint64_t wake_turn() const { return wake_turn_; }
 
  private:
   using slot = boost::intrusive::list<wheel_entry, boost::intrusive::constant_time_size<false>>;
   void arm();
   void on_tick();
+  void turn();
+  void pass_empty_ticks();
 
   boost::asio::steady_timer timer_;
   duration tick_;
   std::vector<slot> slots_;
   std::size_t current_ = 0;
   std::chrono::steady_clock::time_point next_tick_;
+  const time_source* time_;
+  std::uint64_t turns_ = 0;
+  std::uint64_t wakeups_ = 0;
+  std::uint64_t wake_turn_ = 0;  // the turn the armed timer is for
+  bool armed_ = false;
+  bool turning_ = false;  // inside on_tick's turns
   bool running_ = false;
 };
 

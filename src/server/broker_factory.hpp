@@ -3,6 +3,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/broker.hpp"
@@ -25,10 +26,12 @@ struct broker_choice {
   std::function<bool()> ready;
   /// Prometheus lines of the backplane ("" in memory).
   std::function<std::string()> metrics;
+  /// Some loop has subscribers of `topic` (the admin stats stream asks). Any thread.
+  std::function<bool(std::string_view)> has_subscribers;
 };
 
 /// Throws std::runtime_error on a bad redis_url or an unreadable redis_password_file.
-broker_choice make_broker(const config& c, history_limits limits, message_encoder encode,
+broker_choice make_broker(const config& c, message_encoder encode,
                           std::vector<delivery_sink*> sinks, std::function<std::int64_t()> now_ms,
                           history_store* store);
 

@@ -2,6 +2,7 @@
 // The server's configuration as one table (STYLE.md habit 12): each entry is typed, bounded and
 // documented once, and that entry drives the TOML file, the SWITCHBOARD_* environment variable,
 // the command-line flag and --help. Later sources win: defaults < file < environment < flags.
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -9,94 +10,88 @@
 #include <variant>
 #include <vector>
 
+#include "auth/authority.hpp"
+#include "cluster/settings.hpp"
+#include "core/history.hpp"
+#include "core/idempotency.hpp"
+#include "core/message_limits.hpp"
+#include "core/subscriber_settings.hpp"
+#include "http/cors.hpp"
+#include "http/limits.hpp"
+#include "http/publish_limiter.hpp"
+#include "server/connection_limits.hpp"
+#include "server/drain.hpp"
+#include "sse/settings.hpp"
+#include "store/rocks_history_store.hpp"
+#include "ws/settings.hpp"
+
 namespace sb::server {
 
+/// tls_listen, tls_cert_file, tls_key_file.
+struct tls_settings {
+  std::string listen;  // empty: no TLS port
+  std::string cert_file;
+  std::string key_file;
+};
+
+/// metrics_token, metrics_listen.
+struct metrics_settings {
+  std::string token;   // empty: /metrics needs no token
+  std::string listen;  // empty: /metrics on the main port
+};
+
+/// Every setting, each in the struct of the layer that uses it: the app hands these structs over
+/// as they are. Each default is written once, in its struct.
 struct config {
   std::string listen = "127.0.0.1:8080";
   bool reuse_port = false;
-  std::uint64_t threads = 0;
+  std::uint64_t threads = 0;  // 0: one loop per core
   bool dev = false;
   std::string log_level = "info";
-  std::uint64_t heartbeat_s = 15;
-  std::uint64_t retry_ms = 2000;
-  std::uint64_t max_message_bytes = 64 << 10;
-  std::uint64_t max_request_bytes = 1 << 20;
-  std::uint64_t max_header_bytes = 8 << 10;
-  std::uint64_t max_topics_per_stream = 64;
-  std::uint64_t header_timeout_ms = 10000;
-  std::uint64_t idle_timeout_s = 60;
-  std::uint64_t history_max_messages = 1000;
-  std::uint64_t history_max_bytes = 4 << 20;
-  std::uint64_t history_max_age_s = 3600;
-  std::string history_dir;  // empty: history in memory only, lost on restart
-  std::string history_fsync = "everysec";
-  std::uint64_t history_max_memory_bytes = std::uint64_t{256} << 20;
-  std::uint64_t send_queue_max_bytes = 8 << 20;
-  std::uint64_t send_queue_soft_bytes = 1 << 20;
-  std::uint64_t send_queue_soft_s = 10;
-  std::uint64_t drain_timeout_s = 10;
-  std::uint64_t drain_rate = 2000;
-  std::vector<std::string> cors_origins;
-  std::vector<std::string> slow_consumer_policies;
-  std::uint64_t volatile_hz = 30;
-  std::uint64_t ws_publish_rate = 100;
-  std::uint64_t ws_publish_burst = 200;
-  std::uint64_t ws_ping_interval_s = 25;
-  std::uint64_t ws_message_timeout_ms = 10000;
-  std::uint64_t max_topics_per_connection = 256;
-  std::uint64_t presence_tick_ms = 50;
-  // Auth (docs/api.md "Auth", "CORS").
-  std::string jwt_secret;
-  std::string jwt_public_key_file;
-  std::string jwt_issuer;
-  std::string jwt_audience;
-  std::vector<std::string> api_keys;
-  std::string auth_cookie = "switchboard_token";
-  std::optional<bool>
-      allow_anonymous_subscribe;  // unset: only in dev mode while no auth is configured
-  std::optional<bool> allow_anonymous_publish;
-  std::uint64_t ticket_ttl_s = 30;
-  std::optional<bool> jwt_require_exp;  // unset: required outside dev mode
-  std::uint64_t jwt_leeway_s = 60;
-  std::uint64_t max_connections = 100000;
-  std::uint64_t max_connections_per_ip = 10000;
-  std::uint64_t http_publish_rate = 10000;  // per client (key, subject or address) per second
-  std::uint64_t http_publish_burst = 20000;
-  // TLS and HTTP/2.
-  std::string tls_listen;  // empty: no TLS port
-  std::string tls_cert_file;
-  std::string tls_key_file;
-  std::uint64_t h2_max_concurrent_streams = 256;
-  std::uint64_t h2_max_header_list_size = 16 << 10;
-  // Metrics.
-  std::string metrics_token;   // empty: /metrics needs no token
-  std::string metrics_listen;  // empty: /metrics on the main port
-  // Broker and cluster (docs/scaling.md).
+  std::string log_format = "text";        // text or json lines
+  std::string access_log_level = "info";  // off disables the access log
+  std::uint64_t access_log_sample = 1;    // one access-log line in N
+  http::limits http;
+  message_limits messages;
+  sse::settings sse;
+  ws::settings ws;
+  subscriber_settings subscribers;  // send_queue_*, slow_consumer_policies
+  history_limits history;
+  store::settings store;  // history_dir, history_fsync
+  auth::authority_config auth;
+  http::cors_settings cors;
+  http::publish_rate http_publish;
+  connection_settings connections;
+  drain_settings drain;
+  tls_settings tls;
+  metrics_settings metrics;
+  std::chrono::milliseconds presence_tick{50};  // presence changes announced once per tick
   std::string broker = "memory";  // memory: one node; redis: history and fan-out in Redis
-  std::string redis_url = "redis://127.0.0.1:6379/0";
-  std::string redis_password_file;  // the password, when not in redis_url
-  bool redis_cluster = false;
-  std::string node_id;  // empty: random per start
-  std::uint64_t redis_timeout_ms = 1000;
-  std::uint64_t idempotency_window_s = 300;
-
-  /// True when any credential is configured (then anonymous access is off unless allowed).
-  bool auth_configured() const {
-    return !jwt_secret.empty() || !jwt_public_key_file.empty() || !api_keys.empty();
-  }
+  cluster::settings redis;        // with broker = redis (docs/scaling.md)
+  /// An Idempotency-Key is remembered this long per topic (either broker).
+  std::chrono::seconds idempotency_window = default_idempotency_window;
 };
 
+/// One setting: its public name (the TOML key; the flag is --key-with-dashes, the environment
+/// variable SWITCHBOARD_KEY), where it lives in `config`, its bounds and its help.
 struct config_entry {
+  template <class T>
+  using slot = T& (*)(config&);
   using member =
-      std::variant<bool config::*, std::optional<bool> config::*, std::uint64_t config::*,
-                   std::string config::*, std::vector<std::string> config::*>;
-  std::string_view key;  // TOML name; the flag is --key-with-dashes, the env SWITCHBOARD_KEY
+      std::variant<slot<bool>, slot<std::optional<bool>>, slot<std::uint64_t>, slot<std::int64_t>,
+                   slot<unsigned>, slot<double>, slot<std::chrono::seconds>,
+                   slot<std::chrono::milliseconds>, slot<std::string>,
+                   slot<std::vector<std::string>>, slot<policy_table>>;
+  std::string_view key;
   member field;
-  std::uint64_t min = 0;  // numbers only
+  std::uint64_t min = 0;  // numbers only, in the key's unit (`_s`: seconds, `_ms`: milliseconds)
   std::uint64_t max = 0;
   std::string_view help;
   bool secret = false;       // never echoed back (errors, --help defaults)
   std::string_view choices;  // strings only: the accepted values, comma-separated (empty: any)
+  /// Plain numbers only: the field's units per unit of the key (1000 for a `_s` key stored in
+  /// milliseconds). A duration field converts by its type instead.
+  std::uint64_t scale = 1;
 };
 
 /// Every setting, in --help order.

@@ -11,6 +11,11 @@ namespace sb::server {
 /// columns; defaults are those of `defaults`, secrets never shown.
 std::string help_text(const config& defaults);
 
+/// docs/configuration.md: what applies to every setting, then one row per table entry (key,
+/// default, help, range). `switchboard --config-reference` prints it; a unit test fails when the
+/// committed file differs.
+std::string config_reference();
+
 /// "switchboard 0.1.0 (git 1a2b3c4)" and a newline.
 std::string version_text();
 

@@ -12,6 +12,12 @@
 
 namespace sb::server {
 
+/// max_connections and max_connections_per_ip.
+struct connection_settings {
+  std::uint64_t max_connections = 100000;  // capped by the open-file limit (connection_budget)
+  std::uint64_t max_connections_per_ip = 10000;
+};
+
 class connection_limits final : public io::admission {
  public:
   connection_limits(std::uint64_t max_total, std::uint64_t max_per_address)

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "io/send_queue.hpp"
 
@@ -24,6 +25,9 @@ class sink {
   virtual void end() = 0;
   /// The next heartbeat is due in `delay` (an h2 session heartbeats all its streams at once).
   virtual void arm_heartbeat(std::chrono::milliseconds delay) = 0;
+  /// For the access log: "sse" or "sse/h2", and the client's address:port.
+  virtual std::string_view transport_name() const = 0;
+  virtual std::string peer_text() const = 0;
 
  protected:
   ~sink() = default;

@@ -1,9 +1,9 @@
 #include "sse/stream.hpp"
 
-#include <algorithm>
 #include <boost/asio/post.hpp>
 
 #include "core/cursor.hpp"
+#include "io/access_log.hpp"
 #include "sse/encoder.hpp"
 #include "sse/retry_jitter.hpp"
 
@@ -19,9 +19,13 @@ io::shared_bytes static_bytes(std::string_view s) {
 
 }  // namespace
 
-stream::stream(sink& out, topic_registry& registry, loop_counters& counters, const settings& s)
-    : out_(out), registry_(registry), counters_(counters), settings_(s) {
-  counters_.sse_streams.add();
+stream::stream(sink& out, topic_registry& registry, loop_counters& counters, const context& ctx)
+    : out_(out),
+      registry_(registry),
+      counters_(counters),
+      ctx_(ctx),
+      queue_(ctx.subscribers.backlog, ctx.subscribers.high_water()) {
+  counters_.sse.open.add();
 }
 
 stream::~stream() {
@@ -34,12 +38,12 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
   for (std::size_t i = 0; i < names.size(); ++i) {
     topics_[i].set_owner(*this);
     topics_[i].hash = topic_hash(names[i]);
-    if (settings_.policies) {
-      topics_[i].policy = settings_.policies->policy_for(names[i]);
-    }
+    topics_[i].policy = ctx_.subscribers.policies.policy_for(names[i]);
+    queue_.enroll(topics_[i]);
   }
   std::vector<std::optional<position>> since(names.size());
   if (from.text) {
+    counters_.sse.resumes.add();
     const auto& text = *from.text;
     std::optional<position> single;
     if (names.size() == 1 && (single = parse_position(text))) {
@@ -60,55 +64,78 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
     }
   }
   starting_ = std::make_unique<start_state>();
-  alive_ = std::make_shared<bool>(true);
   starting_->attaching = names.size();
+  queue_.hold(true);  // nothing goes out before the preamble
   for (std::size_t i = 0; i < names.size(); ++i) {
     auto& t = topics_[i];
     auto asked = since[i];
-    registry_.subscribe(t, names[i], asked,
-                        [this, alive = std::weak_ptr<bool>(alive_), &t, asked](attach_result r) {
-                          if (!alive.lock()) {
-                            return;
-                          }
-                          t.at = r.head;
-                          t.sent = r.head;
-                          if (r.gap) {
-                            starting_->gaps.push_back(t.topic());
-                          } else if (asked) {
-                            t.sent = *asked;
-                            for (auto& m : r.missed) {
-                              feed_.push_replay(t, std::move(m));
-                            }
-                          }
-                          if (r.retained) {
-                            starting_->retained.emplace_back(&t, std::move(r.retained));
-                          }
-                          if (--starting_->attaching == 0) {
-                            finish_start();
-                          }
-                        });
+    // The registry drops the answer if this stream is gone by then (an asynchronous broker).
+    registry_.subscribe(t, names[i], asked, [this, &t, asked](attach_result r) {
+      t.sent = r.head;
+      if (r.gap) {
+        starting_->gaps.push_back(t.topic());
+      } else if (asked) {
+        t.sent = *asked;
+      }
+      if (r.retained) {
+        starting_->retained.emplace_back(&t, std::move(r.retained));
+      }
+      // The replay waits in the queue (paced as the socket drains), live messages behind it.
+      auto v = queue_.attached(t, r.head, std::move(r.missed), out_.queued_bytes());
+      act(t, nullptr, v);
+      if (--starting_->attaching == 0) {
+        finish_start();
+      }
+    });
   }
+}
+
+void stream::set_origin(std::string_view subject) {
+  if (!io::access_log_wanted_at_all()) {
+    return;  // the access log is off: nothing to count
+  }
+  tally_.started_ns = steady_now_ns();
+  if (!subject.empty()) {
+    subject_ = std::make_unique<const std::string>(subject);
+  }
+}
+
+void stream::note_end(end_reason r) {
+  if (!end_) {
+    end_ = r;
+  }
+}
+
+void stream::send(io::shared_bytes b) {
+  tally_.sent(b.bytes.size(), false);
+  out_.send(std::move(b));
+}
+
+void stream::send_gap(std::span<const std::string> topics) {
+  counters_.sse.gaps.add();
+  send(gap_event(topics));
 }
 
 void stream::finish_start() {
   auto state = std::move(starting_);
-  alive_.reset();  // every attach has answered
+  queue_.hold(false);
   if (closed_) {
     return;
   }
-  out_.send(preamble(jittered_retry(settings_.retry_ms), current_id()));
+  send(preamble(jittered_retry(ctx_.settings.retry_ms), current_id()));
   if (!state->gaps.empty()) {
-    out_.send(gap_event(state->gaps));
+    send_gap(state->gaps);
   }
   // A retained message is the topic's current state: the stream's id stays at the head, so a
   // reconnect does not replay what was published between the retained message and now.
   for (auto& [t, m] : state->retained) {
-    out_.send(id_line(current_id()));
-    out_.send({m, m->sse_body()});
-    counters_.deliveries.add();
+    send(id_line(current_id()));
+    send({m, m->sse_body()});
+    counters_.sse.deliveries.add();
+    tally_.sent(0, true);
   }
   pump_backlog();
-  out_.arm_heartbeat(settings_.heartbeat);
+  out_.arm_heartbeat(ctx_.settings.heartbeat);
 }
 
 std::string stream::current_id() const {
@@ -128,21 +155,22 @@ std::string stream::current_id() const {
 void stream::emit(topic_sub& t, const message_ptr& m) {
   if (!m) {
     std::string lost[] = {t.topic()};
-    out_.send(gap_event(lost));  // the `drop` policy dropped messages of this topic
+    send_gap(lost);  // the `drop` policy dropped messages of this topic
     return;
   }
   if (!m->stored()) {
-    out_.send({m, m->sse});  // volatile: no id, so the client's resume position stays put
+    send({m, m->sse});  // volatile: no id, so the client's resume position stays put
   } else {
     t.sent = m->pos;
     if (topic_count_ == 1) {
-      out_.send({m, m->sse_event()});
+      send({m, m->sse_event()});
     } else {
-      out_.send(id_line(current_id()));
-      out_.send({m, m->sse_body()});
+      send(id_line(current_id()));
+      send({m, m->sse_body()});
     }
   }
-  counters_.deliveries.add();
+  counters_.sse.deliveries.add();
+  tally_.sent(0, true);
 }
 
 void stream::on_message(subscription& s, const message_ptr& m) {
@@ -150,40 +178,38 @@ void stream::on_message(subscription& s, const message_ptr& m) {
     return;  // presence diffs have no SSE form
   }
   auto& t = static_cast<topic_sub&>(s);
-  if (m->stored()) {
-    if (m->pos.epoch == t.at.epoch && m->pos.seq <= t.at.seq) {
-      return;  // replayed already, or queued before this subscriber attached
-    }
-    if (m->pos.epoch != t.at.epoch) {
-      std::string lost[] = {t.topic()};
-      out_.send(gap_event(lost));  // the topic's history was lost under us (epoch changed)
-    }
-    t.at = m->pos;
-  }
-  if (feed_.empty() && !starting_ && out_.queued_bytes() < settings_.replay_high_water) {
-    emit(t, m);
+  auto v = queue_.offer(t, m, out_.queued_bytes());
+  if (v.write_only()) [[likely]] {
+    emit(t, m);  // the fan-out fast path: no call through act()
     return;
   }
-  apply(
-      feed_.push_live(t, m, t.policy, settings_.backlog, out_.queued_bytes(), feed::clock::now()));
+  act(t, m, v);
 }
 
-void stream::apply(feed::verdict v) {
-  switch (v) {
-    case feed::verdict::queued:
+void stream::act(topic_sub& t, const message_ptr& m, const delivery_verdict& v) {
+  if (v.gap) {
+    std::string lost[] = {t.topic()};
+    send_gap(lost);  // the topic's history was lost under us (epoch changed)
+  }
+  if (v.dropped) {
+    counters_.sse.drops.add();
+  }
+  switch (v.act) {
+    case delivery_verdict::action::write:
+      emit(t, m);
       break;
-    case feed::verdict::dropped:
-      counters_.drops.add();
-      break;
-    case feed::verdict::close:
+    case delivery_verdict::action::close:
       close_slow();
+      break;
+    case delivery_verdict::action::skip:
+    case delivery_verdict::action::hold:
       break;
   }
 }
 
 void stream::pump_backlog() {
-  while (!closed_ && out_.queued_bytes() < settings_.replay_high_water) {
-    auto e = feed_.pop();
+  while (!closed_) {
+    auto e = queue_.next(out_.queued_bytes());
     if (!e) {
       break;
     }
@@ -192,10 +218,14 @@ void stream::pump_backlog() {
 }
 
 void stream::close_slow() {
+  if (closed_) {
+    return;
+  }
   // The `resume` policy: close, and let the client resume from history. Closing is deferred:
   // this runs inside the registry's fan-out walk, which must not see lists change under it.
-  counters_.slow_consumer_closes.add();
-  counters_.drops.add();
+  counters_.sse.slow_consumer_closes.add();
+  note_end(end_reason::slow_consumer);
+  counters_.sse.drops.add();
   closed_ = true;
   out_.abort();
 }
@@ -208,21 +238,21 @@ void stream::on_timer() {
   if (closed_) {
     return;
   }
-  // A stream stuck over the soft bound is judged here too, not only when a message arrives: a
-  // reader that stopped on a quiet topic would otherwise hold its backlog until the next publish.
-  if (feed_.overdue(settings_.backlog, out_.queued_bytes(), feed::clock::now()) &&
-      std::any_of(topics().begin(), topics().end(),
-                  [](const topic_sub& t) { return t.policy == overflow_policy::resume; })) {
+  if (queue_.judge(out_.queued_bytes()).act == delivery_verdict::action::close) {
     close_slow();
     return;
   }
-  out_.send(static_bytes(heartbeat()));
-  out_.arm_heartbeat(settings_.heartbeat);
+  send(static_bytes(heartbeat()));
+  out_.arm_heartbeat(ctx_.settings.heartbeat);
 }
 
 void h1_stream::start(std::vector<std::string> topics, const resume_from& from) {
   stream_.start(std::move(topics), from);
   conn_.wait_readable();
+}
+
+std::string h1_stream::peer_text() const {
+  return io::endpoint_text(conn_.peer());
 }
 
 void h1_stream::abort() {
@@ -241,6 +271,8 @@ void h1_stream::on_readable() {
       return;
     }
     if (ec) {
+      stream_.note_end(ec == boost::asio::error::eof ? end_reason::client_closed
+                                                     : end_reason::error);
       conn_.close();
       return;
     }
@@ -252,7 +284,8 @@ void stream::on_drain() {
   if (closed_) {
     return;
   }
-  out_.send(retry_field(jittered_retry(settings_.retry_ms)));
+  send(retry_field(jittered_retry(ctx_.settings.retry_ms)));
+  note_end(end_reason::drain);
   closed_ = true;
   out_.end();
 }
@@ -270,8 +303,17 @@ void stream::release() {
   for (auto& t : topics()) {
     registry_.unsubscribe(t);
   }
-  feed_.clear();
-  counters_.sse_streams.sub();
+  queue_.clear();
+  counters_.sse.open.sub();
+  auto reason = end_.value_or(end_reason::client_closed);
+  counters_.sse.end(reason);
+  if (tally_.on() &&
+      io::access_log_wanted(reason == end_reason::error || reason == end_reason::slow_consumer)) {
+    io::log_stream_end({out_.transport_name(), topic_count_,
+                        static_cast<double>(steady_now_ns() - tally_.started_ns) / 1e9,
+                        tally_.messages, tally_.bytes, to_string(reason), out_.peer_text(),
+                        subject_ ? std::string_view(*subject_) : std::string_view()});
+  }
 }
 
 }  // namespace sb::sse

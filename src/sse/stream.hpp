@@ -13,27 +13,18 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/counters.hpp"
-#include "core/feed.hpp"
+#include "core/subscriber_queue.hpp"
 #include "core/topic_pattern.hpp"
 #include "core/topic_registry.hpp"
 #include "io/connection.hpp"
+#include "sse/settings.hpp"
 #include "sse/sink.hpp"
 
 namespace sb::sse {
-
-struct settings {
-  std::chrono::milliseconds heartbeat{15000};
-  // Each stream is told a value in [retry_ms, 2 × retry_ms) (sse/retry_jitter.hpp).
-  unsigned retry_ms = 2000;
-  backlog_limits backlog;  // how far behind a stream may fall (slow consumers)
-  /// Messages go straight to the socket's queue until this many bytes wait there; beyond it they
-  /// wait in the feed (as references), where replay is paced and the slow-consumer policy applies.
-  std::size_t replay_high_water = 64 << 10;
-  const policy_table* policies = nullptr;  // per-topic slow-consumer policy; `resume` when null
-};
 
 /// Where a stream resumes from: nothing, or a Last-Event-ID / ?since= text (a position or cursor).
 struct resume_from {
@@ -43,7 +34,7 @@ struct resume_from {
 class stream final : public subscriber {
  public:
   /// The response head must already be queued on `out`, which outlives the stream.
-  stream(sink& out, topic_registry& registry, loop_counters& counters, const settings& s);
+  stream(sink& out, topic_registry& registry, loop_counters& counters, const context& ctx);
   ~stream();
 
   /// Subscribes `topics` (valid, distinct names), then queues the preamble, gaps, retained
@@ -54,6 +45,11 @@ class stream final : public subscriber {
   void on_timer();
   /// The sink wrote bytes: refill from the backlog.
   void on_sent();
+  /// Starts the access-log bookkeeping (when the access log is on): `subject` is kept only when
+  /// there is one.
+  void set_origin(std::string_view subject);
+  /// Why the stream is ending, when the sink knows better than "the client closed" (first wins).
+  void note_end(end_reason r);
   /// The sink is gone: unsubscribe. Called once.
   void on_close();
   /// The server is draining: a jittered retry:, then end.
@@ -61,12 +57,11 @@ class stream final : public subscriber {
   void on_message(subscription& s, const message_ptr& m) override;
 
  private:
-  /// A subscription (whose `at` is the last seq queued or skipped: the dedupe threshold) and
-  /// what this stream needs to write its ids.
-  struct topic_sub : subscription {
+  /// A subscription (whose `at` is the last seq queued or skipped: the dedupe threshold, kept by
+  /// the queue) and what this stream needs to write its ids.
+  struct topic_sub : queued_subscription {
     std::uint32_t hash = 0;  // of the name, for the cursor
-    overflow_policy policy = overflow_policy::resume;
-    position sent;  // what the client holds once the queued bytes arrive
+    position sent;           // what the client holds once the queued bytes arrive
   };
   /// What starting gathers from the broker's answers before the first bytes go out.
   struct start_state {
@@ -76,39 +71,45 @@ class stream final : public subscriber {
   };
 
   std::span<topic_sub> topics() const { return {topics_.get(), topic_count_}; }
+  /// Every byte the stream queues goes through here (counted for the access log).
+  void send(io::shared_bytes b);
+  void send(std::string s) { send(io::shared_bytes::from_string(std::move(s))); }
+  void send_gap(std::span<const std::string> topics);
   void finish_start();
   void emit(topic_sub& t, const message_ptr& m);
   std::string current_id() const;
   void pump_backlog();
-  void apply(feed::verdict v);
+  /// Acts on the delivery core's verdict: only the framing is this stream's.
+  void act(topic_sub& t, const message_ptr& m, const delivery_verdict& v);
   void close_slow();
   void release();
 
   sink& out_;
   topic_registry& registry_;
   loop_counters& counters_;
-  const settings& settings_;
+  const context& ctx_;
   std::unique_ptr<topic_sub[]> topics_;
   std::unique_ptr<start_state> starting_;
-  feed feed_;
+  subscriber_queue queue_;
+  stream_tally tally_;
+  std::unique_ptr<const std::string> subject_;  // for the access log; null when there is none
   std::uint32_t topic_count_ = 0;
+  std::optional<end_reason> end_;
   bool closed_ = false;
   bool released_ = false;
-  /// Held only while attaches are unanswered (an asynchronous broker may answer after the stream
-  /// is gone); none afterwards, so an idle stream does not pay for it.
-  std::shared_ptr<bool> alive_;
 };
 
 /// An SSE stream that owns its HTTP/1.1 connection (the connection's handler after the head).
 class h1_stream final : public io::connection_handler, sink {
  public:
   h1_stream(io::connection& conn, topic_registry& registry, loop_counters& counters,
-            const settings& s)
-      : conn_(conn), stream_(*this, registry, counters, s) {}
+            const context& ctx)
+      : conn_(conn), stream_(*this, registry, counters, ctx) {}
 
   void start(std::vector<std::string> topics, const resume_from& from);
 
   void on_readable() override;
+  void set_origin(std::string_view subject) { stream_.set_origin(subject); }
   void on_timer() override { stream_.on_timer(); }
   void on_sent() override { stream_.on_sent(); }
   void on_close() override { stream_.on_close(); }
@@ -120,6 +121,8 @@ class h1_stream final : public io::connection_handler, sink {
   void abort() override;
   void end() override { conn_.close_after_flush(); }
   void arm_heartbeat(std::chrono::milliseconds delay) override { conn_.set_timer(delay); }
+  std::string_view transport_name() const override { return "sse"; }
+  std::string peer_text() const override;
 
   io::connection& conn_;
   stream stream_;

@@ -31,6 +31,14 @@ enum class fsync_mode { always, everysec, no };
 /// "always", "everysec" or "no"; nullopt otherwise.
 std::optional<fsync_mode> parse_fsync_mode(std::string_view text);
 
+/// history_dir and history_fsync.
+struct settings {
+  std::string dir;                 // empty: history in memory only, lost on restart
+  std::string fsync = "everysec";  // checked against the table's choices when loaded
+
+  fsync_mode mode() const { return parse_fsync_mode(fsync).value_or(fsync_mode::everysec); }
+};
+
 class rocks_history_store final : public history_store {
  public:
   /// The format this build writes; a store written by a newer one is refused.

@@ -7,8 +7,6 @@
 namespace sb::ws {
 namespace {
 
-constexpr std::uint16_t no_status = 1005;
-
 bool is_valid_close_code(std::uint16_t code) {
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
          (code >= 3000 && code <= 4999);
@@ -40,6 +38,17 @@ std::string make_frame(opcode op, std::string_view payload) {
   return out;
 }
 
+std::string_view close_reason(close_code code) {
+  switch (code) {
+    case close_code::too_big:
+      return "message too big";
+    case close_code::invalid_payload:
+      return "invalid UTF-8";
+    default:
+      return "protocol error";
+  }
+}
+
 std::string make_close_frame(close_code code, std::string_view reason) {
   reason = reason.substr(0, 123);
   std::string payload;
@@ -50,10 +59,10 @@ std::string make_close_frame(close_code code, std::string_view reason) {
   return make_frame(opcode::close, payload);
 }
 
-std::uint16_t frame_parser::parse(std::string& input, handler& h) {
+close_code frame_parser::parse(std::string& input, handler& h) {
   std::size_t at = 0;
-  std::uint16_t verdict = 0;
-  while (verdict == 0) {
+  auto verdict = close_code::none;
+  while (verdict == close_code::none) {
     auto avail = input.size() - at;
     if (avail < 2) {
       break;
@@ -66,18 +75,17 @@ std::uint16_t frame_parser::parse(std::string& input, handler& h) {
     std::uint64_t length = b1 & 0x7F;
     std::size_t header = 2;
     if ((b0 & 0x70) != 0 || !masked) {
-      verdict = static_cast<std::uint16_t>(
-          close_code::protocol_error);  // no extension negotiated; clients must mask
+      verdict = close_code::protocol_error;  // no extension negotiated; clients must mask
       break;
     }
     bool control = (b0 & 0x08) != 0;
     if (op != opcode::continuation && op != opcode::text && op != opcode::binary &&
         op != opcode::close && op != opcode::ping && op != opcode::pong) {
-      verdict = static_cast<std::uint16_t>(close_code::protocol_error);
+      verdict = close_code::protocol_error;
       break;
     }
     if (control && (!fin || length > 125)) {
-      verdict = static_cast<std::uint16_t>(close_code::protocol_error);
+      verdict = close_code::protocol_error;
       break;
     }
     if (length == 126) {
@@ -87,8 +95,7 @@ std::uint16_t frame_parser::parse(std::string& input, handler& h) {
                static_cast<std::uint8_t>(input[at + 3]);
       header = 4;
       if (length < 126) {
-        verdict =
-            static_cast<std::uint16_t>(close_code::protocol_error);  // not the minimal encoding
+        verdict = close_code::protocol_error;  // not the minimal encoding
         break;
       }
     } else if (length == 127) {
@@ -100,12 +107,12 @@ std::uint16_t frame_parser::parse(std::string& input, handler& h) {
       }
       header = 10;
       if (length >> 63 || length <= 0xFFFF) {
-        verdict = static_cast<std::uint16_t>(close_code::protocol_error);
+        verdict = close_code::protocol_error;
         break;
       }
     }
     if (!control && message_.size() + length > max_message_bytes_) {
-      verdict = static_cast<std::uint16_t>(close_code::too_big);
+      verdict = close_code::too_big;
       break;
     }
     if (avail < header + 4 + length) {
@@ -128,43 +135,43 @@ std::uint16_t frame_parser::parse(std::string& input, handler& h) {
         break;
       case opcode::close: {
         if (data.size() == 1) {
-          verdict = static_cast<std::uint16_t>(close_code::protocol_error);
+          verdict = close_code::protocol_error;
           break;
         }
-        std::uint16_t code = no_status;
+        auto code = static_cast<std::uint16_t>(close_code::no_status);
         if (data.size() >= 2) {
           code = static_cast<std::uint16_t>(static_cast<std::uint8_t>(data[0]) << 8 |
                                             static_cast<std::uint8_t>(data[1]));
           if (!is_valid_close_code(code)) {
-            verdict = static_cast<std::uint16_t>(close_code::protocol_error);
+            verdict = close_code::protocol_error;
             break;
           }
           if (!is_valid_utf8(data.substr(2))) {
-            verdict = static_cast<std::uint16_t>(close_code::invalid_payload);
+            verdict = close_code::invalid_payload;
             break;
           }
         }
         h.on_close(code, data.size() >= 2 ? data.substr(2) : std::string_view{});
         input.erase(0, at);
-        return 0;  // nothing after a close frame is read
+        return close_code::none;  // nothing after a close frame is read
       }
       case opcode::continuation:
         if (!in_message_) {
-          verdict = static_cast<std::uint16_t>(close_code::protocol_error);
+          verdict = close_code::protocol_error;
           break;
         }
         message_.append(data);
         break;
       default:  // text, binary
         if (in_message_) {
-          verdict = static_cast<std::uint16_t>(close_code::protocol_error);
+          verdict = close_code::protocol_error;
           break;
         }
         if (fin) {
           // The common case, an unfragmented message: hand it out without copying.
           if (op == opcode::text) {
             if (!is_valid_utf8(data)) {
-              verdict = static_cast<std::uint16_t>(close_code::invalid_payload);
+              verdict = close_code::invalid_payload;
               break;
             }
             h.on_text(data);
@@ -178,13 +185,13 @@ std::uint16_t frame_parser::parse(std::string& input, handler& h) {
         message_.assign(data);
         break;
     }
-    if (verdict == 0 && op == opcode::continuation && fin) {
+    if (verdict == close_code::none && op == opcode::continuation && fin) {
       in_message_ = false;
       auto message = std::move(message_);
       message_ = {};
       if (message_op_ == opcode::text) {
         if (!is_valid_utf8(message)) {
-          verdict = static_cast<std::uint16_t>(close_code::invalid_payload);
+          verdict = close_code::invalid_payload;
           break;
         }
         h.on_text(message);

@@ -19,14 +19,18 @@ enum class opcode : std::uint8_t {
   pong = 10
 };
 
-/// Close codes the contract names (RFC 6455 §7.4.1).
+/// Close codes the contract names (RFC 6455 §7.4.1): the one mapping of why a WebSocket closes to
+/// what its close frame says. Core's errc maps to HTTP statuses only: what closes a WebSocket is
+/// framing, a policy or the server going away.
 enum class close_code : std::uint16_t {
+  none = 0,  // not a code: nothing to close for
   normal = 1000,
   going_away = 1001,
   protocol_error = 1002,
   unsupported_data = 1003,
   invalid_payload = 1007,  // e.g. a text message that is not UTF-8
   policy = 1008,           // rate limits, slow consumers
+  no_status = 1005,        // never sent: a peer's close frame that carried no code
   too_big = 1009,
   internal_error = 1011,
   service_restart = 1012,  // draining
@@ -37,6 +41,9 @@ void append_frame_header(std::string& out, opcode op, std::size_t size);
 
 /// A complete, final, unmasked frame.
 std::string make_frame(opcode op, std::string_view payload);
+
+/// The reason sent with a close code that the frame parser earned a peer.
+std::string_view close_reason(close_code code);
 
 /// A close frame with `code` and a short UTF-8 `reason` (at most 123 bytes are kept).
 std::string make_close_frame(close_code code, std::string_view reason);
@@ -63,9 +70,9 @@ class frame_parser {
             static_cast<std::uint32_t>(std::min<std::size_t>(max_message_bytes, UINT32_MAX))) {}
 
   /// Parses the complete frames at the front of `input`, calling `h` for each message or control
-  /// frame, and removes what it parsed. Returns 0 while all is well, or the close code the peer
-  /// has earned (after which the parser must not be fed again).
-  std::uint16_t parse(std::string& input, handler& h);
+  /// frame, and removes what it parsed. Returns close_code::none while all is well, or the close
+  /// code the peer has earned (after which the parser must not be fed again).
+  close_code parse(std::string& input, handler& h);
 
   /// A fragmented message has started and not ended.
   bool in_message() const { return in_message_; }

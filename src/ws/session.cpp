@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 
+#include "core/publish.hpp"
 #include "core/topic_name.hpp"
+#include "core/unix_ms.hpp"
 #include "core/utf8.hpp"
+#include "io/access_log.hpp"
 
 namespace sb::ws {
 namespace {
@@ -12,30 +15,6 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 constexpr std::size_t read_chunk = 16 << 10;
-
-std::int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
-bool session::token_bucket::take(double rate, double burst, clock::time_point now) {
-  if (tokens_ < 0) {
-    tokens_ = burst;
-  } else {
-    tokens_ = std::min(burst, tokens_ + std::chrono::duration<double>(now - last_).count() * rate);
-  }
-  last_ = now;
-  if (tokens_ < 1) {
-    return false;
-  }
-  tokens_ -= 1;
-  return true;
-}
-
-namespace {
 
 /// One shared identity for the callers that carry no per-connection facts (anonymous, API key).
 std::shared_ptr<const auth::identity> share(auth::identity who) {
@@ -61,11 +40,18 @@ std::shared_ptr<const auth::identity> share(auth::identity who) {
 }  // namespace
 
 session::session(io::connection& conn, context& ctx, std::string early, auth::identity who)
-    : conn_(conn), ctx_(ctx), who_(share(std::move(who))), parser_(ctx.config.max_frame_bytes) {
+    : conn_(conn),
+      ctx_(ctx),
+      who_(share(std::move(who))),
+      parser_(max_frame_bytes(ctx.messages)),
+      queue_(ctx.subscribers.backlog, ctx.subscribers.high_water()) {
   if (!early.empty()) {
     input().bytes = std::move(early);
   }
-  ctx_.counters.ws_sessions.add();
+  ctx_.counters.ws.open.add();
+  if (io::access_log_wanted_at_all()) {
+    tally_.started_ns = steady_now_ns();
+  }
 }
 
 std::string session::identity() const {
@@ -101,7 +87,7 @@ void session::on_readable() {
   // queue, so a peer that asks and never reads would make it grow without bound. Over the soft
   // bound (fan-out alone never gets there: it waits in the feed past the high-water mark) we stop
   // reading; on_sent reads again once the peer has taken most of it.
-  if (conn_.queued_bytes() > ctx_.config.backlog.soft_bytes) {
+  if (conn_.queued_bytes() > ctx_.subscribers.backlog.soft_bytes) {
     input_paused_ = true;
     return;
   }
@@ -119,6 +105,7 @@ void session::on_readable() {
     }
   }
   if (ec && ec != boost::asio::error::would_block) {
+    note_end(ec == boost::asio::error::eof ? end_reason::client_closed : end_reason::error);
     conn_.close();  // the peer went away without a close frame
     return;
   }
@@ -130,11 +117,8 @@ void session::on_readable() {
     return;
   }
   in_->progressed = false;
-  if (auto verdict = parser_.parse(in_->bytes, *this); verdict != 0 && !closing_) {
-    auto code = static_cast<close_code>(verdict);
-    close_with(code, code == close_code::too_big           ? "message too big"
-                     : code == close_code::invalid_payload ? "invalid UTF-8"
-                                                           : "protocol error");
+  if (auto code = parser_.parse(in_->bytes, *this); code != close_code::none && !closing_) {
+    close_with(code, close_reason(code));
     return;
   }
   if (!closing_) {
@@ -164,6 +148,7 @@ void session::settle_input() {
 }
 
 void session::on_message_deadline() {
+  note_end(end_reason::idle);
   close_with(close_code::policy, "message not completed in time");
 }
 
@@ -202,9 +187,11 @@ void session::on_close(std::uint16_t code, std::string_view) {
     return;
   }
   // Echo the peer's close (RFC 6455 §5.5.1), then end the TCP connection.
+  note_end(end_reason::client_closed);
   closing_ = true;
-  conn_.send(code == 1005 ? make_frame(opcode::close, {})
-                          : make_close_frame(static_cast<close_code>(code), {}));
+  conn_.send(code == static_cast<std::uint16_t>(close_code::no_status)
+                 ? make_frame(opcode::close, {})
+                 : make_close_frame(static_cast<close_code>(code), {}));
   conn_.close_after_flush();
 }
 
@@ -245,15 +232,6 @@ std::weak_ptr<bool> session::guard() {
   return alive_;
 }
 
-bool session::holds(const topic_state* t) const {
-  for (const auto& own : topics_) {
-    if (own.get() == t) {
-      return true;
-    }
-  }
-  return false;
-}
-
 session::topic_state* session::find(std::string_view topic) {
   // Every topic_state is linked in the registry (subscribed right after ensure()), so its name is
   // the registry's.
@@ -271,9 +249,7 @@ session::topic_state& session::ensure(std::string_view topic) {
   }
   auto& t = *topics_.emplace_back(std::make_unique<topic_state>());
   t.set_owner(*this);
-  if (ctx_.config.policies) {
-    t.policy = ctx_.config.policies->policy_for(topic);
-  }
+  t.policy = ctx_.subscribers.policies.policy_for(topic);
   return t;
 }
 
@@ -281,7 +257,7 @@ void session::drop_if_unused(topic_state& t) {
   if (t.wants_messages || t.joined) {
     return;
   }
-  feed_.forget(t);
+  queue_.forget(t);
   ctx_.registry.unsubscribe(t);
   std::erase_if(topics_, [&](const auto& p) { return p.get() == &t; });
 }
@@ -310,6 +286,7 @@ void session::subscribe(client_op& op) {
   }
   std::optional<position> since;
   if (op.since) {
+    ctx_.counters.ws.resumes.add();
     since = parse_position(*op.since);
     if (!since) {
       since = position{0, 0};  // not an id we wrote: the client is told it has a gap
@@ -317,23 +294,26 @@ void session::subscribe(client_op& op) {
   }
   auto& t = ensure(op.topic);
   t.wants_messages = true;
+  queue_.enroll(t);
+  subscriber_queue::begin_attach(t);
   reply(ack_frame(op.ref));
-  auto on_attach = [this, alive = guard(), tp = &t](attach_result r) {
-    if (!alive.lock() || !holds(tp) || !tp->wants_messages) {
+  // The registry drops the answer if `t` is gone by then (an asynchronous broker).
+  auto on_attach = [this, &t](attach_result r) {
+    if (!t.wants_messages) {
+      // Unsubscribed before the answer but still joined (linked for presence): take the position
+      // and send nothing of the topic's messages.
+      act(t, nullptr, queue_.attached(t, r.head, {}, conn_.queued_bytes()));
       return;
     }
-    auto& t = *tp;
-    t.at = r.head;
     if (r.gap) {
       std::string lost[] = {t.topic()};
+      ctx_.counters.ws.gaps.add();
       reply(gap_frame(lost));
     }
     if (r.retained) {
       emit(t, r.retained);
     }
-    for (auto& m : r.missed) {
-      feed_.push_replay(t, std::move(m));
-    }
+    act(t, nullptr, queue_.attached(t, r.head, std::move(r.missed), conn_.queued_bytes()));
     pump();
   };
   if (t.subscribed()) {
@@ -346,6 +326,7 @@ void session::subscribe(client_op& op) {
 void session::unsubscribe(client_op& op) {
   if (auto* t = find(op.topic)) {
     t->wants_messages = false;
+    queue_.withdraw(*t);
     drop_if_unused(*t);
   }
   reply(ack_frame(op.ref));
@@ -355,18 +336,24 @@ void session::publish(client_op& op) {
   if (!allowed(who_->grants.can_publish(op.topic), op.ref, "publish to " + op.topic)) {
     return;
   }
-  if (op.data.size() > ctx_.config.max_message_bytes) {
-    fail_op(op.ref, "payload_too_large", "data is larger than max_message_bytes");
-    return;
-  }
-  if (op.event.size() > 256 || op.event.find_first_of("\r\n") != std::string::npos) {
-    fail_op(op.ref, "bad_field", "event must be one line of at most 256 bytes");
-    return;
+  publish_item item{std::move(op.topic), std::move(op.event), std::move(op.data), false,
+                    identity()};
+  switch (check_publish(item, ctx_.messages.max_message_bytes)) {
+    case publish_fault::none:
+    case publish_fault::invalid_topic:  // handle() answered it already
+      break;
+    case publish_fault::data_too_large:
+      fail_op(op.ref, "payload_too_large", "data is larger than max_message_bytes");
+      return;
+    case publish_fault::data_not_utf8:  // not reached: the frame and JSON parsers checked it
+      fail_op(op.ref, "bad_field", "data must be UTF-8");
+      return;
+    case publish_fault::bad_event:
+      fail_op(op.ref, "bad_field", "event must be one line of at most 256 bytes");
+      return;
   }
   auto now = clock::now();
   auto& p = publisher();
-  publish_item item{std::move(op.topic), std::move(op.event), std::move(op.data), false,
-                    identity()};
   if (op.is_volatile) {
     if (!p.volatile_tokens.take(ctx_.config.volatile_rate, ctx_.config.volatile_rate, now)) {
       close_with(close_code::policy, "volatile message rate limit");
@@ -387,19 +374,20 @@ void session::publish(client_op& op) {
   items.push_back(std::move(item));
   auto ref = std::move(op.ref);
   auto& counters = ctx_.counters;
-  ctx_.hub.publish(std::move(items), [this, alive = guard(), ref = std::move(ref),
-                                      &counters](result<std::vector<position>> r) {
+  ctx_.hub.publish(std::move(items), [this, alive = guard(), ref = std::move(ref), &counters,
+                                      start = steady_now_ns()](result<std::vector<position>> r) {
     if (!alive.lock()) {
-      return;
+      return;  // the session is gone: a Redis acknowledgement can arrive after it
     }
     if (!r) {
       fail_op(ref, "publish_failed", r.error().message());
       return;
     }
-    counters.messages_published.add();
+    counters.ws.published.add();
     if (!ref.is_null()) {
       reply(ack_frame(ref, to_string(r->front())));
     }
+    counters.publish_duration.observe_since(start, steady_now_ns());
   });
 }
 
@@ -423,13 +411,7 @@ void session::publish_volatile(publish_item item) {
 }
 
 void session::send_volatile(publish_item item) {
-  auto m = std::make_shared<message>();
-  m->kind = message_kind::volatile_;
-  m->topic = std::move(item.topic);
-  m->event = std::move(item.event);
-  m->data = std::move(item.data);
-  m->from = std::move(item.from);
-  m->time_ms = unix_ms();
+  auto m = make_message(message_kind::volatile_, std::move(item), unix_ms());
   if (ctx_.encode) {
     ctx_.encode(*m);
   }
@@ -476,12 +458,10 @@ void session::join(client_op& op) {
   auto& t = ensure(op.topic);
   if (!t.subscribed()) {
     // Presence diffs travel on the topic, so a member that does not subscribe still listens.
-    ctx_.registry.subscribe(t, op.topic, std::nullopt,
-                            [this, alive = guard(), tp = &t](attach_result r) {
-                              if (alive.lock() && holds(tp)) {
-                                tp->at = r.head;
-                              }
-                            });
+    subscriber_queue::begin_attach(t);
+    ctx_.registry.subscribe(t, op.topic, std::nullopt, [this, &t](attach_result r) {
+      act(t, nullptr, queue_.attached(t, r.head, {}, conn_.queued_bytes()));
+    });
   }
   t.joined = true;
   auto page = ctx_.presence.join(op.topic, identity(), std::move(op.state),
@@ -523,29 +503,33 @@ void session::on_message(subscription& s, const message_ptr& m) {
     if (m->from == identity()) {
       return;  // a cursor does not need to see itself move
     }
-  } else {
-    if (m->pos.epoch == t.at.epoch && m->pos.seq <= t.at.seq) {
-      return;
-    }
-    if (m->pos.epoch != t.at.epoch && t.at.epoch != 0) {
-      std::string lost[] = {t.topic()};
-      reply(gap_frame(lost));
-    }
-    t.at = m->pos;
   }
-  if (feed_.empty() && conn_.queued_bytes() < ctx_.config.high_water) {
-    emit(t, m);
+  auto v = queue_.offer(t, m, conn_.queued_bytes());
+  if (v.write_only()) [[likely]] {
+    emit(t, m);  // the fan-out fast path: no call through act()
     return;
   }
-  switch (feed_.push_live(t, m, t.policy, ctx_.config.backlog, conn_.queued_bytes(),
-                          feed::clock::now())) {
-    case feed::verdict::queued:
+  act(t, m, v);
+}
+
+void session::act(topic_state& t, const message_ptr& m, const delivery_verdict& v) {
+  if (v.gap) {
+    std::string lost[] = {t.topic()};
+    ctx_.counters.ws.gaps.add();
+    reply(gap_frame(lost));  // the topic's history was lost under us (epoch changed)
+  }
+  if (v.dropped) {
+    ctx_.counters.ws.drops.add();
+  }
+  switch (v.act) {
+    case delivery_verdict::action::write:
+      emit(t, m);
       break;
-    case feed::verdict::dropped:
-      ctx_.counters.drops.add();
-      break;
-    case feed::verdict::close:
+    case delivery_verdict::action::close:
       close_slow();
+      break;
+    case delivery_verdict::action::skip:
+    case delivery_verdict::action::hold:
       break;
   }
 }
@@ -553,6 +537,7 @@ void session::on_message(subscription& s, const message_ptr& m) {
 void session::emit(topic_state& t, const message_ptr& m) {
   if (!m) {
     std::string lost[] = {t.topic()};
+    ctx_.counters.ws.gaps.add();
     reply(gap_frame(lost));  // the `drop` policy dropped messages of this topic
     return;
   }
@@ -562,12 +547,13 @@ void session::emit(topic_state& t, const message_ptr& m) {
     memo.m = m;
   }
   conn_.send({memo.frame, *memo.frame});
-  ctx_.counters.deliveries.add();
+  ctx_.counters.ws.deliveries.add();
+  tally_.sent(memo.frame->size(), true);
 }
 
 void session::pump() {
-  while (!closing_ && conn_.queued_bytes() < ctx_.config.high_water) {
-    auto e = feed_.pop();
+  while (!closing_) {
+    auto e = queue_.next(conn_.queued_bytes());
     if (!e) {
       break;
     }
@@ -576,7 +562,7 @@ void session::pump() {
 }
 
 void session::on_sent() {
-  if (input_paused_ && conn_.queued_bytes() < ctx_.config.high_water) {
+  if (input_paused_ && conn_.queued_bytes() < ctx_.subscribers.high_water()) {
     input_paused_ = false;
     conn_.wait_readable();
   }
@@ -585,6 +571,7 @@ void session::on_sent() {
 
 void session::reply(std::string frame) {
   if (!closing_) {
+    tally_.sent(frame.size(), false);
     conn_.send(std::move(frame));
   }
 }
@@ -599,8 +586,7 @@ void session::on_timer() {
     return;
   }
   // A subscriber stuck over the soft bound on a quiet topic is judged here, between messages.
-  if (has_resume_topic() &&
-      feed_.overdue(ctx_.config.backlog, conn_.queued_bytes(), feed::clock::now())) {
+  if (queue_.judge(conn_.queued_bytes()).act == delivery_verdict::action::close) {
     close_slow();
     return;
   }
@@ -618,14 +604,11 @@ void session::close_with(close_code code, std::string_view reason) {
     return;
   }
   closing_ = true;
+  note_end(code == close_code::going_away        ? end_reason::idle
+           : code == close_code::service_restart ? end_reason::drain
+                                                 : end_reason::protocol);
   conn_.send(make_close_frame(code, reason));
   conn_.close_after_flush();
-}
-
-bool session::has_resume_topic() const {
-  return std::any_of(topics_.begin(), topics_.end(), [](const auto& t) {
-    return t->wants_messages && t->policy == overflow_policy::resume;
-  });
 }
 
 void session::close_slow() {
@@ -633,9 +616,10 @@ void session::close_slow() {
     return;
   }
   closing_ = true;
-  ctx_.counters.slow_consumer_closes.add();
-  ctx_.counters.drops.add();
-  feed_.clear();
+  note_end(end_reason::slow_consumer);
+  ctx_.counters.ws.slow_consumer_closes.add();
+  ctx_.counters.ws.drops.add();
+  queue_.clear();
   // Deferred: this may run inside the registry's fan-out walk, which must not see lists change
   // under it. The close frame goes ahead of what is queued (the client learns why at once, and
   // resumes with since), but behind a frame already partly written: a frame cannot be cut. A
@@ -665,6 +649,7 @@ void session::release() {
   }
   released_ = true;
   closing_ = true;
+  auto topics_count = topics_.size();
   auto me = identity();
   for (auto& t : topics_) {
     if (t->joined) {
@@ -674,8 +659,17 @@ void session::release() {
   }
   topics_.clear();
   publisher_.reset();
-  feed_.clear();
-  ctx_.counters.ws_sessions.sub();
+  queue_.clear();
+  ctx_.counters.ws.open.sub();
+  auto reason = end_.value_or(end_reason::client_closed);
+  ctx_.counters.ws.end(reason);
+  if (tally_.on() &&
+      io::access_log_wanted(reason == end_reason::error || reason == end_reason::slow_consumer)) {
+    io::log_stream_end({"ws", topics_count,
+                        static_cast<double>(steady_now_ns() - tally_.started_ns) / 1e9,
+                        tally_.messages, tally_.bytes, to_string(reason),
+                        io::endpoint_text(conn_.peer()), who_->grants.subject});
+  }
 }
 
 }  // namespace sb::ws

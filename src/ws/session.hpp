@@ -12,33 +12,19 @@
 #include "auth/authority.hpp"
 #include "core/broker.hpp"
 #include "core/counters.hpp"
-#include "core/feed.hpp"
+#include "core/message_limits.hpp"
 #include "core/presence.hpp"
+#include "core/subscriber_queue.hpp"
+#include "core/subscriber_settings.hpp"
+#include "core/token_bucket.hpp"
 #include "core/topic_pattern.hpp"
 #include "core/topic_registry.hpp"
 #include "io/connection.hpp"
 #include "ws/frame.hpp"
 #include "ws/protocol.hpp"
+#include "ws/settings.hpp"
 
 namespace sb::ws {
-
-struct settings {
-  std::size_t max_message_bytes = 64 << 10;  // data of one published message
-  std::size_t max_frame_bytes = 160 << 10;   // one incoming message, JSON and all (1009 over it)
-  unsigned volatile_hz = 30;                 // volatile messages per sender per topic per second
-  double publish_rate = 100;  // stored publishes per second per connection (1008 over)
-  double publish_burst = 200;
-  double volatile_rate = 2000;  // volatile publishes per second before 1008 (flood guard)
-  std::chrono::milliseconds ping_interval{25000};
-  /// A frame, or a fragmented message, once started must end within this (1008 otherwise): any
-  /// byte keeps a connection alive, but not a message trickled forever.
-  std::chrono::milliseconds message_timeout{10000};
-  backlog_limits backlog;  // how far behind a subscriber may fall (slow consumers)
-  std::size_t high_water = 64 << 10;
-  std::size_t max_topics = 256;
-  std::size_t presence_snapshot_limit = 100;
-  const policy_table* policies = nullptr;
-};
 
 struct context {
   topic_registry& registry;
@@ -46,6 +32,8 @@ struct context {
   presence_registry& presence;
   loop_counters& counters;
   const settings& config;
+  const message_limits& messages;
+  const subscriber_settings& subscribers;
   message_encoder encode;  // for volatile messages, which bypass the broker's encoding
   /// The frame of the message this loop last delivered: a message reaches every subscriber on the
   /// loop in one turn, so each delivery after the first costs a pointer compare and a reference.
@@ -80,23 +68,13 @@ class session final : public io::connection_handler,
   void on_message(subscription& s, const message_ptr& m) override;
 
  private:
-  struct topic_state : subscription {
-    overflow_policy policy = overflow_policy::resume;
+  struct topic_state : queued_subscription {
     bool wants_messages = false;
     bool joined = false;
   };
   struct volatile_slot {
     std::chrono::steady_clock::time_point next_allowed{};
     std::optional<publish_item> pending;
-  };
-  class token_bucket {
-   public:
-    /// Takes one token; false when empty.
-    bool take(double rate, double burst, std::chrono::steady_clock::time_point now);
-
-   private:
-    double tokens_ = -1;  // -1: full on first use
-    std::chrono::steady_clock::time_point last_{};
   };
   /// What only a connection that publishes needs; most connections only listen, so it is
   /// allocated on the first publish.
@@ -137,6 +115,8 @@ class session final : public io::connection_handler,
   void send_volatile(publish_item item);
   void flush_volatile();
   void emit(topic_state& t, const message_ptr& m);
+  /// Acts on the delivery core's verdict: only the framing is this session's.
+  void act(topic_state& t, const message_ptr& m, const delivery_verdict& v);
   void pump();
   void reply(std::string frame);
   void fail_op(const boost::json::value& ref, std::string_view code, std::string_view message);
@@ -144,7 +124,6 @@ class session final : public io::connection_handler,
   /// The slow-consumer verdict was `close` (maybe inside a fan-out walk): drops the queued bytes
   /// that have not started going out, then sends 1008 and closes.
   void close_slow();
-  bool has_resume_topic() const;
   partial_input& input();
   /// After a parse: frees the input when nothing is pending, else (re)arms its deadline.
   void settle_input();
@@ -152,6 +131,12 @@ class session final : public io::connection_handler,
   void release();
 
   bool allowed(bool ok, const boost::json::value& ref, std::string_view what);
+  /// Why the session is ending (first wins); "the client closed" when nothing said otherwise.
+  void note_end(end_reason r) {
+    if (!end_) {
+      end_ = r;
+    }
+  }
 
   io::connection& conn_;
   context& ctx_;
@@ -160,16 +145,17 @@ class session final : public io::connection_handler,
   frame_parser parser_;
   std::vector<std::unique_ptr<topic_state>> topics_;  // few per connection: a vector beats a map
   std::unique_ptr<publisher_state> publisher_;
-  feed feed_;
+  subscriber_queue queue_;
+  stream_tally tally_;  // for the access log
+  std::optional<end_reason> end_;
   bool heard_since_ping_ = true;
   bool input_paused_ = false;  // the peer is not reading what it asked for: neither do we
   bool closing_ = false;
   bool released_ = false;
-  /// Expires with the session: an asynchronous broker may answer after it. Made on first use.
+  /// Expires with the session: an asynchronous broker may acknowledge a publish after it. Made
+  /// on first use.
   std::shared_ptr<bool> alive_;
   std::weak_ptr<bool> guard();
-  /// `t` is still one of this session's topics (an answer may arrive after an unsubscribe).
-  bool holds(const topic_state* t) const;
 };
 
 }  // namespace sb::ws

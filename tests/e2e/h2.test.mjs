@@ -41,7 +41,7 @@ test('100 EventSource streams on one h2 connection, each receiving its own event
   }, { prefix });
   await waitFor(() => page.evaluate(() => window.sources.every((s) => s.readyState === 1)), { what: '100 open EventSources', timeoutMs: 15000 });
   const m = await scrape(server.url);
-  assert.equal(metricSum(m.parsed, 'switchboard_sse_streams'), 100);
+  assert.equal(metricSum(m.parsed, 'switchboard_streams', { transport: 'sse' }), 100);
   assert.equal(metricSum(m.parsed, 'switchboard_h2_connections'), 1, 'one HTTP/2 connection carries all 100 streams');
   for (let round = 0; round < 3; round++) {
     await Promise.all(Array.from({ length: 100 }, (_, i) => publishOk(server.url, `${prefix}/${i}`, `t${i} r${round}`)));
@@ -54,7 +54,7 @@ test('100 EventSource streams on one h2 connection, each receiving its own event
   const proto = await page.evaluate(() => performance.getEntriesByType('navigation')[0].nextHopProtocol);
   assert.equal(proto, 'h2');
   await page.evaluate(() => window.sources.forEach((s) => s.close()));
-  await waitFor(async () => metricSum((await scrape(server.url)).parsed, 'switchboard_sse_streams') === 0, { what: 'streams released after close' });
+  await waitFor(async () => metricSum((await scrape(server.url)).parsed, 'switchboard_streams', { transport: 'sse' }) === 0, { what: 'streams released after close' });
 });
 
 test('resume and gap through EventSource over h2', async (t) => {

@@ -28,11 +28,11 @@ using world = testing::in_process_server;
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static world w([](http::limits& l) {
-    l.max_message_bytes = 4096;
-    l.max_request_bytes = 16384;
-    l.h2_max_concurrent_streams = 16;
-    l.h2_max_header_list_size = 4096;
+  static world w([](server::config& c) {
+    c.messages.max_message_bytes = 4096;
+    c.http.max_request_bytes = 16384;
+    c.http.h2_max_concurrent_streams = 16;
+    c.http.h2_max_header_list_size = 4096;
   });
   if (size == 0) {
     return 0;
@@ -47,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!conn) {
     return 0;
   }
-  auto session = std::make_unique<http::h2_session>(*conn, *w.services);
+  auto session = std::make_unique<http::h2_session>(*conn, *w.services, *w.handoff);
   auto* h2 = session.get();
   conn->start(std::move(session));
   h2->start({});

@@ -45,13 +45,13 @@ std::string expand_runs(std::string_view in) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static world w([](http::limits& l) {
+  static world w([](server::config& c) {
     // Small bounds, so that inputs of a few KiB reach every limit.
-    l.max_message_bytes = 1024;
-    l.max_request_bytes = 4096;
-    l.max_header_bytes = 2048;
-    l.h2_max_concurrent_streams = 16;
-    l.h2_max_header_list_size = 2048;
+    c.messages.max_message_bytes = 1024;
+    c.http.max_request_bytes = 4096;
+    c.http.max_header_bytes = 2048;
+    c.http.h2_max_concurrent_streams = 16;
+    c.http.h2_max_header_list_size = 2048;
   });
   if (size == 0) {
     return 0;
@@ -70,7 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!conn) {
     return 0;
   }
-  auto session = std::make_unique<http::session>(*conn, *w.services);
+  auto session = std::make_unique<http::session>(*conn, *w.services, *w.handoff);
   auto* h1 = session.get();
   conn->start(std::move(session));
   h1->start();

@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Feed in two pieces, as the network would.
   auto split = size / 2;
   std::string first = input.substr(0, split);
-  if (parser.parse(first, h) == 0) {
+  if (parser.parse(first, h) == sb::ws::close_code::none) {
     first += input.substr(split);
     parser.parse(first, h);
   }

@@ -229,7 +229,7 @@ test('a stalled stream does not delay the others; over the bound it is reset (re
   await waitFor(() => stalled.closed, { what: 'the stalled stream to be reset' });
   assert.equal(stalled.rstCode, 8);
   const m = await h2Request(pub, { path: '/metrics' });
-  assert.match(m.text, /^switchboard_slow_consumer_closes_total [1-9]/m);
+  assert.match(m.text, /^switchboard_slow_consumer_closes_total\{transport="sse"\} [1-9]/m);
   // The connection and its healthy stream go on.
   const r = await h2Request(pub, { method: 'POST', path: `/v1/topics/${fastTopic}`, body: 'after' });
   assert.equal(r.status, 201);

@@ -74,8 +74,8 @@ async function settled(url) {
       const m = await scrape(url);
       last = {
         connections: m.get('switchboard_connections'),
-        sse: m.get('switchboard_sse_streams'),
-        ws: m.get('switchboard_ws_sessions'),
+        sse: m.get('switchboard_streams', { transport: 'sse' }),
+        ws: m.get('switchboard_streams', { transport: 'ws' }),
       };
       return last.connections === 1 && last.sse === 0 && last.ws === 0;
     },

@@ -31,9 +31,14 @@ export function parseMetrics(text) {
   return { samples, types };
 }
 
-/** Sum of every sample of `name` (all label sets); undefined if the metric is absent. */
-export function metricSum(parsed, name) {
-  const s = parsed.samples.filter((x) => x.name === name);
+/**
+ * Sum of every sample of `name` whose labels include `labels` (all label sets when omitted);
+ * undefined if no sample matches.
+ */
+export function metricSum(parsed, name, labels = {}) {
+  const s = parsed.samples.filter(
+    (x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v),
+  );
   if (s.length === 0) return undefined;
   return s.reduce((a, x) => a + x.value, 0);
 }
@@ -42,5 +47,5 @@ export function metricSum(parsed, name) {
 export async function scrape(base) {
   const res = await request(`${base}/metrics`);
   const parsed = res.status === 200 ? parseMetrics(res.text) : { samples: [], types: {} };
-  return { ...res, parsed, get: (name) => metricSum(parsed, name) };
+  return { ...res, parsed, get: (name, labels) => metricSum(parsed, name, labels) };
 }

@@ -4,7 +4,7 @@
 
 namespace bench {
 
-std::optional<Target> make_target(std::string_view kind, std::string_view base) {
+std::optional<bench_target> make_target(std::string_view kind, std::string_view base) {
   std::string b(base);
   while (!b.empty() && b.back() == '/')
     b.pop_back();
@@ -12,20 +12,20 @@ std::optional<Target> make_target(std::string_view kind, std::string_view base) 
   if (!u || u->scheme != "http")
     return std::nullopt;
   std::string ws = "ws://" + u->host_header;
-  Target t;
+  bench_target t;
   t.name = std::string(kind);
   if (kind == "switchboard") {
     t.sse_url = b + "/v1/events?topic={topic}";
     t.pub_url = b + "/v1/topics/{topic}";
     t.ws_url = ws + "/v1/ws";
     t.ws_protocol = "switchboard.v1";
-    t.ws_style = WsStyle::switchboard_v1;
+    t.ws_style = ws_flavor::switchboard_v1;
   } else if (kind == "nchan") {
     // Paths of tools/bench/nchan/nginx.conf.in.
     t.sse_url = b + "/v1/events?topic={topic}";
     t.pub_url = b + "/v1/topics/{topic}";
     t.ws_url = ws + "/v1/pubsub?topic={topic}";
-    t.ws_style = WsStyle::raw;
+    t.ws_style = ws_flavor::raw;
   } else if (kind == "pushpin") {
     // Subscribers go through the proxy to an origin that answers with Grip-Hold: stream and
     // Grip-Channel: {topic} (tools/bench/pushpin/); publishes go to the control API.
@@ -40,7 +40,7 @@ std::optional<Target> make_target(std::string_view kind, std::string_view base) 
   return t;
 }
 
-void BodyTemplate::append(std::string& out, std::string_view data) const {
+void body_template::append(std::string& out, std::string_view data) const {
   out += head;
   if (!json) {
     out += data;
@@ -54,9 +54,9 @@ void BodyTemplate::append(std::string& out, std::string_view data) const {
   out += tail;
 }
 
-BodyTemplate split_body(const std::string& tmpl, std::string_view topic, bool json) {
+body_template split_body(const std::string& tmpl, std::string_view topic, bool json) {
   std::string s = replace_all(tmpl, "{topic}", topic);
-  BodyTemplate b;
+  body_template b;
   b.json = json;
   size_t at = s.find("{data}");
   if (at == std::string::npos) {

@@ -10,14 +10,14 @@
 
 namespace bench {
 
-enum class WsStyle {
+enum class ws_flavor {
   switchboard_v1,  // JSON ops: {"op":"subscribe"} acked, {"op":"publish","ref"} acked,
                    // deliveries {"op":"message",...,"data":"..."}
   raw,             // subscribed by URL; a text frame sent is a publish, a text frame received is
                    // one message's data (nchan's websocket subscriber and pubsub locations)
 };
 
-struct Target {
+struct bench_target {
   std::string name;
   std::string sse_url;  // GET, text/event-stream
   std::string pub_url;  // POST, body = pub_body
@@ -25,21 +25,21 @@ struct Target {
   std::string pub_content_type = "text/plain";
   std::string ws_url;  // empty: no WebSocket support in this adapter
   std::string ws_protocol;
-  WsStyle ws_style = WsStyle::raw;
+  ws_flavor ws_style = ws_flavor::raw;
 };
 
 // The adapter for a server kind ("switchboard", "nchan", "pushpin") at a base URL
 // "http://HOST:PORT" (for pushpin, the proxy port; its publish endpoint is HOST:5561).
-std::optional<Target> make_target(std::string_view kind, std::string_view base);
+std::optional<bench_target> make_target(std::string_view kind, std::string_view base);
 
 // Replaces "{data}" in a body template with data, escaping it for JSON when the template is JSON
 // (content type application/json). Splits once: head + data + tail.
-struct BodyTemplate {
+struct body_template {
   std::string head, tail;
   bool json = false;
   void append(std::string& out, std::string_view data) const;
   size_t size(size_t data_size) const { return head.size() + data_size + tail.size(); }
 };
-BodyTemplate split_body(const std::string& tmpl, std::string_view topic, bool json);
+body_template split_body(const std::string& tmpl, std::string_view topic, bool json);
 
 }  // namespace bench

@@ -10,13 +10,13 @@
 
 namespace bench {
 
-inline constexpr uint64_t kSec = UINT64_C(1000000000);
+inline constexpr uint64_t ns_per_sec = UINT64_C(1000000000);
 
 // CLOCK_MONOTONIC in ns: the clock of the publish timestamps in every payload (vDSO, ~20 ns).
 inline uint64_t now_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * kSec + static_cast<uint64_t>(ts.tv_nsec);
+  return static_cast<uint64_t>(ts.tv_sec) * ns_per_sec + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 inline uint64_t secs_to_ns(double s) {

@@ -25,19 +25,19 @@ std::string fmt(const char* f, ...) {
   return buf;
 }
 
-Engine::Engine(const Options& o, Listener& l)
+epoll_engine::epoll_engine(const run_options& o, engine_listener& l)
     : o_(o), l_(l), rng_(now_ns() ^ (static_cast<uint64_t>(getpid()) << 32)) {
   start_ = now_ns();
   read_now_ = start_;
 }
 
-Engine::~Engine() {
+epoll_engine::~epoll_engine() {
   close_all();
   if (ep_ >= 0)
     ::close(ep_);
 }
 
-bool Engine::init(long fds_needed) {
+bool epoll_engine::init(long fds_needed) {
   in_addr base{};
   if (inet_pton(AF_INET, o_.src_base.c_str(), &base) != 1) {
     note_error("bad --src-base: " + o_.src_base);
@@ -58,7 +58,7 @@ bool Engine::init(long fds_needed) {
   return true;
 }
 
-bool Engine::endpoint(const std::string& tmpl, Endpoint& ep) {
+bool epoll_engine::endpoint(const std::string& tmpl, server_endpoint& ep) {
   auto u = parse_url(tmpl, "x");
   if (!u) {
     note_error("bad URL template (expected http:// or ws://IPv4:PORT/path): " + tmpl);
@@ -76,9 +76,9 @@ bool Engine::endpoint(const std::string& tmpl, Endpoint& ep) {
   return true;
 }
 
-Conn& Engine::add(Kind k, const Endpoint& ep, std::string_view topic, uint32_t client,
-                  bool publisher) {
-  auto c = std::make_unique<Conn>(k, static_cast<uint32_t>(conns_.size()));
+client_conn& epoll_engine::add(conn_kind k, const server_endpoint& ep, std::string_view topic,
+                               uint32_t client, bool publisher) {
+  auto c = std::make_unique<client_conn>(k, static_cast<uint32_t>(conns_.size()));
   c->client = client;
   c->publisher = publisher;
   c->topic = std::string(topic);
@@ -89,13 +89,13 @@ Conn& Engine::add(Kind k, const Endpoint& ep, std::string_view topic, uint32_t c
   return *conns_.back();
 }
 
-void Engine::note_error(const std::string& msg) {
+void epoll_engine::note_error(const std::string& msg) {
   ++errors_;
   if (first_error_.empty())
     first_error_ = msg;
 }
 
-void Engine::log(const char* f, ...) {
+void epoll_engine::log(const char* f, ...) {
   if (o_.quiet)
     return;
   va_list ap;
@@ -106,13 +106,13 @@ void Engine::log(const char* f, ...) {
   va_end(ap);
 }
 
-void Engine::set_progress(std::function<void()> p, double every_s) {
+void epoll_engine::set_progress(std::function<void()> p, double every_s) {
   progress_ = std::move(p);
   progress_every_ = secs_to_ns(every_s);
   progress_at_ = progress_ ? now_ns() + progress_every_ : 0;
 }
 
-void Engine::set_mask(Conn& c, uint32_t mask) {
+void epoll_engine::set_mask(client_conn& c, uint32_t mask) {
   if (mask == c.mask || c.fd < 0)
     return;
   epoll_event ev{};
@@ -122,7 +122,7 @@ void Engine::set_mask(Conn& c, uint32_t mask) {
   c.mask = mask;
 }
 
-void Engine::open(Conn& c) {
+void epoll_engine::open(client_conn& c) {
   const sockaddr_in& dst = eps_[c.index]->addr;
   ++c.attempts;
   ++c.gen;
@@ -131,7 +131,7 @@ void Engine::open(Conn& c) {
   c.out_off = 0;
   c.in.clear();
   c.outstanding = 0;
-  c.phase = Phase::connecting;
+  c.phase = conn_phase::connecting;
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     note_error(std::string("socket: ") + std::strerror(errno));
@@ -165,7 +165,7 @@ void Engine::open(Conn& c) {
     fail_connect(c, errno);
 }
 
-void Engine::close_fd(Conn& c) {
+void epoll_engine::close_fd(client_conn& c) {
   if (c.fd >= 0) {
     epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
     ::close(c.fd);
@@ -174,40 +174,40 @@ void Engine::close_fd(Conn& c) {
   c.mask = 0;
 }
 
-void Engine::close_all() {
+void epoll_engine::close_all() {
   stopping_ = true;
   for (auto& c : conns_)
     close_fd(*c);
 }
 
-void Engine::fail_connect(Conn& c, int err) {
+void epoll_engine::fail_connect(client_conn& c, int err) {
   close_fd(c);
   if (c.attempts < 3 && (err == ECONNREFUSED || err == ETIMEDOUT || err == EADDRNOTAVAIL ||
                          err == ECONNRESET || err == EAGAIN)) {
-    c.phase = Phase::idle;
-    retry_.push_back({c.index, now_ns() + kSec / 10 * static_cast<uint64_t>(c.attempts)});
+    c.phase = conn_phase::idle;
+    retry_.push_back({c.index, now_ns() + ns_per_sec / 10 * static_cast<uint64_t>(c.attempts)});
     return;
   }
   note_error(std::string("connect: ") + std::strerror(err));
   mark_dead(c);
 }
 
-void Engine::became_ready(Conn& c) {
-  c.phase = Phase::ready;
+void epoll_engine::became_ready(client_conn& c) {
+  c.phase = conn_phase::ready;
   --in_flight_;
   if (c.publisher)
     ++pubs_ready_;
-  else if (c.kind != Kind::sse_h2)
+  else if (c.kind != conn_kind::sse_h2)
     ++subs_ready_;
   l_.on_ready(c);
 }
 
-void Engine::stream_ready(Conn&, Sub& s) {
+void epoll_engine::stream_ready(client_conn&, stream_sub& s) {
   s.ready = true;
   ++subs_ready_;
 }
 
-void Engine::stream_ended(Conn&, Sub& s, bool was_ready) {
+void epoll_engine::stream_ended(client_conn&, stream_sub& s, bool was_ready) {
   s.ready = false;
   if (was_ready) {
     --subs_ready_;
@@ -217,19 +217,19 @@ void Engine::stream_ended(Conn&, Sub& s, bool was_ready) {
   }
 }
 
-void Engine::mark_dead(Conn& c) {
-  Phase was = c.phase;
+void epoll_engine::mark_dead(client_conn& c) {
+  conn_phase was = c.phase;
   close_fd(c);
-  c.phase = Phase::dead;
-  if (was == Phase::dead)
+  c.phase = conn_phase::dead;
+  if (was == conn_phase::dead)
     return;
-  if (c.kind == Kind::sse_h2) {
+  if (c.kind == conn_kind::sse_h2) {
     sse_h2_client::on_dead(*this, c);
-    if (was != Phase::ready)
+    if (was != conn_phase::ready)
       --in_flight_;
     return;
   }
-  if (was == Phase::ready) {
+  if (was == conn_phase::ready) {
     if (c.publisher) {
       --pubs_ready_;
     } else {
@@ -243,9 +243,9 @@ void Engine::mark_dead(Conn& c) {
   }
 }
 
-void Engine::reconnect(Conn& c) {
+void epoll_engine::reconnect(client_conn& c) {
   close_fd(c);
-  if (c.phase == Phase::ready && c.publisher) {
+  if (c.phase == conn_phase::ready && c.publisher) {
     --pubs_ready_;
     ++in_flight_;
     c.attempts = 0;
@@ -255,7 +255,7 @@ void Engine::reconnect(Conn& c) {
   }
 }
 
-void Engine::flush(Conn& c) {
+void epoll_engine::flush(client_conn& c) {
   while (c.out_off < c.out.size()) {
     ssize_t w = ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
     if (w > 0) {
@@ -277,24 +277,24 @@ void Engine::flush(Conn& c) {
   set_mask(c, EPOLLIN);
 }
 
-void Engine::on_connected(Conn& c) {
+void epoll_engine::on_connected(client_conn& c) {
   switch (c.kind) {
-    case Kind::sse:
+    case conn_kind::sse:
       sse_client::on_connected(*this, c);
       break;
-    case Kind::ws:
+    case conn_kind::ws:
       ws_client::on_connected(*this, c);
       break;
-    case Kind::http_pub:
+    case conn_kind::http_pub:
       http_publisher::on_connected(*this, c);
       break;
-    case Kind::sse_h2:
+    case conn_kind::sse_h2:
       sse_h2_client::on_connected(*this, c);
       break;
   }
 }
 
-void Engine::on_readable(Conn& c) {
+void epoll_engine::on_readable(client_conn& c) {
   ssize_t n = ::recv(c.fd, rbuf_.data(), rbuf_.size(), 0);
   read_now_ = now_ns();  // the receive time of everything in this read
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -311,29 +311,29 @@ void Engine::on_readable(Conn& c) {
   }
   auto len = static_cast<size_t>(n);
   switch (c.kind) {
-    case Kind::sse:
+    case conn_kind::sse:
       sse_client::on_bytes(*this, c, rbuf_.data(), len);
       break;
-    case Kind::ws:
+    case conn_kind::ws:
       ws_client::on_bytes(*this, c, rbuf_.data(), len);
       break;
-    case Kind::http_pub:
+    case conn_kind::http_pub:
       http_publisher::on_bytes(*this, c, rbuf_.data(), len);
       break;
-    case Kind::sse_h2:
+    case conn_kind::sse_h2:
       sse_h2_client::on_bytes(*this, c, rbuf_.data(), len);
       break;
   }
 }
 
-void Engine::on_event(uint64_t k, uint32_t events) {
+void epoll_engine::on_event(uint64_t k, uint32_t events) {
   auto index = static_cast<uint32_t>(k & 0xffffffffu);
   if (index >= conns_.size())
     return;
-  Conn& c = *conns_[index];
+  client_conn& c = *conns_[index];
   if (c.gen != static_cast<uint32_t>(k >> 32) || c.fd < 0)
     return;  // a stale event for a closed or reopened socket
-  if (c.phase == Phase::connecting) {
+  if (c.phase == conn_phase::connecting) {
     int err = 0;
     socklen_t len = sizeof err;
     getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
@@ -352,12 +352,12 @@ void Engine::on_event(uint64_t k, uint32_t events) {
     on_readable(c);
 }
 
-void Engine::start_connects() {
+void epoll_engine::start_connects() {
   if (!retry_.empty()) {
     uint64_t now = now_ns();
-    std::vector<Retry> pending;
+    std::vector<pending_retry> pending;
     pending.swap(retry_);  // open() may queue new retries
-    for (const Retry& r : pending) {
+    for (const pending_retry& r : pending) {
       if (r.at <= now)
         open(*conns_[r.index]);
       else
@@ -365,16 +365,16 @@ void Engine::start_connects() {
     }
   }
   while (next_open_ < conns_.size() && in_flight_ < o_.connect_concurrency) {
-    Conn& c = *conns_[next_open_++];
-    if (c.phase != Phase::idle)
+    client_conn& c = *conns_[next_open_++];
+    if (c.phase != conn_phase::idle)
       continue;
     ++in_flight_;
     open(c);
   }
 }
 
-bool Engine::loop_until(uint64_t deadline, const std::function<bool()>& done,
-                        const std::function<uint64_t()>& tick) {
+bool epoll_engine::loop_until(uint64_t deadline, const std::function<bool()>& done,
+                              const std::function<uint64_t()>& tick) {
   epoll_event evs[1024];
   while (!done()) {
     start_connects();
@@ -382,7 +382,7 @@ bool Engine::loop_until(uint64_t deadline, const std::function<bool()>& done,
     uint64_t now = now_ns();
     if (now >= deadline)
       break;
-    uint64_t wake = std::min({deadline, now + 50 * kSec / 1000, wake_tick});
+    uint64_t wake = std::min({deadline, now + 50 * ns_per_sec / 1000, wake_tick});
     if (progress_at_ && now >= progress_at_) {
       progress_();
       progress_at_ = now + progress_every_;
@@ -390,7 +390,7 @@ bool Engine::loop_until(uint64_t deadline, const std::function<bool()>& done,
     if (progress_at_)
       wake = std::min(wake, progress_at_);
     uint64_t wait = wake > now ? wake - now : 0;
-    timespec ts{static_cast<time_t>(wait / kSec), static_cast<long>(wait % kSec)};
+    timespec ts{static_cast<time_t>(wait / ns_per_sec), static_cast<long>(wait % ns_per_sec)};
     int n = epoll_pwait2(ep_, evs, 1024, &ts, nullptr);
     if (n < 0) {
       if (errno == EINTR)
@@ -405,11 +405,11 @@ bool Engine::loop_until(uint64_t deadline, const std::function<bool()>& done,
   return done();
 }
 
-void Engine::settle(double seconds) {
+void epoll_engine::settle(double seconds) {
   loop_until(now_ns() + secs_to_ns(seconds), [] { return false; });
 }
 
-long Engine::open_all(uint64_t deadline, const char* what) {
+long epoll_engine::open_all(uint64_t deadline, const char* what) {
   log("opening %zu %s", conns_.size() - next_open_, what);
   auto saved = progress_;
   set_progress(

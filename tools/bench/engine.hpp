@@ -2,8 +2,9 @@
 // connections. It opens connections (spread over source addresses 127.0.0.2, 127.0.0.3, ... with
 // IP_BIND_ADDRESS_NO_PORT so ephemeral ports never run out), writes what a transport queued, reads
 // into one shared buffer and hands the bytes to the connection's transport (sse_client,
-// sse_h2_client, ws_client, http_publisher), which reports to the workload through Listener. It
-// knows no protocol; it counts subscribers, which are connections, or HTTP/2 streams (Sub).
+// sse_h2_client, ws_client, http_publisher), which reports to the workload through engine_listener.
+// It knows no protocol; it counts subscribers, which are connections, or HTTP/2 streams
+// (stream_sub).
 #pragma once
 
 #include <netinet/in.h>
@@ -24,12 +25,13 @@
 
 namespace bench {
 
-// sse_h2 is one TCP connection carrying Conn::subs.size() subscribers, one HTTP/2 stream each.
-enum class Kind : uint8_t { sse, ws, http_pub, sse_h2 };
-enum class Phase : uint8_t { idle, connecting, handshake, subscribing, ready, dead };
+// sse_h2 is one TCP connection carrying client_conn::subs.size() subscribers, one HTTP/2 stream
+// each.
+enum class conn_kind : uint8_t { sse, ws, http_pub, sse_h2 };
+enum class conn_phase : uint8_t { idle, connecting, handshake, subscribing, ready, dead };
 
 // One subscriber multiplexed on a connection (an HTTP/2 stream): what the workload counts for it.
-struct Sub {
+struct stream_sub {
   uint32_t client = 0;
   bool ready = false;
   uint64_t received = 0;
@@ -39,10 +41,10 @@ struct Sub {
 // One client connection. `client` and `topic` are the workload's; the rest is the engine's and
 // the transport's state. An sse or ws connection is one subscriber (or a publisher); an sse_h2
 // connection is none itself and carries `subs`.
-struct Conn {
-  Conn(Kind k, uint32_t i) : kind(k), index(i) {}
-  Kind kind;
-  Phase phase = Phase::idle;
+struct client_conn {
+  client_conn(conn_kind k, uint32_t i) : kind(k), index(i) {}
+  conn_kind kind;
+  conn_phase phase = conn_phase::idle;
   bool publisher = false;   // counted among publishers, not subscribers
   bool track_acks = false;  // ws: publishes carry a ref and are answered
   uint32_t index;
@@ -62,53 +64,54 @@ struct Conn {
   uint64_t phase_ns = 0;
   size_t out_off = 0;
   std::string out;
-  std::string in;                          // bytes not yet parsed (partial head or frame)
-  std::string key;                         // Sec-WebSocket-Key during the handshake
-  std::unique_ptr<ResponseReader> reader;  // sse, http_pub
-  std::unique_ptr<SseParser> sse;
-  std::unique_ptr<FrameParser> frames;
-  std::vector<uint8_t> seen;                        // --verify: message numbers received
-  std::vector<Sub> subs;                            // sse_h2: one per stream, in stream order
-  std::unique_ptr<H2SseSession::Events> h2_events;  // sse_h2: outlives h2
-  std::unique_ptr<H2SseSession> h2;
+  std::string in;                           // bytes not yet parsed (partial head or frame)
+  std::string key;                          // Sec-WebSocket-Key during the handshake
+  std::unique_ptr<response_reader> reader;  // sse, http_pub
+  std::unique_ptr<sse_stream_parser> sse;
+  std::unique_ptr<ws_frame_parser> frames;
+  std::vector<uint8_t> seen;                              // --verify: message numbers received
+  std::vector<stream_sub> subs;                           // sse_h2: one per stream, in stream order
+  std::unique_ptr<h2_sse_session::event_sink> h2_events;  // sse_h2: outlives h2
+  std::unique_ptr<h2_sse_session> h2;
 };
 
 // What a workload hears from the transports.
-class Listener {
+class engine_listener {
  public:
-  virtual ~Listener() = default;
+  virtual ~engine_listener() = default;
   // The connection can be used: SSE 200 head, WebSocket subscribed (or open, for publishers and
   // raw-style targets), HTTP publisher connected.
-  virtual void on_ready(Conn& c) = 0;
-  // One delivered message's data, at Engine::read_now().
-  virtual void on_data(Conn& c, std::string_view data) = 0;
+  virtual void on_ready(client_conn& c) = 0;
+  // One delivered message's data, at epoll_engine::read_now().
+  virtual void on_data(client_conn& c, std::string_view data) = 0;
   // The same for one subscriber stream `s` of a multiplexed connection c.
-  virtual void on_stream_data(Conn& c, Sub& s, std::string_view data) = 0;
+  virtual void on_stream_data(client_conn& c, stream_sub& s, std::string_view data) = 0;
   // A publish was answered (HTTP 2xx / WebSocket ack: ok) or refused.
-  virtual void on_answer(Conn& c, bool ok) = 0;
+  virtual void on_answer(client_conn& c, bool ok) = 0;
 };
 
 // A server address and the parts of its URL template every request needs.
-struct Endpoint {
+struct server_endpoint {
   sockaddr_in addr{};
   std::string host_header;
   std::string tmpl;  // the URL template, to derive each connection's target
 };
 
-class Engine {
+class epoll_engine {
  public:
-  Engine(const Options& o, Listener& l);
-  ~Engine();
-  Engine(const Engine&) = delete;
-  Engine& operator=(const Engine&) = delete;
+  epoll_engine(const run_options& o, engine_listener& l);
+  ~epoll_engine();
+  epoll_engine(const epoll_engine&) = delete;
+  epoll_engine& operator=(const epoll_engine&) = delete;
 
   // Raises the fd limit and creates the epoll instance; false (and error()) when it cannot.
   bool init(long fds_needed);
   // Resolves a URL template ("http://..." or "ws://...") into an endpoint.
-  bool endpoint(const std::string& tmpl, Endpoint& ep);
+  bool endpoint(const std::string& tmpl, server_endpoint& ep);
 
   // A new connection to ep for `topic`; opened when the connect queue reaches it.
-  Conn& add(Kind k, const Endpoint& ep, std::string_view topic, uint32_t client, bool publisher);
+  client_conn& add(conn_kind k, const server_endpoint& ep, std::string_view topic, uint32_t client,
+                   bool publisher);
   // Opens every added connection, at most --connect-concurrency in flight, until all are ready or
   // failed or the deadline; returns the number of subscribers ready.
   long open_all(uint64_t deadline, const char* what);
@@ -120,11 +123,11 @@ class Engine {
   void settle(double seconds);
 
   // Writes what is queued in c.out; waits for EPOLLOUT when the socket is full.
-  void flush(Conn& c);
+  void flush(client_conn& c);
   // The connection is finished for good (counts it as failed or closed).
-  void mark_dead(Conn& c);
+  void mark_dead(client_conn& c);
   // A ready publisher whose server closes after each answer (Connection: close) connects again.
-  void reconnect(Conn& c);
+  void reconnect(client_conn& c);
   void close_all();
 
   void note_error(const std::string& msg);
@@ -134,10 +137,10 @@ class Engine {
   uint64_t read_now() const { return read_now_; }
   bool stopping() const { return stopping_; }
   void set_stopping() { stopping_ = true; }
-  const Options& options() const { return o_; }
-  Listener& listener() { return l_; }
-  Rng& rng() { return rng_; }
-  std::vector<std::unique_ptr<Conn>>& conns() { return conns_; }
+  const run_options& options() const { return o_; }
+  engine_listener& listener() { return l_; }
+  xorshift_rng& rng() { return rng_; }
+  std::vector<std::unique_ptr<client_conn>>& conns() { return conns_; }
 
   long subs_ready() const { return subs_ready_; }
   long subs_failed() const { return subs_failed_; }
@@ -150,37 +153,39 @@ class Engine {
 
   // Called by transports when a connection becomes ready (once per open). For sse_h2, once every
   // stream has answered; each stream counts itself with stream_ready / stream_ended.
-  void became_ready(Conn& c);
+  void became_ready(client_conn& c);
   // sse_h2: stream s of c answered 200 text/event-stream (one more subscriber ready).
-  void stream_ready(Conn& c, Sub& s);
+  void stream_ready(client_conn& c, stream_sub& s);
   // sse_h2: stream s of c is over: a ready one counts as closed, any other as failed.
-  void stream_ended(Conn& c, Sub& s, bool was_ready);
+  void stream_ended(client_conn& c, stream_sub& s, bool was_ready);
 
  private:
-  void open(Conn& c);
-  void close_fd(Conn& c);
-  void fail_connect(Conn& c, int err);
-  void set_mask(Conn& c, uint32_t mask);
+  void open(client_conn& c);
+  void close_fd(client_conn& c);
+  void fail_connect(client_conn& c, int err);
+  void set_mask(client_conn& c, uint32_t mask);
   void on_event(uint64_t key, uint32_t events);
-  void on_connected(Conn& c);
-  void on_readable(Conn& c);
+  void on_connected(client_conn& c);
+  void on_readable(client_conn& c);
   void start_connects();
-  uint64_t key(const Conn& c) const { return (static_cast<uint64_t>(c.gen) << 32) | c.index; }
+  uint64_t key(const client_conn& c) const {
+    return (static_cast<uint64_t>(c.gen) << 32) | c.index;
+  }
 
-  const Options& o_;
-  Listener& l_;
-  Rng rng_;
+  const run_options& o_;
+  engine_listener& l_;
+  xorshift_rng rng_;
   int ep_ = -1;
   uint32_t src_base_ = 0;
   uint64_t src_assigned_ = 0;
   std::vector<char> rbuf_;
-  std::vector<std::unique_ptr<Conn>> conns_;
-  std::vector<const Endpoint*> eps_;  // per connection
-  struct Retry {
+  std::vector<std::unique_ptr<client_conn>> conns_;
+  std::vector<const server_endpoint*> eps_;  // per connection
+  struct pending_retry {
     uint32_t index;
     uint64_t at;
   };
-  std::vector<Retry> retry_;
+  std::vector<pending_retry> retry_;
   size_t next_open_ = 0;
   long in_flight_ = 0;
   long subs_ready_ = 0, subs_failed_ = 0, subs_closed_ = 0;

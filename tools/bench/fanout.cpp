@@ -13,9 +13,9 @@ namespace bench {
 
 namespace {
 
-class Fanout : public Workload {
+class fanout_workload : public workload_base {
  public:
-  using Workload::Workload;
+  using workload_base::workload_base;
 
   int run() override {
     bool ws_sub = o_.transport == "ws";
@@ -28,21 +28,22 @@ class Fanout : public Workload {
       return 2;
     }
     add_subscribers(sub_ep_, 0, o_.n);
-    const char* what = sub_kind() == Kind::sse_h2 ? "subscriber connections" : "subscribers";
+    const char* what = sub_kind() == conn_kind::sse_h2 ? "subscriber connections" : "subscribers";
     if (e_.open_all(now_ns() + secs_to_ns(o_.connect_timeout), what) == 0) {
       std::printf("%s: no subscriber could connect: %s\n", title().c_str(),
                   e_.first_error().c_str());
       return 1;
     }
-    acked_ = ws_pub && o_.target.ws_style == WsStyle::switchboard_v1;
+    acked_ = ws_pub && o_.target.ws_style == ws_flavor::switchboard_v1;
     for (long i = 0; i < pubs; ++i) {
-      Conn& c = e_.add(ws_pub ? Kind::ws : Kind::http_pub, pub_ep_, o_.topic, 0, true);
+      client_conn& c =
+          e_.add(ws_pub ? conn_kind::ws : conn_kind::http_pub, pub_ep_, o_.topic, 0, true);
       c.track_acks = acked_;
       pub_conns_.push_back(&c);
     }
     if (!ws_pub)
       acked_ = true;
-    e_.open_all(now_ns() + 10 * kSec, "publishers");
+    e_.open_all(now_ns() + 10 * ns_per_sec, "publishers");
     if (e_.pubs_ready() == 0) {
       std::printf("%s: no publisher connection: %s\n", title().c_str(), e_.first_error().c_str());
       return 1;
@@ -64,7 +65,7 @@ class Fanout : public Workload {
         },
         2);
     e_.loop_until(
-        deadline_ + 30 * kSec, [&] { return !publishing_ && outstanding() == 0; },
+        deadline_ + 30 * ns_per_sec, [&] { return !publishing_ && outstanding() == 0; },
         [&] { return pump(); });
     publishing_ = false;
     if (uint64_t left = outstanding())
@@ -89,7 +90,7 @@ class Fanout : public Workload {
       std::printf("  publish errors %" PRIu64 ", subscribers failed %ld, closed %ld\n", pub_err_,
                   e_.subs_failed(), e_.subs_closed());
     print_errors();
-    Result r;
+    run_result r;
     add_header(r);
     r.str("publisher", o_.pub);
     r.str("rate", o_.max_rate ? "max" : fmt("%g", o_.rate));
@@ -103,16 +104,16 @@ class Fanout : public Workload {
  private:
   uint64_t outstanding() const {
     uint64_t s = 0;
-    for (const Conn* c : pub_conns_)
-      if (c->phase == Phase::ready)
+    for (const client_conn* c : pub_conns_)
+      if (c->phase == conn_phase::ready)
         s += c->outstanding;
     return s;
   }
 
-  Conn* pick() {
-    Conn* best = nullptr;
-    for (Conn* c : pub_conns_) {
-      if (c->phase != Phase::ready || c->outstanding >= static_cast<uint64_t>(o_.pipeline))
+  client_conn* pick() {
+    client_conn* best = nullptr;
+    for (client_conn* c : pub_conns_) {
+      if (c->phase != conn_phase::ready || c->outstanding >= static_cast<uint64_t>(o_.pipeline))
         continue;
       if (!best || c->outstanding < best->outstanding)
         best = c;
@@ -126,22 +127,23 @@ class Fanout : public Workload {
       return UINT64_MAX;
     uint64_t now = now_ns();
     // A rate run sends every planned message, with up to a second's grace when the loop is late.
-    uint64_t stop_at = o_.max_rate ? deadline_ : deadline_ + kSec;
-    bool any_publisher = std::any_of(pub_conns_.begin(), pub_conns_.end(),
-                                     [](const Conn* c) { return c->phase != Phase::dead; });
+    uint64_t stop_at = o_.max_rate ? deadline_ : deadline_ + ns_per_sec;
+    bool any_publisher =
+        std::any_of(pub_conns_.begin(), pub_conns_.end(),
+                    [](const client_conn* c) { return c->phase != conn_phase::dead; });
     if (now >= stop_at || pub_sent_ >= planned_ || !any_publisher) {
       publishing_ = false;
       return UINT64_MAX;
     }
     touched_.clear();
     auto send_one = [&] {
-      Conn* c = pick();
+      client_conn* c = pick();
       if (!c)
         return false;
       if (c->out.size() == c->out_off)
         touched_.push_back(c);
       make_payload(data_, now, pub_sent_, static_cast<size_t>(o_.size));
-      if (c->kind == Kind::http_pub)
+      if (c->kind == conn_kind::http_pub)
         http_publisher::publish(e_, *c, data_);
       else
         ws_client::publish(e_, *c, data_);
@@ -162,17 +164,17 @@ class Fanout : public Workload {
         if (!send_one())
           break;
     }
-    for (Conn* c : touched_)
-      if (c->phase == Phase::ready)
+    for (client_conn* c : touched_)
+      if (c->phase == conn_phase::ready)
         e_.flush(*c);
     if (o_.max_rate)
-      return now + kSec / 1000;
+      return now + ns_per_sec / 1000;
     return t0_ + static_cast<uint64_t>(static_cast<double>(pub_sent_) * 1e9 / o_.rate);
   }
 
-  Endpoint sub_ep_, pub_ep_;
-  std::vector<Conn*> pub_conns_;
-  std::vector<Conn*> touched_;
+  server_endpoint sub_ep_, pub_ep_;
+  std::vector<client_conn*> pub_conns_;
+  std::vector<client_conn*> touched_;
   std::string data_;
   bool acked_ = true;
   bool publishing_ = false;
@@ -181,8 +183,8 @@ class Fanout : public Workload {
 
 }  // namespace
 
-int run_fanout(const Options& o) {
-  return Fanout(o).run();
+int run_fanout(const run_options& o) {
+  return fanout_workload(o).run();
 }
 
 }  // namespace bench

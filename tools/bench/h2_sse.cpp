@@ -6,14 +6,14 @@
 
 namespace bench {
 
-struct H2SseCallbacks {
-  static H2SseSession& self(void* user) { return *static_cast<H2SseSession*>(user); }
+struct h2_sse_callbacks {
+  static h2_sse_session& self(void* user) { return *static_cast<h2_sse_session*>(user); }
 
   static int on_header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
                        size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_RESPONSE)
       return 0;
-    H2SseSession::Stream* s = self(user).stream_of(frame->hd.stream_id);
+    h2_sse_session::h2_stream* s = self(user).stream_of(frame->hd.stream_id);
     if (!s)
       return 0;
     std::string_view n(reinterpret_cast<const char*>(name), namelen);
@@ -29,10 +29,10 @@ struct H2SseCallbacks {
   }
 
   static int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
-    H2SseSession& h = self(user);
+    h2_sse_session& h = self(user);
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_RESPONSE)
       return 0;
-    H2SseSession::Stream* s = h.stream_of(frame->hd.stream_id);
+    h2_sse_session::h2_stream* s = h.stream_of(frame->hd.stream_id);
     if (!s || s->ended || s->ready)
       return 0;
     auto slot = static_cast<uint32_t>(s - h.streams_.data());
@@ -49,19 +49,19 @@ struct H2SseCallbacks {
 
   static int on_data_chunk(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data,
                            size_t len, void* user) {
-    H2SseSession& h = self(user);
-    H2SseSession::Stream* s = h.stream_of(stream_id);
+    h2_sse_session& h = self(user);
+    h2_sse_session::h2_stream* s = h.stream_of(stream_id);
     if (!s || !s->ready || s->ended)
       return 0;
     auto slot = static_cast<uint32_t>(s - h.streams_.data());
     s->sse.feed(std::string_view(reinterpret_cast<const char*>(data), len),
-                [&](const SseEvent& ev) { h.ev_.on_event(slot, ev.data); });
+                [&](const sse_event& ev) { h.ev_.on_event(slot, ev.data); });
     return 0;
   }
 
   static int on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t code, void* user) {
-    H2SseSession& h = self(user);
-    H2SseSession::Stream* s = h.stream_of(stream_id);
+    h2_sse_session& h = self(user);
+    h2_sse_session::h2_stream* s = h.stream_of(stream_id);
     if (!s || s->ended)
       return 0;
     auto slot = static_cast<uint32_t>(s - h.streams_.data());
@@ -72,21 +72,21 @@ struct H2SseCallbacks {
   }
 };
 
-H2SseSession::H2SseSession(Events& ev, Config cfg) : ev_(ev), cfg_(cfg) {}
+h2_sse_session::h2_sse_session(event_sink& ev, config cfg) : ev_(ev), cfg_(cfg) {}
 
-H2SseSession::~H2SseSession() {
+h2_sse_session::~h2_sse_session() {
   if (s_)
     nghttp2_session_del(s_);
 }
 
-H2SseSession::Stream* H2SseSession::stream_of(int32_t id) {
+h2_sse_session::h2_stream* h2_sse_session::stream_of(int32_t id) {
   if (!s_)
     return nullptr;
-  return static_cast<Stream*>(nghttp2_session_get_stream_user_data(s_, id));
+  return static_cast<h2_stream*>(nghttp2_session_get_stream_user_data(s_, id));
 }
 
-void H2SseSession::end(uint32_t slot, const std::string& why) {
-  Stream& s = streams_[slot];
+void h2_sse_session::end(uint32_t slot, const std::string& why) {
+  h2_stream& s = streams_[slot];
   if (s.ended)
     return;
   s.ended = true;
@@ -94,16 +94,16 @@ void H2SseSession::end(uint32_t slot, const std::string& why) {
   ev_.on_ended(slot, s.ready, why);
 }
 
-bool H2SseSession::start(std::string_view authority, const std::vector<std::string>& paths) {
+bool h2_sse_session::start(std::string_view authority, const std::vector<std::string>& paths) {
   nghttp2_session_callbacks* cb = nullptr;
   if (nghttp2_session_callbacks_new(&cb) != 0) {
     error_ = "nghttp2_session_callbacks_new failed";
     return false;
   }
-  nghttp2_session_callbacks_set_on_header_callback(cb, &H2SseCallbacks::on_header);
-  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &H2SseCallbacks::on_frame_recv);
-  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &H2SseCallbacks::on_data_chunk);
-  nghttp2_session_callbacks_set_on_stream_close_callback(cb, &H2SseCallbacks::on_stream_close);
+  nghttp2_session_callbacks_set_on_header_callback(cb, &h2_sse_callbacks::on_header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &h2_sse_callbacks::on_frame_recv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &h2_sse_callbacks::on_data_chunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cb, &h2_sse_callbacks::on_stream_close);
   int rv = nghttp2_session_client_new(&s_, cb, this);
   nghttp2_session_callbacks_del(cb);
   if (rv != 0) {
@@ -121,7 +121,7 @@ bool H2SseSession::start(std::string_view authority, const std::vector<std::stri
     error_ = std::string("nghttp2 settings: ") + nghttp2_strerror(rv);
     return false;
   }
-  streams_ = std::vector<Stream>(paths.size());  // never resized again: nghttp2 holds pointers
+  streams_ = std::vector<h2_stream>(paths.size());  // never resized again: nghttp2 holds pointers
   open_ = streams_.size();
   auto nv = [](std::string_view n, std::string_view v) {
     return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(n.data())),
@@ -149,7 +149,7 @@ bool H2SseSession::start(std::string_view authority, const std::vector<std::stri
   return true;
 }
 
-bool H2SseSession::feed(const char* p, size_t n) {
+bool h2_sse_session::feed(const char* p, size_t n) {
   ssize_t rv = nghttp2_session_mem_recv(s_, reinterpret_cast<const uint8_t*>(p), n);
   if (rv < 0) {
     error_ = std::string("HTTP/2: ") + nghttp2_strerror(static_cast<int>(rv));
@@ -158,7 +158,7 @@ bool H2SseSession::feed(const char* p, size_t n) {
   return true;
 }
 
-bool H2SseSession::take_output(std::string& out) {
+bool h2_sse_session::take_output(std::string& out) {
   for (;;) {
     const uint8_t* data = nullptr;
     ssize_t n = nghttp2_session_mem_send(s_, &data);
@@ -172,11 +172,11 @@ bool H2SseSession::take_output(std::string& out) {
   }
 }
 
-bool H2SseSession::finished() const {
+bool h2_sse_session::finished() const {
   return !s_ || (!nghttp2_session_want_read(s_) && !nghttp2_session_want_write(s_));
 }
 
-void H2SseSession::close_all(const std::string& why) {
+void h2_sse_session::close_all(const std::string& why) {
   for (uint32_t i = 0; i < streams_.size(); ++i)
     end(i, why);
 }

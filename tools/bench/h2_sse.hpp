@@ -1,7 +1,8 @@
 // Sans-I/O client for SSE over HTTP/2 (cleartext h2c with prior knowledge): one nghttp2 client
 // session carrying many concurrent GET text/event-stream streams. It takes the bytes read from the
 // connection (feed) and hands back what to write (take_output); each stream's DATA goes through
-// its own SseParser, and every stream's fate is reported to the Events it was built with.
+// its own sse_stream_parser, and every stream's fate is reported to the event_sink it was built
+// with.
 //
 // Windows: each stream is offered Config::stream_window (1 MiB, as SETTINGS_INITIAL_WINDOW_SIZE),
 // the connection Config::connection_window (1 GiB); nghttp2 gives the credit back as DATA is
@@ -21,14 +22,14 @@ struct nghttp2_session;
 
 namespace bench {
 
-class H2SseSession {
+class h2_sse_session {
  public:
   // What the session reports, during feed(); `slot` is the stream's index in the paths given to
   // start(). Each slot gets on_ready at most once and on_ended exactly once unless the session is
   // destroyed first.
-  class Events {
+  class event_sink {
    public:
-    virtual ~Events() = default;
+    virtual ~event_sink() = default;
     // :status 200 with a text/event-stream Content-Type: the subscriber is ready.
     virtual void on_ready(uint32_t slot) = 0;
     // One dispatched event's data (valid during the call only).
@@ -38,15 +39,15 @@ class H2SseSession {
     virtual void on_ended(uint32_t slot, bool was_ready, const std::string& why) = 0;
   };
 
-  struct Config {
+  struct config {
     uint32_t stream_window = 1u << 20;      // SETTINGS_INITIAL_WINDOW_SIZE
     int32_t connection_window = (1 << 30);  // the connection's receive window
   };
 
-  H2SseSession(Events& ev, Config cfg);
-  ~H2SseSession();
-  H2SseSession(const H2SseSession&) = delete;
-  H2SseSession& operator=(const H2SseSession&) = delete;
+  h2_sse_session(event_sink& ev, config cfg);
+  ~h2_sse_session();
+  h2_sse_session(const h2_sse_session&) = delete;
+  h2_sse_session& operator=(const h2_sse_session&) = delete;
 
   // Queues the connection preface, SETTINGS, the window update and one GET per path (authority is
   // the :authority). False (and error()) when nghttp2 refuses.
@@ -66,22 +67,22 @@ class H2SseSession {
   const std::string& error() const { return error_; }
 
  private:
-  struct Stream {
+  struct h2_stream {
     int32_t id = -1;
     int status = 0;
     std::string content_type;
     bool ready = false;
     bool ended = false;
-    SseParser sse;
+    sse_stream_parser sse;
   };
-  friend struct H2SseCallbacks;
-  Stream* stream_of(int32_t id);
+  friend struct h2_sse_callbacks;
+  h2_stream* stream_of(int32_t id);
   void end(uint32_t slot, const std::string& why);
 
-  Events& ev_;
-  Config cfg_;
+  event_sink& ev_;
+  config cfg_;
   nghttp2_session* s_ = nullptr;
-  std::vector<Stream> streams_;
+  std::vector<h2_stream> streams_;
   size_t open_ = 0;
   std::string error_;
 };

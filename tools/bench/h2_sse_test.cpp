@@ -11,15 +11,15 @@
 namespace bench {
 namespace {
 
-struct Recorder : H2SseSession::Events {
+struct recorder : h2_sse_session::event_sink {
   std::vector<uint32_t> ready;
   std::vector<std::pair<uint32_t, std::string>> events;
-  struct Ended {
+  struct end_record {
     uint32_t slot;
     bool was_ready;
     std::string why;
   };
-  std::vector<Ended> ended;
+  std::vector<end_record> ended;
   void on_ready(uint32_t slot) override { ready.push_back(slot); }
   void on_event(uint32_t slot, std::string_view data) override {
     events.emplace_back(slot, std::string(data));
@@ -30,15 +30,15 @@ struct Recorder : H2SseSession::Events {
 };
 
 // A minimal h2 server: records requests, answers with a deferred body fed by send().
-class Server {
+class fake_server {
  public:
-  Server() {
+  fake_server() {
     nghttp2_session_callbacks* cb = nullptr;
     nghttp2_session_callbacks_new(&cb);
     nghttp2_session_callbacks_set_on_header_callback(
         cb, [](nghttp2_session*, const nghttp2_frame* f, const uint8_t* n, size_t nl,
                const uint8_t* v, size_t vl, uint8_t, void* u) {
-          auto& s = *static_cast<Server*>(u);
+          auto& s = *static_cast<fake_server*>(u);
           if (std::string_view(reinterpret_cast<const char*>(n), nl) == ":path")
             s.paths[f->hd.stream_id] = std::string(reinterpret_cast<const char*>(v), vl);
           return 0;
@@ -47,7 +47,7 @@ class Server {
     nghttp2_session_callbacks_del(cb);
     nghttp2_submit_settings(s_, NGHTTP2_FLAG_NONE, nullptr, 0);
   }
-  ~Server() { nghttp2_session_del(s_); }
+  ~fake_server() { nghttp2_session_del(s_); }
 
   void respond(int32_t id, const char* status, const char* ct) {
     auto nv = [](const char* n, const char* v) {
@@ -59,7 +59,7 @@ class Server {
     nghttp2_data_provider dp{};
     dp.read_callback = [](nghttp2_session*, int32_t id, uint8_t* buf, size_t len, uint32_t* flags,
                           nghttp2_data_source*, void* u) -> ssize_t {
-      auto& b = static_cast<Server*>(u)->bodies[id];
+      auto& b = static_cast<fake_server*>(u)->bodies[id];
       if (b.data.empty() && !b.eof)
         return NGHTTP2_ERR_DEFERRED;
       size_t n = std::min(len, b.data.size());
@@ -77,7 +77,7 @@ class Server {
     nghttp2_session_resume_data(s_, id);
   }
   // Moves bytes both ways until neither side has anything to say.
-  bool pump(H2SseSession& c) {
+  bool pump(h2_sse_session& c) {
     for (int round = 0; round < 100; ++round) {
       std::string out;
       if (!c.take_output(out))
@@ -103,21 +103,21 @@ class Server {
     return false;
   }
 
-  struct Body {
+  struct test_body {
     std::string data;
     bool eof = false;
   };
   nghttp2_session* s_ = nullptr;
   std::map<int32_t, std::string> paths;
-  std::map<int32_t, Body> bodies;
+  std::map<int32_t, test_body> bodies;
 };
 
-TEST(H2Sse, StreamsReadyRefusedAndEvents) {
-  Recorder r;
-  H2SseSession c(r, {});
+TEST(h2_sse, streams_ready_refused_and_events) {
+  recorder r;
+  h2_sse_session c(r, {});
   ASSERT_TRUE(c.start("127.0.0.1:8080",
                       {"/v1/events?topic=a", "/v1/events?topic=b", "/v1/events?topic=c"}));
-  Server s;
+  fake_server s;
   ASSERT_TRUE(s.pump(c));
   ASSERT_EQ(s.paths.size(), 3u);
   EXPECT_EQ(s.paths[1], "/v1/events?topic=a");
@@ -160,11 +160,11 @@ TEST(H2Sse, StreamsReadyRefusedAndEvents) {
   EXPECT_EQ(c.streams_open(), 0u);
 }
 
-TEST(H2Sse, WrongContentTypeIsRefused) {
-  Recorder r;
-  H2SseSession c(r, {});
+TEST(h2_sse, wrong_content_type_is_refused) {
+  recorder r;
+  h2_sse_session c(r, {});
   ASSERT_TRUE(c.start("h", {"/e"}));
-  Server s;
+  fake_server s;
   ASSERT_TRUE(s.pump(c));
   s.respond(1, "200", "text/plain");
   ASSERT_TRUE(s.pump(c));
@@ -173,12 +173,12 @@ TEST(H2Sse, WrongContentTypeIsRefused) {
   EXPECT_EQ(r.ended[0].why, "Content-Type is not text/event-stream: text/plain");
 }
 
-TEST(H2Sse, FlowControlDoesNotStallALargeBody) {
+TEST(h2_sse, flow_control_does_not_stall_a_large_body) {
   // Far more than the default 64 KiB windows: the client's credit must keep the server going.
-  Recorder r;
-  H2SseSession c(r, {});
+  recorder r;
+  h2_sse_session c(r, {});
   ASSERT_TRUE(c.start("h", {"/e", "/e"}));
-  Server s;
+  fake_server s;
   ASSERT_TRUE(s.pump(c));
   s.respond(1, "200", "text/event-stream");
   s.respond(3, "200", "text/event-stream");
@@ -193,9 +193,9 @@ TEST(H2Sse, FlowControlDoesNotStallALargeBody) {
   EXPECT_EQ(r.events.size(), 6000u);
 }
 
-TEST(H2Sse, NotHttp2EndsTheSession) {
-  Recorder r;
-  H2SseSession c(r, {});
+TEST(h2_sse, not_http2_ends_the_session) {
+  recorder r;
+  h2_sse_session c(r, {});
   ASSERT_TRUE(c.start("h", {"/e"}));
   std::string out;
   ASSERT_TRUE(c.take_output(out));

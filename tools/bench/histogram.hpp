@@ -14,31 +14,31 @@
 
 namespace bench {
 
-class LogHistogram {
+class log_histogram {
  public:
-  static constexpr int kSubBits = 5;
-  static constexpr uint64_t kSub = uint64_t{1} << kSubBits;  // 32 sub-buckets per octave
-  static constexpr size_t kBuckets = (64 - kSubBits + 1) * kSub;
+  static constexpr int sub_bits = 5;
+  static constexpr uint64_t sub_buckets = uint64_t{1} << sub_bits;  // 32 sub-buckets per octave
+  static constexpr size_t bucket_count = (64 - sub_bits + 1) * sub_buckets;
 
   static size_t index_of(uint64_t v) {
-    if (v < kSub)
+    if (v < sub_buckets)
       return static_cast<size_t>(v);
     int e = 63 - std::countl_zero(v);  // v in [2^e, 2^(e+1)), e >= kSubBits
-    uint64_t sub = (v >> (e - kSubBits)) - kSub;
-    return static_cast<size_t>((e - kSubBits + 1) * kSub + sub);
+    uint64_t sub = (v >> (e - sub_bits)) - sub_buckets;
+    return static_cast<size_t>((e - sub_bits + 1) * sub_buckets + sub);
   }
   static uint64_t bucket_low(size_t idx) {
-    if (idx < kSub)
+    if (idx < sub_buckets)
       return idx;
-    int e = static_cast<int>(idx / kSub) + kSubBits - 1;
-    uint64_t sub = idx % kSub;
-    return (kSub + sub) << (e - kSubBits);
+    int e = static_cast<int>(idx / sub_buckets) + sub_bits - 1;
+    uint64_t sub = idx % sub_buckets;
+    return (sub_buckets + sub) << (e - sub_bits);
   }
   static uint64_t bucket_width(size_t idx) {
-    if (idx < kSub)
+    if (idx < sub_buckets)
       return 1;
-    int e = static_cast<int>(idx / kSub) + kSubBits - 1;
-    return uint64_t{1} << (e - kSubBits);
+    int e = static_cast<int>(idx / sub_buckets) + sub_bits - 1;
+    return uint64_t{1} << (e - sub_bits);
   }
 
   void record(uint64_t v) {
@@ -51,8 +51,8 @@ class LogHistogram {
       max_ = v;
   }
 
-  void merge(const LogHistogram& o) {
-    for (size_t i = 0; i < kBuckets; ++i)
+  void merge(const log_histogram& o) {
+    for (size_t i = 0; i < bucket_count; ++i)
       counts_[i] += o.counts_[i];
     count_ += o.count_;
     sum_ += o.sum_;
@@ -77,7 +77,7 @@ class LogHistogram {
     if (rank == count_)
       return max_;
     uint64_t seen = 0;
-    for (size_t i = 0; i < kBuckets; ++i) {
+    for (size_t i = 0; i < bucket_count; ++i) {
       seen += counts_[i];
       if (seen >= rank) {
         uint64_t mid = bucket_low(i) + bucket_width(i) / 2;
@@ -88,7 +88,7 @@ class LogHistogram {
   }
 
  private:
-  std::array<uint64_t, kBuckets> counts_{};
+  std::array<uint64_t, bucket_count> counts_{};
   uint64_t count_ = 0;
   double sum_ = 0;
   uint64_t min_ = UINT64_MAX;

@@ -8,11 +8,11 @@ namespace bench::http_publisher {
 
 namespace {
 
-struct Handler {
-  Engine& e;
-  Conn& c;
+struct response_handler {
+  epoll_engine& e;
+  client_conn& c;
   bool close_after = false;
-  bool on_head(const ResponseHead& h) {
+  bool on_head(const response_head& h) {
     c.status = h.status;
     if (h.status < 200 || h.status > 299)
       e.note_error("publish: HTTP " + std::to_string(h.status) + ": " +
@@ -31,14 +31,14 @@ struct Handler {
 
 }  // namespace
 
-void on_connected(Engine& e, Conn& c) {
-  c.reader = std::make_unique<ResponseReader>();
+void on_connected(epoll_engine& e, client_conn& c) {
+  c.reader = std::make_unique<response_reader>();
   e.became_ready(c);
   e.flush(c);
 }
 
-void on_bytes(Engine& e, Conn& c, char* p, size_t n) {
-  Handler h{e, c};
+void on_bytes(epoll_engine& e, client_conn& c, char* p, size_t n) {
+  response_handler h{e, c};
   if (!c.reader->feed(std::string_view(p, n), h)) {
     e.note_error("publish: " + c.reader->error());
     e.mark_dead(c);
@@ -47,9 +47,9 @@ void on_bytes(Engine& e, Conn& c, char* p, size_t n) {
   }
 }
 
-void publish(Engine& e, Conn& c, std::string_view data) {
-  const Target& t = e.options().target;
-  BodyTemplate body =
+void publish(epoll_engine& e, client_conn& c, std::string_view data) {
+  const bench_target& t = e.options().target;
+  body_template body =
       split_body(t.pub_body, c.topic, t.pub_content_type.find("json") != std::string::npos);
   std::string b;
   body.append(b, data);

@@ -16,7 +16,7 @@
 
 namespace bench {
 
-struct Url {
+struct parsed_url {
   std::string scheme;  // "http" or "ws"
   std::string host;    // numeric IPv4 address
   uint16_t port = 80;
@@ -31,9 +31,9 @@ inline std::string replace_all(std::string s, std::string_view from, std::string
 }
 
 // Parses "http://HOST[:PORT]/path?query" or "ws://..." after substituting "{topic}".
-inline std::optional<Url> parse_url(std::string tmpl, std::string_view topic) {
+inline std::optional<parsed_url> parse_url(std::string tmpl, std::string_view topic) {
   std::string s = replace_all(std::move(tmpl), "{topic}", topic);
-  Url u;
+  parsed_url u;
   std::string_view rest = s;
   if (rest.starts_with("http://")) {
     u.scheme = "http";
@@ -93,7 +93,7 @@ inline std::string_view trim(std::string_view s) {
   return s;
 }
 
-struct ResponseHead {
+struct response_head {
   int status = 0;
   std::string content_type;
   bool chunked = false;
@@ -103,26 +103,26 @@ struct ResponseHead {
 };
 
 // Reads responses from a byte stream. The handler gets:
-//   bool on_head(const ResponseHead&)    -- return false to abort
+//   bool on_head(const response_head&)    -- return false to abort
 //   void on_body(std::string_view)       -- decoded body bytes (de-chunked)
 //   void on_complete()                   -- end of one response (not called for until-close)
 // feed() returns false on a framing error (the message is in error()).
-class ResponseReader {
+class response_reader {
  public:
-  explicit ResponseReader(bool head_request_allows_no_body = false)
+  explicit response_reader(bool head_request_allows_no_body = false)
       : no_body_(head_request_allows_no_body) {}
 
   template <class H>
   bool feed(std::string_view in, H& h) {
     while (!in.empty()) {
       switch (state_) {
-        case State::Head: {
+        case read_state::head: {
           size_t before = buf_.size();
           // Append only up to the end of the head so that body bytes stay in `in`.
           buf_.append(in);
           size_t end = buf_.find("\r\n\r\n", before >= 3 ? before - 3 : 0);
           if (end == std::string::npos) {
-            if (buf_.size() > kMaxHead)
+            if (buf_.size() > max_head)
               return fail("response head too large");
             return true;
           }
@@ -138,23 +138,23 @@ class ResponseReader {
           if (no_body_ || head_.status == 204 || head_.status == 304 ||
               (head_.status >= 100 && head_.status < 200)) {
             if (head_.status >= 100 && head_.status < 200) {
-              state_ = State::Head;  // interim response: the real one follows
+              state_ = read_state::head;  // interim response: the real one follows
               continue;
             }
             finish(h);
           } else if (head_.chunked) {
-            state_ = State::ChunkSize;
+            state_ = read_state::chunk_size;
           } else if (head_.content_length >= 0) {
             remaining_ = static_cast<uint64_t>(head_.content_length);
-            state_ = State::Length;
+            state_ = read_state::length;
             if (remaining_ == 0)
               finish(h);
           } else {
-            state_ = State::UntilClose;
+            state_ = read_state::until_close;
           }
           break;
         }
-        case State::Length: {
+        case read_state::length: {
           size_t n = remaining_ < in.size() ? static_cast<size_t>(remaining_) : in.size();
           h.on_body(in.substr(0, n));
           in.remove_prefix(n);
@@ -163,11 +163,11 @@ class ResponseReader {
             finish(h);
           break;
         }
-        case State::UntilClose:
+        case read_state::until_close:
           h.on_body(in);
           in = {};
           break;
-        case State::ChunkSize: {
+        case read_state::chunk_size: {
           size_t nl = in.find('\n');
           std::string_view part = in.substr(0, nl);
           buf_.append(part);
@@ -185,19 +185,19 @@ class ResponseReader {
             return fail("bad chunk size line");
           buf_.clear();
           remaining_ = size;
-          state_ = size == 0 ? State::Trailer : State::ChunkData;
+          state_ = size == 0 ? read_state::trailer : read_state::chunk_data;
           break;
         }
-        case State::ChunkData: {
+        case read_state::chunk_data: {
           size_t n = remaining_ < in.size() ? static_cast<size_t>(remaining_) : in.size();
           h.on_body(in.substr(0, n));
           in.remove_prefix(n);
           remaining_ -= n;
           if (remaining_ == 0)
-            state_ = State::ChunkCrlf;
+            state_ = read_state::chunk_crlf;
           break;
         }
-        case State::ChunkCrlf: {
+        case read_state::chunk_crlf: {
           // Expect "\r\n" (tolerate a bare "\n").
           char c = in[0];
           in.remove_prefix(1);
@@ -205,13 +205,13 @@ class ResponseReader {
             break;
           if (c != '\n')
             return fail("missing CRLF after chunk data");
-          state_ = State::ChunkSize;
+          state_ = read_state::chunk_size;
           break;
         }
-        case State::Trailer: {
+        case read_state::trailer: {
           size_t nl = in.find('\n');
           buf_.append(in.substr(0, nl));
-          if (buf_.size() > kMaxHead)
+          if (buf_.size() > max_head)
             return fail("trailer too large");
           if (nl == std::string_view::npos)
             return true;
@@ -227,17 +227,17 @@ class ResponseReader {
     return true;
   }
 
-  bool in_body() const { return state_ != State::Head; }
-  const ResponseHead& head() const { return head_; }
+  bool in_body() const { return state_ != read_state::head; }
+  const response_head& head() const { return head_; }
   const std::string& error() const { return error_; }
 
  private:
-  static constexpr size_t kMaxHead = 64 * 1024;
-  enum class State { Head, Length, UntilClose, ChunkSize, ChunkData, ChunkCrlf, Trailer };
+  static constexpr size_t max_head = 64 * 1024;
+  enum class read_state { head, length, until_close, chunk_size, chunk_data, chunk_crlf, trailer };
 
   template <class H>
   void finish(H& h) {
-    state_ = State::Head;
+    state_ = read_state::head;
     buf_.clear();
     h.on_complete();
   }
@@ -248,7 +248,7 @@ class ResponseReader {
   }
 
   bool parse_head() {
-    head_ = ResponseHead{};
+    head_ = response_head{};
     head_.raw = buf_;
     std::string_view s = buf_;
     size_t eol = s.find("\r\n");
@@ -295,10 +295,10 @@ class ResponseReader {
     return true;
   }
 
-  State state_ = State::Head;
+  read_state state_ = read_state::head;
   bool no_body_;
   std::string buf_;
-  ResponseHead head_;
+  response_head head_;
   uint64_t remaining_ = 0;
   std::string error_;
 };

@@ -10,7 +10,7 @@
 namespace bench {
 namespace {
 
-TEST(Url, ParsesTemplates) {
+TEST(parsed_url, parses_templates) {
   auto u = parse_url("http://127.0.0.1:8080/v1/events?topic={topic}", "bench");
   ASSERT_TRUE(u);
   EXPECT_EQ(u->host, "127.0.0.1");
@@ -26,11 +26,11 @@ TEST(Url, ParsesTemplates) {
   EXPECT_FALSE(parse_url("http://127.0.0.1:99999/", "x"));
 }
 
-struct Collect {
+struct collector {
   std::vector<int> statuses;
   std::string body;
   int complete = 0;
-  bool on_head(const ResponseHead& h) {
+  bool on_head(const response_head& h) {
     statuses.push_back(h.status);
     return true;
   }
@@ -38,14 +38,14 @@ struct Collect {
   void on_complete() { ++complete; }
 };
 
-TEST(ResponseReader, PipelinedContentLengthResponses) {
+TEST(response_reader, pipelined_content_length_responses) {
   std::string s =
       "HTTP/1.1 201 Created\r\nContent-Length: 5\r\n\r\nhello"
       "HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n"
       "HTTP/1.1 400 Bad Request\r\nContent-Length: 3\r\n\r\nbad";
   for (size_t cut = 0; cut <= s.size(); ++cut) {
-    ResponseReader r;
-    Collect c;
+    response_reader r;
+    collector c;
     ASSERT_TRUE(r.feed(std::string_view(s).substr(0, cut), c));
     ASSERT_TRUE(r.feed(std::string_view(s).substr(cut), c));
     EXPECT_EQ(c.statuses, (std::vector<int>{201, 202, 400}));
@@ -54,14 +54,14 @@ TEST(ResponseReader, PipelinedContentLengthResponses) {
   }
 }
 
-TEST(ResponseReader, ChunkedStream) {
+TEST(response_reader, chunked_stream) {
   std::string s =
       "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
       "7\r\nretry: \r\n5;ext=1\r\n2000\n\r\n"
       "a\r\ndata: 1\n\n\n\r\n0\r\n\r\n";
   for (size_t cut = 0; cut <= s.size(); ++cut) {
-    ResponseReader r;
-    Collect c;
+    response_reader r;
+    collector c;
     ASSERT_TRUE(r.feed(std::string_view(s).substr(0, cut), c)) << r.error();
     ASSERT_TRUE(r.feed(std::string_view(s).substr(cut), c)) << r.error();
     EXPECT_EQ(c.body, "retry: 2000\ndata: 1\n\n\n");
@@ -71,24 +71,24 @@ TEST(ResponseReader, ChunkedStream) {
   }
 }
 
-TEST(ResponseReader, UntilCloseAndErrors) {
-  ResponseReader r;
-  Collect c;
+TEST(response_reader, until_close_and_errors) {
+  response_reader r;
+  collector c;
   ASSERT_TRUE(r.feed("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: x\n\n", c));
   EXPECT_EQ(c.body, "data: x\n\n");
   EXPECT_EQ(c.complete, 0);
   EXPECT_TRUE(r.in_body());
 
-  ResponseReader bad;
-  Collect d;
+  response_reader bad;
+  collector d;
   EXPECT_FALSE(bad.feed("SPDY/3 200 OK\r\n\r\n", d));
-  ResponseReader badchunk;
+  response_reader badchunk;
   EXPECT_FALSE(badchunk.feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", d));
 }
 
-TEST(ResponseReader, ConnectionClose) {
-  ResponseReader r;
-  Collect c;
+TEST(response_reader, connection_close) {
+  response_reader r;
+  collector c;
   ASSERT_TRUE(r.feed("HTTP/1.1 503 Busy\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", c));
   EXPECT_TRUE(r.head().close);
   EXPECT_EQ(c.complete, 1);

@@ -13,12 +13,12 @@ namespace bench {
 
 namespace {
 
-class Idle : public Workload {
+class idle_workload : public workload_base {
  public:
-  using Workload::Workload;
+  using workload_base::workload_base;
 
   int run() override {
-    Endpoint ep;
+    server_endpoint ep;
     bool ws = o_.transport == "ws";
     if (!e_.init(sub_connections(o_.n) + 16) ||
         !e_.endpoint(ws ? o_.target.ws_url : o_.target.sse_url, ep))
@@ -36,13 +36,13 @@ class Idle : public Workload {
       e_.settle(1);
     }
     auto rss0 = read_rss_kib(o_.pids);
-    KernelMemory k0 = read_kernel_memory();
+    kernel_memory k0 = read_kernel_memory();
     add(warm, o_.n);
     long open = e_.open_all(deadline, "idle connections");
     if (open > 0)
       e_.settle(o_.settle);
     auto rss1 = read_rss_kib(o_.pids);
-    KernelMemory k1 = read_kernel_memory();
+    kernel_memory k1 = read_kernel_memory();
     open = e_.subs_ready();
     long measured = open - warm_open;
     auto per = [&](double a, double b) {
@@ -60,7 +60,7 @@ class Idle : public Workload {
       e_.settle(o_.hold);
     e_.set_stopping();
 
-    bool h2 = sub_kind() == Kind::sse_h2;
+    bool h2 = sub_kind() == conn_kind::sse_h2;
     const char* unit = h2 ? "stream" : "connection";
     std::string line = fmt("%s: %ld/%ld %ss open", title().c_str(), open, o_.n, unit);
     if (h2)
@@ -76,7 +76,7 @@ class Idle : public Workload {
                 slab_per);
     std::printf("%s\n", line.c_str());
     print_errors();
-    Result r;
+    run_result r;
     add_header(r);
     r.num("connections_open", static_cast<double>(open));
     r.num("connections_failed", static_cast<double>(e_.subs_failed()));
@@ -103,8 +103,8 @@ class Idle : public Workload {
 
 }  // namespace
 
-int run_idle(const Options& o) {
-  return Idle(o).run();
+int run_idle(const run_options& o) {
+  return idle_workload(o).run();
 }
 
 }  // namespace bench

@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
     return bench::run_report(argc - 1, argv + 1);
   auto o = bench::parse_args(argc, argv);
   if (!o) {
-    std::fputs(bench::kUsage, stderr);
+    std::fputs(bench::usage_text, stderr);
     return 2;
   }
   if (o->mode == "idle")

@@ -8,7 +8,7 @@
 
 namespace bench {
 
-const char* const kUsage = R"(usage: switchboard-bench MODE [options]
+const char* const usage_text = R"(usage: switchboard-bench MODE [options]
 
 modes:
   idle       N subscribers held (--transport sse|ws|sse-h2); server RSS per subscriber (VmRSS
@@ -84,10 +84,10 @@ bool parse_double(const std::string& s, double& out) {
 
 }  // namespace
 
-std::optional<Options> parse_args(int argc, char** argv) {
+std::optional<run_options> parse_args(int argc, char** argv) {
   if (argc < 2)
     return std::nullopt;
-  Options o;
+  run_options o;
   o.mode = argv[1];
   if (o.mode != "idle" && o.mode != "fanout" && o.mode != "room" && o.mode != "roundtrip" &&
       o.mode != "source") {
@@ -254,9 +254,9 @@ std::optional<Options> parse_args(int argc, char** argv) {
     o.target.ws_protocol = *ws_protocol;
   if (ws_style) {
     if (*ws_style == "switchboard.v1") {
-      o.target.ws_style = WsStyle::switchboard_v1;
+      o.target.ws_style = ws_flavor::switchboard_v1;
     } else if (*ws_style == "raw") {
-      o.target.ws_style = WsStyle::raw;
+      o.target.ws_style = ws_flavor::raw;
     } else {
       std::fprintf(stderr, "--ws-style: switchboard.v1 or raw\n");
       return std::nullopt;

@@ -9,11 +9,11 @@
 
 namespace bench {
 
-struct Options {
+struct run_options {
   std::string mode;  // idle, fanout, room, roundtrip, source
   std::string target_kind = "switchboard";
   std::string base = "http://127.0.0.1:8080";
-  Target target;
+  bench_target target;
   std::string transport = "sse";  // subscribers: sse, ws or sse-h2
   long streams_per_conn = 100;    // sse-h2: subscriber streams per TCP connection
   std::string pub = "http";       // fanout publisher: http or ws
@@ -44,9 +44,9 @@ struct Options {
   long max_fds = 20000;
 };
 
-extern const char* const kUsage;
+extern const char* const usage_text;
 
 // Parses argv (argv[1] is the mode); prints what is wrong and returns nullopt on a bad command.
-std::optional<Options> parse_args(int argc, char** argv);
+std::optional<run_options> parse_args(int argc, char** argv);
 
 }  // namespace bench

@@ -23,14 +23,14 @@ inline void make_payload(std::string& out, uint64_t ts, uint64_t msgno, size_t s
     out.append(size - len, 'x');
 }
 
-struct Payload {
+struct payload_stamp {
   uint64_t ts = 0;
   uint64_t msgno = 0;
 };
 
 // Parses the two leading numbers; nullopt for data the generator did not send.
-inline std::optional<Payload> parse_payload(std::string_view d) {
-  Payload p;
+inline std::optional<payload_stamp> parse_payload(std::string_view d) {
+  payload_stamp p;
   const char* b = d.data();
   const char* e = b + d.size();
   auto r = std::from_chars(b, e, p.ts);

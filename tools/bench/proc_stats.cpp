@@ -80,8 +80,8 @@ double self_cpu_s() {
   return tv(ru.ru_utime) + tv(ru.ru_stime);
 }
 
-KernelMemory read_kernel_memory() {
-  KernelMemory m;
+kernel_memory read_kernel_memory() {
+  kernel_memory m;
   {
     std::ifstream f("/proc/net/sockstat");
     std::string line;

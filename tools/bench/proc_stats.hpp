@@ -22,11 +22,11 @@ double self_cpu_s();
 // Kernel memory held for sockets: the TCP "mem" pages of /proc/net/sockstat (buffers) and the
 // "Slab:" of /proc/meminfo (socket structs, inodes, ...), in bytes. Machine-wide: on loopback they
 // include both ends of every connection.
-struct KernelMemory {
+struct kernel_memory {
   double tcp_buffers = -1;
   double slab = -1;
 };
-KernelMemory read_kernel_memory();
+kernel_memory read_kernel_memory();
 
 // Raises RLIMIT_NOFILE to min(hard limit, want) and returns the soft limit now in force.
 long raise_nofile_limit(long want);

@@ -20,7 +20,7 @@ namespace {
 
 namespace json = boost::json;
 
-struct Run {
+struct run_record {
   std::string label, target, mode, transport;
   json::object o;
   double num(const char* k) const {
@@ -50,7 +50,7 @@ std::string transport_name(const std::string& t) {
 }
 
 // "C connections × K streams" for a run whose subscribers are HTTP/2 streams; empty otherwise.
-std::string streams_text(const Run& r) {
+std::string streams_text(const run_record& r) {
   if (r.transport != "sse-h2")
     return "";
   double conns = r.num("tcp_connections");
@@ -59,7 +59,7 @@ std::string streams_text(const Run& r) {
 }
 
 // What a run measured, in words, from its own parameters.
-std::string title_of(const Run& r) {
+std::string title_of(const run_record& r) {
   long n = static_cast<long>(r.num("connections"));
   std::string t = transport_name(r.transport);
   std::string rate = r.str("rate");
@@ -89,14 +89,14 @@ std::string title_of(const Run& r) {
   return r.label;
 }
 
-struct Metric {
+struct metric_spec {
   const char* key;
   const char* name;
   const char* format;
 };
 
 // The metrics of a run; `streams`: an idle run whose subscribers are HTTP/2 streams.
-std::vector<Metric> metrics_of(const std::string& mode, bool streams) {
+std::vector<metric_spec> metrics_of(const std::string& mode, bool streams) {
   if (mode == "idle" && streams)
     return {{"rss_bytes_per_conn", "server RSS per stream (after a warm-up), B", "%.0f"},
             {"rss_cold_bytes_per_conn", "server RSS per stream, cold start, B", "%.0f"},
@@ -156,7 +156,7 @@ int run_report(int argc, char** argv) {
         stderr);
     return 2;
   }
-  std::vector<Run> runs;
+  std::vector<run_record> runs;
   for (const auto& f : files) {
     std::ifstream in(f);
     if (!in)
@@ -169,7 +169,7 @@ int run_report(int argc, char** argv) {
       std::fprintf(stderr, "report: %s: not a JSON object, skipped\n", f.c_str());
       continue;
     }
-    Run r;
+    run_record r;
     r.o = v.as_object();
     r.label = r.str("label");
     r.target = r.str("target");
@@ -188,7 +188,7 @@ int run_report(int argc, char** argv) {
   std::stable_sort(targets.begin(), targets.end(), [](const std::string& a, const std::string& b) {
     return (a == "switchboard") > (b == "switchboard");
   });
-  auto find = [&](const std::string& label, const std::string& target) -> const Run* {
+  auto find = [&](const std::string& label, const std::string& target) -> const run_record* {
     for (const auto& r : runs)
       if (r.label == label && r.target == target)
         return &r;
@@ -207,7 +207,7 @@ int run_report(int argc, char** argv) {
     md += " ---: |";
   md += "\n";
   for (const auto& label : labels) {
-    const Run* any = nullptr;
+    const run_record* any = nullptr;
     for (const auto& t : targets)
       if (!any)
         any = find(label, t);
@@ -217,7 +217,7 @@ int run_report(int argc, char** argv) {
       md += "| " + title_of(*any) + " | " + m.name + " |";
       std::vector<double> vals;
       for (const auto& t : targets) {
-        const Run* r = find(label, t);
+        const run_record* r = find(label, t);
         double v = r ? r->num(m.key) : -1;
         vals.push_back(v);
         md += " " + cell(v, m.format) + " |";
@@ -231,11 +231,11 @@ int run_report(int argc, char** argv) {
 
   // Charts: latency percentiles of every run that has them; memory per idle connection; server
   // CPU per delivery.
-  std::vector<DotRow> lat;
-  std::vector<BarRow> mem, cpu;
+  std::vector<dot_row> lat;
+  std::vector<bar_row> mem, cpu;
   for (const auto& label : labels) {
     for (const auto& t : targets) {
-      const Run* r = find(label, t);
+      const run_record* r = find(label, t);
       if (!r)
         continue;
       std::string name = title_of(*r) + " — " + target_name(t);
@@ -258,10 +258,10 @@ int run_report(int argc, char** argv) {
       }
     }
   }
-  struct Chart {
+  struct chart_spec {
     std::string file, alt, svg;
   };
-  std::vector<Chart> charts;
+  std::vector<chart_spec> charts;
   if (!lat.empty())
     charts.push_back({"benchmarks-latency.svg", "latency percentiles per workload and server",
                       dot_chart("Latency percentiles (ms, log scale; lower is better)", lat)});

@@ -9,11 +9,11 @@ namespace bench {
 
 namespace {
 
-constexpr int kLabelW = 470;  // room for the row labels
-constexpr int kPlotW = 430;
-constexpr int kRowH = 26;
-constexpr int kTop = 64;
-constexpr int kWidth = kLabelW + kPlotW + 70;
+constexpr int label_width = 470;  // room for the row labels
+constexpr int plot_width = 430;
+constexpr int row_height = 26;
+constexpr int top_margin = 64;
+constexpr int svg_width = label_width + plot_width + 70;
 
 std::string esc(const std::string& s) {
   std::string o;
@@ -44,7 +44,7 @@ std::string head(const std::string& title, int height) {
       "%d\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
       "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n"
       "<text x=\"12\" y=\"24\" font-size=\"16\" font-weight=\"bold\" fill=\"#111\">%s</text>\n",
-      kWidth, height, kWidth, height, esc(title).c_str());
+      svg_width, height, svg_width, height, esc(title).c_str());
 }
 
 std::string number(double v) {
@@ -59,7 +59,7 @@ std::string number(double v) {
 
 }  // namespace
 
-std::string dot_chart(const std::string& title, const std::vector<DotRow>& rows) {
+std::string dot_chart(const std::string& title, const std::vector<dot_row>& rows) {
   double lo = 1e18, hi = 0;
   for (const auto& r : rows)
     for (double v : r.ms)
@@ -76,9 +76,9 @@ std::string dot_chart(const std::string& title, const std::vector<DotRow>& rows)
     l1 = l0 + 1;
   auto x = [&](double v) {
     double l = std::log10(std::max(v, std::pow(10.0, l0)));
-    return kLabelW + (l - l0) / (l1 - l0) * kPlotW;
+    return label_width + (l - l0) / (l1 - l0) * plot_width;
   };
-  int height = kTop + static_cast<int>(rows.size()) * kRowH + 40;
+  int height = top_margin + static_cast<int>(rows.size()) * row_height + 40;
   std::string s = head(title, height);
   static const char* names[5] = {"p50", "p90", "p99", "p99.9", "max"};
   static const char* fills[5] = {"#111827", "#6b7280", "#dc2626", "#9333ea", "#f59e0b"};
@@ -89,20 +89,20 @@ std::string dot_chart(const std::string& title, const std::vector<DotRow>& rows)
             "fill=\"#333\">%s</text>\n",
             lx + 5, fills[i], lx + 14, names[i]);
   }
-  int y_end = kTop + static_cast<int>(rows.size()) * kRowH;
+  int y_end = top_margin + static_cast<int>(rows.size()) * row_height;
   for (double l = l0; l <= l1; l += 1) {
     double gx = x(std::pow(10.0, l));
     s += fmt("<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#e5e7eb\"/>\n", gx,
-             kTop - 6, gx, y_end);
+             top_margin - 6, gx, y_end);
     s += fmt("<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" fill=\"#555\">%s ms</text>\n", gx,
              y_end + 16, number(std::pow(10.0, l)).c_str());
   }
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
-    int y = kTop + static_cast<int>(i) * kRowH + kRowH / 2;
+    int y = top_margin + static_cast<int>(i) * row_height + row_height / 2;
     if (i % 2 == 0)
       s += fmt("<rect x=\"0\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#f9fafb\"/>\n",
-               y - kRowH / 2, kWidth, kRowH);
+               y - row_height / 2, svg_width, row_height);
     s += fmt("<rect x=\"6\" y=\"%d\" width=\"5\" height=\"14\" fill=\"%s\"/>\n", y - 7,
              color(r.target).c_str());
     s += fmt("<text x=\"16\" y=\"%d\" fill=\"#111\">%s</text>\n", y + 4, esc(r.label).c_str());
@@ -119,22 +119,22 @@ std::string dot_chart(const std::string& title, const std::vector<DotRow>& rows)
     s += fmt("<text x=\"%.1f\" y=\"%d\" fill=\"#333\">%s</text>\n", x(r.ms[4]) + 8, y + 4,
              number(r.ms[2]).c_str());
   }
-  s += fmt("<text x=\"%d\" y=\"%d\" fill=\"#555\">number at the right: p99</text>\n", kLabelW,
+  s += fmt("<text x=\"%d\" y=\"%d\" fill=\"#555\">number at the right: p99</text>\n", label_width,
            height - 6);
   return s + "</svg>\n";
 }
 
 std::string bar_chart(const std::string& title, const std::string& unit,
-                      const std::vector<BarRow>& rows) {
+                      const std::vector<bar_row>& rows) {
   double hi = 0;
   for (const auto& r : rows)
     hi = std::max(hi, r.value);
   if (hi <= 0)
     hi = 1;
-  int height = kTop + static_cast<int>(rows.size()) * kRowH + 20;
+  int height = top_margin + static_cast<int>(rows.size()) * row_height + 20;
   std::string s = head(title, height);
   bool pushpin =
-      std::any_of(rows.begin(), rows.end(), [](const BarRow& r) { return r.target == "pushpin"; });
+      std::any_of(rows.begin(), rows.end(), [](const bar_row& r) { return r.target == "pushpin"; });
   s += "<text x=\"12\" y=\"48\" fill=\"#333\">";
   s += "<tspan fill=\"#2563eb\">■</tspan> Switchboard   <tspan fill=\"#ea580c\">■</tspan> nginx + "
        "nchan";
@@ -143,12 +143,12 @@ std::string bar_chart(const std::string& title, const std::string& unit,
   s += "</text>\n";
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
-    int y = kTop + static_cast<int>(i) * kRowH;
-    double w = r.value > 0 ? r.value / hi * kPlotW : 0;
+    int y = top_margin + static_cast<int>(i) * row_height;
+    double w = r.value > 0 ? r.value / hi * plot_width : 0;
     s += fmt("<text x=\"12\" y=\"%d\" fill=\"#111\">%s</text>\n", y + 17, esc(r.label).c_str());
-    s += fmt("<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"18\" fill=\"%s\"/>\n", kLabelW, y + 3,
-             w, color(r.target).c_str());
-    s += fmt("<text x=\"%.1f\" y=\"%d\" fill=\"#111\">%s %s</text>\n", kLabelW + w + 6, y + 17,
+    s += fmt("<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"18\" fill=\"%s\"/>\n", label_width,
+             y + 3, w, color(r.target).c_str());
+    s += fmt("<text x=\"%.1f\" y=\"%d\" fill=\"#111\">%s %s</text>\n", label_width + w + 6, y + 17,
              r.value >= 0 ? number(r.value).c_str() : "–", esc(unit).c_str());
   }
   return s + "</svg>\n";

@@ -26,7 +26,7 @@ std::string quote(const std::string& v) {
 
 }  // namespace
 
-std::string Result::json() const {
+std::string run_result::json() const {
   std::string s = "{\n";
   for (size_t i = 0; i < items_.size(); ++i) {
     const auto& [k, v] = items_[i];
@@ -40,7 +40,7 @@ std::string Result::json() const {
   return s + "}\n";
 }
 
-bool Result::write(const std::string& path) const {
+bool run_result::write(const std::string& path) const {
   std::FILE* f = std::fopen(path.c_str(), "w");
   if (!f)
     return false;

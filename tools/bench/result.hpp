@@ -9,7 +9,7 @@
 
 namespace bench {
 
-class Result {
+class run_result {
  public:
   void str(const std::string& k, const std::string& v) { items_.emplace_back(k, v); }
   void num(const std::string& k, double v) { items_.emplace_back(k, v); }

@@ -13,9 +13,9 @@ namespace bench {
 
 namespace {
 
-class Room : public Workload {
+class room_workload : public workload_base {
  public:
-  using Workload::Workload;
+  using workload_base::workload_base;
 
   int run() override {
     if (!e_.init(o_.n + 16) || !e_.endpoint(o_.target.ws_url, ep_)) {
@@ -23,7 +23,7 @@ class Room : public Workload {
       return 2;
     }
     for (long i = 0; i < o_.n; ++i)
-      e_.add(Kind::ws, ep_, o_.topic, static_cast<uint32_t>(i), false);
+      e_.add(conn_kind::ws, ep_, o_.topic, static_cast<uint32_t>(i), false);
     if (e_.open_all(now_ns() + secs_to_ns(o_.connect_timeout), "room clients") == 0) {
       std::printf("%s: no client could connect: %s\n", title().c_str(), e_.first_error().c_str());
       return 1;
@@ -44,7 +44,7 @@ class Room : public Workload {
     e_.set_progress([this] { e_.log("sent %" PRIu64 ", received %" PRIu64, pub_sent_, received_); },
                     2);
     e_.loop_until(
-        deadline_ + 2 * kSec, [&] { return !publishing_; }, [&] { return pump(); });
+        deadline_ + 2 * ns_per_sec, [&] { return !publishing_; }, [&] { return pump(); });
     publishing_ = false;
     auto expected = [&] { return pub_sent_ * static_cast<uint64_t>(subs_at_start_); };
     drain(expected);
@@ -64,7 +64,7 @@ class Room : public Workload {
       std::printf("  clients failed %ld, closed during the run %ld\n", e_.subs_failed(),
                   e_.subs_closed());
     print_errors();
-    Result r;
+    run_result r;
     add_header(r);
     r.num("rate_per_client", o_.rate);
     r.num("planned_sends", static_cast<double>(planned));
@@ -79,14 +79,14 @@ class Room : public Workload {
     if (!publishing_)
       return UINT64_MAX;
     uint64_t now = now_ns();
-    if (now >= deadline_ + kSec) {  // up to a second's grace when the loop is late
+    if (now >= deadline_ + ns_per_sec) {  // up to a second's grace when the loop is late
       publishing_ = false;
       return UINT64_MAX;
     }
     uint64_t next = UINT64_MAX;
     for (auto& cp : e_.conns()) {
-      Conn& c = *cp;
-      if (c.phase != Phase::ready)
+      client_conn& c = *cp;
+      if (c.phase != conn_phase::ready)
         continue;
       bool queued = false;
       while (c.sent < per_client_ && c.next_due <= now) {
@@ -102,7 +102,7 @@ class Room : public Workload {
       }
       if (queued)
         e_.flush(c);
-      if (c.phase == Phase::ready && c.sent < per_client_)
+      if (c.phase == conn_phase::ready && c.sent < per_client_)
         next = std::min(next, c.next_due);
     }
     if (next == UINT64_MAX)
@@ -110,7 +110,7 @@ class Room : public Workload {
     return next;
   }
 
-  Endpoint ep_;
+  server_endpoint ep_;
   std::string data_;
   bool publishing_ = false;
   uint64_t per_client_ = 0, deadline_ = 0;
@@ -118,8 +118,8 @@ class Room : public Workload {
 
 }  // namespace
 
-int run_room(const Options& o) {
-  return Room(o).run();
+int run_room(const run_options& o) {
+  return room_workload(o).run();
 }
 
 }  // namespace bench

@@ -14,9 +14,9 @@ namespace bench {
 
 namespace {
 
-class Roundtrip : public Workload {
+class roundtrip_workload : public workload_base {
  public:
-  using Workload::Workload;
+  using workload_base::workload_base;
 
   int run() override {
     bool ws = o_.transport == "ws";
@@ -30,9 +30,10 @@ class Roundtrip : public Workload {
     for (long i = 0; i < o_.n; ++i) {
       std::string topic = o_.topic + "-" + std::to_string(i);
       auto& cl = clients_[static_cast<size_t>(i)];
-      cl.sub = &e_.add(ws ? Kind::ws : Kind::sse, sub_ep_, topic, static_cast<uint32_t>(i), false);
-      cl.pub =
-          ws ? cl.sub : &e_.add(Kind::http_pub, pub_ep_, topic, static_cast<uint32_t>(i), true);
+      cl.sub = &e_.add(ws ? conn_kind::ws : conn_kind::sse, sub_ep_, topic,
+                       static_cast<uint32_t>(i), false);
+      cl.pub = ws ? cl.sub
+                  : &e_.add(conn_kind::http_pub, pub_ep_, topic, static_cast<uint32_t>(i), true);
     }
     e_.open_all(now_ns() + secs_to_ns(o_.connect_timeout), "round-trip clients");
     if (e_.subs_ready() == 0) {
@@ -48,7 +49,7 @@ class Roundtrip : public Workload {
     publishing_ = true;
     e_.set_progress([this] { e_.log("round trips %" PRIu64, received_); }, 2);
     e_.loop_until(
-        deadline_ + 5 * kSec, [&] { return !publishing_ && waiting() == 0; },
+        deadline_ + 5 * ns_per_sec, [&] { return !publishing_ && waiting() == 0; },
         [&] { return pump(); });
     publishing_ = false;
     end();
@@ -60,7 +61,7 @@ class Roundtrip : public Workload {
                 static_cast<double>(received_) / window_s(), lost, latency_text(hist_).c_str(),
                 cpu_text().c_str());
     print_errors();
-    Result r;
+    run_result r;
     add_header(r);
     r.str("rate", o_.max_rate ? "max" : fmt("%g", o_.rate));
     r.num("round_trips", static_cast<double>(received_));
@@ -71,7 +72,7 @@ class Roundtrip : public Workload {
     return rc ? rc : (received_ ? 0 : 1);
   }
 
-  void on_data(Conn& c, std::string_view data) override {
+  void on_data(client_conn& c, std::string_view data) override {
     if (c.publisher)
       return;
     auto p = parse_payload(data);
@@ -96,9 +97,9 @@ class Roundtrip : public Workload {
   }
 
  private:
-  struct Client {
-    Conn* sub = nullptr;
-    Conn* pub = nullptr;
+  struct roundtrip_client {
+    client_conn* sub = nullptr;
+    client_conn* pub = nullptr;
     bool waiting = false;
     uint64_t seq = 0;
     uint64_t sent_at = 0;
@@ -108,7 +109,7 @@ class Roundtrip : public Workload {
   uint64_t waiting() const {
     uint64_t n = 0;
     for (const auto& cl : clients_)
-      n += cl.waiting && cl.sub->phase == Phase::ready ? 1 : 0;
+      n += cl.waiting && cl.sub->phase == conn_phase::ready ? 1 : 0;
     return n;
   }
 
@@ -122,7 +123,7 @@ class Roundtrip : public Workload {
     }
     uint64_t next = deadline_;
     for (auto& cl : clients_) {
-      if (cl.waiting || cl.sub->phase != Phase::ready || cl.pub->phase != Phase::ready)
+      if (cl.waiting || cl.sub->phase != conn_phase::ready || cl.pub->phase != conn_phase::ready)
         continue;
       if (cl.next_due > now) {
         next = std::min(next, cl.next_due);
@@ -130,7 +131,7 @@ class Roundtrip : public Workload {
       }
       cl.sent_at = now_ns();
       make_payload(data_, cl.sent_at, cl.seq, static_cast<size_t>(o_.size));
-      if (cl.pub->kind == Kind::http_pub)
+      if (cl.pub->kind == conn_kind::http_pub)
         http_publisher::publish(e_, *cl.pub, data_);
       else
         ws_client::publish(e_, *cl.pub, data_);
@@ -141,8 +142,8 @@ class Roundtrip : public Workload {
     return next;
   }
 
-  Endpoint sub_ep_, pub_ep_;
-  std::vector<Client> clients_;
+  server_endpoint sub_ep_, pub_ep_;
+  std::vector<roundtrip_client> clients_;
   std::string data_;
   bool publishing_ = false;
   uint64_t deadline_ = 0;
@@ -150,8 +151,8 @@ class Roundtrip : public Workload {
 
 }  // namespace
 
-int run_roundtrip(const Options& o) {
-  return Roundtrip(o).run();
+int run_roundtrip(const run_options& o) {
+  return roundtrip_workload(o).run();
 }
 
 }  // namespace bench

@@ -59,12 +59,12 @@ namespace {
   ev.events = EPOLLIN;
   ev.data.fd = lfd;
   epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
-  struct Peer {
+  struct source_peer {
     std::string head;
     bool streaming = false;
     size_t off = 0;  // into blast
   };
-  std::vector<Peer> peers(static_cast<size_t>(n) + 1024);
+  std::vector<source_peer> peers(static_cast<size_t>(n) + 1024);
   std::vector<epoll_event> evs(1024);
   for (;;) {
     int k = epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), 1000);
@@ -77,7 +77,7 @@ namespace {
         while ((c = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK)) >= 0) {
           if (static_cast<size_t>(c) >= peers.size())
             peers.resize(static_cast<size_t>(c) * 2);
-          peers[static_cast<size_t>(c)] = Peer{};
+          peers[static_cast<size_t>(c)] = source_peer{};
           epoll_event cev{};
           cev.events = EPOLLIN | EPOLLOUT | EPOLLET;
           cev.data.fd = c;
@@ -85,7 +85,7 @@ namespace {
         }
         continue;
       }
-      Peer& p = peers[static_cast<size_t>(fd)];
+      source_peer& p = peers[static_cast<size_t>(fd)];
       if (!p.streaming) {
         char buf[4096];
         ssize_t r;
@@ -135,10 +135,10 @@ namespace {
   }
 }
 
-class Source : public Workload {
+class source_workload : public workload_base {
  public:
-  explicit Source(const Options& o) : Workload(o) {
-    o_.target.ws_style = WsStyle::switchboard_v1;
+  explicit source_workload(const run_options& o) : workload_base(o) {
+    o_.target.ws_style = ws_flavor::switchboard_v1;
     o_.target.ws_protocol = "switchboard.v1";
   }
 
@@ -167,10 +167,10 @@ class Source : public Workload {
     int port = ntohs(sa.sin_port);
     std::string url = ws ? fmt("ws://127.0.0.1:%d/v1/ws", port)
                          : fmt("http://127.0.0.1:%d/v1/events?topic={topic}", port);
-    Endpoint ep;
+    server_endpoint ep;
     e_.endpoint(url, ep);
     for (long i = 0; i < o_.n; ++i)
-      e_.add(ws ? Kind::ws : Kind::sse, ep, o_.topic, static_cast<uint32_t>(i), false);
+      e_.add(ws ? conn_kind::ws : conn_kind::sse, ep, o_.topic, static_cast<uint32_t>(i), false);
     e_.open_all(now_ns() + secs_to_ns(o_.connect_timeout), "connections to the stub sender");
     e_.settle(o_.settle);
     o_.pids = {child};
@@ -191,7 +191,7 @@ class Source : public Workload {
                 self > 0 ? per_s * 100.0 / self : 0.0,
                 server_cpu_s() >= 0 ? server_cpu_s() / window_s() * 100.0 : -1.0);
     print_errors();
-    Result r;
+    run_result r;
     add_header(r);
     r.num("events", static_cast<double>(received_));
     r.num("events_per_s", per_s);
@@ -206,7 +206,7 @@ class Source : public Workload {
   }
 
   // Same parse and record as a real delivery; the stub's timestamp is fixed, so no latency.
-  void on_data(Conn& c, std::string_view data) override {
+  void on_data(client_conn& c, std::string_view data) override {
     auto p = parse_payload(data);
     if (!p) {
       ++foreign_;
@@ -223,8 +223,8 @@ class Source : public Workload {
 
 }  // namespace
 
-int run_source(const Options& o) {
-  return Source(o).run();
+int run_source(const run_options& o) {
+  return source_workload(o).run();
 }
 
 }  // namespace bench

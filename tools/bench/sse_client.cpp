@@ -9,11 +9,11 @@ namespace bench::sse_client {
 
 namespace {
 
-struct Handler {
-  Engine& e;
-  Conn& c;
+struct response_handler {
+  epoll_engine& e;
+  client_conn& c;
   bool ended = false;
-  bool on_head(const ResponseHead& h) {
+  bool on_head(const response_head& h) {
     if (h.status != 200) {
       e.note_error("subscribe: HTTP " + std::to_string(h.status) + ": " +
                    h.raw.substr(0, h.raw.find("\r\n")));
@@ -27,25 +27,25 @@ struct Handler {
     return true;
   }
   void on_body(std::string_view b) {
-    c.sse->feed(b, [this](const SseEvent& ev) { e.listener().on_data(c, ev.data); });
+    c.sse->feed(b, [this](const sse_event& ev) { e.listener().on_data(c, ev.data); });
   }
   void on_complete() { ended = true; }
 };
 
 }  // namespace
 
-void on_connected(Engine& e, Conn& c) {
-  c.reader = std::make_unique<ResponseReader>();
-  c.sse = std::make_unique<SseParser>();
-  c.phase = Phase::handshake;
+void on_connected(epoll_engine& e, client_conn& c) {
+  c.reader = std::make_unique<response_reader>();
+  c.sse = std::make_unique<sse_stream_parser>();
+  c.phase = conn_phase::handshake;
   c.out = "GET " + c.target + " HTTP/1.1\r\nHost: " + c.host +
           "\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n"
           "User-Agent: switchboard-bench\r\n\r\n";
   e.flush(c);
 }
 
-void on_bytes(Engine& e, Conn& c, char* p, size_t n) {
-  Handler h{e, c};
+void on_bytes(epoll_engine& e, client_conn& c, char* p, size_t n) {
+  response_handler h{e, c};
   if (!c.reader->feed(std::string_view(p, n), h)) {
     if (c.reader->error() != "aborted by handler")
       e.note_error("subscribe: " + c.reader->error());

@@ -1,6 +1,6 @@
 // SSE subscriber transport over HTTP/2 (h2c with prior knowledge): the glue between the engine's
-// connection and the sans-I/O H2SseSession. Each stream is one subscriber (Conn::subs); the
-// connection counts as ready once every stream has answered.
+// connection and the sans-I/O h2_sse_session. Each stream is one subscriber (client_conn::subs);
+// the connection counts as ready once every stream has answered.
 #include "engine.hpp"
 #include "transports.hpp"
 
@@ -9,14 +9,14 @@ namespace bench::sse_h2_client {
 namespace {
 
 // nghttp2's callbacks run inside feed(): they count and report, never close the connection.
-struct Glue final : H2SseSession::Events {
-  Glue(Engine& en, Conn& co) : e(en), c(co) {}
-  Engine& e;
-  Conn& c;
+struct h2_glue final : h2_sse_session::event_sink {
+  h2_glue(epoll_engine& en, client_conn& co) : e(en), c(co) {}
+  epoll_engine& e;
+  client_conn& c;
   size_t answered = 0;
 
   void answer() {
-    if (++answered == c.subs.size() && c.phase != Phase::ready && c.phase != Phase::dead)
+    if (++answered == c.subs.size() && c.phase != conn_phase::ready && c.phase != conn_phase::dead)
       e.became_ready(c);
   }
   void on_ready(uint32_t slot) override {
@@ -35,7 +35,7 @@ struct Glue final : H2SseSession::Events {
   }
 };
 
-void send_output(Engine& e, Conn& c) {
+void send_output(epoll_engine& e, client_conn& c) {
   if (!c.h2->take_output(c.out)) {
     e.note_error("subscribe: " + c.h2->error());
     e.mark_dead(c);
@@ -46,12 +46,12 @@ void send_output(Engine& e, Conn& c) {
 
 }  // namespace
 
-void on_connected(Engine& e, Conn& c) {
-  c.phase = Phase::handshake;
+void on_connected(epoll_engine& e, client_conn& c) {
+  c.phase = conn_phase::handshake;
   c.h2.reset();
-  c.h2_events = std::make_unique<Glue>(e, c);
-  H2SseSession::Config cfg;
-  c.h2 = std::make_unique<H2SseSession>(*c.h2_events, cfg);
+  c.h2_events = std::make_unique<h2_glue>(e, c);
+  h2_sse_session::config cfg;
+  c.h2 = std::make_unique<h2_sse_session>(*c.h2_events, cfg);
   std::vector<std::string> paths(c.subs.size(), c.target);
   if (!c.h2->start(c.host, paths)) {
     e.note_error("subscribe: " + c.h2->error());
@@ -61,14 +61,14 @@ void on_connected(Engine& e, Conn& c) {
   send_output(e, c);
 }
 
-void on_bytes(Engine& e, Conn& c, char* p, size_t n) {
+void on_bytes(epoll_engine& e, client_conn& c, char* p, size_t n) {
   if (!c.h2->feed(p, n)) {
     e.note_error("subscribe: " + c.h2->error());
     e.mark_dead(c);
     return;
   }
   send_output(e, c);  // after a fatal error, nghttp2's GOAWAY
-  if (c.phase == Phase::dead)
+  if (c.phase == conn_phase::dead)
     return;
   bool over = c.h2->finished();
   if (over && !e.stopping())
@@ -77,11 +77,11 @@ void on_bytes(Engine& e, Conn& c, char* p, size_t n) {
     e.mark_dead(c);
 }
 
-void on_dead(Engine& e, Conn& c) {
+void on_dead(epoll_engine& e, client_conn& c) {
   if (c.h2) {
     c.h2->close_all("connection closed");
   } else {
-    for (Sub& s : c.subs)
+    for (stream_sub& s : c.subs)
       e.stream_ended(c, s, false);
   }
   c.h2.reset();

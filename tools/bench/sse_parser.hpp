@@ -15,15 +15,15 @@
 
 namespace bench {
 
-struct SseEvent {
+struct sse_event {
   std::string_view type;  // "message" when no event field was given
   std::string_view data;
   std::string_view id;  // the last event id in force when the event was dispatched
 };
 
-class SseParser {
+class sse_stream_parser {
  public:
-  // Feeds the next bytes of the stream; calls on_event(const SseEvent&) for every dispatched
+  // Feeds the next bytes of the stream; calls on_event(const sse_event&) for every dispatched
   // event. The views are valid only during the call.
   template <class F>
   void feed(std::string_view in, F&& on_event) {
@@ -90,8 +90,8 @@ class SseParser {
       }
       data_.pop_back();  // the '\n' appended after the last data line
       ++events_;
-      SseEvent ev{type_.empty() ? std::string_view("message") : std::string_view(type_), data_,
-                  last_id_};
+      sse_event ev{type_.empty() ? std::string_view("message") : std::string_view(type_), data_,
+                   last_id_};
       on_event(ev);
       data_.clear();
       type_.clear();

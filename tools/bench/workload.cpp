@@ -9,25 +9,27 @@
 
 namespace bench {
 
-void Workload::on_data(Conn& c, std::string_view data) {
+void workload_base::on_data(client_conn& c, std::string_view data) {
   if (!c.publisher)
     count(c.received, c.seen, data);
 }
 
-void Workload::on_stream_data(Conn&, Sub& s, std::string_view data) {
+void workload_base::on_stream_data(client_conn&, stream_sub& s, std::string_view data) {
   count(s.received, s.seen, data);
 }
 
-Kind Workload::sub_kind() const {
-  return o_.transport == "ws" ? Kind::ws : o_.transport == "sse-h2" ? Kind::sse_h2 : Kind::sse;
+conn_kind workload_base::sub_kind() const {
+  return o_.transport == "ws"       ? conn_kind::ws
+         : o_.transport == "sse-h2" ? conn_kind::sse_h2
+                                    : conn_kind::sse;
 }
 
-void Workload::add_subscribers(const Endpoint& ep, long from, long to) {
-  Kind k = sub_kind();
-  long per = k == Kind::sse_h2 ? o_.streams_per_conn : 1;
+void workload_base::add_subscribers(const server_endpoint& ep, long from, long to) {
+  conn_kind k = sub_kind();
+  long per = k == conn_kind::sse_h2 ? o_.streams_per_conn : 1;
   for (long i = from; i < to; i += per) {
-    Conn& c = e_.add(k, ep, o_.topic, static_cast<uint32_t>(i), false);
-    if (k != Kind::sse_h2)
+    client_conn& c = e_.add(k, ep, o_.topic, static_cast<uint32_t>(i), false);
+    if (k != conn_kind::sse_h2)
       continue;
     c.subs.resize(static_cast<size_t>(std::min(per, to - i)));
     for (size_t j = 0; j < c.subs.size(); ++j)
@@ -35,11 +37,11 @@ void Workload::add_subscribers(const Endpoint& ep, long from, long to) {
   }
 }
 
-long Workload::sub_connections(long n) const {
-  return sub_kind() == Kind::sse_h2 ? (n + o_.streams_per_conn - 1) / o_.streams_per_conn : n;
+long workload_base::sub_connections(long n) const {
+  return sub_kind() == conn_kind::sse_h2 ? (n + o_.streams_per_conn - 1) / o_.streams_per_conn : n;
 }
 
-void Workload::count(uint64_t& received, std::vector<uint8_t>& seen, std::string_view data) {
+void workload_base::count(uint64_t& received, std::vector<uint8_t>& seen, std::string_view data) {
   auto p = parse_payload(data);
   if (!p) {
     ++foreign_;
@@ -65,7 +67,7 @@ void Workload::count(uint64_t& received, std::vector<uint8_t>& seen, std::string
   last_delivery_ns_ = now;
 }
 
-void Workload::on_answer(Conn&, bool ok) {
+void workload_base::on_answer(client_conn&, bool ok) {
   if (ok) {
     ++pub_ok_;
     last_ack_ns_ = e_.read_now();
@@ -74,7 +76,7 @@ void Workload::on_answer(Conn&, bool ok) {
   }
 }
 
-void Workload::begin() {
+void workload_base::begin() {
   subs_at_start_ = e_.subs_ready();
   cpu0_ = read_cpu_s(o_.pids);
   self0_ = self_cpu_s();
@@ -83,7 +85,7 @@ void Workload::begin() {
   measuring_ = true;
 }
 
-void Workload::drain(const std::function<uint64_t()>& expected) {
+void workload_base::drain(const std::function<uint64_t()>& expected) {
   uint64_t last_seen = received_;
   uint64_t last_progress = now_ns();
   e_.loop_until(now_ns() + secs_to_ns(o_.drain), [&] {
@@ -94,11 +96,11 @@ void Workload::drain(const std::function<uint64_t()>& expected) {
       last_seen = received_;
       last_progress = now;
     }
-    return now - last_progress > 3 * kSec;
+    return now - last_progress > 3 * ns_per_sec;
   });
 }
 
-void Workload::end() {
+void workload_base::end() {
   cpu1_ = read_cpu_s(o_.pids);
   self1_ = self_cpu_s();
   t1_ = now_ns();
@@ -107,7 +109,7 @@ void Workload::end() {
   e_.set_progress({}, 0);
 }
 
-std::string Workload::title() const {
+std::string workload_base::title() const {
   std::string t = o_.mode + " " + o_.transport;
   if (o_.mode == "fanout")
     t += "/" + o_.pub + "-pub";
@@ -117,13 +119,13 @@ std::string Workload::title() const {
   return t;
 }
 
-void Workload::add_header(Result& r) const {
+void workload_base::add_header(run_result& r) const {
   r.str("mode", o_.mode);
   r.str("transport", o_.transport);
   r.str("target", o_.target.name);
   r.str("label", o_.label);
   r.num("connections", static_cast<double>(o_.n));
-  if (sub_kind() == Kind::sse_h2) {
+  if (sub_kind() == conn_kind::sse_h2) {
     r.num("streams_per_conn", static_cast<double>(o_.streams_per_conn));
     r.num("tcp_connections", static_cast<double>(sub_connections(o_.n)));
   }
@@ -131,7 +133,8 @@ void Workload::add_header(Result& r) const {
   r.num("size", static_cast<double>(o_.size));
 }
 
-void Workload::add_latency(Result& r, const LogHistogram& h, const std::string& prefix) const {
+void workload_base::add_latency(run_result& r, const log_histogram& h,
+                                const std::string& prefix) const {
   auto ms = [&](double p) { return static_cast<double>(h.percentile(p)) / 1e6; };
   r.num(prefix + "latency_samples", static_cast<double>(h.count()));
   r.num(prefix + "latency_ms_p50", ms(50));
@@ -142,7 +145,7 @@ void Workload::add_latency(Result& r, const LogHistogram& h, const std::string& 
   r.num(prefix + "latency_ms_mean", h.mean() / 1e6);
 }
 
-void Workload::add_deliveries(Result& r, uint64_t expected) const {
+void workload_base::add_deliveries(run_result& r, uint64_t expected) const {
   double del_window = static_cast<double>(std::max(last_delivery_ns_, t0_ + 1) - t0_) / 1e9;
   double cpu = server_cpu_s();
   r.num("subscribers_connected", static_cast<double>(subs_at_start_));
@@ -169,13 +172,13 @@ void Workload::add_deliveries(Result& r, uint64_t expected) const {
   r.str("first_error", e_.first_error());
 }
 
-std::string Workload::latency_text(const LogHistogram& h) const {
+std::string workload_base::latency_text(const log_histogram& h) const {
   auto ms = [&](double p) { return static_cast<double>(h.percentile(p)) / 1e6; };
   return fmt("latency p50 %.3f ms p90 %.3f ms p99 %.3f ms p99.9 %.3f ms max %.3f ms", ms(50),
              ms(90), ms(99), ms(99.9), static_cast<double>(h.max()) / 1e6);
 }
 
-std::string Workload::cpu_text() const {
+std::string workload_base::cpu_text() const {
   std::string s;
   double cpu = server_cpu_s();
   if (cpu >= 0 && received_)
@@ -184,14 +187,14 @@ std::string Workload::cpu_text() const {
   return s + fmt(", generator CPU %.0f%%", (self1_ - self0_) / window_s() * 100.0);
 }
 
-void Workload::print_errors() const {
+void workload_base::print_errors() const {
   if (o_.verify && duplicates_)
     std::printf("  duplicate deliveries: %" PRIu64 "\n", duplicates_);
   if (!e_.first_error().empty())
     std::printf("  first error (%" PRIu64 " in all): %s\n", e_.errors(), e_.first_error().c_str());
 }
 
-int Workload::finish(const Result& r) {
+int workload_base::finish(const run_result& r) {
   std::fflush(stdout);
   if (!o_.json_path.empty() && !r.write(o_.json_path)) {
     std::fprintf(stderr, "switchboard-bench: cannot write %s\n", o_.json_path.c_str());

@@ -14,24 +14,24 @@
 
 namespace bench {
 
-class Workload : public Listener {
+class workload_base : public engine_listener {
  public:
-  explicit Workload(const Options& o) : o_(o), e_(o_, *this) {}
+  explicit workload_base(const run_options& o) : o_(o), e_(o_, *this) {}
   // Runs the workload, prints the summary line, writes --json; the process exit code.
   virtual int run() = 0;
 
-  void on_ready(Conn&) override {}
+  void on_ready(client_conn&) override {}
   // Counts a delivery to a subscriber (publishers' own echoes are ignored).
-  void on_data(Conn& c, std::string_view data) override;
-  void on_stream_data(Conn& c, Sub& s, std::string_view data) override;
-  void on_answer(Conn& c, bool ok) override;
+  void on_data(client_conn& c, std::string_view data) override;
+  void on_stream_data(client_conn& c, stream_sub& s, std::string_view data) override;
+  void on_answer(client_conn& c, bool ok) override;
 
  protected:
-  // The engine's Kind for --transport (sse, ws or sse-h2).
-  Kind sub_kind() const;
+  // The engine's conn_kind for --transport (sse, ws or sse-h2).
+  conn_kind sub_kind() const;
   // Adds subscribers [from, to) on ep: one connection each, or for sse-h2 one connection per
   // --streams-per-conn of them.
-  void add_subscribers(const Endpoint& ep, long from, long to);
+  void add_subscribers(const server_endpoint& ep, long from, long to);
   // TCP connections that n subscribers take.
   long sub_connections(long n) const;
   // Counts one delivery into a subscriber's figures (latency, --verify).
@@ -45,22 +45,22 @@ class Workload : public Listener {
   void end();
 
   // Keys every run writes (mode, target, labels), and the delivery figures.
-  void add_header(Result& r) const;
-  void add_deliveries(Result& r, uint64_t expected) const;
-  void add_latency(Result& r, const LogHistogram& h, const std::string& prefix) const;
-  std::string latency_text(const LogHistogram& h) const;
+  void add_header(run_result& r) const;
+  void add_deliveries(run_result& r, uint64_t expected) const;
+  void add_latency(run_result& r, const log_histogram& h, const std::string& prefix) const;
+  std::string latency_text(const log_histogram& h) const;
   std::string cpu_text() const;
   std::string title() const;
   void print_errors() const;
-  int finish(const Result& r);  // writes --json; 0, or 2 when it cannot
+  int finish(const run_result& r);  // writes --json; 0, or 2 when it cannot
 
   uint64_t us(double s) const { return static_cast<uint64_t>(s * 1e6); }
   double server_cpu_s() const { return cpu0_ && cpu1_ ? *cpu1_ - *cpu0_ : -1; }
   double window_s() const { return static_cast<double>(t1_ - t0_) / 1e9; }
 
-  Options o_;
-  Engine e_;
-  LogHistogram hist_;
+  run_options o_;
+  epoll_engine e_;
+  log_histogram hist_;
   bool measuring_ = false;
   uint64_t t0_ = 0, t1_ = 0;
   uint64_t received_ = 0, stale_ = 0, foreign_ = 0, duplicates_ = 0;
@@ -71,10 +71,10 @@ class Workload : public Listener {
   double self0_ = 0, self1_ = 0;
 };
 
-int run_idle(const Options& o);
-int run_fanout(const Options& o);
-int run_room(const Options& o);
-int run_roundtrip(const Options& o);
-int run_source(const Options& o);
+int run_idle(const run_options& o);
+int run_fanout(const run_options& o);
+int run_room(const run_options& o);
+int run_roundtrip(const run_options& o);
+int run_source(const run_options& o);
 
 }  // namespace bench

@@ -13,8 +13,8 @@ namespace bench::ws_client {
 
 namespace {
 
-bool v1(const Engine& e) {
-  return e.options().target.ws_style == WsStyle::switchboard_v1;
+bool v1(const epoll_engine& e) {
+  return e.options().target.ws_style == ws_flavor::switchboard_v1;
 }
 
 // The data string of a switchboard.v1 message. Boost.JSON writes no spaces between tokens and
@@ -28,9 +28,9 @@ std::string_view message_data(std::string_view m) {
   return rest.substr(0, rest.find('"'));
 }
 
-void on_message(Engine& e, Conn& c, std::string_view m) {
+void on_message(epoll_engine& e, client_conn& c, std::string_view m) {
   if (!v1(e)) {
-    if (c.phase == Phase::ready)
+    if (c.phase == conn_phase::ready)
       e.listener().on_data(c, m);
     return;
   }
@@ -40,7 +40,7 @@ void on_message(Engine& e, Conn& c, std::string_view m) {
   }
   bool ack = m.find("\"op\":\"ack\"") != std::string_view::npos;
   bool err = !ack && m.find("\"op\":\"error\"") != std::string_view::npos;
-  if (c.phase == Phase::subscribing) {
+  if (c.phase == conn_phase::subscribing) {
     if (ack) {
       e.became_ready(c);
     } else if (err) {
@@ -58,18 +58,18 @@ void on_message(Engine& e, Conn& c, std::string_view m) {
   }
 }
 
-struct FrameHandler {
-  Engine& e;
-  Conn& c;
+struct ws_frame_handler {
+  epoll_engine& e;
+  client_conn& c;
   bool closed = false;
-  void on_message(Opcode, std::string_view m) { ws_client::on_message(e, c, m); }
-  void on_control(Opcode op, std::string_view p) {
-    if (op == kPing) {
+  void on_message(ws_opcode, std::string_view m) { ws_client::on_message(e, c, m); }
+  void on_control(ws_opcode op, std::string_view p) {
+    if (op == op_ping) {
       bool idle = c.out_off == c.out.size();
-      append_frame(c.out, kPong, p, e.rng());
+      append_frame(c.out, op_pong, p, e.rng());
       if (idle)
         e.flush(c);
-    } else if (op == kClose) {
+    } else if (op == op_close) {
       if (!e.stopping()) {
         unsigned code = p.size() >= 2 ? (static_cast<unsigned char>(p[0]) << 8) |
                                             static_cast<unsigned char>(p[1])
@@ -83,8 +83,8 @@ struct FrameHandler {
   }
 };
 
-void parse_frames(Engine& e, Conn& c, char* p, size_t n) {
-  FrameHandler h{e, c};
+void parse_frames(epoll_engine& e, client_conn& c, char* p, size_t n) {
+  ws_frame_handler h{e, c};
   bool pending = !c.in.empty();
   if (pending) {
     c.in.append(p, n);
@@ -93,7 +93,7 @@ void parse_frames(Engine& e, Conn& c, char* p, size_t n) {
   }
   uint32_t gen = c.gen;
   long used = c.frames->feed(p, n, h);
-  if (c.phase == Phase::dead || c.gen != gen)
+  if (c.phase == conn_phase::dead || c.gen != gen)
     return;
   if (used < 0) {
     e.note_error(std::string("bad frame from the server: ") + c.frames->error());
@@ -102,7 +102,7 @@ void parse_frames(Engine& e, Conn& c, char* p, size_t n) {
   }
   if (h.closed) {
     std::string f;
-    append_frame(f, kClose, std::string_view("\x03\xe8", 2), e.rng());
+    append_frame(f, op_close, std::string_view("\x03\xe8", 2), e.rng());
     ::send(c.fd, f.data(), f.size(), MSG_NOSIGNAL);
     e.mark_dead(c);
     return;
@@ -114,7 +114,7 @@ void parse_frames(Engine& e, Conn& c, char* p, size_t n) {
     c.in.assign(p + u, n - u);
 }
 
-void on_handshake_bytes(Engine& e, Conn& c, char* p, size_t n) {
+void on_handshake_bytes(epoll_engine& e, client_conn& c, char* p, size_t n) {
   size_t before = c.in.size();
   c.in.append(p, n);
   size_t end = c.in.find("\r\n\r\n", before >= 3 ? before - 3 : 0);
@@ -136,9 +136,9 @@ void on_handshake_bytes(Engine& e, Conn& c, char* p, size_t n) {
   }
   std::string().swap(c.key);
   if (v1(e) && !c.publisher) {
-    c.phase = Phase::subscribing;
+    c.phase = conn_phase::subscribing;
     bool idle = c.out_off == c.out.size();
-    append_frame(c.out, kText, "{\"op\":\"subscribe\",\"topic\":\"" + c.topic + "\",\"ref\":1}",
+    append_frame(c.out, op_text, "{\"op\":\"subscribe\",\"topic\":\"" + c.topic + "\",\"ref\":1}",
                  e.rng());
     if (idle)
       e.flush(c);
@@ -151,24 +151,24 @@ void on_handshake_bytes(Engine& e, Conn& c, char* p, size_t n) {
 
 }  // namespace
 
-void on_connected(Engine& e, Conn& c) {
-  c.phase = Phase::handshake;
-  c.frames = std::make_unique<FrameParser>();
+void on_connected(epoll_engine& e, client_conn& c) {
+  c.phase = conn_phase::handshake;
+  c.frames = std::make_unique<ws_frame_parser>();
   c.key = make_key(e.rng());
   c.out = handshake_request(c.target, c.host, c.key, e.options().target.ws_protocol);
   e.flush(c);
 }
 
-void on_bytes(Engine& e, Conn& c, char* p, size_t n) {
-  if (c.phase == Phase::handshake)
+void on_bytes(epoll_engine& e, client_conn& c, char* p, size_t n) {
+  if (c.phase == conn_phase::handshake)
     on_handshake_bytes(e, c, p, n);
   else
     parse_frames(e, c, p, n);
 }
 
-void publish(Engine& e, Conn& c, std::string_view data) {
+void publish(epoll_engine& e, client_conn& c, std::string_view data) {
   if (!v1(e)) {
-    append_frame(c.out, kText, data, e.rng());
+    append_frame(c.out, op_text, data, e.rng());
     return;
   }
   std::string j;
@@ -184,7 +184,7 @@ void publish(Engine& e, Conn& c, std::string_view data) {
     ++c.outstanding;
   }
   j += '}';
-  append_frame(c.out, kText, j, e.rng());
+  append_frame(c.out, op_text, j, e.rng());
 }
 
 }  // namespace bench::ws_client

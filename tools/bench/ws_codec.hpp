@@ -18,21 +18,21 @@
 
 namespace bench {
 
-enum Opcode : uint8_t {
-  kCont = 0x0,
-  kText = 0x1,
-  kBinary = 0x2,
-  kClose = 0x8,
-  kPing = 0x9,
-  kPong = 0xA
+enum ws_opcode : uint8_t {
+  op_cont = 0x0,
+  op_text = 0x1,
+  op_binary = 0x2,
+  op_close = 0x8,
+  op_ping = 0x9,
+  op_pong = 0xA
 };
 
 // xorshift64*: mask keys and handshake nonces. RFC 6455 asks for unpredictable masks so that a
 // browser's frames cannot be steered into a proxy's cache; a load generator only needs them to
 // vary, and this costs a few instructions per frame.
-class Rng {
+class xorshift_rng {
  public:
-  explicit Rng(uint64_t seed) : s_(seed ? seed : 0x9E3779B97F4A7C15ull) {}
+  explicit xorshift_rng(uint64_t seed) : s_(seed ? seed : 0x9E3779B97F4A7C15ull) {}
   uint64_t next() {
     s_ ^= s_ >> 12;
     s_ ^= s_ << 25;
@@ -61,7 +61,7 @@ inline std::string expected_accept(std::string_view key) {
   return base64(md, mdlen);
 }
 
-inline std::string make_key(Rng& rng) {
+inline std::string make_key(xorshift_rng& rng) {
   unsigned char nonce[16];
   for (int i = 0; i < 16; i += 8) {
     uint64_t v = rng.next();
@@ -131,7 +131,8 @@ inline std::string check_handshake(std::string_view head, std::string_view key,
 }
 
 // Appends one masked client frame (FIN set) to `out`.
-inline void append_frame(std::string& out, Opcode op, std::string_view payload, Rng& rng) {
+inline void append_frame(std::string& out, ws_opcode op, std::string_view payload,
+                         xorshift_rng& rng) {
   size_t n = payload.size();
   out.push_back(static_cast<char>(0x80 | op));
   if (n < 126) {
@@ -161,9 +162,9 @@ inline void append_frame(std::string& out, Opcode op, std::string_view payload, 
 //   void on_message(Opcode op /*kText or kBinary*/, std::string_view payload)
 //   void on_control(Opcode op /*kClose, kPing, kPong*/, std::string_view payload)
 // Fragmented messages are reassembled; unfragmented ones are handed over without a copy.
-class FrameParser {
+class ws_frame_parser {
  public:
-  static constexpr uint64_t kMaxMessage = 64ull << 20;
+  static constexpr uint64_t max_message = 64ull << 20;
 
   template <class H>
   long feed(char* p, size_t n, H& h) {
@@ -172,7 +173,7 @@ class FrameParser {
       auto b0 = static_cast<unsigned char>(p[off]);
       auto b1 = static_cast<unsigned char>(p[off + 1]);
       bool fin = b0 & 0x80;
-      auto op = static_cast<Opcode>(b0 & 0x0F);
+      auto op = static_cast<ws_opcode>(b0 & 0x0F);
       if (b0 & 0x70)
         return fail("RSV bits set without a negotiated extension");
       bool masked = b1 & 0x80;
@@ -192,7 +193,7 @@ class FrameParser {
           len = (len << 8) | static_cast<unsigned char>(p[off + 2 + i]);
         hdr = 10;
       }
-      if (len > kMaxMessage)
+      if (len > max_message)
         return fail("frame larger than 64 MiB");
       size_t mask_at = hdr;
       if (masked) {
@@ -212,15 +213,15 @@ class FrameParser {
       if (op >= 0x8) {
         if (!fin || len > 125)
           return fail("fragmented or oversized control frame");
-        if (op != kClose && op != kPing && op != kPong)
+        if (op != op_close && op != op_ping && op != op_pong)
           return fail("unknown control opcode");
         h.on_control(op, body);
         continue;
       }
-      if (op == kCont) {
+      if (op == op_cont) {
         if (!in_fragment_)
           return fail("continuation frame without a started message");
-        if (frag_.size() + len > kMaxMessage)
+        if (frag_.size() + len > max_message)
           return fail("fragmented message larger than 64 MiB");
         frag_.append(body);
         if (fin) {
@@ -231,7 +232,7 @@ class FrameParser {
         }
         continue;
       }
-      if (op != kText && op != kBinary)
+      if (op != op_text && op != op_binary)
         return fail("unknown data opcode");
       if (in_fragment_)
         return fail("new data frame inside a fragmented message");
@@ -261,7 +262,7 @@ class FrameParser {
     return -1;
   }
   bool in_fragment_ = false;
-  Opcode frag_op_ = kText;
+  ws_opcode frag_op_ = op_text;
   std::string frag_;
   const char* error_ = "";
   uint64_t masked_frames_ = 0;

@@ -10,10 +10,10 @@
 namespace bench {
 namespace {
 
-struct Collect {
-  std::vector<std::pair<Opcode, std::string>> msgs, ctrl;
-  void on_message(Opcode op, std::string_view m) { msgs.emplace_back(op, std::string(m)); }
-  void on_control(Opcode op, std::string_view p) { ctrl.emplace_back(op, std::string(p)); }
+struct collector {
+  std::vector<std::pair<ws_opcode, std::string>> msgs, ctrl;
+  void on_message(ws_opcode op, std::string_view m) { msgs.emplace_back(op, std::string(m)); }
+  void on_control(ws_opcode op, std::string_view p) { ctrl.emplace_back(op, std::string(p)); }
 };
 
 std::string server_frame(uint8_t b0, std::string_view payload) {
@@ -35,11 +35,11 @@ std::string server_frame(uint8_t b0, std::string_view payload) {
   return f;
 }
 
-TEST(WsCodec, AcceptKeyOfRfc6455Example) {
+TEST(ws_codec, accept_key_of_rfc6455_example) {
   EXPECT_EQ(expected_accept("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 }
 
-TEST(WsCodec, HandshakeChecked) {
+TEST(ws_codec, handshake_checked) {
   std::string key = "dGhlIHNhbXBsZSBub25jZQ==";
   std::string ok =
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -56,19 +56,19 @@ TEST(WsCodec, HandshakeChecked) {
   EXPECT_NE(req.find("Sec-WebSocket-Protocol: switchboard.v1\r\n"), std::string::npos);
 }
 
-TEST(WsCodec, ClientFramesAreMaskedAndRoundTrip) {
-  Rng rng(42);
+TEST(ws_codec, client_frames_are_masked_and_round_trip) {
+  xorshift_rng rng(42);
   for (size_t n : {0u, 5u, 125u, 126u, 65535u, 65536u}) {
     std::string payload(n, 'a');
     for (size_t i = 0; i < n; ++i)
       payload[i] = static_cast<char>('a' + i % 26);
     std::string f;
-    append_frame(f, kText, payload, rng);
+    append_frame(f, op_text, payload, rng);
     EXPECT_EQ(static_cast<unsigned char>(f[0]), 0x81);
     EXPECT_TRUE(static_cast<unsigned char>(f[1]) & 0x80) << "client frames are masked";
     // The parser tolerates (and counts) masked frames, which unmasks them back.
-    FrameParser p;
-    Collect c;
+    ws_frame_parser p;
+    collector c;
     EXPECT_EQ(p.feed(f.data(), f.size(), c), static_cast<long>(f.size()));
     ASSERT_EQ(c.msgs.size(), 1u);
     EXPECT_EQ(c.msgs[0].second, payload);
@@ -76,7 +76,7 @@ TEST(WsCodec, ClientFramesAreMaskedAndRoundTrip) {
   }
 }
 
-TEST(WsCodec, LengthsAndSplitsAnywhere) {
+TEST(ws_codec, lengths_and_splits_anywhere) {
   std::string stream;
   std::vector<std::string> want;
   for (size_t n : {0u, 1u, 125u, 126u, 300u, 65535u, 70000u}) {
@@ -85,8 +85,8 @@ TEST(WsCodec, LengthsAndSplitsAnywhere) {
     stream += server_frame(0x81, m);
   }
   for (size_t step : {1u, 3u, 7u, 1000u, 100000u}) {
-    FrameParser p;
-    Collect c;
+    ws_frame_parser p;
+    collector c;
     std::string pending;
     for (size_t at = 0; at < stream.size(); at += step) {
       pending.append(stream, at, step);
@@ -101,23 +101,23 @@ TEST(WsCodec, LengthsAndSplitsAnywhere) {
   }
 }
 
-TEST(WsCodec, FragmentsWithInterleavedControlFrames) {
+TEST(ws_codec, fragments_with_interleaved_control_frames) {
   std::string s = server_frame(0x01, "hel") + server_frame(0x89, "pi") + server_frame(0x00, "lo ") +
                   server_frame(0x80, "world");
-  FrameParser p;
-  Collect c;
+  ws_frame_parser p;
+  collector c;
   EXPECT_EQ(p.feed(s.data(), s.size(), c), static_cast<long>(s.size()));
   ASSERT_EQ(c.msgs.size(), 1u);
   EXPECT_EQ(c.msgs[0].second, "hello world");
   ASSERT_EQ(c.ctrl.size(), 1u);
-  EXPECT_EQ(c.ctrl[0].first, kPing);
+  EXPECT_EQ(c.ctrl[0].first, op_ping);
   EXPECT_EQ(p.fragmented(), 1u);
 }
 
-TEST(WsCodec, ProtocolErrors) {
+TEST(ws_codec, protocol_errors) {
   auto bad = [](const std::string& s) {
-    FrameParser p;
-    Collect c;
+    ws_frame_parser p;
+    collector c;
     std::string copy = s;
     return p.feed(copy.data(), copy.size(), c) < 0;
   };

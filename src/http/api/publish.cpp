@@ -3,21 +3,13 @@
 #include <boost/json.hpp>
 
 #include "core/idempotency.hpp"
-#include "core/topic_name.hpp"
-#include "core/utf8.hpp"
+#include "core/publish.hpp"
 #include "http/api/batch_data.hpp"
 
 namespace sb::http::api {
 namespace {
 
-constexpr std::size_t max_event_type_bytes = 256;
 constexpr std::size_t max_batch_messages = 1000;
-
-bool is_valid_event_type(std::string_view e) {
-  // A type travels on one `event:` line: no line breaks, and it must be text.
-  return e.size() <= max_event_type_bytes && e.find_first_of("\r\n") == std::string_view::npos &&
-         is_valid_utf8(e);
-}
 
 response bad(errc e, std::string_view detail) {
   return response::error(e, detail);
@@ -25,20 +17,25 @@ response bad(errc e, std::string_view detail) {
 
 }  // namespace
 
-errc check_message(const publish_item& item, const limits& l) {
-  if (!is_valid_topic(item.topic))
-    return errc::invalid_topic;
-  if (item.data.size() > l.max_message_bytes)
-    return errc::payload_too_large;
-  if (!is_valid_utf8(item.data) || !is_valid_event_type(item.event))
-    return errc::invalid_request;
-  return errc::ok;
+errc check_message(const publish_item& item, const message_limits& l) {
+  switch (check_publish(item, l.max_message_bytes)) {
+    case publish_fault::none:
+      return errc::ok;
+    case publish_fault::invalid_topic:
+      return errc::invalid_topic;
+    case publish_fault::data_too_large:
+      return errc::payload_too_large;
+    case publish_fault::data_not_utf8:
+    case publish_fault::bad_event:
+      return errc::invalid_request;
+  }
+  return errc::invalid_request;
 }
 
 void publish_one(const request& req, loop_services& ctx, respond_fn done) {
   publish_item item{req.topic, req.query("event").value_or(""), std::string(req.body),
                     req.query_flag("retain"), req.who.grants.subject};
-  if (auto e = check_message(item, ctx.shared.limits); e != errc::ok) {
+  if (auto e = check_message(item, ctx.shared.messages); e != errc::ok) {
     done(bad(e, e == errc::invalid_request ? "data must be UTF-8 and event a single line" : ""));
     return;
   }
@@ -60,13 +57,15 @@ void publish_one(const request& req, loop_services& ctx, respond_fn done) {
   std::vector<publish_item> items;
   items.push_back(std::move(item));
   auto& counters = ctx.counters;
-  ctx.shared.hub->publish(std::move(items), [topic = req.topic, done = std::move(done),
-                                             &counters](result<std::vector<position>> r) {
+  auto start = steady_now_ns();
+  ctx.shared.hub->publish(std::move(items), [topic = req.topic, done = std::move(done), &counters,
+                                             start](result<std::vector<position>> r) {
     if (!r) {
       done(response::error(static_cast<errc>(r.error().value())));
       return;
     }
-    counters.messages_published.add();
+    counters.http_published.add();
+    counters.publish_duration.observe_since(start, steady_now_ns());
     boost::json::object o;
     o["topic"] = topic;
     o["id"] = to_string(r->front());
@@ -131,7 +130,7 @@ void publish_batch(const request& req, loop_services& ctx, respond_fn done) {
       }
       item.retain = r->as_bool();
     }
-    if (auto e = check_message(item, ctx.shared.limits); e != errc::ok) {
+    if (auto e = check_message(item, ctx.shared.messages); e != errc::ok) {
       done(bad(e, e == errc::invalid_topic ? "invalid topic: " + item.topic : ""));
       return;
     }
@@ -159,13 +158,15 @@ void publish_batch(const request& req, loop_services& ctx, respond_fn done) {
   }
   auto count = items.size();
   auto& counters = ctx.counters;
-  ctx.shared.hub->publish(std::move(items), [count, done = std::move(done),
-                                             &counters](result<std::vector<position>> r) {
+  auto start = steady_now_ns();
+  ctx.shared.hub->publish(std::move(items), [count, done = std::move(done), &counters,
+                                             start](result<std::vector<position>> r) {
     if (!r) {
       done(response::error(static_cast<errc>(r.error().value())));
       return;
     }
-    counters.messages_published.add(count);
+    counters.http_published.add(count);
+    counters.publish_duration.observe_since(start, steady_now_ns());
     boost::json::array ids;
     for (auto p : *r) {
       ids.emplace_back(to_string(p));

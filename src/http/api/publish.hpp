@@ -12,6 +12,6 @@ void publish_one(const request& req, loop_services& ctx, respond_fn done);
 void publish_batch(const request& req, loop_services& ctx, respond_fn done);
 
 /// Checks what the contract asks of one message before anything is stored; ok or why not.
-errc check_message(const publish_item& item, const limits& l);
+errc check_message(const publish_item& item, const message_limits& l);
 
 }  // namespace sb::http::api

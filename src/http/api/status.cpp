@@ -47,6 +47,54 @@ response client_types(const loop_services& ctx) {
   return r;
 }
 
+namespace {
+
+/// True when an If-None-Match list (RFC 9110 13.1.2) names `etag`, weakly compared, or is "*".
+bool none_match_names(std::string_view list, std::string_view etag) {
+  auto opaque = [](std::string_view tag) { return tag.starts_with("W/") ? tag.substr(2) : tag; };
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    auto item = list.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
+      item.remove_prefix(1);
+    }
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
+      item.remove_suffix(1);
+    }
+    if (item == "*" || opaque(item) == opaque(etag)) {
+      return true;
+    }
+    if (comma == std::string_view::npos) {
+      break;
+    }
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+}  // namespace
+
+response api_document(const request& req, std::string_view body, std::string_view content_type,
+                      std::string_view etag) {
+  // Revalidated on every use (no-cache) so that a client never keeps the document of a server
+  // that has since been upgraded; an unchanged one costs a 304.
+  response r{200, std::string(content_type), {}, {}, false};
+  r.headers.emplace_back("ETag", std::string(etag));
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  bool fresh = false;
+  auto [first, last] = req.headers.equal_range(boost::beast::http::field::if_none_match);
+  for (auto it = first; it != last; ++it) {
+    fresh = fresh || none_match_names(it->value(), etag);
+  }
+  if (fresh) {
+    r.status = 304;
+    r.content_type.clear();
+  } else {
+    r.body = std::string(body);
+  }
+  return r;
+}
+
 response start_dev_llm(const request& req, loop_services& ctx) {
   if (!ctx.shared.dev || !ctx.shared.start_dev_llm) {
     return response::error(errc::not_found, "the demo generator runs in dev mode (--dev)");

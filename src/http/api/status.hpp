@@ -15,6 +15,10 @@ response demo_page(const loop_services& ctx);
 response client_js(const loop_services& ctx);
 /// The TypeScript declarations of client.js (`/// <reference path>` or a copy beside it).
 response client_types(const loop_services& ctx);
+/// GET /v1/openapi.json, GET /v1/asyncapi.yaml: a document of the API, with its ETag; a request
+/// whose If-None-Match names that ETag gets 304 without a body.
+response api_document(const request& req, std::string_view body, std::string_view content_type,
+                      std::string_view etag);
 /// POST /v1/dev/llm?topic= (dev mode): 202, then the demo token stream flows into the topic.
 response start_dev_llm(const request& req, loop_services& ctx);
 /// GET /v1/topics/{topic}/presence?limit=&after=: {"topic","count","members":[{"id","state"}],

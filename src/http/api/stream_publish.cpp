@@ -13,7 +13,7 @@ stream_publisher::stream_publisher(std::string topic, bool retain, std::string f
       from_(std::move(from)),
       client_(std::move(client)),
       ctx_(ctx),
-      parser_(ctx.shared.limits.max_message_bytes + 1024,
+      parser_(ctx.shared.messages.max_message_bytes + 1024,
               [this](sse::parsed_event&& e) { publish(std::move(e)); }),
       progress_(std::make_shared<progress>()) {
   progress_->topic = topic_;
@@ -32,7 +32,7 @@ void stream_publisher::publish(sse::parsed_event&& e) {
     return;
   }
   publish_item item{topic_, std::move(e.event), std::move(e.data), retain_, from_};
-  if (auto err = check_message(item, ctx_.shared.limits); err != errc::ok) {
+  if (auto err = check_message(item, ctx_.shared.messages); err != errc::ok) {
     p.error = err;
     return;
   }
@@ -52,7 +52,7 @@ void stream_publisher::publish(sse::parsed_event&& e) {
       }
     } else {
       ++state->published;
-      counters->messages_published.add();
+      counters->http_published.add();
       // Answers come in publish order (one connection, one topic), so the last is the newest.
       state->last_id = to_string(r->front());
     }

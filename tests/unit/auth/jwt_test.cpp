@@ -556,6 +556,24 @@ TEST_F(JwtTest, ParsesNestedTopicClaims) {
   EXPECT_TRUE(r->subject.empty());
 }
 
+TEST_F(JwtTest, ParsesTheAdminClaimFlatOrNested) {
+  auto v = hs_verifier();
+  for (auto [payload, admin] : std::vector<std::pair<std::string, bool>>{
+           {R"({"switchboard.admin":true})", true},
+           {R"({"switchboard":{"admin":true,"subscribe":["a"]}})", true},
+           {R"({"switchboard.admin":false})", false},
+           {R"({"sub":"u"})", false},
+       }) {
+    auto r = v.verify(hs256_token(secret, payload));
+    ASSERT_TRUE(r.has_value()) << payload;
+    EXPECT_EQ(r->admin, admin) << payload;
+  }
+  for (std::string payload : {R"({"switchboard.admin":"true"})", R"({"switchboard.admin":1})",
+                              R"({"switchboard.admin":true,"switchboard":{"admin":true}})"}) {
+    EXPECT_EQ(error_of(v.verify(hs256_token(secret, payload))), auth_error::malformed) << payload;
+  }
+}
+
 TEST_F(JwtTest, AbsentTopicClaimsGrantNothing) {
   auto r = hs_verifier().verify(hs256_token(secret, R"({"sub":"u"})"));
   ASSERT_TRUE(r.has_value());

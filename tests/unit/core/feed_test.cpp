@@ -172,6 +172,46 @@ TEST_F(feed_test, a_soft_bound_over_the_hard_one_never_acts) {
   EXPECT_EQ(push(11, t0 + 20h), feed::verdict::close);
 }
 
+TEST_F(feed_test, replay_and_live_come_out_in_the_order_pushed_and_replay_is_not_counted) {
+  f.push_replay(sub, msg(1));
+  f.push_replay(sub, msg(2));
+  EXPECT_EQ(f.live_bytes(), 0u);  // history holds replay anyway
+  ASSERT_EQ(push(3, t0), feed::verdict::queued);
+  EXPECT_EQ(f.live_bytes(), 1000u);
+  EXPECT_EQ(drain(), (std::vector<std::uint64_t>{1, 2, 3}));
+  EXPECT_EQ(f.live_bytes(), 0u);
+}
+
+TEST_F(feed_test, volatile_messages_of_one_topic_conflate_latest_wins_while_waiting) {
+  auto a = volatile_msg();
+  auto b = volatile_msg();
+  auto c = volatile_msg();
+  EXPECT_EQ(f.push_live(sub, a, overflow_policy::resume, limits, 0, t0), feed::verdict::queued);
+  ASSERT_EQ(push(1, t0), feed::verdict::queued);  // a stored message between: no conflation
+  EXPECT_EQ(f.push_live(sub, b, overflow_policy::resume, limits, 0, t0), feed::verdict::queued);
+  EXPECT_EQ(f.push_live(sub, c, overflow_policy::resume, limits, 0, t0), feed::verdict::queued);
+  EXPECT_EQ(f.live_bytes(), 3000u);
+  std::vector<message_ptr> out;
+  while (auto e = f.pop()) {
+    out.push_back(e->m);
+  }
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0], a);
+  EXPECT_EQ(out[1]->pos.seq, 1u);
+  EXPECT_EQ(out[2], c);  // b was replaced by c in its place
+}
+
+TEST_F(feed_test, forget_drops_one_subscriptions_entries_and_their_bytes) {
+  ASSERT_EQ(push(1, t0), feed::verdict::queued);
+  ASSERT_EQ(f.push_live(other, msg(50), overflow_policy::resume, limits, 0, t0),
+            feed::verdict::queued);
+  ASSERT_EQ(push(2, t0), feed::verdict::queued);
+  f.forget(sub);
+  EXPECT_EQ(f.live_bytes(), 1000u);
+  EXPECT_EQ(drain(), (std::vector<std::uint64_t>{50}));
+  EXPECT_TRUE(f.empty());
+}
+
 TEST(overflow_policy, parses_its_names) {
   EXPECT_EQ(parse_overflow_policy("resume"), overflow_policy::resume);
   EXPECT_EQ(parse_overflow_policy("latest"), overflow_policy::latest);

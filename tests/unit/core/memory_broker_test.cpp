@@ -94,6 +94,36 @@ class MemoryBrokerSmallHistory : public MemoryBroker {
   MemoryBrokerSmallHistory() : MemoryBroker(history_limits{.max_messages = 3}) {}
 };
 
+TEST_F(MemoryBroker, ListTopicsByNameWithPrefixAfterAndLimit) {
+  auto p1 = publish_one("orders/2");
+  publish_one("orders/10");
+  publish_one("users/1");
+  attach(0, "orders/1", std::nullopt);  // subscribed, no message yet
+  attach(1, "$admin/stats", std::nullopt);
+  auto names = [](const std::vector<memory_broker::topic_entry>& v) {
+    std::vector<std::string> out;
+    for (const auto& e : v) {
+      out.push_back(e.name);
+    }
+    return out;
+  };
+  EXPECT_EQ(names(broker_->list_topics("", "", 100)),
+            (std::vector<std::string>{"orders/1", "orders/10", "orders/2", "users/1"}));
+  EXPECT_EQ(names(broker_->list_topics("orders/", "", 2)),
+            (std::vector<std::string>{"orders/1", "orders/10"}));
+  EXPECT_EQ(names(broker_->list_topics("orders/", "orders/10", 2)),
+            (std::vector<std::string>{"orders/2"}));
+  EXPECT_TRUE(broker_->list_topics("orders/", "orders/2", 2).empty());
+  EXPECT_TRUE(broker_->list_topics("", "", 0).empty());
+  auto two = broker_->list_topics("orders/2", "", 5);
+  ASSERT_EQ(two.size(), 1u);
+  EXPECT_EQ(two[0].head, p1);
+  EXPECT_EQ(broker_->list_topics("orders/1", "", 1)[0].head.seq, 0u);
+  EXPECT_TRUE(broker_->has_subscribers("$admin/stats"));
+  EXPECT_FALSE(broker_->has_subscribers("users/1"));
+  EXPECT_FALSE(broker_->has_subscribers("nobody"));
+}
+
 TEST_F(MemoryBroker, NodeEpochIsNonZeroAndJsonSafe) {
   EXPECT_NE(epoch_, 0u);
   EXPECT_LT(epoch_, std::uint64_t{1} << 53);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -67,6 +69,30 @@ publish_item item(std::string topic, std::string data) {
   out.topic = std::move(topic);
   out.data = std::move(data);
   return out;
+}
+
+TEST(TopicRegistry, CountsSubscribersPerTopicAsTheyComeAndGo) {
+  recording_broker b;
+  topic_registry r(b, 0);
+  recording_subscriber owner;
+  subscription s1(owner), s2(owner), s3(owner);
+  r.subscribe(s1, "a", std::nullopt, ignore);
+  r.subscribe(s2, "a", std::nullopt, ignore);
+  r.subscribe(s3, "b", std::nullopt, ignore);
+  EXPECT_EQ(r.subscriber_count("a"), 2u);
+  EXPECT_EQ(r.subscriber_count("b"), 1u);
+  EXPECT_EQ(r.subscriber_count("c"), 0u);
+  std::vector<std::pair<std::string, std::size_t>> seen;
+  r.for_each_topic([&](std::string_view t, std::size_t n) { seen.emplace_back(t, n); });
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, std::size_t>>{{"a", 2}, {"b", 1}}));
+  r.unsubscribe(s1);
+  r.unsubscribe(s1);  // twice is once
+  EXPECT_EQ(r.subscriber_count("a"), 1u);
+  r.unsubscribe(s2);
+  r.unsubscribe(s3);
+  EXPECT_EQ(r.subscriber_count("a"), 0u);
+  EXPECT_EQ(r.topic_count(), 0u);
 }
 
 TEST(TopicRegistry, SubscribeLinksAndAttachesThisLoop) {

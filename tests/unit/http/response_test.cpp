@@ -78,11 +78,19 @@ TEST(HttpResponse, ContentLengthCountsBytesNotCharacters) {
   EXPECT_EQ(bytes.size(), bytes.find("\r\n\r\n") + 4 + 100000);
 }
 
+TEST(HttpResponse, NotModifiedHasNoContentLength) {
+  // A 304 has no body, and a Content-Length would have to be the one a 200 would carry.
+  response r{304, {}, {}, {{"ETag", "\"abc\""}}, false};
+  EXPECT_EQ(serialize(r, true), "HTTP/1.1 304 Not Modified\r\nETag: \"abc\"\r\n\r\n");
+}
+
 TEST(HttpResponse, ReasonPhrases) {
   const std::pair<unsigned, const char*> cases[] = {
       {200, "OK"},
       {201, "Created"},
+      {202, "Accepted"},
       {204, "No Content"},
+      {304, "Not Modified"},
       {400, "Bad Request"},
       {401, "Unauthorized"},
       {403, "Forbidden"},
@@ -90,6 +98,7 @@ TEST(HttpResponse, ReasonPhrases) {
       {405, "Method Not Allowed"},
       {408, "Request Timeout"},
       {413, "Content Too Large"},
+      {426, "Upgrade Required"},
       {429, "Too Many Requests"},
       {431, "Request Header Fields Too Large"},
       {500, "Internal Server Error"},

@@ -86,14 +86,59 @@ TEST(Router, RawTopicIsPassedOnUnvalidated) {
   EXPECT_EQ(empty_topic.topic, "");
 }
 
+TEST(Router, EveryRowOfTheTableRoutesToItself) {
+  // The table is what matching, Allow headers and the OpenAPI test read: each row must be reached
+  // by its own path ({topic} standing for a topic with slashes) and answer its own methods.
+  ASSERT_GE(route_table().size(), 15u);
+  for (const auto& row : route_table()) {
+    std::string path(row.path);
+    std::string topic;
+    if (auto at = path.find("{topic}"); at != std::string::npos) {
+      topic = "orders/42";
+      path.replace(at, 7, topic);
+    }
+    auto r = match_route(path);
+    EXPECT_EQ(r.endpoint, row.endpoint) << row.path;
+    EXPECT_EQ(r.topic, topic) << row.path;
+    EXPECT_EQ(allowed_methods(row.endpoint), row.methods) << row.path;
+    EXPECT_TRUE(method_allowed(row.endpoint, "OPTIONS")) << row.path;
+  }
+}
+
+TEST(Router, TheApiDocumentsAreRoutes) {
+  EXPECT_EQ(match_route("/v1/openapi.json").endpoint, endpoint::openapi);
+  EXPECT_EQ(match_route("/v1/asyncapi.yaml").endpoint, endpoint::asyncapi);
+  for (auto e : {endpoint::openapi, endpoint::asyncapi}) {
+    EXPECT_EQ(allowed_methods(e), "GET, HEAD, OPTIONS");
+  }
+}
+
 TEST(Router, UnknownPathsAreNone) {
-  for (const char* path : {"", "/v1", "/v1/", "/v1/topics", "/v1/topics/", "/v1/events/",
-                           "/v1/eventsx", "/V1/events", "/v1/topic/a", "/metrics/", "/healthz/x",
-                           "/client.js.map", "/index.htm", "//", "/v2/events", "v1/events"}) {
+  for (const char* path : {"", "/v1", "/v1/", "/v1/topics/", "/v1/events/", "/v1/eventsx",
+                           "/V1/events", "/v1/topic/a", "/metrics/", "/healthz/x", "/client.js.map",
+                           "/index.htm", "//", "/v2/events", "v1/events"}) {
     auto r = match_route(path);
     EXPECT_EQ(r.endpoint, endpoint::none) << '"' << path << '"';
     EXPECT_EQ(r.topic, "") << '"' << path << '"';
   }
+}
+
+TEST(Router, AdminPaths) {
+  EXPECT_EQ(match_route("/v1/topics").endpoint, endpoint::topic_list);
+  EXPECT_EQ(match_route("/admin").endpoint, endpoint::admin_page);
+  EXPECT_EQ(match_route("/v1/admin/stats").endpoint, endpoint::admin_stats);
+  EXPECT_EQ(match_route("/v1/admin/session").endpoint, endpoint::admin_session);
+  // The per-topic endpoints under /v1/topics/ are untouched by the listing.
+  EXPECT_EQ(match_route("/v1/topics/a").endpoint, endpoint::topic_publish);
+  EXPECT_EQ(match_route("/v1/topics/a/history").endpoint, endpoint::topic_history);
+  for (const char* path :
+       {"/admin/", "/admin.html", "/v1/admin", "/v1/admin/", "/v1/admin/statsx"}) {
+    EXPECT_EQ(match_route(path).endpoint, endpoint::none) << path;
+  }
+  EXPECT_EQ(allowed_methods(endpoint::topic_list), "GET, HEAD, OPTIONS");
+  EXPECT_EQ(allowed_methods(endpoint::admin_page), "GET, HEAD, OPTIONS");
+  EXPECT_EQ(allowed_methods(endpoint::admin_stats), "GET, OPTIONS");
+  EXPECT_EQ(allowed_methods(endpoint::admin_session), "POST, OPTIONS");
 }
 
 TEST(Router, AllowedMethods) {

@@ -6,7 +6,10 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <thread>
 #include <vector>
+
+#include "../../support/fake_clock.hpp"
 
 namespace sb::io {
 namespace {
@@ -18,13 +21,13 @@ using ms = std::chrono::milliseconds;
 /// An object with a wheel entry inside it, as connections have; records when it fired, in wall
 /// time and in wheel ticks.
 struct probe {
-  probe(const int* tick_counter = nullptr) : ticks(tick_counter) {
+  probe(const timing_wheel* turning = nullptr) : wheel(turning) {
     entry.bind<&probe::on_fire>(this);
   }
   void on_fire() {
     fires.push_back(clock_type::now());
-    if (ticks) {
-      fired_on_tick.push_back(*ticks + 1);  // the tick being run now
+    if (wheel) {
+      fired_on_tick.push_back(static_cast<int>(wheel->turns()));  // the tick being run now
     }
     if (then) {
       then(*this);
@@ -35,15 +38,16 @@ struct probe {
   }
 
   wheel_entry entry;
-  const int* ticks;
+  const timing_wheel* wheel;
   std::vector<clock_type::time_point> fires;
   std::vector<int> fired_on_tick;
   std::function<void(probe&)> then;  // runs inside the callback
 };
 
-/// The wheel is the io_context's only work, so one handler run is exactly one tick. Counting ticks
-/// instead of milliseconds makes the exact-slot tests immune to a loaded machine; the wall-clock
-/// tests below check only what load cannot break (never early).
+/// The wheel is the io_context's only work. Ticks are the wheel's own turns, counted in time (a
+/// wheel that sleeps through empty ticks counts them when it wakes), so the exact-slot tests are
+/// immune to a loaded machine; the wall-clock tests below check only what load cannot break (never
+/// early).
 class TimingWheel : public ::testing::Test {
  protected:
   static constexpr ms tick{5};
@@ -51,17 +55,27 @@ class TimingWheel : public ::testing::Test {
   TimingWheel() : wheel_(ctx_, tick, 8) { wheel_.start(); }
   ~TimingWheel() override { wheel_.stop(); }
 
+  /// Runs the wheel until `n` more ticks have passed. A wheel with nothing due by then sleeps:
+  /// the time passes without a wake-up.
   void run_ticks(int n) {
-    for (int i = 0; i < n; ++i) {
-      ASSERT_EQ(ctx_.run_one_for(1s), 1u) << "the wheel stopped ticking";
-      ++ticks_;
+    target_ += static_cast<std::uint64_t>(n);
+    auto deadline = clock_type::now() + 5s;
+    while (wheel_.turns() < target_ && clock_type::now() < deadline) {
+      if (!wheel_.armed() || wheel_.wake_turn() > target_) {
+        std::this_thread::sleep_for(tick * static_cast<int>(target_ - wheel_.turns()));
+        return;
+      }
+      ctx_.restart();
+      ctx_.run_one_for(100ms);
     }
+    ASSERT_GE(wheel_.turns(), target_) << "the wheel stopped turning";
   }
 
   /// Runs the loop with run_for until `done` or a generous deadline.
   bool run_until(const std::function<bool()>& done, ms limit = 3000ms) {
     auto deadline = clock_type::now() + limit;
     while (!done() && clock_type::now() < deadline) {
+      ctx_.restart();  // a sleeping wheel leaves the context without work: run() then returns
       ctx_.run_for(5ms);
     }
     return done();
@@ -69,11 +83,11 @@ class TimingWheel : public ::testing::Test {
 
   boost::asio::io_context ctx_;
   timing_wheel wheel_;
-  int ticks_ = 0;
+  std::uint64_t target_ = 0;
 };
 
 TEST_F(TimingWheel, FiresOnceOnItsTick) {
-  probe p(&ticks_);
+  probe p(&wheel_);
   wheel_.schedule(p.entry, 50ms);  // 10 ticks
   EXPECT_TRUE(p.entry.scheduled());
   run_ticks(9);
@@ -86,7 +100,7 @@ TEST_F(TimingWheel, FiresOnceOnItsTick) {
 }
 
 TEST_F(TimingWheel, DelaysAreRoundedUpToWholeTicks) {
-  probe a(&ticks_), b(&ticks_), c(&ticks_);
+  probe a(&wheel_), b(&wheel_), c(&wheel_);
   wheel_.schedule(a.entry, 11ms);  // 3 ticks
   wheel_.schedule(b.entry, 15ms);  // 3 ticks
   wheel_.schedule(c.entry, 16ms);  // 4 ticks
@@ -97,7 +111,7 @@ TEST_F(TimingWheel, DelaysAreRoundedUpToWholeTicks) {
 }
 
 TEST_F(TimingWheel, ZeroDelayFiresOnTheNextTickNeverInline) {
-  probe p(&ticks_);
+  probe p(&wheel_);
   wheel_.schedule(p.entry, 0ms);
   EXPECT_TRUE(p.entry.scheduled());
   EXPECT_TRUE(p.fires.empty());
@@ -132,7 +146,7 @@ TEST_F(TimingWheel, CancelledEntryNeverFires) {
 }
 
 TEST_F(TimingWheel, RescheduleMovesTheEntry) {
-  probe p(&ticks_);
+  probe p(&wheel_);
   wheel_.schedule(p.entry, 20ms);
   wheel_.schedule(p.entry, 70ms);
   run_ticks(20);
@@ -164,7 +178,7 @@ TEST_F(TimingWheel, AFiringEntryMayDestroyAnotherDueInTheSameTick) {
 }
 
 TEST_F(TimingWheel, ReschedulingFromInsideTheCallback) {
-  probe p(&ticks_);
+  probe p(&wheel_);
   p.then = [&](probe& self) {
     if (self.fires.size() < 4) {
       wheel_.schedule(self.entry, 20ms);
@@ -178,7 +192,7 @@ TEST_F(TimingWheel, ReschedulingFromInsideTheCallback) {
 }
 
 TEST_F(TimingWheel, ZeroDelayRescheduleFromTheCallbackWaitsForTheNextTick) {
-  probe p(&ticks_);
+  probe p(&wheel_);
   p.then = [&](probe& self) {
     if (self.fires.size() < 3) {
       auto before = self.fires.size();
@@ -192,21 +206,21 @@ TEST_F(TimingWheel, ZeroDelayRescheduleFromTheCallbackWaitsForTheNextTick) {
 }
 
 TEST_F(TimingWheel, DelaysLongerThanOneRevolution) {
-  probe p(&ticks_);
+  probe p(&wheel_);
   wheel_.schedule(p.entry, 110ms);  // 22 ticks: two rounds and 6 slots on an 8-slot wheel
   run_ticks(40);
   EXPECT_EQ(p.fired_on_tick, (std::vector<int>{22}));
 }
 
 TEST_F(TimingWheel, ExactlyOneRevolution) {
-  probe p(&ticks_);
+  probe p(&wheel_);
   wheel_.schedule(p.entry, 40ms);  // 8 ticks: lands in the current slot, one full turn away
   run_ticks(20);
   EXPECT_EQ(p.fired_on_tick, (std::vector<int>{8}));
 }
 
 TEST_F(TimingWheel, OneTickPastARevolutionAndTwoRevolutions) {
-  probe a(&ticks_), b(&ticks_);
+  probe a(&wheel_), b(&wheel_);
   wheel_.schedule(a.entry, 45ms);  // 9 ticks: the next slot, one round later
   wheel_.schedule(b.entry, 80ms);  // 16 ticks: the current slot, two turns away
   run_ticks(30);
@@ -215,7 +229,7 @@ TEST_F(TimingWheel, OneTickPastARevolutionAndTwoRevolutions) {
 }
 
 TEST_F(TimingWheel, LongDelayScheduledFromACallbackMidRevolution) {
-  probe p(&ticks_), starter(&ticks_);
+  probe p(&wheel_), starter(&wheel_);
   starter.then = [&](probe&) { wheel_.schedule(p.entry, 100ms); };  // at tick 3, 20 ticks on
   wheel_.schedule(starter.entry, 15ms);
   run_ticks(30);
@@ -249,7 +263,7 @@ TEST_F(TimingWheel, MultiRoundDelayInWallTime) {
 
 TEST_F(TimingWheel, NegativeDelayFiresOnTheNextTick) {
   // A deadline that has already passed (deadline - now < 0) is due now, not never.
-  probe p(&ticks_), late(&ticks_);
+  probe p(&wheel_), late(&wheel_);
   wheel_.schedule(p.entry, -1ms);
   wheel_.schedule(late.entry, -10ms);
   run_ticks(3);
@@ -265,10 +279,90 @@ TEST_F(TimingWheel, StopSilencesTheWheel) {
   EXPECT_TRUE(p.fires.empty());
 }
 
+TEST_F(TimingWheel, AnIdleWheelDoesNotWake) {
+  std::this_thread::sleep_for(60ms);  // 12 ticks with nothing scheduled
+  ctx_.restart();
+  ctx_.poll();
+  EXPECT_EQ(wheel_.wakeups(), 0u);
+  probe p(&wheel_);
+  wheel_.schedule(p.entry, 40ms);  // 8 ticks away: one wake-up for it, none before
+  ASSERT_TRUE(run_until([&] { return !p.fires.empty(); }));
+  EXPECT_EQ(wheel_.wakeups(), 1u);
+  std::this_thread::sleep_for(60ms);
+  ctx_.restart();
+  ctx_.poll();
+  EXPECT_EQ(wheel_.wakeups(), 1u);  // asleep again once nothing is left
+}
+
+TEST_F(TimingWheel, AnEntrySoonerThanTheSleepWakesTheWheelEarlier) {
+  probe late, soon;
+  auto start = clock_type::now();
+  wheel_.schedule(late.entry, 200ms);
+  wheel_.schedule(soon.entry, 20ms);
+  ASSERT_TRUE(run_until([&] { return !soon.fires.empty(); }));
+  EXPECT_LT(soon.since(start), 200ms);
+  EXPECT_TRUE(late.fires.empty());
+  EXPECT_GE(soon.since(start), 20ms - tick);
+}
+
+TEST_F(TimingWheel, AfterASleepDelaysCountFromNow) {
+  std::this_thread::sleep_for(100ms);  // asleep: its slot is 20 ticks behind the time
+  probe p;
+  auto start = clock_type::now();
+  wheel_.schedule(p.entry, 30ms);
+  ctx_.restart();
+  ctx_.run_for(15ms);
+  EXPECT_TRUE(p.fires.empty()) << "fired " << p.since(start).count() << " ms after a 30 ms delay";
+  ASSERT_TRUE(run_until([&] { return !p.fires.empty(); }));
+  EXPECT_GE(p.since(start), 30ms - tick);
+}
+
 TEST(TimingWheelTick, ReportsItsTick) {
   boost::asio::io_context ctx;
   timing_wheel w(ctx, ms(250));
   EXPECT_EQ(w.tick(), ms(250));
+}
+
+/// With a time source the wheel runs no timer: it turns in advance(), once per tick that the
+/// source's time has passed, and not before.
+TEST(timing_wheel_on_a_time_source, fires_exactly_when_the_time_is_moved_past_the_deadline) {
+  boost::asio::io_context ctx;
+  testing::fake_clock clock;
+  timing_wheel wheel(ctx, ms(10), 8, &clock);
+  wheel.start();
+  probe p;
+  wheel.schedule(p.entry, ms(250));  // 25 ticks: three revolutions of 8 and one more
+  EXPECT_EQ(ctx.poll(), 0u);         // nothing armed on the context
+  clock.advance(ms(249));
+  wheel.advance();
+  EXPECT_TRUE(p.fires.empty());
+  clock.advance(ms(1));
+  wheel.advance();
+  EXPECT_EQ(p.fires.size(), 1u);
+  EXPECT_FALSE(p.entry.scheduled());
+  EXPECT_EQ(wheel.now(), clock.now());
+}
+
+TEST(timing_wheel_on_a_time_source, a_jump_runs_every_tick_in_between_in_order) {
+  boost::asio::io_context ctx;
+  testing::fake_clock clock;
+  timing_wheel wheel(ctx, ms(10), 8, &clock);
+  wheel.start();
+  std::vector<int> order;
+  probe late, early;
+  late.then = [&](probe&) { order.push_back(2); };
+  early.then = [&](probe&) {
+    order.push_back(1);
+    wheel.schedule(early.entry, ms(10));  // rescheduled from its callback: fires a tick later
+  };
+  wheel.schedule(late.entry, ms(50));
+  wheel.schedule(early.entry, ms(20));
+  clock.advance(ms(45));
+  wheel.advance();
+  EXPECT_EQ(order, (std::vector<int>{1, 1, 1}));  // 20, 30, 40 ms
+  clock.advance(ms(5));
+  wheel.advance();
+  EXPECT_EQ(order, (std::vector<int>{1, 1, 1, 2, 1}));  // 50 ms: in the order scheduled
 }
 
 }  // namespace

@@ -116,24 +116,24 @@ TEST_F(Config, Defaults) {
   EXPECT_EQ(c.threads, 0u);
   EXPECT_FALSE(c.dev);
   EXPECT_EQ(c.log_level, "info");
-  EXPECT_EQ(c.heartbeat_s, 15u);
-  EXPECT_EQ(c.retry_ms, 2000u);
-  EXPECT_EQ(c.max_message_bytes, 65536u);
-  EXPECT_EQ(c.max_request_bytes, 1048576u);
-  EXPECT_EQ(c.max_header_bytes, 8192u);
-  EXPECT_EQ(c.max_topics_per_stream, 64u);
-  EXPECT_EQ(c.header_timeout_ms, 10000u);
-  EXPECT_EQ(c.idle_timeout_s, 60u);
-  EXPECT_EQ(c.history_max_messages, 1000u);
-  EXPECT_EQ(c.history_max_bytes, 4194304u);
-  EXPECT_EQ(c.history_max_age_s, 3600u);
-  EXPECT_EQ(c.send_queue_max_bytes, 8388608u);
-  EXPECT_EQ(c.send_queue_soft_bytes, 1048576u);
-  EXPECT_EQ(c.send_queue_soft_s, 10u);
-  EXPECT_EQ(c.ws_message_timeout_ms, 10000u);
-  EXPECT_EQ(c.drain_timeout_s, 10u);
-  EXPECT_EQ(c.drain_rate, 2000u);
-  EXPECT_TRUE(c.cors_origins.empty());
+  EXPECT_EQ(c.sse.heartbeat, std::chrono::seconds(15));
+  EXPECT_EQ(c.sse.retry_ms, 2000u);
+  EXPECT_EQ(c.messages.max_message_bytes, 65536u);
+  EXPECT_EQ(c.http.max_request_bytes, 1048576u);
+  EXPECT_EQ(c.http.max_header_bytes, 8192u);
+  EXPECT_EQ(c.http.max_topics_per_stream, 64u);
+  EXPECT_EQ(c.http.header_timeout, std::chrono::milliseconds(10000));
+  EXPECT_EQ(c.http.idle_timeout, std::chrono::seconds(60));
+  EXPECT_EQ(c.history.max_messages, 1000u);
+  EXPECT_EQ(c.history.max_bytes, 4194304u);
+  EXPECT_EQ(c.history.max_age_ms, 3600000);
+  EXPECT_EQ(c.subscribers.backlog.hard_bytes, 8388608u);
+  EXPECT_EQ(c.subscribers.backlog.soft_bytes, 1048576u);
+  EXPECT_EQ(c.subscribers.backlog.soft_for, std::chrono::seconds(10));
+  EXPECT_EQ(c.ws.message_timeout, std::chrono::milliseconds(10000));
+  EXPECT_EQ(c.drain.timeout, std::chrono::seconds(10));
+  EXPECT_EQ(c.drain.rate, 2000u);
+  EXPECT_TRUE(c.cors.origins.empty());
 }
 
 TEST_F(Config, TomlFileSetsEveryKind) {
@@ -152,18 +152,18 @@ cors_origins = ["https://a.example", "https://b.example"]
   EXPECT_EQ(r.value.threads, 4u);
   EXPECT_TRUE(r.value.dev);
   EXPECT_EQ(r.value.log_level, "debug");
-  EXPECT_EQ(r.value.heartbeat_s, 20u);
-  EXPECT_EQ(r.value.history_max_bytes, 123456u);
-  EXPECT_EQ(r.value.cors_origins,
+  EXPECT_EQ(r.value.sse.heartbeat, std::chrono::seconds(20));
+  EXPECT_EQ(r.value.history.max_bytes, 123456u);
+  EXPECT_EQ(r.value.cors.origins,
             (std::vector<std::string>{"https://a.example", "https://b.example"}));
-  EXPECT_EQ(r.value.retry_ms, 2000u);  // untouched keys keep their defaults
+  EXPECT_EQ(r.value.sse.retry_ms, 2000u);  // untouched keys keep their defaults
 }
 
 TEST_F(Config, EmptyTomlFileIsAllDefaults) {
   temp_toml file("# nothing\n");
   auto r = load({"--config", file.path()});
   ASSERT_EQ(r.error, "");
-  EXPECT_EQ(r.value.heartbeat_s, 15u);
+  EXPECT_EQ(r.value.sse.heartbeat, std::chrono::seconds(15));
 }
 
 TEST_F(Config, EnvironmentOverridesTheFile) {
@@ -173,10 +173,10 @@ TEST_F(Config, EnvironmentOverridesTheFile) {
   env_var cors("SWITCHBOARD_CORS_ORIGINS", " https://a.example ,https://b.example,, ");
   auto r = load({"--config", file.path()});
   ASSERT_EQ(r.error, "");
-  EXPECT_EQ(r.value.heartbeat_s, 30u);
+  EXPECT_EQ(r.value.sse.heartbeat, std::chrono::seconds(30));
   EXPECT_FALSE(r.value.dev);
   EXPECT_EQ(r.value.listen, "file:1");  // not in the environment: the file's value
-  EXPECT_EQ(r.value.cors_origins,
+  EXPECT_EQ(r.value.cors.origins,
             (std::vector<std::string>{"https://a.example", "https://b.example"}));
 }
 
@@ -187,8 +187,8 @@ TEST_F(Config, FlagsOverrideTheEnvironment) {
   env_var dev("SWITCHBOARD_DEV", "false");
   auto r = load({"--config", file.path(), "--heartbeat-s", "40", "--dev", "--listen=[::1]:7000"});
   ASSERT_EQ(r.error, "");
-  EXPECT_EQ(r.value.heartbeat_s, 40u);
-  EXPECT_EQ(r.value.retry_ms, 4000u);  // no flag: the environment's value
+  EXPECT_EQ(r.value.sse.heartbeat, std::chrono::seconds(40));
+  EXPECT_EQ(r.value.sse.retry_ms, 4000u);  // no flag: the environment's value
   EXPECT_TRUE(r.value.dev);
   EXPECT_EQ(r.value.listen, "[::1]:7000");
 }
@@ -221,10 +221,10 @@ TEST_F(Config, NumbersAtTheirBoundsAreAccepted) {
   env_var bytes("SWITCHBOARD_HISTORY_MAX_BYTES", "18446744073709551615");
   auto r = load({"--retry-ms", "100"});
   ASSERT_EQ(r.error, "");
-  EXPECT_EQ(r.value.heartbeat_s, 3600u);
+  EXPECT_EQ(r.value.sse.heartbeat, std::chrono::seconds(3600));
   EXPECT_EQ(r.value.threads, 64u);
-  EXPECT_EQ(r.value.history_max_bytes, 18446744073709551615u);
-  EXPECT_EQ(r.value.retry_ms, 100u);
+  EXPECT_EQ(r.value.history.max_bytes, 18446744073709551615u);
+  EXPECT_EQ(r.value.sse.retry_ms, 100u);
 }
 
 TEST_F(Config, OutOfRangeInTheFileNamesKeySourceAndRange) {
@@ -381,9 +381,9 @@ TEST_F(Config, EveryLogLevelIsAccepted) {
 TEST_F(Config, OptionalBooleansStartUnset) {
   auto r = load({});
   ASSERT_EQ(r.error, "");
-  EXPECT_FALSE(r.value.allow_anonymous_subscribe.has_value());
-  EXPECT_FALSE(r.value.allow_anonymous_publish.has_value());
-  EXPECT_FALSE(r.value.auth_configured());
+  EXPECT_FALSE(r.value.auth.anonymous_subscribe.has_value());
+  EXPECT_FALSE(r.value.auth.anonymous_publish.has_value());
+  EXPECT_FALSE(r.value.auth.configured());
 }
 
 TEST_F(Config, OptionalBooleansFromEverySource) {
@@ -391,16 +391,16 @@ TEST_F(Config, OptionalBooleansFromEverySource) {
   env_var sub("SWITCHBOARD_ALLOW_ANONYMOUS_SUBSCRIBE", "yes");
   auto r = load({"--config", file.path()});
   ASSERT_EQ(r.error, "");
-  EXPECT_EQ(r.value.allow_anonymous_publish, std::optional<bool>(false));  // set, and false
-  EXPECT_EQ(r.value.allow_anonymous_subscribe, std::optional<bool>(true));
+  EXPECT_EQ(r.value.auth.anonymous_publish, std::optional<bool>(false));  // set, and false
+  EXPECT_EQ(r.value.auth.anonymous_subscribe, std::optional<bool>(true));
 
   auto bare = load({"--config", file.path(), "--allow-anonymous-publish"});
   ASSERT_EQ(bare.error, "");
-  EXPECT_EQ(bare.value.allow_anonymous_publish, std::optional<bool>(true));
+  EXPECT_EQ(bare.value.auth.anonymous_publish, std::optional<bool>(true));
 
   auto explicit_false = load({"--allow-anonymous-subscribe=false"});
   ASSERT_EQ(explicit_false.error, "");
-  EXPECT_EQ(explicit_false.value.allow_anonymous_subscribe, std::optional<bool>(false));
+  EXPECT_EQ(explicit_false.value.auth.anonymous_subscribe, std::optional<bool>(false));
 
   env_var bad("SWITCHBOARD_ALLOW_ANONYMOUS_PUBLISH", "sometimes");
   auto err = load({});
@@ -412,13 +412,13 @@ TEST_F(Config, AuthKeys) {
   temp_toml file("jwt_secret = \"file-secret\"\napi_keys = [\"k1\", \"k2\"]\n");
   auto r = load({"--config", file.path()});
   ASSERT_EQ(r.error, "");
-  EXPECT_EQ(r.value.jwt_secret, "file-secret");
-  EXPECT_EQ(r.value.api_keys, (std::vector<std::string>{"k1", "k2"}));
-  EXPECT_EQ(r.value.auth_cookie, "switchboard_token");
-  EXPECT_TRUE(r.value.auth_configured());
+  EXPECT_EQ(r.value.auth.jwt_secret, "file-secret");
+  EXPECT_EQ(r.value.auth.api_keys, (std::vector<std::string>{"k1", "k2"}));
+  EXPECT_EQ(r.value.auth.cookie, "switchboard_token");
+  EXPECT_TRUE(r.value.auth.configured());
   env_var keys("SWITCHBOARD_API_KEYS", "k3,k4");
   auto env = load({"--config", file.path()});
-  EXPECT_EQ(env.value.api_keys, (std::vector<std::string>{"k3", "k4"}));
+  EXPECT_EQ(env.value.auth.api_keys, (std::vector<std::string>{"k3", "k4"}));
 }
 
 TEST_F(Config, SecretsAreNeverEchoed) {
@@ -501,17 +501,18 @@ TEST_F(Config, NoFlagTurnsABooleanOff) {
   auto r = load({"--no-dev", "--no-allow-anonymous-publish"});
   EXPECT_EQ(r.error, "");
   EXPECT_FALSE(r.value.dev);
-  EXPECT_EQ(r.value.allow_anonymous_publish, std::optional<bool>(false));
+  EXPECT_EQ(r.value.auth.anonymous_publish, std::optional<bool>(false));
   EXPECT_TRUE(load({"--dev"}).value.dev);
 }
 
 TEST_F(Config, SizesTakeBinarySuffixes) {
-  EXPECT_EQ(load({"--max-message-bytes", "64K"}).value.max_message_bytes, 64u << 10);
-  EXPECT_EQ(load({"--max-message-bytes", "64KiB"}).value.max_message_bytes, 64u << 10);
-  EXPECT_EQ(load({"--max-request-bytes", "2M"}).value.max_request_bytes, 2u << 20);
-  EXPECT_EQ(load({"--send-queue-max-bytes", "1GiB"}).value.send_queue_max_bytes, 1u << 30);
+  EXPECT_EQ(load({"--max-message-bytes", "64K"}).value.messages.max_message_bytes, 64u << 10);
+  EXPECT_EQ(load({"--max-message-bytes", "64KiB"}).value.messages.max_message_bytes, 64u << 10);
+  EXPECT_EQ(load({"--max-request-bytes", "2M"}).value.http.max_request_bytes, 2u << 20);
+  EXPECT_EQ(load({"--send-queue-max-bytes", "1GiB"}).value.subscribers.backlog.hard_bytes,
+            1u << 30);
   EXPECT_EQ(load({"--config", temp_toml("max_message_bytes = \"8KiB\"\n").path()})
-                .value.max_message_bytes,
+                .value.messages.max_message_bytes,
             8u << 10);
   EXPECT_THAT(load({"--max-message-bytes", "64X"}).error, HasSubstr("K, M or G"));
   EXPECT_THAT(load({"--max-message-bytes", "64Kb"}).error, HasSubstr("max_message_bytes"));
@@ -541,21 +542,130 @@ TEST_F(Config, HelpDoesNotReadTheFile) {
 TEST_F(Config, MetricsAndJwtLifetimeSettings) {
   auto d = load({});
   EXPECT_EQ(d.error, "");
-  EXPECT_FALSE(d.value.jwt_require_exp.has_value());  // unset: on outside dev mode
-  EXPECT_EQ(d.value.jwt_leeway_s, 60u);
-  EXPECT_EQ(d.value.metrics_token, "");
-  EXPECT_EQ(d.value.metrics_listen, "");
+  EXPECT_FALSE(d.value.auth.jwt_require_exp.has_value());  // unset: on outside dev mode
+  EXPECT_EQ(d.value.auth.jwt_leeway, std::chrono::seconds(60));
+  EXPECT_EQ(d.value.metrics.token, "");
+  EXPECT_EQ(d.value.metrics.listen, "");
   auto r = load({"--jwt-require-exp", "false", "--jwt-leeway-s", "0", "--metrics-token", "s3cret",
                  "--metrics-listen", "127.0.0.1:9090"});
   EXPECT_EQ(r.error, "");
-  EXPECT_EQ(r.value.jwt_require_exp, false);
-  EXPECT_EQ(r.value.jwt_leeway_s, 0u);
-  EXPECT_EQ(r.value.metrics_token, "s3cret");
-  EXPECT_EQ(r.value.metrics_listen, "127.0.0.1:9090");
+  EXPECT_EQ(r.value.auth.jwt_require_exp, false);
+  EXPECT_EQ(r.value.auth.jwt_leeway, std::chrono::seconds(0));
+  EXPECT_EQ(r.value.metrics.token, "s3cret");
+  EXPECT_EQ(r.value.metrics.listen, "127.0.0.1:9090");
   auto bad = load({"--jwt-leeway-s", "3601"});
   EXPECT_THAT(bad.error, HasSubstr("jwt_leeway_s"));
   auto secret = load({"--metrics-token", "s3cret", "--jwt-leeway-s", "x"});
   EXPECT_THAT(secret.error, Not(HasSubstr("s3cret")));
+}
+
+// The table fills the layers' own structs, converting the key's unit into the field's.
+TEST_F(Config, NestedFieldsFromFileEnvironmentAndFlags) {
+  temp_toml file(
+      "heartbeat_s = 20\nhistory_max_age_s = 5\nslow_consumer_policies = "
+      "[\"metrics/**=latest\"]\n");
+  env_var timeout("SWITCHBOARD_HEADER_TIMEOUT_MS", "1500");
+  env_var rate("SWITCHBOARD_WS_PUBLISH_RATE", "50");
+  auto r = load({"--config", file.path(), "--send-queue-soft-s", "7", "--h2-max-concurrent-streams",
+                 "9", "--drain-timeout-s", "3", "--presence-tick-ms", "20", "--auth-cookie", "c"});
+  ASSERT_EQ(r.error, "");
+  const auto& c = r.value;
+  EXPECT_EQ(c.sse.heartbeat, std::chrono::milliseconds(20000));
+  EXPECT_EQ(c.history.max_age_ms, 5000);
+  EXPECT_EQ(c.subscribers.policies.policy_for("metrics/cpu"), overflow_policy::latest);
+  EXPECT_EQ(c.subscribers.policies.policy_for("chat"), overflow_policy::resume);
+  EXPECT_EQ(c.http.header_timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(c.ws.publish_rate, 50.0);
+  EXPECT_EQ(c.subscribers.backlog.soft_for, std::chrono::milliseconds(7000));
+  EXPECT_EQ(c.http.h2_max_concurrent_streams, 9u);
+  EXPECT_EQ(c.drain.timeout, std::chrono::seconds(3));
+  EXPECT_EQ(c.presence_tick, std::chrono::milliseconds(20));
+  EXPECT_EQ(c.auth.cookie, "c");
+  EXPECT_EQ(
+      shown_value(c, *std::find_if(config_table().begin(), config_table().end(),
+                                   [](const auto& e) { return e.key == "history_max_age_s"; })),
+      "5");
+}
+
+TEST_F(Config, BoundsHoldForNestedFields) {
+  EXPECT_THAT(load({"--presence-tick-ms", "9"}).error, HasSubstr("presence_tick_ms"));
+  EXPECT_THAT(load({"--history-max-age-s", "0"}).error, HasSubstr("history_max_age_s"));
+  EXPECT_THAT(load({"--h2-max-concurrent-streams", "100001"}).error,
+              HasSubstr("h2_max_concurrent_streams"));
+  EXPECT_THAT(load({"--ws-publish-burst", "0"}).error, HasSubstr("ws_publish_burst"));
+  auto bad = load({"--slow-consumer-policies", "metrics/**=sometimes"});
+  EXPECT_THAT(bad.error, HasSubstr("slow_consumer_policies"));
+  EXPECT_THAT(bad.error, HasSubstr("PATTERN=resume|latest|drop"));
+}
+
+// Every entry's default, written back as text, reads back as the same value: the unit conversions
+// of the table go both ways.
+TEST_F(Config, EveryDefaultRoundTripsThroughItsText) {
+  config defaults;
+  for (const auto& e : config_table()) {
+    auto text = shown_value(defaults, e);
+    if (text == "unset" || text.empty()) {
+      continue;
+    }
+    auto r = load({"--" + flag_name(e.key) + "=" + text});
+    ASSERT_EQ(r.error, "") << e.key;
+    EXPECT_EQ(shown_value(r.value, e), text) << e.key;
+  }
+}
+
+// Derived values: computed by one function next to their struct, from what the table set.
+TEST_F(Config, TheWebSocketFrameBoundFollowsTheMessageBound) {
+  auto d = load({});
+  EXPECT_EQ(ws::max_frame_bytes(d.value.messages), 2u * 65536 + 4096);
+  EXPECT_EQ(ws::max_frame_bytes(message_limits{}), ws::max_frame_bytes(d.value.messages));
+  auto r = load({"--max-message-bytes", "1K"});
+  EXPECT_EQ(ws::max_frame_bytes(r.value.messages), 2u * 1024 + 4096);
+}
+
+TEST_F(Config, TheHighWaterMarkFollowsTheQueueBounds) {
+  EXPECT_EQ(load({}).value.subscribers.high_water(), 64u << 10);
+  EXPECT_EQ(load({"--send-queue-soft-bytes", "8K"}).value.subscribers.high_water(), 4u << 10);
+  EXPECT_EQ(load({"--send-queue-max-bytes", "16K"}).value.subscribers.high_water(), 8u << 10);
+}
+
+TEST_F(Config, AnonymousAccessAndExpAreResolvedByDevMode) {
+  auto dev = load({"--dev"}).value;
+  auto open = dev.auth.resolved(dev.dev);
+  EXPECT_EQ(open.anonymous_subscribe, true);
+  EXPECT_EQ(open.anonymous_publish, true);
+  EXPECT_EQ(open.jwt_require_exp, false);
+  auto prod = load({}).value;
+  auto closed = prod.auth.resolved(prod.dev);
+  EXPECT_EQ(closed.anonymous_subscribe, false);
+  EXPECT_EQ(closed.anonymous_publish, false);
+  EXPECT_EQ(closed.jwt_require_exp, true);
+  auto keyed = load({"--dev", "--api-keys", "k"}).value;
+  EXPECT_EQ(keyed.auth.resolved(keyed.dev).anonymous_subscribe, false);
+  auto allowed = load({"--allow-anonymous-subscribe", "--jwt-require-exp"}).value;
+  EXPECT_EQ(allowed.auth.resolved(allowed.dev).anonymous_subscribe, true);
+  EXPECT_EQ(allowed.auth.resolved(allowed.dev).anonymous_publish, false);
+}
+
+TEST_F(Config, CorsAllowsAnyOriginOnlyInDevModeWithNoneListed) {
+  auto dev = load({"--dev"}).value;
+  EXPECT_FALSE(dev.cors.policy(dev.dev).headers_for("https://x.example").empty());
+  auto prod = load({}).value;
+  EXPECT_TRUE(prod.cors.policy(prod.dev).headers_for("https://x.example").empty());
+}
+
+TEST_F(Config, DrainPacingSplitsTheRateOverTheLoops) {
+  auto d = load({}).value;
+  EXPECT_DOUBLE_EQ(d.drain.per_tick(1), 2000 * 0.05);
+  EXPECT_DOUBLE_EQ(d.drain.per_tick(4), 2000 * 0.05 / 4);
+  auto slow = load({"--drain-rate", "1"}).value;
+  EXPECT_DOUBLE_EQ(slow.drain.per_tick(2), 0.025);  // below one a tick: fractions accumulate
+}
+
+TEST_F(Config, ConfigReferenceIsPrintedLikeHelp) {
+  auto r = load({"--config-reference"});
+  EXPECT_EQ(r.error, "");
+  EXPECT_THAT(r.help, ::testing::StartsWith("# Configuration\n"));
+  EXPECT_THAT(r.help, HasSubstr("| `heartbeat_s` | `15` |"));
 }
 
 }  // namespace

@@ -1,0 +1,117 @@
+// The presence registry: members and pages, and the diffs taken once per tick (take_diffs is the
+// tick), coalesced per topic so that a member who joins and leaves within a tick is never
+// announced (docs/api.md "Presence").
+#include "core/presence.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/serialize.hpp>
+#include <string>
+#include <vector>
+
+namespace sb {
+namespace {
+
+/// A diff as one line: "topic +id=state… -id…", to compare whole ticks at once.
+std::vector<std::string> describe(const std::vector<presence_diff>& diffs) {
+  std::vector<std::string> out;
+  for (const auto& d : diffs) {
+    std::string line = d.topic;
+    for (const auto& m : d.joins) {
+      line += " +" + m.id + "=" + boost::json::serialize(m.state);
+    }
+    for (const auto& id : d.leaves) {
+      line += " -" + id;
+    }
+    out.push_back(line);
+  }
+  std::sort(out.begin(), out.end());  // topics come out in shard order
+  return out;
+}
+
+using lines = std::vector<std::string>;
+
+TEST(presence_registry, a_join_answers_the_members_by_id_and_the_count) {
+  presence_registry p;
+  p.join("room/1", "bob", 1, 100);
+  p.join("room/1", "alice", 2, 100);
+  auto page = p.join("room/1", "carol", nullptr, 2);
+  EXPECT_EQ(page.count, 3u);
+  ASSERT_EQ(page.members.size(), 2u);  // the limit
+  EXPECT_EQ(page.members[0].id, "alice");
+  EXPECT_EQ(page.members[1].id, "bob");
+  EXPECT_EQ(p.count("room/1"), 3u);
+  EXPECT_EQ(p.count("room/2"), 0u);
+}
+
+TEST(presence_registry, changes_of_one_tick_are_one_diff_per_topic) {
+  presence_registry p;
+  p.join("room/1", "bob", 1, 100);
+  p.join("room/1", "alice", 2, 100);
+  p.join("room/2", "carol", nullptr, 100);
+  EXPECT_EQ(describe(p.take_diffs()), (lines{"room/1 +alice=2 +bob=1", "room/2 +carol=null"}));
+  EXPECT_TRUE(p.take_diffs().empty());  // nothing changed since
+}
+
+TEST(presence_registry, a_member_who_joins_and_leaves_within_a_tick_is_never_announced) {
+  presence_registry p;
+  p.join("room/1", "stays", 1, 100);
+  p.join("room/1", "flicker", 1, 100);
+  p.update("room/1", "flicker", 2);
+  EXPECT_TRUE(p.leave("room/1", "flicker"));
+  EXPECT_EQ(describe(p.take_diffs()), lines{"room/1 +stays=1"});
+}
+
+TEST(presence_registry, a_leave_after_the_join_was_announced_is_announced) {
+  presence_registry p;
+  p.join("room/1", "bob", 1, 100);
+  p.take_diffs();
+  EXPECT_TRUE(p.leave("room/1", "bob"));
+  EXPECT_FALSE(p.leave("room/1", "bob"));  // not a member any more
+  EXPECT_EQ(describe(p.take_diffs()), lines{"room/1 -bob"});
+  EXPECT_EQ(p.count("room/1"), 0u);
+}
+
+TEST(presence_registry, an_announced_member_who_leaves_and_rejoins_within_a_tick_is_a_join) {
+  presence_registry p;
+  p.join("room/1", "bob", 1, 100);
+  p.take_diffs();
+  p.leave("room/1", "bob");
+  p.join("room/1", "bob", 5, 100);
+  EXPECT_EQ(describe(p.take_diffs()), lines{"room/1 +bob=5"});
+  // And leaving again within the next tick is still told: the others saw it join.
+  p.leave("room/1", "bob");
+  EXPECT_EQ(describe(p.take_diffs()), lines{"room/1 -bob"});
+}
+
+TEST(presence_registry, state_changes_coalesce_to_the_last_as_a_join) {
+  presence_registry p;
+  p.join("room/1", "bob", 1, 100);
+  p.take_diffs();
+  EXPECT_TRUE(p.update("room/1", "bob", 2));
+  EXPECT_TRUE(p.update("room/1", "bob", 3));
+  EXPECT_FALSE(p.update("room/1", "nobody", 3));
+  EXPECT_EQ(describe(p.take_diffs()), lines{"room/1 +bob=3"});
+}
+
+TEST(presence_registry, pages_go_by_id_after_a_member) {
+  presence_registry p;
+  for (auto id : {"d", "a", "c", "b", "e"}) {
+    p.join("room/1", id, nullptr, 0);
+  }
+  auto first = p.page("room/1", "", 2);
+  EXPECT_EQ(first.count, 5u);
+  ASSERT_EQ(first.members.size(), 2u);
+  EXPECT_EQ(first.members[1].id, "b");
+  auto next = p.page("room/1", "b", 2);
+  ASSERT_EQ(next.members.size(), 2u);
+  EXPECT_EQ(next.members[0].id, "c");
+  EXPECT_EQ(next.members[1].id, "d");
+  auto last = p.page("room/1", "d", 2);
+  ASSERT_EQ(last.members.size(), 1u);
+  EXPECT_EQ(last.members[0].id, "e");
+  EXPECT_EQ(p.page("room/9", "", 2).count, 0u);
+}
+
+}  // namespace
+}  // namespace sb
