@@ -5,7 +5,7 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 LISTEN     ?= 127.0.0.1:8080
 
-.PHONY: deps test-deps build run deb test test-asan fuzz fuzz-build soak bench demo-screenshot clean format
+.PHONY: deps test-deps build run cluster deb test test-asan fuzz fuzz-build soak bench demo-screenshot clean format
 
 deps:
 	@scripts/install-deps.sh
@@ -23,6 +23,11 @@ build: deps $(BUILD)/build.ninja
 run: deps $(BUILD)/build.ninja
 	@cmake --build $(BUILD) -j $(JOBS) --target switchboard
 	$(BUILD)/switchboard --dev --listen $(LISTEN)
+
+# Redis, three nodes and HAProxy round-robin on loopback (docs/scaling.md); Ctrl-C stops them.
+cluster: deps $(BUILD)/build.ninja
+	@cmake --build $(BUILD) -j $(JOBS) --target switchboard
+	scripts/cluster.sh $(BUILD)
 
 # The Debian package build/switchboard_<version>_<arch>.deb (scripts/build-deb.sh; README:
 # "Install as a service"). Needs no root.

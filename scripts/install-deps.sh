@@ -25,6 +25,7 @@ build_packages=(
   curl
 )
 test_packages=(nghttp2-client openssl python3-websockets clang clang-format libclang-rt-14-dev chromium
+  redis-server redis-tools haproxy  # the cluster suite starts a real Redis and balancer
   prometheus                        # promtool checks deploy/prometheus/alerts.yml
   lintian debootstrap systemd strace)  # the package suite (tests/package)
 

@@ -38,6 +38,7 @@ struct history_page {
   std::vector<message_ptr> messages;
   bool gap = false;  // `since` was older than what history holds
   bool more = false;
+  errc error = errc::ok;  // unavailable: the backplane could not be read (nothing else is set)
 };
 
 class broker {

@@ -75,6 +75,13 @@ void memory_broker::restore() {
   enforce_memory_bound();
 }
 
+void memory_broker::set_idempotency_window(std::int64_t window_ms) {
+  for (auto& s : shards_) {
+    std::lock_guard lock(s.mutex);
+    s.seen.set_window(window_ms);
+  }
+}
+
 void memory_broker::persist_trim(std::string_view topic, const topic_state& t) {
   if (store_) {
     store_->trim(topic, t.history.first_seq().value_or(t.last_seq + 1));
@@ -171,7 +178,17 @@ void memory_broker::publish(std::vector<publish_item> items, publish_handler don
     std::optional<position> p;
     {
       std::lock_guard lock(s.mutex);
-      p = append(s, item, now);
+      if (!item.idempotency_key.empty()) {
+        p = s.seen.find(item.topic, item.idempotency_key, now);
+      }
+      if (!p) {
+        auto key = std::move(item.idempotency_key);
+        auto topic = key.empty() ? std::string() : item.topic;
+        p = append(s, item, now);
+        if (p && !key.empty()) {
+          s.seen.record(topic, key, *p, now);
+        }
+      }
     }
     if (!p) {
       done(errc::unavailable);  // the store failed (logged); what came before it is kept

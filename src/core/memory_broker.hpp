@@ -21,6 +21,7 @@
 #include "core/broker.hpp"
 #include "core/history.hpp"
 #include "core/history_store.hpp"
+#include "core/idempotency.hpp"
 
 namespace sb {
 
@@ -43,6 +44,9 @@ class memory_broker final : public broker {
   void detach(std::size_t loop_index, std::string_view topic) override;
   void read_history(std::string_view topic, std::optional<position> since, std::size_t limit,
                     history_handler done) override;
+
+  /// How long an Idempotency-Key is remembered (default 5 minutes). Before publishing starts.
+  void set_idempotency_window(std::int64_t window_ms);
 
   /// The epoch every topic of this process starts in; a restart picks another.
   std::uint64_t node_epoch() const { return node_epoch_; }
@@ -102,6 +106,7 @@ class memory_broker final : public broker {
     /// Publish time of order.front() (INT64_MAX when empty), read without the lock to find the
     /// shard holding the oldest message.
     std::atomic<std::int64_t> oldest_ms{INT64_MAX};
+    idempotency_window seen;  // Idempotency-Keys of this shard's topics
   };
   static constexpr std::size_t shard_count = 64;
 

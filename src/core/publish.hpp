@@ -17,6 +17,9 @@ struct publish_item {
   std::string data;
   bool retain = false;
   std::string from;  // the publisher's identity, delivered with the message
+  /// Idempotency-Key (HTTP) or `idem` (WebSocket): a publish with a key already seen for this
+  /// topic within the broker's window answers the first one's position and stores nothing.
+  std::string idempotency_key;
 };
 
 /// An event type travels on one SSE `event:` line: at most this many bytes, no line break.

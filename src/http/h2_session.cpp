@@ -87,6 +87,7 @@ struct h2_session::stream final : sse::sink {
   std::string body;
   std::size_t body_limit = 0;
   std::unique_ptr<api::stream_publisher> publisher;
+  bool publish_finished = false;  // the publisher's answer may still be on its way
   // The response.
   io::send_queue out;
   bool eof = false;       // nothing follows `out`
@@ -451,15 +452,13 @@ void h2_session::begin_streaming(stream& st, boost::urls::url_view url) {
 }
 
 void h2_session::on_body(stream& st, std::string_view bytes) {
-  if (st.responded) {
+  if (st.responded || st.publish_finished) {
     return;  // answered early (413, 404…): the rest is read and dropped, flow control refills
   }
   if (st.publisher) {
     // Each DATA frame is published as it arrives; the body is never accumulated.
     if (st.publisher->feed(bytes) != errc::ok) {
-      auto r = st.publisher->finish();
-      st.publisher.reset();
-      respond(st, std::move(r));
+      finish_publisher(st);
     }
     return;
   }
@@ -470,14 +469,26 @@ void h2_session::on_body(stream& st, std::string_view bytes) {
   st.body.append(bytes);
 }
 
+void h2_session::finish_publisher(stream& st) {
+  st.publisher->finish([this, alive = std::weak_ptr<bool>(alive_), id = st.id](response r) {
+    if (!alive.lock()) {
+      return;
+    }
+    if (auto* s = find(id)) {
+      respond(*s, std::move(r));
+      conn_.request_flush();  // the answer may come after this turn (an asynchronous broker)
+    }
+  });
+  st.publisher.reset();
+  st.publish_finished = true;
+}
+
 void h2_session::on_request_complete(stream& st) {
-  if (st.responded) {
+  if (st.responded || st.publish_finished) {
     return;
   }
   if (st.publisher) {
-    auto r = st.publisher->finish();
-    st.publisher.reset();
-    respond(st, std::move(r));
+    finish_publisher(st);
     return;
   }
   auto url = boost::urls::parse_origin_form(st.path);

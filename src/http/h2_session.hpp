@@ -61,6 +61,8 @@ class h2_session final : public io::connection_handler {
   stream* find(std::int32_t id);
   void on_request_head(stream& st);
   void on_request_complete(stream& st);
+  /// Answers a streaming publish once its publishes are acknowledged.
+  void finish_publisher(stream& st);
   void on_body(stream& st, std::string_view bytes);
   void open_events(stream& st, boost::urls::url_view url);
   /// Takes an SSE stream out of counters.sse_h2_streams, once.

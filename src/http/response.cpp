@@ -17,7 +17,12 @@ response response::error(errc e, std::string_view detail) {
   boost::json::object o;
   o["error"] = code_name(e);
   o["message"] = detail.empty() ? make_error_code(e).message() : std::string(detail);
-  return json(http_status_of(e), boost::json::serialize(o));
+  auto r = json(http_status_of(e), boost::json::serialize(o));
+  if (e == errc::unavailable) {
+    // Draining, or the backplane is down: a client (or balancer) may retry shortly, elsewhere.
+    r.headers.emplace_back("Retry-After", "1");
+  }
+  return r;
 }
 
 std::string_view reason_phrase(unsigned status) {

@@ -50,6 +50,8 @@ struct services {
   auth::api_key_set metrics_token;
   /// Set once on SIGTERM: readiness fails, new streams are refused, keep-alive ends.
   const std::atomic<bool>* draining = nullptr;
+  /// The backplane can be reached (Redis broker); unset: always (the memory broker).
+  std::function<bool()> backplane_ready;
   /// Dev mode: starts the demo token stream into a topic (POST /v1/dev/llm); empty otherwise.
   std::function<void(io::loop&, std::string topic)> start_dev_llm;
   /// Admin: topics by name (memory_broker::list_topics). Any thread.

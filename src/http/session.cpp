@@ -223,9 +223,14 @@ void session::on_complete() {
     if (!parser_->chunked()) {
       streaming_->feed(req.body());
     }
-    auto r = streaming_->finish();
+    // An asynchronous broker acknowledges the publishes later: the answer goes nowhere if the
+    // connection closed or changed hands meanwhile.
+    streaming_->finish([this, conn = conn_.weak_from_this()](response r) {
+      if (auto c = conn.lock(); c && c->is_open() && c->handler() == this) {
+        respond(std::move(r));
+      }
+    });
     streaming_.reset();
-    respond(std::move(r));
     return;
   }
   auto url = boost::urls::parse_origin_form(std::string_view(req.target()));

@@ -16,7 +16,16 @@ loop::~loop() {
   members_.clear();
 }
 
+namespace {
+thread_local loop* running = nullptr;
+}
+
+loop* loop::current() {
+  return running;
+}
+
 void loop::run() {
+  running = this;
   auto guard = boost::asio::make_work_guard(ctx_);
   wheel_.start();
   bind_access_log(&ctx_);

@@ -49,6 +49,9 @@ class loop {
 
   /// Runs the loop on the calling thread until stop().
   void run();
+  /// The loop running on the calling thread, or null off the loops (an asynchronous broker posts
+  /// a completion back to the loop that asked).
+  static loop* current();
   void stop();
 
   /// `c` has bytes to write: flush it on the next pass.

@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "auth/authority.hpp"
+#include "cluster/redis_broker.hpp"
 #include "core/memory_broker.hpp"
 #include "core/publish.hpp"
 #include "core/unix_ms.hpp"
@@ -26,6 +27,7 @@
 #include "io/listener.hpp"
 #include "io/tls.hpp"
 #include "server/admin_stats.hpp"
+#include "server/broker_factory.hpp"
 #include "server/connection_limits.hpp"
 #include "server/dev_llm.hpp"
 #include "server/fd_limit.hpp"
@@ -125,7 +127,7 @@ struct app::shared_state {
   std::unique_ptr<auth::authority> auth;
   std::unique_ptr<http::publish_limiter> publish_limits;
   std::unique_ptr<history_store> store;  // history_dir; outlives the broker
-  std::unique_ptr<memory_broker> broker;
+  broker_choice broker;                  // memory or Redis (broker_factory)
   std::unique_ptr<io::tls_context> tls;
   message_encoder encode = [](message& m) {
     sse::encode_message(m);
@@ -174,7 +176,13 @@ app::app(config c)
   open_listeners();
 }
 
-app::~app() = default;
+app::~app() {
+  // The Redis broker's thread delivers to the workers' sinks and posts answers to their loops: it
+  // stops before they go (the workers are destroyed first).
+  if (shared_ && shared_->broker.redis) {
+    shared_->broker.redis->stop();
+  }
+}
 
 void app::make_auth() {
   auto resolved = config_.auth.resolved(config_.dev);
@@ -210,8 +218,8 @@ void app::make_workers_and_broker() {
   if (!config_.store.dir.empty()) {
     shared_->store = std::make_unique<store::rocks_history_store>(config_.store.dir, fsync);
   }
-  shared_->broker = std::make_unique<memory_broker>(
-      config_.history, shared_->encode, std::move(sinks), unix_ms, shared_->store.get());
+  shared_->broker =
+      make_broker(config_, shared_->encode, std::move(sinks), unix_ms, shared_->store.get());
   if (shared_->store && fsync == store::fsync_mode::always) {
     // Group commit: whatever this loop's turn (and every other loop) wrote is synced once, before
     // the first byte of an answer or a delivery leaves.
@@ -232,7 +240,8 @@ void app::make_workers_and_broker() {
 void app::make_services() {
   auto& s = shared_->services.emplace(
       http::services{.limits = config_.http, .messages = config_.messages});
-  s.hub = shared_->broker.get();
+  s.hub = shared_->broker.hub.get();
+  s.backplane_ready = shared_->broker.ready;
   s.presence = &shared_->presence;
   s.auth = shared_->auth.get();
   s.publish_limits = shared_->publish_limits.get();
@@ -248,10 +257,12 @@ void app::make_services() {
   s.asyncapi_etag = asyncapi_etag();
   s.metrics_text = [this] { return metrics_text(); };
   s.admin_html = admin_html();
-  s.list_topics = [broker = shared_->broker.get()](std::string_view prefix, std::string_view after,
-                                                   std::size_t limit) {
-    return broker->list_topics(prefix, after, limit);
-  };
+  if (auto* memory = shared_->broker.memory) {
+    // With broker = redis the topics live in Redis, which this listing does not scan (yet).
+    s.list_topics = [memory](std::string_view prefix, std::string_view after, std::size_t limit) {
+      return memory->list_topics(prefix, after, limit);
+    };
+  }
   s.count_subscribers = [this](io::loop& from, std::vector<std::string> topics,
                                std::function<void(std::vector<std::size_t>)> done) {
     count_subscribers(from, std::move(topics), std::move(done));
@@ -272,8 +283,8 @@ void app::make_services() {
     ms.status_only = true;
   }
   for (auto& w : workers_) {
-    w->registry.emplace(*shared_->broker, w->loop.index());
-    w->ws.emplace(ws::context{*w->registry, *shared_->broker, shared_->presence, w->counters,
+    w->registry.emplace(*shared_->broker.hub, w->loop.index());
+    w->ws.emplace(ws::context{*w->registry, *shared_->broker.hub, shared_->presence, w->counters,
                               config_.ws, config_.messages, config_.subscribers, shared_->encode});
     w->handoff.emplace(
         http::handoff{*w->registry, sse::context{config_.sse, config_.subscribers}, *w->ws});
@@ -394,8 +405,11 @@ std::string app::metrics_text() const {
     loops.push_back(&w->counters);
     connections.push_back(w->loop.open_connections());
   }
-  return render_metrics({loops, connections, draining_.load(), shared_->broker->snapshot(),
-                         max_connections_, log_lines_dropped(), start_time_s_});
+  auto* memory = shared_->broker.memory;
+  return render_metrics({loops, connections, draining_.load(),
+                         memory ? memory->snapshot() : memory_broker::stats{}, max_connections_,
+                         log_lines_dropped(), start_time_s_}) +
+         shared_->broker.metrics();
 }
 
 void app::count_subscribers(io::loop& from, std::vector<std::string> topics,
@@ -484,14 +498,15 @@ void app::tick_stats() {
     sample.drops += c.sse.drops.get() + c.ws.drops.get();
     sample.http_requests += c.http_requests.get();
   }
-  auto history = shared_->broker->snapshot();
+  auto* memory = shared_->broker.memory;
+  auto history = memory ? memory->snapshot() : memory_broker::stats{};
   sample.topics = history.topics;
   sample.history_messages = history.messages;
   sample.history_bytes = history.bytes;
   auto before = std::move(stats_->previous);
   stats_->previous = sample;
   // Nobody watching costs nothing but the counter reads above: no loop is asked for its topics.
-  if (!shared_->broker->has_subscribers(http::admin_stats_topic)) {
+  if (!shared_->broker.has_subscribers(http::admin_stats_topic)) {
     return;
   }
   gather_topics([this, sample = std::move(sample),
@@ -505,7 +520,7 @@ void app::tick_stats() {
     m->data = render_admin_stats(sample, before ? &*before : nullptr, version, git_revision);
     m->time_ms = sample.time_ms;
     sse::encode_message(*m);
-    shared_->broker->broadcast(std::move(m));
+    shared_->broker.hub->broadcast(std::move(m));
   });
 }
 
@@ -532,6 +547,9 @@ int app::run() {
   publish_stats();
   control_->context.run();
 
+  if (shared_->broker.redis) {
+    shared_->broker.redis->stop();  // nothing more reaches the loops from Redis
+  }
   for (auto& w : workers_) {
     w->stop();
   }
@@ -594,7 +612,7 @@ void app::announce_presence() {
   for (auto& diff : shared_->presence.take_diffs()) {
     auto m = make_message(message_kind::presence, publish_item{diff.topic}, unix_ms());
     m->set_ws_frame(std::make_shared<const std::string>(ws::presence_diff_frame(diff)), true);
-    shared_->broker->broadcast(std::move(m));
+    shared_->broker.hub->broadcast(std::move(m));
   }
   control_->presence_timer.expires_after(config_.presence_tick);
   control_->presence_timer.async_wait([this](boost::system::error_code ec) {
@@ -618,7 +636,7 @@ void app::publish_stats() {
 // One timer for all history: expires messages past history_max_age_s in topics nobody publishes
 // to or reads any more, and forgets idle topics (not one timer per topic).
 void app::sweep_history() {
-  control_->swept_since_trim += shared_->broker->sweep();
+  control_->swept_since_trim += shared_->broker.memory ? shared_->broker.memory->sweep() : 0;
   if (control_->swept_since_trim >= history_trim_threshold) {
     return_free_memory();
     control_->swept_since_trim = 0;

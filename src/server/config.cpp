@@ -390,6 +390,24 @@ const std::vector<config_entry>& config_table() {
       {"metrics_listen", field<&config::metrics, &metrics_settings::listen>(), 0, 0,
        "separate HOST:PORT for /metrics, /healthz and /readyz only (empty: /metrics on the main "
        "port; set: the main port answers /metrics 404)"},
+      {"broker", field<&config::broker>(), 0, 0,
+       "where history and fan-out live: memory (this node alone) or redis (any node serves any "
+       "client; see docs/scaling.md)",
+       false, "memory, redis"},
+      {"redis_url", field<&config::redis, &cluster::settings::url>(), 0, 0,
+       "with broker = redis: redis://[user:password@]host:port/db or unix:///path[?db=N]", true},
+      {"redis_password_file", field<&config::redis, &cluster::settings::password_file>(), 0, 0,
+       "file holding the Redis password (its first line), when not in redis_url"},
+      {"redis_cluster", field<&config::redis, &cluster::settings::cluster>(), 0, 0,
+       "Redis Cluster (not supported yet: true refuses to start; the keys are hash-tagged "
+       "already, docs/scaling.md)"},
+      {"node_id", field<&config::redis, &cluster::settings::node_id>(), 0, 0,
+       "this node's name in Redis client names and logs (empty: random per start)"},
+      {"redis_timeout_ms", field<&config::redis, &cluster::settings::timeout>(), 50, 60000,
+       "a Redis command, connect or keep-alive unanswered for this fails (publish: 503) and the "
+       "connection is remade"},
+      {"idempotency_window_s", field<&config::idempotency_window>(), 1, 86400,
+       "seconds an Idempotency-Key (WebSocket idem) is remembered per topic, by either broker"},
   };
   return table;
 }

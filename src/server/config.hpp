@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "auth/authority.hpp"
+#include "cluster/settings.hpp"
 #include "core/history.hpp"
+#include "core/idempotency.hpp"
 #include "core/message_limits.hpp"
 #include "core/subscriber_settings.hpp"
 #include "http/cors.hpp"
@@ -64,6 +66,10 @@ struct config {
   tls_settings tls;
   metrics_settings metrics;
   std::chrono::milliseconds presence_tick{50};  // presence changes announced once per tick
+  std::string broker = "memory";  // memory: one node; redis: history and fan-out in Redis
+  cluster::settings redis;        // with broker = redis (docs/scaling.md)
+  /// An Idempotency-Key is remembered this long per topic (either broker).
+  std::chrono::seconds idempotency_window = default_idempotency_window;
 };
 
 /// One setting: its public name (the TOML key; the flag is --key-with-dashes, the environment

@@ -1,5 +1,7 @@
 #include "ws/protocol.hpp"
 
+#include "core/idempotency.hpp"
+
 #include <boost/json.hpp>
 
 #include "ws/frame.hpp"
@@ -83,6 +85,11 @@ std::variant<client_op, op_error> parse_client_op(std::string_view text) {
       if (!v->is_bool())
         return fail("bad_field", "\"volatile\" must be a boolean");
       op.is_volatile = v->as_bool();
+    }
+    if (const auto* k = o.if_contains("idem"); k && !k->is_null()) {
+      if (!k->is_string() || !is_valid_idempotency_key(k->as_string()))
+        return fail("bad_field", "\"idem\" must be 1-200 printable ASCII characters");
+      op.idem = k->as_string();
     }
   }
   if (const auto* state = o.if_contains("state")) {

@@ -31,6 +31,7 @@ struct client_op {
   std::string data;
   std::string event;
   bool is_volatile = false;
+  std::string idem;  // publish: the Idempotency-Key (`idem`), empty when absent
   boost::json::value state;
 };
 

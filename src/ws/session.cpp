@@ -225,6 +225,13 @@ void session::handle(client_op& op) {
   }
 }
 
+std::weak_ptr<bool> session::guard() {
+  if (!alive_) {
+    alive_ = std::make_shared<bool>(true);
+  }
+  return alive_;
+}
+
 session::topic_state* session::find(std::string_view topic) {
   // Every topic_state is linked in the registry (subscribed right after ensure()), so its name is
   // the registry's.
@@ -292,6 +299,12 @@ void session::subscribe(client_op& op) {
   reply(ack_frame(op.ref));
   // The registry drops the answer if `t` is gone by then (an asynchronous broker).
   auto on_attach = [this, &t](attach_result r) {
+    if (!t.wants_messages) {
+      // Unsubscribed before the answer but still joined (linked for presence): take the position
+      // and send nothing of the topic's messages.
+      act(t, nullptr, queue_.attached(t, r.head, {}, conn_.queued_bytes()));
+      return;
+    }
     if (r.gap) {
       std::string lost[] = {t.topic()};
       ctx_.counters.ws.gaps.add();
@@ -356,12 +369,16 @@ void session::publish(client_op& op) {
     close_with(close_code::policy, "publish rate limit");
     return;
   }
+  item.idempotency_key = std::move(op.idem);
   std::vector<publish_item> items;
   items.push_back(std::move(item));
   auto ref = std::move(op.ref);
   auto& counters = ctx_.counters;
-  ctx_.hub.publish(std::move(items), [this, ref = std::move(ref), &counters,
+  ctx_.hub.publish(std::move(items), [this, alive = guard(), ref = std::move(ref), &counters,
                                       start = steady_now_ns()](result<std::vector<position>> r) {
+    if (!alive.lock()) {
+      return;  // the session is gone: a Redis acknowledgement can arrive after it
+    }
     if (!r) {
       fail_op(ref, "publish_failed", r.error().message());
       return;

@@ -152,6 +152,10 @@ class session final : public io::connection_handler,
   bool input_paused_ = false;  // the peer is not reading what it asked for: neither do we
   bool closing_ = false;
   bool released_ = false;
+  /// Expires with the session: an asynchronous broker may acknowledge a publish after it. Made
+  /// on first use.
+  std::shared_ptr<bool> alive_;
+  std::weak_ptr<bool> guard();
 };
 
 }  // namespace sb::ws

@@ -30,8 +30,9 @@ class deferred_broker final : public broker {
   }
   std::size_t waiting() const { return waiting_.size(); }
 
-  /// Publish acknowledgements stay synchronous: the HTTP stream publish reads its last id when
-  /// the body ends, so an asynchronous publish is a change of its own.
+  /// Publish acknowledgements stay synchronous here; the Redis broker's later ones (the stream
+  /// publish answering once all are acknowledged, a WebSocket ack after the session is gone) are
+  /// exercised by tests/integration/cluster.test.mjs.
   void publish(std::vector<publish_item> items, publish_handler done) override {
     inner_.publish(std::move(items), std::move(done));
   }

@@ -35,6 +35,10 @@ void read_history(const request& req, loop_services& ctx, respond_fn done) {
   }
   ctx.shared.hub->read_history(
       req.topic, since, limit, [done = std::move(done)](history_page page) {
+        if (page.error != errc::ok) {
+          done(response::error(page.error, "history is unavailable (the backplane is down)"));
+          return;
+        }
         boost::json::array messages;
         std::string scratch;
         for (const auto& m : page.messages) {

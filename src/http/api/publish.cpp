@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "core/idempotency.hpp"
 #include "core/publish.hpp"
 #include "http/api/batch_data.hpp"
 
@@ -41,6 +42,13 @@ void publish_one(const request& req, loop_services& ctx, respond_fn done) {
   if (!req.who.grants.can_publish(item.topic)) {
     done(refusal(req.who, "this token may not publish to " + item.topic));
     return;
+  }
+  if (auto key = req.headers.find("Idempotency-Key"); key != req.headers.end()) {
+    item.idempotency_key = std::string(key->value());
+    if (!is_valid_idempotency_key(item.idempotency_key)) {
+      done(bad(errc::invalid_request, "Idempotency-Key must be 1-200 printable ASCII characters"));
+      return;
+    }
   }
   if (!ctx.shared.publish_limits->take(req.client)) {
     done(bad(errc::rate_limited, "publish rate limit (http_publish_rate)"));
@@ -132,6 +140,17 @@ void publish_batch(const request& req, loop_services& ctx, respond_fn done) {
     }
     item.from = req.who.grants.subject;
     items.push_back(std::move(item));
+  }
+  if (auto key = req.headers.find("Idempotency-Key"); key != req.headers.end()) {
+    // Each message gets its own key, so a retried batch stores each of them once.
+    auto base = std::string(key->value());
+    if (base.size() > 190 || !is_valid_idempotency_key(base)) {
+      done(bad(errc::invalid_request, "Idempotency-Key must be 1-190 printable ASCII characters"));
+      return;
+    }
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      items[i].idempotency_key = base + ":" + std::to_string(i);
+    }
   }
   if (!ctx.shared.publish_limits->take(req.client, static_cast<double>(items.size()))) {
     done(bad(errc::rate_limited, "publish rate limit (http_publish_rate)"));

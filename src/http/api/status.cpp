@@ -11,6 +11,11 @@ response readiness(const loop_services& ctx) {
   if (ctx.shared.is_draining()) {
     return response::text(503, "draining\n");
   }
+  if (ctx.shared.backplane_ready && !ctx.shared.backplane_ready()) {
+    auto r = response::text(503, "backplane unavailable\n");
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
+  }
   return response::text(200, "ready\n");
 }
 

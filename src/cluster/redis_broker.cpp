@@ -1,0 +1,802 @@
+#include "cluster/redis_broker.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <bit>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <charconv>
+#include <random>
+
+#include "cluster/topic_script.hpp"
+#include "core/counters.hpp"
+#include "core/idempotency.hpp"
+#include "core/topic_name.hpp"
+#include "core/unix_ms.hpp"
+#include "io/loop.hpp"
+
+namespace sb::cluster {
+namespace {
+
+namespace asio = boost::asio;
+
+/// Live messages of one topic held while its history cannot be read; past this, delivered anyway.
+constexpr std::size_t max_held = 100000;
+
+std::string random_epoch() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  // Below 2^53 so an epoch survives any JSON number parser (and Lua's doubles), never 0.
+  return std::to_string((rng() & ((std::uint64_t{1} << 53) - 1)) | 1);
+}
+
+std::optional<std::uint64_t> number(std::string_view text) {
+  std::uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+/// The value of `field` in an INFO reply ("" when absent).
+std::string_view info_field(std::string_view info, std::string_view field) {
+  std::size_t at = 0;
+  while (at < info.size()) {
+    auto end = info.find('\n', at);
+    auto line = info.substr(at, end == std::string_view::npos ? std::string_view::npos : end - at);
+    if (!line.empty() && line.back() == '\r') {
+      line.remove_suffix(1);
+    }
+    if (line.size() > field.size() && line.starts_with(field) && line[field.size()] == ':') {
+      return line.substr(field.size() + 1);
+    }
+    if (end == std::string_view::npos) {
+      break;
+    }
+    at = end + 1;
+  }
+  return {};
+}
+
+/// The value of a CONFIG GET reply ([name, value]); "" when refused (managed Redis may be).
+std::string config_value(const redisReply* r) {
+  if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+    return std::string(reply_text(r->element[1]));
+  }
+  return {};
+}
+
+}  // namespace
+
+redis_broker::redis_broker(redis_settings s, message_encoder encode,
+                           std::vector<delivery_sink*> sinks)
+    : settings_(std::move(s)), encode_(std::move(encode)), sinks_(std::move(sinks)) {
+  if (sinks_.size() > 64) {
+    throw std::invalid_argument("redis_broker: at most 64 loops");
+  }
+}
+
+redis_broker::~redis_broker() {
+  stop();
+}
+
+void redis_broker::start() {
+  redis_connection::options o{settings_.at, settings_.timeout,
+                              "switchboard:" + settings_.node_id + ":cmd"};
+  command_ = std::make_shared<redis_connection>(
+      ctx_, o,
+      redis_connection::events{[this](redis_connection& c) { on_command_connected(c); },
+                               [this] {
+                                 command_up_ = false;
+                                 update_up();
+                               },
+                               nullptr},
+      stats_);
+  o.name = "switchboard:" + settings_.node_id + ":sub";
+  pubsub_ = std::make_shared<redis_connection>(
+      ctx_, o,
+      redis_connection::events{[this](redis_connection& c) { on_pubsub_connected(c); },
+                               [this] { on_down(); },
+                               [this](reply_ptr r) { on_push(std::move(r)); }},
+      stats_);
+  asio::post(ctx_, [this] {
+    command_->start();
+    pubsub_->start();
+  });
+  thread_ = std::thread([this] {
+    auto guard = asio::make_work_guard(ctx_);
+    ctx_.run();
+  });
+}
+
+void redis_broker::stop() {
+  if (!thread_.joinable()) {
+    return;
+  }
+  asio::post(ctx_, [this] {
+    command_->stop();
+    pubsub_->stop();
+    retry_timer_.cancel();
+    ctx_.stop();
+  });
+  thread_.join();
+}
+
+void redis_broker::update_up() {
+  stats_.up.store(command_up_ && pubsub_up_, std::memory_order_relaxed);
+}
+
+void redis_broker::on_command_connected(redis_connection& c) {
+  // What fencing needs to know of this Redis: who it is (run_id changes on every restart) and
+  // whether it can lose an acknowledged write across one.
+  struct facts {
+    std::string run_id;
+    std::string sha;
+    bool aof = false;
+    bool always = false;
+    bool promoted = true;
+  };
+  auto f = std::make_shared<facts>();
+  c.send({"INFO", "server"}, [f](boost::system::error_code ec, reply_ptr r) {
+    if (!ec) {
+      f->run_id = std::string(info_field(reply_text(r.get()), "run_id"));
+    }
+  });
+  c.send({"INFO", "replication"}, [f](boost::system::error_code ec, reply_ptr r) {
+    if (!ec) {
+      // A replica promoted to master keeps its old replication id as replid2 with an offset:
+      // it may have missed the old master's last writes.
+      auto text = reply_text(r.get());
+      f->promoted =
+          info_field(text, "second_repl_offset") != "-1" || info_field(text, "role") != "master";
+    }
+  });
+  c.send({"CONFIG", "GET", "appendonly"}, [f](boost::system::error_code ec, reply_ptr r) {
+    f->aof = !ec && config_value(r.get()) == "yes";
+  });
+  c.send({"CONFIG", "GET", "appendfsync"}, [f](boost::system::error_code ec, reply_ptr r) {
+    f->always = !ec && config_value(r.get()) == "always";
+  });
+  c.send({"SCRIPT", "LOAD", std::string(topic_script())},
+         [f](boost::system::error_code ec, reply_ptr r) {
+           if (!ec && r && r->type == REDIS_REPLY_STRING) {
+             f->sha = std::string(reply_text(r.get()));
+           }
+         });
+  c.send({"PING"}, [this, f, &c](boost::system::error_code ec, reply_ptr) {
+    if (ec) {
+      return;
+    }
+    if (f->run_id.empty() || f->sha.empty()) {
+      spdlog::error("redis {}: no run_id or the script did not load; retrying",
+                    settings_.at.describe());
+      c.reset("setup failed");
+      return;
+    }
+    if (!run_id_.empty() && run_id_ != f->run_id) {
+      spdlog::warn(
+          "redis {}: a new Redis process (run_id {}); {}", settings_.at.describe(), f->run_id,
+          f->aof && f->always && !f->promoted ? "it keeps every acknowledged write, epochs continue"
+                                              : "it may have lost writes, topics start new epochs");
+    }
+    run_id_ = f->run_id;
+    sha_ = f->sha;
+    lossless_ = f->aof && f->always && !f->promoted;
+    c.mark_ready();
+    command_up_ = true;
+    update_up();
+    spdlog::info("redis {}: connected (node {})", settings_.at.describe(), settings_.node_id);
+  });
+}
+
+void redis_broker::on_pubsub_connected(redis_connection& c) {
+  c.mark_ready();
+  c.set_push_mode();
+  pubsub_up_ = true;
+  update_up();
+  // Resubscribe every topic a loop still wants; what was published meanwhile is repaired from
+  // history once the subscription is confirmed.
+  for (auto& [topic, t] : topics_) {
+    if (t.loop_mask != 0 || !t.waiters.empty()) {
+      t.needs_repair = t.known;
+      subscribe(topic, t);
+    }
+  }
+}
+
+void redis_broker::on_down() {
+  pubsub_up_ = false;
+  update_up();
+  for (auto it = topics_.begin(); it != topics_.end();) {
+    auto& t = it->second;
+    t.want = false;
+    t.live = false;
+    t.inflight = 0;
+    auto waiters = std::move(t.waiters);
+    t.waiters.clear();
+    for (auto& w : waiters) {
+      attach_result out;
+      out.gap = w.since.has_value();  // cannot vouch for the seam: say so rather than hang
+      out.head = w.since.value_or(position{});
+      complete(w.origin,
+               [d = std::move(w.done), out = std::move(out)]() mutable { d(std::move(out)); });
+    }
+    if (t.loop_mask == 0) {
+      it = topics_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void redis_broker::subscribe(const std::string& topic, topic_state& t) {
+  if (!pubsub_up_) {
+    return;
+  }
+  t.want = true;
+  ++t.inflight;
+  pubsub_->send_push({settings_.cluster ? "SSUBSCRIBE" : "SUBSCRIBE", channel_of(topic)});
+}
+
+void redis_broker::unsubscribe_if_idle(const std::string& topic) {
+  auto it = topics_.find(topic);
+  if (it == topics_.end()) {
+    return;
+  }
+  auto& t = it->second;
+  if (t.loop_mask != 0 || !t.waiters.empty()) {
+    return;
+  }
+  if (t.want && pubsub_up_) {
+    t.want = false;
+    t.live = false;
+    ++t.inflight;
+    pubsub_->send_push({settings_.cluster ? "SUNSUBSCRIBE" : "UNSUBSCRIBE", channel_of(topic)});
+  }
+  if (t.inflight == 0 && !t.repairing) {
+    topics_.erase(it);
+  }
+}
+
+void redis_broker::on_push(reply_ptr r) {
+  if (r->type != REDIS_REPLY_ARRAY || r->elements < 3) {
+    return;
+  }
+  auto kind = reply_text(r->element[0]);
+  std::string topic(topic_of_channel(reply_text(r->element[1])));
+  auto it = topics_.find(topic);
+  if (it == topics_.end()) {
+    return;
+  }
+  auto& t = it->second;
+  if (kind == "message" || kind == "smessage") {
+    auto payload = reply_text(r->element[2]);
+    if (payload.empty()) {
+      return;
+    }
+    auto m = parse_record(topic, payload.substr(1), payload.front() == 'S');
+    if (!m) {
+      return;
+    }
+    stats_.pubsub_lag.observe(
+        static_cast<double>(std::max<std::int64_t>(0, unix_ms() - m->time_ms)) / 1000.0);
+    if (m->stored()) {
+      on_stored(topic, std::move(m));
+    } else {
+      hand_off(t, m);
+    }
+    return;
+  }
+  // subscribe / unsubscribe confirmations, in the order asked.
+  if (t.inflight > 0) {
+    --t.inflight;
+  }
+  if (t.inflight != 0) {
+    return;
+  }
+  if (t.want) {
+    t.live = true;
+    if (t.needs_repair) {
+      t.needs_repair = false;
+      repair(topic, t.last);
+    }
+    run_waiters(topic);
+  } else {
+    unsubscribe_if_idle(topic);
+  }
+}
+
+void redis_broker::run_waiters(const std::string& topic) {
+  auto& t = topics_[topic];
+  auto waiters = std::move(t.waiters);
+  t.waiters.clear();
+  for (auto& w : waiters) {
+    if (w.since) {
+      stats_.resume_reads.fetch_add(1, std::memory_order_relaxed);
+    }
+    auto since = w.since;
+    // Without a position only the head and the retained message are needed.
+    read(topic, since, since ? 0 : 1,
+         [this, topic, w = std::move(w)](bool ok, read_result res) mutable {
+           if (!ok && std::chrono::steady_clock::now() < w.deadline) {
+             auto it = topics_.find(topic);
+             if (it != topics_.end()) {
+               it->second.waiters.push_back(std::move(w));
+               stalled_attaches_.insert(topic);
+               retry_stalled();
+               return;
+             }
+           }
+           attach_result out;
+           spdlog::debug("redis: attach to {} since {}: {} head {} gap {}", topic,
+                         w.since ? to_string(*w.since) : "-", ok ? "read" : "failed",
+                         to_string(res.head), res.gap);
+           if (!ok) {
+             // Cannot vouch for the seam: a gap; from the asked position, so that live messages
+             // of the same epoch are not taken for yet another one.
+             out.gap = w.since.has_value();
+             out.head = w.since.value_or(position{});
+           } else {
+             out.head = res.head;
+             out.gap = w.since && res.gap;
+             if (w.since && !res.gap) {
+               out.missed = std::move(res.messages);
+             }
+             if (!w.since || res.gap) {
+               out.retained = std::move(res.retained);
+             }
+             auto it = topics_.find(topic);
+             if (it != topics_.end() && !it->second.known) {
+               it->second.last = res.head;
+               it->second.known = true;
+             }
+           }
+           complete(w.origin,
+                    [d = std::move(w.done), out = std::move(out)]() mutable { d(std::move(out)); });
+         });
+  }
+}
+
+void redis_broker::on_stored(const std::string& topic, message_ptr m) {
+  auto it = topics_.find(topic);
+  if (it == topics_.end()) {
+    return;
+  }
+  auto& t = it->second;
+  if (t.repairing) {
+    t.held.push_back(std::move(m));
+    return;
+  }
+  if (t.known) {
+    if (m->pos.epoch == t.last.epoch) {
+      if (m->pos.seq <= t.last.seq) {
+        return;  // repaired already
+      }
+      if (m->pos.seq > t.last.seq + 1) {
+        auto from = t.last;
+        t.held.push_back(std::move(m));
+        repair(topic, from);
+        return;
+      }
+    } else if (m->pos.seq > 1) {
+      auto epoch = m->pos.epoch;
+      t.held.push_back(std::move(m));
+      repair(topic, {epoch, 0});
+      return;
+    }
+  }
+  hand_off(t, m);
+}
+
+void redis_broker::repair(const std::string& topic, position from) {
+  auto& t = topics_[topic];
+  spdlog::debug("redis: repairing {} after {}", topic, to_string(from));
+  t.repairing = true;
+  stats_.repairs.fetch_add(1, std::memory_order_relaxed);
+  stats_.resume_reads.fetch_add(1, std::memory_order_relaxed);
+  read(topic, from, 0, [this, topic, from](bool ok, read_result res) {
+    auto it = topics_.find(topic);
+    if (it == topics_.end()) {
+      return;
+    }
+    auto& t = it->second;
+    spdlog::debug("redis: repair of {}: {} ({} messages)", topic, ok ? "read" : "failed",
+                  res.messages.size());
+    if (!ok && t.held.size() < max_held) {
+      // History cannot be read now: hold what arrives and try again, rather than deliver past
+      // the hole.
+      stalled_[topic] = from;
+      retry_stalled();
+      return;
+    }
+    t.repairing = false;
+    auto newer = [&t](const message_ptr& m) {
+      return !t.known || m->pos.epoch != t.last.epoch || m->pos.seq > t.last.seq;
+    };
+    if (ok) {
+      for (auto& m : res.messages) {
+        if (newer(m)) {
+          hand_off(t, m);
+        }
+      }
+    } else {
+      spdlog::error(
+          "redis: {} messages of {} held while history was unreadable: delivering them "
+          "past the hole",
+          t.held.size(), topic);
+    }
+    auto held = std::move(t.held);
+    t.held.clear();
+    for (auto& m : held) {
+      if (ok) {
+        on_stored(topic, std::move(m));
+      } else if (newer(m)) {
+        hand_off(t, m);
+      }
+    }
+    if (t.loop_mask == 0) {
+      unsubscribe_if_idle(topic);
+    }
+  });
+}
+
+void redis_broker::retry_stalled() {
+  if (retry_armed_ || (stalled_.empty() && stalled_attaches_.empty())) {
+    return;
+  }
+  retry_armed_ = true;
+  retry_timer_.expires_after(std::chrono::milliseconds(50));
+  retry_timer_.async_wait([this](boost::system::error_code ec) {
+    retry_armed_ = false;
+    if (ec) {
+      return;
+    }
+    if (!command_up_) {
+      retry_stalled();
+      return;
+    }
+    auto stalled = std::move(stalled_);
+    stalled_.clear();
+    for (auto& [topic, from] : stalled) {
+      if (topics_.count(topic)) {
+        repair(topic, from);
+      }
+    }
+    auto attaches = std::move(stalled_attaches_);
+    stalled_attaches_.clear();
+    for (const auto& topic : attaches) {
+      auto it = topics_.find(topic);
+      if (it != topics_.end() && it->second.live && !it->second.waiters.empty()) {
+        run_waiters(topic);
+      }
+    }
+  });
+}
+
+void redis_broker::hand_off(topic_state& t, const message_ptr& m) {
+  if (m->stored()) {
+    t.last = m->pos;
+    t.known = true;
+    m->set_live_handoffs(static_cast<std::uint32_t>(std::popcount(t.loop_mask)));
+    if (t.loop_mask == 0) {
+      m->release_ws();
+    }
+  }
+  for (auto mask = t.loop_mask; mask != 0; mask &= mask - 1) {
+    sinks_[static_cast<std::size_t>(std::countr_zero(mask))]->deliver(m);
+  }
+}
+
+message_ptr redis_broker::parse_record(std::string_view topic, std::string_view record,
+                                       bool stored) const {
+  auto nl = record.find('\n');
+  if (nl == std::string_view::npos) {
+    return nullptr;
+  }
+  std::uint64_t f[6];
+  auto header = record.substr(0, nl);
+  for (auto& v : f) {
+    auto sp = header.find(' ');
+    auto n = number(header.substr(0, sp));
+    if (!n) {
+      return nullptr;
+    }
+    v = *n;
+    header = sp == std::string_view::npos ? std::string_view() : header.substr(sp + 1);
+  }
+  auto body = record.substr(nl + 1);
+  if (f[4] + f[5] > body.size()) {
+    return nullptr;
+  }
+  auto m = std::make_shared<message>();
+  m->kind = stored ? message_kind::stored : message_kind::volatile_;
+  m->topic = std::string(topic);
+  if (stored) {
+    m->pos = {f[0], f[1]};
+  }
+  m->time_ms = static_cast<std::int64_t>(f[2]);
+  m->retain = f[3] == 1;
+  m->event = std::string(body.substr(0, f[4]));
+  m->from = std::string(body.substr(f[4], f[5]));
+  m->data = std::string(body.substr(f[4] + f[5]));
+  // delivery_lag on this node counts from receipt: the publisher's steady clock is another node's.
+  m->published_ns = steady_now_ns();
+  if (encode_) {
+    encode_(*m);
+  }
+  return m;
+}
+
+void redis_broker::complete(io::loop* origin, std::function<void()> f) {
+  if (origin) {
+    asio::post(origin->context(), std::move(f));
+  } else {
+    f();
+  }
+}
+
+void redis_broker::eval(std::vector<std::string> keys, std::vector<std::string> args,
+                        redis_connection::reply_handler done) {
+  auto cmd = std::make_shared<std::vector<std::string>>();
+  cmd->reserve(3 + keys.size() + args.size());
+  cmd->push_back("EVALSHA");
+  cmd->push_back(sha_);
+  cmd->push_back(std::to_string(keys.size()));
+  for (auto& k : keys) {
+    cmd->push_back(std::move(k));
+  }
+  for (auto& a : args) {
+    cmd->push_back(std::move(a));
+  }
+  command_->command(*cmd,
+                    [this, cmd, done = std::move(done)](boost::system::error_code ec, reply_ptr r) {
+                      if (!ec && is_error(r.get()) && reply_text(r.get()).starts_with("NOSCRIPT")) {
+                        // The script cache was flushed (SCRIPT FLUSH, a failover): send the script
+                        // itself.
+                        (*cmd)[0] = "EVAL";
+                        (*cmd)[1] = std::string(topic_script());
+                        command_->command(*cmd, done);
+                        return;
+                      }
+                      done(ec, std::move(r));
+                    });
+}
+
+std::vector<std::string> redis_broker::fence_args(char mode) const {
+  const auto& l = settings_.limits;
+  auto ttl = l.max_age_ms * 2 + 3600 * 1000;
+  return {std::string(1, mode),           run_id_,
+          lossless_ ? "1" : "0",          random_epoch(),
+          std::to_string(l.max_messages), std::to_string(l.max_bytes),
+          std::to_string(l.max_age_ms),   std::to_string(ttl)};
+}
+
+void redis_broker::read(std::string_view topic, std::optional<position> since, std::size_t limit,
+                        read_handler done) {
+  auto args = fence_args('r');
+  args.push_back(since ? std::to_string(since->epoch) : std::string());
+  args.push_back(since ? std::to_string(since->seq) : "0");
+  args.push_back(std::to_string(limit));
+  std::string name(topic);
+  eval({meta_key(topic), history_key(topic)}, std::move(args),
+       [this, name, done = std::move(done)](boost::system::error_code ec, reply_ptr r) {
+         read_result out;
+         if (ec || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 6) {
+           if (r && is_error(r.get())) {
+             spdlog::warn("redis: history read of {} failed: {}", name, reply_text(r.get()));
+           } else {
+             spdlog::debug("redis: history read of {} failed: {}", name,
+                           ec ? ec.message() : "an unexpected reply");
+           }
+           done(false, std::move(out));
+           return;
+         }
+         auto epoch = number(reply_text(r->element[0]));
+         auto seq = number(reply_text(r->element[1]));
+         if (!epoch || !seq) {
+           done(false, std::move(out));
+           return;
+         }
+         out.head = {*epoch, *seq};
+         out.gap = r->element[2]->integer != 0;
+         out.more = r->element[3]->integer != 0;
+         if (auto ret = reply_text(r->element[4]); !ret.empty()) {
+           out.retained = parse_record(name, ret, true);
+         }
+         auto* list = r->element[5];
+         if (list->type == REDIS_REPLY_ARRAY) {
+           out.messages.reserve(list->elements);
+           for (std::size_t i = 0; i < list->elements; ++i) {
+             if (auto m = parse_record(name, reply_text(list->element[i]), true)) {
+               m->release_ws();  // a replay frames it again when it needs to
+               out.messages.push_back(std::move(m));
+             }
+           }
+         }
+         done(true, std::move(out));
+       });
+}
+
+void redis_broker::publish(std::vector<publish_item> items, publish_handler done) {
+  for (const auto& item : items) {
+    if (!is_valid_topic(item.topic)) {
+      done(errc::invalid_topic);
+      return;
+    }
+  }
+  auto* origin = io::loop::current();
+  asio::post(ctx_, [this, items = std::move(items), done = std::move(done), origin]() mutable {
+    if (!command_up_) {
+      complete(origin, [done = std::move(done)] { done(errc::unavailable); });
+      return;
+    }
+    struct batch {
+      std::vector<position> ids;
+      std::size_t left;
+      bool failed = false;
+      publish_handler done;
+      io::loop* origin;
+    };
+    auto b = std::make_shared<batch>(
+        batch{std::vector<position>(items.size()), items.size(), false, std::move(done), origin});
+    auto window = std::to_string(settings_.idempotency_window.count());
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      auto& item = items[i];
+      bool idem = !item.idempotency_key.empty();
+      std::vector<std::string> keys{meta_key(item.topic), history_key(item.topic),
+                                    idempotency_key(item.topic, item.idempotency_key)};
+      auto args = fence_args('p');
+      args.push_back(channel_of(item.topic));
+      args.push_back(std::move(item.event));
+      args.push_back(std::move(item.from));
+      args.push_back(item.retain ? "1" : "0");
+      args.push_back(std::move(item.data));
+      args.push_back(idem ? window : "0");
+      args.push_back(settings_.cluster ? "SPUBLISH" : "PUBLISH");
+      eval(std::move(keys), std::move(args),
+           [this, b, i](boost::system::error_code ec, reply_ptr r) {
+             std::optional<position> id;
+             if (!ec && r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+               id = parse_position(reply_text(r->element[1]));
+             } else if (r && is_error(r.get())) {
+               spdlog::warn("redis: publish refused: {}", reply_text(r.get()));
+             }
+             if (id) {
+               b->ids[i] = *id;
+             } else {
+               b->failed = true;
+             }
+             if (--b->left == 0) {
+               complete(b->origin, [b] {
+                 if (b->failed) {
+                   b->done(errc::unavailable);
+                 } else {
+                   b->done(std::move(b->ids));
+                 }
+               });
+             }
+           });
+    }
+  });
+}
+
+void redis_broker::attach(std::size_t loop_index, std::string_view topic,
+                          std::optional<position> since, attach_handler done) {
+  auto* origin = io::loop::current();
+  asio::post(ctx_, [this, loop_index, topic = std::string(topic), since, done = std::move(done),
+                    origin]() mutable {
+    auto& t = topics_[topic];
+    t.loop_mask |= std::uint64_t{1} << loop_index;
+    if (!pubsub_up_ || !command_up_) {
+      spdlog::debug("redis: attach to {} while Redis is unreachable: a gap", topic);
+      attach_result out;
+      out.gap = since.has_value();  // cannot vouch for the seam: say so rather than hang
+      out.head = since.value_or(position{});
+      complete(origin,
+               [done = std::move(done), out = std::move(out)]() mutable { done(std::move(out)); });
+      return;
+    }
+    t.waiters.push_back(
+        {since, std::move(done), origin, std::chrono::steady_clock::now() + 2 * settings_.timeout});
+    if (!t.want) {
+      subscribe(topic, t);
+    } else if (t.live) {
+      run_waiters(topic);
+    }
+  });
+}
+
+void redis_broker::broadcast(message_ptr m) {
+  asio::post(ctx_, [this, m = std::move(m)] {
+    if (m->kind == message_kind::presence || m->topic.starts_with('$')) {
+      // Presence stays on this node for now, and a `$` topic is the server's own (the admin stats
+      // stream: this node's figures): hand them to the local loops only.
+      auto it = topics_.find(m->topic);
+      if (it != topics_.end()) {
+        hand_off(it->second, m);
+      }
+      return;
+    }
+    if (!command_up_) {
+      return;  // volatile: dropped while Redis is away, as under any congestion
+    }
+    std::string record = "V0 0 " + std::to_string(m->time_ms) + " 0 " +
+                         std::to_string(m->event.size()) + " " + std::to_string(m->from.size()) +
+                         "\n" + m->event + m->from + m->data_copy();
+    command_->command(
+        {settings_.cluster ? "SPUBLISH" : "PUBLISH", channel_of(m->topic), std::move(record)},
+        [](auto, auto) {});
+  });
+}
+
+void redis_broker::detach(std::size_t loop_index, std::string_view topic) {
+  asio::post(ctx_, [this, loop_index, topic = std::string(topic)] {
+    auto it = topics_.find(topic);
+    if (it == topics_.end()) {
+      return;
+    }
+    it->second.loop_mask &= ~(std::uint64_t{1} << loop_index);
+    unsubscribe_if_idle(topic);
+  });
+}
+
+void redis_broker::read_history(std::string_view topic, std::optional<position> since,
+                                std::size_t limit, history_handler done) {
+  auto* origin = io::loop::current();
+  asio::post(ctx_, [this, topic = std::string(topic), since, limit, done = std::move(done),
+                    origin]() mutable {
+    if (!command_up_) {
+      history_page page;
+      page.error = errc::unavailable;
+      complete(origin, [done = std::move(done), page = std::move(page)]() mutable {
+        done(std::move(page));
+      });
+      return;
+    }
+    if (since) {
+      stats_.resume_reads.fetch_add(1, std::memory_order_relaxed);
+    }
+    read(topic, since, limit,
+         [this, origin, done = std::move(done)](bool ok, read_result res) mutable {
+           history_page page;
+           if (!ok) {
+             page.error = errc::unavailable;
+           } else {
+             page.messages = std::move(res.messages);
+             page.gap = res.gap;
+             page.more = res.more;
+           }
+           complete(origin, [done = std::move(done), page = std::move(page)]() mutable {
+             done(std::move(page));
+           });
+         });
+  });
+}
+
+std::string redis_broker::metrics_text() const {
+  std::string out;
+  stats_.roundtrip.render(out, "switchboard_redis_roundtrip_seconds",
+                          "Redis command round trips (sent to reply read)");
+  stats_.pubsub_lag.render(out, "switchboard_redis_pubsub_lag_seconds",
+                           "publish time (Redis clock) to receipt on this node");
+  auto counter = [&out](std::string_view name, std::string_view type, std::string_view help,
+                        std::uint64_t v) {
+    std::string n(name);
+    out += "# HELP " + n + " " + std::string(help) + "\n# TYPE " + n + " " + std::string(type) +
+           "\n" + n + " " + std::to_string(v) + "\n";
+  };
+  counter("switchboard_redis_reconnects_total", "counter",
+          "reconnections to Redis after a connection was lost",
+          stats_.reconnects.load(std::memory_order_relaxed));
+  counter("switchboard_redis_resume_reads_total", "counter",
+          "history reads from Redis for a resume, a history page or a repair",
+          stats_.resume_reads.load(std::memory_order_relaxed));
+  counter("switchboard_redis_repairs_total", "counter",
+          "holes in a topic's live messages filled from history (resubscription, lost message)",
+          stats_.repairs.load(std::memory_order_relaxed));
+  counter("switchboard_redis_up", "gauge", "1 while both Redis connections are up",
+          ready() ? 1 : 0);
+  return out;
+}
+
+}  // namespace sb::cluster

@@ -1,0 +1,481 @@
+// Scale-out on Redis (docs/scaling.md): real redis-server, three real nodes, a real HAProxy
+// round-robin balancer, subscribers that hop between nodes. The invariant every test checks:
+// every acknowledged publish reaches every subscriber exactly once, in order, or that subscriber
+// was told of a gap. No duplicates, ever.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventSource } from 'eventsource';
+import WebSocket from 'ws';
+import { request, publish, publishBatch } from '../support/http.mjs';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sleep, waitFor, uniq } from '../support/util.mjs';
+import { startRedis, startNode, startBalancer, startFaultProxy, readyz, Ledger } from '../support/cluster.mjs';
+
+const enc = encodeURIComponent;
+
+/** An SSE subscriber (npm eventsource) that reopens through `base` from its last id on hop(). */
+class SseRoamer {
+  constructor(base, topic, ledger) {
+    this.base = base;
+    this.topic = topic;
+    this.ledger = ledger;
+    this.opens = 0;
+  }
+  open(since) {
+    const from = this.ledger.last ?? since;
+    const url = `${this.base}/v1/events?topic=${enc(this.topic)}${from ? `&since=${from}` : ''}`;
+    this.opens += 1;
+    const es = new EventSource(url);
+    es.onmessage = (e) => this.es === es && this.ledger.saw(e.lastEventId);
+    es.addEventListener('gap', () => this.es === es && this.ledger.gap());
+    es.onerror = () => { this.errors = (this.errors ?? 0) + 1; };
+    this.es = es;
+    return new Promise((resolve) => {
+      es.onopen = () => resolve();
+      setTimeout(resolve, 3000);
+    });
+  }
+  hop() {
+    this.es.close();
+    return this.open();
+  }
+  close() {
+    this.es?.close();
+  }
+}
+
+/** A WebSocket subscriber that reconnects through `base` and subscribes from its last id. */
+class WsRoamer {
+  constructor(port, topic, ledger) {
+    this.port = port;
+    this.topic = topic;
+    this.ledger = ledger;
+  }
+  open(since) {
+    const from = this.ledger.last ?? since;
+    return new Promise((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${this.port}/v1/ws`, ['switchboard.v1'], { perMessageDeflate: false });
+      this.ws = ws;
+      ws.on('message', (data) => {
+        if (this.ws !== ws) return; // closed by hop(): what it still brings is not ours any more
+        const m = JSON.parse(data.toString('utf8'));
+        if (m.op === 'message' && m.topic === this.topic) this.ledger.saw(m.id);
+        else if (m.op === 'gap') this.ledger.gap();
+        else if (m.op === 'ack' && m.ref === 'sub') resolve();
+      });
+      ws.on('open', () => ws.send(JSON.stringify({ op: 'subscribe', topic: this.topic, ref: 'sub', ...(from ? { since: from } : {}) })));
+      ws.on('error', () => resolve());
+      // A node killed under it: reconnect through the balancer, as a client library would.
+      ws.on('close', () => {
+        if (!this.closing && this.ws === ws) setTimeout(() => this.open(), 50);
+      });
+      setTimeout(resolve, 3000);
+    });
+  }
+  hop() {
+    const old = this.ws;
+    this.ws = null;
+    old.close();
+    return this.open();
+  }
+  close() {
+    this.closing = true;
+    this.ws?.close();
+  }
+}
+
+async function publishAcked(base, topic, data, headers = {}) {
+  const r = await publish(base, topic, data, { headers });
+  if (r.status !== 201) return null;
+  return r.body.id;
+}
+
+/** Waits until every ledger holds every acknowledged id (or the timeout), then checks them. */
+async function settle(ledgers, acked, opts = {}) {
+  const want = new Set(acked);
+  await waitFor(() => ledgers.every((l) => [...want].every((id) => l.ids.includes(id)) || (opts.allowGap && l.gaps > 0)), {
+    timeoutMs: opts.timeoutMs ?? 10000,
+    what: 'every subscriber to hold every acknowledged id',
+  }).catch(() => {});
+  for (const l of ledgers) l.check(acked, opts);
+}
+
+async function cluster(t, { nodes = 3, persistence = 'none', nodeArgs = [] } = {}) {
+  const redis = await startRedis(t, { persistence });
+  const list = [];
+  for (let i = 0; i < nodes; i++) list.push(await startNode(t, redis.url, { name: `n${i + 1}`, args: nodeArgs }));
+  await waitFor(async () => (await Promise.all(list.map((n) => readyz(n.url)))).every((s) => s === 200), {
+    what: 'every node ready',
+  });
+  const lb = await startBalancer(t, list);
+  await waitFor(async () => (await readyz(lb.url)) === 200, { what: 'the balancer to serve' });
+  return { redis, nodes: list, lb };
+}
+
+test('3 nodes behind round-robin: publishes on random nodes, SSE and WS subscribers hopping nodes, every id once in order', async (t) => {
+  const { nodes, lb } = await cluster(t);
+  const topic = uniq('roam');
+  const start = await publishAcked(nodes[0].url, topic, 'start');
+  assert.ok(start);
+  const ledgers = [];
+  const roamers = [];
+  for (let i = 0; i < 3; i++) {
+    const l = new Ledger(`sse${i}`);
+    const r = new SseRoamer(lb.url, topic, l);
+    await r.open(start);
+    ledgers.push(l);
+    roamers.push(r);
+  }
+  for (let i = 0; i < 3; i++) {
+    const l = new Ledger(`ws${i}`);
+    const r = new WsRoamer(lb.port, topic, l);
+    await r.open(start);
+    ledgers.push(l);
+    roamers.push(r);
+  }
+  t.after(() => roamers.forEach((r) => r.close()));
+
+  const total = Number(process.env.CLUSTER_MESSAGES ?? 10000);
+  const acked = [];
+  let sent = 0;
+  let hopping = true;
+  const hops = (async () => {
+    let n = 0;
+    while (hopping) {
+      await sleep(40 + Math.floor(Math.random() * 120));
+      await roamers[n++ % roamers.length].hop();
+    }
+    return n;
+  })();
+  const worker = async () => {
+    while (sent < total) {
+      const i = sent++;
+      const target = Math.random() < 0.5 ? lb.url : nodes[Math.floor(Math.random() * nodes.length)].url;
+      const id = await publishAcked(target, topic, `m${i}`);
+      assert.ok(id, `publish ${i} acknowledged`);
+      acked.push(id);
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  hopping = false;
+  const hopCount = await hops;
+  await settle(ledgers, acked);
+  assert.ok(hopCount >= 10, `subscribers hopped (${hopCount})`);
+  assert.equal(acked.length, total);
+  // Every node served: the balancer spread the subscribers.
+  assert.ok(roamers[0].opens > 1);
+});
+
+test('Idempotency-Key: a publish retried on another node after kill -9 is stored once', async (t) => {
+  const { nodes } = await cluster(t, { nodes: 2 });
+  const topic = uniq('idem');
+  // In flight on node 1 when it dies: the client never learns whether it was stored.
+  const inflight = publish(nodes[0].url, topic, 'once', { headers: { 'Idempotency-Key': 'k-1' } }).catch(() => null);
+  await nodes[0].kill();
+  await inflight;
+  const first = await publishAcked(nodes[1].url, topic, 'once', { 'Idempotency-Key': 'k-1' });
+  const again = await publishAcked(nodes[1].url, topic, 'once', { 'Idempotency-Key': 'k-1' });
+  assert.ok(first);
+  assert.equal(again, first, 'the retry answers the first id');
+  const other = await publishAcked(nodes[1].url, topic, 'two', { 'Idempotency-Key': 'k-2' });
+  assert.notEqual(other, first);
+  const msgs = JSON.parse((await request(`${nodes[1].url}/v1/topics/${topic}/history`)).text).messages;
+  assert.deepEqual(msgs.map((m) => m.data), ['once', 'two']);
+  // A batch retried with the same key stores each of its messages once.
+  const batch = [{ topic, data: 'b0' }, { topic, data: 'b1' }];
+  const b1 = await request(`${nodes[1].url}/v1/publish`, { method: 'POST', body: JSON.stringify({ messages: batch }), headers: { 'content-type': 'application/json', 'Idempotency-Key': 'batch-1' } });
+  const b2 = await request(`${nodes[1].url}/v1/publish`, { method: 'POST', body: JSON.stringify({ messages: batch }), headers: { 'content-type': 'application/json', 'Idempotency-Key': 'batch-1' } });
+  assert.equal(b1.status, 200);
+  assert.deepEqual(JSON.parse(b2.text).ids, JSON.parse(b1.text).ids);
+  const all = JSON.parse((await request(`${nodes[1].url}/v1/topics/${topic}/history`)).text).messages;
+  assert.deepEqual(all.map((m) => m.data), ['once', 'two', 'b0', 'b1']);
+  // A bad key is refused, and the node still serves.
+  const bad = await publish(nodes[1].url, topic, 'x', { headers: { 'Idempotency-Key': 'a b' } });
+  assert.equal(bad.status, 400);
+  assert.ok(await publishAcked(nodes[1].url, topic, 'after'));
+});
+
+test('kill -9 a node mid-stream: its subscribers resume on the others, nothing lost or doubled', async (t) => {
+  const { nodes, lb } = await cluster(t);
+  const topic = uniq('kill');
+  const start = await publishAcked(nodes[1].url, topic, 'start');
+  // Subscribers pinned to node 1 at first; they come back through the balancer.
+  const sseLedger = new Ledger('sse-on-n1');
+  const es = new EventSource(`${nodes[0].url}/v1/events?topic=${enc(topic)}&since=${start}`);
+  let reopened = null;
+  es.onmessage = (e) => sseLedger.saw(e.lastEventId);
+  es.addEventListener('gap', () => sseLedger.gap());
+  await new Promise((resolve) => { es.onopen = resolve; });
+  const wsLedger = new Ledger('ws-on-n1');
+  const ws = new WsRoamer(nodes[0].port, topic, wsLedger);
+  await ws.open(start);
+  ws.port = lb.port; // its reconnects go through the balancer
+  t.after(() => { es.close(); reopened?.close(); ws.close(); });
+
+  const acked = [];
+  for (let i = 0; i < 300; i++) {
+    if (i === 100) {
+      await nodes[0].kill();
+      es.close();
+      // EventSource would retry the dead address: a browser behind a balancer reconnects to the balancer.
+      reopened = new EventSource(`${lb.url}/v1/events?topic=${enc(topic)}&since=${sseLedger.last}`);
+      reopened.onmessage = (e) => sseLedger.saw(e.lastEventId);
+      reopened.addEventListener('gap', () => sseLedger.gap());
+    }
+    const id = await publishAcked(nodes[1 + (i % 2)].url, topic, `m${i}`);
+    assert.ok(id);
+    acked.push(id);
+  }
+  await settle([sseLedger, wsLedger], acked);
+});
+
+test('SIGTERM drains a node: its subscribers reconnect through the balancer (EventSource retry, Last-Event-ID) and miss nothing', async (t) => {
+  const { nodes, lb } = await cluster(t);
+  const topic = uniq('drain');
+  const start = await publishAcked(nodes[1].url, topic, 'start');
+  // Three subscribers through the round-robin balancer: one lands on each node.
+  const ledgers = [];
+  const sources = [];
+  let reconnects = 0;
+  for (let i = 0; i < 3; i++) {
+    const l = new Ledger(`sse${i}`);
+    const es = new EventSource(`${lb.url}/v1/events?topic=${enc(topic)}&since=${start}`);
+    es.onmessage = (e) => l.saw(e.lastEventId);
+    es.addEventListener('gap', () => l.gap());
+    await new Promise((resolve) => { es.onopen = resolve; });
+    es.onerror = () => { reconnects += 1; };
+    ledgers.push(l);
+    sources.push(es);
+  }
+  t.after(() => sources.forEach((es) => es.close()));
+  const acked = [];
+  for (let i = 0; i < 200; i++) {
+    if (i === 50) {
+      const res = await nodes[0].stop('SIGTERM', 10000);
+      assert.equal(res.code, 0, 'the drained node exits cleanly');
+    }
+    acked.push(await publishAcked(nodes[1 + (i % 2)].url, topic, `m${i}`));
+  }
+  await settle(ledgers, acked);
+  assert.ok(reconnects >= 1, 'the drained node\'s subscriber reconnected');
+});
+
+for (const persistence of ['none', 'always']) {
+  test(`Redis restarted with persistence ${persistence === 'none' ? 'off: a gap, nothing silent' : 'appendonly + fsync always: no gap, nothing lost'}`, async (t) => {
+    const { redis, nodes } = await cluster(t, { nodes: 2, persistence });
+    const topic = uniq(`restart-${persistence}`);
+    const ledger = new Ledger('sse');
+    const sub = new SseRoamer(nodes[0].url, topic, ledger);
+    const start = await publishAcked(nodes[1].url, topic, 'start');
+    await sub.open(start);
+    t.after(() => sub.close());
+    const acked = [];
+    for (let i = 0; i < 20; i++) acked.push(await publishAcked(nodes[1].url, topic, `a${i}`));
+    await waitFor(() => ledger.ids.length === 20, { what: 'the first 20' });
+    await redis.restart();
+    await waitFor(async () => (await readyz(nodes[1].url)) === 200 && (await readyz(nodes[0].url)) === 200, {
+      timeoutMs: 10000,
+      what: 'both nodes ready again',
+    });
+    const after = [];
+    for (let i = 0; i < 20; i++) after.push(await publishAcked(nodes[1].url, topic, `b${i}`));
+    assert.ok(after.every(Boolean));
+    // A new subscriber resuming from before the restart, on the other node.
+    const late = new Ledger('late');
+    const lateSub = new SseRoamer(nodes[1].url, topic, late);
+    await lateSub.open(acked[9]);
+    t.after(() => lateSub.close());
+    const epochOf = (id) => id.split('-')[0];
+    if (persistence === 'none') {
+      assert.notEqual(epochOf(after[0]), epochOf(acked[0]), 'a Redis that lost its data is a new epoch');
+      await waitFor(() => ledger.gaps > 0 && after.every((id) => ledger.ids.includes(id)), { what: 'the gap, then the new epoch' });
+      await waitFor(() => late.gaps > 0, { what: 'the late subscriber told of a gap' });
+      ledger.check([...acked, ...after], { allowGap: true });
+    } else {
+      assert.equal(epochOf(after[0]), epochOf(acked[0]), 'lossless persistence keeps the epoch');
+      await settle([ledger], [...acked, ...after]);
+      await settle([late], [...acked.slice(10), ...after]);
+    }
+  });
+}
+
+test('CLIENT KILL TYPE pubsub: nodes resubscribe and repair what they missed from history', async (t) => {
+  const { redis, nodes } = await cluster(t, { nodes: 2 });
+  const topic = uniq('pubsub-kill');
+  const start = await publishAcked(nodes[1].url, topic, 'start');
+  const ledgers = [new Ledger('sse-n1'), new Ledger('sse-n2')];
+  const subs = [new SseRoamer(nodes[0].url, topic, ledgers[0]), new SseRoamer(nodes[1].url, topic, ledgers[1])];
+  for (const s of subs) await s.open(start);
+  t.after(() => subs.forEach((s) => s.close()));
+  const acked = [];
+  for (let round = 0; round < 3; round++) {
+    redis.cli('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    // Published while the nodes' subscriptions are gone: only history has these.
+    for (let i = 0; i < 30; i++) acked.push(await publishAcked(nodes[i % 2].url, topic, `r${round}-${i}`));
+  }
+  await settle(ledgers, acked);
+  const metrics = (await request(`${nodes[0].url}/metrics`)).text;
+  assert.match(metrics, /switchboard_redis_reconnects_total [1-9]/);
+});
+
+test('TCP faults between a node and Redis: publishes fail fast, /readyz 503, delivery recovers', async (t) => {
+  const redis = await startRedis(t);
+  const proxy = await startFaultProxy(t, redis.port);
+  const faulty = await startNode(t, `redis://127.0.0.1:${proxy.port}/0`, { name: 'faulty', timeoutMs: 1000, args: ['--log-level', 'debug'] });
+  const healthy = await startNode(t, redis.url, { name: 'healthy' });
+  await waitFor(async () => (await readyz(faulty.url)) === 200 && (await readyz(healthy.url)) === 200, { what: 'both ready' });
+  const topic = uniq('fault');
+  const start = await publishAcked(healthy.url, topic, 'start');
+  const ledger = new Ledger('on-faulty');
+  const sub = new SseRoamer(faulty.url, topic, ledger);
+  await sub.open(start);
+  let raw = '';
+  const http = await import('node:http');
+  const rawReq = http.get(`${faulty.url}/v1/events?topic=${topic}&since=${start}`, (res) => res.on('data', (d) => { raw += d; }));
+  t.after(() => rawReq.destroy());
+  // Attached for sure (its preamble is sent once the node has read history) before any fault.
+  const warm = await publishAcked(healthy.url, topic, 'warm');
+  await waitFor(() => ledger.ids.includes(warm) && raw.includes(warm), { what: 'the subscribers attached' });
+  t.after(() => sub.close());
+  const acked = [warm];
+
+  // 200 ms each way: slower, but within redis_timeout_ms: publishes succeed.
+  proxy.set('delay');
+  const t0 = Date.now();
+  acked.push(await publishAcked(faulty.url, topic, 'delayed'));
+  assert.ok(acked[0], 'a delayed publish is acknowledged');
+  assert.ok(Date.now() - t0 >= 350, 'it took the delay');
+  proxy.set('pass');
+
+  for (const mode of ['blackhole', 'reset']) {
+    proxy.set(mode);
+    // Some publish notices (the blackhole: the command deadline), then every one fails at once.
+    const began = Date.now();
+    let status = 0;
+    let retryAfter;
+    while (Date.now() - began < 5000) {
+      const r = await publish(faulty.url, topic, `lost-${mode}`, {}).catch(() => ({ status: 0 }));
+      status = r.status;
+      retryAfter = r.headers?.['retry-after'];
+      if (status === 503) break;
+      if (r.status === 201) acked.push(r.body.id);
+    }
+    assert.equal(status, 503, `${mode}: publish refused`);
+    assert.equal(retryAfter, '1');
+    assert.ok(Date.now() - began < 3000, `${mode}: noticed within the timeout (${Date.now() - began} ms)`);
+    const q0 = Date.now();
+    const again = await publish(faulty.url, topic, 'fast', {});
+    assert.equal(again.status, 503);
+    assert.ok(Date.now() - q0 < 200, `${mode}: fails fast once known down`);
+    assert.equal(await readyz(faulty.url), 503);
+    // Meanwhile the healthy node publishes: the faulty node's subscriber must get these later.
+    for (let i = 0; i < 10; i++) acked.push(await publishAcked(healthy.url, topic, `${mode}-${i}`));
+    proxy.set('pass');
+    await waitFor(async () => (await readyz(faulty.url)) === 200, { timeoutMs: 8000, what: `${mode}: ready again` });
+    acked.push(await publishAcked(faulty.url, topic, `${mode}-back`));
+  }
+  await settle([ledger], acked.filter(Boolean)).catch((e) => {
+    throw new Error(`${e.message} opens ${sub.opens} errors ${sub.errors}\nreceived ${ledger.ids.join(' ')}\nacked ${acked.join(' ')}\nRAW ${raw.slice(0, 600)}\n${faulty.stdout.slice(-6000)}${faulty.stderr.slice(-3000)}`);
+  });
+  assert.equal(faulty.running, true);
+});
+
+test('redis_cluster = true refuses to start (not supported yet)', async (t) => {
+  const { startServer } = await import('../support/server.mjs');
+  await assert.rejects(startServer(null, { args: ['--broker', 'redis', '--redis-cluster'] }), /redis_cluster = true is not supported yet/);
+});
+
+test('broker = memory honours Idempotency-Key too', async (t) => {
+  const { startServer } = await import('../support/server.mjs');
+  const s = await startServer(t);
+  const topic = uniq('mem-idem');
+  const a = await publishAcked(s.url, topic, 'x', { 'Idempotency-Key': 'same' });
+  const b = await publishAcked(s.url, topic, 'x', { 'Idempotency-Key': 'same' });
+  const c = await publishAcked(s.url, topic, 'y');
+  assert.equal(a, b);
+  assert.notEqual(c, a);
+  const h = JSON.parse((await request(`${s.url}/v1/topics/${topic}/history`)).text);
+  assert.deepEqual(h.messages.map((m) => m.data), ['x', 'y']);
+});
+
+test('batch, streaming and WebSocket publishes go through Redis; volatile messages cross nodes; metrics', async (t) => {
+  const { nodes } = await cluster(t, { nodes: 2 });
+  const topic = uniq('kinds');
+  const start = await publishAcked(nodes[0].url, topic, 'start');
+  const ledger = new Ledger('sse-n2');
+  const sub = new SseRoamer(nodes[1].url, topic, ledger);
+  await sub.open(start);
+  t.after(() => sub.close());
+  const acked = [];
+  const batch = await publishBatch(nodes[0].url, [{ topic, data: 'b1' }, { topic, data: 'b2' }]);
+  assert.equal(batch.status, 200);
+  acked.push(...batch.body.ids);
+  const streamed = await request(`${nodes[0].url}/v1/topics/${topic}/stream`, {
+    method: 'POST',
+    body: 'data: s1\n\ndata: s2\n\n',
+    headers: { 'content-type': 'text/event-stream' },
+  });
+  assert.equal(streamed.status, 200);
+  const last = JSON.parse(streamed.text);
+  assert.equal(last.published, 2);
+  // A WebSocket publisher on node 1 (stored, with idem twice) and a WebSocket listener on node 2.
+  const pub = new WebSocket(`ws://127.0.0.1:${nodes[0].port}/v1/ws`, ['switchboard.v1']);
+  const listen = new WebSocket(`ws://127.0.0.1:${nodes[1].port}/v1/ws`, ['switchboard.v1']);
+  t.after(() => { pub.close(); listen.close(); });
+  const replies = [];
+  const heard = [];
+  pub.on('message', (d) => replies.push(JSON.parse(d.toString())));
+  listen.on('message', (d) => heard.push(JSON.parse(d.toString())));
+  await Promise.all([new Promise((r) => pub.once('open', r)), new Promise((r) => listen.once('open', r))]);
+  listen.send(JSON.stringify({ op: 'subscribe', topic, ref: 's' }));
+  await waitFor(() => heard.some((m) => m.op === 'ack' && m.ref === 's'), { what: 'the WS subscription' });
+  await sleep(100);
+  pub.send(JSON.stringify({ op: 'publish', topic, data: 'w1', idem: 'w-1', ref: 'p1' }));
+  pub.send(JSON.stringify({ op: 'publish', topic, data: 'w1', idem: 'w-1', ref: 'p2' }));
+  pub.send(JSON.stringify({ op: 'publish', topic, data: 'cursor', volatile: true, ref: 'v' }));
+  await waitFor(() => replies.filter((m) => m.op === 'ack').length === 3, { what: 'three acks' });
+  const ids = replies.filter((m) => m.op === 'ack' && m.id).map((m) => m.id);
+  assert.equal(ids.length, 2);
+  assert.equal(ids[0], ids[1], 'the same idem is stored once');
+  acked.push(ids[0]);
+  await waitFor(() => heard.some((m) => m.op === 'message' && m.data === 'cursor' && m.id === null), {
+    what: 'the volatile message on the other node',
+  });
+  await settle([ledger], acked);
+  assert.ok(ledger.ids.includes(last.last_id), 'the streamed messages arrived');
+  assert.equal(ledger.ids.filter((id) => id === ids[0]).length, 1);
+  const bad = await new Promise((resolve) => {
+    pub.send(JSON.stringify({ op: 'publish', topic, data: 'x', idem: 'has space', ref: 'bad' }));
+    const check = () => replies.find((m) => m.ref === 'bad');
+    waitFor(check, { what: 'the refusal' }).then(resolve);
+  });
+  assert.equal(bad.op, 'error');
+  const metrics = (await request(`${nodes[1].url}/metrics`)).text;
+  for (const name of ['switchboard_redis_roundtrip_seconds_count', 'switchboard_redis_pubsub_lag_seconds_count', 'switchboard_redis_resume_reads_total']) {
+    const m = new RegExp(`^${name} (\\d+)`, 'm').exec(metrics);
+    assert.ok(m && Number(m[1]) > 0, `${name} counts`);
+  }
+  assert.match(metrics, /^switchboard_redis_up 1$/m);
+});
+
+test('AUTH from redis_password_file over a unix socket with SELECT; a wrong password keeps the node unready', async (t) => {
+  const redis = await startRedis(t, { password: 'pa ss:word', unixSocket: true });
+  const dir = mkdtempSync(path.join(tmpdir(), 'sb-pass-'));
+  const file = path.join(dir, 'password');
+  writeFileSync(file, 'pa ss:word\n');
+  const good = await startNode(t, `unix://${redis.socket}?db=3`, { name: 'unix', args: ['--redis-password-file', file] });
+  await waitFor(async () => (await readyz(good.url)) === 200, { what: 'ready over the unix socket' });
+  const topic = uniq('auth');
+  assert.ok(await publishAcked(good.url, topic, 'x'));
+  assert.equal(redis.cli('-n', '3', 'EXISTS', `sb:{${topic}}:m`).trim(), '1', 'the keys are in database 3');
+  assert.equal(redis.cli('-n', '0', 'EXISTS', `sb:{${topic}}:m`).trim(), '0');
+  const wrong = await startNode(t, `redis://nope@127.0.0.1:${redis.port}/0`, { name: 'wrong' });
+  await sleep(600);
+  assert.equal(await readyz(wrong.url), 503);
+  const r = await publish(wrong.url, topic, 'y');
+  assert.equal(r.status, 503);
+  assert.equal(r.headers['retry-after'], '1');
+  assert.ok(await publishAcked(good.url, topic, 'z'), 'the good node still serves');
+});
