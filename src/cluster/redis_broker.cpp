@@ -5,9 +5,9 @@
 #include <bit>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
-#include <charconv>
 #include <random>
 
+#include "cluster/decimal.hpp"
 #include "cluster/topic_script.hpp"
 #include "core/counters.hpp"
 #include "core/idempotency.hpp"
@@ -27,15 +27,6 @@ std::string random_epoch() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   // Below 2^53 so an epoch survives any JSON number parser (and Lua's doubles), never 0.
   return std::to_string((rng() & ((std::uint64_t{1} << 53) - 1)) | 1);
-}
-
-std::optional<std::uint64_t> number(std::string_view text) {
-  std::uint64_t v = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size()) {
-    return std::nullopt;
-  }
-  return v;
 }
 
 /// The value of `field` in an INFO reply ("" when absent).
@@ -497,7 +488,7 @@ message_ptr redis_broker::parse_record(std::string_view topic, std::string_view 
   auto header = record.substr(0, nl);
   for (auto& v : f) {
     auto sp = header.find(' ');
-    auto n = number(header.substr(0, sp));
+    auto n = parse_decimal(header.substr(0, sp));
     if (!n) {
       return nullptr;
     }
@@ -591,8 +582,8 @@ void redis_broker::read(std::string_view topic, std::optional<position> since, s
            done(false, std::move(out));
            return;
          }
-         auto epoch = number(reply_text(r->element[0]));
-         auto seq = number(reply_text(r->element[1]));
+         auto epoch = parse_decimal(reply_text(r->element[0]));
+         auto seq = parse_decimal(reply_text(r->element[1]));
          if (!epoch || !seq) {
            done(false, std::move(out));
            return;

@@ -1,18 +1,9 @@
 #include "cluster/redis_url.hpp"
 
-#include <charconv>
+#include "cluster/decimal.hpp"
 
 namespace sb::cluster {
 namespace {
-
-std::optional<std::uint64_t> number(std::string_view text) {
-  std::uint64_t v = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size()) {
-    return std::nullopt;
-  }
-  return v;
-}
 
 /// %XX escapes in the user and password (a password may hold '@' or ':').
 std::optional<std::string> unescape(std::string_view text) {
@@ -56,7 +47,7 @@ std::optional<redis_endpoint> parse_redis_url(std::string_view url, std::string&
     }
     if (q != std::string_view::npos) {
       auto query = rest.substr(q + 1);
-      auto db = query.starts_with("db=") ? number(query.substr(3)) : std::nullopt;
+      auto db = query.starts_with("db=") ? parse_decimal(query.substr(3)) : std::nullopt;
       if (!db) {
         error = "unix:// takes only ?db=N";
         return std::nullopt;
@@ -73,7 +64,7 @@ std::optional<redis_endpoint> parse_redis_url(std::string_view url, std::string&
   auto slash = rest.find('/');
   auto authority = rest.substr(0, slash);
   if (slash != std::string_view::npos && slash + 1 < rest.size()) {
-    auto db = number(rest.substr(slash + 1));
+    auto db = parse_decimal(rest.substr(slash + 1));
     if (!db) {
       error = "the path names a database number (redis://host:6379/0)";
       return std::nullopt;
@@ -109,7 +100,7 @@ std::optional<redis_endpoint> parse_redis_url(std::string_view url, std::string&
   }
   out.host = host == "localhost" ? "127.0.0.1" : std::string(host);
   if (colon != std::string_view::npos) {
-    auto port = number(authority.substr(colon + 1));
+    auto port = parse_decimal(authority.substr(colon + 1));
     if (!port || *port == 0 || *port > 65535) {
       error = "the port must be 1-65535";
       return std::nullopt;
