@@ -11,6 +11,7 @@
 #include "cluster/topic_script.hpp"
 #include "core/counters.hpp"
 #include "core/idempotency.hpp"
+#include "core/publish.hpp"
 #include "core/topic_name.hpp"
 #include "core/unix_ms.hpp"
 #include "io/loop.hpp"
@@ -499,19 +500,16 @@ message_ptr redis_broker::parse_record(std::string_view topic, std::string_view 
   if (f[4] + f[5] > body.size()) {
     return nullptr;
   }
-  auto m = std::make_shared<message>();
-  m->kind = stored ? message_kind::stored : message_kind::volatile_;
-  m->topic = std::string(topic);
+  // delivery_lag on this node counts from receipt (make_message's stamp): the publisher's steady
+  // clock is another node's.
+  auto m = make_message(stored ? message_kind::stored : message_kind::volatile_,
+                        publish_item{std::string(topic), std::string(body.substr(0, f[4])),
+                                     std::string(body.substr(f[4] + f[5])), f[3] == 1,
+                                     std::string(body.substr(f[4], f[5]))},
+                        static_cast<std::int64_t>(f[2]));
   if (stored) {
     m->pos = {f[0], f[1]};
   }
-  m->time_ms = static_cast<std::int64_t>(f[2]);
-  m->retain = f[3] == 1;
-  m->event = std::string(body.substr(0, f[4]));
-  m->from = std::string(body.substr(f[4], f[5]));
-  m->data = std::string(body.substr(f[4] + f[5]));
-  // delivery_lag on this node counts from receipt: the publisher's steady clock is another node's.
-  m->published_ns = steady_now_ns();
   if (encode_) {
     encode_(*m);
   }

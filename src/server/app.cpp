@@ -513,12 +513,11 @@ void app::tick_stats() {
                  before = std::move(before)](topic_counts subscribers) mutable {
     sample.subscribers = std::move(subscribers);
     sample.rooms = shared_->presence.room_sizes();
-    auto m = std::make_shared<message>();
-    m->kind = message_kind::volatile_;
-    m->topic = std::string(http::admin_stats_topic);
-    m->event = "stats";
-    m->data = render_admin_stats(sample, before ? &*before : nullptr, version, git_revision);
-    m->time_ms = sample.time_ms;
+    auto m = make_message(message_kind::volatile_,
+                          publish_item{std::string(http::admin_stats_topic), "stats",
+                                       render_admin_stats(sample, before ? &*before : nullptr,
+                                                          version, git_revision)},
+                          sample.time_ms);
     sse::encode_message(*m);
     shared_->broker.hub->broadcast(std::move(m));
   });
