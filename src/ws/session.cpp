@@ -397,17 +397,41 @@ void session::publish_volatile(publish_item item) {
   auto now = clock::now();
   auto& p = publisher();
   auto& slot = p.volatile_slots[item.topic];
-  if (now >= slot.next_allowed && !slot.pending) {
-    slot.next_allowed =
-        now + std::chrono::microseconds(1000000 / std::max(1u, ctx_.config.volatile_hz));
+  if (!slot.pending && volatile_may_send(slot, now)) {
     send_volatile(std::move(item));
     return;
   }
   slot.pending = std::move(item);
   if (!p.volatile_timer.scheduled()) {
-    auto due = std::chrono::duration_cast<std::chrono::milliseconds>(slot.next_allowed - now);
-    conn_.owner().wheel().schedule(p.volatile_timer, std::max(due, std::chrono::milliseconds(1)));
+    schedule_volatile_flush(slot.next_allowed - volatile_tolerance(), now);
   }
+}
+
+// The pacing is a virtual schedule (GCRA): `next_allowed` advances one period per message sent,
+// from where it was rather than from when the message left, and a message up to half a period
+// early conforms. A sender moving a cursor at exactly volatile_hz then passes untouched despite
+// its own jitter and the wheel's 10 ms ticks, instead of being held nearly a period each time and
+// losing one message in six to coalescing; over any second at most volatile_hz + 1 leave.
+bool session::volatile_may_send(volatile_slot& slot, time_point now) const {
+  if (now + volatile_tolerance() < slot.next_allowed) {
+    return false;
+  }
+  slot.next_allowed = std::max(slot.next_allowed, now) + volatile_period();
+  return true;
+}
+
+std::chrono::microseconds session::volatile_period() const {
+  return std::chrono::microseconds(1000000 / std::max(1u, ctx_.config.volatile_hz));
+}
+
+std::chrono::microseconds session::volatile_tolerance() const {
+  return volatile_period() / 2;
+}
+
+void session::schedule_volatile_flush(time_point due, time_point now) {
+  auto delay = std::chrono::ceil<std::chrono::milliseconds>(due - now);
+  conn_.owner().wheel().schedule(publisher_->volatile_timer,
+                                 std::max(delay, std::chrono::milliseconds(1)));
 }
 
 void session::send_volatile(publish_item item) {
@@ -424,25 +448,22 @@ void session::flush_volatile() {
   }
   auto& volatile_ = publisher_->volatile_slots;
   auto now = clock::now();
-  auto period = std::chrono::microseconds(1000000 / std::max(1u, ctx_.config.volatile_hz));
-  std::optional<clock::time_point> next;
+  std::optional<time_point> next;
   for (auto it = volatile_.begin(); it != volatile_.end();) {
     auto& slot = it->second;
-    if (slot.pending && now >= slot.next_allowed) {
-      slot.next_allowed = now + period;
+    if (slot.pending && volatile_may_send(slot, now)) {
       send_volatile(std::move(*slot.pending));
       slot.pending.reset();
     }
     if (slot.pending) {
-      next = next ? std::min(*next, slot.next_allowed) : slot.next_allowed;
+      auto due = slot.next_allowed - volatile_tolerance();
+      next = next ? std::min(*next, due) : due;
     }
     // A slot whose window has passed with nothing waiting holds nothing worth keeping.
     it = (!slot.pending && now >= slot.next_allowed) ? volatile_.erase(it) : std::next(it);
   }
   if (next) {
-    auto due = std::chrono::duration_cast<std::chrono::milliseconds>(*next - now);
-    conn_.owner().wheel().schedule(publisher_->volatile_timer,
-                                   std::max(due, std::chrono::milliseconds(1)));
+    schedule_volatile_flush(*next, now);
   }
 }
 

@@ -112,6 +112,12 @@ class session final : public io::connection_handler,
   topic_state& ensure(std::string_view topic);
   void drop_if_unused(topic_state& t);
   publisher_state& publisher();
+  using time_point = std::chrono::steady_clock::time_point;
+  /// Whether a volatile message may leave now; if so, books its place in the pacing.
+  bool volatile_may_send(volatile_slot& slot, time_point now) const;
+  std::chrono::microseconds volatile_period() const;
+  std::chrono::microseconds volatile_tolerance() const;
+  void schedule_volatile_flush(time_point due, time_point now);
   void send_volatile(publish_item item);
   void flush_volatile();
   void emit(topic_state& t, const message_ptr& m);

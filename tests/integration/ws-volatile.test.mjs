@@ -131,6 +131,29 @@ test('a volatile message after a quiet period is sent at once, not held for a ti
   assert.ok(median < 20, `median volatile latency after idle ${median} ms: held for a period (${Math.round(1000 / HZ)} ms)?`);
 });
 
+test('a sender at exactly volatile_hz (a cursor) with timer jitter loses nothing and is not held', async (t) => {
+  const topic = uniq('vcursor');
+  const sender = await openWs(t, server.port, { name: 'cursor' });
+  const receiver = await openWs(t, server.port, { name: 'watcher' });
+  await receiver.ok({ op: 'subscribe', topic });
+  // 45 moves on a 1/HZ schedule; each is sent up to 8 ms early or late (about what a browser's
+  // requestAnimationFrame and the network add), and the schedule itself never drifts.
+  const period = 1000 / HZ;
+  const start = performance.now() + 20;
+  const sentAt = new Map();
+  for (let i = 0; i < 45; i++) {
+    const jitter = ((i * 7919) % 17) - 8; // deterministic, in [-8, 8] ms
+    const due = start + i * period + jitter;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    sentAt.set(`c${i}`, performance.now());
+    sender.send({ op: 'publish', topic, data: `c${i}`, volatile: true });
+  }
+  await receiver.waitMsg((m) => m.op === 'message' && m.data === 'c44', { timeoutMs: 3000 });
+  const got = receiver.messages(topic).map((m) => m.data);
+  assert.deepEqual(got, [...sentAt.keys()], 'a sender within the rate must not be coalesced');
+});
+
 test('stored messages interleaved with a volatile flood are all delivered, once, in order', async (t) => {
   const topic = uniq('mix');
   const sender = await openWs(t, server.port, { name: 'sender' });
