@@ -49,6 +49,10 @@ workload options:
   --pub-conns N             http publisher connections (rate 1, max 4)
   --pipeline N              requests in flight per publisher connection (rate unbounded, max 32)
   --max-lag M               max: messages per subscriber published but not received (64)
+  --rooms R                 room: the N clients are spread over R topics (<topic>-0 ...), each
+                            client in one (1: all on --topic)
+  --volatile                room: publish volatile messages (switchboard.v1 "volatile": true:
+                            coalesced per sender, not stored, not echoed to the sender)
   --verify                  track every (subscriber, message): duplicates and missing counted
   --topic NAME              topic (bench; roundtrip: rt-N per client)
   --pid PID[,PID...]        server process(es) to measure, summed (RSS, CPU); 0 = none
@@ -213,6 +217,10 @@ std::optional<run_options> parse_args(int argc, char** argv) {
       ok = num(o.pipeline);
     else if (a == "--max-lag")
       ok = num(o.max_lag);
+    else if (a == "--rooms")
+      ok = num(o.rooms);
+    else if (a == "--volatile")
+      o.volatile_ = true;
     else if (a == "--drain")
       ok = real(o.drain);
     else if (a == "--sender-cpu")
@@ -293,6 +301,10 @@ std::optional<run_options> parse_args(int argc, char** argv) {
       o.max_rate = true;
     else
       o.rate = o.mode == "room" ? 30 : 10;
+  }
+  if (o.rooms < 1 || o.rooms > o.n) {
+    std::fprintf(stderr, "--rooms must be in [1, -n]\n");
+    return std::nullopt;
   }
   if (o.mode == "room" && o.max_rate) {
     std::fprintf(stderr, "room: --rate max is not supported (a fixed schedule per client)\n");

@@ -37,6 +37,8 @@ struct run_options {
   long pub_conns = 0;
   long pipeline = 0;
   long max_lag = 64;
+  long rooms = 1;          // room: clients spread over this many topics (<topic>-<k>)
+  bool volatile_ = false;  // room: publish volatile (coalesced, not stored, not echoed)
   double drain = 10;
   bool verify = false;
   bool quiet = false;

@@ -76,9 +76,13 @@ std::string title_of(const run_record& r) {
     return fmt("%s fan-out: %ld subscribers, %s, %s publisher, %.0f s", t.c_str(), n,
                rate == "max" ? "max rate" : (rate + " msg/s").c_str(),
                r.str("publisher") == "ws" ? "WebSocket" : "HTTP", r.num("duration_s"));
+  if (r.mode == "room" && r.num("rooms") > 1)
+    return fmt("cursor rooms: %.0f rooms × %ld WebSocket clients, %g %smsg/s each, %.0f s",
+               r.num("rooms"), n / static_cast<long>(r.num("rooms")), r.num("rate_per_client"),
+               r.num("volatile") > 0 ? "volatile " : "", r.num("duration_s"));
   if (r.mode == "room")
-    return fmt("room: %ld WebSocket clients × %g msg/s each, %.0f s", n, r.num("rate_per_client"),
-               r.num("duration_s"));
+    return fmt("room: %ld WebSocket clients × %g %smsg/s each, %.0f s", n, r.num("rate_per_client"),
+               r.num("volatile") > 0 ? "volatile " : "", r.num("duration_s"));
   if (r.mode == "roundtrip")
     return fmt("round trip over %s: %ld clients, %s, %.0f s",
                r.transport == "ws" ? "one WebSocket" : "POST + SSE", n,

@@ -1,8 +1,10 @@
-// room: N WebSocket clients on one topic, each publishing --rate msg/s on a fixed, staggered
-// schedule and receiving every client's messages (its own too).
+// room: N WebSocket clients on one topic (or spread over --rooms topics), each publishing --rate
+// msg/s on a fixed, staggered schedule and receiving every message of its room: its own too, except
+// with --volatile (the cursor shape: not stored, coalesced per sender, not echoed).
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <string>
 
 #include "clock.hpp"
 #include "payload.hpp"
@@ -23,15 +25,15 @@ class room_workload : public workload_base {
       return 2;
     }
     for (long i = 0; i < o_.n; ++i)
-      e_.add(conn_kind::ws, ep_, o_.topic, static_cast<uint32_t>(i), false);
+      e_.add(conn_kind::ws, ep_, room_topic(i), static_cast<uint32_t>(i), false);
     if (e_.open_all(now_ns() + secs_to_ns(o_.connect_timeout), "room clients") == 0) {
       std::printf("%s: no client could connect: %s\n", title().c_str(), e_.first_error().c_str());
       return 1;
     }
     e_.settle(o_.settle);
     per_client_ = std::max<uint64_t>(1, static_cast<uint64_t>(o_.rate * o_.duration + 0.5));
-    e_.log("room: %ld clients, each publishing %g msg/s for %.1f s", e_.subs_ready(), o_.rate,
-           o_.duration);
+    e_.log("room: %ld clients in %ld room(s), each publishing %g%s msg/s for %.1f s",
+           e_.subs_ready(), o_.rooms, o_.rate, o_.volatile_ ? " volatile" : "", o_.duration);
     begin();
     // Client i sends its k-th message at t0 + i/(n*rate) + k/rate: the clients interleave evenly.
     for (auto& c : e_.conns()) {
@@ -46,17 +48,25 @@ class room_workload : public workload_base {
     e_.loop_until(
         deadline_ + 2 * ns_per_sec, [&] { return !publishing_; }, [&] { return pump(); });
     publishing_ = false;
-    auto expected = [&] { return pub_sent_ * static_cast<uint64_t>(subs_at_start_); };
+    // Each message reaches the clients of its room (all but its sender when volatile). Volatile
+    // messages a sender coalesced away never arrive: those count as missing.
+    auto expected = [&] {
+      uint64_t sum = 0;
+      for (auto& c : e_.conns()) {
+        sum += c->sent * (room_size(c->client) - (o_.volatile_ ? 1 : 0));
+      }
+      return sum;
+    };
     drain(expected);
     end();
 
     uint64_t planned = per_client_ * static_cast<uint64_t>(subs_at_start_);
     uint64_t exp = expected();
     double del_window = static_cast<double>(std::max(last_delivery_ns_, t0_ + 1) - t0_) / 1e9;
-    std::printf("%s: %ld clients x %g msg/s, %.1f s: sent %" PRIu64 "/%" PRIu64
+    std::printf("%s: %ld clients in %ld room(s) x %g%s msg/s, %.1f s: sent %" PRIu64 "/%" PRIu64
                 ", deliveries %" PRIu64 "/%" PRIu64 " (%.3f%%) %.0f/s, %s%s\n",
-                title().c_str(), subs_at_start_, o_.rate, o_.duration, pub_sent_, planned,
-                received_, exp,
+                title().c_str(), subs_at_start_, o_.rooms, o_.rate, o_.volatile_ ? " volatile" : "",
+                o_.duration, pub_sent_, planned, received_, exp,
                 exp ? 100.0 * static_cast<double>(received_) / static_cast<double>(exp) : 0.0,
                 static_cast<double>(received_) / del_window, latency_text(hist_).c_str(),
                 cpu_text().c_str());
@@ -67,6 +77,8 @@ class room_workload : public workload_base {
     run_result r;
     add_header(r);
     r.num("rate_per_client", o_.rate);
+    r.num("rooms", static_cast<double>(o_.rooms));
+    r.num("volatile", o_.volatile_ ? 1 : 0);
     r.num("planned_sends", static_cast<double>(planned));
     r.num("sent", static_cast<double>(pub_sent_));
     add_deliveries(r, exp);
@@ -75,6 +87,15 @@ class room_workload : public workload_base {
   }
 
  private:
+  std::string room_topic(long client) const {
+    return o_.rooms == 1 ? o_.topic : o_.topic + "-" + std::to_string(client % o_.rooms);
+  }
+  // Clients of the room `client` is in (rooms take turns: client k is in room k % rooms).
+  uint64_t room_size(uint32_t client) const {
+    auto n = static_cast<uint64_t>(o_.n), r = static_cast<uint64_t>(o_.rooms);
+    return n / r + (client % r < n % r ? 1 : 0);
+  }
+
   uint64_t pump() {
     if (!publishing_)
       return UINT64_MAX;
@@ -93,7 +114,7 @@ class room_workload : public workload_base {
         // Message numbers are unique per room: client * per_client + k.
         make_payload(data_, now_ns(), c.client * per_client_ + c.sent,
                      static_cast<size_t>(o_.size));
-        ws_client::publish(e_, c, data_);
+        ws_client::publish(e_, c, data_, o_.volatile_);
         queued = true;
         ++c.sent;
         ++pub_sent_;

@@ -32,8 +32,9 @@ void on_dead(epoll_engine& e, client_conn& c);
 namespace ws_client {
 void on_connected(epoll_engine& e, client_conn& c);
 void on_bytes(epoll_engine& e, client_conn& c, char* p, size_t n);
-// Queues one publish of `data` on the connection's topic (with a ref when c.track_acks).
-void publish(epoll_engine& e, client_conn& c, std::string_view data);
+// Queues one publish of `data` on the connection's topic (with a ref when c.track_acks), volatile
+// when asked (switchboard.v1 only).
+void publish(epoll_engine& e, client_conn& c, std::string_view data, bool is_volatile = false);
 }  // namespace ws_client
 
 namespace http_publisher {

@@ -166,7 +166,7 @@ void on_bytes(epoll_engine& e, client_conn& c, char* p, size_t n) {
     parse_frames(e, c, p, n);
 }
 
-void publish(epoll_engine& e, client_conn& c, std::string_view data) {
+void publish(epoll_engine& e, client_conn& c, std::string_view data, bool is_volatile) {
   if (!v1(e)) {
     append_frame(c.out, op_text, data, e.rng());
     return;
@@ -178,6 +178,9 @@ void publish(epoll_engine& e, client_conn& c, std::string_view data) {
   j += "\",\"data\":\"";
   j += data;
   j += '"';
+  if (is_volatile) {
+    j += ",\"volatile\":true";
+  }
   if (c.track_acks) {
     j += ",\"ref\":";
     j += std::to_string(c.sent + 2);
