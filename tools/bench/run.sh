@@ -72,12 +72,16 @@ gen_cpu=$((ncpu > 1 ? 1 : 0))
 # Each workload: switchboard-bench arguments; the target, URLs, --pid, --label and --json are added
 # per server. The label names the workload in the JSON and matches runs across servers.
 if [[ $quick == 1 ]]; then
-  n_idle=1000 n_fan=100 n_big=1000 n_room=10 n_rt=5 d=3 d_lat=3 d_room=3
+  n_idle=1000 n_fan=100 n_big=1000 n_room=10 n_rt=5 d=3 d_lat=3 d_room=3 room_runs=2
+  n_cursor=200 n_cursor_rooms=10 d_ingest=2
 else
-  n_idle=10000 n_fan=1000 n_big=10000 n_room=50 n_rt=10 d=10 d_lat=20 d_room=20
+  n_idle=10000 n_fan=1000 n_big=10000 n_room=50 n_rt=10 d=10 d_lat=20 d_room=20 room_runs=5
+  n_cursor=2000 n_cursor_rooms=100 d_ingest=5
 fi
+room_runs=${BENCH_ROOM_RUNS:-$room_runs}
+# `ingest` is not a switchboard-bench workload: wrk drives it (tools/bench/ingest.sh).
 all_workloads=(idle-sse idle-ws idle-h2 sse-fanout-max ws-fanout-max h2-fanout-max sse-fanout-big
-               sse-fanout-lat ws-fanout-lat room rt-sse rt-ws)
+               sse-fanout-lat ws-fanout-lat room cursor rt-sse rt-ws ingest)
 # shellcheck disable=SC2206
 workloads=(${BENCH_WORKLOADS:-${all_workloads[*]}})
 declare -A wl_args=(
@@ -91,6 +95,7 @@ declare -A wl_args=(
   [sse-fanout-lat]="fanout --transport sse -n $n_fan --rate 10 --duration $d_lat --size 64"
   [ws-fanout-lat]="fanout --transport ws -n $n_fan --rate 10 --duration $d_lat --size 64"
   [room]="room -n $n_room --rate 30 --duration $d_room --size 64"
+  [cursor]="room -n $n_cursor --rooms $n_cursor_rooms --volatile --rate 30 --duration $d_room --size 64 --drain 3"
   [rt-sse]="roundtrip --transport sse -n $n_rt --rate 100 --duration $d --size 64"
   [rt-ws]="roundtrip --transport ws -n $n_rt --rate 100 --duration $d --size 64"
 )
@@ -405,10 +410,36 @@ for s in switchboard nchan pushpin; do
     # SSE over HTTP/2 (h2c with prior knowledge) is Switchboard's only: nchan and Pushpin serve
     # HTTP/1.1 on these ports, so their cells stay empty.
     [[ $s != switchboard && $wl == *h2* ]] && continue
+    # Volatile (coalesced, unstored) messages are Switchboard's only.
+    [[ $s != switchboard && $wl == cursor ]] && continue
+    [[ $wl == ingest ]] && continue
     run_one "$s" "$wl" "$k"
     k=$((k + 1))
+    # The room's tail latency varies from run to run: it runs room_runs times, each a fresh server.
+    if [[ $wl == room ]]; then
+      for ((r = 2; r <= room_runs; r++)); do
+        wl_args[room-run$r]=${wl_args[room]}
+        run_one "$s" "room-run$r" "$k"
+        k=$((k + 1))
+      done
+    fi
   done
 done
+
+# Publish ingest: wrk against each server (a fresh one per row), in this same run.
+ingest_ran=0
+if [[ " ${workloads[*]} " == *" ingest "* ]] && command -v wrk >/dev/null; then
+  ingest_servers=""
+  [[ $have_sb == 1 ]] && ingest_servers+="switchboard "
+  [[ $have_nchan == 1 ]] && ingest_servers+="nchan"
+  log "publish ingest (wrk)"
+  wait_quiet >/dev/null
+  INGEST_SERVERS=$ingest_servers timeout 600 "$root/tools/bench/ingest.sh" "$build" "$d_ingest" \
+    >"$tmp/ingest.md" 2>"$tmp/ingest.stderr" && ingest_ran=1
+  cat "$tmp/ingest.md" >&2
+elif [[ " ${workloads[*]} " == *" ingest "* ]]; then
+  log "wrk is missing (apt-get install wrk): publish ingest is not measured"
+fi
 
 # The generator's own ceiling: a stub sender on core 0 blasting pre-encoded events.
 declare -A ceiling=()
@@ -491,6 +522,38 @@ summary="SSE fan-out: Switchboard $(fmtv "$sb_cpu" "%.3f") µs vs nchan $(fmtv "
   echo "better: CPU, memory, latency). \"–\": not measured or not applicable."
   echo
   if [[ -f $tmp/tables.md ]]; then cat "$tmp/tables.md"; else echo "(no results)"; echo; fi
+  if [[ -f $tmp/switchboard-room.json || -f $tmp/nchan-room.json ]]; then
+    echo "## Room, $room_runs runs"
+    echo
+    echo "The room workload above, run $room_runs times, each against a fresh server: latency"
+    echo "p50 / p99 in ms per run (the table above shows run 1)."
+    echo
+    printf '| server |'; for ((r = 1; r <= room_runs; r++)); do printf ' run %d |' "$r"; done; echo
+    printf '| --- |'; for ((r = 1; r <= room_runs; r++)); do printf ' ---: |'; done; echo
+    for s in switchboard nchan; do
+      [[ -f $tmp/$s-room.json ]] || continue
+      printf '| %s |' "$([[ $s == switchboard ]] && echo Switchboard || echo "nginx + nchan")"
+      for ((r = 1; r <= room_runs; r++)); do
+        f=$tmp/$s-room$([[ $r == 1 ]] || echo "-run$r").json
+        printf ' %s / %s |' "$(fmtv "$(jget "$f" latency_ms_p50)" "%.2f")" \
+          "$(fmtv "$(jget "$f" latency_ms_p99)" "%.2f")"
+      done
+      echo
+    done
+    echo
+  fi
+  if ((ingest_ran)); then
+    echo "## Publish ingest"
+    echo
+    echo "\`tools/bench/ingest.sh $(basename "$build") $d_ingest\`: wrk (one thread, core $gen_cpu) sends"
+    echo "keep-alive POSTs of a 5-byte body to one topic with no subscribers; each server is a fresh"
+    echo "process with one loop (nginx: one worker) on core $server_cpu; server CPU per message from"
+    echo "/proc/PID/stat over the run. nchan has no batch publish. Reference (issue 15's harness):"
+    echo "uWebSockets' minimal pub/sub server took 94,000 single publishes/s at p50 0.025 ms."
+    echo
+    cat "$tmp/ingest.md"
+    echo
+  fi
   echo "## The generator's own ceiling"
   echo
   echo "A stub sender process (\`switchboard-bench source\`, pinned to core $server_cpu) blasts"
@@ -547,6 +610,10 @@ summary="SSE fan-out: Switchboard $(fmtv "$sb_cpu" "%.3f") µs vs nchan $(fmtv "
   echo "  messages, its own too. Round trip: each client has its own topic and sends its next"
   echo "  message 10 ms after the previous one (or when it came back, if later): over SSE it POSTs"
   echo "  and hears it on its event stream (two connections), over WebSocket one connection does both."
+  echo "- Cursor rooms (Switchboard only: nchan has no volatile messages): $n_cursor WebSocket clients in"
+  echo "  $n_cursor_rooms rooms, each sending \`\"volatile\": true\` moves at 30 Hz (the cursor shape: not"
+  echo "  stored, paced per sender at \`volatile_hz\` = 30, not echoed); expected deliveries are every"
+  echo "  move to the other clients of its room, so moves coalesced away count as not delivered."
   echo "- RSS per connection: 100 warm-up connections are opened first (they pay for what the server"
   echo "  sets up once: code paged in, allocator pools), then (VmRSS after the other connections are"
   echo "  open and 3 s of settling − VmRSS before them) / their number: what one more connection"
@@ -579,7 +646,7 @@ summary="SSE fan-out: Switchboard $(fmtv "$sb_cpu" "%.3f") µs vs nchan $(fmtv "
   echo "## Each run"
   echo
   for s in switchboard nchan pushpin; do
-    for wl in "${workloads[@]}"; do
+    for wl in "${workloads[@]}" $(for ((r = 2; r <= room_runs; r++)); do echo "room-run$r"; done); do
       [[ -f $tmp/$s-$wl.summary ]] || continue
       echo "- \`${cmdline[$s-$wl]:-}\`"
       echo
