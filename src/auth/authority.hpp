@@ -86,10 +86,11 @@ class authority {
   /// do not hold. Never puts a credential in `why`.
   result<identity> authenticate(const credentials& c, std::string& why);
 
-  /// Whether authenticating `c` takes a round trip: a ticket while tickets live in a ledger shared
-  /// by the nodes (broker = redis). Then authenticate_later() answers, not authenticate().
+  /// Whether authenticating `c` takes a round trip: a well-formed ticket while tickets live in a
+  /// ledger shared by the nodes (broker = redis). Then authenticate_later() answers, not
+  /// authenticate() (which refuses a malformed ticket at once, without asking the ledger).
   bool authenticates_later(const credentials& c) const {
-    return !c.ticket.empty() && tickets_.shared();
+    return !c.ticket.empty() && tickets_.shared() && ticket_store::well_formed(c.ticket);
   }
   /// The identity behind `ticket`, redeemed in the shared ledger: `done` runs later on the calling
   /// loop with it, or with errc::unauthorized (unknown, used, expired) or errc::unavailable (the

@@ -163,10 +163,14 @@ void ticket_store::mint(std::string subject, std::vector<std::string> topics,
                });
 }
 
+bool ticket_store::well_formed(std::string_view ticket) {
+  return ticket.size() == ticket_chars;
+}
+
 void ticket_store::redeem_later(std::string_view ticket, redeem_handler done) {
-  auto key = ticket.size() == ticket_chars ? sha256(ticket) : std::nullopt;
+  auto key = well_formed(ticket) ? sha256(ticket) : std::nullopt;
   if (!key || !ledger_) {
-    done(errc::unauthorized);
+    done(errc::unauthorized);  // a caller that broke the precondition: answered at once
     return;
   }
   ledger_->take(std::move(*key), [done = std::move(done)](errc e, std::string record) {
@@ -188,7 +192,7 @@ void ticket_store::redeem_later(std::string_view ticket, redeem_handler done) {
 }
 
 std::optional<grants> ticket_store::redeem(std::string_view ticket) {
-  if (ticket.size() != ticket_chars) {
+  if (!well_formed(ticket)) {
     return std::nullopt;
   }
   auto key = sha256(ticket);

@@ -66,6 +66,9 @@ class ticket_store {
   void set_ledger(ticket_ledger* ledger) { ledger_ = ledger; }
   /// Whether tickets live in a shared ledger (then redeeming is redeem_later()).
   bool shared() const { return ledger_ != nullptr; }
+  /// Whether `ticket` has the shape of one (a redeem may find it); anything else is refused
+  /// without asking the ledger.
+  static bool well_formed(std::string_view ticket);
 
   using mint_handler = std::function<void(result<std::string>)>;
   /// mint(), answered through `done`: inside this call in memory; with a shared ledger, later on
@@ -76,9 +79,10 @@ class ticket_store {
             mint_handler done);
 
   using redeem_handler = std::function<void(result<grants>)>;
-  /// redeem() against the shared ledger (only when shared()): `done` runs later on the calling
-  /// loop with the grants, exactly once across all nodes for a ticket; errc::unauthorized for a
-  /// ticket unknown, used or expired; errc::unavailable when the ledger cannot tell.
+  /// redeem() against the shared ledger (only when shared() and well_formed(ticket)): `done` runs
+  /// later on the calling loop with the grants, exactly once across all nodes for a ticket;
+  /// errc::unauthorized for a ticket unknown, used or expired; errc::unavailable when the ledger
+  /// cannot tell.
   void redeem_later(std::string_view ticket, redeem_handler done);
 
  private:
