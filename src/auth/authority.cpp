@@ -71,6 +71,18 @@ result<identity> authority::authenticate(const credentials& c, std::string& why)
   return identity{grants::from_claims(std::move(*claims)), false, false};
 }
 
+void authority::authenticate_later(std::string_view ticket, identity_handler done) {
+  tickets_.redeem_later(ticket, [done = std::move(done)](result<grants> g) {
+    if (g) {
+      done(identity{std::move(*g), false, false}, {});
+    } else if (g.error() == errc::unavailable) {
+      done(g.error(), "tickets cannot be checked now (the ticket ledger is unreachable); retry");
+    } else {
+      done(g.error(), "the ticket is unknown, used or expired");
+    }
+  });
+}
+
 bool authority::reload(std::string& error) {
   if (config_.jwt_public_key_file.empty()) {
     return true;  // nothing read from disk

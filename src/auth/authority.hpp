@@ -1,13 +1,15 @@
 #pragma once
 // Who is asking, and what they may do: the one place that turns the credentials a request carries
 // into grants. Protocol layers only extract credentials (header, cookie, query) and ask.
-//   1. a subscribe ticket (?ticket=): redeemed once;
+//   1. a subscribe ticket (?ticket=): redeemed once (with a shared ticket ledger, asynchronously:
+//      authenticates_later / authenticate_later);
 //   2. Authorization: Bearer: a configured API key or admin key (matched in constant time before
 //      any JWT parsing), else a JWT;
 //   3. the configured cookie, then ?access_token=: a JWT;
 //   4. nothing: anonymous, as the config allows.
 // Thread-safe; keys are swapped atomically on reload (SIGHUP) without touching connections.
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -83,6 +85,18 @@ class authority {
   /// The identity behind `c`; errc::unauthorized (with `why`) when credentials were presented and
   /// do not hold. Never puts a credential in `why`.
   result<identity> authenticate(const credentials& c, std::string& why);
+
+  /// Whether authenticating `c` takes a round trip: a well-formed ticket while tickets live in a
+  /// ledger shared by the nodes (broker = redis). Then authenticate_later() answers, not
+  /// authenticate() (which refuses a malformed ticket at once, without asking the ledger).
+  bool authenticates_later(const credentials& c) const {
+    return !c.ticket.empty() && tickets_.shared() && ticket_store::well_formed(c.ticket);
+  }
+  /// The identity behind `ticket`, redeemed in the shared ledger: `done` runs later on the calling
+  /// loop with it, or with errc::unauthorized (unknown, used, expired) or errc::unavailable (the
+  /// ledger cannot be reached: the ticket may be fine), and a `why` that names no credential.
+  using identity_handler = std::function<void(result<identity>, std::string why)>;
+  void authenticate_later(std::string_view ticket, identity_handler done);
 
   /// The status a refused operation gets: 401 for anonymous callers, 403 for known ones.
   static errc refusal(const identity& who) {

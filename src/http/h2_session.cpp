@@ -84,6 +84,7 @@ struct h2_session::stream final : sse::sink {
   bool responded = false;     // a response (or SSE head) was submitted
   route where;
   std::optional<caller> who;
+  bool authenticating = false;  // a ticket is being redeemed: the body waits in `body`
   std::string body;
   std::size_t body_limit = 0;
   std::unique_ptr<api::stream_publisher> publisher;
@@ -404,13 +405,58 @@ void h2_session::on_request_head(stream& st) {
   st.where = std::move(std::get<route>(routed));
   auto url = boost::urls::parse_origin_form(st.path);
   if (!is_public(st.where.endpoint)) {
-    auto verdict = authenticate(st.headers, *url, conn_.peer().address(), ctx_);
-    if (auto* refused = std::get_if<response>(&verdict)) {
+    auto now = authenticate(st.headers, *url, conn_.peer().address(), ctx_,
+                            [this, alive = std::weak_ptr<bool>(alive_), id = st.id](verdict v) {
+                              if (!alive.lock()) {
+                                return;
+                              }
+                              if (auto* s = find(id)) {
+                                on_authenticated(*s, std::move(v));
+                                conn_.request_flush();  // this comes after the turn that read it
+                              }
+                            });
+    if (!now) {
+      // Whatever body arrives meanwhile is kept, bounded by the largest any endpoint takes.
+      st.authenticating = true;
+      st.body_limit =
+          std::max(ctx_.shared.limits.max_request_bytes, ctx_.shared.messages.max_message_bytes);
+      return;
+    }
+    if (auto* refused = std::get_if<response>(&*now)) {
       respond(st, std::move(*refused));
       return;
     }
-    st.who = std::move(std::get<caller>(verdict));
+    st.who = std::move(std::get<caller>(*now));
   }
+  after_authentication(st, *url);
+}
+
+void h2_session::on_authenticated(stream& st, verdict v) {
+  st.authenticating = false;
+  if (st.responded) {
+    return;  // timed out (408) or answered meanwhile
+  }
+  if (auto* refused = std::get_if<response>(&v)) {
+    respond(st, std::move(*refused));
+    return;
+  }
+  st.who = std::move(std::get<caller>(v));
+  auto url = boost::urls::parse_origin_form(st.path);
+  after_authentication(st, *url);
+  if (st.responded || st.sse) {
+    return;
+  }
+  if (st.publisher && !st.body.empty()) {
+    auto early = std::move(st.body);
+    st.body = {};
+    on_body(st, early);
+  }
+  if (st.request_done && !st.responded) {
+    on_request_complete(st);
+  }
+}
+
+void h2_session::after_authentication(stream& st, boost::urls::url_view url) {
   if (is_admin(st.where.endpoint)) {
     if (auto refused = refuse_admin(st.where.endpoint, st.headers, st.who->who, ctx_)) {
       respond(st, std::move(*refused));
@@ -418,7 +464,7 @@ void h2_session::on_request_head(stream& st) {
     }
   }
   if (st.where.endpoint == endpoint::events || st.where.endpoint == endpoint::admin_stats) {
-    open_events(st, *url);
+    open_events(st, url);
     return;
   }
   if (st.where.endpoint == endpoint::websocket) {
@@ -427,6 +473,10 @@ void h2_session::on_request_head(stream& st) {
     return;
   }
   st.body_limit = body_limit(st.where.endpoint, ctx_.shared.limits, ctx_.shared.messages);
+  if (st.body.size() > st.body_limit) {
+    fail(st, errc::payload_too_large);  // what arrived while a ticket was redeemed
+    return;
+  }
   if (auto length = st.headers.find(bhttp::field::content_length); length != st.headers.end()) {
     std::uint64_t declared = 0;
     auto v = std::string_view(length->value());
@@ -437,7 +487,7 @@ void h2_session::on_request_head(stream& st) {
     }
   }
   if (st.where.endpoint == endpoint::topic_stream) {
-    begin_streaming(st, *url);
+    begin_streaming(st, url);
   }
 }
 
@@ -484,8 +534,8 @@ void h2_session::finish_publisher(stream& st) {
 }
 
 void h2_session::on_request_complete(stream& st) {
-  if (st.responded || st.publish_finished) {
-    return;
+  if (st.responded || st.publish_finished || st.authenticating) {
+    return;  // an authenticating request is completed by on_authenticated
   }
   if (st.publisher) {
     finish_publisher(st);

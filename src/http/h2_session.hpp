@@ -60,6 +60,10 @@ class h2_session final : public io::connection_handler {
 
   stream* find(std::int32_t id);
   void on_request_head(stream& st);
+  /// What follows authentication in on_request_head (`url` is the request's).
+  void after_authentication(stream& st, boost::urls::url_view url);
+  /// A ticket's redeem came back for `st`: go on with its request, or answer it.
+  void on_authenticated(stream& st, verdict v);
   void on_request_complete(stream& st);
   /// Answers a streaming publish once its publishes are acknowledged.
   void finish_publisher(stream& st);

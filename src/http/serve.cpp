@@ -91,9 +91,25 @@ std::optional<response> refuse_stream_publish(const std::string& topic, const au
   return r;
 }
 
-std::variant<caller, response> authenticate(const bhttp::fields& headers, boost::urls::url_view url,
-                                            const boost::asio::ip::address& peer,
-                                            loop_services& ctx) {
+namespace {
+
+/// The rate-limit key of an authenticated caller.
+std::string client_key(const auth::identity& who, std::string_view bearer,
+                       const boost::asio::ip::address& peer) {
+  if (who.api_key) {
+    return "key:" + std::to_string(std::hash<std::string_view>{}(bearer));
+  }
+  if (!who.grants.subject.empty()) {
+    return "sub:" + who.grants.subject;
+  }
+  return "ip:" + peer.to_string();
+}
+
+}  // namespace
+
+std::optional<verdict> authenticate(const bhttp::fields& headers, boost::urls::url_view url,
+                                    const boost::asio::ip::address& peer, loop_services& ctx,
+                                    std::function<void(verdict)> later) {
   std::string storage[2];
   auto creds = credentials_of(headers, url, ctx.shared.auth->cookie(), storage);
   if (!creds.cookie_token.empty()) {
@@ -109,21 +125,32 @@ std::variant<caller, response> authenticate(const bhttp::fields& headers, boost:
       }
     }
   }
+  if (ctx.shared.auth->authenticates_later(creds)) {
+    ctx.shared.auth->authenticate_later(
+        creds.ticket,
+        [&ctx, peer, later = std::move(later)](result<auth::identity> who, std::string why) {
+          if (!who) {
+            if (who.error() == errc::unavailable) {
+              later(response::error(errc::unavailable, why));
+            } else {
+              ctx.counters.bad_requests.add();
+              later(api::unauthorized(why));
+            }
+            return;
+          }
+          auto client = client_key(*who, {}, peer);
+          later(caller{std::move(*who), std::move(client)});
+        });
+    return std::nullopt;
+  }
   std::string why;
   auto who = ctx.shared.auth->authenticate(creds, why);
   if (!who) {
     ctx.counters.bad_requests.add();
     return api::unauthorized(why);
   }
-  caller c{std::move(*who), {}};
-  if (c.who.api_key) {
-    c.client = "key:" + std::to_string(std::hash<std::string_view>{}(creds.bearer));
-  } else if (!c.who.grants.subject.empty()) {
-    c.client = "sub:" + c.who.grants.subject;
-  } else {
-    c.client = "ip:" + peer.to_string();
-  }
-  return c;
+  auto client = client_key(*who, creds.bearer, peer);
+  return caller{std::move(*who), std::move(client)};
 }
 
 std::variant<events_request, response> check_events(const bhttp::fields& headers,

@@ -5,6 +5,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/http/fields.hpp>
 #include <boost/url/url_view.hpp>
+#include <functional>
 #include <optional>
 #include <string>
 #include <variant>
@@ -51,11 +52,15 @@ struct caller {
   std::string client;
 };
 
-/// The caller behind a request's credentials, or the 401 to answer.
-std::variant<caller, response> authenticate(const boost::beast::http::fields& headers,
-                                            boost::urls::url_view url,
-                                            const boost::asio::ip::address& peer,
-                                            loop_services& ctx);
+/// The caller behind a request's credentials, or the answer (401; 503 when a ticket cannot be
+/// checked). Given at once; or, when a ticket must be redeemed in the ledger the nodes share
+/// (broker = redis), nullopt now and `later` called on this loop with it: a redeem takes a round
+/// trip, and the loop does not wait for it. `later` must find out whether its request is still
+/// there (the connection may have closed or changed hands meanwhile).
+using verdict = std::variant<caller, response>;
+std::optional<verdict> authenticate(const boost::beast::http::fields& headers,
+                                    boost::urls::url_view url, const boost::asio::ip::address& peer,
+                                    loop_services& ctx, std::function<void(verdict)> later);
 
 /// GET /v1/events, checked: the topics (valid, granted, distinct) and where to resume.
 struct events_request {

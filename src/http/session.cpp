@@ -67,13 +67,14 @@ void session::on_readable() {
     if (phase_ == phase::idle) {
       phase_ = phase::finished;
       conn_.close_after_flush();  // an answer may still be corked for the end of the loop turn
-    } else if (phase_ != phase::finished && phase_ != phase::handling) {
+    } else if (phase_ != phase::finished && phase_ != phase::handling &&
+               phase_ != phase::authenticating) {
       phase_ = phase::finished;
       conn_.close();
     }
     return;
   }
-  if (phase_ != phase::finished && phase_ != phase::handling) {
+  if (phase_ != phase::finished && phase_ != phase::handling && phase_ != phase::authenticating) {
     conn_.wait_readable();
   }
 }
@@ -84,7 +85,8 @@ void session::process() {
     bool& flag;
     ~reset_flag() { flag = false; }
   } reset{processing_};
-  while (phase_ != phase::finished && phase_ != phase::handling && buffer_.size() > 0) {
+  while (phase_ != phase::finished && phase_ != phase::handling &&
+         phase_ != phase::authenticating && buffer_.size() > 0) {
     if (phase_ == phase::idle && first_request_) {
       // HTTP/2 over TLS is chosen by ALPN; in cleartext, by the client preface (prior knowledge).
       static constexpr std::string_view preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -157,6 +159,11 @@ void session::on_head() {
   if (!is_public(route_.endpoint) && !authenticate()) {
     return;
   }
+  after_authentication();
+}
+
+void session::after_authentication() {
+  const auto& req = parser_->get();
   if (is_admin(route_.endpoint)) {
     if (auto refused = refuse_admin(route_.endpoint, req, *who_, ctx_)) {
       respond(std::move(*refused));
@@ -186,15 +193,57 @@ void session::on_head() {
 bool session::authenticate() {
   const auto& req = parser_->get();
   auto url = boost::urls::parse_origin_form(std::string_view(req.target()));
-  auto verdict = http::authenticate(req, *url, conn_.peer().address(), ctx_);
-  if (auto* refused = std::get_if<response>(&verdict)) {
+  // The answer of a redeem goes nowhere if the connection closed or changed hands meanwhile.
+  auto now = http::authenticate(
+      req, *url, conn_.peer().address(), ctx_, [this, conn = conn_.weak_from_this()](verdict v) {
+        if (auto c = conn.lock();
+            c && c->is_open() && c->handler() == this && phase_ == phase::authenticating) {
+          on_authenticated(std::move(v));
+        }
+      });
+  if (!now) {
+    // Nothing more is read meanwhile (the body, a pipelined request): it waits in the socket.
+    phase_ = phase::authenticating;
+    return false;
+  }
+  if (auto* refused = std::get_if<response>(&*now)) {
     respond(std::move(*refused));
     return false;
   }
-  auto& c = std::get<caller>(verdict);
+  auto& c = std::get<caller>(*now);
   who_ = std::move(c.who);
   client_ = std::move(c.client);
   return true;
+}
+
+void session::on_authenticated(verdict v) {
+  phase_ = phase::body;
+  if (auto* refused = std::get_if<response>(&v)) {
+    respond(std::move(*refused));  // goes on with what is buffered when the connection stays
+    return;
+  }
+  auto& c = std::get<caller>(v);
+  who_ = std::move(c.who);
+  client_ = std::move(c.client);
+  conn_.set_timer(ctx_.shared.limits.idle_timeout);  // it may have fired while we waited
+  after_authentication();
+  if ((phase_ == phase::body || phase_ == phase::streaming) && parser_->is_done()) {
+    on_complete();  // a request without a body: complete with its head
+    return;
+  }
+  if (phase_ != phase::body && phase_ != phase::streaming) {
+    return;  // answered (respond() went on by itself), handed over, or closed
+  }
+  process();
+  if (phase_ == phase::finished || phase_ == phase::handling) {
+    return;
+  }
+  if (input_ended_) {
+    phase_ = phase::finished;
+    conn_.close();  // the peer sent FIN while we waited: the rest of this body never comes
+    return;
+  }
+  conn_.wait_readable();
 }
 
 void session::begin_streaming() {

@@ -11,6 +11,7 @@
 #include "http/request_parser.hpp"
 #include "http/response.hpp"
 #include "http/router.hpp"
+#include "http/serve.hpp"
 #include "http/services.hpp"
 #include "io/connection.hpp"
 
@@ -40,20 +41,26 @@ class session final : public io::connection_handler {
 
  private:
   enum class phase : std::uint8_t {
-    idle,       // between requests: nothing of the next one has arrived
-    head,       // reading a request head (header timeout runs)
-    body,       // reading a body to answer at its end
-    streaming,  // reading a streaming-publish body, publishing as it arrives
-    handling,   // the request is complete and being answered
-    finished,   // closing, or handed over to another protocol
+    idle,            // between requests: nothing of the next one has arrived
+    head,            // reading a request head (header timeout runs)
+    authenticating,  // a ticket is being redeemed in the shared ledger: nothing more is read
+    body,            // reading a body to answer at its end
+    streaming,       // reading a streaming-publish body, publishing as it arrives
+    handling,        // the request is complete and being answered
+    finished,        // closing, or handed over to another protocol
   };
   void process();
   void on_head();
+  /// What follows authentication in on_head(): admin check, hand-over, or reading the body.
+  void after_authentication();
+  /// A ticket's redeem came back (authenticating): go on with the request, or answer it.
+  void on_authenticated(verdict v);
   void on_complete();
   void open_events();
   void open_websocket();
   void start_h2();
   void begin_streaming();
+  /// True when the request may go on now; false when it was answered or waits for a redeem.
   bool authenticate();
   void fail(errc e, std::string_view detail = {});
   void respond(response r);

@@ -18,6 +18,7 @@
 
 #include "auth/authority.hpp"
 #include "cluster/redis_broker.hpp"
+#include "cluster/ticket_ledger.hpp"
 #include "core/memory_broker.hpp"
 #include "core/publish.hpp"
 #include "core/unix_ms.hpp"
@@ -182,6 +183,9 @@ app::~app() {
   if (shared_ && shared_->broker.redis) {
     shared_->broker.redis->stop();
   }
+  if (shared_ && shared_->broker.ticket_ledger) {
+    shared_->broker.ticket_ledger->stop();
+  }
 }
 
 void app::make_auth() {
@@ -220,6 +224,9 @@ void app::make_workers_and_broker() {
   }
   shared_->broker =
       make_broker(config_, shared_->encode, std::move(sinks), unix_ms, shared_->store.get());
+  if (shared_->broker.tickets) {
+    shared_->auth->tickets().set_ledger(shared_->broker.tickets.get());
+  }
   if (shared_->store && fsync == store::fsync_mode::always) {
     // Group commit: whatever this loop's turn (and every other loop) wrote is synced once, before
     // the first byte of an answer or a delivery leaves.
@@ -548,6 +555,9 @@ int app::run() {
 
   if (shared_->broker.redis) {
     shared_->broker.redis->stop();  // nothing more reaches the loops from Redis
+  }
+  if (shared_->broker.ticket_ledger) {
+    shared_->broker.ticket_ledger->stop();
   }
   for (auto& w : workers_) {
     w->stop();

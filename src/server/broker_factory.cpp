@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "cluster/redis_broker.hpp"
+#include "cluster/ticket_ledger.hpp"
 
 namespace sb::server {
 namespace {
@@ -86,6 +87,10 @@ broker_choice make_broker(const config& c, message_encoder encode,
   // knows no local subscriber counts off its thread); a tick costs a post to each loop.
   out.has_subscribers = [](std::string_view) { return true; };
   out.hub = std::move(r);
+  auto ledger = std::make_unique<cluster::redis_ticket_ledger>(s.at, s.timeout, s.node_id);
+  ledger->start();
+  out.ticket_ledger = ledger.get();
+  out.tickets = std::move(ledger);
   return out;
 }
 

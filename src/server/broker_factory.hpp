@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/ticket_ledger.hpp"
 #include "core/broker.hpp"
 #include "core/history.hpp"
 #include "core/history_store.hpp"
@@ -14,7 +15,8 @@
 
 namespace sb::cluster {
 class redis_broker;
-}
+class redis_ticket_ledger;
+}  // namespace sb::cluster
 
 namespace sb::server {
 
@@ -22,6 +24,10 @@ struct broker_choice {
   std::unique_ptr<broker> hub;
   memory_broker* memory = nullptr;         // set with broker = memory
   cluster::redis_broker* redis = nullptr;  // set with broker = redis (started already)
+  /// With broker = redis: where subscribe tickets live, so every node honours them (started
+  /// already; `ticket_ledger` is the same object, to stop it before the loops go).
+  std::unique_ptr<auth::ticket_ledger> tickets;
+  cluster::redis_ticket_ledger* ticket_ledger = nullptr;
   /// False while the backplane cannot be reached (always true in memory).
   std::function<bool()> ready;
   /// Prometheus lines of the backplane ("" in memory).

@@ -40,18 +40,26 @@ void mint_ticket(const request& req, loop_services& ctx, respond_fn done) {
     }
     ttl = std::chrono::seconds(t->as_int64());
   }
-  auto ticket = ctx.shared.auth->tickets().mint(std::move(subject), std::move(names), ttl);
-  if (!ticket) {
-    auto e = ticket.error().category() == switchboard_category()
-                 ? static_cast<errc>(ticket.error().value())
-                 : errc::invalid_request;
-    done(response::error(e, ticket.error().message()));
-    return;
-  }
-  boost::json::object out{{"ticket", *ticket}, {"expires_in", ttl.count()}};
-  auto r = response::json(201, boost::json::serialize(out));
-  r.headers.emplace_back("Cache-Control", "no-store");
-  done(std::move(r));
+  // In memory the answer comes within this call; with the shared ledger (broker = redis), once
+  // Redis stored the ticket: 503 with Retry-After when it could not.
+  ctx.shared.auth->tickets().mint(
+      std::move(subject), std::move(names), ttl,
+      [ttl, done = std::move(done)](result<std::string> ticket) {
+        if (!ticket) {
+          auto e = ticket.error().category() == switchboard_category()
+                       ? static_cast<errc>(ticket.error().value())
+                       : errc::invalid_request;
+          auto detail = e == errc::unavailable
+                            ? std::string("the ticket could not be stored; retry")
+                            : ticket.error().message();
+          done(response::error(e, detail));
+          return;
+        }
+        boost::json::object out{{"ticket", *ticket}, {"expires_in", ttl.count()}};
+        auto r = response::json(201, boost::json::serialize(out));
+        r.headers.emplace_back("Cache-Control", "no-store");
+        done(std::move(r));
+      });
 }
 
 }  // namespace sb::http::api
