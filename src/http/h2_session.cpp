@@ -261,6 +261,7 @@ struct h2_session::ws_port final : ws::transport {
     closed = true;
     timer.cancel();
     end_session();
+    lease.reset();
   }
   /// The session lets go of its subscriptions and presence, once (the connection does this for an
   /// HTTP/1.1 WebSocket when it starts closing).
@@ -301,13 +302,14 @@ struct h2_session::ws_port final : ws::transport {
   std::string in;  // input not yet read by the session, from in_at
   std::size_t in_at = 0;
   io::wheel_entry timer;
-  bool in_ended = false;       // END_STREAM received
-  bool read_wanted = false;    // the session waits for input
-  bool read_posted = false;    // a read is posted for input already here
-  bool closing = false;        // our side is ending (or has ended)
-  bool lingering = false;      // END_STREAM is queued: the timer is the linger
-  bool closed = false;         // reset, or gone: nothing more at all
-  bool session_ended = false;  // session->on_close() has run
+  bool in_ended = false;        // END_STREAM received
+  bool read_wanted = false;     // the session waits for input
+  bool read_posted = false;     // a read is posted for input already here
+  bool closing = false;         // our side is ending (or has ended)
+  bool lingering = false;       // END_STREAM is queued: the timer is the linger
+  bool closed = false;          // reset, or gone: nothing more at all
+  bool session_ended = false;   // session->on_close() has run
+  std::shared_ptr<void> lease;  // its place under the connection limits
   std::unique_ptr<ws::session> session;
 };
 
@@ -804,6 +806,16 @@ void h2_session::open_websocket(stream& st) {
     return;
   }
   auto verdict = ws::check_connect(st.method, st.protocol, st.headers);
+  std::shared_ptr<void> lease;
+  if (verdict.status == 200 && ctx_.shared.admit_websocket) {
+    // A WebSocket counts against the connection limits whichever way it came: over HTTP/1.1 it has
+    // a connection of its own, here it takes a place for its stream, answered as an accept is.
+    lease = ctx_.shared.admit_websocket(conn_.peer().address());
+    if (!lease) {
+      fail(st, errc::rate_limited, "too many connections");
+      return;
+    }
+  }
   if (verdict.status != 200) {
     ctx_.counters.bad_requests.add();
     auto r = response::json(verdict.status, "{\"error\":\"websocket_handshake\",\"message\":\"" +
@@ -825,6 +837,7 @@ void h2_session::open_websocket(stream& st) {
   st.protocol = {};
   st.who.reset();
   st.ws = std::make_unique<ws_port>(*this, st);
+  st.ws->lease = std::move(lease);
   ctx_.counters.ws_h2_streams.add();
   st.ws->session = std::make_unique<ws::session>(*st.ws, to_.ws, std::string(), std::move(who));
   st.ws->session->start();

@@ -348,3 +348,25 @@ test('drain closes a WebSocket on HTTP/2 with 1012', async (t) => {
   await w.waitClosed();
   await sleep(10);
 });
+
+test('each WebSocket stream takes a place under the connection limits, as its own connection would', async (t) => {
+  const s = await startServer(t, { args: ['--threads', '1', '--max-connections-per-ip', '3'] });
+  const h2 = await connectH2(t, s.url); // place 1
+  const a = await opened(t, h2); // place 2
+  const b = await opened(t, h2); // place 3
+  const over = openWsH2(t, h2);
+  await over.ready;
+  assert.equal(over.status, 429);
+  // SSE streams and requests on the connection are not connections of their own.
+  assert.equal((await h2Request(h2, { path: '/healthz' })).status, 200);
+  // Its place comes back when a WebSocket ends.
+  a.sendRaw(wsFrame(8, Buffer.from([0x03, 0xe8])));
+  await a.waitFrame((f) => f.opcode === 8);
+  a.req.end();
+  await a.waitClosed();
+  const again = await opened(t, h2);
+  again.send('{"op":"ping","ref":1}');
+  assert.deepEqual((await again.waitFrame()).bytes, serverText('{"op":"pong","ref":1}'));
+  b.send('{"op":"ping","ref":2}');
+  assert.deepEqual((await b.waitFrame()).bytes, serverText('{"op":"pong","ref":2}'));
+});
