@@ -127,6 +127,7 @@ struct transport_counters {
 
 struct loop_counters {
   loop_counter sse_h2_streams;  // gauge: SSE streams on an HTTP/2 stream (also in sse.open)
+  loop_counter ws_h2_streams;   // gauge: WebSockets on an HTTP/2 stream, RFC 8441 (also in ws.open)
   loop_counter h2_sessions;     // gauge: open HTTP/2 connections
   loop_counter http_requests;   // requests answered (all statuses)
   loop_counter http_published;  // messages accepted by HTTP publishes on this loop

@@ -4,8 +4,12 @@
 #include <boost/url/parse.hpp>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 
 #include "io/access_log.hpp"
+#include "ws/handshake.hpp"
+#include "ws/session.hpp"
+#include "ws/transport.hpp"
 
 namespace sb::http {
 namespace bhttp = boost::beast::http;
@@ -77,6 +81,7 @@ struct h2_session::stream final : sse::sink {
   // The request, until it is answered.
   std::string method;
   std::string path;
+  std::string protocol;  // :protocol of an extended CONNECT (RFC 8441)
   bhttp::fields headers;
   std::size_t header_bytes = 0;
   bool headers_too_large = false;
@@ -97,7 +102,216 @@ struct h2_session::stream final : sse::sink {
   // When the request began, on the loop's clock (for the 408).
   std::chrono::steady_clock::time_point opened;
   std::unique_ptr<sse::stream> sse;
-  bool sse_counted = false;  // in counters.sse_h2_streams
+  bool sse_counted = false;     // in counters.sse_h2_streams
+  std::unique_ptr<ws_port> ws;  // last: its session reads the members above while it ends
+};
+
+/// A WebSocket on one stream (RFC 8441), and the ws::session's transport. Input is what the
+/// stream's DATA frames carried, kept here until the session reads it; the stream's receive window
+/// is given back only then, so what waits here is bounded by that window (64 KiB). Output goes to
+/// the stream's queue, which the engine sends as DATA frames under flow control.
+struct h2_session::ws_port final : ws::transport {
+  ws_port(h2_session& s, stream& owner) : h2(s), st(owner), id_(io::connection::next_id()) {
+    timer.bind<&ws_port::on_timer>(this);
+  }
+  ~ws_port() { session.reset(); }  // the session uses its transport while it ends
+
+  std::size_t read_some(char* data, std::size_t size, boost::system::error_code& ec) override {
+    auto have = in.size() - in_at;
+    if (have == 0) {
+      ec = in_ended ? boost::system::error_code(boost::asio::error::eof)
+                    : boost::system::error_code(boost::asio::error::would_block);
+      return 0;
+    }
+    auto n = std::min(size, have);
+    std::memcpy(data, in.data() + in_at, n);
+    in_at += n;
+    if (in_at == in.size()) {
+      in = {};  // an idle WebSocket keeps no input buffer
+      in_at = 0;
+    }
+    nghttp2_session_consume_stream(h2.session_, st.id, n);  // the peer may send that much more
+    h2.conn_.request_flush();
+    ec = {};
+    return n;
+  }
+  void wait_readable() override {
+    if (closed) {
+      return;
+    }
+    if (in_at == in.size() && !in_ended) {
+      read_wanted = true;  // take() or input_ended() hands it over
+      return;
+    }
+    // Input is already here: read it on the next turn, as a connection does.
+    if (read_posted) {
+      return;
+    }
+    read_posted = true;
+    boost::asio::post(h2.conn_.owner().context(),
+                      [alive = std::weak_ptr<bool>(h2.alive_), s = &h2, id = st.id] {
+                        if (!alive.lock()) {
+                          return;
+                        }
+                        if (auto* found = s->find(id); found && found->ws) {
+                          found->ws->read_posted = false;
+                          found->ws->run();
+                        }
+                      });
+  }
+  void send(io::shared_bytes b) override {
+    if (!closed && !st.eof) {
+      st.out.push(std::move(b));
+      h2.wake(st);
+    }
+  }
+  using ws::transport::send;
+  std::size_t queued_bytes() const override { return st.out.bytes(); }
+  void set_timer(duration delay) override {
+    if (!closed) {
+      h2.conn_.owner().wheel().schedule(timer, delay);
+    }
+  }
+  void close_after_flush(duration linger) override {
+    if (closing) {
+      return;
+    }
+    closing = true;
+    end_session();
+    // The last frames, then END_STREAM; the stream ends when the peer ends its side too, or is
+    // reset after `linger`.
+    st.eof = true;
+    h2.wake(st);
+    lingering = true;
+    h2.conn_.owner().wheel().schedule(timer, linger);
+  }
+  using ws::transport::close_after_flush;
+  void close() override {
+    if (closing) {
+      return;  // our side is ending already: the peer's END_STREAM, or the linger, ends it
+    }
+    closing = true;
+    end_session();
+    st.out.clear();
+    if (in_ended) {
+      st.eof = true;  // the peer has ended its side: end ours, with nothing more
+      h2.wake(st);
+    } else {
+      reset(NGHTTP2_CANCEL);
+    }
+  }
+  void close_later(std::string last, duration linger) override {
+    boost::asio::post(h2.conn_.owner().context(),
+                      [alive = std::weak_ptr<bool>(h2.alive_), s = &h2, id = st.id,
+                       last = std::move(last), linger]() mutable {
+                        if (!alive.lock()) {
+                          return;
+                        }
+                        if (auto* found = s->find(id); found && found->ws && !found->ws->closing) {
+                          found->out.drop_unstarted();
+                          found->ws->send(std::move(last));
+                          found->ws->close_after_flush(linger);
+                        }
+                      });
+  }
+  io::loop& owner() override { return h2.conn_.owner(); }
+  std::uint64_t id() const override { return id_; }
+  std::string_view transport_name() const override { return "ws/h2"; }
+  std::string peer_text() const override { return io::endpoint_text(h2.conn_.peer()); }
+
+  /// Bytes of a DATA frame. The connection's window is given back at once (a WebSocket that is not
+  /// read must not stall the connection's other streams), the stream's only as the session reads.
+  void take(std::string_view bytes) {
+    nghttp2_session_consume_connection(h2.session_, bytes.size());
+    if (closing) {
+      nghttp2_session_consume_stream(h2.session_, st.id, bytes.size());  // nobody reads it now
+      return;
+    }
+    in.append(bytes);
+    hand_over();
+  }
+  /// The peer sent END_STREAM: after what is here, the session reads the end.
+  void input_ended() {
+    in_ended = true;
+    hand_over();
+  }
+  void hand_over() {
+    if (read_wanted) {
+      read_wanted = false;
+      h2.readable_.push_back(st.id);
+    }
+  }
+  void run() {
+    if (!closing && session) {
+      session->on_readable();
+    }
+  }
+  void sent() {
+    if (!closing && session) {
+      session->on_sent();
+    }
+  }
+  void drain() {
+    if (!closing && session) {
+      session->on_drain();
+    }
+  }
+  /// The stream or the connection is gone: nothing more is sent or read.
+  void gone() {
+    closing = true;
+    closed = true;
+    timer.cancel();
+    end_session();
+    lease.reset();
+  }
+  /// The session lets go of its subscriptions and presence, once (the connection does this for an
+  /// HTTP/1.1 WebSocket when it starts closing).
+  void end_session() {
+    if (session_ended) {
+      return;
+    }
+    session_ended = true;
+    h2.ctx_.counters.ws_h2_streams.sub();
+    if (session) {
+      session->on_close();
+    }
+  }
+  void reset(std::uint32_t code) {
+    closed = true;
+    timer.cancel();
+    st.ended = true;
+    st.out.clear();
+    nghttp2_submit_rst_stream(h2.session_, NGHTTP2_FLAG_NONE, st.id, code);
+    h2.conn_.request_flush();
+  }
+  void on_timer() {
+    if (closed) {
+      return;
+    }
+    if (lingering) {
+      reset(NGHTTP2_CANCEL);  // the peer did not end its side in time
+      return;
+    }
+    if (session) {
+      session->on_timer();
+    }
+  }
+
+  h2_session& h2;
+  stream& st;
+  std::uint64_t id_;
+  std::string in;  // input not yet read by the session, from in_at
+  std::size_t in_at = 0;
+  io::wheel_entry timer;
+  bool in_ended = false;        // END_STREAM received
+  bool read_wanted = false;     // the session waits for input
+  bool read_posted = false;     // a read is posted for input already here
+  bool closing = false;         // our side is ending (or has ended)
+  bool lingering = false;       // END_STREAM is queued: the timer is the linger
+  bool closed = false;          // reset, or gone: nothing more at all
+  bool session_ended = false;   // session->on_close() has run
+  std::shared_ptr<void> lease;  // its place under the connection limits
+  std::unique_ptr<ws::session> session;
 };
 
 /// nghttp2's C callbacks, forwarding to the session (user_data) and its streams.
@@ -160,6 +374,8 @@ struct h2_callbacks {
     std::string_view v(reinterpret_cast<const char*>(value), valuelen);
     if (n == ":method") {
       st->method = v;
+    } else if (n == ":protocol") {
+      st->protocol = v;  // the engine lets it through only with ENABLE_CONNECT_PROTOCOL sent
     } else if (n == ":path") {
       st->path = v;
     } else if (n == ":authority") {
@@ -191,8 +407,16 @@ struct h2_callbacks {
   static int on_data_chunk(nghttp2_session*, std::uint8_t, std::int32_t stream_id,
                            const std::uint8_t* data, std::size_t len, void* user) {
     auto& s = self(user);
-    if (auto* st = s.find(stream_id)) {
-      s.on_body(*st, std::string_view(reinterpret_cast<const char*>(data), len));
+    auto* st = s.find(stream_id);
+    std::string_view bytes(reinterpret_cast<const char*>(data), len);
+    if (st && st->ws) {
+      st->ws->take(bytes);  // gives the windows back at its own pace
+      return 0;
+    }
+    // Request bodies are read at once (bounded by their limits), so their windows go back at once.
+    nghttp2_session_consume(s.session_, stream_id, len);
+    if (st) {
+      s.on_body(*st, bytes);
     }
     return 0;
   }
@@ -202,7 +426,8 @@ struct h2_callbacks {
     // it (RFC 9113 8.1), without an error.
     if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
         (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
-      if (auto* st = self(user).find(frame->hd.stream_id); st && !st->request_done) {
+      // Not a WebSocket's END_STREAM: its peer ends its side after its close frame (RFC 8441 §4).
+      if (auto* st = self(user).find(frame->hd.stream_id); st && !st->request_done && !st->ws) {
         nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
                                   NGHTTP2_NO_ERROR);
       }
@@ -244,7 +469,7 @@ struct h2_callbacks {
     if (frame->data.padlen > 1) {
       s.pending_.append(frame->data.padlen - 1, '\0');
     }
-    if (st->sse) {
+    if (st->sse || st->ws) {
       s.sent_.push_back(st->id);
     }
     return 0;
@@ -272,6 +497,9 @@ h2_session::h2_session(io::connection& conn, loop_services& ctx, handoff& to)
   nghttp2_option_set_max_settings(opt, 32);
   nghttp2_option_set_max_continuations(opt, 8);
   nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
+  // Receive windows are given back by us (nghttp2_session_consume*), so a WebSocket stream's input
+  // waits under its window while its session does not read (see ws_port::take).
+  nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_session_server_new2(&session_, cbs, this, opt);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cbs);
@@ -293,6 +521,8 @@ void h2_session::start(std::string_view early) {
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
        static_cast<std::uint32_t>(ctx_.shared.limits.h2_max_header_list_size)},
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+      // RFC 8441: a WebSocket may open as an extended CONNECT on a stream of this connection.
+      {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},
   };
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
   conn_.set_timer(ctx_.shared.limits.idle_timeout);
@@ -323,7 +553,20 @@ void h2_session::receive(std::string_view bytes) {
     conn_.close_after_flush();
     return;
   }
+  run_readable();
   conn_.request_flush();
+}
+
+void h2_session::run_readable() {
+  while (!readable_.empty() && !finished_) {
+    auto ids = std::move(readable_);
+    readable_.clear();
+    for (auto id : ids) {
+      if (auto* st = find(id); st && st->ws) {
+        st->ws->run();
+      }
+    }
+  }
 }
 
 void h2_session::on_readable() {
@@ -387,6 +630,9 @@ void h2_session::stream_closed(std::int32_t id) {
     st->sse->on_close();
     uncount_sse(*st);
   }
+  if (st->ws) {
+    st->ws->gone();
+  }
   if (streams_.empty() && !finished_) {
     conn_.set_timer(ctx_.shared.limits.idle_timeout);
   }
@@ -397,12 +643,22 @@ void h2_session::on_request_head(stream& st) {
     refuse_header_list(st, true);
     return;
   }
-  auto routed = route_request(st.method, st.path, st.headers, ctx_);
+  // An extended CONNECT is routed as the GET it stands for; only the WebSocket endpoint takes it.
+  bool extended_connect = st.method == "CONNECT" && !st.protocol.empty();
+  auto routed = route_request(extended_connect ? std::string_view("GET") : st.method, st.path,
+                              st.headers, ctx_);
   if (auto* answer = std::get_if<response>(&routed)) {
     respond(st, std::move(*answer));
     return;
   }
   st.where = std::move(std::get<route>(routed));
+  if (extended_connect && st.where.endpoint != endpoint::websocket) {
+    ctx_.counters.bad_requests.add();
+    auto r = response::error(errc::method_not_allowed);
+    r.headers.emplace_back("Allow", std::string(allowed_methods(st.where.endpoint)));
+    respond(st, std::move(r));
+    return;
+  }
   auto url = boost::urls::parse_origin_form(st.path);
   if (!is_public(st.where.endpoint)) {
     auto now = authenticate(st.headers, *url, conn_.peer().address(), ctx_,
@@ -443,7 +699,7 @@ void h2_session::on_authenticated(stream& st, verdict v) {
   st.who = std::move(std::get<caller>(v));
   auto url = boost::urls::parse_origin_form(st.path);
   after_authentication(st, *url);
-  if (st.responded || st.sse) {
+  if (st.responded || st.sse || st.ws) {
     return;
   }
   if (st.publisher && !st.body.empty()) {
@@ -468,8 +724,7 @@ void h2_session::after_authentication(stream& st, boost::urls::url_view url) {
     return;
   }
   if (st.where.endpoint == endpoint::websocket) {
-    // RFC 8441 (WebSocket over HTTP/2) is not offered: SETTINGS_ENABLE_CONNECT_PROTOCOL is unset.
-    fail(st, errc::invalid_request, "WebSocket needs HTTP/1.1 here");
+    open_websocket(st);
     return;
   }
   st.body_limit = body_limit(st.where.endpoint, ctx_.shared.limits, ctx_.shared.messages);
@@ -534,6 +789,10 @@ void h2_session::finish_publisher(stream& st) {
 }
 
 void h2_session::on_request_complete(stream& st) {
+  if (st.ws) {
+    st.ws->input_ended();
+    return;
+  }
   if (st.responded || st.publish_finished || st.authenticating) {
     return;  // an authenticating request is completed by on_authenticated
   }
@@ -587,6 +846,51 @@ void h2_session::open_events(stream& st, boost::urls::url_view url) {
   if (draining_) {
     st.sse->on_drain();
   }
+}
+
+void h2_session::open_websocket(stream& st) {
+  // The HTTP/1.1 upgrade's checks, in the same order, with the same statuses: the route, the
+  // credentials (above), draining, then the handshake itself.
+  if (ctx_.shared.is_draining()) {
+    fail(st, errc::unavailable, "draining");
+    return;
+  }
+  auto verdict = ws::check_connect(st.method, st.protocol, st.headers);
+  std::shared_ptr<void> lease;
+  if (verdict.status == 200 && ctx_.shared.admit_websocket) {
+    // A WebSocket counts against the connection limits whichever way it came: over HTTP/1.1 it has
+    // a connection of its own, here it takes a place for its stream, answered as an accept is.
+    lease = ctx_.shared.admit_websocket(conn_.peer().address());
+    if (!lease) {
+      fail(st, errc::rate_limited, "too many connections");
+      return;
+    }
+  }
+  if (verdict.status != 200) {
+    ctx_.counters.bad_requests.add();
+    auto r = response::json(verdict.status, "{\"error\":\"websocket_handshake\",\"message\":\"" +
+                                                verdict.detail + "\"}");
+    if (verdict.status == 426) {
+      r.headers.emplace_back("Sec-WebSocket-Version", "13");
+    }
+    respond(st, std::move(r));
+    return;
+  }
+  st.responded = true;
+  submit_headers(st, 200, {{"sec-websocket-protocol", std::string(ws::subprotocol)}}, true);
+  ctx_.counters.response(200);
+  static const auth::identity nobody{{}, true, false};
+  auto who = st.who ? std::move(st.who->who) : nobody;
+  // What only the request needed is dropped: a WebSocket lives long and most are idle.
+  st.headers = {};
+  st.path = {};
+  st.protocol = {};
+  st.who.reset();
+  st.ws = std::make_unique<ws_port>(*this, st);
+  st.ws->lease = std::move(lease);
+  ctx_.counters.ws_h2_streams.add();
+  st.ws->session = std::make_unique<ws::session>(*st.ws, to_.ws, std::string(), std::move(who));
+  st.ws->session->start();
 }
 
 void h2_session::refuse_header_list(stream& st, bool answer) {
@@ -709,6 +1013,8 @@ void h2_session::produce() {
     for (auto id : sent) {
       if (auto* st = find(id); st && st->sse) {
         st->sse->on_sent();
+      } else if (st && st->ws) {
+        st->ws->sent();
       }
     }
   }
@@ -783,11 +1089,15 @@ void h2_session::uncount_sse(stream& st) {
 
 void h2_session::on_close() {
   finished_ = true;
-  // Unsubscribe every SSE stream now: the engine's stream-close callbacks will not run.
+  // Unsubscribe every SSE stream and WebSocket now: the engine's stream-close callbacks will not
+  // run.
   for (auto& [id, st] : streams_) {
     if (st->sse) {
       st->sse->on_close();
       uncount_sse(*st);
+    }
+    if (st->ws) {
+      st->ws->gone();
     }
   }
 }
@@ -802,9 +1112,18 @@ void h2_session::on_drain() {
   nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
                         nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
                         nullptr, 0);
+  // WebSockets close with 1012, as over HTTP/1.1.
+  std::vector<std::int32_t> ws_streams;
   for (auto& [id, st] : streams_) {
     if (st->sse) {
       st->sse->on_drain();
+    } else if (st->ws) {
+      ws_streams.push_back(id);
+    }
+  }
+  for (auto id : ws_streams) {
+    if (auto* st = find(id); st && st->ws) {
+      st->ws->drain();
     }
   }
   conn_.request_flush();

@@ -10,6 +10,14 @@
 // data source and is resumed when bytes arrive; nghttp2 keeps per-stream and connection flow
 // control, so a stream whose peer stops reading stalls alone, and the slow-consumer policy applies
 // to what waits behind it, per stream.
+//
+// GET /v1/ws has its HTTP/2 form, RFC 8441: the server's SETTINGS carry ENABLE_CONNECT_PROTOCOL,
+// and a CONNECT with `:protocol` websocket on /v1/ws, once checked as the HTTP/1.1 upgrade is, is
+// answered 200 and the stream runs a ws::session (the stream is its ws::transport): the client's
+// DATA frames are its input, its frames leave as DATA frames of that stream, and closing it ends
+// the stream. The stream's receive window is given back only as the session reads, so a session
+// that stops reading (backpressure) stops its peer through HTTP/2 flow control, per stream, and
+// the connection's window, given back at once, keeps the other streams flowing.
 #include <nghttp2/nghttp2.h>
 
 #include <boost/beast/http/fields.hpp>
@@ -56,6 +64,7 @@ class h2_session final : public io::connection_handler {
 
  private:
   struct stream;
+  struct ws_port;
   friend struct h2_callbacks;
 
   stream* find(std::int32_t id);
@@ -69,6 +78,10 @@ class h2_session final : public io::connection_handler {
   void finish_publisher(stream& st);
   void on_body(stream& st, std::string_view bytes);
   void open_events(stream& st, boost::urls::url_view url);
+  /// RFC 8441: answers the extended CONNECT and starts a ws::session on the stream.
+  void open_websocket(stream& st);
+  /// Runs the WebSocket sessions whose input arrived during the last nghttp2_session_mem_recv.
+  void run_readable();
   /// Takes an SSE stream out of counters.sse_h2_streams, once.
   void uncount_sse(stream& st);
   void begin_streaming(stream& st, boost::urls::url_view url);
@@ -96,9 +109,10 @@ class h2_session final : public io::connection_handler {
   handoff& to_;
   nghttp2_session* session_ = nullptr;
   std::map<std::int32_t, std::unique_ptr<stream>> streams_;
-  std::string pending_;             // control frames and DATA headers not yet queued
-  std::vector<std::int32_t> sent_;  // streams whose DATA left during this produce()
-  std::shared_ptr<bool> alive_;     // for answers and aborts that come after a callback
+  std::string pending_;                 // control frames and DATA headers not yet queued
+  std::vector<std::int32_t> sent_;      // streams whose DATA left during this produce()
+  std::vector<std::int32_t> readable_;  // WebSocket streams given input by the engine
+  std::shared_ptr<bool> alive_;         // for answers and aborts that come after a callback
   std::chrono::steady_clock::time_point next_heartbeat_;  // of the SSE streams, all at once
   std::uint8_t header_refusals_ = 0;
   bool producing_ = false;

@@ -11,7 +11,7 @@ namespace sb::http {
 struct handoff {
   topic_registry& registry;
   sse::context sse;
-  ws::context& ws;  // HTTP/1.1 upgrades only
+  ws::context& ws;  // HTTP/1.1 upgrades and HTTP/2 extended CONNECTs
 };
 
 }  // namespace sb::http

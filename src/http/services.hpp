@@ -7,8 +7,11 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
+
+#include <boost/asio/ip/address.hpp>
 
 #include "auth/api_keys.hpp"
 #include "auth/authority.hpp"
@@ -52,6 +55,10 @@ struct services {
   const std::atomic<bool>* draining = nullptr;
   /// The backplane can be reached (Redis broker); unset: always (the memory broker).
   std::function<bool()> backplane_ready;
+  /// Takes a place under max_connections and max_connections_per_ip for a WebSocket on an HTTP/2
+  /// stream, as a WebSocket's own connection takes one; the place is given back when the returned
+  /// lease is destroyed. An empty lease: a cap is reached. Unset: no limit. Any thread.
+  std::function<std::shared_ptr<void>(const boost::asio::ip::address& peer)> admit_websocket;
   /// Dev mode: starts the demo token stream into a topic (POST /v1/dev/llm); empty otherwise.
   std::function<void(io::loop&, std::string topic)> start_dev_llm;
   /// Admin: topics by name (memory_broker::list_topics). Any thread.

@@ -361,7 +361,8 @@ void session::open_websocket() {
   ctx_.counters.response(101);
   // Frames the client sent right behind its handshake are already in our buffer: pass them on.
   auto early = boost::beast::buffers_to_string(buffer_.data());
-  auto session = std::make_unique<ws::session>(conn_, to_.ws, std::move(early), std::move(*who_));
+  auto session =
+      std::make_unique<ws::connection_session>(conn_, to_.ws, std::move(early), std::move(*who_));
   auto* s = session.get();
   conn_.replace_handler(std::move(session));
   s->start();

@@ -60,7 +60,7 @@ struct request_entry {
 void log_request(const request_entry& e);
 
 struct stream_entry {
-  std::string_view transport;  // "sse", "sse/h2", "ws"
+  std::string_view transport;  // "sse", "sse/h2", "ws", "ws/h2"
   std::size_t topics = 0;
   double seconds = 0;
   std::uint64_t messages = 0;

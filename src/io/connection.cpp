@@ -18,15 +18,17 @@ constexpr int max_iov = 64;
 }  // namespace
 
 connection::connection(loop& l, socket_type socket)
-    : loop_(&l),
-      socket_(std::move(socket)),
-      id_(next_connection_id.fetch_add(1, std::memory_order_relaxed)) {
+    : loop_(&l), socket_(std::move(socket)), id_(next_id()) {
   boost::system::error_code ec;
   peer_ = socket_.remote_endpoint(ec);
   socket_.non_blocking(true, ec);
   socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
   timer_.bind<&connection::on_timer>(this);
   l.adopt(*this);
+}
+
+std::uint64_t connection::next_id() {
+  return next_connection_id.fetch_add(1, std::memory_order_relaxed);
 }
 
 connection::~connection() {

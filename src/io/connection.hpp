@@ -111,6 +111,9 @@ class connection final : public std::enable_shared_from_this<connection>,
   /// The peer's address, for logs and per-IP limits.
   const boost::asio::ip::tcp::endpoint& peer() const { return peer_; }
   std::uint64_t id() const { return id_; }
+  /// A new id from the sequence connections take theirs from: for what lives inside a connection
+  /// and needs an identity of its own (a WebSocket on an HTTP/2 stream).
+  static std::uint64_t next_id();
   /// Keeps `lease` (whatever admitted this connection) until the connection is destroyed, then
   /// gives its place back. Shared, not allocated per connection: idle connections are most.
   void hold(std::shared_ptr<admission> lease) { lease_ = std::move(lease); }

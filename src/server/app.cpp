@@ -263,6 +263,13 @@ void app::make_services() {
   s.asyncapi_yaml = asyncapi_yaml();
   s.asyncapi_etag = asyncapi_etag();
   s.metrics_text = [this] { return metrics_text(); };
+  s.admit_websocket = [this](const boost::asio::ip::address& peer) -> std::shared_ptr<void> {
+    auto limits = shared_->limits;  // made once the open-file limit is known, before serving
+    if (!limits || !limits->admit(peer)) {
+      return {};
+    }
+    return {limits.get(), [limits, peer](void*) { limits->release(peer); }};
+  };
   s.admin_html = admin_html();
   if (auto* memory = shared_->broker.memory) {
     // With broker = redis the topics live in Redis, which this listing does not scan (yet).

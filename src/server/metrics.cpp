@@ -182,6 +182,10 @@ std::string render_metrics(const metrics_source& src) {
                 &transport_counters::open);
   family(out, "switchboard_h2_connections", "gauge", "Open HTTP/2 connections.",
          sum(&loop_counters::h2_sessions));
+  family(out, "switchboard_ws_h2_streams", "gauge",
+         "Open WebSocket sessions carried by an HTTP/2 stream (RFC 8441; also counted in "
+         "switchboard_streams{transport=\"ws\"}).",
+         sum(&loop_counters::ws_h2_streams));
 
   header(out, "switchboard_streams_ended_total", "counter",
          "Subscriber streams ended, by transport and why (client_closed, slow_consumer, drain, "

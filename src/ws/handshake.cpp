@@ -36,9 +36,28 @@ bool has_token(std::string_view list, std::string_view token) {
   return false;
 }
 
-std::string_view value(const bhttp::request<bhttp::string_body>& req, bhttp::field f) {
+std::string_view value(const bhttp::fields& req, bhttp::field f) {
   auto it = req.find(f);
   return it == req.end() ? std::string_view{} : std::string_view(it->value());
+}
+
+/// What both handshakes ask of the client (RFC 6455 §4.2.1, RFC 8441 §5): version 13, and the
+/// subprotocol among those it offers. Status 101 when both hold.
+handshake_verdict check_offer(const bhttp::fields& req) {
+  if (value(req, bhttp::field::sec_websocket_version) != "13") {
+    return {426, "Sec-WebSocket-Version must be 13", {}};
+  }
+  // Every Sec-WebSocket-Protocol header counts; the client lists what it speaks.
+  bool offered = false;
+  auto [first, last] = req.equal_range(bhttp::field::sec_websocket_protocol);
+  for (auto it = first; it != last; ++it) {
+    offered = offered || has_token(it->value(), subprotocol);
+  }
+  if (!offered) {
+    return {
+        400, "offer the subprotocol switchboard.v1 (Sec-WebSocket-Protocol: switchboard.v1)", {}};
+  }
+  return {101, {}, {}};
 }
 
 }  // namespace
@@ -52,22 +71,12 @@ handshake_verdict check_upgrade(const bhttp::request<bhttp::string_body>& req) {
     return {
         426, "this endpoint speaks WebSocket: send Upgrade: websocket and Connection: Upgrade", {}};
   }
-  if (value(req, bhttp::field::sec_websocket_version) != "13") {
-    return {426, "Sec-WebSocket-Version must be 13", {}};
+  if (auto refused = check_offer(req); refused.status != 101) {
+    return refused;
   }
   auto key = value(req, bhttp::field::sec_websocket_key);
   if (key.size() != 24) {  // base64 of 16 bytes
     return {400, "Sec-WebSocket-Key must be base64 of 16 bytes", {}};
-  }
-  // Every Sec-WebSocket-Protocol header counts; the client lists what it speaks.
-  bool offered = false;
-  auto [first, last] = req.equal_range(bhttp::field::sec_websocket_protocol);
-  for (auto it = first; it != last; ++it) {
-    offered = offered || has_token(it->value(), subprotocol);
-  }
-  if (!offered) {
-    return {
-        400, "offer the subprotocol switchboard.v1 (Sec-WebSocket-Protocol: switchboard.v1)", {}};
   }
   return {101, {}, accept_key(key)};
 }
@@ -89,6 +98,20 @@ std::string switching_response(std::string_view accept) {
   out.append(accept);
   out.append("\r\nSec-WebSocket-Protocol: ").append(subprotocol).append("\r\n\r\n");
   return out;
+}
+
+handshake_verdict check_connect(std::string_view method, std::string_view protocol,
+                                const bhttp::fields& headers) {
+  if (method != "CONNECT" || !iequals(protocol, "websocket")) {
+    return {426,
+            "over HTTP/2 this endpoint speaks WebSocket: send an extended CONNECT with :protocol "
+            "websocket (RFC 8441)",
+            {}};
+  }
+  if (auto refused = check_offer(headers); refused.status != 101) {
+    return refused;
+  }
+  return {200, {}, {}};
 }
 
 }  // namespace sb::ws

@@ -39,7 +39,7 @@ std::shared_ptr<const auth::identity> share(auth::identity who) {
 
 }  // namespace
 
-session::session(io::connection& conn, context& ctx, std::string early, auth::identity who)
+session::session(transport& conn, context& ctx, std::string early, auth::identity who)
     : conn_(conn),
       ctx_(ctx),
       who_(share(std::move(who))),
@@ -645,15 +645,9 @@ void session::close_slow() {
   // under it. The close frame goes ahead of what is queued (the client learns why at once, and
   // resumes with since), but behind a frame already partly written: a frame cannot be cut. A
   // slow reader gets a ping interval to take it, as long as a silent peer is given anyway.
-  boost::asio::post(conn_.owner().context(),
-                    [c = conn_.shared_from_this(), linger = ctx_.config.ping_interval] {
-                      if (c->is_open()) {
-                        c->discard_unsent();
-                        c->send(make_close_frame(
-                            close_code::policy, "slow consumer: resubscribe with since to resume"));
-                        c->close_after_flush(linger);
-                      }
-                    });
+  conn_.close_later(
+      make_close_frame(close_code::policy, "slow consumer: resubscribe with since to resume"),
+      ctx_.config.ping_interval);
 }
 
 void session::on_drain() {
@@ -686,10 +680,10 @@ void session::release() {
   ctx_.counters.ws.end(reason);
   if (tally_.on() &&
       io::access_log_wanted(reason == end_reason::error || reason == end_reason::slow_consumer)) {
-    io::log_stream_end({"ws", topics_count,
+    io::log_stream_end({conn_.transport_name(), topics_count,
                         static_cast<double>(steady_now_ns() - tally_.started_ns) / 1e9,
-                        tally_.messages, tally_.bytes, to_string(reason),
-                        io::endpoint_text(conn_.peer()), who_->grants.subject});
+                        tally_.messages, tally_.bytes, to_string(reason), conn_.peer_text(),
+                        who_->grants.subject});
   }
 }
 

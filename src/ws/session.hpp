@@ -23,6 +23,7 @@
 #include "ws/frame.hpp"
 #include "ws/protocol.hpp"
 #include "ws/settings.hpp"
+#include "ws/transport.hpp"
 
 namespace sb::ws {
 
@@ -44,16 +45,15 @@ struct context {
   frame_memo last_frame{};
 };
 
-class session final : public io::connection_handler,
-                      public subscriber,
-                      private frame_parser::handler {
+class session : public io::connection_handler, public subscriber, private frame_parser::handler {
  public:
   /// `early` holds bytes the client sent right behind its handshake; `who` is what its handshake
-  /// authenticated as (the token subject becomes its identity, else the connection id).
-  session(io::connection& conn, context& ctx, std::string early, auth::identity who);
+  /// authenticated as (the token subject becomes its identity, else the transport's id). `conn`
+  /// outlives the session.
+  session(transport& conn, context& ctx, std::string early, auth::identity who);
   ~session() override;
 
-  /// The 101 has been queued: start reading frames and pinging.
+  /// The 101 (or the HTTP/2 200) has been queued: start reading frames and pinging.
   void start();
 
   /// The publisher identity this connection's messages and presence carry: the token subject, else
@@ -144,7 +144,7 @@ class session final : public io::connection_handler,
     }
   }
 
-  io::connection& conn_;
+  transport& conn_;
   context& ctx_;
   std::shared_ptr<const auth::identity> who_;  // shared by every anonymous or API-key connection
   std::unique_ptr<partial_input> in_;          // none while idle (most connections)
@@ -162,6 +162,14 @@ class session final : public io::connection_handler,
   /// on first use.
   std::shared_ptr<bool> alive_;
   std::weak_ptr<bool> guard();
+};
+
+/// A session on a whole connection (after the HTTP/1.1 101): the connection is its transport.
+class connection_session final : private connection_transport, public session {
+ public:
+  connection_session(io::connection& c, context& ctx, std::string early, auth::identity who)
+      : connection_transport(c),
+        session(static_cast<transport&>(*this), ctx, std::move(early), std::move(who)) {}
 };
 
 }  // namespace sb::ws

@@ -393,9 +393,10 @@ test('over HTTP/2 the documents, their 304 and the refused WebSocket answer as d
     assert.equal(nm.headers['content-length'], undefined, 'a 304 carries no Content-Length');
     checkHttp(nm, 'GET', target, `h2 304 ${target}`);
   }
+  // A GET is not a WebSocket handshake over HTTP/2 either (that is an extended CONNECT, RFC 8441).
   const ws = asAnswer(await h2Request(session, { path: '/v1/ws' }));
-  assert.equal(ws.status, 400);
-  assert.equal(checkHttp(ws, 'GET', '/v1/ws', 'h2 GET /v1/ws').error, 'invalid_request');
+  assert.equal(ws.status, 426);
+  assert.equal(checkHttp(ws, 'GET', '/v1/ws', 'h2 GET /v1/ws').error, 'websocket_handshake');
 });
 
 test('OPTIONS and HEAD on every route, and 404 / 405, as documented', async () => {

@@ -200,3 +200,90 @@ export function getHeaders(streamId, path, extra = [], { endStream = true } = {}
   const block = hpackLiterals([[':method', 'GET'], [':scheme', 'http'], [':authority', '127.0.0.1'], [':path', path], ...extra]);
   return frame(FRAME.HEADERS, 0x4 | (endStream ? 0x1 : 0), streamId, block);
 }
+
+/**
+ * A WebSocket over one HTTP/2 stream (RFC 8441 extended CONNECT) on `session`: { req, status,
+ * headers, frames (parsed server frames), raw (every byte of the stream), closed, rstCode, send(text)
+ * (one masked text frame), sendRaw(buf), nextJson(), waitFrame(pred), waitClosed() }. `headers`
+ * replace or add request fields; a field set to undefined is left out. Closed by t.after.
+ */
+export function openWsH2(t, session, { path = '/v1/ws', headers = {}, maskKey } = {}) {
+  const fields = {
+    ':method': 'CONNECT', ':protocol': 'websocket', ':scheme': 'http', ':path': path,
+    'sec-websocket-version': '13', 'sec-websocket-protocol': 'switchboard.v1', ...headers,
+  };
+  for (const [k, v] of Object.entries(fields)) if (v === undefined) delete fields[k];
+  const req = session.request(fields, { endStream: false });
+  const w = { req, status: undefined, headers: {}, frames: [], raw: Buffer.alloc(0), closed: false, rstCode: undefined, cursor: 0 };
+  let pending = Buffer.alloc(0);
+  w.ready = new Promise((resolve) => {
+    req.once('response', (h) => { w.status = h[':status']; w.headers = h; resolve(w); });
+    req.once('close', () => resolve(w));
+  });
+  req.on('data', (d) => {
+    w.raw = Buffer.concat([w.raw, d]);
+    pending = Buffer.concat([pending, d]);
+    for (let f = parseWsFrame(pending); f; f = parseWsFrame(pending)) {
+      w.frames.push(f);
+      pending = pending.subarray(f.length);
+    }
+  });
+  req.on('error', () => {});
+  req.on('close', () => { w.closed = true; w.rstCode = req.rstCode; });
+  w.send = (text) => req.write(wsFrame(0x1, Buffer.from(text, 'utf8'), maskKey));
+  w.sendRaw = (buf) => req.write(buf);
+  w.waitFrame = async (pred = () => true, timeoutMs = 5000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = w.frames.findIndex((f, k) => k >= w.cursor && pred(f));
+      if (i >= 0) { w.cursor = i + 1; return w.frames[i]; }
+      if (Date.now() > deadline) throw new Error(`no such WebSocket frame in ${timeoutMs} ms; got ${JSON.stringify(w.frames.map((f) => [f.opcode, f.payload.toString('latin1').slice(0, 80)]))}`);
+      await sleep(5);
+    }
+  };
+  w.nextJson = async (timeoutMs) => JSON.parse((await w.waitFrame((f) => f.opcode === 1, timeoutMs)).payload.toString('utf8'));
+  w.waitClosed = async (timeoutMs = 5000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!w.closed) {
+      if (Date.now() > deadline) throw new Error(`stream still open after ${timeoutMs} ms`);
+      await sleep(10);
+    }
+    return w;
+  };
+  if (t) t.after(() => { if (!w.closed) req.close(http2.constants.NGHTTP2_CANCEL); });
+  return w;
+}
+
+/** One final client frame, masked unless maskKey is null. */
+export function wsFrame(opcode, payload, maskKey = Buffer.from([0x37, 0xfa, 0x21, 0x3d])) {
+  const len = payload.length;
+  const head = [0x80 | opcode];
+  const m = maskKey ? 0x80 : 0;
+  if (len < 126) head.push(m | len);
+  else if (len <= 0xffff) head.push(m | 126, len >> 8, len & 0xff);
+  else head.push(m | 127, 0, 0, 0, 0, (len >>> 24) & 0xff, (len >> 16) & 0xff, (len >> 8) & 0xff, len & 0xff);
+  if (!maskKey) return Buffer.concat([Buffer.from(head), payload]);
+  const body = Buffer.alloc(len);
+  for (let i = 0; i < len; i++) body[i] = payload[i] ^ maskKey[i & 3];
+  return Buffer.concat([Buffer.from(head), maskKey, body]);
+}
+
+/** One server frame at the front of buf ({fin, opcode, masked, payload, bytes, length}) or null. */
+export function parseWsFrame(buf) {
+  if (buf.length < 2) return null;
+  let len = buf[1] & 0x7f;
+  let at = 2;
+  if (len === 126) {
+    if (buf.length < 4) return null;
+    len = buf.readUInt16BE(2);
+    at = 4;
+  } else if (len === 127) {
+    if (buf.length < 10) return null;
+    len = Number(buf.readBigUInt64BE(2));
+    at = 10;
+  }
+  const masked = (buf[1] & 0x80) !== 0;
+  if (masked) at += 4;
+  if (buf.length < at + len) return null;
+  return { fin: (buf[0] & 0x80) !== 0, opcode: buf[0] & 0x0f, masked, payload: Buffer.from(buf.subarray(at, at + len)), bytes: Buffer.from(buf.subarray(0, at + len)), length: at + len };
+}

@@ -4,10 +4,12 @@
 // SETTINGS, GOAWAY and resets, so that tests assert on frames rather than on server internals.
 #include <nghttp2/nghttp2.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -23,6 +25,9 @@ class h2_client {
     std::string body;
     std::optional<std::uint32_t> reset;  // RST_STREAM's error code
     bool closed = false;
+    bool ended = false;   // the server sent END_STREAM
+    std::string outbox;   // request body bytes written and not yet framed
+    bool finish = false;  // end the request once the outbox is sent
   };
 
   /// Connects to `server` (prior knowledge: the preface and an empty SETTINGS). Nothing is
@@ -57,14 +62,35 @@ class h2_client {
                      reinterpret_cast<std::uint8_t*>(v.data()), n.size(), v.size(),
                      NGHTTP2_NV_FLAG_NONE});
     }
-    nghttp2_data_provider never{};
-    never.read_callback = [](nghttp2_session*, std::int32_t, std::uint8_t*, std::size_t,
-                             std::uint32_t*, nghttp2_data_source*,
-                             void*) -> ssize_t { return NGHTTP2_ERR_DEFERRED; };
+    // An open request's body is what write() gives it (an extended CONNECT's, RFC 8441).
+    nghttp2_data_provider body{};
+    body.read_callback = [](nghttp2_session*, std::int32_t id, std::uint8_t* buf,
+                            std::size_t length, std::uint32_t* flags, nghttp2_data_source*,
+                            void* user) -> ssize_t {
+      auto& st = self(user).streams_[id];
+      auto n = std::min(length, st.outbox.size());
+      if (n == 0 && !st.finish) {
+        return NGHTTP2_ERR_DEFERRED;
+      }
+      st.outbox.copy(reinterpret_cast<char*>(buf), n);
+      st.outbox.erase(0, n);
+      if (st.outbox.empty() && st.finish) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+      }
+      return static_cast<ssize_t>(n);
+    };
     auto id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(),
-                                     end_stream ? nullptr : &never, nullptr);
+                                     end_stream ? nullptr : &body, nullptr);
     streams_[id];
     return id;
+  }
+
+  /// Sends `bytes` on an open request's stream (DATA frames), then END_STREAM when `end`.
+  void write(std::int32_t id, std::string_view bytes, bool end = false) {
+    auto& st = streams_[id];
+    st.outbox.append(bytes);
+    st.finish = st.finish || end;
+    nghttp2_session_resume_data(session_, id);
   }
 
   /// Exchanges frames with the server until neither side has anything more to say.
@@ -123,6 +149,10 @@ class h2_client {
       c.goaway_ = frame->goaway.error_code;
     } else if (frame->hd.type == NGHTTP2_RST_STREAM) {
       c.streams_[frame->hd.stream_id].reset = frame->rst_stream.error_code;
+    }
+    if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+      c.streams_[frame->hd.stream_id].ended = true;
     }
     return 0;
   }

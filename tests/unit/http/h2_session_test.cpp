@@ -45,6 +45,97 @@ TEST_F(h2_session_test, the_server_settings_carry_the_limits_and_no_push) {
   EXPECT_EQ(c.settings().at(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS), 2u);
   EXPECT_EQ(c.settings().at(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE), 2048u);
   EXPECT_EQ(c.settings().at(NGHTTP2_SETTINGS_ENABLE_PUSH), 0u);
+  EXPECT_EQ(c.settings().at(NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL), 1u);
+}
+
+/// A masked client text frame (RFC 6455 §5.3: client frames are masked over HTTP/2 too).
+std::string client_frame(std::uint8_t op, std::string_view payload) {
+  std::string f;
+  f.push_back(static_cast<char>(0x80 | op));
+  f.push_back(static_cast<char>(0x80 | payload.size()));  // short payloads only
+  const char key[4] = {0x11, 0x22, 0x33, 0x44};
+  f.append(key, 4);
+  for (std::size_t i = 0; i < payload.size(); ++i) {
+    f.push_back(static_cast<char>(payload[i] ^ key[i % 4]));
+  }
+  return f;
+}
+
+/// An unmasked final server frame with a short payload.
+std::string server_frame(std::uint8_t op, std::string_view payload) {
+  std::string f;
+  f.push_back(static_cast<char>(0x80 | op));
+  f.push_back(static_cast<char>(payload.size()));
+  f.append(payload);
+  return f;
+}
+
+const std::vector<std::pair<std::string, std::string>> websocket_connect = {
+    {":protocol", "websocket"},
+    {"sec-websocket-version", "13"},
+    {"sec-websocket-protocol", "switchboard.v1"}};
+
+TEST_F(h2_session_test, an_extended_connect_runs_a_websocket_on_its_stream) {
+  h2_client c(w);
+  c.pump();  // the server's SETTINGS first: a client may use :protocol only once it saw them
+  auto id = c.request("CONNECT", "/v1/ws", websocket_connect, false);
+  c.pump();
+  EXPECT_EQ(c.at(id).headers[":status"], "200");
+  EXPECT_EQ(c.at(id).headers["sec-websocket-protocol"], "switchboard.v1");
+  EXPECT_EQ(c.at(id).headers.count("sec-websocket-accept"), 0u);
+  c.write(id, client_frame(1, R"({"op":"subscribe","topic":"h2/ws","ref":1})"));
+  c.pump();
+  EXPECT_EQ(c.at(id).body, server_frame(1, R"({"op":"ack","ref":1})"));
+  auto pid = w.publish("h2/ws", "hi");
+  c.pump();
+  EXPECT_EQ(c.at(id).body, server_frame(1, R"({"op":"ack","ref":1})") +
+                               server_frame(1, R"({"op":"message","topic":"h2/ws","id":")" + pid +
+                                                   R"(","event":null,"data":"hi","from":null})"));
+  // The close handshake: echoed, END_STREAM from both sides, the stream is closed cleanly.
+  c.at(id).body.clear();
+  c.write(id, client_frame(8, std::string("\x03\xe8", 2)), true);
+  c.pump();
+  EXPECT_EQ(c.at(id).body, std::string("\x88\x02\x03\xe8", 4));
+  EXPECT_TRUE(c.at(id).ended);
+  EXPECT_TRUE(c.at(id).closed);
+  EXPECT_FALSE(c.at(id).reset.has_value());
+  expect_still_serving();
+}
+
+TEST_F(h2_session_test, an_unmasked_frame_on_an_h2_websocket_is_closed_with_1002_on_that_stream) {
+  h2_client c(w);
+  c.pump();
+  auto id = c.request("CONNECT", "/v1/ws", websocket_connect, false);
+  auto sse = c.request("GET", "/v1/events?topic=h2/ws2");
+  c.pump();
+  c.write(id, server_frame(1, R"({"op":"ping"})"));  // unmasked
+  c.pump();
+  auto& body = c.at(id).body;
+  ASSERT_GE(body.size(), 4u);
+  EXPECT_EQ(static_cast<unsigned char>(body[0]), 0x88u);     // a close frame, unmasked
+  EXPECT_EQ(body.substr(2, 2), std::string("\x03\xea", 2));  // 1002
+  EXPECT_TRUE(c.at(id).ended);
+  EXPECT_FALSE(c.at(sse).closed);  // the connection's other streams go on
+  EXPECT_FALSE(c.hung_up());
+}
+
+TEST_F(h2_session_test, a_websocket_handshake_refused_on_h2_has_the_http1_status) {
+  h2_client c(w);
+  c.pump();
+  auto get = c.request("GET", "/v1/ws");
+  auto no_subprotocol = c.request(
+      "CONNECT", "/v1/ws", {{":protocol", "websocket"}, {"sec-websocket-version", "13"}}, false);
+  auto old_version = c.request("CONNECT", "/v1/ws",
+                               {{":protocol", "websocket"},
+                                {"sec-websocket-version", "8"},
+                                {"sec-websocket-protocol", "switchboard.v1"}},
+                               false);
+  c.pump();
+  EXPECT_EQ(c.at(get).headers[":status"], "426");
+  EXPECT_EQ(c.at(no_subprotocol).headers[":status"], "400");
+  EXPECT_EQ(c.at(old_version).headers[":status"], "426");
+  EXPECT_EQ(c.at(old_version).headers["sec-websocket-version"], "13");
+  expect_still_serving();
 }
 
 TEST_F(h2_session_test, requests_are_answered_as_over_http1) {
