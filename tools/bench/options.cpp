@@ -28,7 +28,9 @@ modes:
 
 target:
   --target switchboard|nchan|pushpin   adapter: URL templates and WebSocket dialect (switchboard)
-  --base http://HOST:PORT              server base URL (http://127.0.0.1:8080)
+  --base http://HOST:PORT[,...]        server base URL (http://127.0.0.1:8080); repeat it or give
+                                       a list for several servers (nodes of a cluster): idle and
+                                       fanout spread subscribers and publishers round-robin
   --sse-url T --pub-url T --ws-url T   override a template ("{topic}" is replaced)
   --pub-body T                         publish body ("{data}" and "{topic}" are replaced)
   --pub-content-type T --ws-protocol P --ws-style switchboard.v1|raw
@@ -66,6 +68,10 @@ workload options:
   --drain S                 wait at most S seconds for late deliveries (10)
   --sender-cpu N            source: core for the stub sender
   --max-fds N               descriptors to raise RLIMIT_NOFILE to (20000)
+  --procs P                 idle and fanout: run as P generator processes (each its own fd
+                            limit, -n split between them, source addresses apart); one of them
+                            publishes, all count; the parent measures the server (RSS, kernel
+                            memory, CPU) and prints the merged figures (histograms merged)
   --quiet                   no progress lines on stderr
 )";
 
@@ -95,6 +101,7 @@ std::optional<run_options> parse_args(int argc, char** argv) {
       std::fprintf(stderr, "unknown mode: %s\n", o.mode.c_str());
     return std::nullopt;
   }
+  std::vector<std::string> bases;
   std::optional<std::string> sse_url, pub_url, ws_url, pub_body, pub_ct, ws_protocol, ws_style;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
@@ -136,8 +143,17 @@ std::optional<run_options> parse_args(int argc, char** argv) {
     bool ok = true;
     if (a == "--target")
       ok = str(o.target_kind);
-    else if (a == "--base")
-      ok = str(o.base);
+    else if (a == "--base") {
+      auto v = value();
+      ok = v.has_value();
+      for (size_t at = 0; ok && at <= v->size();) {
+        size_t comma = std::min(v->find(',', at), v->size());
+        if (comma > at)
+          bases.push_back(v->substr(at, comma - at));
+        at = comma + 1;
+      }
+    } else if (a == "--procs")
+      ok = num(o.procs);
     else if (a == "--sse-url" || a == "--sub-url")
       ok = opt(sse_url);
     else if (a == "--pub-url")
@@ -233,34 +249,49 @@ std::optional<run_options> parse_args(int argc, char** argv) {
       return std::nullopt;
   }
 
-  auto t = make_target(o.target_kind, o.base);
-  if (!t) {
-    std::fprintf(stderr, "--target %s --base %s: unknown target or bad base URL\n",
-                 o.target_kind.c_str(), o.base.c_str());
-    return std::nullopt;
-  }
-  o.target = *t;
-  if (sse_url)
-    o.target.sse_url = *sse_url;
-  if (pub_url)
-    o.target.pub_url = *pub_url;
-  if (ws_url)
-    o.target.ws_url = *ws_url;
-  if (pub_body)
-    o.target.pub_body = *pub_body;
-  if (pub_ct)
-    o.target.pub_content_type = *pub_ct;
-  if (ws_protocol)
-    o.target.ws_protocol = *ws_protocol;
-  if (ws_style) {
-    if (*ws_style == "switchboard.v1") {
-      o.target.ws_style = ws_flavor::switchboard_v1;
-    } else if (*ws_style == "raw") {
-      o.target.ws_style = ws_flavor::raw;
-    } else {
-      std::fprintf(stderr, "--ws-style: switchboard.v1 or raw\n");
+  if (bases.empty())
+    bases.push_back(o.base);
+  o.base = bases.front();
+  // Overrides apply to every target: a template naming a host sends that role to that host.
+  for (const std::string& base : bases) {
+    auto t = make_target(o.target_kind, base);
+    if (!t) {
+      std::fprintf(stderr, "--target %s --base %s: unknown target or bad base URL\n",
+                   o.target_kind.c_str(), base.c_str());
       return std::nullopt;
     }
+    if (sse_url)
+      t->sse_url = *sse_url;
+    if (pub_url)
+      t->pub_url = *pub_url;
+    if (ws_url)
+      t->ws_url = *ws_url;
+    if (pub_body)
+      t->pub_body = *pub_body;
+    if (pub_ct)
+      t->pub_content_type = *pub_ct;
+    if (ws_protocol)
+      t->ws_protocol = *ws_protocol;
+    if (ws_style) {
+      if (*ws_style == "switchboard.v1") {
+        t->ws_style = ws_flavor::switchboard_v1;
+      } else if (*ws_style == "raw") {
+        t->ws_style = ws_flavor::raw;
+      } else {
+        std::fprintf(stderr, "--ws-style: switchboard.v1 or raw\n");
+        return std::nullopt;
+      }
+    }
+    o.targets.push_back(*t);
+  }
+  o.target = o.targets.front();
+  if (o.targets.size() > 1 && o.mode != "idle" && o.mode != "fanout") {
+    std::fprintf(stderr, "several --base targets: idle and fanout only\n");
+    return std::nullopt;
+  }
+  if (o.procs < 1 || o.procs > 64 || (o.procs > 1 && o.mode != "idle" && o.mode != "fanout")) {
+    std::fprintf(stderr, "--procs must be in [1, 64], and above 1 for idle and fanout only\n");
+    return std::nullopt;
   }
 
   if (o.transport != "sse" && o.transport != "ws" && o.transport != "sse-h2") {

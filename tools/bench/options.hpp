@@ -13,7 +13,12 @@ struct run_options {
   std::string mode;  // idle, fanout, room, roundtrip, source
   std::string target_kind = "switchboard";
   std::string base = "http://127.0.0.1:8080";
-  bench_target target;
+  bench_target target;                // the first target (publish body, dialect, WebSocket style)
+  std::vector<bench_target> targets;  // one per --base; subscribers and publishers round-robin
+  long procs = 1;                     // --procs: generator processes (idle and fanout)
+  // Set in a child of --procs: its index and the pipes to its parent (multiproc.hpp).
+  long proc_index = -1;
+  int ready_fd = -1, go_fd = -1, result_fd = -1;
   std::string transport = "sse";  // subscribers: sse, ws or sse-h2
   long streams_per_conn = 100;    // sse-h2: subscriber streams per TCP connection
   std::string pub = "http";       // fanout publisher: http or ws
