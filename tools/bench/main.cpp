@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
     return bench::run_idle(*o);
   if (o->mode == "fanout")
     return bench::run_fanout(*o);
+  if (o->mode == "storm")
+    return bench::run_storm(*o);
   if (o->mode == "room")
     return bench::run_room(*o);
   if (o->mode == "roundtrip")

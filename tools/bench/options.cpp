@@ -24,6 +24,11 @@ modes:
   source     the generator's own ceiling: a stub sender process (--sender-cpu) blasts
              pre-encoded SSE events (or WebSocket frames with --transport ws) to N connections
              for --duration s; events/s parsed and the generator's CPU
+  storm      the resume storm: N SSE subscribers on the first --base (the victim), an HTTP
+             publisher at --rate through the second; after --kill-after S, SIGKILL to --kill PID;
+             every subscriber reconnects at once through --resume-base URL (the balancer) with
+             Last-Event-ID; time until each has every message published before the kill, and
+             every message exactly once at the end (--at-kill CMD, --at-resumed CMD: shell hooks)
   report     switchboard-bench report --md FILE --svg-dir DIR RESULT.json... (see report.hpp)
 
 target:
@@ -96,7 +101,7 @@ std::optional<run_options> parse_args(int argc, char** argv) {
   run_options o;
   o.mode = argv[1];
   if (o.mode != "idle" && o.mode != "fanout" && o.mode != "room" && o.mode != "roundtrip" &&
-      o.mode != "source") {
+      o.mode != "source" && o.mode != "storm") {
     if (o.mode != "-h" && o.mode != "--help")
       std::fprintf(stderr, "unknown mode: %s\n", o.mode.c_str());
     return std::nullopt;
@@ -235,6 +240,16 @@ std::optional<run_options> parse_args(int argc, char** argv) {
       ok = num(o.sender_cpu);
     else if (a == "--max-fds")
       ok = num(o.max_fds);
+    else if (a == "--kill")
+      ok = num(o.kill_pid);
+    else if (a == "--kill-after")
+      ok = real(o.kill_after);
+    else if (a == "--resume-base")
+      ok = str(o.resume_base);
+    else if (a == "--at-kill")
+      ok = str(o.at_kill);
+    else if (a == "--at-resumed")
+      ok = str(o.at_resumed);
     else if (a == "--verify")
       o.verify = true;
     else if (a == "--quiet")
@@ -285,7 +300,9 @@ std::optional<run_options> parse_args(int argc, char** argv) {
     o.targets.push_back(*t);
   }
   o.target = o.targets.front();
-  if (o.targets.size() > 1 && o.mode != "idle" && o.mode != "fanout") {
+  if (o.resume_base.empty())
+    o.resume_base = o.base;
+  if (o.targets.size() > 1 && o.mode != "idle" && o.mode != "fanout" && o.mode != "storm") {
     std::fprintf(stderr, "several --base targets: idle and fanout only\n");
     return std::nullopt;
   }

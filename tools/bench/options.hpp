@@ -47,6 +47,11 @@ struct run_options {
   bool quiet = false;
   long sender_cpu = -1;  // source: pin the stub sender to this core
   long max_fds = 20000;
+  long kill_pid = -1;               // storm: the victim node
+  double kill_after = 3;            // storm: seconds into publishing
+  std::string resume_base;          // storm: where subscribers reconnect (the balancer)
+  std::string at_kill, at_resumed;  // storm: shell commands run just before the kill and once
+                                    // every subscriber has resumed (e.g. Redis INFO snapshots)
 };
 
 extern const char* const usage_text;

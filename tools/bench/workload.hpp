@@ -84,5 +84,6 @@ int run_fanout(const run_options& o);
 int run_room(const run_options& o);
 int run_roundtrip(const run_options& o);
 int run_source(const run_options& o);
+int run_storm(const run_options& o);
 
 }  // namespace bench
