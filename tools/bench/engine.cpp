@@ -240,8 +240,11 @@ void epoll_engine::mark_dead(client_conn& c) {
     }
   } else {
     --in_flight_;
-    if (!c.publisher)
+    if (!c.publisher) {
       ++subs_failed_;
+      if (!stopping_)
+        l_.on_closed(c);
+    }
   }
 }
 

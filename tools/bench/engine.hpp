@@ -90,8 +90,8 @@ class engine_listener {
   virtual void on_stream_data(client_conn& c, stream_sub& s, std::string_view data) = 0;
   // A publish was answered (HTTP 2xx / WebSocket ack: ok) or refused.
   virtual void on_answer(client_conn& c, bool ok) = 0;
-  // A ready subscriber connection was closed by the server or the network (not by the engine
-  // stopping); the workload may reopen() it once this returns.
+  // A subscriber connection was closed or failed (not by the engine stopping): c.phase said which
+  // before (ready: it was closed); the workload may reopen() it once this returns.
   virtual void on_closed(client_conn&) {}
 };
 

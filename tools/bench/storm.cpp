@@ -76,8 +76,10 @@ class storm_workload : public workload_base {
     uint64_t published = pub_sent_ - pub_err_;
     drain([&] { return published * static_cast<uint64_t>(subs_); });
     end();
-    if (!all_resumed_hook_done_)
+    if (!all_resumed_hook_done_) {
+      sent_at_resumed_ = pub_sent_;
       run_hook(o_.at_resumed);
+    }
 
     long exact = 0, missing_subs = 0;
     uint64_t missing = 0;
@@ -97,14 +99,16 @@ class storm_workload : public workload_base {
     auto pct = [&](const log_histogram& h, double p) { return s(h.percentile(p)); };
     std::printf(
         "storm sse %s: %ld subscribers, SIGKILL at %.1f s, published %" PRIu64 " (%" PRIu64
-        " before the kill); reopened %ld, resumed %ld; reconnected p50 %.3f s p99 %.3f "
+        " before the kill); reopened %ld (%" PRIu64
+        " attempts), resumed %ld; reconnected p50 %.3f s p99 %.3f "
         "s max %.3f s; resumed p50 %.3f s p99 %.3f s max %.3f s after the kill; exact %ld/%ld "
         "(missing %" PRIu64 " deliveries in %ld subscribers, duplicates %" PRIu64
         ", foreign events %" PRIu64 "), publish errors %" PRIu64 "%s\n",
-        o_.target.name.c_str(), subs_, o_.kill_after, published, sent_at_kill_, reopened_, resumed_,
-        pct(reconnect_hist_, 50), pct(reconnect_hist_, 99), s(reconnect_hist_.max()),
-        pct(resume_hist_, 50), pct(resume_hist_, 99), s(resume_hist_.max()), exact, subs_, missing,
-        missing_subs, duplicates_, foreign_, pub_err_, cpu_text().c_str());
+        o_.target.name.c_str(), subs_, o_.kill_after, published, sent_at_kill_, reopened_,
+        attempts_, resumed_, pct(reconnect_hist_, 50), pct(reconnect_hist_, 99),
+        s(reconnect_hist_.max()), pct(resume_hist_, 50), pct(resume_hist_, 99),
+        s(resume_hist_.max()), exact, subs_, missing, missing_subs, duplicates_, foreign_, pub_err_,
+        cpu_text().c_str());
     print_errors();
     run_result r;
     add_header(r);
@@ -117,6 +121,7 @@ class storm_workload : public workload_base {
     r.num("subscribers", static_cast<double>(subs_));
     r.num("reopened", static_cast<double>(reopened_));
     r.num("resumed", static_cast<double>(resumed_));
+    r.num("reopen_attempts", static_cast<double>(attempts_));
     r.num("reconnect_s_p50", pct(reconnect_hist_, 50));
     r.num("reconnect_s_p99", pct(reconnect_hist_, 99));
     r.num("reconnect_s_max", s(reconnect_hist_.max()));
@@ -138,7 +143,13 @@ class storm_workload : public workload_base {
   void on_closed(client_conn& c) override {
     if (c.publisher || !killed_)
       return;
-    to_reopen_.push_back(&c);
+    // The first reconnect is at once (the storm); one that fails (the balancer still routing to
+    // the dead node, a refusal) is retried after half a second, as an EventSource would.
+    sub_state& st = state_[c.client];
+    uint64_t at = st.attempts == 0 ? 0 : now_ns() + ns_per_sec / 2;
+    ++st.attempts;
+    ++attempts_;
+    to_reopen_.push_back({&c, at});
   }
 
   void on_ready(client_conn& c) override {
@@ -167,6 +178,7 @@ class storm_workload : public workload_base {
  private:
   struct sub_state {
     uint64_t prefix = 0;  // messages 0..prefix-1 all received
+    uint32_t attempts = 0;
     bool reopened = false, resumed = false;
   };
 
@@ -204,15 +216,23 @@ class storm_workload : public workload_base {
       killed_ = true;
       e_.log("SIGKILL sent to %ld", o_.kill_pid);
     }
-    for (client_conn* c : to_reopen_)
-      e_.reopen(*c, resume_ep_);
-    to_reopen_.clear();
+    if (!to_reopen_.empty()) {
+      std::vector<pending> later;
+      for (const pending& p : to_reopen_) {
+        if (p.at <= now)
+          e_.reopen(*p.c, resume_ep_);
+        else
+          later.push_back(p);
+      }
+      to_reopen_.swap(later);
+    }
+    uint64_t soon = to_reopen_.empty() ? UINT64_MAX : now + ns_per_sec / 20;
     if (!publishing_)
-      return killed_ ? UINT64_MAX : kill_at_;
+      return killed_ ? soon : kill_at_;
     if (now >= deadline_ + ns_per_sec || pub_sent_ >= planned_ ||
         pub_->phase != conn_phase::ready) {
       publishing_ = false;
-      return killed_ ? UINT64_MAX : kill_at_;
+      return killed_ ? soon : kill_at_;
     }
     auto due = std::min<uint64_t>(
         static_cast<uint64_t>(static_cast<double>(now - t0_) * o_.rate / 1e9) + 1, planned_);
@@ -227,14 +247,19 @@ class storm_workload : public workload_base {
     if (sent)
       e_.flush(*pub_);
     uint64_t next = t0_ + static_cast<uint64_t>(static_cast<double>(pub_sent_) * 1e9 / o_.rate);
-    return killed_ ? next : std::min(next, kill_at_);
+    return killed_ ? std::min(next, soon) : std::min(next, kill_at_);
   }
 
   std::vector<server_endpoint> sub_eps_, pub_eps_;
   server_endpoint resume_ep_;
   client_conn* pub_ = nullptr;
   std::vector<sub_state> state_;
-  std::vector<client_conn*> to_reopen_;
+  struct pending {
+    client_conn* c;
+    uint64_t at;
+  };
+  std::vector<pending> to_reopen_;
+  uint64_t attempts_ = 0;
   std::string data_;
   long subs_ = 0, reopened_ = 0, resumed_ = 0;
   bool publishing_ = true, killed_ = false, all_resumed_hook_done_ = false;
