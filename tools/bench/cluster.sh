@@ -13,6 +13,7 @@
 #   BIG_N=100000 BIG_NODES=6 BIG_DURATION=30   the many-subscribers run
 #   STORM_N=10000        the resume storm's subscribers
 #   PORT_BASE=39400      first loopback port (Redis; nodes and HAProxy take the next ones)
+#   CLUSTER_KEEP=1       keep the scratch folder (logs, JSON) and say where
 #
 # Cores (2 here): a measured node on core 0, Redis and the generator on core 1, unless a workload
 # says otherwise (the multi-node ones leave the scheduler to spread nodes over both cores). Only
@@ -51,7 +52,7 @@ declare -A live=()
 cleanup() {
   local p
   for p in "${!live[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  rm -rf "$tmp"
+  if [[ -n ${CLUSTER_KEEP:-} ]]; then log "kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -39,6 +39,15 @@ class fanout_workload : public workload_base {
     }
     if (!publishes)
       return run_listener();
+    uint64_t go = 0;
+    if (o_.proc_index >= 0) {
+      // A child waits for the others before it opens its publisher, which the server would
+      // otherwise close as an idle keep-alive connection during the wait.
+      e_.settle(o_.settle);
+      go = child_barrier(o_);
+      if (go == 0)
+        return 1;
+    }
     acked_ = ws_pub && o_.target.ws_style == ws_flavor::switchboard_v1;
     for (long i = 0; i < pubs; ++i) {
       const server_endpoint& ep = pub_eps_[static_cast<size_t>(i) % pub_eps_.size()];
@@ -53,10 +62,10 @@ class fanout_workload : public workload_base {
       std::printf("%s: no publisher connection: %s\n", title().c_str(), e_.first_error().c_str());
       return 1;
     }
-    e_.settle(o_.settle);
-    uint64_t go = child_barrier(o_);
-    if (go == 0)
-      return 1;
+    if (o_.proc_index < 0) {
+      e_.settle(o_.settle);
+      go = now_ns();
+    }
 
     planned_ = o_.max_rate
                    ? UINT64_MAX
