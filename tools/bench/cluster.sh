@@ -428,72 +428,94 @@ EOF
 }
 
 # --- storm: the resume storm through HAProxy ----------------------------------------------------
-wl_storm() {
+# storm_once NAME [node flags...]: one storm; writes $tmp/NAME.block.md (figures and commands).
+storm_once() {
+  local name=$1
+  shift
   start_redis || return 1
   local noise_txt i
   noise_txt=$(noise)
-  for i in 0 1 2; do start_node "$i" redis "" 1 || return 1; done
+  for i in 0 1 2; do start_node "$i" redis "" 1 "$@" || return 1; done
   start_haproxy 0 1 2 || return 1
   local victim=${node_pids[0]}
-  bench storm storm --base "$(base_of 0)" --base "$(base_of 1)" \
+  bench "$name" storm --base "$(base_of 0)" --base "$(base_of 1)" \
     --resume-base "http://127.0.0.1:$lb_port" --kill "$victim" -n "$storm_n" --rate 10 \
     --duration 25 --kill-after 5 --size 64 --src-base "$(src)" --topic storm \
     --connect-timeout 120 --drain 20 \
-    --at-kill "redis-cli -p $redis_port info commandstats > $tmp/cs-kill.txt" \
-    --at-resumed "redis-cli -p $redis_port info commandstats > $tmp/cs-resumed.txt"
+    --at-kill "redis-cli -p $redis_port info commandstats > $tmp/$name-kill.txt" \
+    --at-resumed "redis-cli -p $redis_port info commandstats > $tmp/$name-resumed.txt"
   unset "live[$victim]"
   wait "$victim" 2>/dev/null
   node_pids[0]=""
+  local warnings
+  warnings=$(cat "$tmp"/node1.log "$tmp"/node2.log | grep -c "timed out")
   stop "${node_pids[1]}" "${node_pids[2]}" "${haproxy_pids[@]}"
   haproxy_pids=()
   node_pids=()
   stop "$redis_pid"
-  local f="$tmp/storm.json" resumed
+  local f="$tmp/$name.json" resumed pubs per_cmd
   resumed=$(jget "$f" resumed)
-  local pubs
   pubs=$(jget "$f" published_kill_to_all_resumed)
   # Commands between the kill and the last resume, per resume; the publishes of that window
-  # (one EVALSHA each) are taken out.
-  local per_cmd
-  per_cmd=$(LC_ALL=C join -a2 -e 0 -o 0,1.2,2.2 \
-    <(tr -d '\r' <"$tmp/cs-kill.txt" | sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\),.*/\1 \2/p' | LC_ALL=C sort) \
-    <(tr -d '\r' <"$tmp/cs-resumed.txt" | sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\),.*/\1 \2/p' | LC_ALL=C sort) |
+  # (one EVALSHA each) are taken out. usec: Redis's own time in the command.
+  per_cmd=$(LC_ALL=C join -a2 -e 0 -o 0,1.2,2.2,1.3,2.3 \
+    <(tr -d '\r' <"$tmp/$name-kill.txt" | sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\),usec=\([0-9]*\),.*/\1 \2 \3/p' | LC_ALL=C sort) \
+    <(tr -d '\r' <"$tmp/$name-resumed.txt" | sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\),usec=\([0-9]*\),.*/\1 \2 \3/p' | LC_ALL=C sort) |
     awk -v n="$resumed" -v p="${pubs:-0}" '
       BEGIN { inside = " time hmget del hdel hset llen lindex lpop get rpush pexpire publish spublish set lrange hget " }
       $1 != "info" && $3 > $2 {
-        d = $3 - $2; if ($1 == "evalsha") d -= p
+        d = $3 - $2; u = $5 - $4; if ($1 == "evalsha") d -= p
         where = index(inside, " " $1 " ") ? "inside the scripts" : "sent by the nodes"
-        if (n > 0) printf "| %s | %s | %d | %.3f |\n", toupper($1), where, d, d / n }')
-  cat >"$tmp/section-storm.md" <<EOF
-## Resume storm
-
-Redis, three nodes (broker = redis, \`--threads 1\`, unpinned) and HAProxy round-robin in front
-(health check every 500 ms, \`option redispatch\`; two HAProxy processes sharing the port with
-SO_REUSEPORT, since one process cannot hold 20,000 descriptors here). $(num "$storm_n" "%.0f") SSE subscribers connect straight
-to node 1; one HTTP publisher sends 10 msg/s to node 2 for 25 s. After 5 s the generator sends
-SIGKILL to node 1: every subscriber sees its stream end and at once reconnects through HAProxy with
-the \`Last-Event-ID\` it last received. "Resumed" = its new stream has delivered every message
-published before the kill; at the end every subscriber must hold every message exactly once.
-$noise_txt.
+        if (n > 0) printf "| %s | %s | %d | %.3f | %.1f |\n", toupper($1), where, d, d / n, u / ($3 - $2) }')
+  cat >"$tmp/$name.block.md" <<EOF
+$noise_txt. Node log lines "a command timed out" (the Redis connection dropped and remade): $warnings.
 
 \`\`\`
-$(cat "$tmp/storm.txt")
+$(cat "$tmp/$name.txt")
 \`\`\`
 
 | figure | value |
 | --- | ---: |
-| subscribers resumed | $(num "$resumed" "%.0f") / $(num "$(jget "$f" subscribers)" "%.0f") |
+| subscribers resumed | $(num "$resumed" "%.0f") / $(num "$(jget "$f" subscribers)" "%.0f") (reconnect attempts $(jget "$f" reopen_attempts)) |
 | reconnected (kill → 200 on the new stream) p50 / p99 / max | $(num "$(jget "$f" reconnect_s_p50)" "%.2f") / $(num "$(jget "$f" reconnect_s_p99)" "%.2f") / $(num "$(jget "$f" reconnect_s_max)" "%.2f") s |
 | **resumed (kill → every earlier message received) p50 / p99 / max** | $(num "$(jget "$f" resume_s_p50)" "%.2f") / $(num "$(jget "$f" resume_s_p99)" "%.2f") / **$(num "$(jget "$f" resume_s_max)" "%.2f") s** (target: 15 s) |
-| subscribers with every message exactly once | $(num "$(jget "$f" exact_subscribers)" "%.0f") |
-| missing / duplicate deliveries / other events (gaps) | $(jget "$f" missing_deliveries) / $(jget "$f" duplicate_deliveries) / $(jget "$f" foreign_events) |
+| **subscribers with every acknowledged message exactly once** | **$(num "$(jget "$f" exact_subscribers)" "%.0f")** |
+| missing / duplicate deliveries / gap events | $(jget "$f" missing_deliveries) / $(jget "$f" duplicate_deliveries) / $(jget "$f" foreign_events) |
+| publishes refused (503) | $(jget "$f" publish_errors) |
 
 Redis commands from the kill to the last resume (\`INFO commandstats\` before and after; the
-$pubs publishes of that window, one EVALSHA each, taken out), per resume:
+$pubs publishes of that window, one EVALSHA each, taken out of the count), per resume, and
+Redis's own time per call in that window:
 
-| command | | calls | per resume |
-| --- | --- | ---: | ---: |
+| command | | calls | per resume | µs per call |
+| --- | --- | ---: | ---: | ---: |
 $per_cmd
+EOF
+}
+
+wl_storm() {
+  storm_once storm-default || return 1
+  storm_once storm-timeout5s --redis-timeout-ms 5000 || return 1
+  cat >"$tmp/section-storm.md" <<EOF
+## Resume storm
+
+Redis, three nodes (broker = redis, \`--threads 1\`, unpinned) and HAProxy round-robin in front
+(health check \`GET /readyz\` every 500 ms, \`option redispatch\`; two HAProxy processes sharing
+the port with SO_REUSEPORT, since one process cannot hold 20,000 descriptors here).
+$(num "$storm_n" "%.0f") SSE subscribers connect straight to node 1; one HTTP publisher sends 10 msg/s to
+node 2 for 25 s. After 5 s the generator sends SIGKILL to node 1: every subscriber sees its stream
+end and at once reconnects through HAProxy with the \`Last-Event-ID\` it last received (a refused
+reconnect is retried after 0.5 s). "Resumed" = its new stream has delivered every message
+published before the kill; at the end every subscriber must hold every acknowledged message
+exactly once. Run twice: with the default settings, then with \`redis_timeout_ms = 5000\`.
+
+### Default settings (redis_timeout_ms = 1000)
+
+$(cat "$tmp/storm-default.block.md")
+
+### redis_timeout_ms = 5000
+
+$(cat "$tmp/storm-timeout5s.block.md")
 EOF
 }
 
@@ -540,6 +562,11 @@ git_rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo "- command: \`$invoked\`"
   echo "- Switchboard: git \`$git_rev\`; $(redis-server --version | awk '{print $1, $2, $3}'); $(haproxy -v | head -1 | awk '{print $1, $2, $3}')"
   echo "- kernel limits, unchanged: tcp_mem $(tr '\t' ' ' </proc/sys/net/ipv4/tcp_mem) pages, fs.file-max $(cat /proc/sys/fs/file-max), RLIMIT_NOFILE 20,000 per node"
+  # The findings are written by hand from these runs and from perf/strace: kept as they are.
+  if [[ -f $out ]]; then
+    echo
+    awk '/^<!-- /{next} /^## /{keep = ($0 ~ /^## Findings/)} keep' "$out"
+  fi
   for wl in "${all_workloads[@]}"; do
     echo
     if [[ -f $tmp/section-$wl.md ]]; then
