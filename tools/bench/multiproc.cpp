@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -155,9 +156,28 @@ int run_multi(const run_options& o) {
     started += k.pid > 0 ? 1 : 0;
   // Every child connects (or gives up after --connect-timeout) before anything is measured; a
   // child that exits early closes its end, so the count falls short at EOF instead of hanging.
+  // A child that crashes writes nothing and its siblings keep the pipe open: bounded by
+  // --connect-timeout (and a minute for the rest), after which the children are stopped.
   long ready_count = 0;
-  for (char b; ready_count < started && read_all(ready[0], &b, 1);)
+  uint64_t ready_deadline = now_ns() + secs_to_ns(o.connect_timeout + 60);
+  while (ready_count < started) {
+    uint64_t now = now_ns();
+    pollfd p{ready[0], POLLIN, 0};
+    int left_ms = now < ready_deadline ? static_cast<int>((ready_deadline - now) / 1000000) : 0;
+    int n = ::poll(&p, 1, left_ms);
+    if (n < 0 && errno == EINTR)
+      continue;
+    char b;
+    if (n <= 0 || !read_all(ready[0], &b, 1)) {
+      std::fprintf(stderr, "switchboard-bench: %ld of %ld children ready in time; stopping them\n",
+                   ready_count, started);
+      for (const child& k : kids)
+        if (k.pid > 0)
+          ::kill(k.pid, SIGKILL);
+      break;
+    }
     ++ready_count;
+  }
   auto sleep_s = [](double s) {
     std::this_thread::sleep_for(std::chrono::microseconds(static_cast<long>(s * 1e6)));
   };
