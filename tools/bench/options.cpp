@@ -27,8 +27,8 @@ modes:
   storm      the resume storm: N SSE subscribers on the first --base (the victim), an HTTP
              publisher at --rate through the second; after --kill-after S, SIGKILL to --kill PID;
              every subscriber reconnects at once through --resume-base URL (the balancer) with
-             Last-Event-ID; time until each has every message published before the kill, and
-             every message exactly once at the end (--at-kill CMD, --at-resumed CMD: shell hooks)
+             Last-Event-ID; time until each has every message sent before it reconnected, and
+             every acknowledged message exactly once at the end (--at-kill CMD, --at-resumed CMD: shell hooks)
   report     switchboard-bench report --md FILE --svg-dir DIR RESULT.json... (see report.hpp)
 
 target:

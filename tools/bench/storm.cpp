@@ -2,9 +2,9 @@
 // that one HTTP publisher feeds at --rate through the second --base (a node that stays up). After
 // --kill-after seconds the generator sends SIGKILL to --kill PID (the victim); every subscriber
 // sees its stream end and at once opens a new one through --resume-base (the load balancer) with
-// Last-Event-ID. A subscriber has resumed when its new stream has delivered every message
-// published before the kill; at the end each must hold every message exactly once (message
-// numbers, no duplicates, nothing else on the stream).
+// Last-Event-ID. A subscriber has resumed when its new stream has delivered every message sent
+// before it reconnected (what it missed while away); at the end each must hold every acknowledged
+// message exactly once (message numbers, no duplicates, nothing else on the stream).
 #include <signal.h>
 
 #include <algorithm>
@@ -184,6 +184,8 @@ class storm_workload : public workload_base {
       ++reopened_;
       reconnect_hist_.record(e_.read_now() - kill_ns_);
     }
+    // Resumed once it has everything published up to this reconnect: what it missed while away.
+    st.need = pub_sent_;
     check_resumed(c);
   }
 
@@ -204,14 +206,15 @@ class storm_workload : public workload_base {
 
  private:
   struct sub_state {
-    uint64_t prefix = 0;  // messages 0..prefix-1 all received
+    uint64_t prefix = 0;  // messages 0..prefix-1 all received (or refused)
+    uint64_t need = 0;    // messages sent before its last reconnect
     uint32_t attempts = 0;
     bool reopened = false, resumed = false;
   };
 
   void check_resumed(client_conn& c) {
     sub_state& st = state_[c.client];
-    if (st.resumed || !st.reopened || st.prefix < sent_at_kill_)
+    if (st.resumed || !st.reopened || st.prefix < std::max(sent_at_kill_, st.need))
       return;
     st.resumed = true;
     ++resumed_;
