@@ -235,11 +235,16 @@ void epoll_engine::mark_dead(client_conn& c) {
     } else {
       --subs_ready_;
       ++subs_closed_;
+      if (!stopping_)
+        l_.on_closed(c);
     }
   } else {
     --in_flight_;
-    if (!c.publisher)
+    if (!c.publisher) {
       ++subs_failed_;
+      if (!stopping_)
+        l_.on_closed(c);
+    }
   }
 }
 
@@ -253,6 +258,18 @@ void epoll_engine::reconnect(client_conn& c) {
   } else {
     mark_dead(c);
   }
+}
+
+void epoll_engine::reopen(client_conn& c, const server_endpoint& ep) {
+  if (c.phase != conn_phase::dead)
+    return;
+  eps_[c.index] = &ep;
+  c.target = parse_url(ep.tmpl, c.topic)->target;
+  c.host = ep.host_header;
+  c.attempts = 0;
+  c.phase = conn_phase::idle;
+  ++in_flight_;
+  open(c);
 }
 
 void epoll_engine::flush(client_conn& c) {

@@ -47,6 +47,7 @@ struct client_conn {
   conn_phase phase = conn_phase::idle;
   bool publisher = false;   // counted among publishers, not subscribers
   bool track_acks = false;  // ws: publishes carry a ref and are answered
+  bool track_id = false;    // sse: keep last_id and send it as Last-Event-ID on a reopen
   uint32_t index;
   uint32_t gen = 0;  // bumped on every (re)open so that stale epoll events are recognised
   int fd = -1;
@@ -66,6 +67,7 @@ struct client_conn {
   std::string out;
   std::string in;                           // bytes not yet parsed (partial head or frame)
   std::string key;                          // Sec-WebSocket-Key during the handshake
+  std::string last_id;                      // sse with track_id: the last event id received
   std::unique_ptr<response_reader> reader;  // sse, http_pub
   std::unique_ptr<sse_stream_parser> sse;
   std::unique_ptr<ws_frame_parser> frames;
@@ -88,6 +90,9 @@ class engine_listener {
   virtual void on_stream_data(client_conn& c, stream_sub& s, std::string_view data) = 0;
   // A publish was answered (HTTP 2xx / WebSocket ack: ok) or refused.
   virtual void on_answer(client_conn& c, bool ok) = 0;
+  // A subscriber connection was closed or failed (not by the engine stopping): c.phase said which
+  // before (ready: it was closed); the workload may reopen() it once this returns.
+  virtual void on_closed(client_conn&) {}
 };
 
 // A server address and the parts of its URL template every request needs.
@@ -128,6 +133,8 @@ class epoll_engine {
   void mark_dead(client_conn& c);
   // A ready publisher whose server closes after each answer (Connection: close) connects again.
   void reconnect(client_conn& c);
+  // A dead subscriber connection opens again, to ep (which must outlive the engine).
+  void reopen(client_conn& c, const server_endpoint& ep);
   void close_all();
 
   void note_error(const std::string& msg);

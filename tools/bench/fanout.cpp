@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "clock.hpp"
+#include "multiproc.hpp"
 #include "payload.hpp"
 #include "transports.hpp"
 #include "workload.hpp"
@@ -20,24 +21,37 @@ class fanout_workload : public workload_base {
   int run() override {
     bool ws_sub = o_.transport == "ws";
     bool ws_pub = o_.pub == "ws";
-    long pubs = ws_pub ? 1 : o_.pub_conns;
+    // With --procs only the first child publishes; the others subscribe and count.
+    bool publishes = o_.proc_index <= 0;
+    long pubs = !publishes ? 0 : ws_pub ? 1 : o_.pub_conns;
     if (!e_.init(sub_connections(o_.n) + pubs + 16) ||
-        !e_.endpoint(ws_sub ? o_.target.ws_url : o_.target.sse_url, sub_ep_) ||
-        !e_.endpoint(ws_pub ? o_.target.ws_url : o_.target.pub_url, pub_ep_)) {
+        !resolve(ws_sub ? &bench_target::ws_url : &bench_target::sse_url, sub_eps_) ||
+        !resolve(ws_pub ? &bench_target::ws_url : &bench_target::pub_url, pub_eps_)) {
       std::fprintf(stderr, "switchboard-bench: %s\n", e_.first_error().c_str());
       return 2;
     }
-    add_subscribers(sub_ep_, 0, o_.n);
+    add_subscribers(sub_eps_, 0, o_.n);
     const char* what = sub_kind() == conn_kind::sse_h2 ? "subscriber connections" : "subscribers";
     if (e_.open_all(now_ns() + secs_to_ns(o_.connect_timeout), what) == 0) {
       std::printf("%s: no subscriber could connect: %s\n", title().c_str(),
                   e_.first_error().c_str());
       return 1;
     }
+    if (!publishes)
+      return run_listener();
+    uint64_t go = 0;
+    if (o_.proc_index >= 0) {
+      // A child waits for the others before it opens its publisher, which the server would
+      // otherwise close as an idle keep-alive connection during the wait.
+      e_.settle(o_.settle);
+      go = child_barrier(o_);
+      if (go == 0)
+        return 1;
+    }
     acked_ = ws_pub && o_.target.ws_style == ws_flavor::switchboard_v1;
     for (long i = 0; i < pubs; ++i) {
-      client_conn& c =
-          e_.add(ws_pub ? conn_kind::ws : conn_kind::http_pub, pub_ep_, o_.topic, 0, true);
+      const server_endpoint& ep = pub_eps_[static_cast<size_t>(i) % pub_eps_.size()];
+      client_conn& c = e_.add(ws_pub ? conn_kind::ws : conn_kind::http_pub, ep, o_.topic, 0, true);
       c.track_acks = acked_;
       pub_conns_.push_back(&c);
     }
@@ -48,7 +62,10 @@ class fanout_workload : public workload_base {
       std::printf("%s: no publisher connection: %s\n", title().c_str(), e_.first_error().c_str());
       return 1;
     }
-    e_.settle(o_.settle);
+    if (o_.proc_index < 0) {
+      e_.settle(o_.settle);
+      go = now_ns();
+    }
 
     planned_ = o_.max_rate
                    ? UINT64_MAX
@@ -56,6 +73,7 @@ class fanout_workload : public workload_base {
     e_.log("publishing (%s) for %.1f s at %s to %ld subscribers", o_.pub.c_str(), o_.duration,
            o_.max_rate ? "max rate" : fmt("%g msg/s", o_.rate).c_str(), e_.subs_ready());
     begin();
+    t0_ = std::min(t0_, go);
     deadline_ = t0_ + secs_to_ns(o_.duration);
     publishing_ = true;
     e_.set_progress(
@@ -73,6 +91,10 @@ class fanout_workload : public workload_base {
     auto expected = [&] { return (pub_sent_ - pub_err_) * static_cast<uint64_t>(subs_at_start_); };
     drain(expected);
     end();
+    if (o_.proc_index >= 0) {
+      report_to_parent();
+      return 0;
+    }
 
     double pub_window = static_cast<double>(std::max(last_ack_ns_, t0_ + 1) - t0_) / 1e9;
     double published_per_s = static_cast<double>(acked_ ? pub_ok_ : pub_sent_) / pub_window;
@@ -102,6 +124,22 @@ class fanout_workload : public workload_base {
   }
 
  private:
+  // A child of --procs that does not publish: counts what arrives from the start signal until
+  // --duration (and a second of grace) is over, then drains (nothing for 3 s, or --drain).
+  int run_listener() {
+    e_.settle(o_.settle);
+    uint64_t go = child_barrier(o_);
+    if (go == 0)
+      return 1;
+    begin();
+    t0_ = std::min(t0_, go);
+    e_.loop_until(t0_ + secs_to_ns(o_.duration + 1), [] { return false; });
+    drain([] { return UINT64_MAX; });
+    end();
+    report_to_parent();
+    return 0;
+  }
+
   uint64_t outstanding() const {
     uint64_t s = 0;
     for (const client_conn* c : pub_conns_)
@@ -172,7 +210,7 @@ class fanout_workload : public workload_base {
     return t0_ + static_cast<uint64_t>(static_cast<double>(pub_sent_) * 1e9 / o_.rate);
   }
 
-  server_endpoint sub_ep_, pub_ep_;
+  std::vector<server_endpoint> sub_eps_, pub_eps_;
   std::vector<client_conn*> pub_conns_;
   std::vector<client_conn*> touched_;
   std::string data_;

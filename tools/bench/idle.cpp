@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "clock.hpp"
+#include "multiproc.hpp"
 #include "proc_stats.hpp"
 #include "workload.hpp"
 
@@ -18,13 +19,14 @@ class idle_workload : public workload_base {
   using workload_base::workload_base;
 
   int run() override {
-    server_endpoint ep;
     bool ws = o_.transport == "ws";
     if (!e_.init(sub_connections(o_.n) + 16) ||
-        !e_.endpoint(ws ? o_.target.ws_url : o_.target.sse_url, ep))
+        !resolve(ws ? &bench_target::ws_url : &bench_target::sse_url, eps_))
       return fail();
+    if (o_.proc_index >= 0)
+      return run_child();
     long warm = std::clamp(o_.warmup, 0L, o_.n);
-    auto add = [&](long from, long to) { add_subscribers(ep, from, to); };
+    auto add = [&](long from, long to) { add_subscribers(eps_, from, to); };
     auto deadline = now_ns() + secs_to_ns(o_.connect_timeout);
     auto cold = read_rss_kib(o_.pids);
     long warm_open = 0;
@@ -95,6 +97,22 @@ class idle_workload : public workload_base {
   }
 
  private:
+  // A child of --procs: connect, say so, and hold until the parent has measured.
+  int run_child() {
+    add_subscribers(eps_, 0, o_.n);
+    e_.open_all(now_ns() + secs_to_ns(o_.connect_timeout), "idle connections");
+    e_.settle(o_.settle);
+    subs_at_start_ = e_.subs_ready();
+    self0_ = self_cpu_s();
+    child_barrier(o_);
+    self1_ = self_cpu_s();
+    e_.set_stopping();
+    report_to_parent();
+    return subs_at_start_ == o_.n ? 0 : 1;
+  }
+
+  std::vector<server_endpoint> eps_;
+
   int fail() {
     std::fprintf(stderr, "switchboard-bench: %s\n", e_.first_error().c_str());
     return 2;

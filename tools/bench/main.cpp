@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string_view>
 
+#include "multiproc.hpp"
 #include "options.hpp"
 #include "report.hpp"
 #include "workload.hpp"
@@ -20,10 +21,14 @@ int main(int argc, char** argv) {
     std::fputs(bench::usage_text, stderr);
     return 2;
   }
+  if (o->procs > 1)
+    return bench::run_multi(*o);
   if (o->mode == "idle")
     return bench::run_idle(*o);
   if (o->mode == "fanout")
     return bench::run_fanout(*o);
+  if (o->mode == "storm")
+    return bench::run_storm(*o);
   if (o->mode == "room")
     return bench::run_room(*o);
   if (o->mode == "roundtrip")

@@ -24,11 +24,18 @@ modes:
   source     the generator's own ceiling: a stub sender process (--sender-cpu) blasts
              pre-encoded SSE events (or WebSocket frames with --transport ws) to N connections
              for --duration s; events/s parsed and the generator's CPU
+  storm      the resume storm: N SSE subscribers on the first --base (the victim), an HTTP
+             publisher at --rate through the second; after --kill-after S, SIGKILL to --kill PID;
+             every subscriber reconnects at once through --resume-base URL (the balancer) with
+             Last-Event-ID; time until each has every message sent before it reconnected, and
+             every acknowledged message exactly once at the end (--at-kill CMD, --at-resumed CMD: shell hooks)
   report     switchboard-bench report --md FILE --svg-dir DIR RESULT.json... (see report.hpp)
 
 target:
   --target switchboard|nchan|pushpin   adapter: URL templates and WebSocket dialect (switchboard)
-  --base http://HOST:PORT              server base URL (http://127.0.0.1:8080)
+  --base http://HOST:PORT[,...]        server base URL (http://127.0.0.1:8080); repeat it or give
+                                       a list for several servers (nodes of a cluster): idle and
+                                       fanout spread subscribers and publishers round-robin
   --sse-url T --pub-url T --ws-url T   override a template ("{topic}" is replaced)
   --pub-body T                         publish body ("{data}" and "{topic}" are replaced)
   --pub-content-type T --ws-protocol P --ws-style switchboard.v1|raw
@@ -70,6 +77,10 @@ workload options:
   --drain S                 wait at most S seconds for late deliveries (10)
   --sender-cpu N            source: core for the stub sender
   --max-fds N               descriptors to raise RLIMIT_NOFILE to (20000)
+  --procs P                 idle and fanout: run as P generator processes (each its own fd
+                            limit, -n split between them, source addresses apart); one of them
+                            publishes, all count; the parent measures the server (RSS, kernel
+                            memory, CPU) and prints the merged figures (histograms merged)
   --quiet                   no progress lines on stderr
 )";
 
@@ -94,11 +105,12 @@ std::optional<run_options> parse_args(int argc, char** argv) {
   run_options o;
   o.mode = argv[1];
   if (o.mode != "idle" && o.mode != "fanout" && o.mode != "room" && o.mode != "roundtrip" &&
-      o.mode != "source") {
+      o.mode != "source" && o.mode != "storm") {
     if (o.mode != "-h" && o.mode != "--help")
       std::fprintf(stderr, "unknown mode: %s\n", o.mode.c_str());
     return std::nullopt;
   }
+  std::vector<std::string> bases;
   std::optional<std::string> sse_url, pub_url, ws_url, pub_body, pub_ct, ws_protocol, ws_style;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
@@ -140,8 +152,17 @@ std::optional<run_options> parse_args(int argc, char** argv) {
     bool ok = true;
     if (a == "--target")
       ok = str(o.target_kind);
-    else if (a == "--base")
-      ok = str(o.base);
+    else if (a == "--base") {
+      auto v = value();
+      ok = v.has_value();
+      for (size_t at = 0; ok && at <= v->size();) {
+        size_t comma = std::min(v->find(',', at), v->size());
+        if (comma > at)
+          bases.push_back(v->substr(at, comma - at));
+        at = comma + 1;
+      }
+    } else if (a == "--procs")
+      ok = num(o.procs);
     else if (a == "--sse-url" || a == "--sub-url")
       ok = opt(sse_url);
     else if (a == "--pub-url")
@@ -227,6 +248,16 @@ std::optional<run_options> parse_args(int argc, char** argv) {
       ok = num(o.sender_cpu);
     else if (a == "--max-fds")
       ok = num(o.max_fds);
+    else if (a == "--kill")
+      ok = num(o.kill_pid);
+    else if (a == "--kill-after")
+      ok = real(o.kill_after);
+    else if (a == "--resume-base")
+      ok = str(o.resume_base);
+    else if (a == "--at-kill")
+      ok = str(o.at_kill);
+    else if (a == "--at-resumed")
+      ok = str(o.at_resumed);
     else if (a == "--verify")
       o.verify = true;
     else if (a == "--quiet")
@@ -241,34 +272,51 @@ std::optional<run_options> parse_args(int argc, char** argv) {
       return std::nullopt;
   }
 
-  auto t = make_target(o.target_kind, o.base);
-  if (!t) {
-    std::fprintf(stderr, "--target %s --base %s: unknown target or bad base URL\n",
-                 o.target_kind.c_str(), o.base.c_str());
-    return std::nullopt;
-  }
-  o.target = *t;
-  if (sse_url)
-    o.target.sse_url = *sse_url;
-  if (pub_url)
-    o.target.pub_url = *pub_url;
-  if (ws_url)
-    o.target.ws_url = *ws_url;
-  if (pub_body)
-    o.target.pub_body = *pub_body;
-  if (pub_ct)
-    o.target.pub_content_type = *pub_ct;
-  if (ws_protocol)
-    o.target.ws_protocol = *ws_protocol;
-  if (ws_style) {
-    if (*ws_style == "switchboard.v1") {
-      o.target.ws_style = ws_flavor::switchboard_v1;
-    } else if (*ws_style == "raw") {
-      o.target.ws_style = ws_flavor::raw;
-    } else {
-      std::fprintf(stderr, "--ws-style: switchboard.v1 or raw\n");
+  if (bases.empty())
+    bases.push_back(o.base);
+  o.base = bases.front();
+  // Overrides apply to every target: a template naming a host sends that role to that host.
+  for (const std::string& base : bases) {
+    auto t = make_target(o.target_kind, base);
+    if (!t) {
+      std::fprintf(stderr, "--target %s --base %s: unknown target or bad base URL\n",
+                   o.target_kind.c_str(), base.c_str());
       return std::nullopt;
     }
+    if (sse_url)
+      t->sse_url = *sse_url;
+    if (pub_url)
+      t->pub_url = *pub_url;
+    if (ws_url)
+      t->ws_url = *ws_url;
+    if (pub_body)
+      t->pub_body = *pub_body;
+    if (pub_ct)
+      t->pub_content_type = *pub_ct;
+    if (ws_protocol)
+      t->ws_protocol = *ws_protocol;
+    if (ws_style) {
+      if (*ws_style == "switchboard.v1") {
+        t->ws_style = ws_flavor::switchboard_v1;
+      } else if (*ws_style == "raw") {
+        t->ws_style = ws_flavor::raw;
+      } else {
+        std::fprintf(stderr, "--ws-style: switchboard.v1 or raw\n");
+        return std::nullopt;
+      }
+    }
+    o.targets.push_back(*t);
+  }
+  o.target = o.targets.front();
+  if (o.resume_base.empty())
+    o.resume_base = o.base;
+  if (o.targets.size() > 1 && o.mode != "idle" && o.mode != "fanout" && o.mode != "storm") {
+    std::fprintf(stderr, "several --base targets: idle and fanout only\n");
+    return std::nullopt;
+  }
+  if (o.procs < 1 || o.procs > 64 || (o.procs > 1 && o.mode != "idle" && o.mode != "fanout")) {
+    std::fprintf(stderr, "--procs must be in [1, 64], and above 1 for idle and fanout only\n");
+    return std::nullopt;
   }
 
   if (o.transport != "sse" && o.transport != "ws" && o.transport != "sse-h2") {

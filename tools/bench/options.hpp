@@ -13,7 +13,12 @@ struct run_options {
   std::string mode;  // idle, fanout, room, roundtrip, source
   std::string target_kind = "switchboard";
   std::string base = "http://127.0.0.1:8080";
-  bench_target target;
+  bench_target target;                // the first target (publish body, dialect, WebSocket style)
+  std::vector<bench_target> targets;  // one per --base; subscribers and publishers round-robin
+  long procs = 1;                     // --procs: generator processes (idle and fanout)
+  // Set in a child of --procs: its index and the pipes to its parent (multiproc.hpp).
+  long proc_index = -1;
+  int ready_fd = -1, go_fd = -1, result_fd = -1;
   std::string transport = "sse";  // subscribers: sse, ws or sse-h2
   long streams_per_conn = 100;    // sse-h2: subscriber streams per TCP connection
   std::string pub = "http";       // fanout publisher: http or ws
@@ -44,6 +49,11 @@ struct run_options {
   bool quiet = false;
   long sender_cpu = -1;  // source: pin the stub sender to this core
   long max_fds = 20000;
+  long kill_pid = -1;               // storm: the victim node
+  double kill_after = 3;            // storm: seconds into publishing
+  std::string resume_base;          // storm: where subscribers reconnect (the balancer)
+  std::string at_kill, at_resumed;  // storm: shell commands run just before the kill and once
+                                    // every subscriber has resumed (e.g. Redis INFO snapshots)
 };
 
 extern const char* const usage_text;

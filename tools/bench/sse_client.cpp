@@ -27,7 +27,11 @@ struct response_handler {
     return true;
   }
   void on_body(std::string_view b) {
-    c.sse->feed(b, [this](const sse_event& ev) { e.listener().on_data(c, ev.data); });
+    c.sse->feed(b, [this](const sse_event& ev) {
+      if (c.track_id)
+        c.last_id = ev.id;
+      e.listener().on_data(c, ev.data);
+    });
   }
   void on_complete() { ended = true; }
 };
@@ -40,7 +44,10 @@ void on_connected(epoll_engine& e, client_conn& c) {
   c.phase = conn_phase::handshake;
   c.out = "GET " + c.target + " HTTP/1.1\r\nHost: " + c.host +
           "\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n"
-          "User-Agent: switchboard-bench\r\n\r\n";
+          "User-Agent: switchboard-bench\r\n";
+  if (c.track_id && !c.last_id.empty())
+    c.out += "Last-Event-ID: " + c.last_id + "\r\n";
+  c.out += "\r\n";
   e.flush(c);
 }
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "clock.hpp"
+#include "multiproc.hpp"
 #include "payload.hpp"
 #include "proc_stats.hpp"
 
@@ -35,6 +36,41 @@ void workload_base::add_subscribers(const server_endpoint& ep, long from, long t
     for (size_t j = 0; j < c.subs.size(); ++j)
       c.subs[j].client = static_cast<uint32_t>(i) + static_cast<uint32_t>(j);
   }
+}
+
+void workload_base::add_subscribers(const std::vector<server_endpoint>& eps, long from, long to) {
+  long per = sub_kind() == conn_kind::sse_h2 ? o_.streams_per_conn : 1;
+  size_t next = 0;
+  for (long i = from; i < to; i += per) {
+    add_subscribers(eps[next], i, std::min(i + per, to));
+    next = (next + 1) % eps.size();
+  }
+}
+
+bool workload_base::resolve(std::string bench_target::*url, std::vector<server_endpoint>& eps) {
+  eps.assign(o_.targets.size(), server_endpoint{});
+  for (size_t i = 0; i < o_.targets.size(); ++i)
+    if (!e_.endpoint(o_.targets[i].*url, eps[i]))
+      return false;
+  return true;
+}
+
+void workload_base::report_to_parent() const {
+  proc_report r;
+  r.subs_connected = subs_at_start_;
+  r.subs_failed = e_.subs_failed();
+  r.subs_closed = e_.subs_closed();
+  r.published = pub_sent_ - pub_err_;
+  r.publish_errors = pub_err_;
+  r.received = received_;
+  r.duplicates = duplicates_;
+  r.stale = stale_;
+  r.foreign = foreign_;
+  r.errors = e_.errors();
+  r.self_cpu_s = self1_ - self0_;
+  r.hist = hist_;
+  std::snprintf(r.first_error, sizeof r.first_error, "%s", e_.first_error().c_str());
+  child_report(o_, r);
 }
 
 long workload_base::sub_connections(long n) const {

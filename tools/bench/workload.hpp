@@ -32,6 +32,14 @@ class workload_base : public engine_listener {
   // Adds subscribers [from, to) on ep: one connection each, or for sse-h2 one connection per
   // --streams-per-conn of them.
   void add_subscribers(const server_endpoint& ep, long from, long to);
+  // The same, connections spread round-robin over eps (one per --base target).
+  void add_subscribers(const std::vector<server_endpoint>& eps, long from, long to);
+  // One endpoint per --base target for a URL role (bench_target::sse_url, pub_url or ws_url);
+  // false (and the engine's error) when one does not resolve. eps must not grow afterwards: the
+  // engine keeps pointers into it.
+  bool resolve(std::string bench_target::*url, std::vector<server_endpoint>& eps);
+  // A child of --procs: the figures its parent merges (multiproc.hpp).
+  void report_to_parent() const;
   // TCP connections that n subscribers take.
   long sub_connections(long n) const;
   // Counts one delivery into a subscriber's figures (latency, --verify).
@@ -76,5 +84,6 @@ int run_fanout(const run_options& o);
 int run_room(const run_options& o);
 int run_roundtrip(const run_options& o);
 int run_source(const run_options& o);
+int run_storm(const run_options& o);
 
 }  // namespace bench
