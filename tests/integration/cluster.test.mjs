@@ -382,9 +382,11 @@ test('TCP faults between a node and Redis: publishes fail fast, /readyz 503, del
   assert.equal(faulty.running, true);
 });
 
-test('redis_cluster = true refuses to start (not supported yet)', async (t) => {
+test('redis_cluster = true refuses a database other than 0 or a unix socket (a cluster has neither)', async (t) => {
   const { startServer } = await import('../support/server.mjs');
-  await assert.rejects(startServer(null, { args: ['--broker', 'redis', '--redis-cluster'] }), /redis_cluster = true is not supported yet/);
+  for (const url of ['redis://127.0.0.1:6379/2', 'unix:///tmp/redis.sock']) {
+    await assert.rejects(startServer(null, { args: ['--broker', 'redis', '--redis-cluster', '--redis-url', url] }), /redis_cluster = true needs redis_url = redis:\/\//);
+  }
 });
 
 test('broker = memory honours Idempotency-Key too', async (t) => {
