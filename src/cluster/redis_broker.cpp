@@ -647,8 +647,12 @@ void redis_broker::publish(std::vector<publish_item> items, publish_handler done
     for (std::size_t i = 0; i < items.size(); ++i) {
       auto& item = items[i];
       bool idem = !item.idempotency_key.empty();
-      std::vector<std::string> keys{meta_key(item.topic), history_key(item.topic),
-                                    idempotency_key(item.topic, item.idempotency_key)};
+      std::vector<std::string> keys{meta_key(item.topic), history_key(item.topic)};
+      if (idem) {
+        // Named only when used: during a resharding a key that does not exist yet (it never
+        // does before its first publish) would make Redis answer TRYAGAIN to the whole script.
+        keys.push_back(idempotency_key(item.topic, item.idempotency_key));
+      }
       auto args = fence_args('p');
       args.push_back(channel_of(item.topic));
       args.push_back(std::move(item.event));
