@@ -99,12 +99,13 @@ export async function startRedisCluster(t, { masters = 3, nodeTimeoutMs = 2000 }
       target.cli('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', from.id);
       from.cli('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', target.id);
       await sleep(pauseMs);
-      for (let round = 0; round < 100; round++) {
-        const keys = from.cli('CLUSTER', 'GETKEYSINSLOT', String(slot), '10').split('\n').filter(Boolean);
+      for (let round = 0; ; round++) {
+        // A few keys at a time, so a script over two keys of the slot may find them apart.
+        const keys = from.cli('CLUSTER', 'GETKEYSINSLOT', String(slot), '5').split('\n').filter(Boolean);
         if (!keys.length) break;
-        // One key at a time, so a script over two keys of the slot can find them apart.
-        from.cli('MIGRATE', '127.0.0.1', String(target.port), '', '0', '5000', 'KEYS', keys[0]);
-        await sleep(pauseMs / 3);
+        if (round > 10000) throw new Error(`slot ${slot} never emptied`);
+        from.cli('MIGRATE', '127.0.0.1', String(target.port), '', '0', '5000', 'KEYS', ...keys);
+        await sleep(pauseMs / 4);
       }
       // The new owner first, then the old one (which drops the slot's sharded channels), then the
       // rest, as redis-cli does.
