@@ -284,6 +284,7 @@ void redis_broker::on_push(int index, reply_ptr r) {
   if (kind == "sunsubscribe" && t.want && t.inflight == 0) {
     // Not asked for: the master gave the slot away (a resharding) and dropped its channels. The
     // topic subscribes on the new owner and repairs from history what it published meanwhile.
+    stats_.channel_moves.fetch_add(1, std::memory_order_relaxed);
     spdlog::info("redis {}: {} moved to another master",
                  shards_[static_cast<std::size_t>(index)]->name, topic);
     t.want = false;
@@ -801,6 +802,21 @@ std::string redis_broker::metrics_text() const {
   counter("switchboard_redis_repairs_total", "counter",
           "holes in a topic's live messages filled from history (resubscription, lost message)",
           stats_.repairs.load(std::memory_order_relaxed));
+  if (settings_.cluster) {
+    out +=
+        "# HELP switchboard_redis_redirects_total Redis Cluster answers that sent a command to "
+        "another master (moved, ask) or again later (tryagain)\n"
+        "# TYPE switchboard_redis_redirects_total counter\n";
+    for (auto [kind, n] : {std::pair{"moved", &stats_.moved}, std::pair{"ask", &stats_.ask},
+                           std::pair{"tryagain", &stats_.tryagain}}) {
+      out += std::string("switchboard_redis_redirects_total{kind=\"") + kind + "\"} " +
+             std::to_string(n->load(std::memory_order_relaxed)) + "\n";
+    }
+    counter("switchboard_redis_channel_moves_total", "counter",
+            "topics whose channel moved to another master (resharding, failover): resubscribed "
+            "there and repaired from history",
+            stats_.channel_moves.load(std::memory_order_relaxed));
+  }
   counter("switchboard_redis_up", "gauge",
           "1 while the command and pub/sub connections to Redis (every master of a cluster) are up",
           ready() ? 1 : 0);

@@ -194,7 +194,6 @@ class redis_broker final : public broker {
   bool map_known_ = false;                      // slots_ covers every slot
   bool map_refreshing_ = false;
   bool map_again_ = false;  // refresh once more when the one in flight is done
-  clock::time_point map_at_;
   boost::asio::steady_timer map_timer_{ctx_};
   std::string sha_;
   std::unordered_map<std::string, topic_state> topics_;

@@ -16,11 +16,11 @@ namespace asio = boost::asio;
 /// MOVED, ASK and NOSCRIPT answers one command follows before it fails: a slot map that keeps
 /// changing under a command is a cluster being reconfigured, and the client retries.
 constexpr int max_redirects = 8;
-/// While a master is refreshing, the slot map is asked again this often; when all is up, at least
-/// this often (a failover or a resharding is noticed by its MOVED, ASK or dropped channels
-/// first).
+/// While a master of the map is unreachable (or no map is known), the map is asked again this
+/// often: a failover shows up as a new master of the same slots. While all is up nothing is asked
+/// on a timer: a resharding shows itself by MOVED answers and dropped sharded channels, a master
+/// that fails by its connections.
 constexpr std::chrono::milliseconds map_retry{500};
-constexpr std::chrono::seconds map_every{5};
 
 boost::system::error_code unavailable() {
   return make_error_code(boost::system::errc::connection_refused);
@@ -102,8 +102,7 @@ void redis_broker::on_map_tick() {
   if (!settings_.cluster) {
     return;
   }
-  auto now = clock::now();
-  if (!ready() || map_again_ || now - map_at_ >= map_every) {
+  if (!ready() || map_again_) {
     refresh_map();
   }
   map_timer_.expires_after(map_retry);
@@ -138,7 +137,6 @@ void redis_broker::refresh_map() {
   }
   map_refreshing_ = true;
   map_again_ = false;
-  map_at_ = clock::now();
   auto& s = *shards_[static_cast<std::size_t>(asked)];
   s.command->command({"CLUSTER", "SLOTS"},
                      [this, asked](boost::system::error_code ec, reply_ptr r) {
@@ -199,14 +197,16 @@ void redis_broker::reconcile() {
     }
     if (t.want) {
       // Subscribed on a master that no longer owns the slot: leave it (its confirmation is
-      // ignored, t.shard changes below) and repair from history what the new owner published.
+      // ignored, t.shard changes below) and repair from history what the new owner published. A
+      // subscription it never confirmed (refused with MOVED) needs no leaving.
       auto& old = *shards_[static_cast<std::size_t>(t.shard)];
-      if (old.pubsub_up) {
+      if (old.pubsub_up && t.live) {
         old.pubsub->send_push({"SUNSUBSCRIBE", channel_of(topic)});
       }
       t.want = false;
       t.live = false;
       t.inflight = 0;
+      stats_.channel_moves.fetch_add(1, std::memory_order_relaxed);
     }
     if (index < 0 || !shards_[static_cast<std::size_t>(index)]->pubsub_up) {
       fail_waiters(t);  // this master's connection, when it comes back, subscribes the topic
@@ -230,6 +230,7 @@ void redis_broker::on_pubsub_error(int index, std::string_view error) {
   // An SSUBSCRIBE sent on a stale map: the slot's owner is named, the topics of that slot move
   // there (reconcile), and the whole map is asked again.
   spdlog::debug("redis {}: {}", s.name, error);
+  stats_.moved.fetch_add(1, std::memory_order_relaxed);
   slots_[to->slot] = add_shard(to->host.empty() ? s.at.host : to->host, to->port);
   refresh_map();
   reconcile();
@@ -302,6 +303,7 @@ void redis_broker::send(std::shared_ptr<routed> op, int ask) {
     if (text.starts_with("TRYAGAIN") && clock::now() < op->deadline) {
       // A multi-key command while its slot migrates, some keys moved: shortly, all of them will
       // have.
+      stats_.tryagain.fetch_add(1, std::memory_order_relaxed);
       ++op->redirects;
       send_later(op, ask);
       return;
@@ -314,6 +316,7 @@ void redis_broker::send(std::shared_ptr<routed> op, int ask) {
     ++op->redirects;
     const auto& from = *shards_[static_cast<std::size_t>(index)];
     auto target = add_shard(to->host.empty() ? from.at.host : to->host, to->port);
+    (to->ask ? stats_.ask : stats_.moved).fetch_add(1, std::memory_order_relaxed);
     if (to->ask) {
       send(op, target);  // this command only: the slot is being imported there
       return;

@@ -130,7 +130,10 @@ test('Redis Cluster, 3 masters: topics on every master, publishes on random node
 
 test('Redis Cluster: a slot moved to another master mid-stream (ASK, TRYAGAIN, MOVED): publishes keep working, the epoch continues, nothing lost', async (t) => {
   const cluster = await startRedisCluster(t);
-  const nodes = await nodesOn(t, cluster, 2);
+  // Nodes 3 and 4 have no subscriber of the topic: nothing tells them of the move but a MOVED
+  // answer (to a publish on node 3, to an SSUBSCRIBE on node 4).
+  const [n1, n2, n3, n4] = await nodesOn(t, cluster, 4);
+  const nodes = [n1, n2];
   const [[topic], [other]] = topicsOnEveryMaster(cluster, 'mv', 1);
   const slot = cluster.keyslot(`sb:{${topic}}:m`);
   assert.equal(cluster.ownerOf(slot), 0);
@@ -157,7 +160,21 @@ test('Redis Cluster: a slot moved to another master mid-stream (ASK, TRYAGAIN, M
   assert.equal(cluster.masters[1].cli('EXISTS', `sb:{${topic}}:m`, `sb:{${topic}}:h`), '2', 'the keys moved with it');
   assert.equal(cluster.masters[0].cli('CLUSTER', 'COUNTKEYSINSLOT', String(slot)), '0', 'none left behind');
   // After the move, publishes go straight to the new owner (the nodes followed MOVED).
-  for (let i = 0; i < 50; i++) acked.push((await publishRetried(nodes[i % 2].url, topic, `after${i}`, `a${i}`)).id);
+  const movedOn = async (n) => Number(/^switchboard_redis_redirects_total\{kind="moved"\} (\d+)/m.exec((await request(`${n.url}/metrics`)).text)[1]);
+  assert.equal(await movedOn(n3), 0);
+  const third = await publish(n3.url, topic, 'via-n3');
+  assert.equal(third.status, 201, 'a node with an old map follows MOVED at once');
+  acked.push(third.body.id);
+  assert.equal(await movedOn(n3), 1, 'one MOVED, then the new map');
+  for (let i = 0; i < 50; i++) acked.push((await publishRetried([n1, n2, n3][i % 3].url, topic, `after${i}`, `a${i}`)).id);
+  assert.equal(await movedOn(n3), 1);
+  assert.equal(await movedOn(n4), 0);
+  const resumed = new Ledger('n4-after-move');
+  const onN4 = new SseRoamer(n4.url, topic, resumed);
+  await onN4.open(acked[100]);
+  t.after(() => onN4.close());
+  await settle([resumed], acked.slice(101));
+  assert.equal(await movedOn(n4), 1, 'the SSUBSCRIBE on the old master was redirected');
   assert.equal(new Set(acked).size, acked.length, 'every publish stored once');
   assert.ok(acked.every((id) => epochOf(id) === epochOf(start)), `a resharding keeps the epoch (vouched by the master it came from): ${start} ${acked.filter((id, i) => i === 0 || epochOf(id) !== epochOf(acked[i - 1])).join(' ')}`);
   await settle(ledgers, acked);
@@ -168,6 +185,16 @@ test('Redis Cluster: a slot moved to another master mid-stream (ASK, TRYAGAIN, M
   t.after(() => lateSub.close());
   await settle([late], acked.slice(101));
   t.diagnostic(`publishes retried during the move: ${retries}`);
+  // The nodes met the move as Redis announces it: ASK or TRYAGAIN while it ran, MOVED after, and
+  // the topic's channel followed the slot.
+  const sum = (re) => (texts) => texts.reduce((n, text) => n + Number(re.exec(text)?.[1] ?? 0), 0);
+  const texts = await Promise.all(nodes.map(async (n) => (await request(`${n.url}/metrics`)).text));
+  const moved = sum(/^switchboard_redis_redirects_total\{kind="moved"\} (\d+)/m)(texts);
+  const during = sum(/^switchboard_redis_redirects_total\{kind="ask"\} (\d+)/m)(texts) + sum(/^switchboard_redis_redirects_total\{kind="tryagain"\} (\d+)/m)(texts);
+  const channels = sum(/^switchboard_redis_channel_moves_total (\d+)/m)(texts);
+  t.diagnostic(`moved ${moved}, ask + tryagain ${during}, channel moves ${channels}`);
+  assert.ok(during > 0, 'ASK or TRYAGAIN were followed during the move');
+  assert.ok(channels >= nodes.length, 'each node with subscribers moved its subscription');
 });
 
 test('Redis Cluster: /readyz is 503 while a master is unreachable; its topics answer 503 at once, the node serves on; a master restarted empty is a new epoch (a gap)', async (t) => {
