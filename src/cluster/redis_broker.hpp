@@ -150,6 +150,7 @@ class redis_broker final : public broker {
   int shard_index(std::string_view topic) const;
   shard* shard_of(std::string_view topic);
   void refresh_map();
+  void on_map(int asked, boost::system::error_code ec, const redisReply* r);
   void apply_map(const std::vector<slot_range>& ranges, const std::string& asked_host);
   void on_map_tick();
   /// ARGV[3] of the topic script for a command on `s` (topic_script.hpp).
@@ -158,8 +159,16 @@ class redis_broker final : public broker {
   void reconcile();
   void send(std::shared_ptr<routed> op, int ask = -1);
   void send_later(std::shared_ptr<routed> op, int ask);
+  /// Sends `cmd` to the master of `topic`'s slot (the one Redis without redis_cluster) on its
+  /// command connection; `done` as redis_connection::command's: at once with an error when that
+  /// master is down. Any command about a topic goes through here (its keys carry the {topic} tag).
   void route(std::string_view topic, std::vector<std::string> cmd, std::size_t fence_at,
              redis_connection::reply_handler done);
+  /// The same for a command whose keys are not a topic's: routed by `key`'s slot.
+  void route_key(std::string_view key, std::vector<std::string> cmd,
+                 redis_connection::reply_handler done);
+  void route_slot(std::uint16_t slot, std::vector<std::string> cmd, std::size_t fence_at,
+                  redis_connection::reply_handler done);
 
   void eval(std::string_view topic, std::vector<std::string> keys, std::vector<std::string> args,
             redis_connection::reply_handler done);
@@ -194,6 +203,7 @@ class redis_broker final : public broker {
   bool map_known_ = false;                      // slots_ covers every slot
   bool map_refreshing_ = false;
   bool map_again_ = false;  // refresh once more when the one in flight is done
+  std::string map_error_;   // the last CLUSTER SLOTS failure, logged once
   boost::asio::steady_timer map_timer_{ctx_};
   std::string sha_;
   std::unordered_map<std::string, topic_state> topics_;

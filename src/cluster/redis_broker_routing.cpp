@@ -137,22 +137,30 @@ void redis_broker::refresh_map() {
   }
   map_refreshing_ = true;
   map_again_ = false;
-  auto& s = *shards_[static_cast<std::size_t>(asked)];
-  s.command->command({"CLUSTER", "SLOTS"},
-                     [this, asked](boost::system::error_code ec, reply_ptr r) {
-                       map_refreshing_ = false;
-                       const auto& s = *shards_[static_cast<std::size_t>(asked)];
-                       auto ranges = ec ? std::nullopt : parse_cluster_slots(r.get());
-                       if (!ranges) {
-                         spdlog::warn("redis cluster: CLUSTER SLOTS on {} failed: {}", s.name,
-                                      ec ? ec.message() : std::string(reply_text(r.get())));
-                         return;  // the map tick asks again
-                       }
-                       apply_map(*ranges, s.at.host);
-                       if (map_again_) {
-                         refresh_map();
-                       }
-                     });
+  shards_[static_cast<std::size_t>(asked)]->command->command(
+      {"CLUSTER", "SLOTS"},
+      [this, asked](boost::system::error_code ec, reply_ptr r) { on_map(asked, ec, r.get()); });
+}
+
+void redis_broker::on_map(int asked, boost::system::error_code ec, const redisReply* r) {
+  map_refreshing_ = false;
+  const auto& s = *shards_[static_cast<std::size_t>(asked)];
+  auto ranges = ec ? std::nullopt : parse_cluster_slots(r);
+  if (!ranges) {
+    // The map tick asks again: said once (a Redis without cluster support would say it twice a
+    // second).
+    auto why = ec ? ec.message() : std::string(reply_text(r));
+    if (why != map_error_) {
+      spdlog::warn("redis cluster: CLUSTER SLOTS on {} failed: {}", s.name, why);
+      map_error_ = why;
+    }
+    return;
+  }
+  map_error_.clear();
+  apply_map(*ranges, s.at.host);
+  if (map_again_) {
+    refresh_map();
+  }
 }
 
 void redis_broker::apply_map(const std::vector<slot_range>& ranges, const std::string& asked_host) {
@@ -253,10 +261,20 @@ std::string redis_broker::vouchers(const shard& s) const {
 
 void redis_broker::route(std::string_view topic, std::vector<std::string> cmd, std::size_t fence_at,
                          redis_connection::reply_handler done) {
+  route_slot(settings_.cluster ? topic_slot(topic) : 0, std::move(cmd), fence_at, std::move(done));
+}
+
+void redis_broker::route_key(std::string_view key, std::vector<std::string> cmd,
+                             redis_connection::reply_handler done) {
+  route_slot(settings_.cluster ? key_slot(key) : 0, std::move(cmd), 0, std::move(done));
+}
+
+void redis_broker::route_slot(std::uint16_t slot, std::vector<std::string> cmd,
+                              std::size_t fence_at, redis_connection::reply_handler done) {
   auto op = std::make_shared<routed>();
   op->cmd = std::move(cmd);
   op->fence_at = fence_at;
-  op->slot = settings_.cluster ? topic_slot(topic) : 0;
+  op->slot = slot;
   op->done = std::move(done);
   op->deadline = clock::now() + settings_.timeout;
   send(std::move(op));

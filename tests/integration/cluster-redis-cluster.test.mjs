@@ -234,3 +234,17 @@ test('Redis Cluster: /readyz is 503 while a master is unreachable; its topics an
   ledger.check([before, one, after].slice(1), { allowGap: true });
   assert.ok(await publishAcked(nodes[1].url, kept, 'kept'), 'the other masters serve as before');
 });
+
+test('redis_cluster = true against a Redis without cluster support: unready, publishes 503, said once in the log', async (t) => {
+  const { startRedis } = await import('../support/cluster.mjs');
+  const redis = await startRedis(t);
+  const node = await startNode(t, redis.url, { name: 'nocluster', args: ['--redis-cluster'] });
+  await sleep(1500);
+  assert.equal(await readyz(node.url), 503);
+  const r = await publish(node.url, uniq('nc'), 'x');
+  assert.equal(r.status, 503);
+  assert.equal(r.headers['retry-after'], '1');
+  assert.equal((await request(`${node.url}/healthz`)).status, 200);
+  const said = (node.stdout + node.stderr).match(/CLUSTER SLOTS on .* failed/g) ?? [];
+  assert.equal(said.length, 1, 'the refusal is logged once, not at every retry');
+});
