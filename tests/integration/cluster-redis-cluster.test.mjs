@@ -248,3 +248,43 @@ test('redis_cluster = true against a Redis without cluster support: unready, pub
   const said = (node.stdout + node.stderr).match(/CLUSTER SLOTS on .* failed/g) ?? [];
   assert.equal(said.length, 1, 'the refusal is logged once, not at every retry');
 });
+
+test('Redis Cluster with replicas: a master killed, its replica promoted: nodes ready again, its topics start a new epoch (a gap), the other masters\' topics keep theirs', async (t) => {
+  const cluster = await startRedisCluster(t, { replicas: 1 });
+  const nodes = await nodesOn(t, cluster, 2);
+  const [, [lost], [kept]] = topicsOnEveryMaster(cluster, 'fo', 1);
+  const slot = cluster.keyslot(`sb:{${lost}}:m`);
+  const start = await publishAcked(nodes[0].url, lost, 'start');
+  const keptBefore = await publishAcked(nodes[0].url, kept, 'kept-before');
+  const ledgers = [new Ledger('sse-n1'), new Ledger('ws-n2')];
+  const subs = [new SseRoamer(nodes[0].url, lost, ledgers[0]), new WsRoamer(nodes[1].port, lost, ledgers[1])];
+  for (const s of subs) await s.open(start);
+  t.after(() => subs.forEach((s) => s.close()));
+  const acked = [];
+  for (let i = 0; i < 20; i++) acked.push(await publishAcked(nodes[i % 2].url, lost, `b${i}`));
+  await settle(ledgers, acked);
+
+  const old = cluster.serverOf(slot);
+  assert.equal(old, cluster.masters[1]);
+  await cluster.killServer(old);
+  await waitFor(() => { const s = cluster.serverOf(slot); return s && s !== old; }, {
+    timeoutMs: 20000,
+    intervalMs: 200,
+    what: 'the replica promoted',
+  });
+  await waitFor(async () => (await Promise.all(nodes.map((n) => readyz(n.url)))).every((s) => s === 200), {
+    timeoutMs: 10000,
+    what: 'every node ready on the new master',
+  });
+  const after = [];
+  for (let i = 0; i < 20; i++) after.push((await publishRetried(nodes[i % 2].url, lost, `a${i}`, `fo-${i}`)).id);
+  assert.notEqual(epochOf(after[0]), epochOf(start), 'a promoted replica may have missed writes: a new epoch');
+  assert.ok(after.every((id) => epochOf(id) === epochOf(after[0])));
+  await waitFor(() => ledgers.every((l) => l.gaps > 0 && after.every((id) => l.ids.includes(id))), {
+    timeoutMs: 10000,
+    what: 'the gap, then the new epoch, on both subscribers',
+  });
+  for (const l of ledgers) l.check([...acked, ...after], { allowGap: true });
+  const keptAfter = await publishAcked(nodes[1].url, kept, 'kept-after');
+  assert.equal(epochOf(keptAfter), epochOf(keptBefore), 'a master that did not fail keeps its topics\' epochs');
+});

@@ -15,14 +15,15 @@ function cli(port, ...args) {
 }
 
 /**
- * Starts `masters` cluster masters and waits for cluster_state:ok on each. Returns
- * { masters: [{ port, id, cli(...args) }], url (of the first), keyslot(key), ownerOf(slot),
- *   moveSlot(slot, toIndex) }.
+ * Starts `masters` cluster masters (each with `replicas` replicas) and waits for cluster_state:ok
+ * on each. Returns { masters: [{ port, id, cli(...args) }], replicas, url (of the first master),
+ * keyslot(key), ownerOf(slot), serverOf(slot), moveSlot(slot, toIndex), kill(i), restart(i),
+ * killServer(server) }.
  */
-export async function startRedisCluster(t, { masters = 3, nodeTimeoutMs = 2000 } = {}) {
+export async function startRedisCluster(t, { masters = 3, replicas = 0, nodeTimeoutMs = 2000 } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'sb-rcluster-'));
   const list = [];
-  for (let i = 0; i < masters; i++) {
+  for (let i = 0; i < masters * (1 + replicas); i++) {
     const port = await freePort();
     // cluster-port: the bus gets a free port of its own rather than port + 10000.
     const bus = await freePort();
@@ -45,56 +46,77 @@ export async function startRedisCluster(t, { masters = 3, nodeTimeoutMs = 2000 }
   });
   for (const m of list) await waitPort(m.port);
   execFileSync('redis-cli', ['--cluster', 'create', ...list.map((m) => `127.0.0.1:${m.port}`),
-    '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
+    '--cluster-replicas', String(replicas), '--cluster-yes'], { encoding: 'utf8' });
   await waitFor(() => list.every((m) => /cluster_state:ok/.test(m.cli('CLUSTER', 'INFO'))), {
     timeoutMs: 15000,
     intervalMs: 100,
-    what: 'cluster_state:ok on every master',
+    what: 'cluster_state:ok on every server',
   });
   for (const m of list) m.id = m.cli('CLUSTER', 'MYID');
+  // With replicas, redis-cli chooses the masters: ask each server what it became.
+  const masterList = list.filter((m) => /^role:master/m.test(m.cli('INFO', 'replication')));
+  const replicaList = list.filter((m) => !masterList.includes(m));
+  if (replicas) {
+    await waitFor(() => replicaList.every((r) => /master_link_status:up/.test(r.cli('INFO', 'replication'))), {
+      timeoutMs: 15000,
+      what: 'every replica in sync',
+    });
+  }
   const cluster = {
-    masters: list,
-    url: `redis://127.0.0.1:${list[0].port}/0`,
-    keyslot: (key) => Number(list[0].cli('CLUSTER', 'KEYSLOT', key)),
+    masters: masterList,
+    replicas: replicaList,
+    url: `redis://127.0.0.1:${masterList[0].port}/0`,
+    keyslot: (key) => Number(masterList.find((m) => m.child).cli('CLUSTER', 'KEYSLOT', key)),
     /** kill -9 of masters[i]. */
     async kill(i) {
-      const m = list[i];
+      const m = masterList[i];
       m.child.proc.kill('SIGKILL');
       await m.child.exited;
       m.child = null;
     },
     /** Starts masters[i] again: same port and node id (nodes.conf), no data (no persistence). */
     async restart(i) {
-      const m = list[i];
+      const m = masterList[i];
       m.child = spawnTracked('redis-server', m.args);
       await waitPort(m.port);
-      await waitFor(() => list.every((x) => /cluster_state:ok/.test(x.cli('CLUSTER', 'INFO'))), {
+      await waitFor(() => list.every((x) => !x.child || /cluster_state:ok/.test(x.cli('CLUSTER', 'INFO'))), {
         timeoutMs: 15000,
         intervalMs: 100,
         what: 'cluster_state:ok again',
       });
     },
-    /** The index in `masters` of the master that owns `slot` (as the first master sees it). */
+    /** The index in `masters` of the master that owns `slot` (as the first live master sees it). */
     ownerOf(slot) {
-      const nodes = list[0].cli('CLUSTER', 'NODES').split('\n');
-      for (const line of nodes) {
+      const owner = cluster.serverOf(slot);
+      return masterList.indexOf(owner);
+    },
+    /** The server (of all, replicas too) that owns `slot` now, as a live master sees it. */
+    serverOf(slot) {
+      const asked = masterList.find((m) => m.child) ?? list.find((m) => m.child);
+      for (const line of asked.cli('CLUSTER', 'NODES').split('\n')) {
         const f = line.split(' ');
-        if (!f[2]?.includes('master')) continue;
+        if (!f[2]?.includes('master') || f[2].includes('fail')) continue;
         for (const r of f.slice(8)) {
           if (r.startsWith('[')) continue;
           const [lo, hi = lo] = r.split('-').map(Number);
-          if (slot >= lo && slot <= hi) return list.findIndex((m) => m.id === f[0]);
+          if (slot >= lo && slot <= hi) return list.find((m) => m.id === f[0]) ?? null;
         }
       }
-      return -1;
+      return null;
+    },
+    /** kill -9 of a server. */
+    async killServer(m) {
+      m.child.proc.kill('SIGKILL');
+      await m.child.exited;
+      m.child = null;
     },
     /**
      * Moves `slot` and its keys to masters[to], as a resharding does; `pauseMs` between the steps
      * leaves publishes time to meet the slot half-moved (TRYAGAIN, ASK).
      */
     async moveSlot(slot, to, { pauseMs = 30 } = {}) {
-      const from = list[cluster.ownerOf(slot)];
-      const target = list[to];
+      const from = masterList[cluster.ownerOf(slot)];
+      const target = masterList[to];
       if (from === target) throw new Error(`slot ${slot} is on master ${to} already`);
       target.cli('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', from.id);
       from.cli('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', target.id);
@@ -111,7 +133,7 @@ export async function startRedisCluster(t, { masters = 3, nodeTimeoutMs = 2000 }
       // rest, as redis-cli does.
       target.cli('CLUSTER', 'SETSLOT', String(slot), 'NODE', target.id);
       from.cli('CLUSTER', 'SETSLOT', String(slot), 'NODE', target.id);
-      for (const m of list) {
+      for (const m of masterList) {
         if (m !== from && m !== target) m.cli('CLUSTER', 'SETSLOT', String(slot), 'NODE', target.id);
       }
       await waitFor(() => cluster.ownerOf(slot) === to, { what: `slot ${slot} owned by master ${to}` });
