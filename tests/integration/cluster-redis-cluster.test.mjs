@@ -124,8 +124,14 @@ test('Redis Cluster, 3 masters: topics on every master, publishes on random node
   // History pages come from the slot's master through any node.
   const page = JSON.parse((await request(`${nodes[2].url}/v1/topics/${topic}/history?since=${from}`)).text);
   assert.deepEqual(page.messages.map((m) => m.id), ids.slice(-5));
-  const metrics = (await request(`${nodes[1].url}/metrics`)).text;
-  assert.match(metrics, /^switchboard_redis_up 1$/m);
+  // Our slot of each topic is Redis's: no command was ever redirected.
+  for (const node of nodes) {
+    const metrics = (await request(`${node.url}/metrics`)).text;
+    assert.match(metrics, /^switchboard_redis_up 1$/m);
+    for (const kind of ['moved', 'ask', 'tryagain']) {
+      assert.match(metrics, new RegExp(`^switchboard_redis_redirects_total\\{kind="${kind}"\\} 0$`, 'm'), `${kind} on ${node.url}`);
+    }
+  }
 });
 
 test('Redis Cluster: a slot moved to another master mid-stream (ASK, TRYAGAIN, MOVED): publishes keep working, the epoch continues, nothing lost', async (t) => {
