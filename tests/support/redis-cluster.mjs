@@ -129,6 +129,8 @@ export async function startRedisCluster(t, { masters = 3, replicas = 0, nodeTime
         from.cli('MIGRATE', '127.0.0.1', String(target.port), '', '0', '5000', 'KEYS', ...keys);
         await sleep(pauseMs / 4);
       }
+      // Every key is on the new owner now, the slot still the old one's: commands meet ASK.
+      await sleep(pauseMs);
       // The new owner first, then the old one (which drops the slot's sharded channels), then the
       // rest, as redis-cli does.
       target.cli('CLUSTER', 'SETSLOT', String(slot), 'NODE', target.id);
