@@ -197,7 +197,9 @@ void redis_broker::on_pubsub_down(int index) {
       ++it;
     }
   }
-  refresh_map();  // a master that went away may have been replaced (a failover)
+  if (shards_[static_cast<std::size_t>(index)]->serves) {
+    refresh_map();  // it may have been replaced (a failover)
+  }
 }
 
 void redis_broker::fail_waiters(topic_state& t) {

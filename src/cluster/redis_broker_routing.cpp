@@ -51,9 +51,12 @@ int redis_broker::add_shard(const std::string& host, std::uint16_t port) {
       redis_connection::events{
           [this, index](redis_connection& c) { on_command_connected(index, c); },
           [this, index] {
-            shards_[static_cast<std::size_t>(index)]->command_up = false;
+            auto& s = *shards_[static_cast<std::size_t>(index)];
+            s.command_up = false;
             update_up();
-            refresh_map();
+            if (s.serves) {
+              refresh_map();  // it may have been replaced (a failover)
+            }
           },
           nullptr},
       stats_);
