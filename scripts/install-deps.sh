@@ -25,7 +25,7 @@ build_packages=(
   curl
 )
 test_packages=(nghttp2-client openssl python3-websockets clang clang-format libclang-rt-14-dev chromium
-  redis-server redis-tools haproxy  # the cluster suite starts a real Redis and balancer
+  redis-server redis-tools haproxy  # the cluster suites: a real Redis, a Redis Cluster (redis-cli --cluster create), HAProxy
   prometheus                        # promtool checks deploy/prometheus/alerts.yml
   lintian debootstrap systemd strace)  # the package suite (tests/package)
 

@@ -73,27 +73,14 @@ redis_broker::~redis_broker() {
 }
 
 void redis_broker::start() {
-  redis_connection::options o{settings_.at, settings_.timeout,
-                              "switchboard:" + settings_.node_id + ":cmd"};
-  command_ = std::make_shared<redis_connection>(
-      ctx_, o,
-      redis_connection::events{[this](redis_connection& c) { on_command_connected(c); },
-                               [this] {
-                                 command_up_ = false;
-                                 update_up();
-                               },
-                               nullptr},
-      stats_);
-  o.name = "switchboard:" + settings_.node_id + ":sub";
-  pubsub_ = std::make_shared<redis_connection>(
-      ctx_, o,
-      redis_connection::events{[this](redis_connection& c) { on_pubsub_connected(c); },
-                               [this] { on_down(); },
-                               [this](reply_ptr r) { on_push(std::move(r)); }},
-      stats_);
+  if (settings_.cluster) {
+    slots_.assign(slot_count, -1);
+  }
   asio::post(ctx_, [this] {
-    command_->start();
-    pubsub_->start();
+    // Without redis_cluster this is the one Redis; with it, the seed the slot map is asked of.
+    add_shard(settings_.at.host, settings_.at.port);
+    shards_[0]->serves = !settings_.cluster;
+    on_map_tick();
   });
   thread_ = std::thread([this] {
     auto guard = asio::make_work_guard(ctx_);
@@ -106,19 +93,18 @@ void redis_broker::stop() {
     return;
   }
   asio::post(ctx_, [this] {
-    command_->stop();
-    pubsub_->stop();
+    for (auto& s : shards_) {
+      s->command->stop();
+      s->pubsub->stop();
+    }
     retry_timer_.cancel();
+    map_timer_.cancel();
     ctx_.stop();
   });
   thread_.join();
 }
 
-void redis_broker::update_up() {
-  stats_.up.store(command_up_ && pubsub_up_, std::memory_order_relaxed);
-}
-
-void redis_broker::on_command_connected(redis_connection& c) {
+void redis_broker::on_command_connected(int index, redis_connection& c) {
   // What fencing needs to know of this Redis: who it is (run_id changes on every restart) and
   // whether it can lose an acknowledged write across one.
   struct facts {
@@ -155,79 +141,89 @@ void redis_broker::on_command_connected(redis_connection& c) {
              f->sha = std::string(reply_text(r.get()));
            }
          });
-  c.send({"PING"}, [this, f, &c](boost::system::error_code ec, reply_ptr) {
+  c.send({"PING"}, [this, index, f, &c](boost::system::error_code ec, reply_ptr) {
     if (ec) {
       return;
     }
+    auto& s = *shards_[static_cast<std::size_t>(index)];
     if (f->run_id.empty() || f->sha.empty()) {
-      spdlog::error("redis {}: no run_id or the script did not load; retrying",
-                    settings_.at.describe());
+      spdlog::error("redis {}: no run_id or the script did not load; retrying", s.at.describe());
       c.reset("setup failed");
       return;
     }
-    if (!run_id_.empty() && run_id_ != f->run_id) {
-      spdlog::warn(
-          "redis {}: a new Redis process (run_id {}); {}", settings_.at.describe(), f->run_id,
-          f->aof && f->always && !f->promoted ? "it keeps every acknowledged write, epochs continue"
-                                              : "it may have lost writes, topics start new epochs");
+    if (!s.run_id.empty() && s.run_id != f->run_id) {
+      spdlog::warn("redis {}: a new Redis process (run_id {}); {}", s.at.describe(), f->run_id,
+                   f->aof && f->always && !f->promoted
+                       ? "it keeps every acknowledged write, epochs continue"
+                       : "it may have lost writes, topics start new epochs");
     }
-    run_id_ = f->run_id;
+    s.run_id = f->run_id;
     sha_ = f->sha;
-    lossless_ = f->aof && f->always && !f->promoted;
+    s.lossless = f->aof && f->always && !f->promoted;
     c.mark_ready();
-    command_up_ = true;
+    s.command_up = true;
     update_up();
-    spdlog::info("redis {}: connected (node {})", settings_.at.describe(), settings_.node_id);
+    spdlog::info("redis {}: connected (node {})", s.at.describe(), settings_.node_id);
+    refresh_map();  // a master that came back may own other slots now (a failover)
   });
 }
 
-void redis_broker::on_pubsub_connected(redis_connection& c) {
+void redis_broker::on_pubsub_connected(int index, redis_connection& c) {
   c.mark_ready();
   c.set_push_mode();
-  pubsub_up_ = true;
+  shards_[static_cast<std::size_t>(index)]->pubsub_up = true;
   update_up();
-  // Resubscribe every topic a loop still wants; what was published meanwhile is repaired from
-  // history once the subscription is confirmed.
-  for (auto& [topic, t] : topics_) {
-    if (t.loop_mask != 0 || !t.waiters.empty()) {
-      t.needs_repair = t.known;
-      subscribe(topic, t);
-    }
-  }
+  // Resubscribe every topic of this master that a loop still wants; what was published meanwhile
+  // is repaired from history once the subscription is confirmed.
+  reconcile();
 }
 
-void redis_broker::on_down() {
-  pubsub_up_ = false;
+void redis_broker::on_pubsub_down(int index) {
+  shards_[static_cast<std::size_t>(index)]->pubsub_up = false;
   update_up();
   for (auto it = topics_.begin(); it != topics_.end();) {
     auto& t = it->second;
+    if (t.shard != index) {
+      ++it;
+      continue;
+    }
     t.want = false;
     t.live = false;
     t.inflight = 0;
-    auto waiters = std::move(t.waiters);
-    t.waiters.clear();
-    for (auto& w : waiters) {
-      attach_result out;
-      out.gap = w.since.has_value();  // cannot vouch for the seam: say so rather than hang
-      out.head = w.since.value_or(position{});
-      complete(w.origin,
-               [d = std::move(w.done), out = std::move(out)]() mutable { d(std::move(out)); });
-    }
+    fail_waiters(t);
     if (t.loop_mask == 0) {
       it = topics_.erase(it);
     } else {
       ++it;
     }
   }
+  if (shards_[static_cast<std::size_t>(index)]->serves) {
+    refresh_map();  // it may have been replaced (a failover)
+  }
+}
+
+void redis_broker::fail_waiters(topic_state& t) {
+  auto waiters = std::move(t.waiters);
+  t.waiters.clear();
+  for (auto& w : waiters) {
+    attach_result out;
+    out.gap = w.since.has_value();  // cannot vouch for the seam: say so rather than hang
+    out.head = w.since.value_or(position{});
+    complete(w.origin,
+             [d = std::move(w.done), out = std::move(out)]() mutable { d(std::move(out)); });
+  }
 }
 
 void redis_broker::subscribe(const std::string& topic, topic_state& t) {
-  if (!pubsub_up_) {
+  auto index = shard_index(topic);
+  if (index < 0 || !shards_[static_cast<std::size_t>(index)]->pubsub_up) {
     return;
   }
   t.want = true;
+  t.shard = index;
   ++t.inflight;
-  pubsub_->send_push({settings_.cluster ? "SSUBSCRIBE" : "SUBSCRIBE", channel_of(topic)});
+  shards_[static_cast<std::size_t>(index)]->pubsub->send_push(
+      {settings_.cluster ? "SSUBSCRIBE" : "SUBSCRIBE", channel_of(topic)});
 }
 
 void redis_broker::unsubscribe_if_idle(const std::string& topic) {
@@ -239,18 +235,23 @@ void redis_broker::unsubscribe_if_idle(const std::string& topic) {
   if (t.loop_mask != 0 || !t.waiters.empty()) {
     return;
   }
-  if (t.want && pubsub_up_) {
+  if (t.want && t.shard >= 0 && shards_[static_cast<std::size_t>(t.shard)]->pubsub_up) {
     t.want = false;
     t.live = false;
     ++t.inflight;
-    pubsub_->send_push({settings_.cluster ? "SUNSUBSCRIBE" : "UNSUBSCRIBE", channel_of(topic)});
+    shards_[static_cast<std::size_t>(t.shard)]->pubsub->send_push(
+        {settings_.cluster ? "SUNSUBSCRIBE" : "UNSUBSCRIBE", channel_of(topic)});
   }
   if (t.inflight == 0 && !t.repairing) {
     topics_.erase(it);
   }
 }
 
-void redis_broker::on_push(reply_ptr r) {
+void redis_broker::on_push(int index, reply_ptr r) {
+  if (is_error(r.get())) {
+    on_pubsub_error(index, reply_text(r.get()));
+    return;
+  }
   if (r->type != REDIS_REPLY_ARRAY || r->elements < 3) {
     return;
   }
@@ -261,6 +262,9 @@ void redis_broker::on_push(reply_ptr r) {
     return;
   }
   auto& t = it->second;
+  if (t.shard != index) {
+    return;  // from a master the topic has left: the new one's messages and history count
+  }
   if (kind == "message" || kind == "smessage") {
     auto payload = reply_text(r->element[2]);
     if (payload.empty()) {
@@ -277,6 +281,17 @@ void redis_broker::on_push(reply_ptr r) {
     } else {
       hand_off(t, m);
     }
+    return;
+  }
+  if (kind == "sunsubscribe" && t.want && t.inflight == 0) {
+    // Not asked for: the master gave the slot away (a resharding) and dropped its channels. The
+    // topic subscribes on the new owner and repairs from history what it published meanwhile.
+    stats_.channel_moves.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("redis {}: {} moved to another master",
+                 shards_[static_cast<std::size_t>(index)]->name, topic);
+    t.want = false;
+    t.live = false;
+    refresh_map();
     return;
   }
   // subscribe / unsubscribe confirmations, in the order asked.
@@ -443,14 +458,20 @@ void redis_broker::retry_stalled() {
     if (ec) {
       return;
     }
-    if (!command_up_) {
-      retry_stalled();
-      return;
-    }
+    // What waits on a master that is still away waits on (the others are read now).
+    auto down = [this](const std::string& topic) {
+      auto* s = shard_of(topic);
+      return !s || !s->command_up;
+    };
     auto stalled = std::move(stalled_);
     stalled_.clear();
     for (auto& [topic, from] : stalled) {
-      if (topics_.count(topic)) {
+      if (!topics_.count(topic)) {
+        continue;
+      }
+      if (down(topic)) {
+        stalled_[topic] = from;
+      } else {
         repair(topic, from);
       }
     }
@@ -458,10 +479,16 @@ void redis_broker::retry_stalled() {
     stalled_attaches_.clear();
     for (const auto& topic : attaches) {
       auto it = topics_.find(topic);
-      if (it != topics_.end() && it->second.live && !it->second.waiters.empty()) {
+      if (it == topics_.end() || !it->second.live || it->second.waiters.empty()) {
+        continue;
+      }
+      if (down(topic)) {
+        stalled_attaches_.insert(topic);
+      } else {
         run_waiters(topic);
       }
     }
+    retry_stalled();
   });
 }
 
@@ -524,40 +551,35 @@ void redis_broker::complete(io::loop* origin, std::function<void()> f) {
   }
 }
 
-void redis_broker::eval(std::vector<std::string> keys, std::vector<std::string> args,
-                        redis_connection::reply_handler done) {
-  auto cmd = std::make_shared<std::vector<std::string>>();
-  cmd->reserve(3 + keys.size() + args.size());
-  cmd->push_back("EVALSHA");
-  cmd->push_back(sha_);
-  cmd->push_back(std::to_string(keys.size()));
+void redis_broker::eval(std::string_view topic, std::vector<std::string> keys,
+                        std::vector<std::string> args, redis_connection::reply_handler done) {
+  std::vector<std::string> cmd;
+  cmd.reserve(3 + keys.size() + args.size());
+  cmd.push_back("EVALSHA");
+  cmd.push_back(sha_);
+  cmd.push_back(std::to_string(keys.size()));
   for (auto& k : keys) {
-    cmd->push_back(std::move(k));
+    cmd.push_back(std::move(k));
   }
+  // ARGV[2] and ARGV[3] (fence_args) are filled for the master the command goes to.
+  auto fence_at = cmd.size() + 1;
   for (auto& a : args) {
-    cmd->push_back(std::move(a));
+    cmd.push_back(std::move(a));
   }
-  command_->command(*cmd,
-                    [this, cmd, done = std::move(done)](boost::system::error_code ec, reply_ptr r) {
-                      if (!ec && is_error(r.get()) && reply_text(r.get()).starts_with("NOSCRIPT")) {
-                        // The script cache was flushed (SCRIPT FLUSH, a failover): send the script
-                        // itself.
-                        (*cmd)[0] = "EVAL";
-                        (*cmd)[1] = std::string(topic_script());
-                        command_->command(*cmd, done);
-                        return;
-                      }
-                      done(ec, std::move(r));
-                    });
+  route(topic, std::move(cmd), fence_at, std::move(done));
 }
 
 std::vector<std::string> redis_broker::fence_args(char mode) const {
   const auto& l = settings_.limits;
   auto ttl = l.max_age_ms * 2 + 3600 * 1000;
-  return {std::string(1, mode),           run_id_,
-          lossless_ ? "1" : "0",          random_epoch(),
-          std::to_string(l.max_messages), std::to_string(l.max_bytes),
-          std::to_string(l.max_age_ms),   std::to_string(ttl)};
+  return {std::string(1, mode),
+          std::string(),
+          std::string(),
+          random_epoch(),
+          std::to_string(l.max_messages),
+          std::to_string(l.max_bytes),
+          std::to_string(l.max_age_ms),
+          std::to_string(ttl)};
 }
 
 void redis_broker::read(std::string_view topic, std::optional<position> since, std::size_t limit,
@@ -567,7 +589,7 @@ void redis_broker::read(std::string_view topic, std::optional<position> since, s
   args.push_back(since ? std::to_string(since->seq) : "0");
   args.push_back(std::to_string(limit));
   std::string name(topic);
-  eval({meta_key(topic), history_key(topic)}, std::move(args),
+  eval(topic, {meta_key(topic), history_key(topic)}, std::move(args),
        [this, name, done = std::move(done)](boost::system::error_code ec, reply_ptr r) {
          read_result out;
          if (ec || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 6) {
@@ -615,10 +637,6 @@ void redis_broker::publish(std::vector<publish_item> items, publish_handler done
   }
   auto* origin = io::loop::current();
   asio::post(ctx_, [this, items = std::move(items), done = std::move(done), origin]() mutable {
-    if (!command_up_) {
-      complete(origin, [done = std::move(done)] { done(errc::unavailable); });
-      return;
-    }
     struct batch {
       std::vector<position> ids;
       std::size_t left;
@@ -632,8 +650,12 @@ void redis_broker::publish(std::vector<publish_item> items, publish_handler done
     for (std::size_t i = 0; i < items.size(); ++i) {
       auto& item = items[i];
       bool idem = !item.idempotency_key.empty();
-      std::vector<std::string> keys{meta_key(item.topic), history_key(item.topic),
-                                    idempotency_key(item.topic, item.idempotency_key)};
+      std::vector<std::string> keys{meta_key(item.topic), history_key(item.topic)};
+      if (idem) {
+        // Named only when used: during a resharding a key that does not exist yet (it never
+        // does before its first publish) would make Redis answer TRYAGAIN to the whole script.
+        keys.push_back(idempotency_key(item.topic, item.idempotency_key));
+      }
       auto args = fence_args('p');
       args.push_back(channel_of(item.topic));
       args.push_back(std::move(item.event));
@@ -642,7 +664,7 @@ void redis_broker::publish(std::vector<publish_item> items, publish_handler done
       args.push_back(std::move(item.data));
       args.push_back(idem ? window : "0");
       args.push_back(settings_.cluster ? "SPUBLISH" : "PUBLISH");
-      eval(std::move(keys), std::move(args),
+      eval(item.topic, std::move(keys), std::move(args),
            [this, b, i](boost::system::error_code ec, reply_ptr r) {
              std::optional<position> id;
              if (!ec && r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
@@ -676,7 +698,8 @@ void redis_broker::attach(std::size_t loop_index, std::string_view topic,
                     origin]() mutable {
     auto& t = topics_[topic];
     t.loop_mask |= std::uint64_t{1} << loop_index;
-    if (!pubsub_up_ || !command_up_) {
+    auto* s = shard_of(topic);
+    if (!s || !s->pubsub_up || !s->command_up) {
       spdlog::debug("redis: attach to {} while Redis is unreachable: a gap", topic);
       attach_result out;
       out.gap = since.has_value();  // cannot vouch for the seam: say so rather than hang
@@ -706,15 +729,13 @@ void redis_broker::broadcast(message_ptr m) {
       }
       return;
     }
-    if (!command_up_) {
-      return;  // volatile: dropped while Redis is away, as under any congestion
-    }
+    // Volatile: dropped while Redis is away (route fails at once), as under any congestion.
     std::string record = "V0 0 " + std::to_string(m->time_ms) + " 0 " +
                          std::to_string(m->event.size()) + " " + std::to_string(m->from.size()) +
                          "\n" + m->event + m->from + m->data_copy();
-    command_->command(
-        {settings_.cluster ? "SPUBLISH" : "PUBLISH", channel_of(m->topic), std::move(record)},
-        [](auto, auto) {});
+    route(m->topic,
+          {settings_.cluster ? "SPUBLISH" : "PUBLISH", channel_of(m->topic), std::move(record)}, 0,
+          [](auto, auto) {});
   });
 }
 
@@ -734,7 +755,7 @@ void redis_broker::read_history(std::string_view topic, std::optional<position> 
   auto* origin = io::loop::current();
   asio::post(ctx_, [this, topic = std::string(topic), since, limit, done = std::move(done),
                     origin]() mutable {
-    if (!command_up_) {
+    if (auto* s = shard_of(topic); !s || !s->command_up) {
       history_page page;
       page.error = errc::unavailable;
       complete(origin, [done = std::move(done), page = std::move(page)]() mutable {
@@ -783,7 +804,23 @@ std::string redis_broker::metrics_text() const {
   counter("switchboard_redis_repairs_total", "counter",
           "holes in a topic's live messages filled from history (resubscription, lost message)",
           stats_.repairs.load(std::memory_order_relaxed));
-  counter("switchboard_redis_up", "gauge", "1 while both Redis connections are up",
+  if (settings_.cluster) {
+    out +=
+        "# HELP switchboard_redis_redirects_total Redis Cluster answers that sent a command to "
+        "another master (moved, ask) or again later (tryagain)\n"
+        "# TYPE switchboard_redis_redirects_total counter\n";
+    for (auto [kind, n] : {std::pair{"moved", &stats_.moved}, std::pair{"ask", &stats_.ask},
+                           std::pair{"tryagain", &stats_.tryagain}}) {
+      out += std::string("switchboard_redis_redirects_total{kind=\"") + kind + "\"} " +
+             std::to_string(n->load(std::memory_order_relaxed)) + "\n";
+    }
+    counter("switchboard_redis_channel_moves_total", "counter",
+            "topics whose channel moved to another master (resharding, failover): resubscribed "
+            "there and repaired from history",
+            stats_.channel_moves.load(std::memory_order_relaxed));
+  }
+  counter("switchboard_redis_up", "gauge",
+          "1 while the command and pub/sub connections to Redis (every master of a cluster) are up",
           ready() ? 1 : 0);
   return out;
 }

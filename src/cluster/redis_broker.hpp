@@ -12,10 +12,15 @@
 //   from history before anything after it is delivered; a new epoch is delivered as such, so
 //   subscribers send a gap.
 // - Volatile messages go through the channel only; presence diffs stay on this node.
+// - Redis Cluster (redis_cluster): the slot map comes from CLUSTER SLOTS; each master is a shard
+//   with its own command and pub/sub connections; a topic's commands go to the master of its slot
+//   (slot_map.hpp), following MOVED (the map is refreshed) and ASK (ASKING first); its channel is
+//   subscribed with SSUBSCRIBE on that master, and moves with the slot. Without it there is one
+//   shard, at redis_url.
 //
-// Threads: one thread of its own runs the two Redis connections (commands, pub/sub) and all the
-// state below; callers on any loop post to it, and handlers are posted back to the loop that
-// called (io::loop::current()), or run on the broker's thread when called off the loops.
+// Threads: one thread of its own runs the Redis connections and all the state below; callers on
+// any loop post to it, and handlers are posted back to the loop that called
+// (io::loop::current()), or run on the broker's thread when called off the loops.
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -31,6 +36,7 @@
 #include "cluster/redis_connection.hpp"
 #include "cluster/redis_stats.hpp"
 #include "cluster/redis_url.hpp"
+#include "cluster/slot_map.hpp"
 #include "core/broker.hpp"
 #include "core/history.hpp"
 
@@ -70,7 +76,8 @@ class redis_broker final : public broker {
   void read_history(std::string_view topic, std::optional<position> since, std::size_t limit,
                     history_handler done) override;
 
-  /// Both connections are up and set up. Any thread.
+  /// Every master's two connections are up and set up (with redis_cluster: the slot map covers
+  /// every slot as well). Any thread.
   bool ready() const { return stats_.up.load(std::memory_order_relaxed); }
   /// The Prometheus lines of the backplane. Any thread.
   std::string metrics_text() const;
@@ -89,6 +96,7 @@ class redis_broker final : public broker {
     bool want = false;  // SUBSCRIBE is the last thing asked of Redis for the channel
     int inflight = 0;   // SUBSCRIBE/UNSUBSCRIBE not confirmed yet
     bool live = false;  // subscribed and confirmed
+    int shard = -1;     // where the last SUBSCRIBE went; pushes from another shard are stale
     bool needs_repair = false;
     bool known = false;  // `last` means something
     position last;       // the newest message handed to the loops
@@ -105,13 +113,64 @@ class redis_broker final : public broker {
   };
   using read_handler = std::function<void(bool ok, read_result)>;
 
-  void on_command_connected(redis_connection& c);
-  void on_pubsub_connected(redis_connection& c);
-  void on_down();
-  void on_push(reply_ptr r);
+  using clock = std::chrono::steady_clock;
+  /// One master (or the one Redis without redis_cluster): its connections and what fencing knows
+  /// of it. Never erased while the broker runs, so an index names it for good.
+  struct shard {
+    redis_endpoint at;
+    std::string name;  // host:port
+    std::shared_ptr<redis_connection> command;
+    std::shared_ptr<redis_connection> pubsub;
+    bool command_up = false;
+    bool pubsub_up = false;
+    bool serves = false;  // owns slots in the current map (always, without redis_cluster)
+    std::string run_id;
+    bool lossless = false;
+  };
+  /// A command routed by slot, tried again on MOVED, ASK and TRYAGAIN until its deadline.
+  struct routed {
+    std::vector<std::string> cmd;
+    std::size_t fence_at = 0;  // index of the script's ARGV[2] (run_id), ARGV[3] next; 0: none
+    std::uint16_t slot = 0;
+    redis_connection::reply_handler done;
+    clock::time_point deadline;
+    int redirects = 0;
+  };
+
+  void on_command_connected(int index, redis_connection& c);
+  void on_pubsub_connected(int index, redis_connection& c);
+  void on_pubsub_down(int index);
+  void on_push(int index, reply_ptr r);
+  void on_pubsub_error(int index, std::string_view error);
+  void fail_waiters(topic_state& t);
   void update_up();
 
-  void eval(std::vector<std::string> keys, std::vector<std::string> args,
+  int add_shard(const std::string& host, std::uint16_t port);
+  /// The shard of `topic`'s slot: -1 while the map does not say.
+  int shard_index(std::string_view topic) const;
+  shard* shard_of(std::string_view topic);
+  void refresh_map();
+  void on_map(int asked, boost::system::error_code ec, const redisReply* r);
+  void apply_map(const std::vector<slot_range>& ranges, const std::string& asked_host);
+  void on_map_tick();
+  /// ARGV[3] of the topic script for a command on `s` (topic_script.hpp).
+  std::string vouchers(const shard& s) const;
+  /// Makes every topic a loop wants subscribed on the master that owns its slot now.
+  void reconcile();
+  void send(std::shared_ptr<routed> op, int ask = -1);
+  void send_later(std::shared_ptr<routed> op, int ask);
+  /// Sends `cmd` to the master of `topic`'s slot (the one Redis without redis_cluster) on its
+  /// command connection; `done` as redis_connection::command's: at once with an error when that
+  /// master is down. Any command about a topic goes through here (its keys carry the {topic} tag).
+  void route(std::string_view topic, std::vector<std::string> cmd, std::size_t fence_at,
+             redis_connection::reply_handler done);
+  /// The same for a command whose keys are not a topic's: routed by `key`'s slot.
+  void route_key(std::string_view key, std::vector<std::string> cmd,
+                 redis_connection::reply_handler done);
+  void route_slot(std::uint16_t slot, std::vector<std::string> cmd, std::size_t fence_at,
+                  redis_connection::reply_handler done);
+
+  void eval(std::string_view topic, std::vector<std::string> keys, std::vector<std::string> args,
             redis_connection::reply_handler done);
   std::vector<std::string> fence_args(char mode) const;
   void read(std::string_view topic, std::optional<position> since, std::size_t limit,
@@ -139,13 +198,14 @@ class redis_broker final : public broker {
   boost::asio::steady_timer retry_timer_{ctx_};
   bool retry_armed_ = false;
   std::thread thread_;
-  std::shared_ptr<redis_connection> command_;
-  std::shared_ptr<redis_connection> pubsub_;
-  bool command_up_ = false;
-  bool pubsub_up_ = false;
+  std::vector<std::unique_ptr<shard>> shards_;  // [0]: redis_url (with redis_cluster: the seed)
+  std::vector<int> slots_;                      // redis_cluster: slot -> shard index (-1 unknown)
+  bool map_known_ = false;                      // slots_ covers every slot
+  bool map_refreshing_ = false;
+  bool map_again_ = false;  // refresh once more when the one in flight is done
+  std::string map_error_;   // the last CLUSTER SLOTS failure, logged once
+  boost::asio::steady_timer map_timer_{ctx_};
   std::string sha_;
-  std::string run_id_;
-  bool lossless_ = false;
   std::unordered_map<std::string, topic_state> topics_;
 };
 

@@ -30,6 +30,12 @@ struct redis_stats {
   std::atomic<std::uint64_t> reconnects{0};
   std::atomic<std::uint64_t> resume_reads{0};  // history reads for a resume or a repair
   std::atomic<std::uint64_t> repairs{0};       // seq holes or resubscriptions repaired from history
+  // Redis Cluster: answers that sent a command elsewhere or later, and topics whose channel moved
+  // to another master.
+  std::atomic<std::uint64_t> moved{0};
+  std::atomic<std::uint64_t> ask{0};
+  std::atomic<std::uint64_t> tryagain{0};
+  std::atomic<std::uint64_t> channel_moves{0};
   std::atomic<bool> up{false};
 };
 

@@ -9,7 +9,7 @@ namespace sb::cluster {
 struct settings {
   std::string url = "redis://127.0.0.1:6379/0";  // a secret: it may hold the password
   std::string password_file;                     // the password, when not in url
-  bool cluster = false;                          // Redis Cluster (refused at start for now)
+  bool cluster = false;                          // Redis Cluster (sharded pub/sub, slot map)
   std::chrono::milliseconds timeout{1000};       // a command, connect or keep-alive
   std::string node_id;                           // empty: random per start
 };

@@ -4,24 +4,30 @@ namespace sb::cluster {
 
 // ARGV[1] mode: "p" publish, "r" read. ARGV[2] the Redis run_id this node is connected to,
 // ARGV[3] "1" when that Redis loses no acknowledged write across a restart (appendonly, fsync
-// always, never promoted from a replica), ARGV[4] the epoch to start when history cannot be
-// vouched for, ARGV[5..7] max messages, max bytes, max age (ms), ARGV[8] key TTL (ms).
-// Publish: ARGV[9] channel, [10] event, [11] from, [12] retain, [13] data, [14] idempotency
-// window (ms, 0: none), [15] PUBLISH or SPUBLISH. Returns {1, id} or {0, id of the first publish}.
-// Read: ARGV[9] since epoch ("" for none), [10] since seq, [11] limit (0: all). Returns
-// {epoch, last seq, gap, more, retained record or "", {records}}.
+// always, never promoted from a replica), else "0"; with Redis Cluster followed by the run_ids of
+// the other masters of the current slot map, space-separated (see Fencing), ARGV[4] the epoch to
+// start when history cannot be vouched for, ARGV[5..7] max messages, max bytes, max age (ms),
+// ARGV[8] key TTL (ms). Publish: ARGV[9] channel, [10] event, [11] from, [12] retain, [13] data,
+// [14] idempotency window (ms, 0: none), [15] PUBLISH or SPUBLISH. Returns {1, id} or {0, id of the
+// first publish}. Read: ARGV[9] since epoch ("" for none), [10] since seq, [11] limit (0: all).
+// Returns {epoch, last seq, gap, more, retained record or "", {records}}.
 //
 // Fencing: a topic whose hash is gone (Redis restarted empty) starts a new epoch; so does one
 // whose epoch was vouched for under another run_id, unless this Redis is lossless: a restore from
 // an older snapshot or a failover to a replica that missed writes must not reuse the epoch with
-// seqs a client may already hold.
+// seqs a client may already hold. In a cluster, an epoch vouched for under another master that
+// serves slots now (ARGV[3]'s list) came here by a resharding: MIGRATE moves a key whole and that
+// master is alive, so the epoch continues (and is vouched for here from now on). A failed master
+// is not in the map, so a failover to its replica is still a new epoch.
 static constexpr std::string_view script = R"lua(
 local meta, list = KEYS[1], KEYS[2]
 local tm = redis.call('TIME')
 local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
 local h = redis.call('HMGET', meta, 'epoch', 'run', 'seq', 'first', 'bytes')
 local epoch, seq, first, bytes = h[1], tonumber(h[3]), tonumber(h[4]), tonumber(h[5])
-if not epoch or not seq or not first or not bytes or (h[2] ~= ARGV[2] and ARGV[3] ~= '1') then
+local vouched = h[2] == ARGV[2] or string.sub(ARGV[3], 1, 1) == '1' or
+                (h[2] and string.find(ARGV[3] .. ' ', ' ' .. h[2] .. ' ', 2, true))
+if not epoch or not seq or not first or not bytes or not vouched then
   epoch, seq, first, bytes = ARGV[4], 0, 1, 0
   redis.call('DEL', list)
   redis.call('HDEL', meta, 'retained')

@@ -6,7 +6,8 @@
 //   sb:{T}:m   hash: epoch, seq, first (seq of the oldest kept), bytes, run (Redis run_id the
 //              epoch was last vouched for under), retained (a record)
 //   sb:{T}:h   list of records, oldest first: seq s is at index s - first
-//   sb:{T}:i:K the id a publish with Idempotency-Key K got (expires with the window)
+//   sb:{T}:i:K the id a publish with Idempotency-Key K got (expires with the window); KEYS[3] of
+//              a publish that has a key, absent otherwise
 // Channel: sb:{T}:c, payload "S" + record (stored) or "V" + record (volatile, epoch and seq 0).
 // Record: "<epoch> <seq> <time_ms> <retain 0|1> <event bytes> <from bytes>\n" event from data.
 #include <string>

@@ -41,13 +41,6 @@ broker_choice make_broker(const config& c, message_encoder encode,
     };
     return out;
   }
-  if (c.redis.cluster) {
-    // The keys are hash-tagged and sharded pub/sub is in, but the client neither follows MOVED nor
-    // holds a connection per master yet: against a real cluster most publishes would fail.
-    throw std::runtime_error(
-        "redis_cluster = true is not supported yet (docs/scaling.md, \"Not "
-        "done yet\"); use one Redis (or Valkey) primary");
-  }
   if (!c.store.dir.empty()) {
     throw std::runtime_error(
         "history_dir keeps one node's history; with broker = redis history "
@@ -69,6 +62,11 @@ broker_choice make_broker(const config& c, message_encoder encode,
       line.pop_back();
     }
     at->password = line;
+  }
+  if (c.redis.cluster && (at->db != 0 || !at->unix_path.empty())) {
+    // A cluster has database 0 only, and names its masters by address: the seed must be one too.
+    throw std::runtime_error(
+        "redis_cluster = true needs redis_url = redis://[user:password@]host:port (database 0)");
   }
   cluster::redis_settings s;
   s.at = *at;

@@ -399,8 +399,8 @@ const std::vector<config_entry>& config_table() {
       {"redis_password_file", field<&config::redis, &cluster::settings::password_file>(), 0, 0,
        "file holding the Redis password (its first line), when not in redis_url"},
       {"redis_cluster", field<&config::redis, &cluster::settings::cluster>(), 0, 0,
-       "Redis Cluster (not supported yet: true refuses to start; the keys are hash-tagged "
-       "already, docs/scaling.md)"},
+       "Redis Cluster: redis_url names any master (database 0); the slot map is read from it, "
+       "each topic lives in one slot and fans out with sharded pub/sub (docs/scaling.md)"},
       {"node_id", field<&config::redis, &cluster::settings::node_id>(), 0, 0,
        "this node's name in Redis client names and logs (empty: random per start)"},
       {"redis_timeout_ms", field<&config::redis, &cluster::settings::timeout>(), 50, 60000,

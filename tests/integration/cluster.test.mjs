@@ -12,95 +12,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sleep, waitFor, uniq } from '../support/util.mjs';
 import { startRedis, startNode, startBalancer, startFaultProxy, readyz, Ledger } from '../support/cluster.mjs';
+import { SseRoamer, WsRoamer, publishAcked, settle } from '../support/roamers.mjs';
 
 const enc = encodeURIComponent;
-
-/** An SSE subscriber (npm eventsource) that reopens through `base` from its last id on hop(). */
-class SseRoamer {
-  constructor(base, topic, ledger) {
-    this.base = base;
-    this.topic = topic;
-    this.ledger = ledger;
-    this.opens = 0;
-  }
-  open(since) {
-    const from = this.ledger.last ?? since;
-    const url = `${this.base}/v1/events?topic=${enc(this.topic)}${from ? `&since=${from}` : ''}`;
-    this.opens += 1;
-    const es = new EventSource(url);
-    es.onmessage = (e) => this.es === es && this.ledger.saw(e.lastEventId);
-    es.addEventListener('gap', () => this.es === es && this.ledger.gap());
-    es.onerror = () => { this.errors = (this.errors ?? 0) + 1; };
-    this.es = es;
-    return new Promise((resolve) => {
-      es.onopen = () => resolve();
-      setTimeout(resolve, 3000);
-    });
-  }
-  hop() {
-    this.es.close();
-    return this.open();
-  }
-  close() {
-    this.es?.close();
-  }
-}
-
-/** A WebSocket subscriber that reconnects through `base` and subscribes from its last id. */
-class WsRoamer {
-  constructor(port, topic, ledger) {
-    this.port = port;
-    this.topic = topic;
-    this.ledger = ledger;
-  }
-  open(since) {
-    const from = this.ledger.last ?? since;
-    return new Promise((resolve) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${this.port}/v1/ws`, ['switchboard.v1'], { perMessageDeflate: false });
-      this.ws = ws;
-      ws.on('message', (data) => {
-        if (this.ws !== ws) return; // closed by hop(): what it still brings is not ours any more
-        const m = JSON.parse(data.toString('utf8'));
-        if (m.op === 'message' && m.topic === this.topic) this.ledger.saw(m.id);
-        else if (m.op === 'gap') this.ledger.gap();
-        else if (m.op === 'ack' && m.ref === 'sub') resolve();
-      });
-      ws.on('open', () => ws.send(JSON.stringify({ op: 'subscribe', topic: this.topic, ref: 'sub', ...(from ? { since: from } : {}) })));
-      ws.on('error', () => resolve());
-      // A node killed under it: reconnect through the balancer, as a client library would.
-      ws.on('close', () => {
-        if (!this.closing && this.ws === ws) setTimeout(() => this.open(), 50);
-      });
-      setTimeout(resolve, 3000);
-    });
-  }
-  hop() {
-    const old = this.ws;
-    this.ws = null;
-    old.close();
-    return this.open();
-  }
-  close() {
-    this.closing = true;
-    this.ws?.close();
-  }
-}
-
-async function publishAcked(base, topic, data, headers = {}) {
-  const r = await publish(base, topic, data, { headers });
-  if (r.status !== 201) return null;
-  return r.body.id;
-}
-
-/** Waits until every ledger holds every acknowledged id (or the timeout), then checks them. */
-async function settle(ledgers, acked, opts = {}) {
-  const want = new Set(acked);
-  await waitFor(() => ledgers.every((l) => [...want].every((id) => l.ids.includes(id)) || (opts.allowGap && l.gaps > 0)), {
-    timeoutMs: opts.timeoutMs ?? 10000,
-    what: 'every subscriber to hold every acknowledged id',
-  }).catch(() => {});
-  for (const l of ledgers) l.check(acked, opts);
-}
 
 async function cluster(t, { nodes = 3, persistence = 'none', nodeArgs = [] } = {}) {
   const redis = await startRedis(t, { persistence });
@@ -382,9 +296,11 @@ test('TCP faults between a node and Redis: publishes fail fast, /readyz 503, del
   assert.equal(faulty.running, true);
 });
 
-test('redis_cluster = true refuses to start (not supported yet)', async (t) => {
+test('redis_cluster = true refuses a database other than 0 or a unix socket (a cluster has neither)', async (t) => {
   const { startServer } = await import('../support/server.mjs');
-  await assert.rejects(startServer(null, { args: ['--broker', 'redis', '--redis-cluster'] }), /redis_cluster = true is not supported yet/);
+  for (const url of ['redis://127.0.0.1:6379/2', 'unix:///tmp/redis.sock']) {
+    await assert.rejects(startServer(null, { args: ['--broker', 'redis', '--redis-cluster', '--redis-url', url] }), /redis_cluster = true needs redis_url = redis:\/\//);
+  }
 });
 
 test('broker = memory honours Idempotency-Key too', async (t) => {

@@ -19,7 +19,7 @@ process.on('exit', () => {
   }
 });
 
-function spawnTracked(cmd, args, opts = {}) {
+export function spawnTracked(cmd, args, opts = {}) {
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
   live.add(proc);
   let output = '';
@@ -31,7 +31,7 @@ function spawnTracked(cmd, args, opts = {}) {
   return { proc, exited, get output() { return output; } };
 }
 
-async function waitPort(port, timeoutMs = 5000) {
+export async function waitPort(port, timeoutMs = 5000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise((resolve) => {
