@@ -81,6 +81,10 @@ class redis_broker final : public broker {
   bool ready() const { return stats_.up.load(std::memory_order_relaxed); }
   /// The Prometheus lines of the backplane. Any thread.
   std::string metrics_text() const;
+  /// Runs one command on the master that owns `key`'s slot (Redis Cluster: MOVED and ASK
+  /// followed) or on the one Redis. Any thread; `done` runs on the broker's thread.
+  void key_command(std::string key, std::vector<std::string> cmd,
+                   redis_connection::reply_handler done);
 
  private:
   struct waiter {

@@ -6,6 +6,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "cluster/redis_broker.hpp"
+
+#include <boost/asio/post.hpp>
 #include "cluster/topic_script.hpp"
 
 namespace sb::cluster {
@@ -265,6 +267,14 @@ std::string redis_broker::vouchers(const shard& s) const {
 void redis_broker::route(std::string_view topic, std::vector<std::string> cmd, std::size_t fence_at,
                          redis_connection::reply_handler done) {
   route_slot(settings_.cluster ? topic_slot(topic) : 0, std::move(cmd), fence_at, std::move(done));
+}
+
+void redis_broker::key_command(std::string key, std::vector<std::string> cmd,
+                               redis_connection::reply_handler done) {
+  boost::asio::post(
+      ctx_, [this, key = std::move(key), cmd = std::move(cmd), done = std::move(done)]() mutable {
+        route_key(key, std::move(cmd), std::move(done));
+      });
 }
 
 void redis_broker::route_key(std::string_view key, std::vector<std::string> cmd,

@@ -35,11 +35,17 @@ redis_ticket_ledger::redis_ticket_ledger(redis_endpoint at, std::chrono::millise
       std::make_shared<redis_connection>(ctx_, std::move(o), redis_connection::events{}, stats_);
 }
 
+redis_ticket_ledger::redis_ticket_ledger(redis_endpoint at, command_fn via)
+    : at_(std::move(at)), via_(std::move(via)) {}
+
 redis_ticket_ledger::~redis_ticket_ledger() {
   stop();
 }
 
 void redis_ticket_ledger::start() {
+  if (via_) {
+    return;
+  }
   asio::post(ctx_, [this] { connection_->start(); });
   thread_ = std::thread([this] {
     auto guard = asio::make_work_guard(ctx_);
@@ -58,6 +64,17 @@ void redis_ticket_ledger::stop() {
   thread_.join();
 }
 
+void redis_ticket_ledger::send(std::string key, std::vector<std::string> cmd,
+                               redis_connection::reply_handler done) {
+  if (via_) {
+    via_(std::move(key), std::move(cmd), std::move(done));
+    return;
+  }
+  asio::post(ctx_, [this, cmd = std::move(cmd), done = std::move(done)]() mutable {
+    connection_->command(cmd, std::move(done));
+  });
+}
+
 void redis_ticket_ledger::complete(io::loop* origin, std::function<void()> f) {
   if (origin) {
     asio::post(origin->context(), std::move(f));
@@ -69,46 +86,45 @@ void redis_ticket_ledger::complete(io::loop* origin, std::function<void()> f) {
 void redis_ticket_ledger::put(std::string digest, std::string record, std::chrono::milliseconds ttl,
                               put_handler done) {
   auto* origin = io::loop::current();
-  asio::post(ctx_, [this, key = ticket_key(digest), record = std::move(record), ttl, origin,
-                    done = std::move(done)]() mutable {
-    // NX: a key that exists already is a collision of 256 random bits, never overwritten.
-    connection_->command(
-        {"SET", key, record, "PX", std::to_string(ttl.count()), "NX"},
-        [this, origin, done = std::move(done)](boost::system::error_code ec, reply_ptr r) mutable {
-          auto e = errc::unavailable;  // no answer in time, or the connection is down
-          if (!ec && r && r->type == REDIS_REPLY_STATUS && reply_text(r.get()) == "OK") {
-            e = errc::ok;
-          } else if (!ec && r && is_error(r.get()) && !std::exchange(warned_, true)) {
-            spdlog::error("redis {}: a ticket could not be stored: {}", at_.describe(),
-                          reply_text(r.get()));
-          }
-          complete(origin, [done = std::move(done), e] { done(e); });
-        });
-  });
+  auto key = ticket_key(digest);
+  std::vector<std::string> cmd{"SET", key, std::move(record), "PX", std::to_string(ttl.count()),
+                               "NX"};
+  // NX: a key that exists already is a collision of 256 random bits, never overwritten.
+  send(std::move(key), std::move(cmd),
+       [this, origin, done = std::move(done)](boost::system::error_code ec, reply_ptr r) mutable {
+         auto e = errc::unavailable;  // no answer in time, or the connection is down
+         if (!ec && r && r->type == REDIS_REPLY_STATUS && reply_text(r.get()) == "OK") {
+           e = errc::ok;
+         } else if (!ec && r && is_error(r.get()) && !std::exchange(warned_, true)) {
+           spdlog::error("redis {}: a ticket could not be stored: {}", at_.describe(),
+                         reply_text(r.get()));
+         }
+         complete(origin, [done = std::move(done), e] { done(e); });
+       });
 }
 
 void redis_ticket_ledger::take(std::string digest, take_handler done) {
   auto* origin = io::loop::current();
-  asio::post(ctx_, [this, key = ticket_key(digest), origin, done = std::move(done)]() mutable {
-    connection_->command({"GETDEL", key}, [this, origin, done = std::move(done)](
-                                              boost::system::error_code ec, reply_ptr r) mutable {
-      auto e = errc::unavailable;
-      std::string record;
-      if (!ec && r && r->type == REDIS_REPLY_STRING) {
-        e = errc::ok;
-        record.assign(r->str, r->len);
-      } else if (!ec && r && r->type == REDIS_REPLY_NIL) {
-        e = errc::not_found;
-      } else if (!ec && r && is_error(r.get()) && !std::exchange(warned_, true)) {
-        // GETDEL is Redis >= 6.2 (and Valkey): an older Redis cannot redeem tickets.
-        spdlog::error("redis {}: a ticket could not be redeemed: {} (tickets need Redis >= 6.2)",
-                      at_.describe(), reply_text(r.get()));
-      }
-      complete(origin, [done = std::move(done), e, record = std::move(record)]() mutable {
-        done(e, std::move(record));
-      });
-    });
-  });
+  auto key = ticket_key(digest);
+  std::vector<std::string> cmd{"GETDEL", key};
+  send(std::move(key), std::move(cmd),
+       [this, origin, done = std::move(done)](boost::system::error_code ec, reply_ptr r) mutable {
+         auto e = errc::unavailable;
+         std::string record;
+         if (!ec && r && r->type == REDIS_REPLY_STRING) {
+           e = errc::ok;
+           record.assign(r->str, r->len);
+         } else if (!ec && r && r->type == REDIS_REPLY_NIL) {
+           e = errc::not_found;
+         } else if (!ec && r && is_error(r.get()) && !std::exchange(warned_, true)) {
+           // GETDEL is Redis >= 6.2 (and Valkey): an older Redis cannot redeem tickets.
+           spdlog::error("redis {}: a ticket could not be redeemed: {} (tickets need Redis >= 6.2)",
+                         at_.describe(), reply_text(r.get()));
+         }
+         complete(origin, [done = std::move(done), e, record = std::move(record)]() mutable {
+           done(e, std::move(record));
+         });
+       });
 }
 
 }  // namespace sb::cluster

@@ -13,8 +13,13 @@
 // and the broker's files, which the presence and Redis Cluster work also change, stay as they are.
 // The cost is one more Redis connection and one mostly idle thread per node.
 //
-// Threads: the connection and everything here run on the ledger's thread; put/take may be called
-// from any thread and answer on the loop that called (io::loop::current()).
+// With Redis Cluster the ledger has no connection of its own: the key's slot may live on any
+// master, so each command goes through the broker's routing (key_command), which follows MOVED and
+// ASK.
+//
+// Threads: the connection and everything here run on the ledger's thread (the broker's, with Redis
+// Cluster); put/take may be called from any thread and answer on the loop that called
+// (io::loop::current()).
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <memory>
@@ -37,8 +42,15 @@ std::string ticket_key(std::string_view digest);
 
 class redis_ticket_ledger final : public auth::ticket_ledger {
  public:
+  /// Runs one command on the Redis that holds `key`; `done` on the thread that runs the commands.
+  using command_fn = std::function<void(std::string key, std::vector<std::string> cmd,
+                                        redis_connection::reply_handler done)>;
+
   /// `timeout` bounds each command (a blackholed Redis answers errc::unavailable after it).
   redis_ticket_ledger(redis_endpoint at, std::chrono::milliseconds timeout, std::string node_id);
+  /// Sends every command through `via` (the broker's routing, Redis Cluster); start/stop do
+  /// nothing.
+  explicit redis_ticket_ledger(redis_endpoint at, command_fn via);
   ~redis_ticket_ledger() override;
 
   /// Starts the thread and connects in the background.
@@ -52,12 +64,14 @@ class redis_ticket_ledger final : public auth::ticket_ledger {
 
  private:
   void complete(io::loop* origin, std::function<void()> f);
+  void send(std::string key, std::vector<std::string> cmd, redis_connection::reply_handler done);
 
   redis_stats stats_;  // the connection's own; not in /metrics
   boost::asio::io_context ctx_;
   std::shared_ptr<redis_connection> connection_;
   std::thread thread_;
   redis_endpoint at_;
+  command_fn via_;
   bool warned_ = false;  // an error reply was logged once (GETDEL unknown: Redis older than 6.2)
 };
 

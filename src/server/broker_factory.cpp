@@ -85,7 +85,15 @@ broker_choice make_broker(const config& c, message_encoder encode,
   // knows no local subscriber counts off its thread); a tick costs a post to each loop.
   out.has_subscribers = [](std::string_view) { return true; };
   out.hub = std::move(r);
-  auto ledger = std::make_unique<cluster::redis_ticket_ledger>(s.at, s.timeout, s.node_id);
+  // With Redis Cluster a ticket's key may live on any master: the broker's routing finds it.
+  auto ledger = s.cluster
+                    ? std::make_unique<cluster::redis_ticket_ledger>(
+                          s.at,
+                          [b = out.redis](std::string key, std::vector<std::string> cmd,
+                                          cluster::redis_connection::reply_handler done) {
+                            b->key_command(std::move(key), std::move(cmd), std::move(done));
+                          })
+                    : std::make_unique<cluster::redis_ticket_ledger>(s.at, s.timeout, s.node_id);
   ledger->start();
   out.ticket_ledger = ledger.get();
   out.tickets = std::move(ledger);

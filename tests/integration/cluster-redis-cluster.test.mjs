@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { publish, request } from '../support/http.mjs';
-import { subscribe } from '../support/sse.mjs';
+import { subscribe, openSse } from '../support/sse.mjs';
 import { sleep, waitFor, uniq } from '../support/util.mjs';
 import { startNode, startBalancer, readyz, Ledger } from '../support/cluster.mjs';
 import { startRedisCluster } from '../support/redis-cluster.mjs';
@@ -293,4 +293,37 @@ test('Redis Cluster with replicas: a master killed, its replica promoted: nodes 
   for (const l of ledgers) l.check([...acked, ...after], { allowGap: true });
   const keptAfter = await publishAcked(nodes[1].url, kept, 'kept-after');
   assert.equal(epochOf(keptAfter), epochOf(keptBefore), 'a master that did not fail keeps its topics\' epochs');
+});
+
+test('Redis Cluster: a subscribe ticket minted on one node is redeemed once on another, wherever its key lives', async (t) => {
+  const KEY = 'sk_redis_cluster_tickets_0123456789';
+  const cluster = await startRedisCluster(t);
+  const nodes = await nodesOn(t, cluster, 2, ['--api-keys', KEY]);
+  const auth = { authorization: `Bearer ${KEY}` };
+  const seen = new Set();
+  // Tickets until their keys have landed on every master (at least 12; a key's slot is random), so
+  // most commands reach a master other than the node's seed: routed by slot or redirected (MOVED).
+  for (let i = 0; i < 60 && (i < 12 || seen.size < 3); i++) {
+    const topic = uniq('rct');
+    const minted = await request(`${nodes[i % 2].url}/v1/tickets`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth },
+      body: JSON.stringify({ subject: 'alice', topics: [topic] }),
+    });
+    assert.equal(minted.status, 201, `mint ${i}: ${minted.status} ${minted.text}`);
+    const { ticket } = JSON.parse(minted.text);
+    const owners = cluster.masters.map((m) => m.cli('--scan', '--pattern', 'sb:ticket:*').split('\n').filter(Boolean));
+    const holder = owners.findIndex((keys) => keys.length > 0);
+    assert.ok(holder >= 0, 'the ticket key is on a master');
+    seen.add(holder);
+    const other = nodes[(i + 1) % 2];
+    const s = await openSse(other.port, { topics: [topic], query: { ticket } });
+    assert.equal(s.status, 200, `redeem ${i} on the other node: ${s.status}`);
+    s.close();
+    assert.equal(cluster.masters.reduce((n, m) => n + m.cli('--scan', '--pattern', 'sb:ticket:*').split('\n').filter(Boolean).length, 0), 0, 'redeemed: no key left');
+    const again = await openSse(nodes[i % 2].port, { topics: [topic], query: { ticket } });
+    assert.equal(again.status, 401, `a second redeem of ticket ${i}: ${again.status}`);
+    again.close();
+  }
+  assert.equal(seen.size, 3, `the tickets' keys lived on ${seen.size} of 3 masters`);
 });
