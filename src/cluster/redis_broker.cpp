@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <bit>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
@@ -98,6 +99,7 @@ void redis_broker::stop() {
       s->pubsub->stop();
     }
     retry_timer_.cancel();
+    expiry_timer_.cancel();
     map_timer_.cancel();
     ctx_.stop();
   });
@@ -207,8 +209,7 @@ void redis_broker::fail_waiters(topic_state& t) {
   t.waiters.clear();
   for (auto& w : waiters) {
     attach_result out;
-    out.gap = w.since.has_value();  // cannot vouch for the seam: say so rather than hang
-    out.head = w.since.value_or(position{});
+    out.unavailable = true;  // neither hang nor claim a gap history may not have: come back
     complete(w.origin,
              [d = std::move(w.done), out = std::move(out)]() mutable { d(std::move(out)); });
   }
@@ -329,6 +330,7 @@ void redis_broker::run_waiters(const std::string& topic) {
              auto it = topics_.find(topic);
              if (it != topics_.end()) {
                it->second.waiters.push_back(std::move(w));
+               note_waiting(topic);
                stalled_attaches_.insert(topic);
                retry_stalled();
                return;
@@ -339,10 +341,10 @@ void redis_broker::run_waiters(const std::string& topic) {
                          w.since ? to_string(*w.since) : "-", ok ? "read" : "failed",
                          to_string(res.head), res.gap);
            if (!ok) {
-             // Cannot vouch for the seam: a gap; from the asked position, so that live messages
-             // of the same epoch are not taken for yet another one.
-             out.gap = w.since.has_value();
-             out.head = w.since.value_or(position{});
+             // History could not be read in time (Redis down, or busy with a resume storm): it
+             // may well still cover the asked position, so the subscriber is told to come back,
+             // not of a gap it may not have had.
+             out.unavailable = true;
            } else {
              out.head = res.head;
              out.gap = w.since && res.gap;
@@ -445,6 +447,51 @@ void redis_broker::repair(const std::string& topic, position from) {
       unsubscribe_if_idle(topic);
     }
   });
+}
+
+void redis_broker::note_waiting(const std::string& topic) {
+  waiting_.insert(topic);
+  if (expiry_armed_) {
+    return;
+  }
+  expiry_armed_ = true;
+  expiry_timer_.expires_after(settings_.timeout / 2);
+  expiry_timer_.async_wait([this](boost::system::error_code ec) {
+    expiry_armed_ = false;
+    if (!ec) {
+      expire_waiters();
+    }
+  });
+}
+
+void redis_broker::expire_waiters() {
+  auto now = std::chrono::steady_clock::now();
+  std::vector<std::string> still;
+  for (const auto& topic : waiting_) {
+    auto it = topics_.find(topic);
+    if (it == topics_.end() || it->second.waiters.empty()) {
+      continue;
+    }
+    auto& waiters = it->second.waiters;
+    auto late = std::stable_partition(waiters.begin(), waiters.end(),
+                                      [now](const waiter& w) { return now < w.deadline; });
+    for (auto w = late; w != waiters.end(); ++w) {
+      spdlog::debug("redis: attach to {} unanswered in time: come back later", topic);
+      attach_result out;
+      out.unavailable = true;
+      complete(w->origin, [done = std::move(w->done), out = std::move(out)]() mutable {
+        done(std::move(out));
+      });
+    }
+    waiters.erase(late, waiters.end());
+    if (!waiters.empty()) {
+      still.push_back(topic);
+    }
+  }
+  waiting_.clear();
+  for (const auto& topic : still) {
+    note_waiting(topic);
+  }
 }
 
 void redis_broker::retry_stalled() {
@@ -700,16 +747,16 @@ void redis_broker::attach(std::size_t loop_index, std::string_view topic,
     t.loop_mask |= std::uint64_t{1} << loop_index;
     auto* s = shard_of(topic);
     if (!s || !s->pubsub_up || !s->command_up) {
-      spdlog::debug("redis: attach to {} while Redis is unreachable: a gap", topic);
+      spdlog::debug("redis: attach to {} while Redis is unreachable: come back later", topic);
       attach_result out;
-      out.gap = since.has_value();  // cannot vouch for the seam: say so rather than hang
-      out.head = since.value_or(position{});
+      out.unavailable = true;  // neither hang nor claim a gap history may not have
       complete(origin,
                [done = std::move(done), out = std::move(out)]() mutable { done(std::move(out)); });
       return;
     }
     t.waiters.push_back(
         {since, std::move(done), origin, std::chrono::steady_clock::now() + 2 * settings_.timeout});
+    note_waiting(topic);
     if (!t.want) {
       subscribe(topic, t);
     } else if (t.live) {

@@ -182,6 +182,11 @@ class redis_broker final : public broker {
   void subscribe(const std::string& topic, topic_state& t);
   void unsubscribe_if_idle(const std::string& topic);
   void run_waiters(const std::string& topic);
+  /// `topic` has waiters: make sure the expiry sweep will look at them.
+  void note_waiting(const std::string& topic);
+  /// Answers `unavailable` to every waiter past its deadline (a subscription whose SUBSCRIBE or
+  /// history read Redis never answered): the client comes back rather than wait or hear of a gap.
+  void expire_waiters();
   void on_stored(const std::string& topic, message_ptr m);
   void repair(const std::string& topic, position from);
   void hand_off(topic_state& t, const message_ptr& m);
@@ -201,6 +206,9 @@ class redis_broker final : public broker {
   std::unordered_set<std::string> stalled_attaches_;  // topics with waiters to read again
   boost::asio::steady_timer retry_timer_{ctx_};
   bool retry_armed_ = false;
+  std::unordered_set<std::string> waiting_;  // topics that may have waiters
+  boost::asio::steady_timer expiry_timer_{ctx_};
+  bool expiry_armed_ = false;
   std::thread thread_;
   std::vector<std::unique_ptr<shard>> shards_;  // [0]: redis_url (with redis_cluster: the seed)
   std::vector<int> slots_;                      // redis_cluster: slot -> shard index (-1 unknown)

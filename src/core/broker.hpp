@@ -32,6 +32,11 @@ struct attach_result {
   bool gap = false;                 // the asked position cannot be recovered
   std::vector<message_ptr> missed;  // after the asked position, oldest first; empty on gap
   message_ptr retained;  // the latest retained message (sent when no position was asked, or on gap)
+  /// The backplane could not be read in time (Redis unreachable or overloaded): nothing else is
+  /// set. The subscriber must come back rather than be told of a gap history may not have: an SSE
+  /// stream ends after a retry: field (EventSource reconnects with its Last-Event-ID), a WebSocket
+  /// closes with 1013 (the client reconnects and resubscribes with since).
+  bool unavailable = false;
 };
 
 struct history_page {

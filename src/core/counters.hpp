@@ -74,8 +74,9 @@ enum class end_reason : std::uint8_t {
   idle,           // no answer to a ping, or a message not completed in time
   protocol,       // the client broke the protocol (bad frame, rate limit, too big)
   error,          // a socket error
+  unavailable,    // the backplane could not be read for its start: told to come back
 };
-inline constexpr std::size_t end_reason_count = 6;
+inline constexpr std::size_t end_reason_count = 7;
 
 inline std::string_view to_string(end_reason r) {
   switch (r) {
@@ -91,6 +92,8 @@ inline std::string_view to_string(end_reason r) {
       return "protocol";
     case end_reason::error:
       return "error";
+    case end_reason::unavailable:
+      return "unavailable";
   }
   return "error";
 }

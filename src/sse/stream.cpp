@@ -71,6 +71,10 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
     auto asked = since[i];
     // The registry drops the answer if this stream is gone by then (an asynchronous broker).
     registry_.subscribe(t, names[i], asked, [this, &t, asked](attach_result r) {
+      if (r.unavailable) {
+        starting_->unavailable = true;
+        r.head = asked.value_or(position{});
+      }
       t.sent = r.head;
       if (r.gap) {
         starting_->gaps.push_back(t.topic());
@@ -120,6 +124,15 @@ void stream::finish_start() {
   auto state = std::move(starting_);
   queue_.hold(false);
   if (closed_) {
+    return;
+  }
+  if (state->unavailable) {
+    // No preamble, so no id: the EventSource reconnects after the retry with the Last-Event-ID it
+    // came with, and resumes exactly once the backplane answers.
+    send(retry_field(jittered_retry(ctx_.settings.retry_ms)));
+    note_end(end_reason::unavailable);
+    closed_ = true;
+    out_.end();
     return;
   }
   send(preamble(jittered_retry(ctx_.settings.retry_ms), current_id()));

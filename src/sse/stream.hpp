@@ -68,6 +68,7 @@ class stream final : public subscriber {
     std::size_t attaching = 0;
     std::vector<std::string> gaps;
     std::vector<std::pair<topic_sub*, message_ptr>> retained;
+    bool unavailable = false;  // a topic's attach could not be answered: end, to be retried
   };
 
   std::span<topic_sub> topics() const { return {topics_.get(), topic_count_}; }

@@ -34,6 +34,7 @@ enum class close_code : std::uint16_t {
   too_big = 1009,
   internal_error = 1011,
   service_restart = 1012,  // draining
+  try_again_later = 1013,  // the backplane could not answer a subscribe: reconnect and resubscribe
 };
 
 /// Appends a final, unmasked frame header for a payload of `size` bytes.

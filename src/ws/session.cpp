@@ -299,6 +299,12 @@ void session::subscribe(client_op& op) {
   reply(ack_frame(op.ref));
   // The registry drops the answer if `t` is gone by then (an asynchronous broker).
   auto on_attach = [this, &t](attach_result r) {
+    if (r.unavailable) {
+      // History could not be read in time: the client comes back and resubscribes with since,
+      // rather than being told of a gap history may not have.
+      close_with(close_code::try_again_later, "history unavailable: reconnect and resubscribe");
+      return;
+    }
     if (!t.wants_messages) {
       // Unsubscribed before the answer but still joined (linked for presence): take the position
       // and send nothing of the topic's messages.
@@ -627,6 +633,7 @@ void session::close_with(close_code code, std::string_view reason) {
   closing_ = true;
   note_end(code == close_code::going_away        ? end_reason::idle
            : code == close_code::service_restart ? end_reason::drain
+           : code == close_code::try_again_later ? end_reason::unavailable
                                                  : end_reason::protocol);
   conn_.send(make_close_frame(code, reason));
   conn_.close_after_flush();

@@ -296,6 +296,56 @@ test('TCP faults between a node and Redis: publishes fail fast, /readyz 503, del
   assert.equal(faulty.running, true);
 });
 
+test('a resume that cannot read history (Redis blackholed) is told to come back, not of a gap, and then resumes exactly', async (t) => {
+  const redis = await startRedis(t);
+  const proxy = await startFaultProxy(t, redis.port);
+  const faulty = await startNode(t, `redis://127.0.0.1:${proxy.port}/0`, { name: 'faulty', timeoutMs: 500 });
+  const healthy = await startNode(t, redis.url, { name: 'healthy' });
+  await waitFor(async () => (await readyz(faulty.url)) === 200 && (await readyz(healthy.url)) === 200, { what: 'both ready' });
+  const topic = uniq('unavail');
+  const from = await publishAcked(healthy.url, topic, 'before');
+  const missed = [];
+  for (let i = 0; i < 3; i++) missed.push(await publishAcked(healthy.url, topic, `m${i}`));
+  proxy.set('blackhole');
+  const http = await import('node:http');
+  // SSE: 200 (the head is out), then only a retry: field, and the end: no id, no gap.
+  const sse = await new Promise((resolve, reject) => {
+    const req = http.get(`${faulty.url}/v1/events?topic=${topic}`, { headers: { 'Last-Event-ID': from } }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+      req.setTimeout(10000, () => req.destroy(new Error(`the stream did not end: ${JSON.stringify(body)}`)));
+    });
+    req.on('error', reject);
+  });
+  assert.equal(sse.status, 200);
+  assert.match(sse.body, /^retry: \d+\n\n$/, `the body of an unavailable resume: ${JSON.stringify(sse.body)}`);
+  // WebSocket: a subscribe with since is closed with 1013 (try again later).
+  const closed = await new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${faulty.port}/v1/ws`, ['switchboard.v1']);
+    ws.on('open', () => ws.send(JSON.stringify({ op: 'subscribe', topic, since: from, ref: 's' })));
+    ws.on('message', (d) => {
+      const m = JSON.parse(String(d));
+      if (m.op === 'gap' || m.op === 'message') reject(new Error(`got ${m.op} while history was unreadable`));
+    });
+    ws.on('close', (code, reason) => resolve({ code, reason: String(reason) }));
+    ws.on('error', reject);
+  });
+  assert.equal(closed.code, 1013, `close ${closed.code} ${closed.reason}`);
+  proxy.set('pass');
+  await waitFor(async () => (await readyz(faulty.url)) === 200, { timeoutMs: 8000, what: 'ready again' });
+  // The same Last-Event-ID now resumes exactly: the three missed messages, no gap.
+  const ledger = new Ledger('after');
+  const sub = new SseRoamer(faulty.url, topic, ledger);
+  await sub.open(from);
+  t.after(() => sub.close());
+  await settle([ledger], missed);
+  assert.equal(ledger.gaps, 0);
+  const metrics = (await request(`${faulty.url}/metrics`)).text;
+  assert.match(metrics, /switchboard_streams_ended_total\{transport="sse",reason="unavailable"\} 1$/m);
+  assert.match(metrics, /switchboard_streams_ended_total\{transport="ws",reason="unavailable"\} 1$/m);
+});
+
 test('redis_cluster = true refuses a database other than 0 or a unix socket (a cluster has neither)', async (t) => {
   const { startServer } = await import('../support/server.mjs');
   for (const url of ['redis://127.0.0.1:6379/2', 'unix:///tmp/redis.sock']) {
