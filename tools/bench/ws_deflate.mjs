@@ -115,8 +115,12 @@ class Sub {
       if (op === 1 && this.counting) {
         const body = b.subarray(at, at + len);
         const rsv1 = (b[0] & 0x40) !== 0;
-        const text = (rsv1 ? inflateRawSync(Buffer.concat([body, TAIL]), { finishFlush: zc.Z_SYNC_FLUSH }) : body).toString();
-        if (this.check && !text.includes(this.check)) throw new Error(`unexpected frame ${text.slice(0, 80)}`);
+        if (this.frames < 3) {
+          // Checked on the first few only: inflating every frame here would slow this process,
+          // which shares the machine (and the loopback's work) with the server being measured.
+          const text = (rsv1 ? inflateRawSync(Buffer.concat([body, TAIL]), { finishFlush: zc.Z_SYNC_FLUSH }) : body).toString();
+          if (!text.includes(this.check)) throw new Error(`unexpected frame ${text.slice(0, 80)}`);
+        }
         this.frames += 1;
         this.bytes += at + len;
         if (rsv1) this.compressed += 1;
