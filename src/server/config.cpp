@@ -344,7 +344,7 @@ const std::vector<config_entry>& config_table() {
        15,
        "client_max_window_bits answered to a client that offers it: at most 2^bits bytes of its "
        "past messages are kept per connection"},
-      {"ws_deflate_client_context_takeover",
+      {"ws_deflate_client_takeover",
        field<&config::ws, &ws::settings::deflate, &ws::deflate_settings::client_context_takeover>(),
        0, 0,
        "let clients compress against their past messages (false: answer "
