@@ -66,10 +66,36 @@ void message::set_ws_frame(bytes_ptr frame, bool hold) const {
 
 void message::release_ws() const {
   bytes_ptr dropped;
+  std::unique_ptr<deflated_slot> dropped_deflated;
   {
     spin_guard lock(ws_lock_);
     dropped.swap(ws_hold_);
+    // A queue that holds the compressed form keeps it; history keeps no slot for it.
+    dropped_deflated.swap(ws_deflated_);
   }
+}
+
+bytes_ptr message::ws_deflated() const {
+  spin_guard lock(ws_lock_);
+  if (!ws_deflated_) {
+    return nullptr;
+  }
+  return ws_deflated_->hold ? ws_deflated_->hold : ws_deflated_->cache.lock();
+}
+
+bytes_ptr message::share_ws_deflated(bytes_ptr frame) const {
+  auto fresh = std::make_unique<deflated_slot>();  // not allocated under the spin lock
+  spin_guard lock(ws_lock_);
+  if (!ws_deflated_) {
+    ws_deflated_ = std::move(fresh);
+  } else if (auto in_place = ws_deflated_->hold ? ws_deflated_->hold : ws_deflated_->cache.lock()) {
+    return in_place;  // another loop compressed it first
+  }
+  ws_deflated_->cache = frame;
+  if (ws_hold_) {
+    ws_deflated_->hold = frame;
+  }
+  return frame;
 }
 
 void message::live_handoff_done() const {

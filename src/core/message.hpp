@@ -91,8 +91,15 @@ struct message {
   /// Sets the frame. `hold`: keep it until release_ws() (publish); otherwise only remember it
   /// while someone else holds it (a replay's rebuilt frame, shared by concurrent replays).
   void set_ws_frame(bytes_ptr frame, bool hold) const;
-  /// Stops holding the frame.
+  /// Stops holding the frame (and its compressed form).
   void release_ws() const;
+  /// The frame's compressed form (the WebSocket layer's permessage-deflate), or null: made on
+  /// first need by whichever loop needs it first, then shared by every loop.
+  bytes_ptr ws_deflated() const;
+  /// Installs `frame` as the compressed form unless another loop did first; returns the one in
+  /// place. Held like the frame: until release_ws() while the frame is held (live fan-out), else
+  /// only remembered while a queue holds it.
+  bytes_ptr share_ws_deflated(bytes_ptr frame) const;
   /// The broker sets how many loops it handed a live message to; each loop calls
   /// live_handoff_done() once its subscribers have queued it, and the last releases the frame.
   void set_live_handoffs(std::uint32_t n) const {
@@ -107,11 +114,19 @@ struct message {
     return s.capacity() > 15 ? s.capacity() + 1 + 16 : 0;
   }
 
-  // A spin lock: held for a pointer copy, contended only by replays.
+  struct deflated_slot {
+    bytes_ptr hold;
+    std::weak_ptr<const std::string> cache;
+  };
+
+  // A spin lock: held for a pointer copy, contended only by replays. The two atomics share a
+  // word, so the compressed form's slot costs a message nothing in size.
   mutable std::atomic_flag ws_lock_;
+  mutable std::atomic<std::uint32_t> live_handoffs_{0};
   mutable bytes_ptr ws_hold_;
   mutable std::weak_ptr<const std::string> ws_cache_;
-  mutable std::atomic<std::uint32_t> live_handoffs_{0};
+  /// Only for messages that reached a connection which negotiated compression.
+  mutable std::unique_ptr<deflated_slot> ws_deflated_;
 };
 
 using message_ptr = std::shared_ptr<const message>;

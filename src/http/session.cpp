@@ -342,7 +342,7 @@ void session::open_websocket() {
     fail(errc::unavailable, "draining");
     return;
   }
-  auto verdict = ws::check_upgrade(parser_->get());
+  auto verdict = ws::check_upgrade(parser_->get(), to_.ws.config.deflate);
   if (verdict.status != 101) {
     ctx_.counters.bad_requests.add();
     auto r = response::json(verdict.status, "{\"error\":\"websocket_handshake\",\"message\":\"" +
@@ -357,12 +357,12 @@ void session::open_websocket() {
   }
   phase_ = phase::finished;
   conn_.cancel_timer();
-  conn_.send(ws::switching_response(verdict.accept));
+  conn_.send(ws::switching_response(verdict.accept, verdict.deflate));
   ctx_.counters.response(101);
   // Frames the client sent right behind its handshake are already in our buffer: pass them on.
   auto early = boost::beast::buffers_to_string(buffer_.data());
-  auto session =
-      std::make_unique<ws::connection_session>(conn_, to_.ws, std::move(early), std::move(*who_));
+  auto session = std::make_unique<ws::connection_session>(conn_, to_.ws, std::move(early),
+                                                         std::move(*who_), verdict.deflate);
   auto* s = session.get();
   conn_.replace_handler(std::move(session));
   s->start();

@@ -74,11 +74,15 @@ close_code frame_parser::parse(std::string& input, handler& h) {
     bool masked = b1 & 0x80;
     std::uint64_t length = b1 & 0x7F;
     std::size_t header = 2;
-    if ((b0 & 0x70) != 0 || !masked) {
-      verdict = close_code::protocol_error;  // no extension negotiated; clients must mask
+    bool control = (b0 & 0x08) != 0;
+    bool rsv1 = (b0 & 0x40) != 0;
+    // RSV2 and RSV3 belong to no extension we speak; RSV1 only to permessage-deflate, and only on
+    // the first frame of a data message. Clients must mask.
+    if ((b0 & 0x30) != 0 || !masked ||
+        (rsv1 && (!compression_ || control || op == opcode::continuation))) {
+      verdict = close_code::protocol_error;
       break;
     }
-    bool control = (b0 & 0x08) != 0;
     if (op != opcode::continuation && op != opcode::text && op != opcode::binary &&
         op != opcode::close && op != opcode::ping && op != opcode::pong) {
       verdict = close_code::protocol_error;
@@ -169,7 +173,12 @@ close_code frame_parser::parse(std::string& input, handler& h) {
         }
         if (fin) {
           // The common case, an unfragmented message: hand it out without copying.
-          if (op == opcode::text) {
+          if (rsv1) {
+            verdict = h.on_compressed(op, data);
+            if (verdict != close_code::none) {
+              break;
+            }
+          } else if (op == opcode::text) {
             if (!is_valid_utf8(data)) {
               verdict = close_code::invalid_payload;
               break;
@@ -181,6 +190,7 @@ close_code frame_parser::parse(std::string& input, handler& h) {
           continue;
         }
         in_message_ = true;
+        compressed_ = rsv1;
         message_op_ = op;
         message_.assign(data);
         break;
@@ -189,7 +199,13 @@ close_code frame_parser::parse(std::string& input, handler& h) {
       in_message_ = false;
       auto message = std::move(message_);
       message_ = {};
-      if (message_op_ == opcode::text) {
+      if (compressed_) {
+        compressed_ = false;
+        verdict = h.on_compressed(message_op_, message);
+        if (verdict != close_code::none) {
+          break;
+        }
+      } else if (message_op_ == opcode::text) {
         if (!is_valid_utf8(message)) {
           verdict = close_code::invalid_payload;
           break;

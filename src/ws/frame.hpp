@@ -40,6 +40,15 @@ enum class close_code : std::uint16_t {
 /// Appends a final, unmasked frame header for a payload of `size` bytes.
 void append_frame_header(std::string& out, opcode op, std::size_t size);
 
+/// Where the payload of one of our (unmasked) frames starts: after its 2, 4 or 10 header bytes.
+inline std::size_t payload_offset(std::string_view frame) {
+  if (frame.size() < 2) {
+    return frame.size();
+  }
+  auto len = static_cast<std::uint8_t>(frame[1]) & 0x7F;
+  return std::min<std::size_t>(frame.size(), len == 126 ? 4 : len == 127 ? 10 : 2);
+}
+
 /// A complete, final, unmasked frame.
 std::string make_frame(opcode op, std::string_view payload);
 
@@ -51,7 +60,8 @@ std::string make_close_frame(close_code code, std::string_view reason);
 
 /// Reassembles client frames into messages and control frames, checking everything RFC 6455 asks
 /// of a server: masking, reserved bits, opcodes, control frame rules, continuation order, sizes,
-/// UTF-8 of text messages and close reasons.
+/// UTF-8 of text messages and close reasons. A compressed message's bound is on its compressed
+/// size here; its inflated size is the inflater's to bound.
 class frame_parser {
  public:
   struct handler {
@@ -61,6 +71,12 @@ class frame_parser {
     virtual void on_pong(std::string_view payload) = 0;
     /// `code` is 1005 (no status) when the frame had no payload.
     virtual void on_close(std::uint16_t code, std::string_view reason) = 0;
+    /// A whole message whose first frame had RSV1 set (permessage-deflate, once allowed), still
+    /// compressed: UTF-8 is the handler's to check once inflated. Returns the close code the
+    /// peer earned, or none.
+    virtual close_code on_compressed(opcode, std::string_view) {
+      return close_code::protocol_error;
+    }
 
    protected:
     ~handler() = default;
@@ -77,6 +93,9 @@ class frame_parser {
 
   /// A fragmented message has started and not ended.
   bool in_message() const { return in_message_; }
+  /// permessage-deflate was negotiated: RSV1 on the first frame of a message marks it compressed
+  /// (RFC 7692 §6); still a protocol error on a continuation or a control frame.
+  void allow_compressed() { compression_ = true; }
   void release() { message_ = {}; }
 
  private:
@@ -84,6 +103,8 @@ class frame_parser {
   std::uint32_t max_message_bytes_;  // 32 bits: one parser per connection, kept small
   opcode message_op_ = opcode::continuation;
   bool in_message_ = false;
+  bool compression_ = false;  // RSV1 may mark a message compressed
+  bool compressed_ = false;   // the fragmented message being reassembled is
 };
 
 }  // namespace sb::ws

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <vector>
 
 namespace sb::ws {
 namespace {
@@ -62,7 +63,8 @@ handshake_verdict check_offer(const bhttp::fields& req) {
 
 }  // namespace
 
-handshake_verdict check_upgrade(const bhttp::request<bhttp::string_body>& req) {
+handshake_verdict check_upgrade(const bhttp::request<bhttp::string_body>& req,
+                                const deflate_settings& deflate) {
   if (req.method() != bhttp::verb::get) {
     return {405, "a WebSocket upgrade is a GET", {}};
   }
@@ -78,7 +80,16 @@ handshake_verdict check_upgrade(const bhttp::request<bhttp::string_body>& req) {
   if (key.size() != 24) {  // base64 of 16 bytes
     return {400, "Sec-WebSocket-Key must be base64 of 16 bytes", {}};
   }
-  return {101, {}, accept_key(key)};
+  handshake_verdict ok{101, {}, accept_key(key), std::nullopt};
+  if (deflate.enabled) {
+    std::vector<std::string_view> offers;
+    auto [efirst, elast] = req.equal_range(bhttp::field::sec_websocket_extensions);
+    for (auto it = efirst; it != elast; ++it) {
+      offers.emplace_back(it->value());
+    }
+    ok.deflate = negotiate_deflate(offers, deflate);
+  }
+  return ok;
 }
 
 std::string accept_key(std::string_view client_key) {
@@ -91,12 +102,17 @@ std::string accept_key(std::string_view client_key) {
   return std::string(reinterpret_cast<char*>(encoded), static_cast<std::size_t>(n));
 }
 
-std::string switching_response(std::string_view accept) {
+std::string switching_response(std::string_view accept,
+                               const std::optional<deflate_params>& deflate) {
   std::string out =
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
       "Upgrade\r\nSec-WebSocket-Accept: ";
   out.append(accept);
-  out.append("\r\nSec-WebSocket-Protocol: ").append(subprotocol).append("\r\n\r\n");
+  out.append("\r\nSec-WebSocket-Protocol: ").append(subprotocol).append("\r\n");
+  if (deflate) {
+    out.append("Sec-WebSocket-Extensions: ").append(deflate_response(*deflate)).append("\r\n");
+  }
+  out.append("\r\n");
   return out;
 }
 

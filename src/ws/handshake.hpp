@@ -4,8 +4,11 @@
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "ws/extension.hpp"
 
 namespace sb::ws {
 
@@ -15,18 +18,24 @@ struct handshake_verdict {
   unsigned status = 101;  // 101 (200 over HTTP/2), or the status that refuses the upgrade
   std::string detail;     // why it was refused
   std::string accept;     // Sec-WebSocket-Accept, when accepted
+  std::optional<deflate_params> deflate;  // permessage-deflate, when offered and accepted
 };
 
 /// Checks method, Upgrade/Connection tokens, version 13, the key, and that the client offers
 /// `switchboard.v1` (refused with 400 and a message naming it otherwise; 426 for another version).
+/// Negotiates permessage-deflate from every Sec-WebSocket-Extensions header (declining never
+/// refuses the upgrade: the connection is then uncompressed).
 handshake_verdict check_upgrade(
-    const boost::beast::http::request<boost::beast::http::string_body>& req);
+    const boost::beast::http::request<boost::beast::http::string_body>& req,
+    const deflate_settings& deflate = {});
 
 /// base64(SHA-1(key + RFC 6455 GUID)).
 std::string accept_key(std::string_view client_key);
 
-/// The 101 response that switches the connection to WebSocket with our subprotocol.
-std::string switching_response(std::string_view accept);
+/// The 101 response that switches the connection to WebSocket with our subprotocol (and the
+/// extension, when negotiated).
+std::string switching_response(std::string_view accept,
+                               const std::optional<deflate_params>& deflate = std::nullopt);
 
 /// RFC 8441: a WebSocket on an HTTP/2 stream is a CONNECT with `:protocol` websocket; it carries
 /// no Upgrade, Connection or key, and is accepted with a 200 (no Sec-WebSocket-Accept). Checks

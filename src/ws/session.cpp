@@ -39,12 +39,17 @@ std::shared_ptr<const auth::identity> share(auth::identity who) {
 
 }  // namespace
 
-session::session(transport& conn, context& ctx, std::string early, auth::identity who)
+session::session(transport& conn, context& ctx, std::string early, auth::identity who,
+                 std::optional<deflate_params> deflate)
     : conn_(conn),
       ctx_(ctx),
       who_(share(std::move(who))),
       parser_(max_frame_bytes(ctx.messages)),
       queue_(ctx.subscribers.backlog, ctx.subscribers.high_water()) {
+  if (deflate) {
+    deflate_ = std::make_unique<deflate_state>(deflate_state{*deflate, {}});
+    parser_.allow_compressed();
+  }
   if (!early.empty()) {
     input().bytes = std::move(early);
   }
@@ -193,6 +198,36 @@ void session::on_close(std::uint16_t code, std::string_view) {
                  ? make_frame(opcode::close, {})
                  : make_close_frame(static_cast<close_code>(code), {}));
   conn_.close_after_flush();
+}
+
+close_code session::on_compressed(opcode op, std::string_view payload) {
+  if (closing_) {
+    return close_code::none;
+  }
+  in_->progressed = true;
+  auto& in = ctx_.decompressor();
+  auto* window = deflate_->params.client_no_context_takeover ? nullptr : &deflate_->window;
+  switch (in.inflate(payload, window, deflate_->params.client_window_bits)) {
+    case inflate_status::ok:
+      break;
+    case inflate_status::too_big:
+      close_with(close_code::too_big, close_reason(close_code::too_big));
+      return close_code::too_big;
+    case inflate_status::bad_data:
+      // RFC 7692 §8 only says to fail the connection; the payload, not the framing, is bad.
+      close_with(close_code::invalid_payload, "invalid compressed data");
+      return close_code::invalid_payload;
+  }
+  auto text = in.text();
+  if (op == opcode::binary) {
+    on_binary(text);
+  } else if (!is_valid_utf8(text)) {
+    close_with(close_code::invalid_payload, close_reason(close_code::invalid_payload));
+    return close_code::invalid_payload;
+  } else {
+    on_text(text);
+  }
+  return close_code::none;
 }
 
 void session::handle(client_op& op) {
@@ -573,9 +608,29 @@ void session::emit(topic_state& t, const message_ptr& m) {
     memo.frame = frame_of(*m);
     memo.m = m;
   }
-  conn_.send({memo.frame, *memo.frame});
+  const auto& frame = deflate_ ? deflated(m, memo.frame) : memo.frame;
+  conn_.send({frame, *frame});
   ctx_.counters.ws.deliveries.add();
-  tally_.sent(memo.frame->size(), true);
+  tally_.sent(frame->size(), true);
+}
+
+const bytes_ptr& session::deflated(const message_ptr& m, const bytes_ptr& plain) {
+  auto& memo = ctx_.last_deflated;
+  if (memo.m == m) {
+    return memo.frame;
+  }
+  memo.m = m;
+  if (plain->size() - payload_offset(*plain) < ctx_.config.deflate.min_bytes) {
+    memo.frame = plain;
+  } else if (auto shared = m->ws_deflated()) {
+    memo.frame = std::move(shared);  // another loop compressed it
+  } else {
+    auto c = ctx_.compressor().compress_frame(*plain);
+    // A frame that does not shrink is shared as it is: no loop tries again.
+    memo.frame =
+        m->share_ws_deflated(c ? std::make_shared<const std::string>(std::move(*c)) : plain);
+  }
+  return memo.frame;
 }
 
 void session::pump() {
@@ -598,6 +653,12 @@ void session::on_sent() {
 
 void session::reply(std::string frame) {
   if (!closing_) {
+    if (deflate_ && frame.size() - payload_offset(frame) >= ctx_.config.deflate.min_bytes) {
+      // A reply is this connection's alone (a presence snapshot can be long): compressed here.
+      if (auto c = ctx_.compressor().compress_frame(frame)) {
+        frame = std::move(*c);
+      }
+    }
     tally_.sent(frame.size(), false);
     conn_.send(std::move(frame));
   }

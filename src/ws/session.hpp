@@ -20,6 +20,8 @@
 #include "core/topic_pattern.hpp"
 #include "core/topic_registry.hpp"
 #include "io/connection.hpp"
+#include "ws/deflate.hpp"
+#include "ws/extension.hpp"
 #include "ws/frame.hpp"
 #include "ws/protocol.hpp"
 #include "ws/settings.hpp"
@@ -43,14 +45,33 @@ struct context {
     bytes_ptr frame;
   };
   frame_memo last_frame{};
+  /// The same for the compressed form (permessage-deflate).
+  frame_memo last_deflated{};
+  /// The loop's zlib streams, made when a connection that negotiated compression first needs one.
+  std::unique_ptr<deflater> zlib_out{};
+  std::unique_ptr<inflater> zlib_in{};
+
+  deflater& compressor() {
+    if (!zlib_out) {
+      zlib_out = std::make_unique<deflater>(config.deflate.level);
+    }
+    return *zlib_out;
+  }
+  inflater& decompressor() {
+    if (!zlib_in) {
+      zlib_in = std::make_unique<inflater>(max_frame_bytes(messages));
+    }
+    return *zlib_in;
+  }
 };
 
 class session : public io::connection_handler, public subscriber, private frame_parser::handler {
  public:
   /// `early` holds bytes the client sent right behind its handshake; `who` is what its handshake
-  /// authenticated as (the token subject becomes its identity, else the transport's id). `conn`
-  /// outlives the session.
-  session(transport& conn, context& ctx, std::string early, auth::identity who);
+  /// authenticated as (the token subject becomes its identity, else the transport's id);
+  /// `deflate`: permessage-deflate, when the handshake negotiated it. `conn` outlives the session.
+  session(transport& conn, context& ctx, std::string early, auth::identity who,
+          std::optional<deflate_params> deflate = std::nullopt);
   ~session() override;
 
   /// The 101 (or the HTTP/2 200) has been queued: start reading frames and pinging.
@@ -98,6 +119,7 @@ class session : public io::connection_handler, public subscriber, private frame_
   void on_ping(std::string_view payload) override;
   void on_pong(std::string_view payload) override;
   void on_close(std::uint16_t code, std::string_view reason) override;
+  close_code on_compressed(opcode op, std::string_view payload) override;
 
   void handle(client_op& op);
   void subscribe(client_op& op);
@@ -130,6 +152,9 @@ class session : public io::connection_handler, public subscriber, private frame_
   /// The slow-consumer verdict was `close` (maybe inside a fan-out walk): drops the queued bytes
   /// that have not started going out, then sends 1008 and closes.
   void close_slow();
+  /// `m`'s frame as this connection gets it: compressed (made once per message, shared by every
+  /// loop), or `plain` when it is short or does not shrink.
+  const bytes_ptr& deflated(const message_ptr& m, const bytes_ptr& plain);
   partial_input& input();
   /// After a parse: frees the input when nothing is pending, else (re)arms its deadline.
   void settle_input();
@@ -151,6 +176,13 @@ class session : public io::connection_handler, public subscriber, private frame_
   frame_parser parser_;
   std::vector<std::unique_ptr<topic_state>> topics_;  // few per connection: a vector beats a map
   std::unique_ptr<publisher_state> publisher_;
+  /// permessage-deflate: what was negotiated, and what the client's next message may refer back
+  /// to. Only connections that negotiated it have one.
+  struct deflate_state {
+    deflate_params params;
+    inflate_window window;
+  };
+  std::unique_ptr<deflate_state> deflate_;
   subscriber_queue queue_;
   stream_tally tally_;  // for the access log
   std::optional<end_reason> end_;
@@ -167,9 +199,11 @@ class session : public io::connection_handler, public subscriber, private frame_
 /// A session on a whole connection (after the HTTP/1.1 101): the connection is its transport.
 class connection_session final : private connection_transport, public session {
  public:
-  connection_session(io::connection& c, context& ctx, std::string early, auth::identity who)
+  connection_session(io::connection& c, context& ctx, std::string early, auth::identity who,
+                     std::optional<deflate_params> deflate = std::nullopt)
       : connection_transport(c),
-        session(static_cast<transport&>(*this), ctx, std::move(early), std::move(who)) {}
+        session(static_cast<transport&>(*this), ctx, std::move(early), std::move(who),
+                std::move(deflate)) {}
 };
 
 }  // namespace sb::ws

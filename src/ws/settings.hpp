@@ -1,10 +1,12 @@
 #pragma once
 // What a WebSocket session is configured with: the struct the config table fills (volatile_hz,
-// ws_*, max_topics_per_connection), and the frame bound derived from the message bound.
+// ws_*, ws_deflate_*, max_topics_per_connection), and the frame bound derived from the message
+// bound.
 #include <chrono>
 #include <cstddef>
 
 #include "core/message_limits.hpp"
+#include "ws/extension.hpp"
 
 namespace sb::ws {
 
@@ -21,6 +23,7 @@ struct settings {
   std::chrono::milliseconds message_timeout{10000};
   std::size_t max_topics = 256;
   std::size_t presence_snapshot_limit = 100;
+  deflate_settings deflate;  // permessage-deflate (ws_deflate_*)
 };
 
 /// The largest incoming message, JSON and all (1009 over it): a publish op carries its data as a

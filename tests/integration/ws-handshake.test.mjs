@@ -57,7 +57,7 @@ test('GET /v1/ws offering switchboard.v1 answers 101 with the subprotocol and a 
   }
 });
 
-test('an offer of permessage-deflate is declined: 101 without Sec-WebSocket-Extensions', async () => {
+test('an offer of permessage-deflate is accepted: the 101 answers it (details in ws-deflate)', async () => {
   const conn = await RawConn.open(server.port);
   try {
     const { bytes } = upgradeRequest(server.port, {
@@ -67,8 +67,7 @@ test('an offer of permessage-deflate is declined: 101 without Sec-WebSocket-Exte
     await conn.write(bytes);
     const res = await conn.readResponse({ timeoutMs: 3000 });
     assert.equal(res.status, 101, res.statusLine);
-    assert.equal(res.headers['sec-websocket-extensions'], undefined);
-    // And so an RSV1 (compressed) frame is a protocol error: see ws-limits.
+    assert.equal(res.headers['sec-websocket-extensions'], 'permessage-deflate; server_no_context_takeover; client_max_window_bits=12');
   } finally {
     conn.destroy();
   }

@@ -12,6 +12,7 @@ namespace sb::testing {
 struct ws_frame {
   std::uint8_t opcode = 0;
   bool fin = true;
+  std::uint8_t rsv = 0;  // RSV1..3 as bits 2..0: 4 is RSV1 (permessage-deflate)
   std::string payload;
 
   /// A close frame's status code (1005 when it has none).
@@ -24,8 +25,8 @@ struct ws_frame {
   std::string close_reason() const { return payload.size() < 2 ? "" : payload.substr(2); }
 };
 
-/// One client frame: `opcode` with FIN set unless `fin` is false, masked with a fixed key
-/// unless `masked` is false.
+/// One client frame: `opcode` (with any RSV bits in it, e.g. 0x41 for a compressed text frame)
+/// with FIN set unless `fin` is false, masked with a fixed key unless `masked` is false.
 inline std::string client_frame(std::uint8_t opcode, std::string_view payload, bool fin = true,
                                 bool masked = true) {
   std::string out;
@@ -94,6 +95,7 @@ inline std::vector<ws_frame> server_frames(std::string& bytes) {
     ws_frame f;
     f.opcode = (b1 & 0x80) ? 0xff : (b0 & 0x0f);
     f.fin = (b0 & 0x80) != 0;
+    f.rsv = static_cast<std::uint8_t>((b0 >> 4) & 0x07);
     f.payload = bytes.substr(at + header, length);
     out.push_back(std::move(f));
     at += header + length;

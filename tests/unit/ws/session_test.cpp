@@ -4,6 +4,7 @@
 #include "ws/session.hpp"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <chrono>
 #include <string>
@@ -107,6 +108,79 @@ class ws_session_test : public ::testing::Test {
 
   in_process_server w{[](server::config&) {}};
 };
+
+/// Raw deflate as a client compresses a message (no context kept), without the 00 00 FF FF tail;
+/// or, with `inflate`, the other way (the tail put back).
+std::string zlib_raw(std::string_view in, bool inflate) {
+  z_stream z{};
+  EXPECT_EQ(
+      inflate ? inflateInit2(&z, -15) : deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY),
+      Z_OK);
+  std::string input(in);
+  if (inflate) {
+    input.append("\0\0\xff\xff", 4);
+  }
+  std::string out(input.size() * 4 + (inflate ? 1 << 16 : 64), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(input.data());
+  z.avail_in = static_cast<uInt>(input.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(inflate ? ::inflate(&z, Z_SYNC_FLUSH) : ::deflate(&z, Z_SYNC_FLUSH), Z_OK);
+  out.resize(out.size() - z.avail_out - (inflate ? 0 : 4));
+  inflate ? inflateEnd(&z) : deflateEnd(&z);
+  return out;
+}
+
+TEST_F(ws_session_test, permessage_deflate_shares_compressed_frames_and_inflates_client_messages) {
+  ws_client z, plain;
+  w.accept(z.peer);
+  std::string offer(upgrade);
+  offer.insert(offer.size() - 2,
+               "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n");
+  z.peer.write(offer);
+  w.run();
+  auto head = z.peer.read();
+  auto end = head.find("\r\n\r\n");
+  ASSERT_NE(end, std::string::npos);
+  EXPECT_NE(
+      head.find("\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; "
+                "client_max_window_bits=12\r\n"),
+      std::string::npos)
+      << head;
+  z.pending = head.substr(end + 4);
+  open(plain);
+  // A compressed subscribe (RSV1); the short ack comes back plain.
+  z.peer.write(client_frame(0x41, zlib_raw(R"({"op":"subscribe","topic":"z/1","ref":1})", false)));
+  w.run();
+  auto ack = z.frames();
+  ASSERT_EQ(ack.size(), 1u);
+  EXPECT_EQ(ack[0].rsv, 0);
+  EXPECT_EQ(ack[0].payload, R"({"op":"ack","ref":1})");
+  send(plain, R"({"op":"subscribe","topic":"z/1","ref":1})");
+  plain.texts();
+
+  std::string data;
+  for (int i = 0; i < 40; ++i) {
+    data += "price " + std::to_string(100 + i % 7) + " for item " + std::to_string(i % 5) + "; ";
+  }
+  auto id = w.publish("z/1", data);
+  ASSERT_FALSE(id.empty());
+  auto got = z.frames();
+  auto want = plain.frames();
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(want.size(), 1u);
+  EXPECT_EQ(got[0].rsv, 4) << "RSV1: compressed";
+  EXPECT_EQ(want[0].rsv, 0);
+  EXPECT_LT(got[0].payload.size() * 3, want[0].payload.size());
+  EXPECT_EQ(zlib_raw(got[0].payload, true), want[0].payload) << "the same JSON, inflated";
+
+  // A bomb: 1 MiB of spaces in ~1 KiB, over the 6 KiB bound once inflated.
+  z.peer.write(client_frame(
+      0x41, zlib_raw(R"({"op":"ping","ref":")" + std::string(1 << 20, ' ') + "\"}", false)));
+  w.run();
+  expect_closed_with(z, 1009, "message too big");
+  expect_still_serving();
+}
 
 TEST_F(ws_session_test, the_upgrade_is_a_101_with_the_rfc_accept_and_the_subprotocol) {
   ws_client c;
