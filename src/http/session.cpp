@@ -362,7 +362,7 @@ void session::open_websocket() {
   // Frames the client sent right behind its handshake are already in our buffer: pass them on.
   auto early = boost::beast::buffers_to_string(buffer_.data());
   auto session = std::make_unique<ws::connection_session>(conn_, to_.ws, std::move(early),
-                                                         std::move(*who_), verdict.deflate);
+                                                          std::move(*who_), verdict.deflate);
   auto* s = session.get();
   conn_.replace_handler(std::move(session));
   s->start();
