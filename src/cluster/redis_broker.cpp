@@ -8,6 +8,7 @@
 #include <random>
 
 #include "cluster/decimal.hpp"
+#include "cluster/presence_sync.hpp"
 #include "cluster/topic_script.hpp"
 #include "core/counters.hpp"
 #include "core/idempotency.hpp"
@@ -91,6 +92,11 @@ void redis_broker::start() {
                                [this] { on_down(); },
                                [this](reply_ptr r) { on_push(std::move(r)); }},
       stats_);
+  if (settings_.presence) {
+    presence_ = std::make_unique<presence_sync>(
+        ctx_, *command_, *settings_.presence,
+        presence_sync::options{settings_.node_id, settings_.presence_ttl, settings_.cluster});
+  }
   asio::post(ctx_, [this] {
     command_->start();
     pubsub_->start();
@@ -106,6 +112,9 @@ void redis_broker::stop() {
     return;
   }
   asio::post(ctx_, [this] {
+    if (presence_) {
+      presence_->stop();
+    }
     command_->stop();
     pubsub_->stop();
     retry_timer_.cancel();
@@ -178,6 +187,9 @@ void redis_broker::on_command_connected(redis_connection& c) {
     command_up_ = true;
     update_up();
     spdlog::info("redis {}: connected (node {})", settings_.at.describe(), settings_.node_id);
+    if (presence_) {
+      presence_->on_connected();
+    }
   });
 }
 
@@ -214,6 +226,9 @@ void redis_broker::on_down() {
                [d = std::move(w.done), out = std::move(out)]() mutable { d(std::move(out)); });
     }
     if (t.loop_mask == 0) {
+      if (presence_) {
+        presence_->on_idle(it->first);
+      }
       it = topics_.erase(it);
     } else {
       ++it;
@@ -246,6 +261,9 @@ void redis_broker::unsubscribe_if_idle(const std::string& topic) {
     pubsub_->send_push({settings_.cluster ? "SUNSUBSCRIBE" : "UNSUBSCRIBE", channel_of(topic)});
   }
   if (t.inflight == 0 && !t.repairing) {
+    if (presence_) {
+      presence_->on_idle(topic);
+    }
     topics_.erase(it);
   }
 }
@@ -264,6 +282,14 @@ void redis_broker::on_push(reply_ptr r) {
   if (kind == "message" || kind == "smessage") {
     auto payload = reply_text(r->element[2]);
     if (payload.empty()) {
+      return;
+    }
+    if (presence_ && (payload.front() == 'P' || payload.front() == 'L')) {
+      if (payload.front() == 'P') {
+        presence_->on_record(topic, payload.substr(1));
+      } else {
+        presence_->on_token(topic, payload.substr(1));
+      }
       return;
     }
     auto m = parse_record(topic, payload.substr(1), payload.front() == 'S');
@@ -288,6 +314,9 @@ void redis_broker::on_push(reply_ptr r) {
   }
   if (t.want) {
     t.live = true;
+    if (presence_) {
+      presence_->on_live(topic);  // before the attach's read: the room is loaded when it answers
+    }
     if (t.needs_repair) {
       t.needs_repair = false;
       repair(topic, t.last);
@@ -698,8 +727,9 @@ void redis_broker::attach(std::size_t loop_index, std::string_view topic,
 void redis_broker::broadcast(message_ptr m) {
   asio::post(ctx_, [this, m = std::move(m)] {
     if (m->kind == message_kind::presence || m->topic.starts_with('$')) {
-      // Presence stays on this node for now, and a `$` topic is the server's own (the admin stats
-      // stream: this node's figures): hand them to the local loops only.
+      // A presence diff is this node's announcement (presence_sync carries the members across
+      // nodes), and a `$` topic is the server's own (the admin stats stream: this node's
+      // figures): hand them to the local loops only.
       auto it = topics_.find(m->topic);
       if (it != topics_.end()) {
         hand_off(it->second, m);

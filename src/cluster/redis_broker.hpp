@@ -11,7 +11,9 @@
 //   hole in the seqs (a message lost while the pub/sub connection was down, or killed) is repaired
 //   from history before anything after it is delivered; a new epoch is delivered as such, so
 //   subscribers send a gap.
-// - Volatile messages go through the channel only; presence diffs stay on this node.
+// - Volatile messages go through the channel only. Presence diffs are announced by each node to
+//   its own loops; the members behind them cross nodes through presence_sync.hpp, whose records
+//   share the topic's channel.
 //
 // Threads: one thread of its own runs the two Redis connections (commands, pub/sub) and all the
 // state below; callers on any loop post to it, and handlers are posted back to the loop that
@@ -33,12 +35,15 @@
 #include "cluster/redis_url.hpp"
 #include "core/broker.hpp"
 #include "core/history.hpp"
+#include "core/presence.hpp"
 
 namespace sb::io {
 class loop;
 }
 
 namespace sb::cluster {
+
+class presence_sync;
 
 /// What the broker runs with, resolved from the config (broker_factory): the endpoint parsed, the
 /// password read, the node named. Every field is set by the caller; the defaults are the config's.
@@ -48,7 +53,9 @@ struct redis_settings {
   std::string node_id;
   history_limits limits;
   std::chrono::milliseconds idempotency_window{};
-  bool cluster = false;  // Redis Cluster: sharded pub/sub (SPUBLISH)
+  bool cluster = false;                   // Redis Cluster: sharded pub/sub (SPUBLISH)
+  presence_registry* presence = nullptr;  // set: presence across nodes (presence_sync)
+  std::chrono::milliseconds presence_ttl{};
 };
 
 class redis_broker final : public broker {
@@ -74,6 +81,8 @@ class redis_broker final : public broker {
   bool ready() const { return stats_.up.load(std::memory_order_relaxed); }
   /// The Prometheus lines of the backplane. Any thread.
   std::string metrics_text() const;
+  /// Presence across nodes once started (settings.presence set), else null.
+  presence_sync* presence() { return presence_.get(); }
 
  private:
   struct waiter {
@@ -147,6 +156,7 @@ class redis_broker final : public broker {
   std::string run_id_;
   bool lossless_ = false;
   std::unordered_map<std::string, topic_state> topics_;
+  std::unique_ptr<presence_sync> presence_;
 };
 
 }  // namespace sb::cluster
