@@ -13,8 +13,8 @@ namespace sb::cluster {
 // the ids that left. Returns 1 when N holds nobody in T any more, else 0.
 // "x" removes all of N's members (a dead node's, or a draining one's own): ARGV[3], [4] as above.
 // "l" loads the room: ARGV[2] is the member keys' prefix, ARGV[3], [4] as above, ARGV[5] the token
-// published. Returns {node, {id, state, …}, …}. It reads keys it was not given (one per node):
-// they share the room's hash slot.
+// published ("": none, a read for an HTTP page). Returns {node, {id, state, …}, …}. It reads keys
+// it was not given (one per node): they share the room's hash slot.
 static constexpr std::string_view script = R"lua(
 local mode, node, mine, nodes = ARGV[1], ARGV[2], KEYS[1], KEYS[2]
 if mode == 'l' then
@@ -24,7 +24,9 @@ if mode == 'l' then
     out[#out + 1] = vs[i]
     out[#out + 1] = redis.call('HGETALL', node .. vs[i])
   end
-  redis.call(ARGV[4], ARGV[3], 'L' .. ARGV[5])
+  if ARGV[5] ~= '' then
+    redis.call(ARGV[4], ARGV[3], 'L' .. ARGV[5])
+  end
   return out
 end
 if mode == 'x' then

@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/json/serialize.hpp>
+#include <map>
 #include <memory>
 #include <random>
 
@@ -377,6 +378,44 @@ void presence_sync::load(const std::string& topic, room& r) {
            }
          }
        });
+}
+
+void presence_sync::read(std::string topic,
+                         std::function<void(std::optional<std::vector<presence_member>>)> done) {
+  asio::post(ctx_, [this, topic = std::move(topic), done = std::move(done)]() mutable {
+    if (rooms_.count(topic) || !ready_ || !command_.ready()) {
+      done(std::nullopt);
+      return;
+    }
+    eval({presence_member_key(topic, options_.node_id), presence_nodes_key(topic)},
+         {"l", presence_member_prefix(topic), channel_of(topic), publish_command(), ""},
+         [this, done = std::move(done)](boost::system::error_code ec, reply_ptr reply) {
+           if (failed(ec, reply) || reply->type != REDIS_REPLY_ARRAY) {
+             done(std::nullopt);
+             return;
+           }
+           // One subject on two nodes is one member (the first node's state shows).
+           std::map<std::string, boost::json::value, std::less<>> members;
+           for (std::size_t i = 0; i + 1 < reply->elements; i += 2) {
+             const auto* fields = reply->element[i + 1];
+             if (buried_.count(std::string(reply_text(reply->element[i]))) ||
+                 fields->type != REDIS_REPLY_ARRAY) {
+               continue;
+             }
+             for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
+               auto m = parse_presence_member(reply_text(fields->element[f]),
+                                              reply_text(fields->element[f + 1]));
+               members.try_emplace(std::move(m.id), std::move(m.state));
+             }
+           }
+           std::vector<presence_member> out;
+           out.reserve(members.size());
+           for (auto& [id, state] : members) {
+             out.push_back({id, std::move(state)});
+           }
+           done(std::move(out));
+         });
+  });
 }
 
 void presence_sync::on_token(const std::string& topic, std::string_view token) {

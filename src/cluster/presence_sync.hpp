@@ -26,6 +26,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -69,6 +71,11 @@ class presence_sync {
   void flush();
   /// This node's members leave every node now; nothing more is written (the drain).
   void withdraw();
+  /// Every member of `topic` (sorted by id, each id once), read from Redis when this node has no
+  /// interest in the room; nullopt when the registry holds the room already (or Redis cannot be
+  /// read): the registry answers. `done` runs on the broker's thread.
+  void read(std::string topic,
+            std::function<void(std::optional<std::vector<presence_member>>)> done);
 
  private:
   struct room {

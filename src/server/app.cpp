@@ -264,6 +264,17 @@ void app::make_services() {
       return memory->list_topics(prefix, after, limit);
     };
   }
+  if (auto* sync = shared_->broker.redis ? shared_->broker.redis->presence() : nullptr) {
+    s.cluster_presence =
+        [sync](io::loop& from, std::string topic,
+               std::function<void(std::optional<std::vector<presence_member>>)> done) {
+          sync->read(std::move(topic), [&from, done = std::move(done)](
+                                           std::optional<std::vector<presence_member>> all) {
+            boost::asio::post(from.context(),
+                              [done, all = std::move(all)]() mutable { done(std::move(all)); });
+          });
+        };
+  }
   s.count_subscribers = [this](io::loop& from, std::vector<std::string> topics,
                                std::function<void(std::vector<std::size_t>)> done) {
     count_subscribers(from, std::move(topics), std::move(done));
