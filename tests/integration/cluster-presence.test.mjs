@@ -199,3 +199,27 @@ test('a drained node (SIGTERM): its members leave every other node at once, whil
   assert.equal(redis.cli('EXISTS', `sb:{${topic}}:p:n2`).trim(), '0');
   assert.equal(redis.cli('EXISTS', 'sb:node:n2').trim(), '0');
 });
+
+test('pub/sub connections killed (CLIENT KILL TYPE pubsub): the changes made meanwhile arrive when each node loads its rooms again', async (t) => {
+  const { redis, nodes: [n1, n2] } = await nodes(t, 2);
+  const topic = uniq('pubsub');
+  const a = await openWs(t, n1.port, { name: 'a@n1' });
+  const A = ownId(await join(a, topic, 1), []);
+  await written(redis, topic, 'n1', A);
+  const b = await openWs(t, n2.port, { name: 'b@n2' });
+  const B = ownId(await join(b, topic, 1), [A]);
+  await viewReaches(a, topic, [{ id: A, state: 1 }, { id: B, state: 1 }]);
+
+  redis.cli('CLIENT', 'KILL', 'TYPE', 'pubsub');
+  // Published while the nodes' pub/sub connections are down or coming back: n1 may never receive
+  // these records, and must learn of them from the room's snapshot.
+  await b.ok({ op: 'presence.update', topic, state: 2 });
+  const c = await openWs(t, n2.port, { name: 'c@n2' });
+  const C = ownId(await join(c, topic, 3), [A, B]);
+  const want = [{ id: A, state: 1 }, { id: B, state: 2 }, { id: C, state: 3 }];
+  await viewReaches(a, topic, want, 5000);
+  await viewReaches(b, topic, want, 5000);
+  // Live again after the reload: a leave crosses as a diff.
+  c.close();
+  await viewReaches(a, topic, want.slice(0, 2));
+});
