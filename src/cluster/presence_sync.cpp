@@ -262,8 +262,9 @@ void presence_sync::flush_now() {
 void presence_sync::write(const presence_diff& changes, bool reset) {
   const auto& topic = changes.topic;
   auto [it, added] = written_.try_emplace(topic, 0);
-  if (added) {
-    // Before the members: whoever cleans up after this node finds the room.
+  if (added || reset) {
+    // Before the members: whoever cleans up after this node finds the room (again, on a rewrite:
+    // a survivor that took this node for dead deleted its set).
     command_.command({"SADD", node_rooms_key(options_.node_id), topic}, [](auto, auto) {});
   }
   ++it->second;

@@ -223,3 +223,27 @@ test('pub/sub connections killed (CLIENT KILL TYPE pubsub): the changes made mea
   c.close();
   await viewReaches(a, topic, want.slice(0, 2));
 });
+
+test('a node stopped longer than presence_ttl_s (SIGSTOP) is taken for dead; once it runs again its members join again', async (t) => {
+  const { redis, nodes: [n1, n2] } = await nodes(t, 2);
+  const topic = uniq('stall');
+  const a = await openWs(t, n1.port, { name: 'a@n1' });
+  const A = ownId(await join(a, topic, 'a'), []);
+  await written(redis, topic, 'n1', A);
+  const b = await openWs(t, n2.port, { name: 'b@n2' });
+  const B = ownId(await join(b, topic, 'b'), [A]);
+  const both = [{ id: A, state: 'a' }, { id: B, state: 'b' }];
+  await viewReaches(a, topic, both);
+
+  n2.proc.kill('SIGSTOP');
+  try {
+    await viewReaches(a, topic, [both[0]], TTL_S * 1000 + 2000);
+  } finally {
+    n2.proc.kill('SIGCONT');
+  }
+  // Back: it finds its liveness key expired and writes its members again.
+  await viewReaches(a, topic, both, TTL_S * 1000 + 2000);
+  await written(redis, topic, 'n2', B);
+  assert.equal(redis.cli('SISMEMBER', `sb:node:n2:rooms`, topic).trim(), '1');
+  assert.equal(redis.cli('SISMEMBER', 'sb:nodes', 'n2').trim(), '1');
+});
