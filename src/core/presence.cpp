@@ -45,7 +45,7 @@ void presence_registry::note_leave(room& r, std::string_view id, bool announced)
 }
 
 bool presence_registry::hold(shard& s, room& r, std::string_view id, std::string_view node,
-                             boost::json::value state, bool always_announce) {
+                             boost::json::value state, bool always_announce, bool from_snapshot) {
   auto [it, added] = r.members.try_emplace(std::string(id));
   auto& m = it->second;
   std::optional<boost::json::value> before;
@@ -54,13 +54,17 @@ bool presence_registry::hold(shard& s, room& r, std::string_view id, std::string
   }
   auto h = std::find_if(m.holders.begin(), m.holders.end(),
                         [node](const holder& x) { return x.node == node; });
-  if (h == m.holders.end()) {
+  bool fresh = h == m.holders.end();
+  if (fresh) {
     h = m.holders.insert(m.holders.end(), holder{std::string(node), {}, 0});
   } else if (!always_announce && h->state == state) {
     return false;  // a snapshot repeating what is known: no change, and the order stays
   }
   h->state = std::move(state);
-  h->stamp = ++s.stamps;
+  h->stamp = fresh && from_snapshot ? 0 : ++s.stamps;
+  if (!added && h->stamp == 0) {
+    return false;  // another hold shows, unchanged
+  }
   bool changed = !before || *before != h->state;
   if (changed || always_announce) {
     note_join(r, id, h->state, m.announced);
@@ -326,7 +330,7 @@ void presence_registry::replace_room(
   });
   for (const auto& [node, members] : holds) {
     for (const auto& m : members) {
-      hold(s, r->second, m.id, node, m.state, false);
+      hold(s, r->second, m.id, node, m.state, false, true);
     }
   }
   if (r->second.idle()) {

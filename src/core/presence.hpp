@@ -118,8 +118,10 @@ class presence_registry {
   static std::pair<room_iterator, member*> find_member(shard& s, std::string_view topic,
                                                        std::string_view id);
   /// Sets `node`'s hold on `id`; true when what the room shows of `id` changed. `s` locked.
+  /// `from_snapshot`: a hold new to this node shows only where no other does (a snapshot is older
+  /// than anything heard live).
   static bool hold(shard& s, room& r, std::string_view id, std::string_view node,
-                   boost::json::value state, bool always_announce);
+                   boost::json::value state, bool always_announce, bool from_snapshot = false);
   /// Ends `node`'s hold on `id`; true when it held it. `s` locked.
   static bool release(room& r, std::string_view id, std::string_view node);
   /// Queues `id` as joined with `state` (or changed). `s` locked.

@@ -9,6 +9,7 @@ import { request, topicPath } from '../support/http.mjs';
 import { openWs, presenceView } from '../support/ws-client.mjs';
 import { sleep, waitFor, uniq } from '../support/util.mjs';
 import { startRedis, startNode, readyz } from '../support/cluster.mjs';
+import { newSecret, claims, signHS256, nowS } from '../support/jwt.mjs';
 
 const TTL_S = 3; // --presence-ttl-s
 const TICK = 50; // --presence-tick-ms
@@ -246,4 +247,30 @@ test('a node stopped longer than presence_ttl_s (SIGSTOP) is taken for dead; onc
   await written(redis, topic, 'n2', B);
   assert.equal(redis.cli('SISMEMBER', `sb:node:n2:rooms`, topic).trim(), '1');
   assert.equal(redis.cli('SISMEMBER', 'sb:nodes', 'n2').trim(), '1');
+});
+
+test('one subject connected to two nodes is one member, present while either node holds it', async (t) => {
+  const secret = newSecret();
+  const { redis, nodes: [n1, n2, n3] } = await nodes(t, 3, ['--jwt-secret', secret]);
+  const topic = uniq('sam');
+  const token = signHS256(claims({ sub: 'sam', exp: nowS() + 600 }), secret);
+  const path = `/v1/ws?access_token=${token}`;
+  const wToken = signHS256(claims({ sub: 'walt', exp: nowS() + 600 }), secret);
+  const w = await openWs(t, n3.port, { name: 'w@n3', path: `/v1/ws?access_token=${wToken}` });
+  const W = ownId(await join(w, topic, 'w'), []);
+  await written(redis, topic, 'n3', W);
+  const s1 = await openWs(t, n1.port, { name: 'sam@n1', path });
+  assert.equal(ownId(await join(s1, topic, 1), [W]), 'sam');
+  await written(redis, topic, 'n1', 'sam');
+  const s2 = await openWs(t, n2.port, { name: 'sam@n2', path });
+  const snap = await join(s2, topic, 2);
+  assert.equal(snap.count, 2, JSON.stringify(snap));
+  assert.deepEqual(sorted(snap.members), sorted([{ id: W, state: 'w' }, { id: 'sam', state: 2 }]));
+  await viewReaches(w, topic, [{ id: W, state: 'w' }, { id: 'sam', state: 2 }]);
+  // The leave on n2 ends n2's hold only: sam stays, with n1's state.
+  await s2.ok({ op: 'presence.leave', topic });
+  await viewReaches(w, topic, [{ id: W, state: 'w' }, { id: 'sam', state: 1 }]);
+  assert.ok(!w.msgs.some((m) => m.op === 'presence' && m.leaves?.includes('sam')), 'sam never left');
+  s1.close();
+  await viewReaches(w, topic, [{ id: W, state: 'w' }]);
 });

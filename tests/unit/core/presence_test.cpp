@@ -191,6 +191,17 @@ TEST(presence_registry_cluster, one_id_on_two_nodes_is_one_member_present_while_
   EXPECT_EQ(describe(p.take_diffs()), lines{"room/1 -sam"});
 }
 
+TEST(presence_registry_cluster, a_snapshot_never_hides_a_state_heard_live) {
+  presence_registry p;
+  p.join("room/1", "sam", "here", 100);
+  p.take_diffs();
+  p.replace_room("room/1", {{"n2", {{"sam", "older, on n2"}}}});  // read after the join
+  EXPECT_EQ(room_of(p, "room/1"), "sam=\"here\"");
+  EXPECT_TRUE(p.take_diffs().empty());
+  p.apply_remote("room/1", "n2", {{"sam", "newer, on n2"}}, {});  // heard live: it shows
+  EXPECT_EQ(room_of(p, "room/1"), "sam=\"newer, on n2\"");
+}
+
 TEST(presence_registry_cluster, local_members_lists_what_this_node_owns) {
   presence_registry p;
   p.join("room/1", "ann", 1, 100);
