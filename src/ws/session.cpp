@@ -459,8 +459,9 @@ void session::join(client_op& op) {
   }
   auto& t = ensure(op.topic);
   t.joined = true;
+  bool now = t.subscribed() && t.attached;  // else the snapshot waits for the attach
   auto page = ctx_.presence.join(op.topic, identity(), std::move(op.state),
-                                 ctx_.config.presence_snapshot_limit);
+                                 now ? ctx_.config.presence_snapshot_limit : 0);
   reply(ack_frame(op.ref));
   if (!t.subscribed()) {
     // Presence diffs travel on the topic, so a member that does not subscribe still listens.
