@@ -9,6 +9,7 @@
 #include <random>
 
 #include "cluster/decimal.hpp"
+#include "cluster/presence_sync.hpp"
 #include "cluster/topic_script.hpp"
 #include "core/counters.hpp"
 #include "core/idempotency.hpp"
@@ -74,6 +75,17 @@ redis_broker::~redis_broker() {
 }
 
 void redis_broker::start() {
+  if (settings_.presence) {
+    presence_ = std::make_unique<presence_sync>(
+        ctx_,
+        presence_sync::redis_access{[this](std::string_view key, std::vector<std::string> cmd,
+                                           redis_connection::reply_handler done) {
+                                      route_key(key, std::move(cmd), std::move(done));
+                                    },
+                                    [this] { return ready(); }},
+        *settings_.presence,
+        presence_sync::options{settings_.node_id, settings_.presence_ttl, settings_.cluster});
+  }
   if (settings_.cluster) {
     slots_.assign(slot_count, -1);
   }
@@ -94,6 +106,9 @@ void redis_broker::stop() {
     return;
   }
   asio::post(ctx_, [this] {
+    if (presence_) {
+      presence_->stop();
+    }
     for (auto& s : shards_) {
       s->command->stop();
       s->pubsub->stop();
@@ -167,6 +182,9 @@ void redis_broker::on_command_connected(int index, redis_connection& c) {
     update_up();
     spdlog::info("redis {}: connected (node {})", s.at.describe(), settings_.node_id);
     refresh_map();  // a master that came back may own other slots now (a failover)
+    if (presence_) {
+      presence_->on_connected();
+    }
   });
 }
 
@@ -194,6 +212,9 @@ void redis_broker::on_pubsub_down(int index) {
     t.inflight = 0;
     fail_waiters(t);
     if (t.loop_mask == 0) {
+      if (presence_) {
+        presence_->on_idle(it->first);
+      }
       it = topics_.erase(it);
     } else {
       ++it;
@@ -244,6 +265,9 @@ void redis_broker::unsubscribe_if_idle(const std::string& topic) {
         {settings_.cluster ? "SUNSUBSCRIBE" : "UNSUBSCRIBE", channel_of(topic)});
   }
   if (t.inflight == 0 && !t.repairing) {
+    if (presence_) {
+      presence_->on_idle(topic);
+    }
     topics_.erase(it);
   }
 }
@@ -269,6 +293,14 @@ void redis_broker::on_push(int index, reply_ptr r) {
   if (kind == "message" || kind == "smessage") {
     auto payload = reply_text(r->element[2]);
     if (payload.empty()) {
+      return;
+    }
+    if (presence_ && (payload.front() == 'P' || payload.front() == 'L')) {
+      if (payload.front() == 'P') {
+        presence_->on_record(topic, payload.substr(1));
+      } else {
+        presence_->on_token(topic, payload.substr(1));
+      }
       return;
     }
     auto m = parse_record(topic, payload.substr(1), payload.front() == 'S');
@@ -304,6 +336,9 @@ void redis_broker::on_push(int index, reply_ptr r) {
   }
   if (t.want) {
     t.live = true;
+    if (presence_) {
+      presence_->on_live(topic);  // before the attach's read: the room is loaded when it answers
+    }
     if (t.needs_repair) {
       t.needs_repair = false;
       repair(topic, t.last);
@@ -768,8 +803,9 @@ void redis_broker::attach(std::size_t loop_index, std::string_view topic,
 void redis_broker::broadcast(message_ptr m) {
   asio::post(ctx_, [this, m = std::move(m)] {
     if (m->kind == message_kind::presence || m->topic.starts_with('$')) {
-      // Presence stays on this node for now, and a `$` topic is the server's own (the admin stats
-      // stream: this node's figures): hand them to the local loops only.
+      // A presence diff is this node's announcement (presence_sync carries the members across
+      // nodes), and a `$` topic is the server's own (the admin stats stream: this node's
+      // figures): hand them to the local loops only.
       auto it = topics_.find(m->topic);
       if (it != topics_.end()) {
         hand_off(it->second, m);

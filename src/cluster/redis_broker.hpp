@@ -11,12 +11,14 @@
 //   hole in the seqs (a message lost while the pub/sub connection was down, or killed) is repaired
 //   from history before anything after it is delivered; a new epoch is delivered as such, so
 //   subscribers send a gap.
-// - Volatile messages go through the channel only; presence diffs stay on this node.
 // - Redis Cluster (redis_cluster): the slot map comes from CLUSTER SLOTS; each master is a shard
 //   with its own command and pub/sub connections; a topic's commands go to the master of its slot
 //   (slot_map.hpp), following MOVED (the map is refreshed) and ASK (ASKING first); its channel is
 //   subscribed with SSUBSCRIBE on that master, and moves with the slot. Without it there is one
 //   shard, at redis_url.
+// - Volatile messages go through the channel only. Presence diffs are announced by each node to
+//   its own loops; the members behind them cross nodes through presence_sync.hpp, whose records
+//   share the topic's channel, and whose commands go through the same routing.
 //
 // Threads: one thread of its own runs the Redis connections and all the state below; callers on
 // any loop post to it, and handlers are posted back to the loop that called
@@ -39,12 +41,15 @@
 #include "cluster/slot_map.hpp"
 #include "core/broker.hpp"
 #include "core/history.hpp"
+#include "core/presence.hpp"
 
 namespace sb::io {
 class loop;
 }
 
 namespace sb::cluster {
+
+class presence_sync;
 
 /// What the broker runs with, resolved from the config (broker_factory): the endpoint parsed, the
 /// password read, the node named. Every field is set by the caller; the defaults are the config's.
@@ -54,7 +59,9 @@ struct redis_settings {
   std::string node_id;
   history_limits limits;
   std::chrono::milliseconds idempotency_window{};
-  bool cluster = false;  // Redis Cluster: sharded pub/sub (SPUBLISH)
+  bool cluster = false;                   // Redis Cluster: sharded pub/sub (SPUBLISH)
+  presence_registry* presence = nullptr;  // set: presence across nodes (presence_sync)
+  std::chrono::milliseconds presence_ttl{};
 };
 
 class redis_broker final : public broker {
@@ -85,6 +92,8 @@ class redis_broker final : public broker {
   /// followed) or on the one Redis. Any thread; `done` runs on the broker's thread.
   void key_command(std::string key, std::vector<std::string> cmd,
                    redis_connection::reply_handler done);
+  /// Presence across nodes once started (settings.presence set), else null.
+  presence_sync* presence() { return presence_.get(); }
 
  private:
   struct waiter {
@@ -219,6 +228,7 @@ class redis_broker final : public broker {
   boost::asio::steady_timer map_timer_{ctx_};
   std::string sha_;
   std::unordered_map<std::string, topic_state> topics_;
+  std::unique_ptr<presence_sync> presence_;
 };
 
 }  // namespace sb::cluster

@@ -3,9 +3,17 @@
 // join from any loop. Changes are not announced one by one: they accumulate per topic and are
 // taken as one coalesced diff per tick, so a room where people come and go costs one message per
 // tick, and a member who joins and leaves within a tick is never announced at all.
+//
+// In a cluster (broker = redis) the registry also holds the members other nodes own, for the rooms
+// this node has an interest in, each tagged with its owning node, so that snapshots and pages are
+// still answered here, synchronously. The local operations (join, update, leave) act on this
+// node's own members; the *_remote operations are the cluster's (cluster/presence_sync.hpp). A
+// member id held by several nodes (one subject connected to two nodes) is one member, present while
+// any node holds it, showing the state of the latest change this node heard of.
 #include <array>
 #include <boost/json/value.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -47,13 +55,45 @@ class presence_registry {
   /// Every room with a member and its member count, unordered (the admin page; one shard lock at
   /// a time).
   std::vector<std::pair<std::string, std::size_t>> room_sizes() const;
-  /// The changes since the last call, one diff per changed topic.
+  /// The changes since the last call, one diff per changed topic (to announce on this node).
   std::vector<presence_diff> take_diffs();
 
+  // --- Cluster ---
+
+  /// From now on, changes of this node's own members are also kept for take_local_changes()
+  /// (off by default: a single node has nobody to tell).
+  void track_local_changes() { track_local_ = true; }
+  /// This node's own changes since the last call, per room, coalesced per member (the latest
+  /// wins): what the other nodes must hear of.
+  std::vector<presence_diff> take_local_changes();
+  /// This node's own members, one diff of joins per room (a full rewrite of what it owns).
+  std::vector<presence_diff> local_members() const;
+  /// Node `node`'s changes in `topic`: `joins` set a member's state, `leaves` remove it.
+  void apply_remote(std::string_view topic, std::string_view node,
+                    const std::vector<presence_member>& joins,
+                    const std::vector<std::string>& leaves);
+  /// Node `node` holds exactly `members` in `topic` (a snapshot read from the cluster).
+  void replace_remote(std::string_view topic, std::string_view node,
+                      const std::vector<presence_member>& members);
+  /// The other nodes hold exactly `holds` (node, members) in `topic` (a snapshot of the room).
+  void replace_room(std::string_view topic,
+                    const std::vector<std::pair<std::string, std::vector<presence_member>>>& holds);
+  /// Forgets what other nodes hold in `topic` (this node has no interest in it any more).
+  void drop_remote(std::string_view topic);
+  /// Removes every member `node` holds, in every room (the node died or withdrew).
+  void remove_node(std::string_view node);
+
  private:
-  struct member {
+  /// One node's hold on a member: "" is this node. `stamp` orders changes (the newest shows).
+  struct holder {
+    std::string node;
     boost::json::value state;
-    bool announced = false;  // the others have been told it joined
+    std::uint64_t stamp = 0;
+  };
+  struct member {
+    std::vector<holder> holders;  // never empty while in the room
+    bool announced = false;       // the others have been told it joined
+    const holder& shown() const;
   };
   struct change {
     std::optional<boost::json::value> state;  // nullopt: left
@@ -62,18 +102,39 @@ class presence_registry {
   struct room {
     std::map<std::string, member, std::less<>> members;
     std::map<std::string, change, std::less<>> pending;
+    /// This node's own changes not yet taken by take_local_changes (nullopt: left).
+    std::map<std::string, std::optional<boost::json::value>, std::less<>> outbox;
+    bool idle() const { return members.empty() && pending.empty() && outbox.empty(); }
   };
   struct shard {
     mutable std::mutex mutex;
     std::unordered_map<std::string, room> rooms;
+    std::uint64_t stamps = 0;
   };
   static constexpr std::size_t shard_count = 32;
+  using room_iterator = std::unordered_map<std::string, room>::iterator;
   shard& shard_for(std::string_view topic) const;
   /// The room of `topic` in `s` and its member `id`, or nulls when either is absent. `s` locked.
-  static std::pair<std::unordered_map<std::string, room>::iterator, member*> find_member(
-      shard& s, std::string_view topic, std::string_view id);
+  static std::pair<room_iterator, member*> find_member(shard& s, std::string_view topic,
+                                                       std::string_view id);
+  /// Sets `node`'s hold on `id`; true when what the room shows of `id` changed. `s` locked.
+  /// `from_snapshot`: a hold new to this node shows only where no other does (a snapshot is older
+  /// than anything heard live).
+  static bool hold(shard& s, room& r, std::string_view id, std::string_view node,
+                   boost::json::value state, bool always_announce, bool from_snapshot = false);
+  /// Ends `node`'s hold on `id`; true when it held it. `s` locked.
+  static bool release(room& r, std::string_view id, std::string_view node);
+  /// Queues `id` as joined with `state` (or changed). `s` locked.
+  static void note_join(room& r, std::string_view id, const boost::json::value& state,
+                        bool announced);
+  /// Queues `id` as gone (nothing when it was never announced). `s` locked.
+  static void note_leave(room& r, std::string_view id, bool announced);
+  /// Drops every hold of a node other than this one that `keep(node, id)` refuses. `s` locked.
+  template <class Keep>
+  static void release_remote(room& r, Keep keep);
 
   mutable std::array<shard, shard_count> shards_;
+  bool track_local_ = false;  // set once, before any member joins
 };
 
 }  // namespace sb

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -70,6 +71,12 @@ struct services {
   std::function<void(io::loop& from, std::vector<std::string> topics,
                      std::function<void(std::vector<std::size_t>)> done)>
       count_subscribers;
+  /// broker = redis: every member of a room as the cluster holds it (sorted by id), read from
+  /// Redis when this node holds no interest in the room; nullopt: the node's own registry answers.
+  /// `done` runs later on `from`. Unset with the memory broker.
+  std::function<void(io::loop& from, std::string topic,
+                     std::function<void(std::optional<std::vector<presence_member>>)> done)>
+      cluster_presence;
   std::string_view admin_html;
   std::string_view demo_html;
   std::string_view client_js;

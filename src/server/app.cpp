@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "auth/authority.hpp"
+#include "cluster/presence_sync.hpp"
 #include "cluster/redis_broker.hpp"
 #include "cluster/ticket_ledger.hpp"
 #include "core/memory_broker.hpp"
@@ -222,8 +223,8 @@ void app::make_workers_and_broker() {
   if (!config_.store.dir.empty()) {
     shared_->store = std::make_unique<store::rocks_history_store>(config_.store.dir, fsync);
   }
-  shared_->broker =
-      make_broker(config_, shared_->encode, std::move(sinks), unix_ms, shared_->store.get());
+  shared_->broker = make_broker(config_, shared_->encode, std::move(sinks), unix_ms,
+                                shared_->store.get(), &shared_->presence);
   if (shared_->broker.tickets) {
     shared_->auth->tickets().set_ledger(shared_->broker.tickets.get());
   }
@@ -277,6 +278,17 @@ void app::make_services() {
       return memory->list_topics(prefix, after, limit);
     };
   }
+  if (auto* sync = shared_->broker.redis ? shared_->broker.redis->presence() : nullptr) {
+    s.cluster_presence =
+        [sync](io::loop& from, std::string topic,
+               std::function<void(std::optional<std::vector<presence_member>>)> done) {
+          sync->read(std::move(topic), [&from, done = std::move(done)](
+                                           std::optional<std::vector<presence_member>> all) {
+            boost::asio::post(from.context(),
+                              [done, all = std::move(all)]() mutable { done(std::move(all)); });
+          });
+        };
+  }
   s.count_subscribers = [this](io::loop& from, std::vector<std::string> topics,
                                std::function<void(std::vector<std::size_t>)> done) {
     count_subscribers(from, std::move(topics), std::move(done));
@@ -300,6 +312,9 @@ void app::make_services() {
     w->registry.emplace(*shared_->broker.hub, w->loop.index());
     w->ws.emplace(ws::context{*w->registry, *shared_->broker.hub, shared_->presence, w->counters,
                               config_.ws, config_.messages, config_.subscribers, shared_->encode});
+    if (shared_->broker.redis) {
+      w->ws->connection_suffix = "@" + shared_->broker.node_id;
+    }
     w->handoff.emplace(
         http::handoff{*w->registry, sse::context{config_.sse, config_.subscribers}, *w->ws});
     w->services.emplace(http::loop_services{w->loop, w->counters, s});
@@ -623,8 +638,12 @@ void app::on_hangup() {
   wait_hangup();
 }
 
-// Presence changes are announced once per tick, one coalesced diff per changed topic.
+// Presence changes are announced once per tick, one coalesced diff per changed topic; with
+// broker = redis this node's own changes of the tick also go to the other nodes.
 void app::announce_presence() {
+  if (auto* sync = shared_->broker.redis ? shared_->broker.redis->presence() : nullptr) {
+    sync->flush();
+  }
   for (auto& diff : shared_->presence.take_diffs()) {
     auto m = make_message(message_kind::presence, publish_item{diff.topic}, unix_ms());
     m->set_ws_frame(std::make_shared<const std::string>(ws::presence_diff_frame(diff)), true);
@@ -667,6 +686,9 @@ void app::sweep_history() {
 
 void app::begin_drain() {
   draining_.store(true);
+  if (auto* sync = shared_->broker.redis ? shared_->broker.redis->presence() : nullptr) {
+    sync->withdraw();  // the other nodes need not wait for this node's clients to go
+  }
   auto per_tick = config_.drain.per_tick(workers_.size());
   for (auto& w : workers_) {
     w->begin_drain(per_tick);

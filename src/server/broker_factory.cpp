@@ -26,7 +26,7 @@ std::string random_node_id() {
 
 broker_choice make_broker(const config& c, message_encoder encode,
                           std::vector<delivery_sink*> sinks, std::function<std::int64_t()> now_ms,
-                          history_store* store) {
+                          history_store* store, presence_registry* presence) {
   broker_choice out;
   if (c.broker != "redis") {
     auto m = std::make_unique<memory_broker>(c.history, std::move(encode), std::move(sinks),
@@ -75,10 +75,16 @@ broker_choice make_broker(const config& c, message_encoder encode,
   s.limits = c.history;
   s.idempotency_window = c.idempotency_window;
   s.cluster = c.redis.cluster;
+  s.presence = presence;
+  s.presence_ttl = c.redis.presence_ttl;
+  if (presence) {
+    presence->track_local_changes();
+  }
   auto r = std::make_unique<cluster::redis_broker>(s, std::move(encode), std::move(sinks));
   r->start();
   spdlog::info("broker = redis at {} (node {})", at->describe(), s.node_id);
   out.redis = r.get();
+  out.node_id = s.node_id;
   out.ready = [r = out.redis] { return r->ready(); };
   out.metrics = [r = out.redis] { return r->metrics_text(); };
   // The admin stats stream is this node's own: computed each second while Redis is the broker (it

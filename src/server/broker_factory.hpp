@@ -11,6 +11,7 @@
 #include "core/history.hpp"
 #include "core/history_store.hpp"
 #include "core/memory_broker.hpp"
+#include "core/presence.hpp"
 #include "server/config.hpp"
 
 namespace sb::cluster {
@@ -28,6 +29,7 @@ struct broker_choice {
   /// already; `ticket_ledger` is the same object, to stop it before the loops go).
   std::unique_ptr<auth::ticket_ledger> tickets;
   cluster::redis_ticket_ledger* ticket_ledger = nullptr;
+  std::string node_id;  // with broker = redis: this node's name in the cluster
   /// False while the backplane cannot be reached (always true in memory).
   std::function<bool()> ready;
   /// Prometheus lines of the backplane ("" in memory).
@@ -36,9 +38,10 @@ struct broker_choice {
   std::function<bool(std::string_view)> has_subscribers;
 };
 
-/// Throws std::runtime_error on a bad redis_url or an unreadable redis_password_file.
+/// Throws std::runtime_error on a bad redis_url or an unreadable redis_password_file. With broker =
+/// redis, `presence` (outliving the broker) holds the members of every node (presence_sync).
 broker_choice make_broker(const config& c, message_encoder encode,
                           std::vector<delivery_sink*> sinks, std::function<std::int64_t()> now_ms,
-                          history_store* store);
+                          history_store* store, presence_registry* presence = nullptr);
 
 }  // namespace sb::server

@@ -426,6 +426,10 @@ const std::vector<config_entry>& config_table() {
       {"redis_timeout_ms", field<&config::redis, &cluster::settings::timeout>(), 50, 60000,
        "a Redis command, connect or keep-alive unanswered for this fails (publish: 503) and the "
        "connection is remade"},
+      {"presence_ttl_s", field<&config::redis, &cluster::settings::presence_ttl>(), 2, 3600,
+       "with broker = redis: the members of a node that stops answering (killed, cut off) leave "
+       "every other node's presence within this; a live node refreshes its liveness every "
+       "presence_ttl_s / 6"},
       {"idempotency_window_s", field<&config::idempotency_window>(), 1, 86400,
        "seconds an Idempotency-Key (WebSocket idem) is remembered per topic, by either broker"},
   };

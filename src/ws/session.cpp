@@ -60,7 +60,8 @@ session::session(transport& conn, context& ctx, std::string early, auth::identit
 }
 
 std::string session::identity() const {
-  return who_->grants.subject.empty() ? "c" + std::to_string(conn_.id()) : who_->grants.subject;
+  return who_->grants.subject.empty() ? "c" + std::to_string(conn_.id()) + ctx_.connection_suffix
+                                      : who_->grants.subject;
 }
 
 session::publisher_state& session::publisher() {
@@ -340,6 +341,7 @@ void session::subscribe(client_op& op) {
       close_with(close_code::try_again_later, "history unavailable: reconnect and resubscribe");
       return;
     }
+    send_due_snapshot(t);  // a join's, when this answer replaced its attach
     if (!t.wants_messages) {
       // Unsubscribed before the answer but still joined (linked for presence): take the position
       // and send nothing of the topic's messages.
@@ -518,18 +520,35 @@ void session::join(client_op& op) {
     return;
   }
   auto& t = ensure(op.topic);
+  t.joined = true;
+  bool now = t.subscribed() && t.attached;  // else the snapshot waits for the attach
+  auto page = ctx_.presence.join(op.topic, identity(), std::move(op.state),
+                                 now ? ctx_.config.presence_snapshot_limit : 0);
+  reply(ack_frame(op.ref));
   if (!t.subscribed()) {
     // Presence diffs travel on the topic, so a member that does not subscribe still listens.
+    t.snapshot_due = true;
     subscriber_queue::begin_attach(t);
     ctx_.registry.subscribe(t, op.topic, std::nullopt, [this, &t](attach_result r) {
       act(t, nullptr, queue_.attached(t, r.head, {}, conn_.queued_bytes()));
+      send_due_snapshot(t);
     });
+  } else if (!t.attached) {
+    t.snapshot_due = true;  // the subscribe's attach sends it
+  } else {
+    reply(presence_snapshot_frame(op.topic, page));
   }
-  t.joined = true;
-  auto page = ctx_.presence.join(op.topic, identity(), std::move(op.state),
-                                 ctx_.config.presence_snapshot_limit);
-  reply(ack_frame(op.ref));
-  reply(presence_snapshot_frame(op.topic, page));
+}
+
+void session::send_due_snapshot(topic_state& t) {
+  if (!t.snapshot_due) {
+    return;
+  }
+  t.snapshot_due = false;
+  if (t.joined) {
+    reply(presence_snapshot_frame(
+        t.topic(), ctx_.presence.page(t.topic(), "", ctx_.config.presence_snapshot_limit)));
+  }
 }
 
 void session::update(client_op& op) {

@@ -38,6 +38,9 @@ struct context {
   const message_limits& messages;
   const subscriber_settings& subscribers;
   message_encoder encode;  // for volatile messages, which bypass the broker's encoding
+  /// Appended to a connection id (`c<N>`) identity: "@<node_id>" with broker = redis, so that
+  /// connections of two nodes are never one presence member or one `from`; empty on one node.
+  std::string connection_suffix{};
   /// The frame of the message this loop last delivered: a message reaches every subscriber on the
   /// loop in one turn, so each delivery after the first costs a pointer compare and a reference.
   struct frame_memo {
@@ -92,6 +95,9 @@ class session : public io::connection_handler, public subscriber, private frame_
   struct topic_state : queued_subscription {
     bool wants_messages = false;
     bool joined = false;
+    /// The join's snapshot waits for the attach: with broker = redis the room's members of other
+    /// nodes are loaded when the node first subscribes to the topic.
+    bool snapshot_due = false;
   };
   struct volatile_slot {
     std::chrono::steady_clock::time_point next_allowed{};
@@ -127,6 +133,8 @@ class session : public io::connection_handler, public subscriber, private frame_
   void publish(client_op& op);
   void publish_volatile(publish_item item);
   void join(client_op& op);
+  /// Sends `t`'s join snapshot when one waits for the attach (and the connection is still joined).
+  void send_due_snapshot(topic_state& t);
   void update(client_op& op);
   void leave(client_op& op);
 

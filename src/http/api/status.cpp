@@ -1,5 +1,6 @@
 #include "http/api/status.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 
@@ -125,25 +126,49 @@ void read_presence(const request& req, loop_services& ctx, respond_fn done) {
     }
     limit = std::min<std::size_t>(limit, 1000);
   }
-  auto after = req.query("after").value_or("");
-  // One more than asked tells whether another page follows.
-  auto page = ctx.shared.presence->page(req.topic, after, limit + 1);
-  bool more = page.members.size() > limit;
-  if (more) {
-    page.members.pop_back();
+  std::string after(req.query("after").value_or(""));
+  auto answer = [topic = req.topic, after, limit, done](presence_page page) {
+    bool more = page.members.size() > limit;
+    if (more) {
+      page.members.pop_back();
+    }
+    boost::json::array members;
+    for (auto& m : page.members) {
+      members.push_back(boost::json::object{{"id", m.id}, {"state", std::move(m.state)}});
+    }
+    boost::json::object o;
+    o["topic"] = topic;
+    o["count"] = page.count;
+    o["members"] = std::move(members);
+    o["next"] = more ? boost::json::value(page.members.back().id) : boost::json::value(nullptr);
+    auto r = response::json(200, boost::json::serialize(o));
+    r.headers.emplace_back("Cache-Control", "no-store");
+    done(std::move(r));
+  };
+  auto* registry = ctx.shared.presence;
+  if (!ctx.shared.cluster_presence) {
+    // One more than asked tells whether another page follows.
+    answer(registry->page(req.topic, after, limit + 1));
+    return;
   }
-  boost::json::array members;
-  for (auto& m : page.members) {
-    members.push_back(boost::json::object{{"id", m.id}, {"state", std::move(m.state)}});
-  }
-  boost::json::object o;
-  o["topic"] = req.topic;
-  o["count"] = page.count;
-  o["members"] = std::move(members);
-  o["next"] = more ? boost::json::value(page.members.back().id) : boost::json::value(nullptr);
-  auto r = response::json(200, boost::json::serialize(o));
-  r.headers.emplace_back("Cache-Control", "no-store");
-  done(std::move(r));
+  ctx.shared.cluster_presence(
+      ctx.loop, req.topic,
+      [registry, topic = req.topic, after, limit,
+       answer](std::optional<std::vector<presence_member>> all) {
+        if (!all) {
+          answer(registry->page(topic, after, limit + 1));
+          return;
+        }
+        presence_page page;
+        page.count = all->size();
+        auto from = std::upper_bound(
+            all->begin(), all->end(), after,
+            [](const std::string& a, const presence_member& m) { return a < m.id; });
+        for (; from != all->end() && page.members.size() < limit + 1; ++from) {
+          page.members.push_back(std::move(*from));
+        }
+        answer(std::move(page));
+      });
 }
 
 }  // namespace sb::http::api

@@ -113,5 +113,104 @@ TEST(presence_registry, pages_go_by_id_after_a_member) {
   EXPECT_EQ(p.page("room/9", "", 2).count, 0u);
 }
 
+// --- Cluster: members other nodes own (cluster/presence_sync.hpp applies them) ---
+
+/// The room as one line: "id=state" by id.
+std::string room_of(const presence_registry& p, std::string_view topic) {
+  std::string out;
+  for (const auto& m : p.page(topic, "", 1000).members) {
+    out += (out.empty() ? "" : " ") + m.id + "=" + boost::json::serialize(m.state);
+  }
+  return out;
+}
+
+TEST(presence_registry_cluster, remote_members_show_in_pages_and_diffs_but_not_in_local_changes) {
+  presence_registry p;
+  p.track_local_changes();
+  p.join("room/1", "ann", 1, 100);
+  p.apply_remote("room/1", "n2", {{"bob", 2}, {"cy", 3}}, {});
+  EXPECT_EQ(room_of(p, "room/1"), "ann=1 bob=2 cy=3");
+  EXPECT_EQ(describe(p.take_diffs()), lines{"room/1 +ann=1 +bob=2 +cy=3"});
+  EXPECT_EQ(describe(p.take_local_changes()), lines{"room/1 +ann=1"});
+  p.apply_remote("room/1", "n2", {{"bob", 5}}, {"cy"});
+  p.leave("room/1", "ann");
+  EXPECT_EQ(describe(p.take_diffs()), lines{"room/1 +bob=5 -ann -cy"});
+  EXPECT_EQ(describe(p.take_local_changes()), lines{"room/1 -ann"});
+  EXPECT_EQ(p.count("room/1"), 1u);
+}
+
+TEST(presence_registry_cluster, a_snapshot_that_repeats_what_is_known_announces_nothing) {
+  presence_registry p;
+  p.apply_remote("room/1", "n2", {{"bob", 2}, {"cy", 3}}, {});
+  p.take_diffs();
+  p.replace_remote("room/1", "n2", {{"bob", 2}, {"cy", 3}});
+  EXPECT_TRUE(p.take_diffs().empty());
+  p.replace_remote("room/1", "n2", {{"bob", 4}});
+  EXPECT_EQ(describe(p.take_diffs()), lines{"room/1 +bob=4 -cy"});
+}
+
+TEST(presence_registry_cluster, replace_room_keeps_this_nodes_members_and_drops_nodes_not_in_it) {
+  presence_registry p;
+  p.join("room/1", "ann", 1, 100);
+  p.apply_remote("room/1", "n2", {{"bob", 2}}, {});
+  p.apply_remote("room/1", "n3", {{"cy", 3}}, {});
+  p.take_diffs();
+  p.replace_room("room/1", {{"n3", {{"cy", 3}, {"dee", 4}}}});
+  EXPECT_EQ(room_of(p, "room/1"), "ann=1 cy=3 dee=4");
+  EXPECT_EQ(describe(p.take_diffs()), lines{"room/1 +dee=4 -bob"});
+}
+
+TEST(presence_registry_cluster,
+     a_dead_node_leaves_every_room_and_a_room_of_no_interest_is_dropped) {
+  presence_registry p;
+  p.join("room/1", "ann", 1, 100);
+  p.apply_remote("room/1", "n2", {{"bob", 2}}, {});
+  p.apply_remote("room/2", "n2", {{"bob", 2}}, {});
+  p.apply_remote("room/2", "n3", {{"cy", 3}}, {});
+  p.take_diffs();
+  p.remove_node("n2");
+  EXPECT_EQ(describe(p.take_diffs()), (lines{"room/1 -bob", "room/2 -bob"}));
+  p.drop_remote("room/2");
+  EXPECT_EQ(describe(p.take_diffs()), lines{"room/2 -cy"});
+  EXPECT_EQ(p.count("room/2"), 0u);
+  EXPECT_EQ(room_of(p, "room/1"), "ann=1");
+}
+
+TEST(presence_registry_cluster, one_id_on_two_nodes_is_one_member_present_while_either_holds_it) {
+  presence_registry p;
+  p.apply_remote("room/1", "n2", {{"sam", "on n2"}}, {});
+  p.take_diffs();
+  p.join("room/1", "sam", "here", 100);  // the latest change shows
+  EXPECT_EQ(room_of(p, "room/1"), "sam=\"here\"");
+  EXPECT_EQ(describe(p.take_diffs()), lines{"room/1 +sam=\"here\""});
+  p.leave("room/1", "sam");  // n2 still holds it: present, with n2's state
+  EXPECT_EQ(room_of(p, "room/1"), "sam=\"on n2\"");
+  EXPECT_EQ(describe(p.take_diffs()), lines{"room/1 +sam=\"on n2\""});
+  EXPECT_FALSE(p.update("room/1", "sam", 1));  // not this node's member any more
+  p.apply_remote("room/1", "n2", {}, {"sam"});
+  EXPECT_EQ(describe(p.take_diffs()), lines{"room/1 -sam"});
+}
+
+TEST(presence_registry_cluster, a_snapshot_never_hides_a_state_heard_live) {
+  presence_registry p;
+  p.join("room/1", "sam", "here", 100);
+  p.take_diffs();
+  p.replace_room("room/1", {{"n2", {{"sam", "older, on n2"}}}});  // read after the join
+  EXPECT_EQ(room_of(p, "room/1"), "sam=\"here\"");
+  EXPECT_TRUE(p.take_diffs().empty());
+  p.apply_remote("room/1", "n2", {{"sam", "newer, on n2"}}, {});  // heard live: it shows
+  EXPECT_EQ(room_of(p, "room/1"), "sam=\"newer, on n2\"");
+}
+
+TEST(presence_registry_cluster, local_members_lists_what_this_node_owns) {
+  presence_registry p;
+  p.join("room/1", "ann", 1, 100);
+  p.apply_remote("room/1", "n2", {{"bob", 2}}, {});
+  p.apply_remote("room/2", "n2", {{"cy", 3}}, {});
+  EXPECT_EQ(describe(p.local_members()), lines{"room/1 +ann=1"});
+  // Without track_local_changes (one node) nothing is kept for the others.
+  EXPECT_TRUE(p.take_local_changes().empty());
+}
+
 }  // namespace
 }  // namespace sb
