@@ -319,8 +319,10 @@ void redis_broker::send(std::shared_ptr<routed> op, int ask) {
       return;
     }
     auto text = reply_text(r.get());
-    if (text.starts_with("NOSCRIPT") && op->redirects < max_redirects) {
-      // The script cache was flushed (SCRIPT FLUSH, a failover): send the script itself.
+    if (text.starts_with("NOSCRIPT") && op->cmd[0] == "EVALSHA" && op->cmd[1] == sha_ &&
+        op->redirects < max_redirects) {
+      // The script cache was flushed (SCRIPT FLUSH, a failover): send the script itself. Only the
+      // topic script's: another script's sender (presence) answers its own NOSCRIPT.
       op->cmd[0] = "EVAL";
       op->cmd[1] = std::string(topic_script());
       ++op->redirects;

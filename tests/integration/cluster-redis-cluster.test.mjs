@@ -327,3 +327,35 @@ test('Redis Cluster: a subscribe ticket minted on one node is redeemed once on a
   }
   assert.equal(seen.size, 3, `the tickets' keys lived on ${seen.size} of 3 masters`);
 });
+
+test('Redis Cluster: presence crosses nodes for rooms on every master, and a killed node\'s members leave', async (t) => {
+  const { openWs, presenceView } = await import('../support/ws-client.mjs');
+  const cluster = await startRedisCluster(t);
+  const nodes = await nodesOn(t, cluster, 2, ['--presence-ttl-s', '3', '--presence-tick-ms', '50']);
+  const rooms = topicsOnEveryMaster(cluster, 'rcp', 1).flat();
+  const ids = (client, topic) => [...(presenceView(client, topic) ?? new Map()).keys()].sort();
+  const a = await openWs(t, nodes[0].port, { name: 'a@c1' });
+  const b = await openWs(t, nodes[1].port, { name: 'b@c2' });
+  for (const room of rooms) {
+    await a.ok({ op: 'presence.join', topic: room, state: { who: 'a' } });
+    await b.ok({ op: 'presence.join', topic: room, state: { who: 'b' } });
+  }
+  // Each sees both members in every room (its own join's snapshot, then the other node's diff).
+  for (const room of rooms) {
+    for (const client of [a, b]) {
+      await client.until(() => ids(client, room).length === 2, 4000, `${client.name}: two members of ${room}`);
+      const names = [...presenceView(client, room).values()].map((s) => s.who).sort();
+      assert.deepEqual(names, ['a', 'b'], `${client.name} in ${room}`);
+    }
+  }
+  const bIds = new Map(rooms.map((room) => [room, ids(a, room).find((id) => id.endsWith('@c2'))]));
+  assert.ok([...bIds.values()].every(Boolean), 'b is c<N>@c2 on node c1');
+  // Node c2 dies without a word: its member leaves every room on c1 within presence_ttl_s.
+  const killedAt = Date.now();
+  await nodes[1].kill(); // SIGKILL
+  for (const room of rooms) {
+    await a.until(() => ids(a, room).length === 1, 5000, `b's leave of ${room}`);
+    assert.ok(!ids(a, room).includes(bIds.get(room)));
+  }
+  assert.ok(Date.now() - killedAt < 4500, `left ${Date.now() - killedAt} ms after the kill`);
+});
