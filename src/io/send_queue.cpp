@@ -36,8 +36,9 @@ void send_queue::consume(std::size_t n) {
     segments_[head_++].owner.reset();
   }
   if (head_ == segments_.size()) {
-    // An idle connection keeps no ring: most connections are idle most of the time.
-    segments_ = {};
+    // An idle connection keeps no ring: most connections are idle most of the time. (Not
+    // `segments_ = {}`: that is the initializer-list assignment, which keeps the capacity.)
+    std::vector<shared_bytes>().swap(segments_);
     head_ = 0;
   } else if (head_ >= 64 && head_ * 2 >= segments_.size()) {
     segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(head_));

@@ -29,6 +29,9 @@ class send_queue {
   bool empty() const { return head_ == segments_.size(); }
   std::size_t bytes() const { return bytes_; }
   std::size_t segments() const { return segments_.size() - head_; }
+  /// Segment slots allocated: none once everything queued has been written (an idle connection
+  /// holds no storage).
+  std::size_t capacity() const { return segments_.capacity(); }
 
   /// Fills up to `max` iovecs with the front of the queue; returns how many.
   int gather(iovec* iov, int max) const;
