@@ -1,6 +1,8 @@
 #include "io/connection.hpp"
 
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/post.hpp>
@@ -19,17 +21,22 @@ constexpr int max_iov = 64;
 
 connection::connection(loop& l, socket_type socket)
     : loop_(&l),
-      socket_(std::move(socket)),
+      reactor_(std::make_unique<reactor_state>(std::move(socket), this)),
+      fd_(reactor_->socket.native_handle()),
       id_(next_connection_id.fetch_add(1, std::memory_order_relaxed)) {
   boost::system::error_code ec;
-  peer_ = socket_.remote_endpoint(ec);
-  socket_.non_blocking(true, ec);
-  socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+  peer_ = reactor_->socket.remote_endpoint(ec);
+  reactor_->socket.non_blocking(true, ec);
+  reactor_->socket.set_option(boost::asio::ip::tcp::no_delay(true), ec);
   timer_.bind<&connection::on_timer>(this);
   l.adopt(*this);
 }
 
 connection::~connection() {
+  if (!reactor_ && state_ != state::closed) {
+    loop_->unwatch(fd_);
+    ::close(fd_);
+  }
   loop_->release(*this);
   if (lease_) {
     lease_->release(peer_.address());
@@ -95,7 +102,7 @@ std::size_t connection::recv_raw(char* data, std::size_t size, boost::system::er
     return 0;
   }
   for (;;) {
-    auto n = ::recv(socket_.native_handle(), data, size, MSG_DONTWAIT);
+    auto n = ::recv(fd_, data, size, MSG_DONTWAIT);
     if (n > 0) {
       // A short read does not mean the socket is empty: the peer's FIN (or reset) may have come
       // with the data, and only the next read reports it; epoll will not say it again.
@@ -122,6 +129,9 @@ void connection::wait_readable() {
   if (read_armed_ || state_ == state::closed) {
     return;
   }
+  if (park_wanted_ && reactor_ && !write_armed_) {
+    move_to_loop_set();  // no wait is pending on the reactor now, so it can let go
+  }
   read_armed_ = true;
   // Epoll is edge-triggered: it tells of input that arrives, not of input already there. So the
   // wait is for real only once a read has found the socket empty; before that (a new connection,
@@ -140,13 +150,55 @@ void connection::wait_readable() {
     });
     return;
   }
-  read_hold_ = shared_from_this();
-  socket_.wait_readable(read_wait_);
+  if (!reactor_) {
+    return;  // the loop's epoll set says when input comes (on_watched_event)
+  }
+  reactor_->hold = shared_from_this();
+  reactor_->socket.wait_readable(reactor_->wait);
+}
+
+void connection::move_to_loop_set() {
+  park_wanted_ = false;
+  if (!loop_->watch(*this, fd_)) {
+    return;  // stays on the reactor
+  }
+  // Asio forgets the socket (its registration and its state) and leaves it open.
+  boost::system::error_code ec;
+  reactor_->socket.release(ec);
+  if (ec) {
+    loop_->unwatch(fd_);
+    return;
+  }
+  reactor_.reset();
+}
+
+void connection::on_watched_event(std::uint32_t events) {
+  if (state_ == state::closed) {
+    return;
+  }
+  if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
+    // A wait is for real only when the socket was found empty; otherwise a read is already
+    // posted (wait_readable) and will see this input.
+    bool waiting = read_armed_ && drained_;
+    drained_ = false;
+    if (waiting) {
+      read_armed_ = false;
+      if (state_ == state::lingering) {
+        discard_input();
+      } else if (state_ == state::open && handler_) {
+        readable();
+      }
+    }
+  }
+  if (write_armed_ && state_ != state::closed && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) {
+    write_armed_ = false;
+    flush();
+  }
 }
 
 void connection::on_read_wait(void* target, boost::system::error_code ec, bool abandoned) {
   auto* self = static_cast<connection*>(target);
-  auto keep = std::move(self->read_hold_);  // may be the last owner: ends with this call
+  auto keep = std::move(self->reactor_->hold);  // may be the last owner: ends with this call
   self->read_armed_ = false;
   if (abandoned || ec || self->state_ == state::closed) {
     return;
@@ -212,7 +264,7 @@ void connection::flush() {
     msghdr msg{};
     msg.msg_iov = iov;
     msg.msg_iovlen = static_cast<std::size_t>(queue_.gather(iov, max_iov));
-    auto n = ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    auto n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -274,8 +326,8 @@ void connection::flush_tls() {
         break;
       }
     }
-    auto n = ::send(socket_.native_handle(), t.out.data() + t.out_at, t.out.size() - t.out_at,
-                    MSG_NOSIGNAL | MSG_DONTWAIT);
+    auto n =
+        ::send(fd_, t.out.data() + t.out_at, t.out.size() - t.out_at, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -296,7 +348,7 @@ void connection::flush_tls() {
     loop_->request_flush(*this);
   }
   if (t.out_at == t.out.size() && t.out.capacity() > (256 << 10)) {
-    t.out = {};  // an idle connection keeps no large buffer
+    std::string().swap(t.out);  // an idle connection keeps no large buffer (`= {}` would keep it)
     t.out_at = 0;
   }
   if (wrote && handler_ && state_ == state::open) {
@@ -309,13 +361,16 @@ void connection::flush_tls() {
 
 void connection::wait_writable() {
   write_armed_ = true;
-  socket_.async_wait(socket_type::wait_write,
-                     [self = shared_from_this()](boost::system::error_code ec) {
-                       self->write_armed_ = false;
-                       if (!ec) {
-                         self->flush();
-                       }
-                     });
+  if (!reactor_) {
+    return;  // the loop's epoll set says when there is room (on_watched_event)
+  }
+  reactor_->socket.async_wait(socket_type::wait_write,
+                              [self = shared_from_this()](boost::system::error_code ec) {
+                                self->write_armed_ = false;
+                                if (!ec) {
+                                  self->flush();
+                                }
+                              });
 }
 
 void connection::set_timer(timing_wheel::duration delay) {
@@ -357,11 +412,10 @@ void connection::begin_linger() {
     tls_->transport.take_ciphertext(alert);
     if (!alert.empty()) {
       [[maybe_unused]] auto n =
-          ::send(socket_.native_handle(), alert.data(), alert.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+          ::send(fd_, alert.data(), alert.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     }
   }
-  boost::system::error_code ec;
-  socket_.shutdown(socket_type::shutdown_send, ec);
+  ::shutdown(fd_, SHUT_WR);
   discard_input();
 }
 
@@ -396,8 +450,13 @@ void connection::close() {
   if (was == state::open && handler_) {
     handler_->on_close();
   }
-  boost::system::error_code ec;
-  socket_.close(ec);
+  if (reactor_) {
+    boost::system::error_code ec;
+    reactor_->socket.close(ec);  // a pending wait completes (aborted) and lets go of `this`
+  } else {
+    loop_->unwatch(fd_);
+    ::close(fd_);
+  }
 }
 
 }  // namespace sb::io

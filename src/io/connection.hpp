@@ -7,6 +7,9 @@
 // hanging up, an error, a timeout, the drain); pending readiness waits also hold it, so it is
 // destroyed, with its handler, once it is closed and the last wait has completed.
 // Reads and writes are direct non-blocking syscalls; Asio only says when the socket is ready.
+// A long-lived connection (an SSE stream, a WebSocket, HTTP/2) is parked: it leaves Asio's reactor
+// for the loop's own epoll set (loop::watch), where an idle socket costs no user-space memory
+// beyond the connection itself.
 #include <boost/asio/basic_stream_socket.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
@@ -70,6 +73,13 @@ class connection final : public std::enable_shared_from_this<connection>,
 
   /// Installs the first handler and starts waiting for input.
   void start(std::unique_ptr<connection_handler> h);
+  /// This connection will live long (after an upgrade): from its next wait on, the loop's own epoll
+  /// set watches it instead of Asio's reactor, which frees Asio's per-socket state (168 B) and the
+  /// connection's reactor wait (~150 B). Input then costs one extra `epoll_wait` per loop turn
+  /// (shared by every parked connection with events), which is why a plain HTTP/1.1 connection,
+  /// whose requests come one at a time, stays on the reactor.
+  void park() { park_wanted_ = true; }
+  bool parked() const { return !reactor_; }
   /// Replaces the handler (protocol upgrade). The old one is destroyed after the current turn, so
   /// it may call this from inside its own callbacks.
   void replace_handler(std::unique_ptr<connection_handler> h);
@@ -117,9 +127,13 @@ class connection final : public std::enable_shared_from_this<connection>,
   connection_handler* handler() { return handler_.get(); }
 
  private:
+  friend class loop;
   enum class state : std::uint8_t { open, flushing_to_close, lingering, closed };
 
   void on_timer();
+  /// The loop's epoll set reports `events` (EPOLLIN, EPOLLOUT, ...) for a parked connection.
+  void on_watched_event(std::uint32_t events);
+  void move_to_loop_set();
   static void on_read_wait(void* target, boost::system::error_code ec, bool abandoned);
   void readable();
   void wait_writable();
@@ -138,11 +152,19 @@ class connection final : public std::enable_shared_from_this<connection>,
     std::size_t out_at = 0;
   };
 
+  /// What a connection on Asio's reactor needs; freed once parked.
+  struct reactor_state {
+    reactor_state(socket_type&& s, connection* c)
+        : socket(std::move(s)), wait(&connection::on_read_wait, c) {}
+    stream_socket socket;
+    read_wait wait;
+    std::shared_ptr<connection> hold;  // while `wait` is pending
+  };
+
   loop* loop_;
-  stream_socket socket_;
-  read_wait read_wait_{&connection::on_read_wait, this};
-  std::shared_ptr<connection> read_hold_;  // while read_wait_ is pending
+  std::unique_ptr<reactor_state> reactor_;  // null once parked
   boost::asio::ip::tcp::endpoint peer_;
+  int fd_;
   send_queue queue_;
   std::unique_ptr<connection_handler> handler_;
   std::unique_ptr<tls_state> tls_;
@@ -158,6 +180,7 @@ class connection final : public std::enable_shared_from_this<connection>,
   // answered at once by the reactor (which has not yet seen it empty), so it costs no read.
   bool drained_ = true;
   bool reading_ = false;       // inside the handler's on_readable()
+  bool park_wanted_ = false;   // park() was called: move at the next wait
   bool flush_wanted_ = false;  // something was queued meanwhile
 };
 
