@@ -34,12 +34,15 @@ stream::~stream() {
 
 void stream::start(std::vector<std::string> names, const resume_from& from) {
   topic_count_ = static_cast<std::uint32_t>(names.size());
-  topics_ = std::make_unique<topic_sub[]>(names.size());
+  if (names.size() > 1) {
+    many_ = std::make_unique<topic_sub[]>(names.size());
+  }
+  auto subs = topics();
   for (std::size_t i = 0; i < names.size(); ++i) {
-    topics_[i].set_owner(*this);
-    topics_[i].hash = topic_hash(names[i]);
-    topics_[i].policy = ctx_.subscribers.policies.policy_for(names[i]);
-    queue_.enroll(topics_[i]);
+    subs[i].set_owner(*this);
+    subs[i].hash = topic_hash(names[i]);
+    subs[i].policy = ctx_.subscribers.policies.policy_for(names[i]);
+    queue_.enroll(subs[i]);
   }
   std::vector<std::optional<position>> since(names.size());
   if (from.text) {
@@ -52,7 +55,7 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
       // Topics the cursor does not name are new to this client: they start live, without a gap.
       for (std::size_t i = 0; i < names.size(); ++i) {
         for (const auto& e : *entries) {
-          if (e.topic_hash == topics_[i].hash) {
+          if (e.topic_hash == subs[i].hash) {
             since[i] = e.at;
           }
         }
@@ -67,7 +70,7 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
   starting_->attaching = names.size();
   queue_.hold(true);  // nothing goes out before the preamble
   for (std::size_t i = 0; i < names.size(); ++i) {
-    auto& t = topics_[i];
+    auto& t = subs[i];
     auto asked = since[i];
     // The registry drops the answer if this stream is gone by then (an asynchronous broker).
     registry_.subscribe(t, names[i], asked, [this, &t, asked](attach_result r) {
@@ -94,10 +97,9 @@ void stream::set_origin(std::string_view subject) {
   if (!io::access_log_wanted_at_all()) {
     return;  // the access log is off: nothing to count
   }
-  tally_.started_ns = steady_now_ns();
-  if (!subject.empty()) {
-    subject_ = std::make_unique<const std::string>(subject);
-  }
+  log_ = std::make_unique<access_record>();
+  log_->tally.started_ns = steady_now_ns();
+  log_->subject = subject;
 }
 
 void stream::note_end(end_reason r) {
@@ -107,7 +109,9 @@ void stream::note_end(end_reason r) {
 }
 
 void stream::send(io::shared_bytes b) {
-  tally_.sent(b.bytes.size(), false);
+  if (log_) {
+    log_->tally.sent(b.bytes.size(), false);
+  }
   out_.send(std::move(b));
 }
 
@@ -132,7 +136,7 @@ void stream::finish_start() {
     send(id_line(current_id()));
     send({m, m->sse_body()});
     counters_.sse.deliveries.add();
-    tally_.sent(0, true);
+    count_message();
   }
   pump_backlog();
   out_.arm_heartbeat(ctx_.settings.heartbeat);
@@ -140,7 +144,7 @@ void stream::finish_start() {
 
 std::string stream::current_id() const {
   if (topic_count_ == 1) {
-    return to_string(topics_[0].sent);
+    return to_string(one_.sent);
   }
   std::vector<cursor_entry> entries;
   entries.reserve(topic_count_);
@@ -170,7 +174,7 @@ void stream::emit(topic_sub& t, const message_ptr& m) {
     }
   }
   counters_.sse.deliveries.add();
-  tally_.sent(0, true);
+  count_message();
 }
 
 void stream::on_message(subscription& s, const message_ptr& m) {
@@ -307,12 +311,13 @@ void stream::release() {
   counters_.sse.open.sub();
   auto reason = end_.value_or(end_reason::client_closed);
   counters_.sse.end(reason);
-  if (tally_.on() &&
+  if (log_ && log_->tally.on() &&
       io::access_log_wanted(reason == end_reason::error || reason == end_reason::slow_consumer)) {
+    const auto& tally = log_->tally;
     io::log_stream_end({out_.transport_name(), topic_count_,
-                        static_cast<double>(steady_now_ns() - tally_.started_ns) / 1e9,
-                        tally_.messages, tally_.bytes, to_string(reason), out_.peer_text(),
-                        subject_ ? std::string_view(*subject_) : std::string_view()});
+                        static_cast<double>(steady_now_ns() - tally.started_ns) / 1e9,
+                        tally.messages, tally.bytes, to_string(reason), out_.peer_text(),
+                        log_->subject});
   }
 }
 

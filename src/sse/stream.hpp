@@ -7,7 +7,8 @@
 // so a reconnect after a long absence costs no more memory than the send-queue bound.
 //
 // Idle streams are most streams, so the struct stays small: what only starting needs lives in a
-// separate allocation that is freed once the stream is live.
+// separate allocation that is freed once the stream is live, the access log's record exists only
+// when the access log is on, and a stream of one topic (most) keeps its subscription inline.
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -70,10 +71,24 @@ class stream final : public subscriber {
     std::vector<std::pair<topic_sub*, message_ptr>> retained;
   };
 
-  std::span<topic_sub> topics() const { return {topics_.get(), topic_count_}; }
+  /// What the access log reports when the stream ends.
+  struct access_record {
+    stream_tally tally;
+    std::string subject;
+  };
+
+  std::span<topic_sub> topics() { return {topic_count_ > 1 ? many_.get() : &one_, topic_count_}; }
+  std::span<const topic_sub> topics() const {
+    return {topic_count_ > 1 ? many_.get() : &one_, topic_count_};
+  }
   /// Every byte the stream queues goes through here (counted for the access log).
   void send(io::shared_bytes b);
   void send(std::string s) { send(io::shared_bytes::from_string(std::move(s))); }
+  void count_message() {
+    if (log_) {
+      log_->tally.sent(0, true);
+    }
+  }
   void send_gap(std::span<const std::string> topics);
   void finish_start();
   void emit(topic_sub& t, const message_ptr& m);
@@ -88,11 +103,11 @@ class stream final : public subscriber {
   topic_registry& registry_;
   loop_counters& counters_;
   const context& ctx_;
-  std::unique_ptr<topic_sub[]> topics_;
+  topic_sub one_;                      // the subscription of a stream of one topic
+  std::unique_ptr<topic_sub[]> many_;  // those of a stream of several
   std::unique_ptr<start_state> starting_;
   subscriber_queue queue_;
-  stream_tally tally_;
-  std::unique_ptr<const std::string> subject_;  // for the access log; null when there is none
+  std::unique_ptr<access_record> log_;  // null while the access log is off
   std::uint32_t topic_count_ = 0;
   std::optional<end_reason> end_;
   bool closed_ = false;
