@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <cerrno>
@@ -22,10 +23,22 @@ constexpr int max_iov = 64;
 connection::connection(loop& l, socket_type socket)
     : loop_(&l),
       reactor_(std::make_unique<reactor_state>(std::move(socket), this)),
-      fd_(reactor_->socket.native_handle()),
-      id_(next_connection_id.fetch_add(1, std::memory_order_relaxed)) {
+      id_(next_connection_id.fetch_add(1, std::memory_order_relaxed)),
+      fd_(reactor_->socket.native_handle()) {
   boost::system::error_code ec;
-  peer_ = reactor_->socket.remote_endpoint(ec);
+  auto peer = reactor_->socket.remote_endpoint(ec);
+  if (!ec) {
+    auto address = peer.address();
+    peer_.port = peer.port();
+    peer_.v6 = address.is_v6();
+    if (peer_.v6) {
+      peer_.bytes = address.to_v6().to_bytes();
+      peer_.scope = address.to_v6().scope_id();
+    } else {
+      auto v4 = address.to_v4().to_bytes();
+      std::copy(v4.begin(), v4.end(), peer_.bytes.begin());
+    }
+  }
   reactor_->socket.non_blocking(true, ec);
   reactor_->socket.set_option(boost::asio::ip::tcp::no_delay(true), ec);
   timer_.bind<&connection::on_timer>(this);
@@ -39,8 +52,17 @@ connection::~connection() {
   }
   loop_->release(*this);
   if (lease_) {
-    lease_->release(peer_.address());
+    lease_->release(peer().address());
   }
+}
+
+boost::asio::ip::tcp::endpoint connection::peer() const {
+  if (peer_.v6) {
+    return {boost::asio::ip::address_v6(peer_.bytes, peer_.scope), peer_.port};
+  }
+  boost::asio::ip::address_v4::bytes_type v4;
+  std::copy_n(peer_.bytes.begin(), v4.size(), v4.begin());
+  return {boost::asio::ip::address_v4(v4), peer_.port};
 }
 
 void connection::enable_tls(SSL* ssl) {

@@ -28,7 +28,7 @@ void send_queue::consume(std::size_t n) {
   while (n > 0) {
     auto left = segments_[head_].bytes.size() - offset_;
     if (n < left) {
-      offset_ += n;
+      offset_ += static_cast<std::uint32_t>(n);
       return;
     }
     n -= left;
@@ -47,7 +47,7 @@ void send_queue::consume(std::size_t n) {
 }
 
 void send_queue::drop_unstarted() {
-  auto keep = head_ + (offset_ > 0 ? 1 : 0);
+  std::size_t keep = head_ + (offset_ > 0 ? 1U : 0U);
   for (auto i = keep; i < segments_.size(); ++i) {
     bytes_ -= segments_[i].bytes.size();
   }
@@ -60,7 +60,8 @@ void send_queue::drop_unstarted() {
 void send_queue::clear() {
   segments_.clear();
   segments_.shrink_to_fit();
-  head_ = offset_ = bytes_ = 0;
+  head_ = offset_ = 0;
+  bytes_ = 0;
 }
 
 }  // namespace sb::io

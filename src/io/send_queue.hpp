@@ -4,6 +4,7 @@
 #include <sys/uio.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -64,10 +65,11 @@ class send_queue {
   void clear();
 
  private:
+  // 32-bit positions: one queue per connection, and its bound is far below 4 GiB.
   std::vector<shared_bytes> segments_;
-  std::size_t head_ = 0;
-  std::size_t offset_ = 0;  // bytes of segments_[head_] already written
   std::size_t bytes_ = 0;
+  std::uint32_t head_ = 0;
+  std::uint32_t offset_ = 0;  // bytes of segments_[head_] already written
 };
 
 }  // namespace sb::io
