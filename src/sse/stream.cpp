@@ -35,7 +35,7 @@ stream::~stream() {
 void stream::start(std::vector<std::string> names, const resume_from& from) {
   topic_count_ = static_cast<std::uint32_t>(names.size());
   if (names.size() > 1) {
-    many_ = std::make_unique<topic_sub[]>(names.size());
+    rare().many = std::make_unique<topic_sub[]>(names.size());
   }
   auto subs = topics();
   for (std::size_t i = 0; i < names.size(); ++i) {
@@ -66,8 +66,8 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
       }
     }
   }
-  starting_ = std::make_unique<start_state>();
-  starting_->attaching = names.size();
+  rare().starting = std::make_unique<start_state>();
+  rare_->starting->attaching = names.size();
   queue_.hold(true);  // nothing goes out before the preamble
   for (std::size_t i = 0; i < names.size(); ++i) {
     auto& t = subs[i];
@@ -76,17 +76,17 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
     registry_.subscribe(t, names[i], asked, [this, &t, asked](attach_result r) {
       t.sent = r.head;
       if (r.gap) {
-        starting_->gaps.push_back(t.topic());
+        rare_->starting->gaps.push_back(t.topic());
       } else if (asked) {
         t.sent = *asked;
       }
       if (r.retained) {
-        starting_->retained.emplace_back(&t, std::move(r.retained));
+        rare_->starting->retained.emplace_back(&t, std::move(r.retained));
       }
       // The replay waits in the queue (paced as the socket drains), live messages behind it.
       auto v = queue_.attached(t, r.head, std::move(r.missed), out_.queued_bytes());
       act(t, nullptr, v);
-      if (--starting_->attaching == 0) {
+      if (--rare_->starting->attaching == 0) {
         finish_start();
       }
     });
@@ -97,9 +97,10 @@ void stream::set_origin(std::string_view subject) {
   if (!io::access_log_wanted_at_all()) {
     return;  // the access log is off: nothing to count
   }
-  log_ = std::make_unique<access_record>();
-  log_->tally.started_ns = steady_now_ns();
-  log_->subject = subject;
+  auto& l = rare().log;
+  l = std::make_unique<access_record>();
+  l->tally.started_ns = steady_now_ns();
+  l->subject = subject;
 }
 
 void stream::note_end(end_reason r) {
@@ -109,8 +110,8 @@ void stream::note_end(end_reason r) {
 }
 
 void stream::send(io::shared_bytes b) {
-  if (log_) {
-    log_->tally.sent(b.bytes.size(), false);
+  if (auto* l = log()) {
+    l->tally.sent(b.bytes.size(), false);
   }
   out_.send(std::move(b));
 }
@@ -121,7 +122,8 @@ void stream::send_gap(std::span<const std::string> topics) {
 }
 
 void stream::finish_start() {
-  auto state = std::move(starting_);
+  auto state = std::move(rare_->starting);
+  trim_rare();
   queue_.hold(false);
   if (closed_) {
     return;
@@ -311,13 +313,14 @@ void stream::release() {
   counters_.sse.open.sub();
   auto reason = end_.value_or(end_reason::client_closed);
   counters_.sse.end(reason);
-  if (log_ && log_->tally.on() &&
+  auto* l = log();
+  if (l && l->tally.on() &&
       io::access_log_wanted(reason == end_reason::error || reason == end_reason::slow_consumer)) {
-    const auto& tally = log_->tally;
+    const auto& tally = l->tally;
     io::log_stream_end({out_.transport_name(), topic_count_,
                         static_cast<double>(steady_now_ns() - tally.started_ns) / 1e9,
                         tally.messages, tally.bytes, to_string(reason), out_.peer_text(),
-                        log_->subject});
+                        l->subject});
   }
 }
 

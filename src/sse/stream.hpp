@@ -77,16 +77,38 @@ class stream final : public subscriber {
     std::string subject;
   };
 
-  std::span<topic_sub> topics() { return {topic_count_ > 1 ? many_.get() : &one_, topic_count_}; }
+  /// What few streams need, or a stream needs only for a while, behind one pointer.
+  struct rare_state {
+    std::unique_ptr<topic_sub[]> many;      // the subscriptions of a stream of several topics
+    std::unique_ptr<start_state> starting;  // until the preamble is out
+    std::unique_ptr<access_record> log;     // while the access log is on
+  };
+  rare_state& rare() {
+    if (!rare_) {
+      rare_ = std::make_unique<rare_state>();
+    }
+    return *rare_;
+  }
+  /// Frees the rare state once nothing in it is needed.
+  void trim_rare() {
+    if (rare_ && !rare_->many && !rare_->starting && !rare_->log) {
+      rare_.reset();
+    }
+  }
+  access_record* log() const { return rare_ ? rare_->log.get() : nullptr; }
+
+  std::span<topic_sub> topics() {
+    return {topic_count_ > 1 ? rare_->many.get() : &one_, topic_count_};
+  }
   std::span<const topic_sub> topics() const {
-    return {topic_count_ > 1 ? many_.get() : &one_, topic_count_};
+    return {topic_count_ > 1 ? rare_->many.get() : &one_, topic_count_};
   }
   /// Every byte the stream queues goes through here (counted for the access log).
   void send(io::shared_bytes b);
   void send(std::string s) { send(io::shared_bytes::from_string(std::move(s))); }
   void count_message() {
-    if (log_) {
-      log_->tally.sent(0, true);
+    if (auto* l = log()) {
+      l->tally.sent(0, true);
     }
   }
   void send_gap(std::span<const std::string> topics);
@@ -103,11 +125,9 @@ class stream final : public subscriber {
   topic_registry& registry_;
   loop_counters& counters_;
   const context& ctx_;
-  topic_sub one_;                      // the subscription of a stream of one topic
-  std::unique_ptr<topic_sub[]> many_;  // those of a stream of several
-  std::unique_ptr<start_state> starting_;
+  topic_sub one_;  // the subscription of a stream of one topic
+  std::unique_ptr<rare_state> rare_;
   subscriber_queue queue_;
-  std::unique_ptr<access_record> log_;  // null while the access log is off
   std::uint32_t topic_count_ = 0;
   std::optional<end_reason> end_;
   bool closed_ = false;
