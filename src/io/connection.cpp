@@ -1,7 +1,10 @@
 #include "io/connection.hpp"
 
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <cerrno>
@@ -18,11 +21,26 @@ constexpr int max_iov = 64;
 }  // namespace
 
 connection::connection(loop& l, socket_type socket)
-    : loop_(&l), socket_(std::move(socket)), id_(next_id()) {
+    : loop_(&l),
+      reactor_(std::make_unique<reactor_state>(std::move(socket), this)),
+      id_(next_id()),
+      fd_(reactor_->socket.native_handle()) {
   boost::system::error_code ec;
-  peer_ = socket_.remote_endpoint(ec);
-  socket_.non_blocking(true, ec);
-  socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+  auto peer = reactor_->socket.remote_endpoint(ec);
+  if (!ec) {
+    auto address = peer.address();
+    peer_.port = peer.port();
+    peer_.v6 = address.is_v6();
+    if (peer_.v6) {
+      peer_.bytes = address.to_v6().to_bytes();
+      peer_.scope = address.to_v6().scope_id();
+    } else {
+      auto v4 = address.to_v4().to_bytes();
+      std::copy(v4.begin(), v4.end(), peer_.bytes.begin());
+    }
+  }
+  reactor_->socket.non_blocking(true, ec);
+  reactor_->socket.set_option(boost::asio::ip::tcp::no_delay(true), ec);
   timer_.bind<&connection::on_timer>(this);
   l.adopt(*this);
 }
@@ -32,10 +50,23 @@ std::uint64_t connection::next_id() {
 }
 
 connection::~connection() {
+  if (!reactor_ && state_ != state::closed) {
+    loop_->unwatch(fd_);
+    ::close(fd_);
+  }
   loop_->release(*this);
   if (lease_) {
-    lease_->release(peer_.address());
+    lease_->release(peer().address());
   }
+}
+
+boost::asio::ip::tcp::endpoint connection::peer() const {
+  if (peer_.v6) {
+    return {boost::asio::ip::address_v6(peer_.bytes, peer_.scope), peer_.port};
+  }
+  boost::asio::ip::address_v4::bytes_type v4;
+  std::copy_n(peer_.bytes.begin(), v4.size(), v4.begin());
+  return {boost::asio::ip::address_v4(v4), peer_.port};
 }
 
 void connection::enable_tls(SSL* ssl) {
@@ -97,7 +128,7 @@ std::size_t connection::recv_raw(char* data, std::size_t size, boost::system::er
     return 0;
   }
   for (;;) {
-    auto n = ::recv(socket_.native_handle(), data, size, MSG_DONTWAIT);
+    auto n = ::recv(fd_, data, size, MSG_DONTWAIT);
     if (n > 0) {
       // A short read does not mean the socket is empty: the peer's FIN (or reset) may have come
       // with the data, and only the next read reports it; epoll will not say it again.
@@ -124,6 +155,9 @@ void connection::wait_readable() {
   if (read_armed_ || state_ == state::closed) {
     return;
   }
+  if (park_wanted_ && reactor_ && !write_armed_) {
+    move_to_loop_set();  // no wait is pending on the reactor now, so it can let go
+  }
   read_armed_ = true;
   // Epoll is edge-triggered: it tells of input that arrives, not of input already there. So the
   // wait is for real only once a read has found the socket empty; before that (a new connection,
@@ -142,13 +176,55 @@ void connection::wait_readable() {
     });
     return;
   }
-  read_hold_ = shared_from_this();
-  socket_.wait_readable(read_wait_);
+  if (!reactor_) {
+    return;  // the loop's epoll set says when input comes (on_watched_event)
+  }
+  reactor_->hold = shared_from_this();
+  reactor_->socket.wait_readable(reactor_->wait);
+}
+
+void connection::move_to_loop_set() {
+  park_wanted_ = false;
+  if (!loop_->watch(*this, fd_)) {
+    return;  // stays on the reactor
+  }
+  // Asio forgets the socket (its registration and its state) and leaves it open.
+  boost::system::error_code ec;
+  reactor_->socket.release(ec);
+  if (ec) {
+    loop_->unwatch(fd_);
+    return;
+  }
+  reactor_.reset();
+}
+
+void connection::on_watched_event(std::uint32_t events) {
+  if (state_ == state::closed) {
+    return;
+  }
+  if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
+    // A wait is for real only when the socket was found empty; otherwise a read is already
+    // posted (wait_readable) and will see this input.
+    bool waiting = read_armed_ && drained_;
+    drained_ = false;
+    if (waiting) {
+      read_armed_ = false;
+      if (state_ == state::lingering) {
+        discard_input();
+      } else if (state_ == state::open && handler_) {
+        readable();
+      }
+    }
+  }
+  if (write_armed_ && state_ != state::closed && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) {
+    write_armed_ = false;
+    flush();
+  }
 }
 
 void connection::on_read_wait(void* target, boost::system::error_code ec, bool abandoned) {
   auto* self = static_cast<connection*>(target);
-  auto keep = std::move(self->read_hold_);  // may be the last owner: ends with this call
+  auto keep = std::move(self->reactor_->hold);  // may be the last owner: ends with this call
   self->read_armed_ = false;
   if (abandoned || ec || self->state_ == state::closed) {
     return;
@@ -214,7 +290,7 @@ void connection::flush() {
     msghdr msg{};
     msg.msg_iov = iov;
     msg.msg_iovlen = static_cast<std::size_t>(queue_.gather(iov, max_iov));
-    auto n = ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    auto n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -276,8 +352,8 @@ void connection::flush_tls() {
         break;
       }
     }
-    auto n = ::send(socket_.native_handle(), t.out.data() + t.out_at, t.out.size() - t.out_at,
-                    MSG_NOSIGNAL | MSG_DONTWAIT);
+    auto n =
+        ::send(fd_, t.out.data() + t.out_at, t.out.size() - t.out_at, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -298,7 +374,7 @@ void connection::flush_tls() {
     loop_->request_flush(*this);
   }
   if (t.out_at == t.out.size() && t.out.capacity() > (256 << 10)) {
-    t.out = {};  // an idle connection keeps no large buffer
+    std::string().swap(t.out);  // an idle connection keeps no large buffer (`= {}` would keep it)
     t.out_at = 0;
   }
   if (wrote && handler_ && state_ == state::open) {
@@ -311,13 +387,16 @@ void connection::flush_tls() {
 
 void connection::wait_writable() {
   write_armed_ = true;
-  socket_.async_wait(socket_type::wait_write,
-                     [self = shared_from_this()](boost::system::error_code ec) {
-                       self->write_armed_ = false;
-                       if (!ec) {
-                         self->flush();
-                       }
-                     });
+  if (!reactor_) {
+    return;  // the loop's epoll set says when there is room (on_watched_event)
+  }
+  reactor_->socket.async_wait(socket_type::wait_write,
+                              [self = shared_from_this()](boost::system::error_code ec) {
+                                self->write_armed_ = false;
+                                if (!ec) {
+                                  self->flush();
+                                }
+                              });
 }
 
 void connection::set_timer(timing_wheel::duration delay) {
@@ -359,11 +438,10 @@ void connection::begin_linger() {
     tls_->transport.take_ciphertext(alert);
     if (!alert.empty()) {
       [[maybe_unused]] auto n =
-          ::send(socket_.native_handle(), alert.data(), alert.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+          ::send(fd_, alert.data(), alert.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     }
   }
-  boost::system::error_code ec;
-  socket_.shutdown(socket_type::shutdown_send, ec);
+  ::shutdown(fd_, SHUT_WR);
   discard_input();
 }
 
@@ -398,8 +476,13 @@ void connection::close() {
   if (was == state::open && handler_) {
     handler_->on_close();
   }
-  boost::system::error_code ec;
-  socket_.close(ec);
+  if (reactor_) {
+    boost::system::error_code ec;
+    reactor_->socket.close(ec);  // a pending wait completes (aborted) and lets go of `this`
+  } else {
+    loop_->unwatch(fd_);
+    ::close(fd_);
+  }
 }
 
 }  // namespace sb::io

@@ -7,6 +7,10 @@
 // hanging up, an error, a timeout, the drain); pending readiness waits also hold it, so it is
 // destroyed, with its handler, once it is closed and the last wait has completed.
 // Reads and writes are direct non-blocking syscalls; Asio only says when the socket is ready.
+// A long-lived connection (an SSE stream, a WebSocket, HTTP/2) is parked: it leaves Asio's reactor
+// for the loop's own epoll set (loop::watch), where an idle socket costs no user-space memory
+// beyond the connection itself.
+#include <array>
 #include <boost/asio/basic_stream_socket.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
@@ -70,6 +74,13 @@ class connection final : public std::enable_shared_from_this<connection>,
 
   /// Installs the first handler and starts waiting for input.
   void start(std::unique_ptr<connection_handler> h);
+  /// This connection will live long (after an upgrade): from its next wait on, the loop's own epoll
+  /// set watches it instead of Asio's reactor, which frees Asio's per-socket state (168 B) and the
+  /// connection's reactor wait (~150 B). Input then costs one extra `epoll_wait` per loop turn
+  /// (shared by every parked connection with events), which is why a plain HTTP/1.1 connection,
+  /// whose requests come one at a time, stays on the reactor.
+  void park() { park_wanted_ = true; }
+  bool parked() const { return !reactor_; }
   /// Replaces the handler (protocol upgrade). The old one is destroyed after the current turn, so
   /// it may call this from inside its own callbacks.
   void replace_handler(std::unique_ptr<connection_handler> h);
@@ -109,7 +120,7 @@ class connection final : public std::enable_shared_from_this<connection>,
   void flush();
 
   /// The peer's address, for logs and per-IP limits.
-  const boost::asio::ip::tcp::endpoint& peer() const { return peer_; }
+  boost::asio::ip::tcp::endpoint peer() const;
   std::uint64_t id() const { return id_; }
   /// A new id from the sequence connections take theirs from: for what lives inside a connection
   /// and needs an identity of its own (a WebSocket on an HTTP/2 stream).
@@ -120,9 +131,13 @@ class connection final : public std::enable_shared_from_this<connection>,
   connection_handler* handler() { return handler_.get(); }
 
  private:
+  friend class loop;
   enum class state : std::uint8_t { open, flushing_to_close, lingering, closed };
 
   void on_timer();
+  /// The loop's epoll set reports `events` (EPOLLIN, EPOLLOUT, ...) for a parked connection.
+  void on_watched_event(std::uint32_t events);
+  void move_to_loop_set();
   static void on_read_wait(void* target, boost::system::error_code ec, bool abandoned);
   void readable();
   void wait_writable();
@@ -141,11 +156,26 @@ class connection final : public std::enable_shared_from_this<connection>,
     std::size_t out_at = 0;
   };
 
+  /// What a connection on Asio's reactor needs; freed once parked.
+  struct reactor_state {
+    reactor_state(socket_type&& s, connection* c)
+        : socket(std::move(s)), wait(&connection::on_read_wait, c) {}
+    stream_socket socket;
+    read_wait wait;
+    std::shared_ptr<connection> hold;  // while `wait` is pending
+  };
+
+  /// The peer's address in 24 bytes (an endpoint takes 28, which rounds an idle connection up a
+  /// malloc size class).
+  struct compact_endpoint {
+    std::array<unsigned char, 16> bytes{};
+    std::uint32_t scope = 0;
+    std::uint16_t port = 0;
+    bool v6 = false;
+  };
+
   loop* loop_;
-  stream_socket socket_;
-  read_wait read_wait_{&connection::on_read_wait, this};
-  std::shared_ptr<connection> read_hold_;  // while read_wait_ is pending
-  boost::asio::ip::tcp::endpoint peer_;
+  std::unique_ptr<reactor_state> reactor_;  // null once parked
   send_queue queue_;
   std::unique_ptr<connection_handler> handler_;
   std::unique_ptr<tls_state> tls_;
@@ -153,15 +183,20 @@ class connection final : public std::enable_shared_from_this<connection>,
   std::shared_ptr<admission> lease_;
   wheel_entry timer_;
   std::uint64_t id_;
+  // Together in 32 bytes (flags as bits): an idle connection is 232 bytes, a 256-byte block with
+  // make_shared's control block and malloc's header.
+  compact_endpoint peer_;
+  int fd_;
   state state_ = state::open;
-  bool read_armed_ = false;
-  bool write_armed_ = false;
+  bool read_armed_ : 1 = false;
+  bool write_armed_ : 1 = false;
   // A read found the socket empty: epoll (edge-triggered) will say when more comes, so asking
   // again before that would only find nothing. A new socket counts as empty: its first wait is
   // answered at once by the reactor (which has not yet seen it empty), so it costs no read.
-  bool drained_ = true;
-  bool reading_ = false;       // inside the handler's on_readable()
-  bool flush_wanted_ = false;  // something was queued meanwhile
+  bool drained_ : 1 = true;
+  bool reading_ : 1 = false;       // inside the handler's on_readable()
+  bool park_wanted_ : 1 = false;   // park() was called: move at the next wait
+  bool flush_wanted_ : 1 = false;  // something was queued meanwhile
 };
 
 }  // namespace sb::io

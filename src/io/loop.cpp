@@ -1,6 +1,10 @@
 #include "io/loop.hpp"
 
+#include <sys/epoll.h>
+#include <unistd.h>
+
 #include <boost/asio/post.hpp>
+#include <cerrno>
 #include <vector>
 
 #include "io/access_log.hpp"
@@ -14,6 +18,10 @@ loop::loop(std::size_t index, timing_wheel::duration tick, const time_source* ti
 loop::~loop() {
   pending_flush_.clear();
   members_.clear();
+  epoll_on_reactor_.reset();
+  if (epoll_fd_ >= 0) {
+    ::close(epoll_fd_);
+  }
 }
 
 namespace {
@@ -87,6 +95,71 @@ void loop::for_each_connection(const std::function<void(connection&)>& f) {
   for (auto& c : all) {
     f(*c);
   }
+}
+
+}  // namespace sb::io
+
+namespace sb::io {
+
+bool loop::watch(connection& c, int fd) {
+  if (epoll_fd_ < 0) {
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) {
+      return false;
+    }
+    epoll_on_reactor_ = std::make_unique<reactor_descriptor>(ctx_, epoll_fd_);
+    epoll_on_reactor_->wait_readable(watched_wait_);
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = &c;
+  return ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) == 0;
+}
+
+void loop::unwatch(int fd) {
+  // Also takes the socket's events off the ready list, so no later batch names a connection
+  // that is gone.
+  epoll_event ev{};
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, &ev);
+}
+
+void loop::on_watched_ready(void* self, boost::system::error_code ec, bool abandoned) {
+  if (abandoned || ec == boost::asio::error::operation_aborted) {
+    return;  // the loop is going away
+  }
+  static_cast<loop*>(self)->dispatch_watched();
+}
+
+void loop::dispatch_watched() {
+  // A few batches per turn, then the rest of the loop's work gets its turn too.
+  constexpr int max_events = 128;
+  constexpr int max_rounds = 4;
+  epoll_event events[max_events];
+  for (int round = 0; round < max_rounds; ++round) {
+    int n = ::epoll_wait(epoll_fd_, events, max_events, 0);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      epoll_on_reactor_->wait_readable(watched_wait_);
+      return;
+    }
+    // Held for the batch: an event's handler may close (and so free) another of its connections.
+    for (int i = 0; i < n; ++i) {
+      batch_.push_back(static_cast<connection*>(events[i].data.ptr)->shared_from_this());
+    }
+    for (int i = 0; i < n; ++i) {
+      batch_[static_cast<std::size_t>(i)]->on_watched_event(events[i].events);
+    }
+    batch_.clear();
+    if (n < max_events) {
+      epoll_on_reactor_->wait_readable(watched_wait_);
+      return;
+    }
+  }
+  // Probably more is ready; the set's edge has been consumed, so ask again without waiting for
+  // a new one.
+  boost::asio::post(ctx_, [this] { dispatch_watched(); });
 }
 
 }  // namespace sb::io

@@ -28,7 +28,7 @@ void send_queue::consume(std::size_t n) {
   while (n > 0) {
     auto left = segments_[head_].bytes.size() - offset_;
     if (n < left) {
-      offset_ += n;
+      offset_ += static_cast<std::uint32_t>(n);
       return;
     }
     n -= left;
@@ -36,8 +36,9 @@ void send_queue::consume(std::size_t n) {
     segments_[head_++].owner.reset();
   }
   if (head_ == segments_.size()) {
-    // An idle connection keeps no ring: most connections are idle most of the time.
-    segments_ = {};
+    // An idle connection keeps no ring: most connections are idle most of the time. (Not
+    // `segments_ = {}`: that is the initializer-list assignment, which keeps the capacity.)
+    std::vector<shared_bytes>().swap(segments_);
     head_ = 0;
   } else if (head_ >= 64 && head_ * 2 >= segments_.size()) {
     segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(head_));
@@ -46,7 +47,7 @@ void send_queue::consume(std::size_t n) {
 }
 
 void send_queue::drop_unstarted() {
-  auto keep = head_ + (offset_ > 0 ? 1 : 0);
+  std::size_t keep = head_ + (offset_ > 0 ? 1U : 0U);
   for (auto i = keep; i < segments_.size(); ++i) {
     bytes_ -= segments_[i].bytes.size();
   }
@@ -59,7 +60,8 @@ void send_queue::drop_unstarted() {
 void send_queue::clear() {
   segments_.clear();
   segments_.shrink_to_fit();
-  head_ = offset_ = bytes_ = 0;
+  head_ = offset_ = 0;
+  bytes_ = 0;
 }
 
 }  // namespace sb::io

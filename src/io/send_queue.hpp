@@ -4,6 +4,7 @@
 #include <sys/uio.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -29,6 +30,9 @@ class send_queue {
   bool empty() const { return head_ == segments_.size(); }
   std::size_t bytes() const { return bytes_; }
   std::size_t segments() const { return segments_.size() - head_; }
+  /// Segment slots allocated: none once everything queued has been written (an idle connection
+  /// holds no storage).
+  std::size_t capacity() const { return segments_.capacity(); }
 
   /// Fills up to `max` iovecs with the front of the queue; returns how many.
   int gather(iovec* iov, int max) const;
@@ -61,10 +65,11 @@ class send_queue {
   void clear();
 
  private:
+  // 32-bit positions: one queue per connection, and its bound is far below 4 GiB.
   std::vector<shared_bytes> segments_;
-  std::size_t head_ = 0;
-  std::size_t offset_ = 0;  // bytes of segments_[head_] already written
   std::size_t bytes_ = 0;
+  std::uint32_t head_ = 0;
+  std::uint32_t offset_ = 0;  // bytes of segments_[head_] already written
 };
 
 }  // namespace sb::io

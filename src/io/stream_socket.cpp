@@ -6,34 +6,6 @@
 
 namespace sb::io {
 
-read_wait::read_wait(callback cb, void* target)
-#if SB_READ_WAIT_ON_REACTOR
-    : reactor_op(boost::system::error_code(), &read_wait::perform, &read_wait::complete),
-      cb_(cb),
-      target_(target)
-#else
-    : cb_(cb),
-      target_(target)
-#endif
-{
-}
-
-void read_wait::finish(boost::system::error_code ec, bool abandoned) {
-  pending_ = false;
-  cb_(target_, ec, abandoned);
-}
-
-#if SB_READ_WAIT_ON_REACTOR
-void read_wait::complete(void* owner, boost::asio::detail::operation* base,
-                         const boost::system::error_code&, std::size_t) {
-  auto* self = static_cast<read_wait*>(static_cast<reactor_op*>(base));
-  // The reactor reports cancellation (the socket closed) in the op's own error code.
-  auto ec = self->ec_;
-  self->ec_ = {};
-  self->finish(ec, owner == nullptr);
-}
-#endif
-
 void stream_socket::wait_readable(read_wait& w) {
   w.pending_ = true;
 #if SB_READ_WAIT_ON_REACTOR

@@ -1,68 +1,13 @@
 #pragma once
-// The TCP socket of a connection, with a wait for input that costs no syscall to arm.
-//
-// Why not Asio's own waits: `async_wait(wait_read)` re-arms the descriptor with an
-// `epoll_ctl(MOD)` every time, and `async_receive` first tries a `recv` that, for a keep-alive
-// request that arrives alone, finds nothing. Either costs one syscall per request on top of the
-// read and the write, about a third of the work of a small publish (docs/benchmarks.md, publish
-// ingest; a syscall costs ~1.2 µs on these VMs). The socket is registered edge-triggered, so a
-// wait only has to learn whether input arrived since the last read that emptied the socket: this
-// op says "done" whenever the reactor asks, and the reactor asks at arming only when an event came
-// since the last completion (`try_speculative_`), else it queues the op without a syscall.
-//
-// It uses Asio's reactor through its detail API (epoll_reactor::start_op, reactor_op), which is
-// not a stable interface: it is checked for the Boost that Debian 12 ships (1.81), and any other
-// Boost, or a build whose reactor is not epoll, falls back to async_wait.
+// The TCP socket of a connection, with a wait for input that costs no syscall to arm (see
+// io/reactor_wait.hpp for why).
 #include <boost/asio/basic_stream_socket.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/version.hpp>
 
 #include "io/loop.hpp"
-
-#if BOOST_VERSION == 108100 && defined(BOOST_ASIO_HAS_EPOLL) && \
-    !defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
-#define SB_READ_WAIT_ON_REACTOR 1
-#include <boost/asio/detail/epoll_reactor.hpp>
-#include <boost/asio/detail/reactor_op.hpp>
-#else
-#define SB_READ_WAIT_ON_REACTOR 0
-#endif
+#include "io/reactor_wait.hpp"
 
 namespace sb::io {
-
-/// One wait for input, owned by its connection and reused for every wait (no allocation).
-class read_wait final
-#if SB_READ_WAIT_ON_REACTOR
-    : private boost::asio::detail::reactor_op
-#endif
-{
- public:
-  /// `abandoned`: the loop is being destroyed with the wait pending; release, do not read.
-  using callback = void (*)(void* target, boost::system::error_code ec, bool abandoned);
-
-  read_wait(callback cb, void* target);
-  read_wait(const read_wait&) = delete;
-  read_wait& operator=(const read_wait&) = delete;
-
-  bool pending() const {
-    return pending_;
-  }
-
- private:
-  friend class stream_socket;
-#if SB_READ_WAIT_ON_REACTOR
-  static status perform(reactor_op*) {
-    return done_and_exhausted;
-  }
-  static void complete(void* owner, boost::asio::detail::operation* base,
-                       const boost::system::error_code&, std::size_t);
-#endif
-  void finish(boost::system::error_code ec, bool abandoned);
-
-  callback cb_;
-  void* target_;
-  bool pending_ = false;
-};
 
 class stream_socket final
     : public boost::asio::basic_stream_socket<boost::asio::ip::tcp, loop::executor_type> {

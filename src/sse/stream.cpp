@@ -34,12 +34,15 @@ stream::~stream() {
 
 void stream::start(std::vector<std::string> names, const resume_from& from) {
   topic_count_ = static_cast<std::uint32_t>(names.size());
-  topics_ = std::make_unique<topic_sub[]>(names.size());
+  if (names.size() > 1) {
+    rare().many = std::make_unique<topic_sub[]>(names.size());
+  }
+  auto subs = topics();
   for (std::size_t i = 0; i < names.size(); ++i) {
-    topics_[i].set_owner(*this);
-    topics_[i].hash = topic_hash(names[i]);
-    topics_[i].policy = ctx_.subscribers.policies.policy_for(names[i]);
-    queue_.enroll(topics_[i]);
+    subs[i].set_owner(*this);
+    subs[i].hash = topic_hash(names[i]);
+    subs[i].policy = ctx_.subscribers.policies.policy_for(names[i]);
+    queue_.enroll(subs[i]);
   }
   std::vector<std::optional<position>> since(names.size());
   if (from.text) {
@@ -52,7 +55,7 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
       // Topics the cursor does not name are new to this client: they start live, without a gap.
       for (std::size_t i = 0; i < names.size(); ++i) {
         for (const auto& e : *entries) {
-          if (e.topic_hash == topics_[i].hash) {
+          if (e.topic_hash == subs[i].hash) {
             since[i] = e.at;
           }
         }
@@ -63,31 +66,31 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
       }
     }
   }
-  starting_ = std::make_unique<start_state>();
-  starting_->attaching = names.size();
+  rare().starting = std::make_unique<start_state>();
+  rare_->starting->attaching = names.size();
   queue_.hold(true);  // nothing goes out before the preamble
   for (std::size_t i = 0; i < names.size(); ++i) {
-    auto& t = topics_[i];
+    auto& t = subs[i];
     auto asked = since[i];
     // The registry drops the answer if this stream is gone by then (an asynchronous broker).
     registry_.subscribe(t, names[i], asked, [this, &t, asked](attach_result r) {
       if (r.unavailable) {
-        starting_->unavailable = true;
+        rare_->starting->unavailable = true;
         r.head = asked.value_or(position{});
       }
       t.sent = r.head;
       if (r.gap) {
-        starting_->gaps.push_back(t.topic());
+        rare_->starting->gaps.push_back(t.topic());
       } else if (asked) {
         t.sent = *asked;
       }
       if (r.retained) {
-        starting_->retained.emplace_back(&t, std::move(r.retained));
+        rare_->starting->retained.emplace_back(&t, std::move(r.retained));
       }
       // The replay waits in the queue (paced as the socket drains), live messages behind it.
       auto v = queue_.attached(t, r.head, std::move(r.missed), out_.queued_bytes());
       act(t, nullptr, v);
-      if (--starting_->attaching == 0) {
+      if (--rare_->starting->attaching == 0) {
         finish_start();
       }
     });
@@ -98,10 +101,10 @@ void stream::set_origin(std::string_view subject) {
   if (!io::access_log_wanted_at_all()) {
     return;  // the access log is off: nothing to count
   }
-  tally_.started_ns = steady_now_ns();
-  if (!subject.empty()) {
-    subject_ = std::make_unique<const std::string>(subject);
-  }
+  auto& l = rare().log;
+  l = std::make_unique<access_record>();
+  l->tally.started_ns = steady_now_ns();
+  l->subject = subject;
 }
 
 void stream::note_end(end_reason r) {
@@ -111,7 +114,9 @@ void stream::note_end(end_reason r) {
 }
 
 void stream::send(io::shared_bytes b) {
-  tally_.sent(b.bytes.size(), false);
+  if (auto* l = log()) {
+    l->tally.sent(b.bytes.size(), false);
+  }
   out_.send(std::move(b));
 }
 
@@ -121,7 +126,8 @@ void stream::send_gap(std::span<const std::string> topics) {
 }
 
 void stream::finish_start() {
-  auto state = std::move(starting_);
+  auto state = std::move(rare_->starting);
+  trim_rare();
   queue_.hold(false);
   if (closed_) {
     return;
@@ -145,7 +151,7 @@ void stream::finish_start() {
     send(id_line(current_id()));
     send({m, m->sse_body()});
     counters_.sse.deliveries.add();
-    tally_.sent(0, true);
+    count_message();
   }
   pump_backlog();
   out_.arm_heartbeat(ctx_.settings.heartbeat);
@@ -153,7 +159,7 @@ void stream::finish_start() {
 
 std::string stream::current_id() const {
   if (topic_count_ == 1) {
-    return to_string(topics_[0].sent);
+    return to_string(one_.sent);
   }
   std::vector<cursor_entry> entries;
   entries.reserve(topic_count_);
@@ -183,7 +189,7 @@ void stream::emit(topic_sub& t, const message_ptr& m) {
     }
   }
   counters_.sse.deliveries.add();
-  tally_.sent(0, true);
+  count_message();
 }
 
 void stream::on_message(subscription& s, const message_ptr& m) {
@@ -320,12 +326,14 @@ void stream::release() {
   counters_.sse.open.sub();
   auto reason = end_.value_or(end_reason::client_closed);
   counters_.sse.end(reason);
-  if (tally_.on() &&
+  auto* l = log();
+  if (l && l->tally.on() &&
       io::access_log_wanted(reason == end_reason::error || reason == end_reason::slow_consumer)) {
+    const auto& tally = l->tally;
     io::log_stream_end({out_.transport_name(), topic_count_,
-                        static_cast<double>(steady_now_ns() - tally_.started_ns) / 1e9,
-                        tally_.messages, tally_.bytes, to_string(reason), out_.peer_text(),
-                        subject_ ? std::string_view(*subject_) : std::string_view()});
+                        static_cast<double>(steady_now_ns() - tally.started_ns) / 1e9,
+                        tally.messages, tally.bytes, to_string(reason), out_.peer_text(),
+                        l->subject});
   }
 }
 

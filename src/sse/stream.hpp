@@ -7,7 +7,8 @@
 // so a reconnect after a long absence costs no more memory than the send-queue bound.
 //
 // Idle streams are most streams, so the struct stays small: what only starting needs lives in a
-// separate allocation that is freed once the stream is live.
+// separate allocation that is freed once the stream is live, the access log's record exists only
+// when the access log is on, and a stream of one topic (most) keeps its subscription inline.
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -71,10 +72,46 @@ class stream final : public subscriber {
     bool unavailable = false;  // a topic's attach could not be answered: end, to be retried
   };
 
-  std::span<topic_sub> topics() const { return {topics_.get(), topic_count_}; }
+  /// What the access log reports when the stream ends.
+  struct access_record {
+    stream_tally tally;
+    std::string subject;
+  };
+
+  /// What few streams need, or a stream needs only for a while, behind one pointer.
+  struct rare_state {
+    std::unique_ptr<topic_sub[]> many;      // the subscriptions of a stream of several topics
+    std::unique_ptr<start_state> starting;  // until the preamble is out
+    std::unique_ptr<access_record> log;     // while the access log is on
+  };
+  rare_state& rare() {
+    if (!rare_) {
+      rare_ = std::make_unique<rare_state>();
+    }
+    return *rare_;
+  }
+  /// Frees the rare state once nothing in it is needed.
+  void trim_rare() {
+    if (rare_ && !rare_->many && !rare_->starting && !rare_->log) {
+      rare_.reset();
+    }
+  }
+  access_record* log() const { return rare_ ? rare_->log.get() : nullptr; }
+
+  std::span<topic_sub> topics() {
+    return {topic_count_ > 1 ? rare_->many.get() : &one_, topic_count_};
+  }
+  std::span<const topic_sub> topics() const {
+    return {topic_count_ > 1 ? rare_->many.get() : &one_, topic_count_};
+  }
   /// Every byte the stream queues goes through here (counted for the access log).
   void send(io::shared_bytes b);
   void send(std::string s) { send(io::shared_bytes::from_string(std::move(s))); }
+  void count_message() {
+    if (auto* l = log()) {
+      l->tally.sent(0, true);
+    }
+  }
   void send_gap(std::span<const std::string> topics);
   void finish_start();
   void emit(topic_sub& t, const message_ptr& m);
@@ -89,11 +126,9 @@ class stream final : public subscriber {
   topic_registry& registry_;
   loop_counters& counters_;
   const context& ctx_;
-  std::unique_ptr<topic_sub[]> topics_;
-  std::unique_ptr<start_state> starting_;
+  topic_sub one_;  // the subscription of a stream of one topic
+  std::unique_ptr<rare_state> rare_;
   subscriber_queue queue_;
-  stream_tally tally_;
-  std::unique_ptr<const std::string> subject_;  // for the access log; null when there is none
   std::uint32_t topic_count_ = 0;
   std::optional<end_reason> end_;
   bool closed_ = false;

@@ -120,6 +120,20 @@ TEST(SendQueue, ConsumeZeroChangesNothing) {
   EXPECT_EQ(q.bytes(), 3u);
 }
 
+TEST(SendQueue, AnEmptiedQueueHoldsNoStorage) {
+  send_queue q;
+  q.push(shared_bytes::from_string("head"));
+  q.push(shared_bytes::from_string("preamble"));
+  ASSERT_GE(q.capacity(), 2u);
+  q.consume(4);
+  EXPECT_GE(q.capacity(), 2u);  // still a segment to write
+  q.consume(8);
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.capacity(), 0u);  // what an idle connection keeps: nothing
+  q.push(shared_bytes::from_string("again"));
+  EXPECT_EQ(front(q), "again");
+}
+
 TEST(SendQueue, ConsumedSegmentsReleaseTheirOwner) {
   send_queue q;
   auto owner = std::make_shared<const std::string>("shared message");
