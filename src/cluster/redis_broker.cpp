@@ -729,7 +729,21 @@ void redis_broker::publish(std::vector<publish_item> items, publish_handler done
     auto b = std::make_shared<batch>(
         batch{std::vector<position>(items.size()), items.size(), false, std::move(done), origin});
     auto window = std::to_string(settings_.idempotency_window.count());
-    for (std::size_t i = 0; i < items.size(); ++i) {
+    auto finish_one = [this, b]() {
+      if (--b->left == 0) {
+        complete(b->origin, [b] {
+          if (b->failed) {
+            b->done(errc::unavailable);
+          } else {
+            b->done(std::move(b->ids));
+          }
+        });
+      }
+    };
+    // One script call per message with an Idempotency-Key; the others of one topic go together,
+    // one call per run between keyed ones (so seqs still follow the request's order): the script's
+    // fixed cost (clock, meta, trim check, expiry) is paid once per run, not once per message.
+    auto send_single = [&](std::size_t i) {
       auto& item = items[i];
       bool idem = !item.idempotency_key.empty();
       std::vector<std::string> keys{meta_key(item.topic), history_key(item.topic)};
@@ -747,7 +761,7 @@ void redis_broker::publish(std::vector<publish_item> items, publish_handler done
       args.push_back(idem ? window : "0");
       args.push_back(settings_.cluster ? "SPUBLISH" : "PUBLISH");
       eval(item.topic, std::move(keys), std::move(args),
-           [this, b, i](boost::system::error_code ec, reply_ptr r) {
+           [b, i, finish_one](boost::system::error_code ec, reply_ptr r) {
              std::optional<position> id;
              if (!ec && r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
                id = parse_position(reply_text(r->element[1]));
@@ -759,16 +773,66 @@ void redis_broker::publish(std::vector<publish_item> items, publish_handler done
              } else {
                b->failed = true;
              }
-             if (--b->left == 0) {
-               complete(b->origin, [b] {
-                 if (b->failed) {
-                   b->done(errc::unavailable);
-                 } else {
-                   b->done(std::move(b->ids));
-                 }
-               });
+             finish_one();
+           });
+    };
+    auto send_run = [&](std::vector<std::size_t> run) {
+      if (run.size() == 1) {
+        send_single(run.front());
+        return;
+      }
+      const auto& topic = items[run.front()].topic;
+      auto args = fence_args('p');
+      args.push_back(channel_of(topic));
+      args.insert(args.end(), {"", "", "0", ""});  // the single message's slots, unused
+      args.push_back("0");
+      args.push_back(settings_.cluster ? "SPUBLISH" : "PUBLISH");
+      args.push_back(std::to_string(run.size()));
+      for (auto i : run) {
+        auto& item = items[i];
+        args.push_back(std::move(item.event));
+        args.push_back(std::move(item.from));
+        args.push_back(item.retain ? "1" : "0");
+        args.push_back(std::move(item.data));
+      }
+      // One reply settles the whole run: `left` counts it as that many messages.
+      auto count = run.size();
+      eval(topic, {meta_key(topic), history_key(topic)}, std::move(args),
+           [b, run = std::move(run), finish_one, count](boost::system::error_code ec, reply_ptr r) {
+             std::optional<position> first;
+             if (!ec && r && r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
+               first = parse_position(std::string(reply_text(r->element[1])) + "-" +
+                                      std::string(reply_text(r->element[2])));
+             } else if (r && is_error(r.get())) {
+               spdlog::warn("redis: publish refused: {}", reply_text(r.get()));
+             }
+             for (std::size_t k = 0; k < count; ++k) {
+               if (first) {
+                 b->ids[run[k]] = {first->epoch, first->seq + k};
+               } else {
+                 b->failed = true;
+               }
+               finish_one();
              }
            });
+    };
+    std::unordered_map<std::string_view, std::vector<std::size_t>> open;  // topic -> its run
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      std::string_view topic = items[i].topic;
+      if (items[i].idempotency_key.empty()) {
+        open[topic].push_back(i);
+        continue;
+      }
+      if (auto it = open.find(topic); it != open.end() && !it->second.empty()) {
+        send_run(std::move(it->second));
+        it->second.clear();
+      }
+      send_single(i);
+    }
+    for (auto& [topic, run] : open) {
+      if (!run.empty()) {
+        send_run(std::move(run));
+      }
     }
   });
 }

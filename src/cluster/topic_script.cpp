@@ -9,8 +9,11 @@ namespace sb::cluster {
 // start when history cannot be vouched for, ARGV[5..7] max messages, max bytes, max age (ms),
 // ARGV[8] key TTL (ms). Publish: ARGV[9] channel, [10] event, [11] from, [12] retain, [13] data,
 // [14] idempotency window (ms, 0: none), [15] PUBLISH or SPUBLISH. Returns {1, id} or {0, id of the
-// first publish}. Read: ARGV[9] since epoch ("" for none), [10] since seq, [11] limit (0: all).
-// Returns {epoch, last seq, gap, more, retained record or "", {records}}.
+// first publish}. A batch of one topic's messages (no idempotency window): ARGV[16] their count k
+// > 1, then for each its event, from, retain and data from ARGV[17] on (ARGV[10..13] unused);
+// appended in order with consecutive seqs, one PUBLISH each; returns {2, epoch, first seq}.
+// Read: ARGV[9] since epoch ("" for none), [10] since seq, [11] limit (0: all). Returns {epoch,
+// last seq, gap, more, retained record or "", {records}}.
 //
 // Fencing: a topic whose hash is gone (Redis restarted empty) starts a new epoch; so does one
 // whose epoch was vouched for under another run_id, unless this Redis is lossless: a restore from
@@ -62,26 +65,40 @@ if ARGV[1] == 'p' then
       return {0, seen}
     end
   end
-  seq = seq + 1
-  local ev, from = ARGV[10], ARGV[11]
-  local rec = epoch .. ' ' .. string.format('%d %d %s %d %d', seq, now, ARGV[12], #ev, #from) ..
-              '\n' .. ev .. from .. ARGV[13]
-  redis.call('RPUSH', list, rec)
-  n = n + 1
-  bytes = bytes + #rec
-  while n > 0 and (n > max_n or bytes > max_bytes) do
-    local old = redis.call('LPOP', list)
-    n = n - 1
-    bytes = bytes - #old
-    first = first + 1
+  local k = tonumber(ARGV[16] or '1')
+  local first_new, retained = seq + 1, nil
+  for j = 1, k do
+    local ev, from, keep, data = ARGV[10], ARGV[11], ARGV[12], ARGV[13]
+    if k > 1 then
+      local at = 17 + 4 * (j - 1)
+      ev, from, keep, data = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
+    end
+    seq = seq + 1
+    local rec = epoch .. ' ' .. string.format('%d %d %s %d %d', seq, now, keep, #ev, #from) ..
+                '\n' .. ev .. from .. data
+    redis.call('RPUSH', list, rec)
+    n = n + 1
+    bytes = bytes + #rec
+    while n > 0 and (n > max_n or bytes > max_bytes) do
+      local old = redis.call('LPOP', list)
+      n = n - 1
+      bytes = bytes - #old
+      first = first + 1
+    end
+    if keep == '1' then
+      retained = rec
+    end
+    redis.call(ARGV[15], ARGV[9], 'S' .. rec)
   end
   redis.call('HSET', meta, 'seq', seq, 'first', first, 'bytes', bytes)
-  if ARGV[12] == '1' then
-    redis.call('HSET', meta, 'retained', rec)
+  if retained then
+    redis.call('HSET', meta, 'retained', retained)
   end
   redis.call('PEXPIRE', meta, ttl)
   redis.call('PEXPIRE', list, ttl)
-  redis.call(ARGV[15], ARGV[9], 'S' .. rec)
+  if k > 1 then
+    return {2, epoch, string.format('%d', first_new)}
+  end
   local id = epoch .. '-' .. string.format('%d', seq)
   if window > 0 then
     redis.call('SET', KEYS[3], id, 'PX', window)

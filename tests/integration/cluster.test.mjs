@@ -346,6 +346,58 @@ test('a resume that cannot read history (Redis blackholed) is told to come back,
   assert.match(metrics, /switchboard_streams_ended_total\{transport="ws",reason="unavailable"\} 1$/m);
 });
 
+test('a batch stores each topic\'s messages with one script call per run: consecutive ids in request order, every one delivered once', async (t) => {
+  const { redis, nodes } = await cluster(t, { nodes: 2 });
+  const [a, b] = [uniq('run-a'), uniq('run-b')];
+  const startA = await publishAcked(nodes[0].url, a, 'start');
+  const ledger = new Ledger('run-sub');
+  const sub = new SseRoamer(nodes[1].url, a, ledger);
+  await sub.open(startA);
+  t.after(() => sub.close());
+  const calls = () => {
+    const line = redis.cli('INFO', 'commandstats').split('\n').find((l) => l.startsWith('cmdstat_evalsha:'));
+    return line ? Number(/calls=(\d+)/.exec(line)[1]) : 0;
+  };
+  const before = calls();
+  // 100 messages of `a` interleaved with 20 of `b`, one retained: two script calls in all.
+  const messages = [];
+  for (let i = 0; i < 120; i++) {
+    messages.push(i % 6 === 5 ? { topic: b, data: `b${i}` } : { topic: a, data: `a${i}`, ...(i === 97 ? { retain: true } : {}) });
+  }
+  const res = await publishBatch(nodes[0].url, messages);
+  assert.equal(res.status, 200, res.text);
+  assert.equal(calls() - before, 2, 'one EVALSHA per topic run');
+  const ids = res.body.ids;
+  assert.equal(ids.length, 120);
+  const idsA = ids.filter((_, i) => messages[i].topic === a);
+  const idsB = ids.filter((_, i) => messages[i].topic === b);
+  const seqs = (list) => list.map((id) => Number(id.split('-')[1]));
+  const epochA = startA.split('-')[0];
+  assert.ok(idsA.every((id) => id.startsWith(`${epochA}-`)), 'the same epoch as the first publish');
+  assert.deepEqual(seqs(idsA), Array.from({ length: 100 }, (_, k) => 2 + k), 'a: consecutive seqs after start, in request order');
+  assert.deepEqual(seqs(idsB), Array.from({ length: 20 }, (_, k) => 1 + k), 'b: 1..20');
+  await settle([ledger], idsA);
+  assert.deepEqual(ledger.ids.slice(-100), idsA, 'delivered once each, in order');
+  const h = JSON.parse((await request(`${nodes[1].url}/v1/topics/${a}/history?limit=1000`)).text);
+  assert.deepEqual(h.messages.slice(-100).map((m) => m.data), messages.filter((m) => m.topic === a).map((m) => m.data));
+  // The retained message is the batch's retained one (a97), not its last.
+  const fresh = await new Promise((resolve, reject) => {
+    const es = new EventSource(`${nodes[1].url}/v1/events?topic=${a}`);
+    es.onmessage = (e) => { es.close(); resolve(e.data); };
+    es.onerror = () => {};
+    setTimeout(() => { es.close(); reject(new Error('no retained message')); }, 5000);
+  });
+  assert.equal(fresh, 'a97');
+  // A keyed message in the middle splits the run and keeps its place in the order.
+  const keyed = await request(`${nodes[0].url}/v1/publish`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'idempotency-key': 'k1' },
+    body: JSON.stringify({ messages: [{ topic: b, data: 'x0' }, { topic: b, data: 'x1' }, { topic: b, data: 'x2' }] }),
+  });
+  assert.equal(keyed.status, 200, keyed.text);
+  assert.deepEqual(seqs(JSON.parse(keyed.text).ids), [21, 22, 23]);
+});
+
 test('redis_cluster = true refuses a database other than 0 or a unix socket (a cluster has neither)', async (t) => {
   const { startServer } = await import('../support/server.mjs');
   for (const url of ['redis://127.0.0.1:6379/2', 'unix:///tmp/redis.sock']) {
