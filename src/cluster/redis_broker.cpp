@@ -583,8 +583,27 @@ void redis_broker::hand_off(topic_state& t, const message_ptr& m) {
       m->release_ws();
     }
   }
+  if (t.loop_mask == 0) {
+    return;
+  }
+  if (handoffs_.size() != sinks_.size()) {
+    handoffs_.resize(sinks_.size());
+  }
   for (auto mask = t.loop_mask; mask != 0; mask &= mask - 1) {
-    sinks_[static_cast<std::size_t>(std::countr_zero(mask))]->deliver(m);
+    handoffs_[static_cast<std::size_t>(std::countr_zero(mask))].push_back(m);
+  }
+  if (!handoffs_posted_) {
+    handoffs_posted_ = true;
+    asio::post(ctx_, [this] { flush_handoffs(); });
+  }
+}
+
+void redis_broker::flush_handoffs() {
+  handoffs_posted_ = false;
+  for (std::size_t i = 0; i < handoffs_.size(); ++i) {
+    if (!handoffs_[i].empty()) {
+      sinks_[i]->deliver_batch(handoffs_[i]);
+    }
   }
 }
 

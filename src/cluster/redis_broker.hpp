@@ -199,6 +199,7 @@ class redis_broker final : public broker {
   void on_stored(const std::string& topic, message_ptr m);
   void repair(const std::string& topic, position from);
   void hand_off(topic_state& t, const message_ptr& m);
+  void flush_handoffs();
   void retry_stalled();
   message_ptr parse_record(std::string_view topic, std::string_view record, bool stored) const;
   /// Runs `f` on `origin`'s thread (or here when null).
@@ -207,6 +208,11 @@ class redis_broker final : public broker {
   redis_settings settings_;
   message_encoder encode_;
   std::vector<delivery_sink*> sinks_;
+  /// Messages for each loop not handed off yet: everything this thread hands off in one turn goes
+  /// to a loop as one batch (flush_handoffs, posted once per turn), so a read of many pub/sub
+  /// messages wakes each loop once, not once per message; order is kept (all go through here).
+  std::vector<std::vector<message_ptr>> handoffs_;
+  bool handoffs_posted_ = false;
   redis_stats stats_;
   boost::asio::io_context ctx_;
   /// Repairs that could not read history (the command connection was down), retried until they

@@ -21,6 +21,14 @@ namespace sb {
 class delivery_sink {
  public:
   virtual void deliver(message_ptr m) = 0;
+  /// Several messages at once, in order (one hand-off instead of one per message); `ms` is left
+  /// empty.
+  virtual void deliver_batch(std::vector<message_ptr>& ms) {
+    for (auto& m : ms) {
+      deliver(std::move(m));
+    }
+    ms.clear();
+  }
 
  protected:
   ~delivery_sink() = default;

@@ -29,6 +29,7 @@ class worker final : public delivery_sink {
   /// Called by the broker under the topic's lock, from any thread: the message is handed to this
   /// loop's thread in seq order (io::mailbox).
   void deliver(message_ptr m) override { inbox_.post(std::move(m)); }
+  void deliver_batch(std::vector<message_ptr>& ms) override { inbox_.post_all(ms); }
 
   /// Starts the listeners and the loop's thread.
   void start();
