@@ -33,6 +33,29 @@ TEST(Mailbox, DeliversInPostingOrderOnePostPerBurst) {
   EXPECT_EQ(got.back(), 100);
 }
 
+// post_all hands over a whole vector behind what waits already, in order, with one post to the
+// loop, and leaves the vector empty (the Redis broker hands a loop a turn's messages this way).
+TEST(Mailbox, PostAllKeepsOrderBehindWhatWaits) {
+  loop l(0, std::chrono::milliseconds(10));
+  std::vector<int> got;
+  mailbox<int> box(l, [&](int& v) { got.push_back(v); });
+  box.post(0);
+  std::vector<int> batch{1, 2, 3};
+  box.post_all(batch);
+  EXPECT_TRUE(batch.empty());
+  std::vector<int> more{4, 5};
+  box.post_all(more);
+  std::vector<int> none;
+  box.post_all(none);
+  EXPECT_EQ(l.context().poll(), 1u);
+  EXPECT_EQ(got, (std::vector<int>{0, 1, 2, 3, 4, 5}));
+  std::vector<int> alone{6};
+  box.post_all(alone);  // into an empty box: swapped in, not copied
+  l.context().restart();
+  EXPECT_EQ(l.context().poll(), 1u);
+  EXPECT_EQ(got.back(), 6);
+}
+
 // An item posted while the loop is handing out a batch (here: by the handler itself, as a loop's
 // own publish does) comes after that batch, never before an item already handed out.
 TEST(Mailbox, AnItemPostedDuringABatchFollowsIt) {
