@@ -1,27 +1,18 @@
 #include "http/credentials.hpp"
 
-#include <algorithm>
-#include <cctype>
+#include "core/ascii.hpp"
 
 namespace sb::http {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
 
 /// The value of cookie `name` in a Cookie header ("a=1; b=2"), or empty.
 std::string_view cookie_value(std::string_view header, std::string_view name) {
   while (!header.empty()) {
     auto semi = header.find(';');
-    auto pair = trim(header.substr(0, semi));
+    auto pair = trim_ows(header.substr(0, semi));
     auto eq = pair.find('=');
-    if (eq != std::string_view::npos && trim(pair.substr(0, eq)) == name) {
-      auto value = trim(pair.substr(eq + 1));
+    if (eq != std::string_view::npos && trim_ows(pair.substr(0, eq)) == name) {
+      auto value = trim_ows(pair.substr(eq + 1));
       if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
         value = value.substr(1, value.size() - 2);
       }
@@ -45,12 +36,10 @@ auth::credentials credentials_of(const boost::beast::http::fields& headers,
     std::string_view value = it->value();
     // The scheme name is case-insensitive (RFC 9110 §11.1).
     constexpr std::string_view scheme = "bearer ";
-    bool bearer = value.size() > scheme.size() &&
-                  std::equal(scheme.begin(), scheme.end(), value.begin(), [](char a, char b) {
-                    return a == std::tolower(static_cast<unsigned char>(b));
-                  });
+    bool bearer =
+        value.size() > scheme.size() && ascii_iequals(value.substr(0, scheme.size()), scheme);
     if (bearer) {
-      c.bearer = trim(value.substr(scheme.size()));
+      c.bearer = trim_ows(value.substr(scheme.size()));
     }
   }
   if (!cookie_name.empty()) {

@@ -868,8 +868,7 @@ void h2_session::open_websocket(stream& st) {
   }
   if (verdict.status != 200) {
     ctx_.counters.bad_requests.add();
-    auto r = response::json(verdict.status, "{\"error\":\"websocket_handshake\",\"message\":\"" +
-                                                verdict.detail + "\"}");
+    auto r = response::json(verdict.status, ws::refusal_body(verdict));
     if (verdict.status == 426) {
       r.headers.emplace_back("Sec-WebSocket-Version", "13");
     }

@@ -6,6 +6,8 @@
 #include <exception>
 #include <stdexcept>
 
+#include "core/ascii.hpp"
+
 namespace sb::http {
 namespace bhttp = boost::beast::http;
 
@@ -13,16 +15,6 @@ namespace {
 
 // Beast stores a field's name and value lengths in 16 bits and throws beyond (its `off_t`).
 constexpr std::size_t max_field_part = 0xffff - 2;
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
 
 // True when the Transfer-Encoding fields, read as one list (RFC 9110 §5.3), name exactly one
 // coding and it is `chunked`. Empty list elements are ignored, as §5.6.1 asks.
@@ -34,10 +26,10 @@ bool only_chunked(const bhttp::fields& head) {
     std::string_view rest(it->value());
     while (true) {
       auto comma = rest.find(',');
-      auto element = trim(rest.substr(0, comma));
+      auto element = trim_ows(rest.substr(0, comma));
       if (!element.empty()) {
         ++codings;
-        chunked = boost::beast::iequals(element, "chunked");
+        chunked = ascii_iequals(element, "chunked");
       }
       if (comma == std::string_view::npos) {
         break;

@@ -361,8 +361,7 @@ void session::open_websocket() {
   auto verdict = ws::check_upgrade(parser_->get(), to_.ws.config.deflate);
   if (verdict.status != 101) {
     ctx_.counters.bad_requests.add();
-    auto r = response::json(verdict.status, "{\"error\":\"websocket_handshake\",\"message\":\"" +
-                                                verdict.detail + "\"}");
+    auto r = response::json(verdict.status, ws::refusal_body(verdict));
     if (verdict.status == 426) {
       r.headers.emplace_back("Upgrade", "websocket");
       r.headers.emplace_back("Sec-WebSocket-Version", "13");

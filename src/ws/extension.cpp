@@ -1,28 +1,12 @@
 #include "ws/extension.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <vector>
+
+#include "core/ascii.hpp"
 
 namespace sb::ws {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
 
 /// Splits `s` at `sep` outside quoted strings. A quote left open makes the last piece hold the
 /// rest, which then fails to parse as a parameter (and its offer is declined).
@@ -36,11 +20,11 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
     } else if (s[i] == '"') {
       quoted = !quoted;
     } else if (!quoted && s[i] == sep) {
-      out.push_back(trim(s.substr(start, i - start)));
+      out.push_back(trim_ows(s.substr(start, i - start)));
       start = i + 1;
     }
   }
-  out.push_back(trim(s.substr(start)));
+  out.push_back(trim_ows(s.substr(start)));
   return out;
 }
 
@@ -55,7 +39,7 @@ bool is_token(std::string_view s) {
 /// A parameter's value: a token, or a quoted string holding one (RFC 7692 §7.1: the value
 /// must conform to the token rule either way). nullopt: malformed.
 std::optional<std::string> param_value(std::string_view raw) {
-  raw = trim(raw);
+  raw = trim_ows(raw);
   if (raw.size() >= 2 && raw.front() == '"' && raw.back() == '"') {
     std::string out;
     for (std::size_t i = 1; i + 1 < raw.size(); ++i) {
@@ -91,7 +75,7 @@ std::optional<deflate_params> accept_offer(std::span<const std::string_view> par
   std::optional<std::uint8_t> client_bits;
   for (auto param : params) {
     auto eq = param.find('=');
-    auto name = trim(param.substr(0, eq));
+    auto name = trim_ows(param.substr(0, eq));
     std::optional<std::string> value;
     if (eq != std::string_view::npos) {
       value = param_value(param.substr(eq + 1));
@@ -104,16 +88,16 @@ std::optional<deflate_params> accept_offer(std::span<const std::string_view> par
       seen = true;
       return first;
     };
-    if (iequals(name, "server_no_context_takeover")) {
+    if (ascii_iequals(name, "server_no_context_takeover")) {
       if (value || !once(seen_server_nct)) {
         return std::nullopt;
       }
-    } else if (iequals(name, "client_no_context_takeover")) {
+    } else if (ascii_iequals(name, "client_no_context_takeover")) {
       if (value || !once(seen_client_nct)) {
         return std::nullopt;
       }
       p.client_no_context_takeover = true;
-    } else if (iequals(name, "server_max_window_bits")) {
+    } else if (ascii_iequals(name, "server_max_window_bits")) {
       if (!value || !once(seen_server_bits)) {
         return std::nullopt;
       }
@@ -122,7 +106,7 @@ std::optional<deflate_params> accept_offer(std::span<const std::string_view> par
         return std::nullopt;  // valid, but we compress with 15 (see the header)
       }
       p.answer_server_window = true;
-    } else if (iequals(name, "client_max_window_bits")) {
+    } else if (ascii_iequals(name, "client_max_window_bits")) {
       if (!once(seen_client_bits)) {
         return std::nullopt;
       }
@@ -159,7 +143,7 @@ std::optional<deflate_params> negotiate_deflate(std::span<const std::string_view
   for (auto header : header_values) {
     for (auto extension : split(header, ',')) {
       auto parts = split(extension, ';');
-      if (!iequals(parts.front(), "permessage-deflate")) {
+      if (!ascii_iequals(parts.front(), "permessage-deflate")) {
         continue;
       }
       if (auto p = accept_offer(std::span(parts).subspan(1), s)) {

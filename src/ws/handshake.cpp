@@ -3,35 +3,27 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
-#include <algorithm>
-#include <cctype>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <vector>
+
+#include "core/ascii.hpp"
 
 namespace sb::ws {
 namespace {
 
 namespace bhttp = boost::beast::http;
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 /// True when the comma-separated header list `list` holds `token` (case-insensitive).
 bool has_token(std::string_view list, std::string_view token) {
   while (!list.empty()) {
     auto comma = list.find(',');
-    auto item = list.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
-      item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
-      item.remove_suffix(1);
-    if (iequals(item, token))
+    if (ascii_iequals(trim_ows(list.substr(0, comma)), token)) {
       return true;
-    if (comma == std::string_view::npos)
+    }
+    if (comma == std::string_view::npos) {
       break;
+    }
     list.remove_prefix(comma + 1);
   }
   return false;
@@ -92,6 +84,11 @@ handshake_verdict check_upgrade(const bhttp::request<bhttp::string_body>& req,
   return ok;
 }
 
+std::string refusal_body(const handshake_verdict& refused) {
+  return boost::json::serialize(
+      boost::json::object{{"error", "websocket_handshake"}, {"message", refused.detail}});
+}
+
 std::string accept_key(std::string_view client_key) {
   std::string input(client_key);
   input += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -118,7 +115,7 @@ std::string switching_response(std::string_view accept,
 
 handshake_verdict check_connect(std::string_view method, std::string_view protocol,
                                 const bhttp::fields& headers) {
-  if (method != "CONNECT" || !iequals(protocol, "websocket")) {
+  if (method != "CONNECT" || !ascii_iequals(protocol, "websocket")) {
     return {426,
             "over HTTP/2 this endpoint speaks WebSocket: send an extended CONNECT with :protocol "
             "websocket (RFC 8441)",

@@ -29,6 +29,9 @@ handshake_verdict check_upgrade(
     const boost::beast::http::request<boost::beast::http::string_body>& req,
     const deflate_settings& deflate = {});
 
+/// The JSON body of a refused handshake (either form): {"error":"websocket_handshake","message":…}.
+std::string refusal_body(const handshake_verdict& refused);
+
 /// base64(SHA-1(key + RFC 6455 GUID)).
 std::string accept_key(std::string_view client_key);
 
