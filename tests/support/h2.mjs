@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SseParser } from './sse.mjs';
+import { parseFrame } from './ws-client.mjs';
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -270,20 +271,6 @@ export function wsFrame(opcode, payload, maskKey = Buffer.from([0x37, 0xfa, 0x21
 
 /** One server frame at the front of buf ({fin, opcode, masked, payload, bytes, length}) or null. */
 export function parseWsFrame(buf) {
-  if (buf.length < 2) return null;
-  let len = buf[1] & 0x7f;
-  let at = 2;
-  if (len === 126) {
-    if (buf.length < 4) return null;
-    len = buf.readUInt16BE(2);
-    at = 4;
-  } else if (len === 127) {
-    if (buf.length < 10) return null;
-    len = Number(buf.readBigUInt64BE(2));
-    at = 10;
-  }
-  const masked = (buf[1] & 0x80) !== 0;
-  if (masked) at += 4;
-  if (buf.length < at + len) return null;
-  return { fin: (buf[0] & 0x80) !== 0, opcode: buf[0] & 0x0f, masked, payload: Buffer.from(buf.subarray(at, at + len)), bytes: Buffer.from(buf.subarray(0, at + len)), length: at + len };
+  const f = parseFrame(buf);
+  return f && { ...f, bytes: Buffer.from(buf.subarray(0, f.length)) };
 }
