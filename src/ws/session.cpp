@@ -521,18 +521,24 @@ void session::join(client_op& op) {
   }
   auto& t = ensure(op.topic);
   t.joined = true;
-  bool now = t.subscribed() && t.attached;  // else the snapshot waits for the attach
+  // The page is taken with the join, atomically: of N concurrent joins on any loops, each sees its
+  // own count. It is sent when the topic's attach is answered at once (one node); an attach
+  // answered later (Redis) sends a fresh page then, holding the other nodes' members.
   auto page = ctx_.presence.join(op.topic, identity(), std::move(op.state),
-                                 now ? ctx_.config.presence_snapshot_limit : 0);
+                                 ctx_.config.presence_snapshot_limit);
   reply(ack_frame(op.ref));
   if (!t.subscribed()) {
     // Presence diffs travel on the topic, so a member that does not subscribe still listens.
-    t.snapshot_due = true;
     subscriber_queue::begin_attach(t);
     ctx_.registry.subscribe(t, op.topic, std::nullopt, [this, &t](attach_result r) {
       act(t, nullptr, queue_.attached(t, r.head, {}, conn_.queued_bytes()));
-      send_due_snapshot(t);
+      send_due_snapshot(t);  // due only when the answer came after this join returned
     });
+    if (t.attached) {
+      reply(presence_snapshot_frame(op.topic, page));
+    } else {
+      t.snapshot_due = true;
+    }
   } else if (!t.attached) {
     t.snapshot_due = true;  // the subscribe's attach sends it
   } else {
