@@ -135,6 +135,27 @@ TEST_F(deferred_ticket_test, PipelinedRequestsWaitBehindTheRedeemInOrder) {
   EXPECT_NE(both.find("ok\n", second), std::string::npos);
 }
 
+TEST_F(deferred_ticket_test, ARequestRefusedAfterTheRedeemIsAnsweredOnceAndTheNextFollows) {
+  // A ticket grants no admin rights: 403 once the redeem is back; the pipelined publish behind it
+  // (its body split over two writes) is then read and answered, once.
+  auto ticket = mint({"dt/r"});
+  testing::peer_socket peer;
+  w_.accept(peer);
+  peer.write("GET /v1/topics?ticket=" + ticket +
+             " HTTP/1.1\r\nHost: t\r\n\r\n"
+             "POST /v1/topics/dt/r HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nab");
+  w_.run();
+  ledger_.release();
+  w_.run();
+  peer.write("cd");
+  w_.run();
+  auto both = peer.read();
+  EXPECT_EQ(both.rfind("HTTP/1.1 403 ", 0), 0u) << both;
+  auto second = both.find("HTTP/1.1 201 ");
+  EXPECT_NE(second, std::string::npos) << both;
+  EXPECT_EQ(both.find("HTTP/1.1 ", second + 1), std::string::npos) << "one answer each: " << both;
+}
+
 TEST_F(deferred_ticket_test, AnAnswerForAConnectionThatWentAwayGoesNowhere) {
   auto ticket = mint({"dt/gone"});
   {
