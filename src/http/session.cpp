@@ -240,13 +240,14 @@ void session::on_authenticated(verdict v) {
   who_ = std::move(c.who);
   client_ = std::move(c.client);
   conn_.set_timer(ctx_.shared.limits.idle_timeout);  // it may have fired while we waited
+  auto responses = responses_;
   after_authentication();
-  if ((phase_ == phase::body || phase_ == phase::streaming) && parser_->is_done()) {
+  if (responses != responses_ || (phase_ != phase::body && phase_ != phase::streaming)) {
+    return;  // answered (respond() went on with what is buffered), handed over, or closed
+  }
+  if (parser_->is_done()) {
     on_complete();  // a request without a body: complete with its head
     return;
-  }
-  if (phase_ != phase::body && phase_ != phase::streaming) {
-    return;  // answered (respond() went on by itself), handed over, or closed
   }
   process();
   if (phase_ == phase::finished || phase_ == phase::handling) {
@@ -411,6 +412,7 @@ void session::respond(response r) {
     head_only = req.method() == bhttp::verb::head;
   }
   conn_.send(serialize(r, keep_alive, head_only));
+  ++responses_;
   ctx_.counters.response(r.status);
   if (io::access_log_wanted(r.status >= 400)) {
     std::string_view method;

@@ -78,6 +78,7 @@ class session final : public io::connection_handler {
   std::optional<auth::identity> who_;  // for API endpoints, once the head is in
   std::string client_;                 // `who_` as a rate-limit key
   std::int64_t started_ns_ = 0;        // the request's first byte was parsed (access log)
+  std::uint32_t responses_ = 0;        // answers sent: tells whether a call answered the request
   phase phase_ = phase::idle;
   bool processing_ = false;
   bool first_request_ = true;  // only a connection's first bytes may be an HTTP/2 preface

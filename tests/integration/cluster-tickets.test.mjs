@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { request, publish } from '../support/http.mjs';
 import { openSse, waitPreamble } from '../support/sse.mjs';
-import { connectH2, h2Events } from '../support/h2.mjs';
+import { connectH2, h2Events, h2Request } from '../support/h2.mjs';
 import { bearer } from '../support/jwt.mjs';
 import { sleep, uniq, waitFor } from '../support/util.mjs';
 import { startRedis, startNode, startBalancer, startFaultProxy, readyz } from '../support/cluster.mjs';
@@ -192,6 +192,15 @@ test('tickets across nodes: minted on one, redeemed once on any, raced, expired,
     const again = h2Events(t, session, `/v1/events?topic=${encodeURIComponent(topic)}&ticket=${h2Ticket}`);
     await again.ready;
     assert.equal(again.status, 401, 'the HTTP/2 ticket is used up');
+
+    // A request with a body to wait for over HTTP/2 (a history read ends its stream with HEADERS;
+    // this one is answered once the redeem is back and the stream has ended).
+    const h2Read = await mintOk(b.url, { subject: 'dora', topics: [topic] });
+    const h2Page = await h2Request(session, { path: `/v1/topics/${topic}/history?ticket=${h2Read}` });
+    assert.equal(h2Page.status, 200, h2Page.text);
+    assert.deepEqual(h2Page.json.messages.map((m) => m.data), ['everyone']);
+    const h2Refused = await h2Request(session, { method: 'POST', path: `/v1/topics/${topic}?ticket=${await mintOk(b.url, { subject: 'dora', topics: [topic] })}`, body: 'nope' });
+    assert.equal(h2Refused.status, 403, `a ticket cannot publish: ${h2Refused.text}`);
 
     const readTicket = await mintOk(b.url, { subject: 'dora', topics: [topic] });
     const path = `/v1/topics/${topic}/history?ticket=${readTicket}`;
