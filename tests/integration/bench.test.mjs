@@ -55,8 +55,8 @@ test('idle: SSE and WebSocket connections held, RSS per connection measured', { 
     const { r, stdout } = await bench(server, ['idle', '--transport', transport, '-n', '300'], t);
     assert.equal(r.connections_open, 300, `${transport}: ${r.first_error}`);
     assert.equal(r.connections_failed, 0);
-    if (process.env.SWITCHBOARD_SANITIZED) assert.equal(typeof r.rss_bytes_per_conn, 'number'); // as below
-    else assert.ok(r.rss_bytes_per_conn > 0 && r.rss_bytes_per_conn < 100000, `RSS per connection ${r.rss_bytes_per_conn}`);
+    // Present and bounded; at this size it may be 0 or below (see the sse-h2 test).
+    assert.ok(Number.isFinite(r.rss_bytes_per_conn) && r.rss_bytes_per_conn < 100000, `RSS per connection ${r.rss_bytes_per_conn}`);
     assert.match(stdout, /connections open, server RSS/);
   }
 });
@@ -93,10 +93,11 @@ test('sse-h2: subscriber streams multiplexed on h2c connections, exactly once pe
   assert.equal(r.connections_open, 300, r.first_error);
   assert.equal(r.connections_failed, 0);
   assert.equal(r.tcp_connections, 3);
-  // Under ASan the allocator's quarantine and its own releases move RSS by more than 300 streams
-  // cost, so the figure can even come out negative there: only its presence is checked.
-  if (process.env.SWITCHBOARD_SANITIZED) assert.equal(typeof r.rss_bytes_per_conn, 'number');
-  else assert.ok(r.rss_bytes_per_conn > 0 && r.rss_bytes_per_conn < 100000, `RSS per stream ${r.rss_bytes_per_conn}`);
+  // 300 streams cost about 400 KiB, which pages the warm-up already made resident can hold whole
+  // (and under ASan the allocator's quarantine moves RSS more than that): the figure may be 0 or
+  // even negative at this size, so only its presence and an upper bound are checked here; its
+  // meaning is `make bench`'s, at 10,000.
+  assert.ok(Number.isFinite(r.rss_bytes_per_conn) && r.rss_bytes_per_conn < 100000, `RSS per stream ${r.rss_bytes_per_conn}`);
   assert.match(stdout, /300\/300 streams open on 3 connections, server RSS/);
 });
 
