@@ -231,8 +231,8 @@ void redis_broker::fail_waiters(topic_state& t) {
   for (auto& w : waiters) {
     attach_result out;
     out.unavailable = true;  // neither hang nor claim a gap history may not have: come back
-    complete(w.origin,
-             [d = std::move(w.done), out = std::move(out)]() mutable { d(std::move(out)); });
+    io::loop::run_on(
+        w.origin, [d = std::move(w.done), out = std::move(out)]() mutable { d(std::move(out)); });
   }
 }
 
@@ -395,8 +395,9 @@ void redis_broker::run_waiters(const std::string& topic) {
                it->second.known = true;
              }
            }
-           complete(w.origin,
-                    [d = std::move(w.done), out = std::move(out)]() mutable { d(std::move(out)); });
+           io::loop::run_on(w.origin, [d = std::move(w.done), out = std::move(out)]() mutable {
+             d(std::move(out));
+           });
          });
   }
 }
@@ -514,7 +515,7 @@ void redis_broker::expire_waiters() {
       spdlog::debug("redis: attach to {} unanswered in time: come back later", topic);
       attach_result out;
       out.unavailable = true;
-      complete(w->origin, [done = std::move(w->done), out = std::move(out)]() mutable {
+      io::loop::run_on(w->origin, [done = std::move(w->done), out = std::move(out)]() mutable {
         done(std::move(out));
       });
     }
@@ -644,14 +645,6 @@ message_ptr redis_broker::parse_record(std::string_view topic, std::string_view 
   return m;
 }
 
-void redis_broker::complete(io::loop* origin, std::function<void()> f) {
-  if (origin) {
-    asio::post(origin->context(), std::move(f));
-  } else {
-    f();
-  }
-}
-
 void redis_broker::eval(std::string_view topic, std::vector<std::string> keys,
                         std::vector<std::string> args, redis_connection::reply_handler done) {
   std::vector<std::string> cmd;
@@ -750,7 +743,7 @@ void redis_broker::publish(std::vector<publish_item> items, publish_handler done
     auto window = std::to_string(settings_.idempotency_window.count());
     auto finish_one = [this, b]() {
       if (--b->left == 0) {
-        complete(b->origin, [b] {
+        io::loop::run_on(b->origin, [b] {
           if (b->failed) {
             b->done(errc::unavailable);
           } else {
@@ -868,8 +861,9 @@ void redis_broker::attach(std::size_t loop_index, std::string_view topic,
       spdlog::debug("redis: attach to {} while Redis is unreachable: come back later", topic);
       attach_result out;
       out.unavailable = true;  // neither hang nor claim a gap history may not have
-      complete(origin,
-               [done = std::move(done), out = std::move(out)]() mutable { done(std::move(out)); });
+      io::loop::run_on(origin, [done = std::move(done), out = std::move(out)]() mutable {
+        done(std::move(out));
+      });
       return;
     }
     t.waiters.push_back(
@@ -924,7 +918,7 @@ void redis_broker::read_history(std::string_view topic, std::optional<position> 
     if (auto* s = shard_of(topic); !s || !s->command_up) {
       history_page page;
       page.error = errc::unavailable;
-      complete(origin, [done = std::move(done), page = std::move(page)]() mutable {
+      io::loop::run_on(origin, [done = std::move(done), page = std::move(page)]() mutable {
         done(std::move(page));
       });
       return;
@@ -942,7 +936,7 @@ void redis_broker::read_history(std::string_view topic, std::optional<position> 
              page.gap = res.gap;
              page.more = res.more;
            }
-           complete(origin, [done = std::move(done), page = std::move(page)]() mutable {
+           io::loop::run_on(origin, [done = std::move(done), page = std::move(page)]() mutable {
              done(std::move(page));
            });
          });

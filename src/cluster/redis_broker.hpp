@@ -202,8 +202,6 @@ class redis_broker final : public broker {
   void flush_handoffs();
   void retry_stalled();
   message_ptr parse_record(std::string_view topic, std::string_view record, bool stored) const;
-  /// Runs `f` on `origin`'s thread (or here when null).
-  void complete(io::loop* origin, std::function<void()> f);
 
   redis_settings settings_;
   message_encoder encode_;

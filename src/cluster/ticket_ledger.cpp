@@ -75,14 +75,6 @@ void redis_ticket_ledger::send(std::string key, std::vector<std::string> cmd,
   });
 }
 
-void redis_ticket_ledger::complete(io::loop* origin, std::function<void()> f) {
-  if (origin) {
-    asio::post(origin->context(), std::move(f));
-  } else {
-    f();
-  }
-}
-
 void redis_ticket_ledger::put(std::string digest, std::string record, std::chrono::milliseconds ttl,
                               put_handler done) {
   auto* origin = io::loop::current();
@@ -99,7 +91,7 @@ void redis_ticket_ledger::put(std::string digest, std::string record, std::chron
            spdlog::error("redis {}: a ticket could not be stored: {}", at_.describe(),
                          reply_text(r.get()));
          }
-         complete(origin, [done = std::move(done), e] { done(e); });
+         io::loop::run_on(origin, [done = std::move(done), e] { done(e); });
        });
 }
 
@@ -121,9 +113,10 @@ void redis_ticket_ledger::take(std::string digest, take_handler done) {
            spdlog::error("redis {}: a ticket could not be redeemed: {} (tickets need Redis >= 6.2)",
                          at_.describe(), reply_text(r.get()));
          }
-         complete(origin, [done = std::move(done), e, record = std::move(record)]() mutable {
-           done(e, std::move(record));
-         });
+         io::loop::run_on(origin,
+                          [done = std::move(done), e, record = std::move(record)]() mutable {
+                            done(e, std::move(record));
+                          });
        });
 }
 

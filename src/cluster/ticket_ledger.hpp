@@ -63,7 +63,6 @@ class redis_ticket_ledger final : public auth::ticket_ledger {
   void take(std::string digest, take_handler done) override;
 
  private:
-  void complete(io::loop* origin, std::function<void()> f);
   void send(std::string key, std::vector<std::string> cmd, redis_connection::reply_handler done);
 
   redis_stats stats_;  // the connection's own; not in /metrics

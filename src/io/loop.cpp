@@ -42,6 +42,14 @@ void loop::run() {
   flush_access_log();  // what the last turn gathered
 }
 
+void loop::run_on(loop* origin, std::function<void()> f) {
+  if (origin) {
+    boost::asio::post(origin->context(), std::move(f));
+  } else {
+    f();
+  }
+}
+
 void loop::stop() {
   boost::asio::post(ctx_, [this] {
     wheel_.stop();

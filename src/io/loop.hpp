@@ -55,6 +55,9 @@ class loop {
   /// The loop running on the calling thread, or null off the loops (an asynchronous broker posts
   /// a completion back to the loop that asked).
   static loop* current();
+  /// Runs `f` on `origin`'s thread (posted), or at once when `origin` is null (a caller off the
+  /// loops): how a broker thread answers the loop that asked (see current()).
+  static void run_on(loop* origin, std::function<void()> f);
   void stop();
 
   /// `c` has bytes to write: flush it on the next pass.
