@@ -1,5 +1,7 @@
 #include "io/connection.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -8,6 +10,7 @@
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <cerrno>
+#include <cstring>
 
 namespace sb::io {
 namespace {
@@ -128,11 +131,27 @@ std::size_t connection::recv_raw(char* data, std::size_t size, boost::system::er
     return 0;
   }
   for (;;) {
-    auto n = ::recv(fd_, data, size, MSG_DONTWAIT);
+    iovec into{data, size};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    msghdr m{};
+    m.msg_iov = &into;
+    m.msg_iovlen = 1;
+    m.msg_control = control;
+    m.msg_controllen = sizeof control;
+    auto n = ::recvmsg(fd_, &m, MSG_DONTWAIT);
     if (n > 0) {
-      // A short read does not mean the socket is empty: the peer's FIN (or reset) may have come
-      // with the data, and only the next read reports it; epoll will not say it again.
       ec = {};
+      // With TCP_INQ (set on the listener, see io/listener.cpp) the kernel says what is left,
+      // the peer's FIN counting as one byte: nothing left means the socket is empty and epoll
+      // (edge-triggered) reports whatever comes next, so the next read can be skipped. Without
+      // it a short read proves nothing: the FIN may have come with the data, and only another
+      // read reports it.
+      if (auto* c = CMSG_FIRSTHDR(&m);
+          c && c->cmsg_level == IPPROTO_TCP && c->cmsg_type == TCP_CM_INQ) {
+        int left = 0;
+        std::memcpy(&left, CMSG_DATA(c), sizeof left);
+        drained_ = left == 0;
+      }
       return static_cast<std::size_t>(n);
     }
     if (n == 0) {

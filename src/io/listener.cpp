@@ -1,5 +1,7 @@
 #include "io/listener.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
@@ -38,6 +40,11 @@ listener::listener(loop& l, const boost::asio::ip::tcp::endpoint& at, accept_han
   if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
     throw boost::system::system_error(errno, boost::system::system_category(), "SO_REUSEPORT");
   }
+  // Every read then also says how much the socket still holds, the peer's FIN counting as one
+  // byte (TCP_INQ, Linux 4.18): a read that empties the socket is known to, so a request that came
+  // alone costs one read, not a second one that finds nothing (io/connection.cpp, recv_raw).
+  // Accepted sockets inherit it. Without it (an older kernel) reads go on until one finds nothing.
+  ::setsockopt(acceptor_.native_handle(), IPPROTO_TCP, TCP_INQ, &one, sizeof one);
   acceptor_.bind(at);
   acceptor_.listen(4096);
   acceptor_.non_blocking(true);
