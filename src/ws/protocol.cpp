@@ -102,16 +102,51 @@ std::variant<client_op, op_error> parse_client_op(std::string_view text) {
 
 namespace {
 
+/// `s` as a JSON string, quoted and escaped exactly as json::serialize writes it, appended to
+/// `out` without building a value.
+void append_json_string(std::string& out, std::string_view s) {
+  json::serializer writer;
+  writer.reset(json::string_view(s.data(), s.size()));
+  char chunk[512];
+  while (!writer.done()) {
+    auto part = writer.read(chunk, sizeof chunk);
+    out.append(part.data(), part.size());
+  }
+}
+
+/// The same bytes as serializing {"op","topic","id","event","data","from"} as a json::object,
+/// written straight into one buffer: every publish is framed once, and building the object
+/// (a hashed table, a copy of each string) was a sixth of a small publish's CPU.
 std::string message_frame(const message& m) {
-  json::object o;
-  o["op"] = "message";
-  o["topic"] = m.topic;
-  o["id"] = m.stored() ? json::value(to_string(m.pos)) : json::value(nullptr);
-  o["event"] = m.event.empty() ? json::value(nullptr) : json::value(m.event);
+  thread_local std::string text;
+  text.clear();
+  text += R"({"op":"message","topic":)";
+  append_json_string(text, m.topic);
+  text += R"(,"id":)";
+  if (m.stored()) {
+    text += '"';
+    append_position(text, m.pos);  // digits and one '-': nothing to escape
+    text += '"';
+  } else {
+    text += "null";
+  }
+  text += R"(,"event":)";
+  if (m.event.empty()) {
+    text += "null";
+  } else {
+    append_json_string(text, m.event);
+  }
+  text += R"(,"data":)";
   std::string scratch;
-  o["data"] = m.data_view(scratch);
-  o["from"] = m.from.empty() ? json::value(nullptr) : json::value(m.from);
-  return text_frame(o);
+  append_json_string(text, m.data_view(scratch));
+  text += R"(,"from":)";
+  if (m.from.empty()) {
+    text += "null";
+  } else {
+    append_json_string(text, m.from);
+  }
+  text += '}';
+  return make_frame(opcode::text, text);
 }
 
 }  // namespace
