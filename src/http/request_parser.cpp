@@ -1,5 +1,7 @@
 #include "http/request_parser.hpp"
 
+#include <algorithm>
+
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/url/parse.hpp>
@@ -43,6 +45,21 @@ bool only_chunked(const bhttp::fields& head) {
 bool valid_host(std::string_view value) {
   if (value.empty()) {
     return true;  // allowed when the target URI has no authority (RFC 9112 §3.2)
+  }
+  // Nearly every Host is a name or an IPv4 address with maybe a port: letters, digits, dots and
+  // dashes, then `:digits`. That is a reg-name (RFC 3986 §3.2.2) and a port, so it is valid; only
+  // other forms (IP literals, percent-escapes, user info to refuse) go to Boost.URL's full
+  // grammar, which took a tenth of a small publish's CPU when it read every Host.
+  auto colon = value.find(':');
+  auto name = value.substr(0, colon);
+  auto port = colon == std::string_view::npos ? std::string_view() : value.substr(colon + 1);
+  auto is_name_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-';
+  };
+  if (!name.empty() && std::all_of(name.begin(), name.end(), is_name_char) &&
+      std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return true;
   }
   auto authority = boost::urls::parse_authority(value);
   return authority && !authority->has_userinfo() && !authority->host().empty();

@@ -37,6 +37,12 @@ std::string_view header_value(const boost::beast::http::fields& headers,
 std::variant<route, response> route_request(std::string_view method, std::string_view target,
                                             const boost::beast::http::fields& headers,
                                             loop_services& ctx);
+/// The same, for a target already parsed (`url`, null when it is not a path): a session parses
+/// it once and reads it again at every later step of the request.
+std::variant<route, response> route_request(std::string_view method,
+                                            const boost::urls::url_view* url,
+                                            const boost::beast::http::fields& headers,
+                                            loop_services& ctx);
 
 /// The most body bytes a request to `e` may carry.
 std::size_t body_limit(endpoint e, const limits& l, const message_limits& m);

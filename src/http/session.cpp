@@ -164,7 +164,11 @@ void session::on_head() {
   phase_ = phase::body;
   conn_.set_timer(ctx_.shared.limits.idle_timeout);  // from here on: inactivity, not a deadline
   const auto& req = parser_->get();
-  auto routed = route_request(req.method_string(), req.target(), req, ctx_);
+  // Parsed once here; every later step of this request reads `url_` (it points into the head,
+  // which the parser keeps until the answer).
+  auto parsed = boost::urls::parse_origin_form(std::string_view(req.target()));
+  url_ = parsed ? *parsed : boost::urls::url_view();
+  auto routed = route_request(req.method_string(), parsed ? &url_ : nullptr, req, ctx_);
   if (auto* answer = std::get_if<response>(&routed)) {
     respond(std::move(*answer));
     return;
@@ -206,10 +210,9 @@ void session::after_authentication() {
 
 bool session::authenticate() {
   const auto& req = parser_->get();
-  auto url = boost::urls::parse_origin_form(std::string_view(req.target()));
   // The answer of a redeem goes nowhere if the connection closed or changed hands meanwhile.
   auto now = http::authenticate(
-      req, *url, conn_.peer().address(), ctx_, [this, conn = conn_.weak_from_this()](verdict v) {
+      req, url_, conn_.peer().address(), ctx_, [this, conn = conn_.weak_from_this()](verdict v) {
         if (auto c = conn.lock();
             c && c->is_open() && c->handler() == this && phase_ == phase::authenticating) {
           on_authenticated(std::move(v));
@@ -266,8 +269,7 @@ void session::begin_streaming() {
     respond(std::move(*refused));
     return;
   }
-  auto url = boost::urls::parse_origin_form(std::string_view(parser_->get().target()));
-  api::request req{"POST", *url, parser_->get(), {}, route_.topic, *who_, client_};
+  api::request req{"POST", url_, parser_->get(), {}, route_.topic, *who_, client_};
   streaming_ = std::make_unique<api::stream_publisher>(route_.topic, req.query_flag("retain"),
                                                        who_->grants.subject, client_, ctx_);
   phase_ = phase::streaming;
@@ -297,10 +299,9 @@ void session::on_complete() {
     streaming_.reset();
     return;
   }
-  auto url = boost::urls::parse_origin_form(std::string_view(req.target()));
   static const auth::identity nobody{{}, true, false};
   api::request request{std::string_view(req.method_string()),
-                       *url,
+                       url_,
                        req,
                        req.body(),
                        route_.topic,
@@ -317,9 +318,8 @@ void session::on_complete() {
 
 void session::open_events() {
   const auto& req = parser_->get();
-  auto url = boost::urls::parse_origin_form(std::string_view(req.target()));
   auto checked = route_.endpoint == endpoint::admin_stats ? check_admin_stats(ctx_)
-                                                          : check_events(req, *url, *who_, ctx_);
+                                                          : check_events(req, url_, *who_, ctx_);
   if (auto* refused = std::get_if<response>(&checked)) {
     respond(std::move(*refused));
     return;

@@ -71,6 +71,7 @@ class session final : public io::connection_handler {
   boost::beast::flat_buffer buffer_;
   std::optional<request_parser> parser_;
   route route_;
+  boost::urls::url_view url_;  // the target of the request being read, parsed once (on_head)
   std::unique_ptr<api::stream_publisher> streaming_;
   /// Beast keeps a reference to its chunk callback, so the callback lives as long as the session.
   std::function<std::size_t(std::uint64_t, std::string_view, boost::system::error_code&)>

@@ -89,6 +89,16 @@ TEST(FramingProblem, HostRules) {
   EXPECT_TRUE(framing_problem(head({{"Host", "u@a"}}), 11, false));
   EXPECT_TRUE(framing_problem(head({{"Host", "a b"}}), 11, false));
   EXPECT_TRUE(framing_problem(head({{"Host", "a/b"}}), 11, false));
+  // Names and ports take a quick path; whatever it does not take goes to the full grammar, so
+  // both must give the same answers.
+  EXPECT_FALSE(framing_problem(head({{"Host", "api.example-1.com:"}}), 11, false));
+  EXPECT_FALSE(framing_problem(head({{"Host", "my_host~x"}}), 11, false));  // unreserved chars
+  EXPECT_FALSE(framing_problem(head({{"Host", "%41b:1"}}), 11, false));
+  EXPECT_TRUE(framing_problem(head({{"Host", ":8080"}}), 11, false));
+  EXPECT_TRUE(framing_problem(head({{"Host", "a:80x"}}), 11, false));
+  EXPECT_TRUE(framing_problem(head({{"Host", "a:1:2"}}), 11, false));
+  EXPECT_TRUE(framing_problem(head({{"Host", "a@b:1"}}), 11, false));
+  EXPECT_TRUE(framing_problem(head({{"Host", "a\x01z"}}), 11, false));
 }
 
 TEST(FramingProblem, TransferEncodingMustBeExactlyChunked) {
