@@ -18,6 +18,11 @@ struct position {
 /// "<epoch>-<seq>" in decimal.
 std::string to_string(position p);
 
+/// Room for the longest "<epoch>-<seq>": two 20-digit numbers and the dash.
+inline constexpr std::size_t max_position_text = 41;
+/// Writes "<epoch>-<seq>" into `out` (max_position_text bytes) and returns its length.
+std::size_t format_position(char* out, position p);
+
 /// Appends "<epoch>-<seq>" to `out` without a temporary.
 void append_position(std::string& out, position p);
 

@@ -46,10 +46,8 @@ void encode_message(message& m) {
   }
   // Sized exactly (a CRLF counts twice, so at most a few bytes over): history keeps these bytes
   // for as long as the message lives, and growth by doubling would keep up to twice as many.
-  std::string id_text;
-  if (m.stored()) {
-    id_text = to_string(m.pos);
-  }
+  char id_buffer[max_position_text];
+  std::string_view id_text(id_buffer, m.stored() ? format_position(id_buffer, m.pos) : 0);
   out.reserve((m.stored() ? 5 + id_text.size() : 0) + (m.event.empty() ? 0 : 8 + m.event.size()) +
               data.size() + 7 * (breaks + 1) + 1);
   if (m.stored()) {
