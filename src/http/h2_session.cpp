@@ -1,5 +1,6 @@
 #include "http/h2_session.hpp"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/url/parse.hpp>
 #include <cctype>
@@ -45,8 +46,9 @@ std::string lowercase(std::string_view s) {
 /// One request stream. After its head it is either waiting for its body, streaming a publish,
 /// answered, or an SSE stream; its outgoing bytes wait in `out` until flow control lets them go.
 struct h2_session::stream final : sse::sink {
-  stream(h2_session& s, std::int32_t stream_id)
-      : session(s), id(stream_id), opened(s.conn_.owner().now()) {}
+  stream(h2_session& s, std::int32_t stream_id) : session(s), id(stream_id) {
+    req->opened = s.conn_.owner().now();
+  }
 
   void send(io::shared_bytes b) override {
     if (!ended) {
@@ -78,31 +80,37 @@ struct h2_session::stream final : sse::sink {
 
   h2_session& session;
   std::int32_t id;
-  // The request, until it is answered.
-  std::string method;
-  std::string path;
-  std::string protocol;  // :protocol of an extended CONNECT (RFC 8441)
-  bhttp::fields headers;
-  std::size_t header_bytes = 0;
+  // 32 bits, next to `id`: a block is cut off at a few h2_max_header_list_size, and one field
+  // adds at most what nghttp2 decodes in one piece.
+  std::uint32_t header_bytes = 0;
+  /// The request, until its stream has become an SSE stream or a WebSocket (most streams, and
+  /// long-lived ones): then it is freed, as its stream only sends from then on.
+  struct request_part {
+    std::string method;
+    std::string path;
+    std::string protocol;  // :protocol of an extended CONNECT (RFC 8441)
+    bhttp::fields headers;
+    route where;
+    std::optional<caller> who;
+    std::string body;  // what authenticating kept
+    std::size_t body_limit = 0;
+    std::unique_ptr<api::stream_publisher> publisher;
+    // When the request began, on the loop's clock (for the 408).
+    std::chrono::steady_clock::time_point opened;
+  };
+  std::unique_ptr<request_part> req = std::make_unique<request_part>();
   bool headers_too_large = false;
-  bool request_done = false;  // END_STREAM received
-  bool responded = false;     // a response (or SSE head) was submitted
-  route where;
-  std::optional<caller> who;
-  bool authenticating = false;  // a ticket is being redeemed: the body waits in `body`
-  std::string body;
-  std::size_t body_limit = 0;
-  std::unique_ptr<api::stream_publisher> publisher;
+  bool request_done = false;      // END_STREAM received
+  bool responded = false;         // a response (or SSE head) was submitted
+  bool authenticating = false;    // a ticket is being redeemed: the body waits in `body`
   bool publish_finished = false;  // the publisher's answer may still be on its way
+  bool eof = false;               // nothing follows `out`
+  bool ended = false;             // aborted: take no more bytes
+  bool deferred = false;          // the data source said NGHTTP2_ERR_DEFERRED
+  bool sse_counted = false;       // in counters.sse_h2_streams
   // The response.
   io::send_queue out;
-  bool eof = false;       // nothing follows `out`
-  bool ended = false;     // aborted: take no more bytes
-  bool deferred = false;  // the data source said NGHTTP2_ERR_DEFERRED
-  // When the request began, on the loop's clock (for the 408).
-  std::chrono::steady_clock::time_point opened;
   std::unique_ptr<sse::stream> sse;
-  bool sse_counted = false;     // in counters.sse_h2_streams
   std::unique_ptr<ws_port> ws;  // last: its session reads the members above while it ends
 };
 
@@ -331,7 +339,7 @@ struct h2_callbacks {
     }
     auto st = std::make_unique<h2_session::stream>(s, frame->hd.stream_id);
     nghttp2_session_set_stream_user_data(s.session_, frame->hd.stream_id, st.get());
-    s.streams_.emplace(frame->hd.stream_id, std::move(st));
+    s.add_stream(std::move(st));
     s.stream_opened();
     return 0;
   }
@@ -345,7 +353,7 @@ struct h2_callbacks {
     }
     // RFC 9113 6.5.2 counts 32 bytes of overhead per field. Every block is counted, trailers and
     // blocks of answered streams too: each field costs nghttp2 a check even when we ignore it.
-    st->header_bytes += namelen + valuelen + 32;
+    st->header_bytes += static_cast<std::uint32_t>(namelen + valuelen + 32);
     auto limit = self(user).ctx_.shared.limits.h2_max_header_list_size;
     if (st->header_bytes > limit * header_list_cutoff) {
       // Far over: stop decoding. nghttp2 resets the stream and skips the rest of the block
@@ -365,7 +373,7 @@ struct h2_callbacks {
     constexpr std::size_t field_max = 0xffff;
     if (st->header_bytes > limit || namelen > field_max || valuelen > field_max) {
       st->headers_too_large = true;  // answered 431 when the block ends
-      st->headers.clear();
+      st->req->headers.clear();
     }
     if (st->headers_too_large) {
       return 0;
@@ -373,15 +381,16 @@ struct h2_callbacks {
     std::string_view n(reinterpret_cast<const char*>(name), namelen);
     std::string_view v(reinterpret_cast<const char*>(value), valuelen);
     if (n == ":method") {
-      st->method = v;
+      st->req->method = v;
     } else if (n == ":protocol") {
-      st->protocol = v;  // the engine lets it through only with ENABLE_CONNECT_PROTOCOL sent
+      st->req->protocol = v;  // the engine lets it through only with ENABLE_CONNECT_PROTOCOL sent
     } else if (n == ":path") {
-      st->path = v;
+      st->req->path = v;
     } else if (n == ":authority") {
-      st->headers.set(bhttp::field::host, v);
+      st->req->headers.set(bhttp::field::host, v);
     } else if (!n.empty() && n.front() != ':') {
-      st->headers.insert(n, v);  // repeated fields (cookie crumbs) stay separate, as in HTTP/1.1
+      // Repeated fields (cookie crumbs) stay separate, as in HTTP/1.1.
+      st->req->headers.insert(n, v);
     }
     return 0;
   }
@@ -600,9 +609,20 @@ void h2_session::on_readable() {
   }
 }
 
+h2_session::stream_list::iterator h2_session::stream_at(std::int32_t id) {
+  return std::lower_bound(streams_.begin(), streams_.end(), id,
+                          [](const auto& entry, std::int32_t key) { return entry.first < key; });
+}
+
 h2_session::stream* h2_session::find(std::int32_t id) {
-  auto it = streams_.find(id);
-  return it == streams_.end() ? nullptr : it->second.get();
+  auto it = stream_at(id);
+  return it == streams_.end() || it->first != id ? nullptr : it->second.get();
+}
+
+void h2_session::add_stream(std::unique_ptr<stream> st) {
+  auto id = st->id;
+  // nghttp2 accepts a new stream only above the ids it has seen, so this is an append.
+  streams_.insert(stream_at(id), {id, std::move(st)});
 }
 
 void h2_session::stream_opened() {
@@ -620,8 +640,8 @@ std::chrono::milliseconds h2_session::tick() const {
 }
 
 void h2_session::stream_closed(std::int32_t id) {
-  auto it = streams_.find(id);
-  if (it == streams_.end()) {
+  auto it = stream_at(id);
+  if (it == streams_.end() || it->first != id) {
     return;
   }
   auto st = std::move(it->second);
@@ -644,24 +664,24 @@ void h2_session::on_request_head(stream& st) {
     return;
   }
   // An extended CONNECT is routed as the GET it stands for; only the WebSocket endpoint takes it.
-  bool extended_connect = st.method == "CONNECT" && !st.protocol.empty();
-  auto routed = route_request(extended_connect ? std::string_view("GET") : st.method, st.path,
-                              st.headers, ctx_);
+  bool extended_connect = st.req->method == "CONNECT" && !st.req->protocol.empty();
+  auto routed = route_request(extended_connect ? std::string_view("GET") : st.req->method,
+                              st.req->path, st.req->headers, ctx_);
   if (auto* answer = std::get_if<response>(&routed)) {
     respond(st, std::move(*answer));
     return;
   }
-  st.where = std::move(std::get<route>(routed));
-  if (extended_connect && st.where.endpoint != endpoint::websocket) {
+  st.req->where = std::move(std::get<route>(routed));
+  if (extended_connect && st.req->where.endpoint != endpoint::websocket) {
     ctx_.counters.bad_requests.add();
     auto r = response::error(errc::method_not_allowed);
-    r.headers.emplace_back("Allow", std::string(allowed_methods(st.where.endpoint)));
+    r.headers.emplace_back("Allow", std::string(allowed_methods(st.req->where.endpoint)));
     respond(st, std::move(r));
     return;
   }
-  auto url = boost::urls::parse_origin_form(st.path);
-  if (!is_public(st.where.endpoint)) {
-    auto now = authenticate(st.headers, *url, conn_.peer().address(), ctx_,
+  auto url = boost::urls::parse_origin_form(st.req->path);
+  if (!is_public(st.req->where.endpoint)) {
+    auto now = authenticate(st.req->headers, *url, conn_.peer().address(), ctx_,
                             [this, alive = std::weak_ptr<bool>(alive_), id = st.id](verdict v) {
                               if (!alive.lock()) {
                                 return;
@@ -674,7 +694,7 @@ void h2_session::on_request_head(stream& st) {
     if (!now) {
       // Whatever body arrives meanwhile is kept, bounded by the largest any endpoint takes.
       st.authenticating = true;
-      st.body_limit =
+      st.req->body_limit =
           std::max(ctx_.shared.limits.max_request_bytes, ctx_.shared.messages.max_message_bytes);
       return;
     }
@@ -682,7 +702,7 @@ void h2_session::on_request_head(stream& st) {
       respond(st, std::move(*refused));
       return;
     }
-    st.who = std::move(std::get<caller>(*now));
+    st.req->who = std::move(std::get<caller>(*now));
   }
   after_authentication(st, *url);
 }
@@ -696,15 +716,15 @@ void h2_session::on_authenticated(stream& st, verdict v) {
     respond(st, std::move(*refused));
     return;
   }
-  st.who = std::move(std::get<caller>(v));
-  auto url = boost::urls::parse_origin_form(st.path);
+  st.req->who = std::move(std::get<caller>(v));
+  auto url = boost::urls::parse_origin_form(st.req->path);
   after_authentication(st, *url);
   if (st.responded || st.sse || st.ws) {
     return;
   }
-  if (st.publisher && !st.body.empty()) {
-    auto early = std::move(st.body);
-    st.body = {};
+  if (st.req->publisher && !st.req->body.empty()) {
+    auto early = std::move(st.req->body);
+    st.req->body = {};
     on_body(st, early);
   }
   if (st.request_done && !st.responded) {
@@ -713,69 +733,74 @@ void h2_session::on_authenticated(stream& st, verdict v) {
 }
 
 void h2_session::after_authentication(stream& st, boost::urls::url_view url) {
-  if (is_admin(st.where.endpoint)) {
-    if (auto refused = refuse_admin(st.where.endpoint, st.headers, st.who->who, ctx_)) {
+  if (is_admin(st.req->where.endpoint)) {
+    if (auto refused =
+            refuse_admin(st.req->where.endpoint, st.req->headers, st.req->who->who, ctx_)) {
       respond(st, std::move(*refused));
       return;
     }
   }
-  if (st.where.endpoint == endpoint::events || st.where.endpoint == endpoint::admin_stats) {
+  if (st.req->where.endpoint == endpoint::events ||
+      st.req->where.endpoint == endpoint::admin_stats) {
     open_events(st, url);
     return;
   }
-  if (st.where.endpoint == endpoint::websocket) {
+  if (st.req->where.endpoint == endpoint::websocket) {
     open_websocket(st);
     return;
   }
-  st.body_limit = body_limit(st.where.endpoint, ctx_.shared.limits, ctx_.shared.messages);
-  if (st.body.size() > st.body_limit) {
+  st.req->body_limit = body_limit(st.req->where.endpoint, ctx_.shared.limits, ctx_.shared.messages);
+  if (st.req->body.size() > st.req->body_limit) {
     fail(st, errc::payload_too_large);  // what arrived while a ticket was redeemed
     return;
   }
-  if (auto length = st.headers.find(bhttp::field::content_length); length != st.headers.end()) {
+  if (auto length = st.req->headers.find(bhttp::field::content_length);
+      length != st.req->headers.end()) {
     std::uint64_t declared = 0;
     auto v = std::string_view(length->value());
     auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), declared);
-    if (ec == std::errc{} && declared > st.body_limit) {
+    if (ec == std::errc{} && declared > st.req->body_limit) {
       fail(st, errc::payload_too_large);
       return;
     }
   }
-  if (st.where.endpoint == endpoint::topic_stream) {
+  if (st.req->where.endpoint == endpoint::topic_stream) {
     begin_streaming(st, url);
   }
 }
 
 void h2_session::begin_streaming(stream& st, boost::urls::url_view url) {
-  if (auto refused = refuse_stream_publish(st.where.topic, st.who->who, ctx_)) {
+  if (auto refused = refuse_stream_publish(st.req->where.topic, st.req->who->who, ctx_)) {
     respond(st, std::move(*refused));
     return;
   }
-  api::request req{"POST", url, st.headers, {}, st.where.topic, st.who->who, st.who->client};
-  st.publisher = std::make_unique<api::stream_publisher>(
-      st.where.topic, req.query_flag("retain"), st.who->who.grants.subject, st.who->client, ctx_);
+  api::request req{
+      "POST", url, st.req->headers, {}, st.req->where.topic, st.req->who->who, st.req->who->client};
+  st.req->publisher = std::make_unique<api::stream_publisher>(
+      st.req->where.topic, req.query_flag("retain"), st.req->who->who.grants.subject,
+      st.req->who->client, ctx_);
 }
 
 void h2_session::on_body(stream& st, std::string_view bytes) {
   if (st.responded || st.publish_finished) {
     return;  // answered early (413, 404…): the rest is read and dropped, flow control refills
   }
-  if (st.publisher) {
+  if (st.req->publisher) {
     // Each DATA frame is published as it arrives; the body is never accumulated.
-    if (st.publisher->feed(bytes) != errc::ok) {
+    if (st.req->publisher->feed(bytes) != errc::ok) {
       finish_publisher(st);
     }
     return;
   }
-  if (st.body.size() + bytes.size() > st.body_limit) {
+  if (st.req->body.size() + bytes.size() > st.req->body_limit) {
     fail(st, errc::payload_too_large);
     return;
   }
-  st.body.append(bytes);
+  st.req->body.append(bytes);
 }
 
 void h2_session::finish_publisher(stream& st) {
-  st.publisher->finish([this, alive = std::weak_ptr<bool>(alive_), id = st.id](response r) {
+  st.req->publisher->finish([this, alive = std::weak_ptr<bool>(alive_), id = st.id](response r) {
     if (!alive.lock()) {
       return;
     }
@@ -784,7 +809,7 @@ void h2_session::finish_publisher(stream& st) {
       conn_.request_flush();  // the answer may come after this turn (an asynchronous broker)
     }
   });
-  st.publisher.reset();
+  st.req->publisher.reset();
   st.publish_finished = true;
 }
 
@@ -796,21 +821,21 @@ void h2_session::on_request_complete(stream& st) {
   if (st.responded || st.publish_finished || st.authenticating) {
     return;  // an authenticating request is completed by on_authenticated
   }
-  if (st.publisher) {
+  if (st.req->publisher) {
     finish_publisher(st);
     return;
   }
-  auto url = boost::urls::parse_origin_form(st.path);
+  auto url = boost::urls::parse_origin_form(st.req->path);
   static const auth::identity nobody{{}, true, false};
   static const std::string no_client;
-  api::request request{st.method,
+  api::request request{st.req->method,
                        *url,
-                       st.headers,
-                       st.body,
-                       st.where.topic,
-                       st.who ? st.who->who : nobody,
-                       st.who ? st.who->client : no_client};
-  serve(st.where.endpoint, request, ctx_,
+                       st.req->headers,
+                       st.req->body,
+                       st.req->where.topic,
+                       st.req->who ? st.req->who->who : nobody,
+                       st.req->who ? st.req->who->client : no_client};
+  serve(st.req->where.endpoint, request, ctx_,
         [this, alive = std::weak_ptr<bool>(alive_), id = st.id](response r) {
           if (!alive.lock()) {
             return;
@@ -823,23 +848,23 @@ void h2_session::on_request_complete(stream& st) {
 }
 
 void h2_session::open_events(stream& st, boost::urls::url_view url) {
-  auto checked = st.where.endpoint == endpoint::admin_stats
+  auto checked = st.req->where.endpoint == endpoint::admin_stats
                      ? check_admin_stats(ctx_)
-                     : check_events(st.headers, url, st.who->who, ctx_);
+                     : check_events(st.req->headers, url, st.req->who->who, ctx_);
   if (auto* refused = std::get_if<response>(&checked)) {
     respond(st, std::move(*refused));
     return;
   }
   auto& events = std::get<events_request>(checked);
   st.responded = true;
-  submit_headers(st, 200, events_headers(st.headers, ctx_), true);
+  submit_headers(st, 200, events_headers(st.req->headers, ctx_), true);
   ctx_.counters.response(200);
-  // What only the request needed is dropped: an SSE stream lives long and most are idle.
   st.sse = std::make_unique<sse::stream>(st, to_.registry, ctx_.counters, to_.sse);
-  st.sse->set_origin(st.who ? std::string_view(st.who->who.grants.subject) : std::string_view());
-  st.headers = {};
-  st.path = {};
-  st.who.reset();
+  st.sse->set_origin(st.req->who ? std::string_view(st.req->who->who.grants.subject)
+                                 : std::string_view());
+  // What only the request needed is dropped (`url` and `events` hold nothing of it): an SSE
+  // stream lives long and most are idle.
+  st.req.reset();
   ctx_.counters.sse_h2_streams.add();
   st.sse_counted = true;
   st.sse->start(std::move(events.topics), events.from);
@@ -855,7 +880,7 @@ void h2_session::open_websocket(stream& st) {
     fail(st, errc::unavailable, "draining");
     return;
   }
-  auto verdict = ws::check_connect(st.method, st.protocol, st.headers);
+  auto verdict = ws::check_connect(st.req->method, st.req->protocol, st.req->headers);
   std::shared_ptr<void> lease;
   if (verdict.status == 200 && ctx_.shared.admit_websocket) {
     // A WebSocket counts against the connection limits whichever way it came: over HTTP/1.1 it has
@@ -879,12 +904,9 @@ void h2_session::open_websocket(stream& st) {
   submit_headers(st, 200, {{"sec-websocket-protocol", std::string(ws::subprotocol)}}, true);
   ctx_.counters.response(200);
   static const auth::identity nobody{{}, true, false};
-  auto who = st.who ? std::move(st.who->who) : nobody;
+  auto who = st.req->who ? std::move(st.req->who->who) : nobody;
   // What only the request needed is dropped: a WebSocket lives long and most are idle.
-  st.headers = {};
-  st.path = {};
-  st.protocol = {};
-  st.who.reset();
+  st.req.reset();
   st.ws = std::make_unique<ws_port>(*this, st);
   st.ws->lease = std::move(lease);
   ctx_.counters.ws_h2_streams.add();
@@ -915,8 +937,9 @@ void h2_session::respond(stream& st, response r) {
     return;
   }
   st.responded = true;
-  if (st.method != "OPTIONS") {  // a preflight answer carries its CORS headers already
-    for (auto& h : ctx_.shared.cors.headers_for(header_value(st.headers, bhttp::field::origin))) {
+  if (st.req->method != "OPTIONS") {  // a preflight answer carries its CORS headers already
+    for (auto& h :
+         ctx_.shared.cors.headers_for(header_value(st.req->headers, bhttp::field::origin))) {
       r.headers.push_back(std::move(h));
     }
   }
@@ -926,13 +949,13 @@ void h2_session::respond(stream& st, response r) {
   if (r.status != 304) {  // a 304 has no body, and a length would have to be the 200's
     r.headers.emplace_back("Content-Length", std::to_string(r.body.size()));
   }
-  bool has_body = !r.body.empty() && st.method != "HEAD";
+  bool has_body = !r.body.empty() && st.req->method != "HEAD";
   if (io::access_log_wanted(r.status >= 400)) {
     io::log_request(
-        {"h2", st.method, st.path, r.status, has_body ? r.body.size() : 0,
-         std::chrono::duration<double>(std::chrono::steady_clock::now() - st.opened).count(),
+        {"h2", st.req->method, st.req->path, r.status, has_body ? r.body.size() : 0,
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - st.req->opened).count(),
          io::endpoint_text(conn_.peer()),
-         st.who ? std::string_view(st.who->who.grants.subject) : std::string_view()});
+         st.req->who ? std::string_view(st.req->who->who.grants.subject) : std::string_view()});
   }
   if (has_body) {
     st.out.push(io::shared_bytes::from_string(std::move(r.body)));
@@ -940,8 +963,8 @@ void h2_session::respond(stream& st, response r) {
   st.eof = true;
   submit_headers(st, r.status, r.headers, has_body);
   ctx_.counters.response(r.status);
-  st.body = {};
-  st.publisher.reset();
+  st.req->body = {};
+  st.req->publisher.reset();
   conn_.request_flush();
 }
 
@@ -1066,8 +1089,8 @@ void h2_session::on_timer() {
       if (beat) {
         st->sse->on_timer();
       }
-    } else if (!st->responded && !st->publisher &&
-               now - st->opened >= ctx_.shared.limits.header_timeout) {
+    } else if (!st->responded && st->req && !st->req->publisher &&
+               now - st->req->opened >= ctx_.shared.limits.header_timeout) {
       stale.push_back(id);  // incomplete after header_timeout: 408, as over h1
     }
   }

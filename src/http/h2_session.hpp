@@ -23,11 +23,11 @@
 #include <boost/beast/http/fields.hpp>
 #include <chrono>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "http/api/stream_publish.hpp"
@@ -68,6 +68,12 @@ class h2_session final : public io::connection_handler {
   friend struct h2_callbacks;
 
   stream* find(std::int32_t id);
+  /// The open streams by id, in order: a client's stream ids only grow, so a new one goes at the
+  /// end. A flat vector, not a map: a map node would cost each idle SSE stream 64 bytes more.
+  using stream_list = std::vector<std::pair<std::int32_t, std::unique_ptr<stream>>>;
+  /// Where `id` is in streams_, or would go.
+  stream_list::iterator stream_at(std::int32_t id);
+  void add_stream(std::unique_ptr<stream> st);
   void on_request_head(stream& st);
   /// What follows authentication in on_request_head (`url` is the request's).
   void after_authentication(stream& st, boost::urls::url_view url);
@@ -108,7 +114,7 @@ class h2_session final : public io::connection_handler {
   loop_services& ctx_;
   handoff& to_;
   nghttp2_session* session_ = nullptr;
-  std::map<std::int32_t, std::unique_ptr<stream>> streams_;
+  stream_list streams_;
   std::string pending_;                 // control frames and DATA headers not yet queued
   std::vector<std::int32_t> sent_;      // streams whose DATA left during this produce()
   std::vector<std::int32_t> readable_;  // WebSocket streams given input by the engine

@@ -115,7 +115,7 @@ close_code frame_parser::parse(std::string& input, handler& h) {
         break;
       }
     }
-    if (!control && message_.size() + length > max_message_bytes_) {
+    if (!control && (message_ ? message_->size() : 0) + length > max_message_bytes_) {
       verdict = close_code::too_big;
       break;
     }
@@ -160,11 +160,11 @@ close_code frame_parser::parse(std::string& input, handler& h) {
         return close_code::none;  // nothing after a close frame is read
       }
       case opcode::continuation:
-        if (!in_message_) {
+        if (!in_message_ || !message_) {
           verdict = close_code::protocol_error;
           break;
         }
-        message_.append(data);
+        message_->append(data);
         break;
       default:  // text, binary
         if (in_message_) {
@@ -192,13 +192,13 @@ close_code frame_parser::parse(std::string& input, handler& h) {
         in_message_ = true;
         compressed_ = rsv1;
         message_op_ = op;
-        message_.assign(data);
+        message_ = std::make_unique<std::string>(data);
         break;
     }
     if (verdict == close_code::none && op == opcode::continuation && fin) {
       in_message_ = false;
-      auto message = std::move(message_);
-      message_ = {};
+      auto message = std::move(*message_);
+      message_.reset();
       if (compressed_) {
         compressed_ = false;
         verdict = h.on_compressed(message_op_, message);

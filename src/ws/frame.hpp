@@ -5,6 +5,7 @@
 // Server frames are never masked; client frames must be.
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -96,10 +97,12 @@ class frame_parser {
   /// permessage-deflate was negotiated: RSV1 on the first frame of a message marks it compressed
   /// (RFC 7692 §6); still a protocol error on a continuation or a control frame.
   void allow_compressed() { compression_ = true; }
-  void release() { message_ = {}; }
+  void release() { message_.reset(); }
 
  private:
-  std::string message_;              // a fragmented message being reassembled
+  // A fragmented message being reassembled: most connections never send one, so it is allocated
+  // then (a string in place would cost every idle connection 32 bytes).
+  std::unique_ptr<std::string> message_;
   std::uint32_t max_message_bytes_;  // 32 bits: one parser per connection, kept small
   opcode message_op_ = opcode::continuation;
   bool in_message_ = false;

@@ -16,28 +16,40 @@ using clock = std::chrono::steady_clock;
 
 constexpr std::size_t read_chunk = 16 << 10;
 
-/// One shared identity for the callers that carry no per-connection facts (anonymous, API key).
-std::shared_ptr<const auth::identity> share(auth::identity who) {
+/// The identities of the callers that carry no per-connection facts (anonymous, API key).
+struct common_identities {
+  auth::identity anonymous_all{auth::grants::everything(), true, false};
+  auth::identity api_key{auth::grants::everything(), false, true};
+  auth::identity anonymous_none{{}, true, false};
+};
+
+const common_identities& common() {
+  static const common_identities ids;
+  return ids;
+}
+
+/// One shared identity for the callers that carry no per-connection facts; a connection's own
+/// otherwise.
+const auth::identity* share(auth::identity who) {
   if (who.grants.subject.empty() && who.grants.subscribe.empty() && who.grants.publish.empty()) {
-    static const auto anonymous_all = std::make_shared<const auth::identity>(
-        auth::identity{auth::grants::everything(), true, false});
-    static const auto api_key = std::make_shared<const auth::identity>(
-        auth::identity{auth::grants::everything(), false, true});
-    static const auto anonymous_none =
-        std::make_shared<const auth::identity>(auth::identity{{}, true, false});
-    if (who.grants.all) {
-      return who.api_key     ? api_key
-             : who.anonymous ? anonymous_all
-                             : std::make_shared<const auth::identity>(std::move(who));
+    if (who.grants.all && (who.api_key || who.anonymous)) {
+      return who.api_key ? &common().api_key : &common().anonymous_all;
     }
-    if (who.anonymous) {
-      return anonymous_none;
+    if (!who.grants.all && who.anonymous) {
+      return &common().anonymous_none;
     }
   }
-  return std::make_shared<const auth::identity>(std::move(who));
+  return new auth::identity(std::move(who));
 }
 
 }  // namespace
+
+void session::identity_release::operator()(const auth::identity* who) const {
+  const auto& c = common();
+  if (who != &c.anonymous_all && who != &c.api_key && who != &c.anonymous_none) {
+    delete who;
+  }
+}
 
 session::session(transport& conn, context& ctx, std::string early, auth::identity who,
                  std::optional<deflate_params> deflate)
@@ -47,7 +59,7 @@ session::session(transport& conn, context& ctx, std::string early, auth::identit
       parser_(max_frame_bytes(ctx.messages)),
       queue_(ctx.subscribers.backlog, ctx.subscribers.high_water()) {
   if (deflate) {
-    deflate_ = std::make_unique<deflate_state>(deflate_state{*deflate, {}});
+    rare().deflate = std::make_unique<deflate_state>(deflate_state{*deflate, {}});
     parser_.allow_compressed();
   }
   if (!early.empty()) {
@@ -55,7 +67,7 @@ session::session(transport& conn, context& ctx, std::string early, auth::identit
   }
   ctx_.counters.ws.open.add();
   if (io::access_log_wanted_at_all()) {
-    tally_.started_ns = steady_now_ns();
+    rare().tally.started_ns = steady_now_ns();
   }
 }
 
@@ -65,11 +77,26 @@ std::string session::identity() const {
 }
 
 session::publisher_state& session::publisher() {
-  if (!publisher_) {
-    publisher_ = std::make_unique<publisher_state>();
-    publisher_->volatile_timer.bind<&session::flush_volatile>(this);
+  auto& p = rare().publisher;
+  if (!p) {
+    p = std::make_unique<publisher_state>();
+    p->volatile_timer.bind<&session::flush_volatile>(this);
   }
-  return *publisher_;
+  return *p;
+}
+
+session::rare_state& session::rare() {
+  if (!rare_) {
+    rare_ = std::make_unique<rare_state>();
+  }
+  return *rare_;
+}
+
+void session::trim_rare() {
+  if (rare_ && rare_->more_topics.empty() && !rare_->publisher && !rare_->deflate &&
+      !rare_->tally.on() && !rare_->alive) {
+    rare_.reset();
+  }
 }
 
 session::~session() {
@@ -207,8 +234,9 @@ close_code session::on_compressed(opcode op, std::string_view payload) {
   }
   in_->progressed = true;
   auto& in = ctx_.decompressor();
-  auto* window = deflate_->params.client_no_context_takeover ? nullptr : &deflate_->window;
-  switch (in.inflate(payload, window, deflate_->params.client_window_bits)) {
+  auto& d = *deflate();
+  auto* window = d.params.client_no_context_takeover ? nullptr : &d.window;
+  switch (in.inflate(payload, window, d.params.client_window_bits)) {
     case inflate_status::ok:
       break;
     case inflate_status::too_big:
@@ -262,28 +290,31 @@ void session::handle(client_op& op) {
 }
 
 std::weak_ptr<bool> session::guard() {
-  if (!alive_) {
-    alive_ = std::make_shared<bool>(true);
+  auto& alive = rare().alive;
+  if (!alive) {
+    alive = std::make_shared<bool>(true);
   }
-  return alive_;
+  return alive;
 }
 
 session::topic_state* session::find(std::string_view topic) {
   // Every topic_state is linked in the registry (subscribed right after ensure()), so its name is
   // the registry's.
-  for (auto& t : topics_) {
-    if (t->subscribed() && t->topic() == topic) {
-      return t.get();
+  topic_state* found = nullptr;
+  for_each_topic([&](topic_state& t) {
+    if (!found && t.subscribed() && t.topic() == topic) {
+      found = &t;
     }
-  }
-  return nullptr;
+  });
+  return found;
 }
 
 session::topic_state& session::ensure(std::string_view topic) {
   if (auto* t = find(topic)) {
     return *t;
   }
-  auto& t = *topics_.emplace_back(std::make_unique<topic_state>());
+  auto& t =
+      first_ ? *rare().more_topics.emplace_back(std::make_unique<topic_state>()) : first_.emplace();
   t.set_owner(*this);
   t.policy = ctx_.subscribers.policies.policy_for(topic);
   return t;
@@ -295,7 +326,12 @@ void session::drop_if_unused(topic_state& t) {
   }
   queue_.forget(t);
   ctx_.registry.unsubscribe(t);
-  std::erase_if(topics_, [&](const auto& p) { return p.get() == &t; });
+  if (first_ && &*first_ == &t) {
+    first_.reset();
+  } else if (rare_) {
+    std::erase_if(rare_->more_topics, [&](const auto& p) { return p.get() == &t; });
+    trim_rare();
+  }
 }
 
 bool session::allowed(bool ok, const boost::json::value& ref, std::string_view what) {
@@ -316,7 +352,7 @@ void session::subscribe(client_op& op) {
     reply(ack_frame(op.ref));  // already subscribed
     return;
   }
-  if (!existing && topics_.size() >= ctx_.config.max_topics) {
+  if (!existing && topic_count() >= ctx_.config.max_topics) {
     fail_op(op.ref, "too_many_topics", "this connection holds the most topics it may");
     return;
   }
@@ -473,7 +509,7 @@ std::chrono::microseconds session::volatile_tolerance() const {
 
 void session::schedule_volatile_flush(time_point due, time_point now) {
   auto delay = std::chrono::ceil<std::chrono::milliseconds>(due - now);
-  conn_.owner().wheel().schedule(publisher_->volatile_timer,
+  conn_.owner().wheel().schedule(publisher().volatile_timer,
                                  std::max(delay, std::chrono::milliseconds(1)));
 }
 
@@ -486,10 +522,10 @@ void session::send_volatile(publish_item item) {
 }
 
 void session::flush_volatile() {
-  if (closing_ || !publisher_) {
+  if (closing_ || !rare_ || !rare_->publisher) {
     return;
   }
-  auto& volatile_ = publisher_->volatile_slots;
+  auto& volatile_ = rare_->publisher->volatile_slots;
   auto now = clock::now();
   std::optional<time_point> next;
   for (auto it = volatile_.begin(); it != volatile_.end();) {
@@ -515,7 +551,7 @@ void session::join(client_op& op) {
     return;
   }
   auto* existing = find(op.topic);
-  if (!existing && topics_.size() >= ctx_.config.max_topics) {
+  if (!existing && topic_count() >= ctx_.config.max_topics) {
     fail_op(op.ref, "too_many_topics", "this connection holds the most topics it may");
     return;
   }
@@ -633,10 +669,12 @@ void session::emit(topic_state& t, const message_ptr& m) {
     memo.frame = frame_of(*m);
     memo.m = m;
   }
-  const auto& frame = deflate_ ? deflated(m, memo.frame) : memo.frame;
+  const auto& frame = deflate() ? deflated(m, memo.frame) : memo.frame;
   conn_.send({frame, *frame});
   ctx_.counters.ws.deliveries.add();
-  tally_.sent(frame->size(), true);
+  if (auto* t = tally()) {
+    t->sent(frame->size(), true);
+  }
 }
 
 const bytes_ptr& session::deflated(const message_ptr& m, const bytes_ptr& plain) {
@@ -678,13 +716,15 @@ void session::on_sent() {
 
 void session::reply(std::string frame) {
   if (!closing_) {
-    if (deflate_ && frame.size() - payload_offset(frame) >= ctx_.config.deflate.min_bytes) {
+    if (deflate() && frame.size() - payload_offset(frame) >= ctx_.config.deflate.min_bytes) {
       // A reply is this connection's alone (a presence snapshot can be long): compressed here.
       if (auto c = ctx_.compressor().compress_frame(frame)) {
         frame = std::move(*c);
       }
     }
-    tally_.sent(frame.size(), false);
+    if (auto* t = tally()) {
+      t->sent(frame.size(), false);
+    }
     conn_.send(std::move(frame));
   }
 }
@@ -757,26 +797,29 @@ void session::release() {
   }
   released_ = true;
   closing_ = true;
-  auto topics_count = topics_.size();
+  auto topics_count = topic_count();
   auto me = identity();
-  for (auto& t : topics_) {
-    if (t->joined) {
-      ctx_.presence.leave(t->topic(), me);  // a dropped connection leaves at once
+  for_each_topic([&](topic_state& t) {
+    if (t.joined) {
+      ctx_.presence.leave(t.topic(), me);  // a dropped connection leaves at once
     }
-    ctx_.registry.unsubscribe(*t);
+    ctx_.registry.unsubscribe(t);
+  });
+  first_.reset();
+  if (rare_) {
+    rare_->more_topics.clear();
+    rare_->publisher.reset();
   }
-  topics_.clear();
-  publisher_.reset();
   queue_.clear();
   ctx_.counters.ws.open.sub();
   auto reason = end_.value_or(end_reason::client_closed);
   ctx_.counters.ws.end(reason);
-  if (tally_.on() &&
+  auto* t = tally();
+  if (t &&
       io::access_log_wanted(reason == end_reason::error || reason == end_reason::slow_consumer)) {
     io::log_stream_end({conn_.transport_name(), topics_count,
-                        static_cast<double>(steady_now_ns() - tally_.started_ns) / 1e9,
-                        tally_.messages, tally_.bytes, to_string(reason), conn_.peer_text(),
-                        who_->grants.subject});
+                        static_cast<double>(steady_now_ns() - t->started_ns) / 1e9, t->messages,
+                        t->bytes, to_string(reason), conn_.peer_text(), who_->grants.subject});
   }
 }
 

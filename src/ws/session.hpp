@@ -179,28 +179,60 @@ class session : public io::connection_handler, public subscriber, private frame_
 
   transport& conn_;
   context& ctx_;
-  std::shared_ptr<const auth::identity> who_;  // shared by every anonymous or API-key connection
-  std::unique_ptr<partial_input> in_;          // none while idle (most connections)
+  /// Deletes a connection's own identity, not the ones every anonymous or API-key connection
+  /// shares (a unique_ptr where a shared_ptr would cost every connection 8 more bytes).
+  struct identity_release {
+    void operator()(const auth::identity* who) const;
+  };
+  std::unique_ptr<const auth::identity, identity_release> who_;
+  std::unique_ptr<partial_input> in_;  // none while idle (most connections)
   frame_parser parser_;
-  std::vector<std::unique_ptr<topic_state>> topics_;  // few per connection: a vector beats a map
-  std::unique_ptr<publisher_state> publisher_;
   /// permessage-deflate: what was negotiated, and what the client's next message may refer back
   /// to. Only connections that negotiated it have one.
   struct deflate_state {
     deflate_params params;
     inflate_window window;
   };
-  std::unique_ptr<deflate_state> deflate_;
+  /// The first topic, in place: most connections hold one. The others are rare state.
+  std::optional<topic_state> first_;
+  /// What few connections need (several topics, publishing, compression, the access log, async
+  /// answers), behind one pointer: idle subscribers are most, and each of these
+  /// fields in place would cost every one of them.
+  struct rare_state {
+    std::vector<std::unique_ptr<topic_state>> more_topics;  // few: a vector beats a map
+    std::unique_ptr<publisher_state> publisher;
+    std::unique_ptr<deflate_state> deflate;
+    stream_tally tally;  // for the access log (counts only once started)
+    /// Expires with the session: an asynchronous broker may acknowledge a publish after it.
+    std::shared_ptr<bool> alive;
+  };
+  std::unique_ptr<rare_state> rare_;
+  rare_state& rare();
+  /// Frees the rare state once nothing in it is needed.
+  void trim_rare();
+  deflate_state* deflate() const { return rare_ ? rare_->deflate.get() : nullptr; }
+  stream_tally* tally() const { return rare_ && rare_->tally.on() ? &rare_->tally : nullptr; }
+  std::size_t topic_count() const {
+    return (first_ ? 1 : 0) + (rare_ ? rare_->more_topics.size() : 0);
+  }
+  /// Calls `f(topic_state&)` for each topic; `f` must not add or drop topics.
+  template <class F>
+  void for_each_topic(F&& f) {
+    if (first_) {
+      f(*first_);
+    }
+    if (rare_) {
+      for (auto& t : rare_->more_topics) {
+        f(*t);
+      }
+    }
+  }
   subscriber_queue queue_;
-  stream_tally tally_;  // for the access log
   std::optional<end_reason> end_;
   bool heard_since_ping_ = true;
   bool input_paused_ = false;  // the peer is not reading what it asked for: neither do we
   bool closing_ = false;
   bool released_ = false;
-  /// Expires with the session: an asynchronous broker may acknowledge a publish after it. Made
-  /// on first use.
-  std::shared_ptr<bool> alive_;
   std::weak_ptr<bool> guard();
 };
 

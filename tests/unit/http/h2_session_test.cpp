@@ -252,5 +252,25 @@ TEST_F(h2_session_test, a_connection_without_streams_gets_goaway_after_idle_time
   EXPECT_TRUE(c.hung_up());
 }
 
+TEST_F(h2_session_test, an_sse_stream_whose_request_goes_on_after_its_head_keeps_streaming) {
+  // The request's part of a stream is freed once it is an SSE stream: what the client still sends
+  // on it (a body, END_STREAM) must find nothing it needs.
+  auto first = w.publish("h2/late", "a");
+  auto e = first.substr(0, first.find('-') + 1);
+  h2_client c(w);
+  auto id = c.request("GET", "/v1/events?topic=h2/late", {}, false);
+  c.pump();
+  EXPECT_EQ(c.at(id).headers[":status"], "200");
+  c.write(id, "ignored body bytes");
+  c.pump();
+  c.write(id, "", true);
+  c.pump();
+  w.publish("h2/late", "b");
+  c.pump();
+  EXPECT_EQ(c.at(id).body, "retry: 1\nid: " + first + "\n\nid: " + e + "2\ndata: b\n\n");
+  EXPECT_FALSE(c.at(id).closed);
+  expect_still_serving();
+}
+
 }  // namespace
 }  // namespace sb

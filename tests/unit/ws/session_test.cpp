@@ -482,5 +482,70 @@ TEST_F(ws_session_test, a_subscriber_over_the_hard_bound_is_closed_with_1008_ahe
   expect_still_serving();
 }
 
+TEST_F(ws_session_test, topics_come_and_go_in_any_order_and_each_gets_only_its_messages) {
+  // The first topic a connection holds is kept in place, the others apart: dropping the first
+  // while others stay, and taking a new one after, must keep every subscription whole.
+  ws_client sub, pub;
+  open(sub);
+  open(pub);
+  int ref = 0;
+  auto op = [&](std::string_view what, std::string_view topic) {
+    send(sub, R"({"op":")" + std::string(what) + R"(","topic":")" + std::string(topic) +
+                  R"(","ref":)" + std::to_string(++ref) + "}");
+    EXPECT_EQ(sub.texts(),
+              std::vector<std::string>{R"({"op":"ack","ref":)" + std::to_string(ref) + "}"});
+  };
+  op("subscribe", "t/a");
+  op("subscribe", "t/b");
+  op("subscribe", "t/c");
+  op("unsubscribe", "t/a");  // the first one, while two others stay
+  op("subscribe", "t/d");
+  op("unsubscribe", "t/c");
+  op("subscribe", "t/a");
+  auto topic_of = [](const std::string& frame) {
+    auto at = frame.find(R"("topic":")");
+    return at == std::string::npos ? frame : frame.substr(at + 9, frame.find('"', at + 9) - at - 9);
+  };
+  std::vector<std::string> got;
+  for (std::string_view t : {"t/a", "t/b", "t/c", "t/d", "t/e"}) {
+    send(pub, R"({"op":"publish","topic":")" + std::string(t) + R"(","data":"x"})");
+    pub.texts();
+    for (auto& f : sub.texts()) {
+      got.push_back(topic_of(f));
+    }
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"t/a", "t/b", "t/d"}));
+  op("unsubscribe", "t/b");
+  op("unsubscribe", "t/a");
+  op("unsubscribe", "t/d");
+  send(pub, R"({"op":"publish","topic":"t/d","data":"x"})");
+  pub.texts();
+  EXPECT_TRUE(sub.texts().empty());
+  op("subscribe", "t/e");
+  send(pub, R"({"op":"publish","topic":"t/e","data":"x"})");
+  pub.texts();
+  auto last = sub.texts();
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(topic_of(last[0]), "t/e");
+}
+
+TEST_F(ws_session_test, max_topics_counts_the_first_topic_and_the_others) {
+  w.config.ws.max_topics = 2;
+  ws_client sub;
+  open(sub);
+  send(sub, R"({"op":"subscribe","topic":"t/a","ref":1})");
+  send(sub, R"({"op":"subscribe","topic":"t/b","ref":2})");
+  send(sub, R"({"op":"subscribe","topic":"t/c","ref":3})");
+  auto got = sub.texts();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0], R"({"op":"ack","ref":1})");
+  EXPECT_EQ(got[1], R"({"op":"ack","ref":2})");
+  EXPECT_NE(got[2].find("too_many_topics"), std::string::npos) << got[2];
+  send(sub, R"({"op":"unsubscribe","topic":"t/a","ref":4})");
+  send(sub, R"({"op":"subscribe","topic":"t/c","ref":5})");
+  EXPECT_EQ(sub.texts(),
+            (std::vector<std::string>{R"({"op":"ack","ref":4})", R"({"op":"ack","ref":5})"}));
+}
+
 }  // namespace
 }  // namespace sb
