@@ -349,6 +349,14 @@ std::size_t memory_broker::sweep() {
   return dropped_bytes;
 }
 
+std::int64_t memory_broker::oldest_ms() const {
+  std::int64_t oldest = INT64_MAX;
+  for (const auto& s : shards_) {
+    oldest = std::min(oldest, s.oldest_ms.load(std::memory_order_relaxed));
+  }
+  return oldest;
+}
+
 std::vector<memory_broker::topic_entry> memory_broker::list_topics(std::string_view prefix,
                                                                    std::string_view after,
                                                                    std::size_t limit) {

@@ -56,6 +56,9 @@ class memory_broker final : public broker {
   /// message). Cost: the expired messages plus one lock per shard. Any thread. Returns the bytes
   /// of history it dropped.
   std::size_t sweep();
+  /// Publish time (Unix ms) of the oldest message in history, INT64_MAX when it holds none: the
+  /// next sweep with work to do is due when it passes the age bound. Any thread, no lock.
+  std::int64_t oldest_ms() const;
 
   /// A topic as the admin listing shows it: its name and the position of its last message.
   struct topic_entry {

@@ -95,10 +95,18 @@ bool presence_registry::release(room& r, std::string_view id, std::string_view n
   return true;
 }
 
+presence_registry::change_note::~change_note() {
+  if (noted_ && r_.on_change_ && !r_.change_told_.exchange(true)) {
+    r_.on_change_();
+  }
+}
+
 presence_page presence_registry::join(std::string_view topic, std::string_view id,
                                       boost::json::value state, std::size_t limit) {
+  change_note note(*this);
   auto& s = shard_for(topic);
   std::lock_guard lock(s.mutex);
+  note.noted();
   auto& r = s.rooms[std::string(topic)];
   if (track_local_) {
     r.outbox[std::string(id)] = state;
@@ -114,6 +122,7 @@ presence_page presence_registry::join(std::string_view topic, std::string_view i
 
 bool presence_registry::update(std::string_view topic, std::string_view id,
                                boost::json::value state) {
+  change_note note(*this);
   auto& s = shard_for(topic);
   std::lock_guard lock(s.mutex);
   auto [r, m] = find_member(s, topic, id);
@@ -121,6 +130,7 @@ bool presence_registry::update(std::string_view topic, std::string_view id,
                          [](const holder& h) { return h.node.empty(); })) {
     return false;
   }
+  note.noted();
   if (track_local_) {
     r->second.outbox[std::string(id)] = state;
   }
@@ -129,12 +139,14 @@ bool presence_registry::update(std::string_view topic, std::string_view id,
 }
 
 bool presence_registry::leave(std::string_view topic, std::string_view id) {
+  change_note note(*this);
   auto& s = shard_for(topic);
   std::lock_guard lock(s.mutex);
   auto r = s.rooms.find(std::string(topic));
   if (r == s.rooms.end() || !release(r->second, id, "")) {
     return false;
   }
+  note.noted();
   if (track_local_) {
     r->second.outbox[std::string(id)] = std::nullopt;
   }
@@ -182,6 +194,9 @@ std::vector<std::pair<std::string, std::size_t>> presence_registry::room_sizes()
 }
 
 std::vector<presence_diff> presence_registry::take_diffs() {
+  // Before taking: a change made while the shards are walked is told again (it may land in a
+  // shard already walked), so it is never left pending with nobody waiting for it.
+  change_told_.store(false);
   std::vector<presence_diff> out;
   for (auto& s : shards_) {
     std::lock_guard lock(s.mutex);
@@ -276,8 +291,10 @@ void presence_registry::release_remote(room& r, Keep keep) {
 void presence_registry::apply_remote(std::string_view topic, std::string_view node,
                                      const std::vector<presence_member>& joins,
                                      const std::vector<std::string>& leaves) {
+  change_note note(*this);
   auto& s = shard_for(topic);
   std::lock_guard lock(s.mutex);
+  note.noted();
   auto r = s.rooms.try_emplace(std::string(topic)).first;
   for (const auto& m : joins) {
     hold(s, r->second, m.id, node, m.state, false);
@@ -292,8 +309,10 @@ void presence_registry::apply_remote(std::string_view topic, std::string_view no
 
 void presence_registry::replace_remote(std::string_view topic, std::string_view node,
                                        const std::vector<presence_member>& members) {
+  change_note note(*this);
   auto& s = shard_for(topic);
   std::lock_guard lock(s.mutex);
+  note.noted();
   auto r = s.rooms.try_emplace(std::string(topic)).first;
   std::vector<std::string_view> ids;
   ids.reserve(members.size());
@@ -315,8 +334,10 @@ void presence_registry::replace_remote(std::string_view topic, std::string_view 
 void presence_registry::replace_room(
     std::string_view topic,
     const std::vector<std::pair<std::string, std::vector<presence_member>>>& holds) {
+  change_note note(*this);
   auto& s = shard_for(topic);
   std::lock_guard lock(s.mutex);
+  note.noted();
   auto r = s.rooms.try_emplace(std::string(topic)).first;
   std::vector<std::pair<std::string_view, std::string_view>> kept;  // (node, id)
   for (const auto& [node, members] : holds) {
@@ -339,8 +360,10 @@ void presence_registry::replace_room(
 }
 
 void presence_registry::drop_remote(std::string_view topic) {
+  change_note note(*this);
   auto& s = shard_for(topic);
   std::lock_guard lock(s.mutex);
+  note.noted();
   auto r = s.rooms.find(std::string(topic));
   if (r == s.rooms.end()) {
     return;
@@ -352,6 +375,8 @@ void presence_registry::drop_remote(std::string_view topic) {
 }
 
 void presence_registry::remove_node(std::string_view node) {
+  change_note note(*this);
+  note.noted();
   for (auto& s : shards_) {
     std::lock_guard lock(s.mutex);
     for (auto r = s.rooms.begin(); r != s.rooms.end();) {

@@ -11,9 +11,11 @@
 // member id held by several nodes (one subject connected to two nodes) is one member, present while
 // any node holds it, showing the state of the latest change this node heard of.
 #include <array>
+#include <atomic>
 #include <boost/json/value.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -57,6 +59,13 @@ class presence_registry {
   std::vector<std::pair<std::string, std::size_t>> room_sizes() const;
   /// The changes since the last call, one diff per changed topic (to announce on this node).
   std::vector<presence_diff> take_diffs();
+
+  /// `f` is called when a change is noted (for take_diffs or take_local_changes) and none was
+  /// since the last take_diffs, so whoever takes the diffs needs a timer only while something is
+  /// pending. It runs on the thread making the change, outside the registry's locks, at most once
+  /// between two take_diffs calls; it may be called when the change turns out to be nothing to
+  /// announce (a snapshot repeating what is known). Set once, before any member joins.
+  void on_change(std::function<void()> f) { on_change_ = std::move(f); }
 
   // --- Cluster ---
 
@@ -133,8 +142,25 @@ class presence_registry {
   template <class Keep>
   static void release_remote(room& r, Keep keep);
 
+  /// Calls on_change_ when set and not called since the last take_diffs; declared before the
+  /// shard's lock, so it runs after the lock is released.
+  class change_note {
+   public:
+    explicit change_note(presence_registry& r) : r_(r) {}
+    change_note(const change_note&) = delete;
+    change_note& operator=(const change_note&) = delete;
+    ~change_note();
+    void noted() { noted_ = true; }
+
+   private:
+    presence_registry& r_;
+    bool noted_ = false;
+  };
+
   mutable std::array<shard, shard_count> shards_;
   bool track_local_ = false;  // set once, before any member joins
+  std::function<void()> on_change_;
+  std::atomic<bool> change_told_{false};  // on_change_ was called since the last take_diffs
 };
 
 }  // namespace sb

@@ -629,7 +629,7 @@ void h2_session::stream_opened() {
   if (streams_.size() == 1) {
     next_heartbeat_ =
         conn_.owner().now() + to_.sse.settings.heartbeat - std::chrono::milliseconds(50);
-    conn_.set_timer(tick());
+    conn_.set_beat(tick());
   }
 }
 
@@ -1099,7 +1099,7 @@ void h2_session::on_timer() {
       fail(*st, errc::header_timeout);
     }
   }
-  conn_.set_timer(tick());
+  conn_.set_beat(tick());
 }
 
 void h2_session::uncount_sse(stream& st) {

@@ -253,6 +253,9 @@ std::variant<events_request, response> check_admin_stats(loop_services& ctx) {
     ctx.counters.bad_requests.add();
     return response::error(errc::unavailable, "draining");
   }
+  if (ctx.shared.watch_admin_stats) {
+    ctx.shared.watch_admin_stats();
+  }
   return events_request{{std::string(admin_stats_topic)}, {}};
 }
 

@@ -77,6 +77,9 @@ struct services {
   std::function<void(io::loop& from, std::string topic,
                      std::function<void(std::optional<std::vector<presence_member>>)> done)>
       cluster_presence;
+  /// Someone opens the admin stats stream: the snapshots are made only while it is watched. Any
+  /// thread; unset: nothing to tell.
+  std::function<void()> watch_admin_stats;
   std::string_view admin_html;
   std::string_view demo_html;
   std::string_view client_js;

@@ -424,6 +424,12 @@ void connection::set_timer(timing_wheel::duration delay) {
   }
 }
 
+void connection::set_beat(timing_wheel::duration interval) {
+  if (state_ != state::closed) {
+    loop_->wheel().schedule_beat(timer_, interval);
+  }
+}
+
 void connection::on_timer() {
   if (state_ == state::lingering || state_ == state::flushing_to_close) {
     close();  // the peer did not finish in time

@@ -102,6 +102,8 @@ class connection final : public std::enable_shared_from_this<connection>,
 
   /// (Re)arms the connection's one timer.
   void set_timer(timing_wheel::duration delay);
+  /// (Re)arms it for a periodic beat: timing_wheel::schedule_beat.
+  void set_beat(timing_wheel::duration interval);
   void cancel_timer() { timer_.cancel(); }
 
   /// How long close_after_flush waits by default for the peer to take the rest and hang up.

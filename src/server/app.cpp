@@ -50,8 +50,13 @@ using namespace std::chrono_literals;
 // The metrics_listen port's own connection limits (scrapers and probes, not clients).
 constexpr std::uint64_t metrics_max_connections = 64;
 constexpr std::uint64_t metrics_max_connections_per_ip = 16;
-// Ages are whole seconds, so a message outlives history_max_age_s by at most this.
+// Sweeps fall on a grid of this (expirations due within it share one wake-up), so a message
+// outlives history_max_age_s by less than this.
 constexpr auto history_sweep_interval = 1s;
+constexpr auto stats_interval = 1s;
+// The stats ticker goes on this long after the last watcher was seen (the one that asked may not
+// be subscribed yet when the first tick comes).
+constexpr auto stats_grace = 3s;
 // Expired history is freed in the middle of the heap, where glibc keeps it for reuse rather than
 // handing it back; once sweeps have freed this much, ask it to, so an idle server's RSS goes down.
 // (Evictions are not counted: a publish over the bound reuses what it evicts.)
@@ -154,6 +159,12 @@ struct app::control_state {
   boost::asio::steady_timer history_timer{context};
   boost::asio::steady_timer drain_timer{context};
   boost::asio::steady_timer stats_timer{context};
+  // Presence ticks and history sweeps fall on grids from run() on, as periodic timers would: a
+  // presence change waits for the next grid point, and changes between two points go out together.
+  std::chrono::steady_clock::time_point grid_epoch = std::chrono::steady_clock::now();
+  bool presence_armed = false;
+  bool stats_running = false;
+  std::chrono::steady_clock::time_point stats_watched;  // the last watcher asked or was seen
   std::size_t swept_since_trim = 0;
   std::chrono::steady_clock::time_point drain_deadline;
   bool hurried = false;
@@ -168,6 +179,9 @@ app::app(config c)
   start_time_s_ =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   make_auth();
+  // Before anything can join (the Redis broker applies other nodes' members from its thread).
+  shared_->presence.on_change(
+      [this] { boost::asio::post(control_->context, [this] { arm_presence(); }); });
   make_workers_and_broker();
   if (!config_.metrics.listen.empty()) {
     metrics_endpoint_ = parse_listen(config_.metrics.listen, "metrics_listen");
@@ -272,6 +286,7 @@ void app::make_services() {
     return {limits.get(), [limits, peer](void*) { limits->release(peer); }};
   };
   s.admin_html = admin_html();
+  s.watch_admin_stats = [this] { boost::asio::post(control_->context, [this] { watch_stats(); }); };
   if (auto* memory = shared_->broker.memory) {
     // With broker = redis the topics live in Redis, which this listing does not scan (yet).
     s.list_topics = [memory](std::string_view prefix, std::string_view after, std::size_t limit) {
@@ -507,7 +522,7 @@ void app::gather_topics(std::function<void(topic_counts)> done) {
   }
 }
 
-void app::tick_stats() {
+void app::tick_stats(bool publish) {
   stats_sample sample;
   sample.uptime_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
@@ -535,7 +550,7 @@ void app::tick_stats() {
   auto before = std::move(stats_->previous);
   stats_->previous = sample;
   // Nobody watching costs nothing but the counter reads above: no loop is asked for its topics.
-  if (!shared_->broker.has_subscribers(http::admin_stats_topic)) {
+  if (!publish || !shared_->broker.has_subscribers(http::admin_stats_topic)) {
     return;
   }
   gather_topics([this, sample = std::move(sample),
@@ -570,9 +585,8 @@ int app::run() {
 
   wait_signal();
   wait_hangup();
-  announce_presence();
+  control_->grid_epoch = std::chrono::steady_clock::now();
   sweep_history();
-  publish_stats();
   control_->context.run();
 
   if (shared_->broker.redis) {
@@ -638,6 +652,25 @@ void app::on_hangup() {
   wait_hangup();
 }
 
+// The registry told of a change (presence_registry::on_change): the next tick is armed, on the
+// grid from grid_epoch, unless it already is. No change, no tick.
+void app::arm_presence() {
+  if (control_->presence_armed) {
+    return;
+  }
+  control_->presence_armed = true;
+  const auto tick = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::milliseconds(config_.presence_tick));
+  auto since = std::chrono::steady_clock::now() - control_->grid_epoch;
+  control_->presence_timer.expires_at(control_->grid_epoch + (since / tick + 1) * tick);
+  control_->presence_timer.async_wait([this](boost::system::error_code ec) {
+    control_->presence_armed = false;
+    if (!ec) {
+      announce_presence();
+    }
+  });
+}
+
 // Presence changes are announced once per tick, one coalesced diff per changed topic; with
 // broker = redis this node's own changes of the tick also go to the other nodes.
 void app::announce_presence() {
@@ -649,18 +682,35 @@ void app::announce_presence() {
     m->set_ws_frame(std::make_shared<const std::string>(ws::presence_diff_frame(diff)), true);
     shared_->broker.hub->broadcast(std::move(m));
   }
-  control_->presence_timer.expires_after(config_.presence_tick);
-  control_->presence_timer.async_wait([this](boost::system::error_code ec) {
+}
+
+void app::watch_stats() {
+  control_->stats_watched = std::chrono::steady_clock::now();
+  if (control_->stats_running) {
+    return;
+  }
+  control_->stats_running = true;
+  tick_stats(false);  // the first snapshot's rates count from here
+  control_->stats_timer.expires_after(stats_interval);
+  control_->stats_timer.async_wait([this](boost::system::error_code ec) {
     if (!ec) {
-      announce_presence();
+      publish_stats();
     }
   });
 }
 
-// The admin page's figures, once a second (GET /v1/admin/stats).
+// The admin page's figures, once a second (GET /v1/admin/stats), while someone watches.
 void app::publish_stats() {
+  auto now = std::chrono::steady_clock::now();
+  if (shared_->broker.has_subscribers(http::admin_stats_topic)) {
+    control_->stats_watched = now;
+  } else if (now - control_->stats_watched >= stats_grace) {
+    control_->stats_running = false;
+    stats_->previous.reset();
+    return;
+  }
   tick_stats();
-  control_->stats_timer.expires_after(1s);
+  control_->stats_timer.expires_after(stats_interval);
   control_->stats_timer.async_wait([this](boost::system::error_code ec) {
     if (!ec) {
       publish_stats();
@@ -669,14 +719,33 @@ void app::publish_stats() {
 }
 
 // One timer for all history: expires messages past history_max_age_s in topics nobody publishes
-// to or reads any more, and forgets idle topics (not one timer per topic).
+// to or reads any more, and forgets idle topics (not one timer per topic). It is set for when the
+// oldest message passes the age bound: with nothing in history, no message can expire before
+// history_max_age_s from now. With broker = redis, Redis expires history: no timer at all.
 void app::sweep_history() {
-  control_->swept_since_trim += shared_->broker.memory ? shared_->broker.memory->sweep() : 0;
+  auto* memory = shared_->broker.memory;
+  if (!memory) {
+    return;
+  }
+  control_->swept_since_trim += memory->sweep();
   if (control_->swept_since_trim >= history_trim_threshold) {
     return_free_memory();
     control_->swept_since_trim = 0;
   }
-  control_->history_timer.expires_after(history_sweep_interval);
+  auto max_age = std::chrono::milliseconds(config_.history.max_age_ms);
+  auto now_ms = unix_ms();
+  auto oldest = memory->oldest_ms();
+  // sweep() drops what is strictly older than the bound: 1 ms past it.
+  auto wait = oldest == INT64_MAX
+                  ? max_age
+                  : std::clamp(std::chrono::milliseconds(oldest - now_ms) + max_age + 1ms,
+                               std::chrono::milliseconds(0), max_age);
+  // Onto the grid from run(), so expirations due close together share a sweep.
+  const auto grid =
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(history_sweep_interval);
+  auto at = std::chrono::steady_clock::now() + wait - control_->grid_epoch;
+  auto grid_points = (at + grid - std::chrono::steady_clock::duration(1)) / grid;
+  control_->history_timer.expires_at(control_->grid_epoch + grid_points * grid);
   control_->history_timer.async_wait([this](boost::system::error_code ec) {
     if (!ec) {
       sweep_history();

@@ -44,12 +44,17 @@ class app {
   void reserve_descriptors();
   void open_listeners();
 
-  // The control loop's work: each re-arms itself.
+  // The control loop's work. Each timer is armed only while it has work: an idle server's
+  // control thread sleeps until a signal, a presence change, a stats watcher or an expiry.
   void wait_signal();
   void on_signal(int signo);
   void wait_hangup();
   void on_hangup();
+  /// A presence change is pending: the next presence tick is armed (once per tick).
+  void arm_presence();
   void announce_presence();
+  /// Someone opened the admin stats stream: the stats ticker runs while it is watched.
+  void watch_stats();
   void publish_stats();
   void sweep_history();
   void watch_drain();
@@ -65,8 +70,9 @@ class app {
   /// Every topic with a subscriber and its subscribers summed over the loops; `done` runs on the
   /// thread of the loop that answers last.
   void gather_topics(std::function<void(topic_counts)> done);
-  /// One admin stats snapshot to the admin stats topic, when someone watches it (control thread).
-  void tick_stats();
+  /// One admin stats snapshot to the admin stats topic, when someone watches it and `publish`;
+  /// either way the counters are kept for the next snapshot's rates (control thread).
+  void tick_stats(bool publish = true);
 
   config config_;
   endpoint endpoint_;

@@ -6,8 +6,14 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "io/access_log.hpp"
 
@@ -51,16 +57,89 @@ std::unique_ptr<spdlog::formatter> formatter_for(bool json, bool fields, bool ra
   return f;
 }
 
+/// Flushes the sinks within a second of a line written to them, and sleeps while nothing is
+/// written: spdlog::flush_every would wake its thread, and through it the logging thread, every
+/// second of an idle server's life.
+class lazy_flusher {
+ public:
+  ~lazy_flusher() { stop(); }
+
+  /// Before any line is logged.
+  void add(spdlog::sink_ptr sink) {
+    std::lock_guard lock(mutex_);
+    sinks_.push_back(std::move(sink));
+    if (!thread_.joinable()) {
+      thread_ = std::thread([this] { run(); });
+    }
+  }
+  /// A line was written (the logging thread).
+  void noted() {
+    if (!dirty_.exchange(true)) {
+      std::lock_guard lock(mutex_);
+      wake_.notify_one();
+    }
+  }
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopped_ = true;
+      wake_.notify_one();
+    }
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (!stopped_) {
+      wake_.wait(lock, [this] { return stopped_ || dirty_.load(); });
+      // A second's lines go out together, as with flush_every (warnings are flushed at once by
+      // flush_on).
+      wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopped_; });
+      dirty_.store(false);
+      for (auto& sink : sinks_) {
+        sink->flush();
+      }
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<spdlog::sink_ptr> sinks_;
+  std::atomic<bool> dirty_{false};
+  bool stopped_ = false;
+  std::thread thread_;
+};
+
+lazy_flusher& flusher() {
+  static lazy_flusher f;
+  return f;
+}
+
+/// `Sink`, telling the flusher of every line it writes.
+template <class Sink>
+class noted_sink final : public Sink {
+ public:
+  using Sink::Sink;
+  void log(const spdlog::details::log_msg& msg) override {
+    Sink::log(msg);
+    flusher().noted();
+  }
+};
+
 /// A sink of its own per logger (a sink holds the formatter), all writing stdout under spdlog's
 /// one console mutex. Colours only in text and only on a terminal (the colour sink checks).
 std::shared_ptr<spdlog::logger> make_logger(const std::string& name, bool json, bool fields,
                                             bool raw = false) {
   spdlog::sink_ptr sink;
   if (json) {
-    sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
+    sink = std::make_shared<noted_sink<spdlog::sinks::stdout_sink_mt>>();
   } else {
-    sink = std::make_shared<spdlog::sinks::stdout_color_sink_mt>();
+    sink = std::make_shared<noted_sink<spdlog::sinks::stdout_color_sink_mt>>();
   }
+  flusher().add(sink);
   auto logger = std::make_shared<spdlog::async_logger>(
       name, std::move(sink), spdlog::thread_pool(), spdlog::async_overflow_policy::overrun_oldest);
   logger->set_formatter(formatter_for(json, fields, raw));
@@ -80,11 +159,10 @@ void setup_logging(const config& c) {
   // Warnings and errors reach the terminal or journal at once; the rest within a second.
   main->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(main);
-  spdlog::flush_every(std::chrono::seconds(1));
 
   auto access = make_logger("access", json, json, true);
   access->set_level(level);
-  spdlog::register_logger(access);  // for flush_every
+  spdlog::register_logger(access);
   config_logger = make_logger("config", json, json);
   config_logger->set_level(level);
   spdlog::register_logger(config_logger);
@@ -144,6 +222,7 @@ std::uint64_t log_lines_dropped() {
 
 void shutdown_logging() {
   io::flush_access_log();  // lines of streams that ended as the server was torn down
+  flusher().stop();
   spdlog::shutdown();
 }
 

@@ -156,7 +156,7 @@ class h1_stream final : public io::connection_handler, sink {
   std::size_t queued_bytes() const override { return conn_.queued_bytes(); }
   void abort() override;
   void end() override { conn_.close_after_flush(); }
-  void arm_heartbeat(std::chrono::milliseconds delay) override { conn_.set_timer(delay); }
+  void arm_heartbeat(std::chrono::milliseconds delay) override { conn_.set_beat(delay); }
   std::string_view transport_name() const override { return "sse"; }
   std::string peer_text() const override;
 

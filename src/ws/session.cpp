@@ -104,7 +104,7 @@ session::~session() {
 }
 
 void session::start() {
-  conn_.set_timer(ctx_.config.ping_interval);
+  conn_.set_beat(ctx_.config.ping_interval);
   if (in_) {
     on_readable();
   } else {
@@ -749,7 +749,7 @@ void session::on_timer() {
   }
   heard_since_ping_ = false;
   conn_.send(make_frame(opcode::ping, {}));
-  conn_.set_timer(ctx_.config.ping_interval);
+  conn_.set_beat(ctx_.config.ping_interval);
 }
 
 void session::close_with(close_code code, std::string_view reason) {

@@ -32,6 +32,9 @@ class transport {
   virtual std::size_t queued_bytes() const = 0;
   /// (Re)arms the session's one timer: on_timer() when it fires.
   virtual void set_timer(duration delay) = 0;
+  /// (Re)arms it for a periodic beat, which may come early to share a wake-up with other
+  /// connections' beats (io::timing_wheel::schedule_beat).
+  virtual void set_beat(duration interval) { set_timer(interval); }
   /// Sends what is queued, ends the session's output, and ends it all once the peer has ended its
   /// side too, or after `linger`. Calls the session's on_close() now, once.
   virtual void close_after_flush(duration linger) = 0;
@@ -66,6 +69,7 @@ class connection_transport : public transport {
   using transport::send;
   std::size_t queued_bytes() const override { return conn_.queued_bytes(); }
   void set_timer(duration delay) override { conn_.set_timer(delay); }
+  void set_beat(duration interval) override { conn_.set_beat(interval); }
   void close_after_flush(duration linger) override { conn_.close_after_flush(linger); }
   using transport::close_after_flush;
   void close() override { conn_.close(); }

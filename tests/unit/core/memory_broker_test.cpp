@@ -561,6 +561,24 @@ TEST_F(MemoryBrokerBounded, EvictedPositionsAreGapsAsTrimmedOnesAre) {
   EXPECT_EQ(seqs(b.missed), (seq_list{1, 2, 3}));
 }
 
+// The server sleeps until oldest_ms() + max_age instead of sweeping every second.
+TEST_F(MemoryBrokerBounded, OldestMsTellsWhenTheNextSweepHasWork) {
+  make_broker({.max_age_ms = 2000});
+  EXPECT_EQ(broker_->oldest_ms(), INT64_MAX);  // nothing can expire
+  publish("a/1");
+  auto first = now_;
+  publish("b/2");
+  EXPECT_EQ(broker_->oldest_ms(), first);
+  now_ = first + 2000;
+  EXPECT_EQ(broker_->sweep(), 0u);  // not past the bound yet: a sweep at oldest + max_age + 1 ms
+  now_ = first + 2001;
+  EXPECT_GT(broker_->sweep(), 0u);
+  EXPECT_EQ(broker_->oldest_ms(), first + 1);  // b/2's
+  now_ += 1;
+  broker_->sweep();
+  EXPECT_EQ(broker_->oldest_ms(), INT64_MAX);
+}
+
 TEST_F(MemoryBrokerBounded, TheSweepExpiresIdleTopicsAndForgetsThem) {
   make_broker({.max_age_ms = 2000});
   for (int i = 0; i < 10; ++i) {

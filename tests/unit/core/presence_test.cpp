@@ -212,5 +212,44 @@ TEST(presence_registry_cluster, local_members_lists_what_this_node_owns) {
   EXPECT_TRUE(p.take_local_changes().empty());
 }
 
+// The server's presence tick is armed by on_change, so it runs only while a change is pending.
+TEST(presence_registry, on_change_tells_once_per_tick_and_only_of_changes) {
+  presence_registry p;
+  int told = 0;
+  p.on_change([&] {
+    ++told;
+    // Outside the registry's locks: the hook may read the registry (a lock held would deadlock).
+    EXPECT_GE(p.count("room/1") + p.count("room/2"), 0u);
+  });
+  p.join("room/1", "bob", 1, 100);
+  EXPECT_EQ(told, 1);
+  p.join("room/2", "ann", 1, 100);
+  p.update("room/1", "bob", 2);
+  p.leave("room/2", "ann");
+  EXPECT_EQ(told, 1);  // one tick serves them all
+  p.take_diffs();
+  EXPECT_FALSE(p.update("room/1", "nobody", 3));
+  EXPECT_FALSE(p.leave("room/1", "nobody"));
+  p.page("room/1", "", 10);
+  p.take_diffs();
+  EXPECT_EQ(told, 1);  // nothing changed: no tick wanted
+  p.leave("room/1", "bob");
+  EXPECT_EQ(told, 2);
+  EXPECT_EQ(describe(p.take_diffs()), lines{"room/1 -bob"});
+}
+
+TEST(presence_registry_cluster, on_change_tells_of_other_nodes_changes_too) {
+  presence_registry p;
+  p.track_local_changes();
+  int told = 0;
+  p.on_change([&] { ++told; });
+  p.apply_remote("room/1", "n2", {{"bob", 2}}, {});
+  EXPECT_EQ(told, 1);
+  p.take_diffs();
+  p.remove_node("n2");
+  EXPECT_EQ(told, 2);
+  EXPECT_EQ(describe(p.take_diffs()), lines{"room/1 -bob"});
+}
+
 }  // namespace
 }  // namespace sb

@@ -294,6 +294,19 @@ TEST_F(TimingWheel, AnIdleWheelDoesNotWake) {
   EXPECT_EQ(wheel_.wakeups(), 1u);  // asleep again once nothing is left
 }
 
+TEST_F(TimingWheel, AnEntryRevolutionsAwayWakesTheWheelOnlyWhenDue) {
+  // 40 ticks on an 8-slot wheel: its slot comes round 5 times, and only the last is its turn. A
+  // wheel that woke to count rounds down would wake 5 times (10,000 heartbeats 15 s away on a
+  // 512-slot wheel of 10 ms ticks woke the loop every tick).
+  probe p(&wheel_), soon(&wheel_);
+  wheel_.schedule(p.entry, 200ms);
+  wheel_.schedule(soon.entry, 10ms);  // tick 2: a slot p's comes round to on a later turn too
+  ASSERT_TRUE(run_until([&] { return !p.fires.empty(); }));
+  EXPECT_EQ(soon.fired_on_tick, (std::vector<int>{2}));
+  EXPECT_EQ(p.fired_on_tick, (std::vector<int>{40}));
+  EXPECT_EQ(wheel_.wakeups(), 2u);
+}
+
 TEST_F(TimingWheel, AnEntrySoonerThanTheSleepWakesTheWheelEarlier) {
   probe late, soon;
   auto start = clock_type::now();
@@ -363,6 +376,70 @@ TEST(timing_wheel_on_a_time_source, a_jump_runs_every_tick_in_between_in_order) 
   clock.advance(ms(5));
   wheel.advance();
   EXPECT_EQ(order, (std::vector<int>{1, 1, 1, 2, 1}));  // 50 ms: in the order scheduled
+}
+
+/// Beats (heartbeats, pings) on the production wheel's shape: 10 ms ticks, 512 slots.
+class beat_test : public ::testing::Test {
+ protected:
+  beat_test() : wheel(ctx, ms(10), 512, &clock) { wheel.start(); }
+  void advance(ms d) {
+    clock.advance(d);
+    wheel.advance();
+  }
+  /// Fires and beats again every `interval`, as a heartbeat does.
+  void beat(probe& p, ms interval) {
+    p.then = [this, interval](probe& self) { wheel.schedule_beat(self.entry, interval); };
+    wheel.schedule_beat(p.entry, interval);
+  }
+
+  boost::asio::io_context ctx;
+  testing::fake_clock clock;
+  timing_wheel wheel;
+};
+
+TEST_F(beat_test, beats_of_connections_opened_apart_share_one_turn_then_keep_their_interval) {
+  probe a(&wheel), b(&wheel), c(&wheel);
+  advance(ms(300));
+  beat(a, ms(15000));
+  advance(ms(420));
+  beat(b, ms(15000));
+  advance(ms(270));
+  beat(c, ms(15000));  // 990 ms after the wheel started: all three are due in the 15th second
+  advance(ms(15000 - 990 - 10));
+  EXPECT_TRUE(a.fires.empty() && b.fires.empty() && c.fires.empty());
+  advance(ms(10));  // 15 s: the last whole second at or before each one's deadline
+  EXPECT_EQ(a.fired_on_tick, (std::vector<int>{1500}));
+  EXPECT_EQ(b.fired_on_tick, (std::vector<int>{1500}));
+  EXPECT_EQ(c.fired_on_tick, (std::vector<int>{1500}));
+  advance(ms(15000));
+  // From then on exactly the interval apart, all on one turn.
+  EXPECT_EQ(a.fired_on_tick, (std::vector<int>{1500, 3000}));
+  EXPECT_EQ(b.fired_on_tick, a.fired_on_tick);
+  EXPECT_EQ(c.fired_on_tick, a.fired_on_tick);
+}
+
+TEST_F(beat_test, the_first_beat_is_early_by_less_than_the_grain_never_late) {
+  for (int offset : {0, 10, 500, 990}) {
+    probe p(&wheel);
+    advance(ms(offset));
+    auto at = wheel.turns();
+    wheel.schedule_beat(p.entry, ms(15000));
+    advance(ms(16000));
+    ASSERT_EQ(p.fired_on_tick.size(), 1u) << offset;
+    auto after = p.fired_on_tick[0] - static_cast<int>(at);
+    EXPECT_LE(after, 1500) << offset;
+    EXPECT_GT(after, 1500 - 100) << offset;
+  }
+}
+
+TEST_F(beat_test, an_interval_off_the_grain_or_short_is_scheduled_exactly) {
+  probe odd(&wheel), shortish(&wheel);
+  advance(ms(300));
+  wheel.schedule_beat(odd.entry, ms(15500));      // not whole seconds
+  wheel.schedule_beat(shortish.entry, ms(5000));  // under 8 grains
+  advance(ms(16000));
+  EXPECT_EQ(shortish.fired_on_tick, (std::vector<int>{30 + 500}));
+  EXPECT_EQ(odd.fired_on_tick, (std::vector<int>{30 + 1550}));
 }
 
 }  // namespace
