@@ -64,7 +64,12 @@ std::string config_value(const redisReply* r) {
 
 redis_broker::redis_broker(redis_settings s, message_encoder encode,
                            std::vector<delivery_sink*> sinks)
-    : settings_(std::move(s)), encode_(std::move(encode)), sinks_(std::move(sinks)) {
+    : settings_(std::move(s)),
+      encode_(std::move(encode)),
+      sinks_(std::move(sinks)),
+      outboxes_(sinks_.size()),
+      handoffs_(sinks_.size()),
+      answers_(sinks_.size()) {
   if (sinks_.size() > 64) {
     throw std::invalid_argument("redis_broker: at most 64 loops");
   }
@@ -587,20 +592,31 @@ void redis_broker::hand_off(topic_state& t, const message_ptr& m) {
   if (t.loop_mask == 0) {
     return;
   }
-  if (handoffs_.size() != sinks_.size()) {
-    handoffs_.resize(sinks_.size());
-  }
   for (auto mask = t.loop_mask; mask != 0; mask &= mask - 1) {
     handoffs_[static_cast<std::size_t>(std::countr_zero(mask))].push_back(m);
   }
-  if (!handoffs_posted_) {
-    handoffs_posted_ = true;
-    asio::post(ctx_, [this] { flush_handoffs(); });
+  schedule_flush();
+}
+
+void redis_broker::schedule_flush() {
+  if (!flush_posted_) {
+    flush_posted_ = true;
+    asio::post(ctx_, [this] { flush_to_loops(); });
   }
 }
 
-void redis_broker::flush_handoffs() {
-  handoffs_posted_ = false;
+void redis_broker::flush_to_loops() {
+  flush_posted_ = false;
+  for (std::size_t i = 0; i < answers_.size(); ++i) {
+    if (!answers_[i].handlers.empty()) {
+      asio::post(answers_[i].to->context(), [fs = std::move(answers_[i].handlers)] {
+        for (const auto& f : fs) {
+          f();
+        }
+      });
+      answers_[i].handlers.clear();
+    }
+  }
   for (std::size_t i = 0; i < handoffs_.size(); ++i) {
     if (!handoffs_[i].empty()) {
       sinks_[i]->deliver_batch(handoffs_[i]);
@@ -730,123 +746,171 @@ void redis_broker::publish(std::vector<publish_item> items, publish_handler done
     }
   }
   auto* origin = io::loop::current();
-  asio::post(ctx_, [this, items = std::move(items), done = std::move(done), origin]() mutable {
-    struct batch {
-      std::vector<position> ids;
-      std::size_t left;
-      bool failed = false;
-      publish_handler done;
-      io::loop* origin;
-    };
-    auto b = std::make_shared<batch>(
-        batch{std::vector<position>(items.size()), items.size(), false, std::move(done), origin});
-    auto window = std::to_string(settings_.idempotency_window.count());
-    auto finish_one = [this, b]() {
-      if (--b->left == 0) {
-        io::loop::run_on(b->origin, [b] {
-          if (b->failed) {
-            b->done(errc::unavailable);
-          } else {
-            b->done(std::move(b->ids));
-          }
-        });
-      }
-    };
-    // One script call per message with an Idempotency-Key; the others of one topic go together,
-    // one call per run between keyed ones (so seqs still follow the request's order): the script's
-    // fixed cost (clock, meta, trim check, expiry) is paid once per run, not once per message.
-    auto send_single = [&](std::size_t i) {
-      auto& item = items[i];
-      bool idem = !item.idempotency_key.empty();
-      std::vector<std::string> keys{meta_key(item.topic), history_key(item.topic)};
-      if (idem) {
-        // Named only when used: during a resharding a key that does not exist yet (it never
-        // does before its first publish) would make Redis answer TRYAGAIN to the whole script.
-        keys.push_back(idempotency_key(item.topic, item.idempotency_key));
-      }
-      auto args = fence_args('p');
-      args.push_back(channel_of(item.topic));
+  publish_request req{std::move(items), std::move(done), origin};
+  if (origin && origin->index() < outboxes_.size()) {
+    // Every publish of this loop turn goes to the broker's thread in one post, at the end of the
+    // turn: a read of many pipelined requests wakes that thread once (it shares a core with the
+    // loop when the node is pinned, and each wake-up preempts the loop), and store() makes one
+    // script call of what they publish to one topic.
+    auto& box = outboxes_[origin->index()];
+    box.push_back(std::move(req));
+    if (box.size() == 1) {
+      asio::post(origin->context(), [this, i = origin->index()] {
+        auto requests = std::move(outboxes_[i]);
+        outboxes_[i].clear();
+        asio::post(
+            ctx_, [this, requests = std::move(requests)]() mutable { store(std::move(requests)); });
+      });
+    }
+    return;
+  }
+  std::vector<publish_request> requests;
+  requests.push_back(std::move(req));
+  asio::post(ctx_,
+             [this, requests = std::move(requests)]() mutable { store(std::move(requests)); });
+}
+
+void redis_broker::store(std::vector<publish_request> requests) {
+  struct batch {
+    std::vector<position> ids;
+    std::size_t left;
+    bool failed = false;
+    publish_handler done;
+    io::loop* origin;
+  };
+  // One item of one request.
+  struct item_ref {
+    std::shared_ptr<batch> b;
+    std::size_t i;
+    publish_item* item;
+  };
+  auto window = std::to_string(settings_.idempotency_window.count());
+  auto finish_one = [this](const std::shared_ptr<batch>& b) {
+    if (--b->left == 0) {
+      answer(b->origin, [b] {
+        if (b->failed) {
+          b->done(errc::unavailable);
+        } else {
+          b->done(std::move(b->ids));
+        }
+      });
+    }
+  };
+  // One script call per message with an Idempotency-Key; the others of one topic go together,
+  // one call per run between keyed ones (so seqs still follow the order the requests came in),
+  // across the requests of this hand-off: the script's fixed cost (clock, meta, trim check,
+  // expiry) and a round of replies are paid once per run, not once per message, and Redis
+  // publishes the run in one write, which reaches the loops as one batch.
+  auto send_single = [&](item_ref r) {
+    auto& item = *r.item;
+    bool idem = !item.idempotency_key.empty();
+    std::vector<std::string> keys{meta_key(item.topic), history_key(item.topic)};
+    if (idem) {
+      // Named only when used: during a resharding a key that does not exist yet (it never
+      // does before its first publish) would make Redis answer TRYAGAIN to the whole script.
+      keys.push_back(idempotency_key(item.topic, item.idempotency_key));
+    }
+    auto args = fence_args('p');
+    args.push_back(channel_of(item.topic));
+    args.push_back(std::move(item.event));
+    args.push_back(std::move(item.from));
+    args.push_back(item.retain ? "1" : "0");
+    args.push_back(std::move(item.data));
+    args.push_back(idem ? window : "0");
+    args.push_back(settings_.cluster ? "SPUBLISH" : "PUBLISH");
+    eval(item.topic, std::move(keys), std::move(args),
+         [b = std::move(r.b), i = r.i, finish_one](boost::system::error_code ec, reply_ptr reply) {
+           std::optional<position> id;
+           if (!ec && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
+             id = parse_position(reply_text(reply->element[1]));
+           } else if (reply && is_error(reply.get())) {
+             spdlog::warn("redis: publish refused: {}", reply_text(reply.get()));
+           }
+           if (id) {
+             b->ids[i] = *id;
+           } else {
+             b->failed = true;
+           }
+           finish_one(b);
+         });
+  };
+  auto send_run = [&](std::vector<item_ref> run) {
+    if (run.size() == 1) {
+      send_single(std::move(run.front()));
+      return;
+    }
+    const auto& topic = run.front().item->topic;
+    auto args = fence_args('p');
+    args.reserve(args.size() + 8 + 4 * run.size());
+    args.push_back(channel_of(topic));
+    args.insert(args.end(), {"", "", "0", ""});  // the single message's slots, unused
+    args.push_back("0");
+    args.push_back(settings_.cluster ? "SPUBLISH" : "PUBLISH");
+    args.push_back(std::to_string(run.size()));
+    for (auto& r : run) {
+      auto& item = *r.item;
       args.push_back(std::move(item.event));
       args.push_back(std::move(item.from));
       args.push_back(item.retain ? "1" : "0");
       args.push_back(std::move(item.data));
-      args.push_back(idem ? window : "0");
-      args.push_back(settings_.cluster ? "SPUBLISH" : "PUBLISH");
-      eval(item.topic, std::move(keys), std::move(args),
-           [b, i, finish_one](boost::system::error_code ec, reply_ptr r) {
-             std::optional<position> id;
-             if (!ec && r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
-               id = parse_position(reply_text(r->element[1]));
-             } else if (r && is_error(r.get())) {
-               spdlog::warn("redis: publish refused: {}", reply_text(r.get()));
-             }
-             if (id) {
-               b->ids[i] = *id;
+      r.item = nullptr;  // moved from; the reply needs only the batch and the index
+    }
+    // One reply settles the whole run.
+    eval(topic, {meta_key(topic), history_key(topic)}, std::move(args),
+         [run = std::move(run), finish_one](boost::system::error_code ec, reply_ptr reply) {
+           std::optional<position> first;
+           if (!ec && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 3) {
+             first = parse_position(std::string(reply_text(reply->element[1])) + "-" +
+                                    std::string(reply_text(reply->element[2])));
+           } else if (reply && is_error(reply.get())) {
+             spdlog::warn("redis: publish refused: {}", reply_text(reply.get()));
+           }
+           for (std::size_t k = 0; k < run.size(); ++k) {
+             const auto& r = run[k];
+             if (first) {
+               r.b->ids[r.i] = {first->epoch, first->seq + k};
              } else {
-               b->failed = true;
+               r.b->failed = true;
              }
-             finish_one();
-           });
-    };
-    auto send_run = [&](std::vector<std::size_t> run) {
-      if (run.size() == 1) {
-        send_single(run.front());
-        return;
-      }
-      const auto& topic = items[run.front()].topic;
-      auto args = fence_args('p');
-      args.push_back(channel_of(topic));
-      args.insert(args.end(), {"", "", "0", ""});  // the single message's slots, unused
-      args.push_back("0");
-      args.push_back(settings_.cluster ? "SPUBLISH" : "PUBLISH");
-      args.push_back(std::to_string(run.size()));
-      for (auto i : run) {
-        auto& item = items[i];
-        args.push_back(std::move(item.event));
-        args.push_back(std::move(item.from));
-        args.push_back(item.retain ? "1" : "0");
-        args.push_back(std::move(item.data));
-      }
-      // One reply settles the whole run: `left` counts it as that many messages.
-      auto count = run.size();
-      eval(topic, {meta_key(topic), history_key(topic)}, std::move(args),
-           [b, run = std::move(run), finish_one, count](boost::system::error_code ec, reply_ptr r) {
-             std::optional<position> first;
-             if (!ec && r && r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
-               first = parse_position(std::string(reply_text(r->element[1])) + "-" +
-                                      std::string(reply_text(r->element[2])));
-             } else if (r && is_error(r.get())) {
-               spdlog::warn("redis: publish refused: {}", reply_text(r.get()));
-             }
-             for (std::size_t k = 0; k < count; ++k) {
-               if (first) {
-                 b->ids[run[k]] = {first->epoch, first->seq + k};
-               } else {
-                 b->failed = true;
-               }
-               finish_one();
-             }
-           });
-    };
-    std::unordered_map<std::string_view, std::vector<std::size_t>> open;  // topic -> its run
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      std::string_view topic = items[i].topic;
-      if (items[i].idempotency_key.empty()) {
-        open[topic].push_back(i);
+             finish_one(r.b);
+           }
+         });
+  };
+  std::unordered_map<std::string_view, std::vector<item_ref>> open;  // topic -> its run
+  for (auto& req : requests) {
+    auto b =
+        std::make_shared<batch>(batch{std::vector<position>(req.items.size()), req.items.size(),
+                                      false, std::move(req.done), req.origin});
+    for (std::size_t i = 0; i < req.items.size(); ++i) {
+      auto& item = req.items[i];
+      std::string_view topic = item.topic;
+      if (item.idempotency_key.empty()) {
+        open[topic].push_back({b, i, &item});
         continue;
       }
       if (auto it = open.find(topic); it != open.end() && !it->second.empty()) {
         send_run(std::move(it->second));
         it->second.clear();
       }
-      send_single(i);
+      send_single({b, i, &item});
     }
-    for (auto& [topic, run] : open) {
-      if (!run.empty()) {
-        send_run(std::move(run));
-      }
+  }
+  for (auto& [topic, run] : open) {
+    if (!run.empty()) {
+      send_run(std::move(run));
     }
-  });
+  }
+}
+
+void redis_broker::answer(io::loop* origin, std::function<void()> f) {
+  if (!origin || origin->index() >= answers_.size()) {
+    io::loop::run_on(origin, std::move(f));
+    return;
+  }
+  auto& a = answers_[origin->index()];
+  a.to = origin;
+  a.handlers.push_back(std::move(f));
+  schedule_flush();
 }
 
 void redis_broker::attach(std::size_t loop_index, std::string_view topic,

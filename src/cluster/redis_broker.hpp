@@ -198,19 +198,41 @@ class redis_broker final : public broker {
   void expire_waiters();
   void on_stored(const std::string& topic, message_ptr m);
   void repair(const std::string& topic, position from);
+  /// A publish as the caller made it, on its way to the broker's thread.
+  struct publish_request {
+    std::vector<publish_item> items;
+    publish_handler done;
+    io::loop* origin;
+  };
+  /// Stores the requests of one hand-off from a loop (in order), one script call per run of a
+  /// topic's messages across them; answers each once all its items are stored.
+  void store(std::vector<publish_request> requests);
+  /// Runs `f` on `origin` (at once when null), with the other answers to that loop of this turn.
+  void answer(io::loop* origin, std::function<void()> f);
   void hand_off(topic_state& t, const message_ptr& m);
-  void flush_handoffs();
+  void schedule_flush();
+  /// Sends each loop what this turn gathered for it: publish answers, then messages.
+  void flush_to_loops();
   void retry_stalled();
   message_ptr parse_record(std::string_view topic, std::string_view record, bool stored) const;
 
   redis_settings settings_;
   message_encoder encode_;
   std::vector<delivery_sink*> sinks_;
+  /// Publishes of loop i's current turn (touched on that loop's thread only): posted to this
+  /// thread together at the end of the turn.
+  std::vector<std::vector<publish_request>> outboxes_;
   /// Messages for each loop not handed off yet: everything this thread hands off in one turn goes
-  /// to a loop as one batch (flush_handoffs, posted once per turn), so a read of many pub/sub
+  /// to a loop as one batch (flush_to_loops, posted once per turn), so a read of many pub/sub
   /// messages wakes each loop once, not once per message; order is kept (all go through here).
   std::vector<std::vector<message_ptr>> handoffs_;
-  bool handoffs_posted_ = false;
+  /// Publish answers for each loop, sent the same way.
+  struct loop_answers {
+    io::loop* to = nullptr;
+    std::vector<std::function<void()>> handlers;
+  };
+  std::vector<loop_answers> answers_;
+  bool flush_posted_ = false;
   redis_stats stats_;
   boost::asio::io_context ctx_;
   /// Repairs that could not read history (the command connection was down), retried until they

@@ -3,6 +3,7 @@
 // every acknowledged publish reaches every subscriber exactly once, in order, or that subscriber
 // was told of a gap. No duplicates, ever.
 import { test } from 'node:test';
+import net from 'node:net';
 import assert from 'node:assert/strict';
 import { EventSource } from 'eventsource';
 import WebSocket from 'ws';
@@ -396,6 +397,80 @@ test('a batch stores each topic\'s messages with one script call per run: consec
   });
   assert.equal(keyed.status, 200, keyed.text);
   assert.deepEqual(seqs(JSON.parse(keyed.text).ids), [21, 22, 23]);
+});
+
+test('publishes arriving together on several connections share script calls: every one answered with its own id, seqs contiguous, a repeated Idempotency-Key stored once, delivered once in order', async (t) => {
+  const { redis, nodes } = await cluster(t, { nodes: 2 });
+  const [a, b] = [uniq('group-a'), uniq('group-b')];
+  const startA = await publishAcked(nodes[0].url, a, 'start');
+  const ledger = new Ledger('group-sub');
+  const sub = new SseRoamer(nodes[1].url, a, ledger);
+  await sub.open(startA);
+  t.after(() => sub.close());
+  const calls = () => {
+    const line = redis.cli('INFO', 'commandstats').split('\n').find((l) => l.startsWith('cmdstat_evalsha:'));
+    return line ? Number(/calls=(\d+)/.exec(line)[1]) : 0;
+  };
+  const { port } = new URL(nodes[0].url);
+  // One POST per connection, all written in the same tick: the node reads many of them in one
+  // loop turn, which goes to Redis as one hand-off.
+  const burst = async (requests) => {
+    const socks = await Promise.all(requests.map(() => new Promise((resolve, reject) => {
+      const s = net.connect(Number(port), '127.0.0.1', () => resolve(s));
+      s.on('error', reject);
+    })));
+    t.after(() => socks.forEach((s) => s.destroy()));
+    const answers = socks.map((s) => new Promise((resolve, reject) => {
+      let buf = '';
+      s.on('data', (d) => {
+        buf += d.toString('utf8');
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const len = Number(/content-length: *(\d+)/i.exec(buf.slice(0, end))?.[1] ?? 0);
+        if (buf.length >= end + 4 + len) {
+          resolve({ status: Number(buf.split(' ')[1]), body: JSON.parse(buf.slice(end + 4, end + 4 + len)) });
+          s.end();
+        }
+      });
+      s.on('error', reject);
+    }));
+    requests.forEach((r, i) => {
+      const key = r.key ? `idempotency-key: ${r.key}\r\n` : '';
+      socks[i].write(`POST /v1/topics/${r.topic} HTTP/1.1\r\nhost: x\r\ncontent-length: ${r.data.length}\r\n${key}\r\n${r.data}`);
+    });
+    return Promise.all(answers);
+  };
+  const seqs = (list) => list.map((id) => Number(id.split('-')[1]));
+  const acked = [];
+  let next = { a: 2, b: 1 };
+  let shared = 0;
+  for (let round = 0; round < 5; round++) {
+    const requests = [];
+    for (let i = 0; i < 40; i++) {
+      if (i % 5 === 4) requests.push({ topic: b, data: `b${round}-${i}` });
+      else requests.push({ topic: a, data: `a${round}-${i}`, ...(i === 10 || i === 30 ? { key: `k${round}` } : {}) });
+    }
+    const before = calls();
+    const answers = await burst(requests);
+    const used = calls() - before;
+    assert.ok(answers.every((r) => r.status === 201), JSON.stringify(answers.find((r) => r.status !== 201)));
+    const ids = answers.map((r) => r.body.id);
+    // The second publish with the round's key answers the first one's id and stores nothing.
+    assert.equal(ids[30], ids[10], 'a repeated Idempotency-Key answers the first id');
+    const idsA = [...new Set(ids.filter((_, i) => requests[i].topic === a))];
+    const idsB = ids.filter((_, i) => requests[i].topic === b);
+    assert.equal(idsA.length, 31, 'a: one id per message stored');
+    assert.deepEqual(seqs(idsA).sort((x, y) => x - y), Array.from({ length: 31 }, (_, k) => next.a + k), 'a: contiguous seqs');
+    assert.deepEqual(seqs(idsB).sort((x, y) => x - y), Array.from({ length: 8 }, (_, k) => next.b + k), 'b: contiguous seqs');
+    next = { a: next.a + 31, b: next.b + 8 };
+    acked.push(...idsA);
+    assert.ok(used <= 40, `at most one script call per publish (${used})`);
+    if (used < 40) shared++;
+  }
+  assert.ok(shared > 0, 'publishes read in one turn shared a script call at least once');
+  await settle([ledger], acked);
+  ledger.check(acked);
+  assert.deepEqual(seqs(ledger.ids.filter((id) => acked.includes(id))), seqs(acked).sort((x, y) => x - y), 'delivered once each, in seq order');
 });
 
 test('redis_cluster = true refuses a database other than 0 or a unix socket (a cluster has neither)', async (t) => {
