@@ -347,6 +347,12 @@ test('a resume that cannot read history (Redis blackholed) is told to come back,
   assert.match(metrics, /switchboard_streams_ended_total\{transport="ws",reason="unavailable"\} 1$/m);
 });
 
+/** How many EVALSHA calls Redis has run (INFO commandstats). */
+function evalshaCalls(redis) {
+  const line = redis.cli('INFO', 'commandstats').split('\n').find((l) => l.startsWith('cmdstat_evalsha:'));
+  return line ? Number(/calls=(\d+)/.exec(line)[1]) : 0;
+}
+
 test('a batch stores each topic\'s messages with one script call per run: consecutive ids in request order, every one delivered once', async (t) => {
   const { redis, nodes } = await cluster(t, { nodes: 2 });
   const [a, b] = [uniq('run-a'), uniq('run-b')];
@@ -355,10 +361,7 @@ test('a batch stores each topic\'s messages with one script call per run: consec
   const sub = new SseRoamer(nodes[1].url, a, ledger);
   await sub.open(startA);
   t.after(() => sub.close());
-  const calls = () => {
-    const line = redis.cli('INFO', 'commandstats').split('\n').find((l) => l.startsWith('cmdstat_evalsha:'));
-    return line ? Number(/calls=(\d+)/.exec(line)[1]) : 0;
-  };
+  const calls = () => evalshaCalls(redis);
   const before = calls();
   // 100 messages of `a` interleaved with 20 of `b`, one retained: two script calls in all.
   const messages = [];
@@ -407,10 +410,7 @@ test('publishes arriving together on several connections share script calls: eve
   const sub = new SseRoamer(nodes[1].url, a, ledger);
   await sub.open(startA);
   t.after(() => sub.close());
-  const calls = () => {
-    const line = redis.cli('INFO', 'commandstats').split('\n').find((l) => l.startsWith('cmdstat_evalsha:'));
-    return line ? Number(/calls=(\d+)/.exec(line)[1]) : 0;
-  };
+  const calls = () => evalshaCalls(redis);
   const { port } = new URL(nodes[0].url);
   // One POST per connection, all written in the same tick: the node reads many of them in one
   // loop turn, which goes to Redis as one hand-off.

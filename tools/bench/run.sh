@@ -483,10 +483,11 @@ ratio_of() {  # workload key -> "a/b" as "N.NN×" or "–"
 fmtv() { [[ -n $1 ]] && awk -v v="$1" -v f="$2" 'BEGIN{if (v < 0) print "–"; else printf f, v}' || echo "–"; }
 
 # Sections written by hand from other measurements (HTTP/2, the WebSocket write path, WebSocket
-# compression: tools/bench/ws_deflate.mjs, durable history, the cluster pointer) are kept.
+# compression: tools/bench/ws_deflate.mjs, durable history, the cluster pointer, what a publish
+# costs in instructions and syscalls) are kept.
 kept=""
 if [[ -f $out ]]; then
-  kept=$(awk '/^## /{keep = ($0 ~ /^## (HTTP\/2|WebSocket write path|WebSocket compression|Durable history|Cluster)/)} keep' "$out")
+  kept=$(awk '/^## /{keep = ($0 ~ /^## (HTTP\/2|WebSocket write path|WebSocket compression|Durable history|Cluster|What a publish costs)/)} keep' "$out")
 fi
 
 cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
