@@ -309,6 +309,8 @@ session::topic_state* session::find(std::string_view topic) {
   return found;
 }
 
+session::topic_state::topic_state() = default;
+
 session::topic_state& session::ensure(std::string_view topic) {
   if (auto* t = find(topic)) {
     return *t;

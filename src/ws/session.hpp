@@ -93,6 +93,10 @@ class session : public io::connection_handler, public subscriber, private frame_
 
  private:
   struct topic_state : queued_subscription {
+    // Declared, and defaulted in the .cpp: `std::optional<topic_state>` is a member of the class
+    // that encloses this one, and clang decides whether it is default-constructible while that
+    // class is still incomplete, which member initializers alone do not allow.
+    topic_state();
     bool wants_messages = false;
     bool joined = false;
     /// The join's snapshot waits for the attach: with broker = redis the room's members of other
