@@ -110,15 +110,10 @@ std::string client_key(const auth::identity& who, std::string_view bearer,
   }
   // The address's bytes, not its text: only a map key, and formatting it (inet_ntop, sprintf)
   // cost more than the rest of the rate check on every anonymous publish.
-  std::string key = "ip:";
-  if (peer.is_v4()) {
-    auto b = peer.to_v4().to_bytes();
-    key.append(reinterpret_cast<const char*>(b.data()), b.size());
-  } else {
-    auto b = peer.to_v6().to_bytes();
-    key.append(reinterpret_cast<const char*>(b.data()), b.size());
-  }
-  return key;
+  auto key = [](const auto& bytes) {
+    return "ip:" + std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  };
+  return peer.is_v4() ? key(peer.to_v4().to_bytes()) : key(peer.to_v6().to_bytes());
 }
 
 }  // namespace

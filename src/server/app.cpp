@@ -162,6 +162,13 @@ struct app::control_state {
   // Presence ticks and history sweeps fall on grids from run() on, as periodic timers would: a
   // presence change waits for the next grid point, and changes between two points go out together.
   std::chrono::steady_clock::time_point grid_epoch = std::chrono::steady_clock::now();
+  /// The first point at or after `at` of the grid of `step` from grid_epoch.
+  std::chrono::steady_clock::time_point on_grid(std::chrono::steady_clock::time_point at,
+                                                std::chrono::milliseconds step) const {
+    const auto grain = std::chrono::duration_cast<std::chrono::steady_clock::duration>(step);
+    auto points = (at - grid_epoch + grain - std::chrono::steady_clock::duration(1)) / grain;
+    return grid_epoch + points * grain;
+  }
   bool presence_armed = false;
   bool stats_running = false;
   std::chrono::steady_clock::time_point stats_watched;  // the last watcher asked or was seen
@@ -659,10 +666,10 @@ void app::arm_presence() {
     return;
   }
   control_->presence_armed = true;
-  const auto tick = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-      std::chrono::milliseconds(config_.presence_tick));
-  auto since = std::chrono::steady_clock::now() - control_->grid_epoch;
-  control_->presence_timer.expires_at(control_->grid_epoch + (since / tick + 1) * tick);
+  // Strictly after now: a change made on a grid point waits for the next one.
+  control_->presence_timer.expires_at(
+      control_->on_grid(std::chrono::steady_clock::now() + std::chrono::steady_clock::duration(1),
+                        std::chrono::milliseconds(config_.presence_tick)));
   control_->presence_timer.async_wait([this](boost::system::error_code ec) {
     control_->presence_armed = false;
     if (!ec) {
@@ -740,12 +747,9 @@ void app::sweep_history() {
                   ? max_age
                   : std::clamp(std::chrono::milliseconds(oldest - now_ms) + max_age + 1ms,
                                std::chrono::milliseconds(0), max_age);
-  // Onto the grid from run(), so expirations due close together share a sweep.
-  const auto grid =
-      std::chrono::duration_cast<std::chrono::steady_clock::duration>(history_sweep_interval);
-  auto at = std::chrono::steady_clock::now() + wait - control_->grid_epoch;
-  auto grid_points = (at + grid - std::chrono::steady_clock::duration(1)) / grid;
-  control_->history_timer.expires_at(control_->grid_epoch + grid_points * grid);
+  // Onto the grid, so expirations due close together share a sweep.
+  control_->history_timer.expires_at(
+      control_->on_grid(std::chrono::steady_clock::now() + wait, history_sweep_interval));
   control_->history_timer.async_wait([this](boost::system::error_code ec) {
     if (!ec) {
       sweep_history();
