@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <map>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <random>
@@ -358,53 +359,104 @@ void redis_broker::run_waiters(const std::string& topic) {
   auto& t = topics_[topic];
   auto waiters = std::move(t.waiters);
   t.waiters.clear();
+  // Waiters asking from the same position share one read: a connection storm (every new
+  // subscriber of a topic asks for its head) or the clients of a killed node resuming together
+  // (most stand at the same id) costs Redis one script call per topic and position per turn, not
+  // one per subscriber. The read is sent after every one of them was registered on its loop, so
+  // the seam is the same as if each had read on its own.
+  std::map<std::pair<std::uint64_t, std::uint64_t>, std::vector<waiter>> resuming;
+  std::vector<waiter> fresh;
   for (auto& w : waiters) {
     if (w.since) {
-      stats_.resume_reads.fetch_add(1, std::memory_order_relaxed);
+      resuming[{w.since->epoch, w.since->seq}].push_back(std::move(w));
+    } else {
+      fresh.push_back(std::move(w));
     }
-    auto since = w.since;
+  }
+  if (!fresh.empty()) {
     // Without a position only the head and the retained message are needed.
-    read(topic, since, since ? 0 : 1,
-         [this, topic, w = std::move(w)](bool ok, read_result res) mutable {
+    read_for_waiters(topic, std::nullopt, std::move(fresh));
+  }
+  for (auto& [at, group] : resuming) {
+    stats_.resume_reads.fetch_add(1, std::memory_order_relaxed);
+    read_for_waiters(topic, position{at.first, at.second}, std::move(group));
+  }
+}
+
+void redis_broker::run_waiters_soon(const std::string& topic) {
+  // Attaches to a live topic arrive one post each; gathering those of this turn lets
+  // run_waiters share their reads. Under load the turn is long and the group large; when idle it
+  // costs one extra post.
+  waiters_due_.insert(topic);
+  if (waiters_posted_) {
+    return;
+  }
+  waiters_posted_ = true;
+  asio::post(ctx_, [this] {
+    waiters_posted_ = false;
+    auto due = std::move(waiters_due_);
+    waiters_due_.clear();
+    for (const auto& topic : due) {
+      auto it = topics_.find(topic);
+      if (it != topics_.end() && it->second.live && !it->second.waiters.empty()) {
+        run_waiters(topic);
+      }
+    }
+  });
+}
+
+void redis_broker::read_for_waiters(const std::string& topic, std::optional<position> since,
+                                    std::vector<waiter> group) {
+  read(topic, since, since ? 0 : 1,
+       [this, topic, since, group = std::move(group)](bool ok, read_result res) mutable {
+         spdlog::debug("redis: attach of {} to {} since {}: {} head {} gap {}", group.size(), topic,
+                       since ? to_string(*since) : "-", ok ? "read" : "failed",
+                       to_string(res.head), res.gap);
+         if (ok) {
+           auto it = topics_.find(topic);
+           if (it != topics_.end() && !it->second.known) {
+             it->second.last = res.head;
+             it->second.known = true;
+           }
+         }
+         bool retried = false;
+         for (std::size_t i = 0; i < group.size(); ++i) {
+           auto& w = group[i];
            if (!ok && std::chrono::steady_clock::now() < w.deadline) {
              auto it = topics_.find(topic);
              if (it != topics_.end()) {
                it->second.waiters.push_back(std::move(w));
-               note_waiting(topic);
-               stalled_attaches_.insert(topic);
-               retry_stalled();
-               return;
+               retried = true;
+               continue;
              }
            }
            attach_result out;
-           spdlog::debug("redis: attach to {} since {}: {} head {} gap {}", topic,
-                         w.since ? to_string(*w.since) : "-", ok ? "read" : "failed",
-                         to_string(res.head), res.gap);
            if (!ok) {
              // History could not be read in time (Redis down, or busy with a resume storm): it
              // may well still cover the asked position, so the subscriber is told to come back,
              // not of a gap it may not have had.
              out.unavailable = true;
            } else {
+             bool last = i + 1 == group.size();
              out.head = res.head;
-             out.gap = w.since && res.gap;
-             if (w.since && !res.gap) {
-               out.missed = std::move(res.messages);
+             out.gap = since && res.gap;
+             if (since && !res.gap) {
+               out.missed = last ? std::move(res.messages) : res.messages;
              }
-             if (!w.since || res.gap) {
-               out.retained = std::move(res.retained);
-             }
-             auto it = topics_.find(topic);
-             if (it != topics_.end() && !it->second.known) {
-               it->second.last = res.head;
-               it->second.known = true;
+             if (!since || res.gap) {
+               out.retained = last ? std::move(res.retained) : res.retained;
              }
            }
            io::loop::run_on(w.origin, [d = std::move(w.done), out = std::move(out)]() mutable {
              d(std::move(out));
            });
-         });
-  }
+         }
+         if (retried) {
+           note_waiting(topic);
+           stalled_attaches_.insert(topic);
+           retry_stalled();
+         }
+       });
 }
 
 void redis_broker::on_stored(const std::string& topic, message_ptr m) {
@@ -752,22 +804,47 @@ void redis_broker::publish(std::vector<publish_item> items, publish_handler done
     // turn: a read of many pipelined requests wakes that thread once (it shares a core with the
     // loop when the node is pinned, and each wake-up preempts the loop), and store() makes one
     // script call of what they publish to one topic.
-    auto& box = outboxes_[origin->index()];
-    box.push_back(std::move(req));
-    if (box.size() == 1) {
-      asio::post(origin->context(), [this, i = origin->index()] {
-        auto requests = std::move(outboxes_[i]);
-        outboxes_[i].clear();
-        asio::post(
-            ctx_, [this, requests = std::move(requests)]() mutable { store(std::move(requests)); });
-      });
-    }
+    outboxes_[origin->index()].publishes.push_back(std::move(req));
+    post_outbox(*origin);
     return;
   }
   std::vector<publish_request> requests;
   requests.push_back(std::move(req));
   asio::post(ctx_,
              [this, requests = std::move(requests)]() mutable { store(std::move(requests)); });
+}
+
+void redis_broker::to_broker(io::loop* origin, std::function<void()> op) {
+  if (!origin || origin->index() >= outboxes_.size()) {
+    asio::post(ctx_, std::move(op));
+    return;
+  }
+  // With this turn's publishes, in the order asked (a detach never overtakes its attach): the
+  // attaches of a connection storm reach the broker together and share their history reads.
+  outboxes_[origin->index()].ops.push_back(std::move(op));
+  post_outbox(*origin);
+}
+
+void redis_broker::post_outbox(io::loop& origin) {
+  auto& box = outboxes_[origin.index()];
+  if (box.posted) {
+    return;
+  }
+  box.posted = true;
+  asio::post(origin.context(), [this, i = origin.index()] {
+    auto& box = outboxes_[i];
+    box.posted = false;
+    asio::post(ctx_, [this, requests = std::move(box.publishes), ops = std::move(box.ops)]() mutable {
+      for (auto& op : ops) {
+        op();
+      }
+      if (!requests.empty()) {
+        store(std::move(requests));
+      }
+    });
+    box.publishes.clear();
+    box.ops.clear();
+  });
 }
 
 void redis_broker::store(std::vector<publish_request> requests) {
@@ -916,8 +993,8 @@ void redis_broker::answer(io::loop* origin, std::function<void()> f) {
 void redis_broker::attach(std::size_t loop_index, std::string_view topic,
                           std::optional<position> since, attach_handler done) {
   auto* origin = io::loop::current();
-  asio::post(ctx_, [this, loop_index, topic = std::string(topic), since, done = std::move(done),
-                    origin]() mutable {
+  to_broker(origin, [this, loop_index, topic = std::string(topic), since, done = std::move(done),
+                     origin]() mutable {
     auto& t = topics_[topic];
     t.loop_mask |= std::uint64_t{1} << loop_index;
     auto* s = shard_of(topic);
@@ -936,7 +1013,7 @@ void redis_broker::attach(std::size_t loop_index, std::string_view topic,
     if (!t.want) {
       subscribe(topic, t);
     } else if (t.live) {
-      run_waiters(topic);
+      run_waiters_soon(topic);
     }
   });
 }
@@ -964,7 +1041,7 @@ void redis_broker::broadcast(message_ptr m) {
 }
 
 void redis_broker::detach(std::size_t loop_index, std::string_view topic) {
-  asio::post(ctx_, [this, loop_index, topic = std::string(topic)] {
+  to_broker(io::loop::current(), [this, loop_index, topic = std::string(topic)] {
     auto it = topics_.find(topic);
     if (it == topics_.end()) {
       return;

@@ -190,7 +190,15 @@ class redis_broker final : public broker {
             read_handler done);
   void subscribe(const std::string& topic, topic_state& t);
   void unsubscribe_if_idle(const std::string& topic);
+  /// Reads history for `topic`'s waiters, one read per asked position, and answers them.
   void run_waiters(const std::string& topic);
+  /// Runs `op` on the broker's thread, at the end of `origin`'s turn (at once without a loop).
+  void to_broker(io::loop* origin, std::function<void()> op);
+  void post_outbox(io::loop& origin);
+  /// run_waiters for `topic` once this turn's other attaches have joined its waiters.
+  void run_waiters_soon(const std::string& topic);
+  void read_for_waiters(const std::string& topic, std::optional<position> since,
+                        std::vector<waiter> group);
   /// `topic` has waiters: make sure the expiry sweep will look at them.
   void note_waiting(const std::string& topic);
   /// Answers `unavailable` to every waiter past its deadline (a subscription whose SUBSCRIBE or
@@ -219,9 +227,14 @@ class redis_broker final : public broker {
   redis_settings settings_;
   message_encoder encode_;
   std::vector<delivery_sink*> sinks_;
-  /// Publishes of loop i's current turn (touched on that loop's thread only): posted to this
-  /// thread together at the end of the turn.
-  std::vector<std::vector<publish_request>> outboxes_;
+  /// What loop i asked of the broker in its current turn (touched on that loop's thread only):
+  /// posted to this thread together at the end of the turn.
+  struct outbox {
+    std::vector<publish_request> publishes;
+    std::vector<std::function<void()>> ops;  // attaches and detaches, in order
+    bool posted = false;
+  };
+  std::vector<outbox> outboxes_;
   /// Messages for each loop not handed off yet: everything this thread hands off in one turn goes
   /// to a loop as one batch (flush_to_loops, posted once per turn), so a read of many pub/sub
   /// messages wakes each loop once, not once per message; order is kept (all go through here).
@@ -242,6 +255,8 @@ class redis_broker final : public broker {
   boost::asio::steady_timer retry_timer_{ctx_};
   bool retry_armed_ = false;
   std::unordered_set<std::string> waiting_;  // topics that may have waiters
+  std::unordered_set<std::string> waiters_due_;  // run_waiters_soon's topics of this turn
+  bool waiters_posted_ = false;
   boost::asio::steady_timer expiry_timer_{ctx_};
   bool expiry_armed_ = false;
   std::thread thread_;

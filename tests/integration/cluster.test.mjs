@@ -473,6 +473,51 @@ test('publishes arriving together on several connections share script calls: eve
   assert.deepEqual(seqs(ledger.ids.filter((id) => acked.includes(id))), seqs(acked).sort((x, y) => x - y), 'delivered once each, in seq order');
 });
 
+test('subscribers arriving together share history reads: fresh ones one read per turn, resumes one per position; each gets exactly its messages', async (t) => {
+  const { redis, nodes } = await cluster(t, { nodes: 1 });
+  const topic = uniq('storm');
+  const ids = [];
+  for (let i = 0; i < 4; i++) ids.push(await publishAcked(nodes[0].url, topic, `m${i}`));
+  const calls = () => evalshaCalls(redis);
+  const { port } = new URL(nodes[0].url);
+  // Events with data from a raw SSE response (HTTP/1.1, no chunking: the stream ends with the
+  // connection).
+  const events = (text) => text.split('\n\n').filter((e) => /^data: /m.test(e)).map((e) => ({
+    id: /^id: (.*)$/m.exec(e)?.[1], data: /^data: (.*)$/m.exec(e)?.[1],
+  }));
+  const perRound = 60;
+  let fewest = Infinity;
+  for (let round = 0; round < 4; round++) {
+    const socks = await Promise.all(Array.from({ length: perRound }, () => new Promise((resolve, reject) => {
+      const s = net.connect(Number(port), '127.0.0.1', () => resolve(s));
+      s.on('error', reject);
+    })));
+    t.after(() => socks.forEach((s) => s.destroy()));
+    const bufs = socks.map(() => '');
+    socks.forEach((s, i) => s.on('data', (d) => { bufs[i] += d.toString('utf8'); }));
+    const before = calls();
+    // Even: fresh subscribers; odd: resuming from the second message.
+    socks.forEach((s, i) => s.write(`GET /v1/events?topic=${topic} HTTP/1.1\r\nhost: x\r\n${i % 2 ? `last-event-id: ${ids[1]}\r\n` : ''}\r\n`));
+    await waitFor(() => bufs.every((b) => b.includes('\n\n')), { what: 'every stream to open' });
+    fewest = Math.min(fewest, calls() - before);
+    const next = await publishAcked(nodes[0].url, topic, `r${round}`);
+    ids.push(next);
+    await waitFor(() => bufs.every((b) => b.includes(`id: ${next}\n`)), { what: `every subscriber to get ${next}` });
+    bufs.forEach((b, i) => {
+      assert.match(b, /^HTTP\/1\.1 200 /, `stream ${i}`);
+      const got = events(b).map((e) => e.id);
+      // A resume gets every message after its position, then the new one; a fresh one the new one.
+      const want = i % 2 ? ids.slice(2) : [next];
+      assert.deepEqual(got, want, `round ${round} stream ${i} (${i % 2 ? 'resuming' : 'fresh'})`);
+    });
+    socks.forEach((s) => s.destroy());
+  }
+  // Before this change every subscriber made its own read (60 a round); together they need one per
+  // position per loop turn. The requests of a round may spread over a few turns, so allow some.
+  t.diagnostic(`fewest history reads in a round of ${perRound}: ${fewest}`);
+  assert.ok(fewest <= 12, `history reads for ${perRound} subscribers arriving together: ${fewest}`);
+});
+
 test('redis_cluster = true refuses a database other than 0 or a unix socket (a cluster has neither)', async (t) => {
   const { startServer } = await import('../support/server.mjs');
   for (const url of ['redis://127.0.0.1:6379/2', 'unix:///tmp/redis.sock']) {
