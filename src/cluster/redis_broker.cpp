@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <bit>
-#include <map>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
+#include <map>
 #include <random>
 
 #include "cluster/decimal.hpp"
@@ -410,8 +410,8 @@ void redis_broker::read_for_waiters(const std::string& topic, std::optional<posi
   read(topic, since, since ? 0 : 1,
        [this, topic, since, group = std::move(group)](bool ok, read_result res) mutable {
          spdlog::debug("redis: attach of {} to {} since {}: {} head {} gap {}", group.size(), topic,
-                       since ? to_string(*since) : "-", ok ? "read" : "failed",
-                       to_string(res.head), res.gap);
+                       since ? to_string(*since) : "-", ok ? "read" : "failed", to_string(res.head),
+                       res.gap);
          if (ok) {
            auto it = topics_.find(topic);
            if (it != topics_.end() && !it->second.known) {
@@ -515,6 +515,9 @@ void redis_broker::repair(const std::string& topic, position from) {
     auto newer = [&t](const message_ptr& m) {
       return !t.known || m->pos.epoch != t.last.epoch || m->pos.seq > t.last.seq;
     };
+    // History no longer reaches back to `from` (trimmed while this node could not hear the
+    // topic), or cannot be read at all: the next message handed off comes after a hole.
+    t.hole = !ok || res.gap;
     if (ok) {
       for (auto& m : res.messages) {
         if (newer(m)) {
@@ -634,6 +637,10 @@ void redis_broker::retry_stalled() {
 
 void redis_broker::hand_off(topic_state& t, const message_ptr& m) {
   if (m->stored()) {
+    if (t.hole) {
+      m->after_hole = true;  // not shared yet: read from Redis by this thread
+      t.hole = false;
+    }
     t.last = m->pos;
     t.known = true;
     m->set_live_handoffs(static_cast<std::uint32_t>(std::popcount(t.loop_mask)));
@@ -834,14 +841,15 @@ void redis_broker::post_outbox(io::loop& origin) {
   asio::post(origin.context(), [this, i = origin.index()] {
     auto& box = outboxes_[i];
     box.posted = false;
-    asio::post(ctx_, [this, requests = std::move(box.publishes), ops = std::move(box.ops)]() mutable {
-      for (auto& op : ops) {
-        op();
-      }
-      if (!requests.empty()) {
-        store(std::move(requests));
-      }
-    });
+    asio::post(ctx_,
+               [this, requests = std::move(box.publishes), ops = std::move(box.ops)]() mutable {
+                 for (auto& op : ops) {
+                   op();
+                 }
+                 if (!requests.empty()) {
+                   store(std::move(requests));
+                 }
+               });
     box.publishes.clear();
     box.ops.clear();
   });

@@ -114,6 +114,7 @@ class redis_broker final : public broker {
     bool known = false;  // `last` means something
     position last;       // the newest message handed to the loops
     bool repairing = false;
+    bool hole = false;  // messages were lost before the next one handed off (message::after_hole)
     std::vector<message_ptr> held;  // arrived while repairing
     std::vector<waiter> waiters;
   };
@@ -254,7 +255,7 @@ class redis_broker final : public broker {
   std::unordered_set<std::string> stalled_attaches_;  // topics with waiters to read again
   boost::asio::steady_timer retry_timer_{ctx_};
   bool retry_armed_ = false;
-  std::unordered_set<std::string> waiting_;  // topics that may have waiters
+  std::unordered_set<std::string> waiting_;      // topics that may have waiters
   std::unordered_set<std::string> waiters_due_;  // run_waiters_soon's topics of this turn
   bool waiters_posted_ = false;
   boost::asio::steady_timer expiry_timer_{ctx_};

@@ -42,6 +42,10 @@ struct message {
   /// message that was not published by this process (restored from history_dir).
   std::int64_t published_ns = 0;
   bool retain = false;
+  /// Set by a backplane before the message is shared: it lost the messages just before this one
+  /// (history trimmed past what it had delivered while it could not hear them), so a subscriber
+  /// whose position is not the one right before is told of a gap rather than skip silently.
+  mutable bool after_hole = false;
   std::string from;  // the publisher's identity; empty when anonymous (HTTP without auth)
 
   // Wire forms, written once by the installed encoder before the message is shared.

@@ -138,6 +138,9 @@ inline delivery_verdict subscriber_queue::offer(queued_subscription& s, const me
       if (pos.seq <= s.at.seq) {
         return {};  // replayed already, or queued before this subscriber attached
       }
+      if (m->after_hole && pos.seq != s.at.seq + 1) [[unlikely]] {
+        gap = true;  // the backplane lost what came between
+      }
     } else {
       gap = true;  // the topic's history was lost under us
     }

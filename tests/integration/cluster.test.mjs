@@ -347,6 +347,59 @@ test('a resume that cannot read history (Redis blackholed) is told to come back,
   assert.match(metrics, /switchboard_streams_ended_total\{transport="ws",reason="unavailable"\} 1$/m);
 });
 
+test('history trimmed past a node\'s position while it could not hear Redis: its live subscribers are told of a gap, then get what history still holds', async (t) => {
+  const redis = await startRedis(t);
+  const proxy = await startFaultProxy(t, redis.port);
+  const keep = ['--history-max-messages', '5'];
+  const faulty = await startNode(t, `redis://127.0.0.1:${proxy.port}/0`, { name: 'faulty', timeoutMs: 500, args: keep });
+  const healthy = await startNode(t, redis.url, { name: 'healthy', args: keep });
+  await waitFor(async () => (await readyz(faulty.url)) === 200 && (await readyz(healthy.url)) === 200, { what: 'both ready' });
+  const topic = uniq('trimmed');
+  const start = await publishAcked(healthy.url, topic, 'start');
+  const http = await import('node:http');
+  let raw = '';
+  const sseReq = http.get(`${faulty.url}/v1/events?topic=${topic}`, { headers: { 'Last-Event-ID': start } }, (res) => res.on('data', (d) => { raw += d; }));
+  t.after(() => sseReq.destroy());
+  const frames = [];
+  const ws = new WebSocket(`ws://127.0.0.1:${faulty.port}/v1/ws`, ['switchboard.v1']);
+  ws.on('open', () => ws.send(JSON.stringify({ op: 'subscribe', topic, since: start, ref: 's' })));
+  ws.on('message', (d) => frames.push(JSON.parse(String(d))));
+  t.after(() => ws.terminate());
+  const warm = await publishAcked(healthy.url, topic, 'warm');
+  await waitFor(() => raw.includes(`id: ${warm}\n`) && frames.some((f) => f.id === warm), { what: 'both subscribers attached' });
+
+  proxy.set('blackhole');
+  await waitFor(async () => (await readyz(faulty.url)) === 503, { timeoutMs: 5000, what: 'the faulty node to notice' });
+  // Twelve messages while the faulty node hears nothing; history keeps only the last five.
+  const during = [];
+  for (let i = 0; i < 12; i++) during.push(await publishAcked(healthy.url, topic, `d${i}`));
+  proxy.set('pass');
+  await waitFor(async () => (await readyz(faulty.url)) === 200, { timeoutMs: 8000, what: 'ready again' });
+  const after = await publishAcked(healthy.url, topic, 'after');
+  await waitFor(() => raw.includes(`id: ${after}\n`) && frames.some((f) => f.id === after), { timeoutMs: 8000, what: 'the message after the hole' });
+
+  // History kept the last five (the node may repair after `after` trimmed one more): what
+  // follows the gap is a contiguous tail of what was published, ending with `after`.
+  const published = [...during, after];
+  const expectTail = (ids, what) => {
+    assert.equal(ids[0], warm, what);
+    assert.equal(ids[1], 'gap', what);
+    const tail = ids.slice(2);
+    assert.ok(tail.length >= 5 && tail.length <= 6, `${what}: ${tail.length} after the gap`);
+    assert.deepEqual(tail, published.slice(published.length - tail.length), what);
+  };
+  // SSE: warm, then a gap naming the topic, then what history kept, then the live message.
+  const events = raw.split('\n\n').filter((e) => /^(data|event): /m.test(e)).map((e) => ({
+    event: /^event: (.*)$/m.exec(e)?.[1] ?? 'message', id: /^id: (.*)$/m.exec(e)?.[1], data: /^data: (.*)$/m.exec(e)?.[1],
+  }));
+  const fromWarm = events.slice(events.findIndex((e) => e.id === warm));
+  expectTail(fromWarm.map((e) => (e.event === 'gap' ? 'gap' : e.id)), raw);
+  assert.deepEqual(JSON.parse(fromWarm[1].data).topics, [topic]);
+  // WebSocket: the same, as {"op":"gap"}.
+  const wsFrom = frames.slice(frames.findIndex((f) => f.id === warm)).filter((f) => f.op === 'gap' || f.op === 'message');
+  expectTail(wsFrom.map((f) => (f.op === 'gap' ? 'gap' : f.id)), JSON.stringify(frames));
+});
+
 /** How many EVALSHA calls Redis has run (INFO commandstats). */
 function evalshaCalls(redis) {
   const line = redis.cli('INFO', 'commandstats').split('\n').find((l) => l.startsWith('cmdstat_evalsha:'));

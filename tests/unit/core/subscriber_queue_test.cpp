@@ -99,6 +99,24 @@ TEST_F(subscriber_queue_test, AGapWhenTheEpochChanges) {
   EXPECT_EQ(v.act, action::write);
 }
 
+TEST_F(subscriber_queue_test, AGapAfterAHoleTheBackplaneLost) {
+  attach(a_, 5);
+  attach(b_, 8);
+  // The backplane lost seqs 6..8 (history trimmed while it could not hear them) and marks 9.
+  auto m = stored(9);
+  m->after_hole = true;
+  auto v = q_.offer(a_, m, 0, t0_);
+  EXPECT_TRUE(v.gap);
+  EXPECT_EQ(v.act, action::write);
+  EXPECT_EQ(a_.at, (position{1, 9}));
+  // A subscriber that had the message right before the hole lost nothing.
+  v = q_.offer(b_, m, 0, t0_);
+  EXPECT_FALSE(v.gap);
+  EXPECT_EQ(v.act, action::write);
+  // Without the mark a seq jump is not taken for a loss: the broker says when it lost something.
+  EXPECT_FALSE(q_.offer(b_, stored(12), 0, t0_).gap);
+}
+
 TEST_F(subscriber_queue_test, VolatileMessagesAreNeverSkippedBySeq) {
   attach(a_, 5);
   EXPECT_EQ(q_.offer(a_, volatile_msg(), 0, t0_).act, action::write);
