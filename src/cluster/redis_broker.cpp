@@ -374,7 +374,6 @@ void redis_broker::run_waiters(const std::string& topic) {
     }
   }
   if (!fresh.empty()) {
-    // Without a position only the head and the retained message are needed.
     read_for_waiters(topic, std::nullopt, std::move(fresh));
   }
   for (auto& [at, group] : resuming) {
@@ -405,58 +404,106 @@ void redis_broker::run_waiters_soon(const std::string& topic) {
   });
 }
 
+struct redis_broker::backlog_read {
+  read_result out;
+  bool first = true;
+  read_handler done;
+};
+
+void redis_broker::read_backlog(const std::string& topic, position since, read_handler done) {
+  auto st = std::make_shared<backlog_read>();
+  st->done = std::move(done);
+  read_backlog_page(topic, since, std::move(st));
+}
+
+void redis_broker::read_backlog_page(const std::string& topic, position after,
+                                     std::shared_ptr<backlog_read> st) {
+  read(topic, after, backlog_page, [this, topic, st](bool ok, read_result res) {
+    auto& out = st->out;
+    if (!ok) {
+      st->done(false, std::move(out));
+      return;
+    }
+    out.head = res.head;
+    if (st->first) {
+      st->first = false;
+      out.retained = std::move(res.retained);
+      out.gap = res.gap;
+    } else if (res.gap) {
+      // History was trimmed past the last page read (published faster than read): the backlog
+      // has a hole, so the whole read is a gap.
+      out.gap = true;
+      out.messages.clear();
+    }
+    if (!out.gap) {
+      out.messages.insert(out.messages.end(), std::make_move_iterator(res.messages.begin()),
+                          std::make_move_iterator(res.messages.end()));
+    }
+    if (out.gap || !res.more || out.messages.empty()) {
+      out.more = false;
+      st->done(true, std::move(out));
+      return;
+    }
+    read_backlog_page(topic, out.messages.back()->pos, st);
+  });
+}
+
 void redis_broker::read_for_waiters(const std::string& topic, std::optional<position> since,
                                     std::vector<waiter> group) {
-  read(topic, since, since ? 0 : 1,
-       [this, topic, since, group = std::move(group)](bool ok, read_result res) mutable {
-         spdlog::debug("redis: attach of {} to {} since {}: {} head {} gap {}", group.size(), topic,
-                       since ? to_string(*since) : "-", ok ? "read" : "failed", to_string(res.head),
-                       res.gap);
-         if (ok) {
-           auto it = topics_.find(topic);
-           if (it != topics_.end() && !it->second.known) {
-             it->second.last = res.head;
-             it->second.known = true;
-           }
-         }
-         bool retried = false;
-         for (std::size_t i = 0; i < group.size(); ++i) {
-           auto& w = group[i];
-           if (!ok && std::chrono::steady_clock::now() < w.deadline) {
-             auto it = topics_.find(topic);
-             if (it != topics_.end()) {
-               it->second.waiters.push_back(std::move(w));
-               retried = true;
-               continue;
-             }
-           }
-           attach_result out;
-           if (!ok) {
-             // History could not be read in time (Redis down, or busy with a resume storm): it
-             // may well still cover the asked position, so the subscriber is told to come back,
-             // not of a gap it may not have had.
-             out.unavailable = true;
-           } else {
-             bool last = i + 1 == group.size();
-             out.head = res.head;
-             out.gap = since && res.gap;
-             if (since && !res.gap) {
-               out.missed = last ? std::move(res.messages) : res.messages;
-             }
-             if (!since || res.gap) {
-               out.retained = last ? std::move(res.retained) : res.retained;
-             }
-           }
-           io::loop::run_on(w.origin, [d = std::move(w.done), out = std::move(out)]() mutable {
-             d(std::move(out));
-           });
-         }
-         if (retried) {
-           note_waiting(topic);
-           stalled_attaches_.insert(topic);
-           retry_stalled();
-         }
-       });
+  auto answer = [this, topic, since, group = std::move(group)](bool ok, read_result res) mutable {
+    spdlog::debug("redis: attach of {} to {} since {}: {} head {} gap {}", group.size(), topic,
+                  since ? to_string(*since) : "-", ok ? "read" : "failed", to_string(res.head),
+                  res.gap);
+    if (ok) {
+      auto it = topics_.find(topic);
+      if (it != topics_.end() && !it->second.known) {
+        it->second.last = res.head;
+        it->second.known = true;
+      }
+    }
+    bool retried = false;
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      auto& w = group[i];
+      if (!ok && std::chrono::steady_clock::now() < w.deadline) {
+        auto it = topics_.find(topic);
+        if (it != topics_.end()) {
+          it->second.waiters.push_back(std::move(w));
+          retried = true;
+          continue;
+        }
+      }
+      attach_result out;
+      if (!ok) {
+        // History could not be read in time (Redis down, or busy with a resume storm): it
+        // may well still cover the asked position, so the subscriber is told to come back,
+        // not of a gap it may not have had.
+        out.unavailable = true;
+      } else {
+        bool last = i + 1 == group.size();
+        out.head = res.head;
+        out.gap = since && res.gap;
+        if (since && !res.gap) {
+          out.missed = last ? std::move(res.messages) : res.messages;
+        }
+        if (!since || res.gap) {
+          out.retained = last ? std::move(res.retained) : res.retained;
+        }
+      }
+      io::loop::run_on(
+          w.origin, [d = std::move(w.done), out = std::move(out)]() mutable { d(std::move(out)); });
+    }
+    if (retried) {
+      note_waiting(topic);
+      stalled_attaches_.insert(topic);
+      retry_stalled();
+    }
+  };
+  if (since) {
+    read_backlog(topic, *since, std::move(answer));
+  } else {
+    // Without a position only the head and the retained message are needed.
+    read(topic, std::nullopt, 1, std::move(answer));
+  }
 }
 
 void redis_broker::on_stored(const std::string& topic, message_ptr m) {

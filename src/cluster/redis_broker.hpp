@@ -200,6 +200,13 @@ class redis_broker final : public broker {
   void run_waiters_soon(const std::string& topic);
   void read_for_waiters(const std::string& topic, std::optional<position> since,
                         std::vector<waiter> group);
+  /// Reads everything after `since` in pages of backlog_page messages, so no Redis reply (and no
+  /// script run holding Redis) grows with the backlog; answers once, like read().
+  struct backlog_read;
+  void read_backlog(const std::string& topic, position since, read_handler done);
+  void read_backlog_page(const std::string& topic, position after,
+                         std::shared_ptr<backlog_read> st);
+  static constexpr std::size_t backlog_page = 256;
   /// `topic` has waiters: make sure the expiry sweep will look at them.
   void note_waiting(const std::string& topic);
   /// Answers `unavailable` to every waiter past its deadline (a subscription whose SUBSCRIBE or

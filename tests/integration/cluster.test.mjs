@@ -400,6 +400,30 @@ test('history trimmed past a node\'s position while it could not hear Redis: its
   expectTail(wsFrom.map((f) => (f.op === 'gap' ? 'gap' : f.id)), JSON.stringify(frames));
 });
 
+test('a long backlog is read from Redis in pages: a resume 700 messages behind gets every one, in order, from three reads', async (t) => {
+  const { redis, nodes } = await cluster(t, { nodes: 1 });
+  const topic = uniq('backlog');
+  const from = await publishAcked(nodes[0].url, topic, 'from');
+  const res = await publishBatch(nodes[0].url, Array.from({ length: 700 }, (_, i) => ({ topic, data: `b${i}` })));
+  assert.equal(res.status, 200, res.text);
+  const ids = res.body.ids;
+  // A live subscriber keeps the node subscribed to the topic, so what is counted below is the
+  // resume's reads alone (the first attach of a topic on a node also loads its presence room).
+  const warm = new SseRoamer(nodes[0].url, topic, new Ledger('warm'));
+  await warm.open(ids.at(-1));
+  t.after(() => warm.close());
+  const before = evalshaCalls(redis);
+  const http = await import('node:http');
+  let raw = '';
+  const req = http.get(`${nodes[0].url}/v1/events?topic=${topic}`, { headers: { 'Last-Event-ID': from } }, (r) => r.on('data', (d) => { raw += d; }));
+  t.after(() => req.destroy());
+  await waitFor(() => raw.includes(`id: ${ids.at(-1)}\n`), { what: 'the whole backlog' });
+  const got = [...raw.matchAll(/^id: (.*)\ndata: (.*)$/gm)].map((m) => m[1]);
+  assert.deepEqual(got, ids, 'every message after the position, once, in order');
+  // 256 a page: 256 + 256 + 188.
+  assert.equal(evalshaCalls(redis) - before, 3, 'three history reads');
+});
+
 /** How many EVALSHA calls Redis has run (INFO commandstats). */
 function evalshaCalls(redis) {
   const line = redis.cli('INFO', 'commandstats').split('\n').find((l) => l.startsWith('cmdstat_evalsha:'));
