@@ -120,4 +120,19 @@ void redis_ticket_ledger::take(std::string digest, take_handler done) {
        });
 }
 
+std::string redis_ticket_ledger::metrics_text() const {
+  if (!connection_) {
+    return {};
+  }
+  std::string out;
+  stats_.roundtrip.render(out, "switchboard_redis_tickets_roundtrip_seconds",
+                          "round trips of the subscribe-ticket connection to Redis");
+  out +=
+      "# HELP switchboard_redis_tickets_reconnects_total reconnections of the subscribe-ticket "
+      "connection to Redis\n# TYPE switchboard_redis_tickets_reconnects_total counter\n"
+      "switchboard_redis_tickets_reconnects_total " +
+      std::to_string(stats_.reconnects.load(std::memory_order_relaxed)) + "\n";
+  return out;
+}
+
 }  // namespace sb::cluster

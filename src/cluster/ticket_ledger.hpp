@@ -62,10 +62,15 @@ class redis_ticket_ledger final : public auth::ticket_ledger {
            put_handler done) override;
   void take(std::string digest, take_handler done) override;
 
+  /// The ticket connection's round trips and reconnects, in Prometheus text (its own names: the
+  /// switchboard_redis_* figures are the broker's connections); empty when commands go through
+  /// the broker's routing (they are counted there).
+  std::string metrics_text() const;
+
  private:
   void send(std::string key, std::vector<std::string> cmd, redis_connection::reply_handler done);
 
-  redis_stats stats_;  // the connection's own; not in /metrics
+  redis_stats stats_;  // the connection's own
   boost::asio::io_context ctx_;
   std::shared_ptr<redis_connection> connection_;
   std::thread thread_;

@@ -86,7 +86,6 @@ broker_choice make_broker(const config& c, message_encoder encode,
   out.redis = r.get();
   out.node_id = s.node_id;
   out.ready = [r = out.redis] { return r->ready(); };
-  out.metrics = [r = out.redis] { return r->metrics_text(); };
   // The admin stats stream is this node's own: computed each second while Redis is the broker (it
   // knows no local subscriber counts off its thread); a tick costs a post to each loop.
   out.has_subscribers = [](std::string_view) { return true; };
@@ -101,6 +100,7 @@ broker_choice make_broker(const config& c, message_encoder encode,
                           })
                     : std::make_unique<cluster::redis_ticket_ledger>(s.at, s.timeout, s.node_id);
   ledger->start();
+  out.metrics = [r = out.redis, l = ledger.get()] { return r->metrics_text() + l->metrics_text(); };
   out.ticket_ledger = ledger.get();
   out.tickets = std::move(ledger);
   return out;

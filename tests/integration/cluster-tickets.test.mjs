@@ -228,6 +228,24 @@ test('tickets across nodes: minted on one, redeemed once on any, raced, expired,
     assert.match(text, /"messages":\[\]/);
     assert.ok(text.indexOf('"messages"') < text.indexOf('ok\n'), 'answered in order');
   });
+
+  await t.test('/metrics counts the ticket connection\'s round trips (a SET per mint, a GETDEL per redeem)', async () => {
+    const count = async (node) => {
+      const text = (await request(`${node.url}/metrics`)).text;
+      const m = /^switchboard_redis_tickets_roundtrip_seconds_count (\d+)$/m.exec(text);
+      assert.ok(m, 'the ticket connection\'s round trips are in /metrics');
+      assert.match(text, /^switchboard_redis_tickets_reconnects_total \d+$/m);
+      return Number(m[1]);
+    };
+    const [beforeA, beforeB] = [await count(a), await count(b)];
+    const topic = uniq('ct/m');
+    const ticket = await mintOk(a.url, { subject: 'metrics', topics: [topic] });
+    const s = await events(b, [topic], ticket);
+    s.close();
+    assert.equal(s.status, 200, s.text);
+    assert.ok((await count(a)) >= beforeA + 1, 'the mint on A');
+    assert.ok((await count(b)) >= beforeB + 1, 'the redeem on B');
+  });
 });
 
 test('tickets through the HAProxy round-robin balancer: every mint redeemable through it, once', async (t) => {

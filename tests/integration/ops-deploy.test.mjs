@@ -26,6 +26,8 @@ const REDIS_ONLY = new Set([
   'switchboard_redis_repairs_total',
   'switchboard_redis_roundtrip_seconds',
   'switchboard_redis_pubsub_lag_seconds',
+  'switchboard_redis_tickets_roundtrip_seconds',
+  'switchboard_redis_tickets_reconnects_total',
 ]);
 // Written by Prometheus itself for every scrape target, never by the target.
 const SCRAPE_SYNTHESIZED = new Set(['up']);
