@@ -1,13 +1,34 @@
 #include "core/position.hpp"
 
 #include <charconv>
+#include <cstring>
 
 namespace sb {
+
+namespace {
+
+// Every id of a topic carries its epoch (16 digits), and a loop writes the ids of few epochs: the
+// epoch's digits are kept per thread, so an id costs the conversion of its seq alone.
+struct epoch_text {
+  std::uint64_t epoch = 0;
+  std::size_t size = 0;  // 0: nothing kept yet
+  char digits[20];
+};
+thread_local epoch_text last_epoch;
+
+}  // namespace
 
 std::size_t format_position(char* out, position p) {
   // A 64-bit number has at most 20 digits. Written in one pass and appended once: every stored
   // message's id is written three times (SSE, WebSocket, the publish's answer).
-  char* end = std::to_chars(out, out + 20, p.epoch).ptr;
+  auto& kept = last_epoch;
+  if (kept.size == 0 || kept.epoch != p.epoch) {
+    kept.epoch = p.epoch;
+    kept.size = static_cast<std::size_t>(
+        std::to_chars(kept.digits, kept.digits + sizeof kept.digits, p.epoch).ptr - kept.digits);
+  }
+  std::memcpy(out, kept.digits, kept.size);
+  char* end = out + kept.size;
   *end++ = '-';
   end = std::to_chars(end, end + 20, p.seq).ptr;
   return static_cast<std::size_t>(end - out);

@@ -45,6 +45,9 @@ auth::credentials credentials_of(const boost::beast::http::fields& headers,
   if (!cookie_name.empty()) {
     c.cookie_token = cookie_of(headers, cookie_name);
   }
+  if (!url.has_query()) {
+    return c;
+  }
   auto params = url.params();
   if (auto it = params.find("access_token"); it != params.end()) {
     storage[0] = std::string((*it).value);

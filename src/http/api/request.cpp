@@ -5,6 +5,9 @@
 namespace sb::http::api {
 
 std::optional<std::string> request::query(std::string_view key) const {
+  if (!url.has_query()) {
+    return std::nullopt;  // most requests: no need to walk the parameters (Boost.URL's is slow)
+  }
   auto params = url.params();
   auto it = params.find(key);
   if (it == params.end()) {
