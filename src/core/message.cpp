@@ -64,11 +64,24 @@ void message::set_ws_frame(bytes_ptr frame, bool hold) const {
   }
 }
 
+bytes_ptr message::share_ws_frame(bytes_ptr frame) const {
+  spin_guard lock(ws_lock_);
+  if (auto in_place = ws_hold_ ? ws_hold_ : ws_cache_.lock()) {
+    return in_place;  // another loop framed it first
+  }
+  ws_cache_ = frame;
+  if (ws_hold_once_framed_) {
+    ws_hold_ = frame;
+  }
+  return frame;
+}
+
 void message::release_ws() const {
   bytes_ptr dropped;
   std::unique_ptr<deflated_slot> dropped_deflated;
   {
     spin_guard lock(ws_lock_);
+    ws_hold_once_framed_ = false;
     dropped.swap(ws_hold_);
     // A queue that holds the compressed form keeps it; history keeps no slot for it.
     dropped_deflated.swap(ws_deflated_);

@@ -95,6 +95,13 @@ struct message {
   /// Sets the frame. `hold`: keep it until release_ws() (publish); otherwise only remember it
   /// while someone else holds it (a replay's rebuilt frame, shared by concurrent replays).
   void set_ws_frame(bytes_ptr frame, bool hold) const;
+  /// The frame is made on first need (ws::frame_of) rather than at publish, and held from then
+  /// until release_ws() as if set with `hold`: a message nobody receives over WebSocket is never
+  /// framed. Called before the message is shared.
+  void hold_ws_once_framed() const { ws_hold_once_framed_ = true; }
+  /// Installs `frame` unless another loop framed the message first; returns the one in place.
+  /// Held (see hold_ws_once_framed) or only remembered like set_ws_frame's.
+  bytes_ptr share_ws_frame(bytes_ptr frame) const;
   /// Stops holding the frame (and its compressed form).
   void release_ws() const;
   /// The frame's compressed form (the WebSocket layer's permessage-deflate), or null: made on
@@ -126,6 +133,7 @@ struct message {
   // A spin lock: held for a pointer copy, contended only by replays. The two atomics share a
   // word, so the compressed form's slot costs a message nothing in size.
   mutable std::atomic_flag ws_lock_;
+  mutable bool ws_hold_once_framed_ = false;  // guarded by ws_lock_ once shared; fills padding
   mutable std::atomic<std::uint32_t> live_handoffs_{0};
   mutable bytes_ptr ws_hold_;
   mutable std::weak_ptr<const std::string> ws_cache_;

@@ -114,6 +114,31 @@ void append_json_string(std::string& out, std::string_view s) {
   }
 }
 
+/// The size of what append_json_string writes for `s`: the quotes, and each byte as Boost.JSON's
+/// serializer escapes it (protocol_test checks every byte against it).
+std::size_t json_string_size(std::string_view s) {
+  std::size_t n = 2;
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      n += 2;
+    } else if (c < 0x20) {
+      n += (c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t') ? 2 : 6;
+    } else {
+      n += 1;
+    }
+  }
+  return n;
+}
+
+std::size_t decimal_digits(std::uint64_t v) {
+  std::size_t n = 1;
+  while (v >= 10) {
+    v /= 10;
+    ++n;
+  }
+  return n;
+}
+
 /// The same bytes as serializing {"op","topic","id","event","data","from"} as a json::object,
 /// written straight into one buffer: every publish is framed once, and building the object
 /// (a hashed table, a copy of each string) was a sixth of a small publish's CPU.
@@ -149,26 +174,40 @@ std::string message_frame(const message& m) {
   return make_frame(opcode::text, text);
 }
 
+/// message_frame(m).size() without making it.
+std::size_t message_frame_size(const message& m) {
+  using namespace std::string_view_literals;
+  auto or_null = [](const std::string& s) { return s.empty() ? 4 : json_string_size(s); };
+  std::string scratch;
+  std::size_t payload =
+      R"({"op":"message","topic":)"sv.size() + json_string_size(m.topic) + R"(,"id":)"sv.size() +
+      (m.stored() ? 2 + decimal_digits(m.pos.epoch) + 1 + decimal_digits(m.pos.seq) : 4) +
+      R"(,"event":)"sv.size() + or_null(m.event) + R"(,"data":)"sv.size() +
+      json_string_size(m.data_view(scratch)) + R"(,"from":)"sv.size() + or_null(m.from) + 1;
+  std::size_t header = payload < 126 ? 2 : payload <= 0xFFFF ? 4 : 10;
+  return header + payload;
+}
+
 }  // namespace
 
 void encode_message(message& m) {
   if (m.kind == message_kind::presence) {
     return;
   }
-  auto frame = std::make_shared<const std::string>(message_frame(m));
-  m.ws_bytes = static_cast<std::uint32_t>(frame->size());
-  m.set_ws_frame(std::move(frame), true);
+  // Framed by the first WebSocket subscriber that needs it (frame_of): most publishes reach
+  // SSE streams only, or nobody, and framing was a tenth of a small publish's CPU. The size is
+  // known now, for the queue bounds.
+  m.ws_bytes = static_cast<std::uint32_t>(message_frame_size(m));
+  m.hold_ws_once_framed();
 }
 
 bytes_ptr frame_of(const message& m) {
   if (auto f = m.ws_frame()) {
     return f;
   }
-  // Released after its live fan-out and no queue holds it: frame it again, once for everyone
-  // replaying it while this copy is queued somewhere.
-  auto f = std::make_shared<const std::string>(message_frame(m));
-  m.set_ws_frame(f, false);
-  return f;
+  // Not framed yet (its live fan-out holds the frame once made), or released after it and no
+  // queue holds it (remembered while a replay holds it): framed once for every loop either way.
+  return m.share_ws_frame(std::make_shared<const std::string>(message_frame(m)));
 }
 
 std::string ack_frame(const json::value& ref, std::optional<std::string_view> id) {

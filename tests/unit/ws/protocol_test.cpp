@@ -36,11 +36,17 @@ std::string framed(message_kind kind, std::string data, std::string event = {},
   m.from = std::move(from);
   auto want = expected_frame(m);
   encode_message(m);
-  auto got = m.ws_frame();
+  EXPECT_FALSE(m.ws_frame()) << "framed on first need, not at publish";
+  auto got = frame_of(m);
   EXPECT_TRUE(got);
-  EXPECT_EQ(m.ws_bytes, got->size());
+  EXPECT_EQ(m.ws_bytes, got->size()) << "the size known at publish is the frame's";
   EXPECT_EQ(*got, want);
-  return *got;
+  std::string text = *got;
+  got.reset();
+  EXPECT_TRUE(m.ws_frame()) << "held once made, until release_ws()";
+  m.release_ws();
+  EXPECT_FALSE(m.ws_frame()) << "released, and nobody holds it";
+  return text;
 }
 
 TEST(ws_protocol, a_message_frame_is_what_serializing_its_object_gives) {
@@ -58,6 +64,16 @@ TEST(ws_protocol, every_byte_a_publish_may_hold_is_escaped_as_boost_json_does) {
   framed(message_kind::stored, all, "ev\tent", "from\\me");
   // Longer than the writer's chunk and than a 16-bit frame length.
   framed(message_kind::stored, std::string(70000, '"'));
+  // Around the frame header's size steps (125/126 and 65535/65536 payload bytes).
+  for (std::size_t n : {43, 44, 45, 46, 65453, 65454, 65455, 65456}) {  // 81 bytes besides the data
+    framed(message_kind::stored, std::string(n, 'x'));
+  }
+  // Every byte value once, in the data, the event and the sender.
+  std::string bytes;
+  for (int c = 1; c < 256; ++c) {
+    bytes.push_back(static_cast<char>(c));
+  }
+  framed(message_kind::stored, bytes, bytes, bytes);
 }
 
 TEST(ws_protocol, the_frame_carries_the_json_text) {
