@@ -377,7 +377,6 @@ void redis_broker::run_waiters(const std::string& topic) {
     read_for_waiters(topic, std::nullopt, std::move(fresh));
   }
   for (auto& [at, group] : resuming) {
-    stats_.resume_reads.fetch_add(1, std::memory_order_relaxed);
     read_for_waiters(topic, position{at.first, at.second}, std::move(group));
   }
 }
@@ -418,6 +417,7 @@ void redis_broker::read_backlog(const std::string& topic, position since, read_h
 
 void redis_broker::read_backlog_page(const std::string& topic, position after,
                                      std::shared_ptr<backlog_read> st) {
+  stats_.resume_reads.fetch_add(1, std::memory_order_relaxed);  // one per page
   read(topic, after, backlog_page, [this, topic, st](bool ok, read_result res) {
     auto& out = st->out;
     if (!ok) {
