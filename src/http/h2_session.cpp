@@ -859,7 +859,7 @@ void h2_session::open_events(stream& st, boost::urls::url_view url) {
   st.responded = true;
   submit_headers(st, 200, events_headers(st.req->headers, ctx_), true);
   ctx_.counters.response(200);
-  st.sse = std::make_unique<sse::stream>(st, to_.registry, ctx_.counters, to_.sse);
+  st.sse = std::make_unique<sse::stream>(st, to_.sse);
   st.sse->set_origin(st.req->who ? std::string_view(st.req->who->who.grants.subject)
                                  : std::string_view());
   // What only the request needed is dropped (`url` and `events` hold nothing of it): an SSE

@@ -335,7 +335,7 @@ void session::open_events() {
   conn_.send(std::move(head));
   ctx_.counters.response(200);
   conn_.park();  // a subscriber: long-lived and mostly idle
-  auto stream = std::make_unique<sse::h1_stream>(conn_, to_.registry, ctx_.counters, to_.sse);
+  auto stream = std::make_unique<sse::h1_stream>(conn_, to_.sse);
   auto* s = stream.get();
   s->set_origin(who_ ? std::string_view(who_->grants.subject) : std::string_view());
   conn_.replace_handler(std::move(stream));

@@ -337,8 +337,9 @@ void app::make_services() {
     if (shared_->broker.redis) {
       w->ws->connection_suffix = "@" + shared_->broker.node_id;
     }
-    w->handoff.emplace(
-        http::handoff{*w->registry, sse::context{config_.sse, config_.subscribers}, *w->ws});
+    w->handoff.emplace(http::handoff{
+        *w->registry, sse::context{*w->registry, w->counters, config_.sse, config_.subscribers},
+        *w->ws});
     w->services.emplace(http::loop_services{w->loop, w->counters, s});
   }
   if (metrics_endpoint_) {

@@ -19,13 +19,9 @@ io::shared_bytes static_bytes(std::string_view s) {
 
 }  // namespace
 
-stream::stream(sink& out, topic_registry& registry, loop_counters& counters, const context& ctx)
-    : out_(out),
-      registry_(registry),
-      counters_(counters),
-      ctx_(ctx),
-      queue_(ctx.subscribers.backlog, ctx.subscribers.high_water()) {
-  counters_.sse.open.add();
+stream::stream(sink& out, const context& ctx)
+    : out_(out), ctx_(ctx), queue_(ctx.subscribers.backlog, ctx.subscribers.high_water()) {
+  ctx_.counters.sse.open.add();
 }
 
 stream::~stream() {
@@ -46,7 +42,7 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
   }
   std::vector<std::optional<position>> since(names.size());
   if (from.text) {
-    counters_.sse.resumes.add();
+    ctx_.counters.sse.resumes.add();
     const auto& text = *from.text;
     std::optional<position> single;
     if (names.size() == 1 && (single = parse_position(text))) {
@@ -73,7 +69,7 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
     auto& t = subs[i];
     auto asked = since[i];
     // The registry drops the answer if this stream is gone by then (an asynchronous broker).
-    registry_.subscribe(t, names[i], asked, [this, &t, asked](attach_result r) {
+    ctx_.registry.subscribe(t, names[i], asked, [this, &t, asked](attach_result r) {
       if (r.unavailable) {
         rare_->starting->unavailable = true;
         r.head = asked.value_or(position{});
@@ -121,7 +117,7 @@ void stream::send(io::shared_bytes b) {
 }
 
 void stream::send_gap(std::span<const std::string> topics) {
-  counters_.sse.gaps.add();
+  ctx_.counters.sse.gaps.add();
   send(gap_event(topics));
 }
 
@@ -150,7 +146,7 @@ void stream::finish_start() {
   for (auto& [t, m] : state->retained) {
     send(id_line(current_id()));
     send({m, m->sse_body()});
-    counters_.sse.deliveries.add();
+    ctx_.counters.sse.deliveries.add();
     count_message();
   }
   pump_backlog();
@@ -188,7 +184,7 @@ void stream::emit(topic_sub& t, const message_ptr& m) {
       send({m, m->sse_body()});
     }
   }
-  counters_.sse.deliveries.add();
+  ctx_.counters.sse.deliveries.add();
   count_message();
 }
 
@@ -211,7 +207,7 @@ void stream::act(topic_sub& t, const message_ptr& m, const delivery_verdict& v) 
     send_gap(lost);  // the topic's history was lost under us (epoch changed)
   }
   if (v.dropped) {
-    counters_.sse.drops.add();
+    ctx_.counters.sse.drops.add();
   }
   switch (v.act) {
     case delivery_verdict::action::write:
@@ -242,9 +238,9 @@ void stream::close_slow() {
   }
   // The `resume` policy: close, and let the client resume from history. Closing is deferred:
   // this runs inside the registry's fan-out walk, which must not see lists change under it.
-  counters_.sse.slow_consumer_closes.add();
+  ctx_.counters.sse.slow_consumer_closes.add();
   note_end(end_reason::slow_consumer);
-  counters_.sse.drops.add();
+  ctx_.counters.sse.drops.add();
   closed_ = true;
   out_.abort();
 }
@@ -320,12 +316,12 @@ void stream::release() {
   }
   released_ = true;
   for (auto& t : topics()) {
-    registry_.unsubscribe(t);
+    ctx_.registry.unsubscribe(t);
   }
   queue_.clear();
-  counters_.sse.open.sub();
+  ctx_.counters.sse.open.sub();
   auto reason = end_.value_or(end_reason::client_closed);
-  counters_.sse.end(reason);
+  ctx_.counters.sse.end(reason);
   auto* l = log();
   if (l && l->tally.on() &&
       io::access_log_wanted(reason == end_reason::error || reason == end_reason::slow_consumer)) {

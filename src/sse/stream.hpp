@@ -35,7 +35,7 @@ struct resume_from {
 class stream final : public subscriber {
  public:
   /// The response head must already be queued on `out`, which outlives the stream.
-  stream(sink& out, topic_registry& registry, loop_counters& counters, const context& ctx);
+  stream(sink& out, const context& ctx);
   ~stream();
 
   /// Subscribes `topics` (valid, distinct names), then queues the preamble, gaps, retained
@@ -123,8 +123,6 @@ class stream final : public subscriber {
   void release();
 
   sink& out_;
-  topic_registry& registry_;
-  loop_counters& counters_;
   const context& ctx_;
   topic_sub one_;  // the subscription of a stream of one topic
   std::unique_ptr<rare_state> rare_;
@@ -138,9 +136,7 @@ class stream final : public subscriber {
 /// An SSE stream that owns its HTTP/1.1 connection (the connection's handler after the head).
 class h1_stream final : public io::connection_handler, sink {
  public:
-  h1_stream(io::connection& conn, topic_registry& registry, loop_counters& counters,
-            const context& ctx)
-      : conn_(conn), stream_(*this, registry, counters, ctx) {}
+  h1_stream(io::connection& conn, const context& ctx) : conn_(conn), stream_(*this, ctx) {}
 
   void start(std::vector<std::string> topics, const resume_from& from);
 

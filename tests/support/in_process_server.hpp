@@ -74,7 +74,8 @@ struct in_process_server final : delivery_sink {
     services.emplace(http::loop_services{loop, counters, *shared});
     ws.emplace(ws::context{*registry, *hub, presence, counters, config.ws, config.messages,
                            config.subscribers, encode});
-    handoff.emplace(http::handoff{*registry, sse::context{config.sse, config.subscribers}, *ws});
+    handoff.emplace(http::handoff{
+        *registry, sse::context{*registry, counters, config.sse, config.subscribers}, *ws});
   }
 
   /// The defaults, with a short history (50 messages, 1 MiB per topic).
