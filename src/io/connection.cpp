@@ -32,14 +32,12 @@ connection::connection(loop& l, socket_type socket)
   auto peer = reactor_->socket.remote_endpoint(ec);
   if (!ec) {
     auto address = peer.address();
-    peer_.port = peer.port();
-    peer_.v6 = address.is_v6();
-    if (peer_.v6) {
-      peer_.bytes = address.to_v6().to_bytes();
-      peer_.scope = address.to_v6().scope_id();
+    peer_port_ = peer.port();
+    if (address.is_v6()) {
+      peer_.v6 = new v6_address{address.to_v6().to_bytes(), address.to_v6().scope_id()};
+      peer_v6_ = true;
     } else {
-      auto v4 = address.to_v4().to_bytes();
-      std::copy(v4.begin(), v4.end(), peer_.bytes.begin());
+      peer_.v4 = address.to_v4().to_bytes();
     }
   }
   reactor_->socket.non_blocking(true, ec);
@@ -61,15 +59,16 @@ connection::~connection() {
   if (lease_) {
     lease_->release(peer().address());
   }
+  if (peer_v6_) {
+    delete peer_.v6;
+  }
 }
 
 boost::asio::ip::tcp::endpoint connection::peer() const {
-  if (peer_.v6) {
-    return {boost::asio::ip::address_v6(peer_.bytes, peer_.scope), peer_.port};
+  if (peer_v6_) {
+    return {boost::asio::ip::address_v6(peer_.v6->bytes, peer_.v6->scope), peer_port_};
   }
-  boost::asio::ip::address_v4::bytes_type v4;
-  std::copy_n(peer_.bytes.begin(), v4.size(), v4.begin());
-  return {boost::asio::ip::address_v4(v4), peer_.port};
+  return {boost::asio::ip::address_v4(peer_.v4), peer_port_};
 }
 
 void connection::enable_tls(SSL* ssl) {
@@ -77,7 +76,10 @@ void connection::enable_tls(SSL* ssl) {
 }
 
 void connection::start(std::unique_ptr<connection_handler> h) {
-  self_ = shared_from_this();
+  if (!owns_self_) {
+    ref().release();
+    owns_self_ = true;
+  }
   handler_ = std::move(h);
   wait_readable();
 }
@@ -185,7 +187,7 @@ void connection::wait_readable() {
   bool input_may_wait =
       !drained_ || (tls_ && tls_->transport.has_buffered_input() && state_ == state::open);
   if (input_may_wait) {
-    boost::asio::post(loop_->context(), [self = shared_from_this()] {
+    boost::asio::post(loop_->context(), [self = ref()] {
       self->read_armed_ = false;
       if (self->state_ == state::lingering) {
         self->discard_input();
@@ -198,7 +200,7 @@ void connection::wait_readable() {
   if (!reactor_) {
     return;  // the loop's epoll set says when input comes (on_watched_event)
   }
-  reactor_->hold = shared_from_this();
+  reactor_->hold = ref();
   reactor_->socket.wait_readable(reactor_->wait);
 }
 
@@ -410,7 +412,7 @@ void connection::wait_writable() {
     return;  // the loop's epoll set says when there is room (on_watched_event)
   }
   reactor_->socket.async_wait(socket_type::wait_write,
-                              [self = shared_from_this()](boost::system::error_code ec) {
+                              [self = ref()](boost::system::error_code ec) {
                                 self->write_armed_ = false;
                                 if (!ec) {
                                   self->flush();
@@ -491,7 +493,9 @@ void connection::close() {
   if (state_ == state::closed) {
     return;
   }
-  auto keep = std::move(self_);  // `this` may be destroyed when this function returns
+  // `this` may be destroyed when this function returns.
+  auto keep = owns_self_ ? connection_ptr::adopt(this) : connection_ptr{};
+  owns_self_ = false;
   auto was = state_;
   state_ = state::closed;
   timer_.cancel();

@@ -73,7 +73,7 @@ void loop::flush_pass() {
   for (int i = 0; i < flush_budget && !pending_flush_.empty(); ++i) {
     auto& c = pending_flush_.front();
     pending_flush_.pop_front();
-    auto keep = c.shared_from_this();
+    auto keep = c.ref();
     c.flush();
   }
   if (!pending_flush_.empty() && !flush_posted_) {
@@ -96,9 +96,9 @@ void loop::release(connection& c) {
 
 void loop::for_each_connection(const std::function<void(connection&)>& f) {
   // Collect first: `f` may close connections, which unlinks them from the list.
-  std::vector<std::shared_ptr<connection>> all;
+  std::vector<connection_ptr> all;
   for (auto& c : members_) {
-    all.push_back(c.shared_from_this());
+    all.push_back(c.ref());
   }
   for (auto& c : all) {
     f(*c);
@@ -154,7 +154,7 @@ void loop::dispatch_watched() {
     }
     // Held for the batch: an event's handler may close (and so free) another of its connections.
     for (int i = 0; i < n; ++i) {
-      batch_.push_back(static_cast<connection*>(events[i].data.ptr)->shared_from_this());
+      batch_.push_back(static_cast<connection*>(events[i].data.ptr)->ref());
     }
     for (int i = 0; i < n; ++i) {
       batch_[static_cast<std::size_t>(i)]->on_watched_event(events[i].events);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/counters.hpp"
+#include "io/counted.hpp"
 #include "io/reactor_wait.hpp"
 #include "io/timing_wheel.hpp"
 
@@ -111,7 +112,7 @@ class loop {
   std::function<void()> write_barrier_;
   int epoll_fd_ = -1;  // created by the first watch()
   std::unique_ptr<reactor_descriptor> epoll_on_reactor_;
-  std::vector<std::shared_ptr<connection>> batch_;  // the connections of one epoll_wait
+  std::vector<counted_ptr<connection>> batch_;  // the connections of one epoll_wait
 };
 
 }  // namespace sb::io

@@ -272,7 +272,7 @@ std::string h1_stream::peer_text() const {
 
 void h1_stream::abort() {
   // Deferred: this runs inside the registry's fan-out walk.
-  boost::asio::post(conn_.owner().context(), [c = conn_.shared_from_this()] { c->close(); });
+  boost::asio::post(conn_.owner().context(), [c = conn_.ref()] { c->close(); });
 }
 
 void h1_stream::on_readable() {
