@@ -16,6 +16,7 @@
 #include <boost/asio/basic_stream_socket.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
+#include <optional>
 
 #include "io/counted.hpp"
 #include "io/loop.hpp"
@@ -59,7 +60,7 @@ class admission {
 using connection_ptr = counted_ptr<connection>;
 using connection_weak = counted_weak<connection>;
 
-class connection final : public flush_hook, public member_hook {
+class connection final : public member_hook {
  public:
   using socket_type = stream_socket::base;
 
@@ -81,7 +82,7 @@ class connection final : public flush_hook, public member_hook {
   void enable_tls(SSL* ssl);
   /// The protocol ALPN negotiated ("h2", "http/1.1"); empty on cleartext, without ALPN, or before
   /// the handshake has finished (it has once read_some returned plaintext).
-  std::string_view alpn() const { return tls_ ? tls_->transport.alpn() : std::string_view{}; }
+  std::string_view alpn() const { return tls() ? tls()->transport.alpn() : std::string_view{}; }
 
   /// Installs the first handler and starts waiting for input.
   void start(std::unique_ptr<connection_handler> h);
@@ -91,7 +92,7 @@ class connection final : public flush_hook, public member_hook {
   /// (shared by every parked connection with events), which is why a plain HTTP/1.1 connection,
   /// whose requests come one at a time, stays on the reactor.
   void park() { park_wanted_ = true; }
-  bool parked() const { return !reactor_; }
+  bool parked() const { return reactor() == nullptr; }
   /// Replaces the handler (protocol upgrade). The old one is destroyed after the current turn, so
   /// it may call this from inside its own callbacks.
   void replace_handler(std::unique_ptr<connection_handler> h);
@@ -106,7 +107,8 @@ class connection final : public flush_hook, public member_hook {
   void send(std::string s) { send(shared_bytes::from_string(std::move(s))); }
   /// Bytes waiting to be written (plaintext queued and, under TLS, ciphertext not yet sent).
   std::size_t queued_bytes() const {
-    return queue_.bytes() + (tls_ ? tls_->out.size() - tls_->out_at : 0);
+    auto* t = tls();
+    return queue_.bytes() + (t ? t->out.size() - t->out_at : 0);
   }
   /// Asks for a flush pass (and so an on_flush()) even though nothing was queued with send().
   void request_flush();
@@ -163,7 +165,10 @@ class connection final : public flush_hook, public member_hook {
   std::size_t recv_raw(char* data, std::size_t size, boost::system::error_code& ec);
   std::size_t read_tls(char* data, std::size_t size, boost::system::error_code& ec);
   void flush_tls();
-  bool output_idle() const { return queue_.empty() && (!tls_ || tls_->out_at == tls_->out.size()); }
+  bool output_idle() const {
+    auto* t = tls();
+    return queue_.empty() && (!t || t->out_at == t->out.size());
+  }
 
   /// Only TLS connections pay for this.
   struct tls_state {
@@ -193,15 +198,24 @@ class connection final : public flush_hook, public member_hook {
     v6_address* v6;  // owned, when peer_v6_
   };
 
+  /// What a connection needs for a while (the reactor's state, until parked) or only some
+  /// connections need (TLS), behind one pointer: an idle cleartext connection has none.
+  struct side_state {
+    std::optional<reactor_state> reactor;
+    std::optional<tls_state> tls;
+  };
+  reactor_state* reactor() const { return side_ && side_->reactor ? &*side_->reactor : nullptr; }
+  tls_state* tls() const { return side_ && side_->tls ? &*side_->tls : nullptr; }
+
   loop* loop_;
-  std::unique_ptr<reactor_state> reactor_;  // null once parked
+  std::unique_ptr<side_state> side_;
   send_queue queue_;
   std::unique_ptr<connection_handler> handler_;
-  std::unique_ptr<tls_state> tls_;
   admission* lease_ = nullptr;
   wheel_entry timer_;
   std::uint64_t id_;
-  // Together in 16 bytes (flags as bits): an idle connection is a 160-byte block, its counts and
+  connection* next_flush_ = nullptr;  // the loop's flush list (loop::request_flush)
+  // Together in 16 bytes (flags as bits): an idle connection is a 144-byte block, its counts and
   // malloc's header included.
   peer_address peer_{};
   int fd_;

@@ -91,9 +91,9 @@ class parked_connection : public ::testing::Test {
 };
 
 // What an idle connection costs is mostly this struct: with its 8 bytes of counts and malloc's
-// header it fills a 160-byte block. A field more moves it a size class up, for every connection.
-TEST(connection_size, an_idle_connection_fits_a_160_byte_block) {
-  EXPECT_LE(sizeof(connection), 144u);
+// header it fills a 144-byte block. A field more moves it a size class up, for every connection.
+TEST(connection_size, an_idle_connection_fits_a_144_byte_block) {
+  EXPECT_LE(sizeof(connection), 128u);
 }
 
 TEST_F(parked_connection, leaves_the_reactor_at_its_first_wait_and_still_gets_input) {
