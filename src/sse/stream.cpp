@@ -19,8 +19,8 @@ io::shared_bytes static_bytes(std::string_view s) {
 
 }  // namespace
 
-stream::stream(sink& out, const context& ctx)
-    : out_(out), ctx_(ctx), queue_(ctx.subscribers.backlog, ctx.subscribers.high_water()) {
+stream::stream(const context& ctx)
+    : ctx_(ctx), queue_(ctx.subscribers.backlog, ctx.subscribers.high_water()) {
   ctx_.counters.sse.open.add();
 }
 
@@ -84,7 +84,7 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
         rare_->starting->retained.emplace_back(&t, std::move(r.retained));
       }
       // The replay waits in the queue (paced as the socket drains), live messages behind it.
-      auto v = queue_.attached(t, r.head, std::move(r.missed), out_.queued_bytes());
+      auto v = queue_.attached(t, r.head, std::move(r.missed), queued_bytes());
       act(t, nullptr, v);
       if (--rare_->starting->attaching == 0) {
         finish_start();
@@ -113,7 +113,7 @@ void stream::send(io::shared_bytes b) {
   if (auto* l = log()) {
     l->tally.sent(b.bytes.size(), false);
   }
-  out_.send(std::move(b));
+  write(std::move(b));
 }
 
 void stream::send_gap(std::span<const std::string> topics) {
@@ -134,7 +134,7 @@ void stream::finish_start() {
     send(retry_field(jittered_retry(ctx_.settings.retry_ms)));
     note_end(end_reason::unavailable);
     closed_ = true;
-    out_.end();
+    end();
     return;
   }
   send(preamble(jittered_retry(ctx_.settings.retry_ms), current_id()));
@@ -150,7 +150,7 @@ void stream::finish_start() {
     count_message();
   }
   pump_backlog();
-  out_.arm_heartbeat(ctx_.settings.heartbeat);
+  arm_heartbeat(ctx_.settings.heartbeat);
 }
 
 std::string stream::current_id() const {
@@ -193,7 +193,7 @@ void stream::on_message(subscription& s, const message_ptr& m) {
     return;  // presence diffs have no SSE form
   }
   auto& t = static_cast<topic_sub&>(s);
-  auto v = queue_.offer(t, m, out_.queued_bytes());
+  auto v = queue_.offer(t, m, queued_bytes());
   if (v.write_only()) [[likely]] {
     emit(t, m);  // the fan-out fast path: no call through act()
     return;
@@ -224,7 +224,7 @@ void stream::act(topic_sub& t, const message_ptr& m, const delivery_verdict& v) 
 
 void stream::pump_backlog() {
   while (!closed_) {
-    auto e = queue_.next(out_.queued_bytes());
+    auto e = queue_.next(queued_bytes());
     if (!e) {
       break;
     }
@@ -242,7 +242,7 @@ void stream::close_slow() {
   note_end(end_reason::slow_consumer);
   ctx_.counters.sse.drops.add();
   closed_ = true;
-  out_.abort();
+  abort();
 }
 
 void stream::on_sent() {
@@ -253,16 +253,16 @@ void stream::on_timer() {
   if (closed_) {
     return;
   }
-  if (queue_.judge(out_.queued_bytes()).act == delivery_verdict::action::close) {
+  if (queue_.judge(queued_bytes()).act == delivery_verdict::action::close) {
     close_slow();
     return;
   }
   send(static_bytes(heartbeat()));
-  out_.arm_heartbeat(ctx_.settings.heartbeat);
+  arm_heartbeat(ctx_.settings.heartbeat);
 }
 
 void h1_stream::start(std::vector<std::string> topics, const resume_from& from) {
-  stream_.start(std::move(topics), from);
+  stream::start(std::move(topics), from);
   conn_.wait_readable();
 }
 
@@ -286,8 +286,7 @@ void h1_stream::on_readable() {
       return;
     }
     if (ec) {
-      stream_.note_end(ec == boost::asio::error::eof ? end_reason::client_closed
-                                                     : end_reason::error);
+      note_end(ec == boost::asio::error::eof ? end_reason::client_closed : end_reason::error);
       conn_.close();
       return;
     }
@@ -302,7 +301,7 @@ void stream::on_drain() {
   send(retry_field(jittered_retry(ctx_.settings.retry_ms)));
   note_end(end_reason::drain);
   closed_ = true;
-  out_.end();
+  end();
 }
 
 void stream::on_close() {
@@ -326,10 +325,9 @@ void stream::release() {
   if (l && l->tally.on() &&
       io::access_log_wanted(reason == end_reason::error || reason == end_reason::slow_consumer)) {
     const auto& tally = l->tally;
-    io::log_stream_end({out_.transport_name(), topic_count_,
+    io::log_stream_end({transport_name(), topic_count_,
                         static_cast<double>(steady_now_ns() - tally.started_ns) / 1e9,
-                        tally.messages, tally.bytes, to_string(reason), out_.peer_text(),
-                        l->subject});
+                        tally.messages, tally.bytes, to_string(reason), peer_text(), l->subject});
   }
 }
 
