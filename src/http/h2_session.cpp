@@ -45,19 +45,20 @@ std::string lowercase(std::string_view s) {
 
 /// One request stream. After its head it is either waiting for its body, streaming a publish,
 /// answered, or an SSE stream; its outgoing bytes wait in `out` until flow control lets them go.
-struct h2_session::stream final : sse::sink {
+struct h2_session::stream final {
   stream(h2_session& s, std::int32_t stream_id) : session(s), id(stream_id) {
     req->opened = s.conn_.owner().now();
   }
 
-  void send(io::shared_bytes b) override {
+  // What an SSE stream on it does (through sse_port).
+  void send(io::shared_bytes b) {
     if (!ended) {
       out.push(std::move(b));
       session.wake(*this);
     }
   }
-  std::size_t queued_bytes() const override { return out.bytes(); }
-  void abort() override {
+  std::size_t queued_bytes() const { return out.bytes(); }
+  void abort() {
     // From inside a fan-out walk: reset the stream on the next turn. The client resumes from
     // history, as an HTTP/1.1 client does when its connection is closed.
     ended = true;
@@ -70,13 +71,11 @@ struct h2_session::stream final : sse::sink {
       }
     });
   }
-  void end() override {
+  void end() {
     eof = true;
     session.wake(*this);
   }
-  void arm_heartbeat(std::chrono::milliseconds) override {}  // the session's timer beats for all
-  std::string_view transport_name() const override { return "sse/h2"; }
-  std::string peer_text() const override { return io::endpoint_text(session.conn_.peer()); }
+  std::string peer_text() const { return io::endpoint_text(session.conn_.peer()); }
 
   h2_session& session;
   std::int32_t id;
@@ -112,6 +111,23 @@ struct h2_session::stream final : sse::sink {
   io::send_queue out;
   std::unique_ptr<sse::stream> sse;
   std::unique_ptr<ws_port> ws;  // last: its session reads the members above while it ends
+};
+
+/// An SSE stream on one stream: its transport is the stream.
+struct h2_session::sse_port final : sse::stream {
+  // `stream` here would name sse::stream, the base.
+  sse_port(h2_session::stream& s, const sse::context& ctx) : sse::stream(ctx), st(s) {}
+  ~sse_port() override { release(); }
+
+  void write(io::shared_bytes b) override { st.send(std::move(b)); }
+  std::size_t queued_bytes() const override { return st.queued_bytes(); }
+  void abort() override { st.abort(); }
+  void end() override { st.end(); }
+  void arm_heartbeat(std::chrono::milliseconds) override {}  // the session's timer beats for all
+  std::string_view transport_name() const override { return "sse/h2"; }
+  std::string peer_text() const override { return st.peer_text(); }
+
+  h2_session::stream& st;
 };
 
 /// A WebSocket on one stream (RFC 8441), and the ws::session's transport. Input is what the
@@ -859,7 +875,7 @@ void h2_session::open_events(stream& st, boost::urls::url_view url) {
   st.responded = true;
   submit_headers(st, 200, events_headers(st.req->headers, ctx_), true);
   ctx_.counters.response(200);
-  st.sse = std::make_unique<sse::stream>(st, to_.registry, ctx_.counters, to_.sse);
+  st.sse = std::make_unique<sse_port>(st, to_.sse);
   st.sse->set_origin(st.req->who ? std::string_view(st.req->who->who.grants.subject)
                                  : std::string_view());
   // What only the request needed is dropped (`url` and `events` hold nothing of it): an SSE

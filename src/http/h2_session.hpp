@@ -4,12 +4,12 @@
 // flush pass (the connection's on_flush), so one gathered write carries every stream's frames.
 //
 // Each request is a stream answered through the same API handlers as HTTP/1.1 (http/serve.hpp).
-// GET /v1/events makes the stream an SSE stream (sse::stream over an h2 sink): its DATA frames
-// are sent with NGHTTP2_DATA_FLAG_NO_COPY, so a frame is its 9-byte header followed by references
-// to the message bytes encoded once for every subscriber. A stream with nothing to send defers its
-// data source and is resumed when bytes arrive; nghttp2 keeps per-stream and connection flow
-// control, so a stream whose peer stops reading stalls alone, and the slow-consumer policy applies
-// to what waits behind it, per stream.
+// GET /v1/events makes the stream an SSE stream (an sse::stream whose transport is the h2 stream):
+// its DATA frames are sent with NGHTTP2_DATA_FLAG_NO_COPY, so a frame is its 9-byte header followed
+// by references to the message bytes encoded once for every subscriber. A stream with nothing to
+// send defers its data source and is resumed when bytes arrive; nghttp2 keeps per-stream and
+// connection flow control, so a stream whose peer stops reading stalls alone, and the slow-consumer
+// policy applies to what waits behind it, per stream.
 //
 // GET /v1/ws has its HTTP/2 form, RFC 8441: the server's SETTINGS carry ENABLE_CONNECT_PROTOCOL,
 // and a CONNECT with `:protocol` websocket on /v1/ws, once checked as the HTTP/1.1 upgrade is, is
@@ -37,7 +37,6 @@
 #include "http/serve.hpp"
 #include "http/services.hpp"
 #include "io/connection.hpp"
-#include "sse/sink.hpp"
 #include "sse/stream.hpp"
 
 namespace sb::http {
@@ -65,6 +64,7 @@ class h2_session final : public io::connection_handler {
  private:
   struct stream;
   struct ws_port;
+  struct sse_port;
   friend struct h2_callbacks;
 
   stream* find(std::int32_t id);

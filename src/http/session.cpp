@@ -212,7 +212,7 @@ bool session::authenticate() {
   const auto& req = parser_->get();
   // The answer of a redeem goes nowhere if the connection closed or changed hands meanwhile.
   auto now = http::authenticate(
-      req, url_, conn_.peer().address(), ctx_, [this, conn = conn_.weak_from_this()](verdict v) {
+      req, url_, conn_.peer().address(), ctx_, [this, conn = conn_.weak_ref()](verdict v) {
         if (auto c = conn.lock();
             c && c->is_open() && c->handler() == this && phase_ == phase::authenticating) {
           on_authenticated(std::move(v));
@@ -291,7 +291,7 @@ void session::on_complete() {
     }
     // An asynchronous broker acknowledges the publishes later: the answer goes nowhere if the
     // connection closed or changed hands meanwhile.
-    streaming_->finish([this, conn = conn_.weak_from_this()](response r) {
+    streaming_->finish([this, conn = conn_.weak_ref()](response r) {
       if (auto c = conn.lock(); c && c->is_open() && c->handler() == this) {
         respond(std::move(r));
       }
@@ -309,7 +309,7 @@ void session::on_complete() {
                        client_};
   // An asynchronous broker (a history read) may answer after the connection closed, or after it
   // was handed to another handler: the answer then goes nowhere.
-  serve(route_.endpoint, request, ctx_, [this, conn = conn_.weak_from_this()](response r) {
+  serve(route_.endpoint, request, ctx_, [this, conn = conn_.weak_ref()](response r) {
     if (auto c = conn.lock(); c && c->is_open() && c->handler() == this) {
       respond(std::move(r));
     }
@@ -335,7 +335,7 @@ void session::open_events() {
   conn_.send(std::move(head));
   ctx_.counters.response(200);
   conn_.park();  // a subscriber: long-lived and mostly idle
-  auto stream = std::make_unique<sse::h1_stream>(conn_, to_.registry, ctx_.counters, to_.sse);
+  auto stream = std::make_unique<sse::h1_stream>(conn_, to_.sse);
   auto* s = stream.get();
   s->set_origin(who_ ? std::string_view(who_->grants.subject) : std::string_view());
   conn_.replace_handler(std::move(stream));

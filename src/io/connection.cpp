@@ -25,25 +25,24 @@ constexpr int max_iov = 64;
 
 connection::connection(loop& l, socket_type socket)
     : loop_(&l),
-      reactor_(std::make_unique<reactor_state>(std::move(socket), this)),
+      side_(std::make_unique<side_state>()),
       id_(next_id()),
-      fd_(reactor_->socket.native_handle()) {
+      fd_(socket.native_handle()) {
+  side_->reactor.emplace(std::move(socket), this);
   boost::system::error_code ec;
-  auto peer = reactor_->socket.remote_endpoint(ec);
+  auto peer = reactor()->socket.remote_endpoint(ec);
   if (!ec) {
     auto address = peer.address();
-    peer_.port = peer.port();
-    peer_.v6 = address.is_v6();
-    if (peer_.v6) {
-      peer_.bytes = address.to_v6().to_bytes();
-      peer_.scope = address.to_v6().scope_id();
+    peer_port_ = peer.port();
+    if (address.is_v6()) {
+      peer_.v6 = new v6_address{address.to_v6().to_bytes(), address.to_v6().scope_id()};
+      peer_v6_ = true;
     } else {
-      auto v4 = address.to_v4().to_bytes();
-      std::copy(v4.begin(), v4.end(), peer_.bytes.begin());
+      peer_.v4 = address.to_v4().to_bytes();
     }
   }
-  reactor_->socket.non_blocking(true, ec);
-  reactor_->socket.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+  reactor()->socket.non_blocking(true, ec);
+  reactor()->socket.set_option(boost::asio::ip::tcp::no_delay(true), ec);
   timer_.bind<&connection::on_timer>(this);
   l.adopt(*this);
 }
@@ -53,7 +52,7 @@ std::uint64_t connection::next_id() {
 }
 
 connection::~connection() {
-  if (!reactor_ && state_ != state::closed) {
+  if (!reactor() && state_ != state::closed) {
     loop_->unwatch(fd_);
     ::close(fd_);
   }
@@ -61,23 +60,30 @@ connection::~connection() {
   if (lease_) {
     lease_->release(peer().address());
   }
+  if (peer_v6_) {
+    delete peer_.v6;
+  }
 }
 
 boost::asio::ip::tcp::endpoint connection::peer() const {
-  if (peer_.v6) {
-    return {boost::asio::ip::address_v6(peer_.bytes, peer_.scope), peer_.port};
+  if (peer_v6_) {
+    return {boost::asio::ip::address_v6(peer_.v6->bytes, peer_.v6->scope), peer_port_};
   }
-  boost::asio::ip::address_v4::bytes_type v4;
-  std::copy_n(peer_.bytes.begin(), v4.size(), v4.begin());
-  return {boost::asio::ip::address_v4(v4), peer_.port};
+  return {boost::asio::ip::address_v4(peer_.v4), peer_port_};
 }
 
 void connection::enable_tls(SSL* ssl) {
-  tls_ = std::make_unique<tls_state>(ssl);
+  if (!side_) {
+    side_ = std::make_unique<side_state>();
+  }
+  side_->tls.emplace(ssl);
 }
 
 void connection::start(std::unique_ptr<connection_handler> h) {
-  self_ = shared_from_this();
+  if (!owns_self_) {
+    ref().release();
+    owns_self_ = true;
+  }
   handler_ = std::move(h);
   wait_readable();
 }
@@ -92,7 +98,7 @@ void connection::replace_handler(std::unique_ptr<connection_handler> h) {
 }
 
 std::size_t connection::read_some(char* data, std::size_t size, boost::system::error_code& ec) {
-  return tls_ ? read_tls(data, size, ec) : recv_raw(data, size, ec);
+  return tls() ? read_tls(data, size, ec) : recv_raw(data, size, ec);
 }
 
 std::size_t connection::read_tls(char* data, std::size_t size, boost::system::error_code& ec) {
@@ -100,8 +106,8 @@ std::size_t connection::read_tls(char* data, std::size_t size, boost::system::er
   // when the socket has nothing more (would_block), so it cannot spin.
   for (;;) {
     std::size_t n = 0;
-    auto r = tls_->transport.read(data, size, n);
-    if (tls_->transport.has_ciphertext()) {
+    auto r = tls()->transport.read(data, size, n);
+    if (tls()->transport.has_ciphertext()) {
       request_flush();  // handshake messages, alerts or session tickets to send
     }
     if (r == tls_transport::result::ok) {
@@ -121,7 +127,7 @@ std::size_t connection::read_tls(char* data, std::size_t size, boost::system::er
     if (ec) {
       return 0;
     }
-    tls_->transport.put_ciphertext(cipher, got);
+    tls()->transport.put_ciphertext(cipher, got);
   }
 }
 
@@ -174,7 +180,7 @@ void connection::wait_readable() {
   if (read_armed_ || state_ == state::closed) {
     return;
   }
-  if (park_wanted_ && reactor_ && !write_armed_) {
+  if (park_wanted_ && reactor() && !write_armed_) {
     move_to_loop_set();  // no wait is pending on the reactor now, so it can let go
   }
   read_armed_ = true;
@@ -183,9 +189,9 @@ void connection::wait_readable() {
   // a handler that stopped reading early) the handler is asked to read again on the next turn.
   // Likewise when OpenSSL holds input the handler has not taken yet.
   bool input_may_wait =
-      !drained_ || (tls_ && tls_->transport.has_buffered_input() && state_ == state::open);
+      !drained_ || (tls() && tls()->transport.has_buffered_input() && state_ == state::open);
   if (input_may_wait) {
-    boost::asio::post(loop_->context(), [self = shared_from_this()] {
+    boost::asio::post(loop_->context(), [self = ref()] {
       self->read_armed_ = false;
       if (self->state_ == state::lingering) {
         self->discard_input();
@@ -195,11 +201,11 @@ void connection::wait_readable() {
     });
     return;
   }
-  if (!reactor_) {
+  if (!reactor()) {
     return;  // the loop's epoll set says when input comes (on_watched_event)
   }
-  reactor_->hold = shared_from_this();
-  reactor_->socket.wait_readable(reactor_->wait);
+  reactor()->hold = ref();
+  reactor()->socket.wait_readable(reactor()->wait);
 }
 
 void connection::move_to_loop_set() {
@@ -209,12 +215,15 @@ void connection::move_to_loop_set() {
   }
   // Asio forgets the socket (its registration and its state) and leaves it open.
   boost::system::error_code ec;
-  reactor_->socket.release(ec);
+  reactor()->socket.release(ec);
   if (ec) {
     loop_->unwatch(fd_);
     return;
   }
-  reactor_.reset();
+  side_->reactor.reset();
+  if (!side_->tls) {
+    side_.reset();
+  }
 }
 
 void connection::on_watched_event(std::uint32_t events) {
@@ -243,7 +252,7 @@ void connection::on_watched_event(std::uint32_t events) {
 
 void connection::on_read_wait(void* target, boost::system::error_code ec, bool abandoned) {
   auto* self = static_cast<connection*>(target);
-  auto keep = std::move(self->reactor_->hold);  // may be the last owner: ends with this call
+  auto keep = std::move(self->reactor()->hold);  // may be the last owner: ends with this call
   self->read_armed_ = false;
   if (abandoned || ec || self->state_ == state::closed) {
     return;
@@ -299,7 +308,7 @@ void connection::flush() {
     }
   }
   loop_->before_write();
-  if (tls_) {
+  if (tls()) {
     flush_tls();
     return;
   }
@@ -337,7 +346,7 @@ void connection::flush() {
 
 void connection::flush_tls() {
   constexpr std::size_t record_batch = 64 << 10;
-  auto& t = *tls_;
+  auto& t = *tls();
   bool wrote = false;
   for (int i = 0; i < writes_per_flush; ++i) {
     if (t.out_at == t.out.size()) {
@@ -406,16 +415,16 @@ void connection::flush_tls() {
 
 void connection::wait_writable() {
   write_armed_ = true;
-  if (!reactor_) {
+  if (!reactor()) {
     return;  // the loop's epoll set says when there is room (on_watched_event)
   }
-  reactor_->socket.async_wait(socket_type::wait_write,
-                              [self = shared_from_this()](boost::system::error_code ec) {
-                                self->write_armed_ = false;
-                                if (!ec) {
-                                  self->flush();
-                                }
-                              });
+  reactor()->socket.async_wait(socket_type::wait_write,
+                               [self = ref()](boost::system::error_code ec) {
+                                 self->write_armed_ = false;
+                                 if (!ec) {
+                                   self->flush();
+                                 }
+                               });
 }
 
 void connection::set_timer(timing_wheel::duration delay) {
@@ -456,11 +465,11 @@ void connection::begin_linger() {
   // Shut down our side, then read until the peer hangs up: closing with unread input would send
   // a reset that can destroy the response we just wrote before the peer reads it.
   state_ = state::lingering;
-  if (tls_) {
+  if (tls()) {
     // close_notify, best effort: the peer may already be gone, and nothing waits for it.
-    tls_->transport.shutdown();
+    tls()->transport.shutdown();
     std::string alert;
-    tls_->transport.take_ciphertext(alert);
+    tls()->transport.take_ciphertext(alert);
     if (!alert.empty()) {
       [[maybe_unused]] auto n =
           ::send(fd_, alert.data(), alert.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -491,19 +500,20 @@ void connection::close() {
   if (state_ == state::closed) {
     return;
   }
-  auto keep = std::move(self_);  // `this` may be destroyed when this function returns
+  // `this` may be destroyed when this function returns.
+  auto keep = owns_self_ ? connection_ptr::adopt(this) : connection_ptr{};
+  owns_self_ = false;
   auto was = state_;
   state_ = state::closed;
   timer_.cancel();
-  static_cast<flush_hook&>(*this).unlink();
   loop_->release(*this);
   queue_.clear();
   if (was == state::open && handler_) {
     handler_->on_close();
   }
-  if (reactor_) {
+  if (reactor()) {
     boost::system::error_code ec;
-    reactor_->socket.close(ec);  // a pending wait completes (aborted) and lets go of `this`
+    reactor()->socket.close(ec);  // a pending wait completes (aborted) and lets go of `this`
   } else {
     loop_->unwatch(fd_);
     ::close(fd_);

@@ -3,9 +3,11 @@
 // on it is a connection_handler that the connection owns; an upgrade (HTTP request → SSE stream,
 // → WebSocket) replaces the handler and hands nothing else over, so the socket never moves.
 //
-// Lifetime: a started connection owns itself until close() (every path ends there: the peer
-// hanging up, an error, a timeout, the drain); pending readiness waits also hold it, so it is
-// destroyed, with its handler, once it is closed and the last wait has completed.
+// Lifetime: a connection is made by make() and shared through connection_ptr (io/counted.hpp: the
+// counts share its allocation). A started connection owns itself until close() (every path ends
+// there: the peer hanging up, an error, a timeout, the drain); pending readiness waits also hold
+// it, so it is destroyed, with its handler, once it is closed and the last wait has completed.
+// Whoever may answer after that (a broker's late reply) keeps a connection_weak.
 // Reads and writes are direct non-blocking syscalls; Asio only says when the socket is ready.
 // A long-lived connection (an SSE stream, a WebSocket, HTTP/2) is parked: it leaves Asio's reactor
 // for the loop's own epoll set (loop::watch), where an idle socket costs no user-space memory
@@ -14,7 +16,9 @@
 #include <boost/asio/basic_stream_socket.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
+#include <optional>
 
+#include "io/counted.hpp"
 #include "io/loop.hpp"
 #include "io/send_queue.hpp"
 #include "io/stream_socket.hpp"
@@ -53,24 +57,32 @@ class admission {
   ~admission() = default;
 };
 
-class connection final : public std::enable_shared_from_this<connection>,
-                         public flush_hook,
-                         public member_hook {
+using connection_ptr = counted_ptr<connection>;
+using connection_weak = counted_weak<connection>;
+
+class connection final : public member_hook {
  public:
   using socket_type = stream_socket::base;
 
-  connection(loop& l, socket_type socket);
+  /// A connection of `l` on `socket` (accepted, connected), not yet started.
+  static connection_ptr make(loop& l, socket_type socket) {
+    return make_counted<connection>(l, std::move(socket));
+  }
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
   ~connection();
 
   io::loop& owner() { return *loop_; }
+  /// Another owner of this connection, which must be alive (not being destroyed).
+  connection_ptr ref() { return counted_from(*this); }
+  /// An observer: locks to an owner while the connection lives.
+  connection_weak weak_ref() { return counted_weak_from(*this); }
 
   /// Makes this a TLS connection (before start()): reads decrypt, flushes encrypt. Takes `ssl`.
   void enable_tls(SSL* ssl);
   /// The protocol ALPN negotiated ("h2", "http/1.1"); empty on cleartext, without ALPN, or before
   /// the handshake has finished (it has once read_some returned plaintext).
-  std::string_view alpn() const { return tls_ ? tls_->transport.alpn() : std::string_view{}; }
+  std::string_view alpn() const { return tls() ? tls()->transport.alpn() : std::string_view{}; }
 
   /// Installs the first handler and starts waiting for input.
   void start(std::unique_ptr<connection_handler> h);
@@ -80,7 +92,7 @@ class connection final : public std::enable_shared_from_this<connection>,
   /// (shared by every parked connection with events), which is why a plain HTTP/1.1 connection,
   /// whose requests come one at a time, stays on the reactor.
   void park() { park_wanted_ = true; }
-  bool parked() const { return !reactor_; }
+  bool parked() const { return reactor() == nullptr; }
   /// Replaces the handler (protocol upgrade). The old one is destroyed after the current turn, so
   /// it may call this from inside its own callbacks.
   void replace_handler(std::unique_ptr<connection_handler> h);
@@ -95,7 +107,8 @@ class connection final : public std::enable_shared_from_this<connection>,
   void send(std::string s) { send(shared_bytes::from_string(std::move(s))); }
   /// Bytes waiting to be written (plaintext queued and, under TLS, ciphertext not yet sent).
   std::size_t queued_bytes() const {
-    return queue_.bytes() + (tls_ ? tls_->out.size() - tls_->out_at : 0);
+    auto* t = tls();
+    return queue_.bytes() + (t ? t->out.size() - t->out_at : 0);
   }
   /// Asks for a flush pass (and so an on_flush()) even though nothing was queued with send().
   void request_flush();
@@ -127,13 +140,17 @@ class connection final : public std::enable_shared_from_this<connection>,
   /// A new id from the sequence connections take theirs from: for what lives inside a connection
   /// and needs an identity of its own (a WebSocket on an HTTP/2 stream).
   static std::uint64_t next_id();
-  /// Keeps `lease` (whatever admitted this connection) until the connection is destroyed, then
-  /// gives its place back. Shared, not allocated per connection: idle connections are most.
-  void hold(std::shared_ptr<admission> lease) { lease_ = std::move(lease); }
+  /// Gives `lease` (whatever admitted this connection, which outlives it: the server's limits)
+  /// its place back when the connection is destroyed.
+  void hold(admission& lease) { lease_ = &lease; }
   connection_handler* handler() { return handler_.get(); }
 
  private:
   friend class loop;
+  template <class T, class... Args>
+  friend counted_ptr<T> make_counted(Args&&... args);
+  connection(loop& l, socket_type socket);
+
   enum class state : std::uint8_t { open, flushing_to_close, lingering, closed };
 
   void on_timer();
@@ -148,7 +165,10 @@ class connection final : public std::enable_shared_from_this<connection>,
   std::size_t recv_raw(char* data, std::size_t size, boost::system::error_code& ec);
   std::size_t read_tls(char* data, std::size_t size, boost::system::error_code& ec);
   void flush_tls();
-  bool output_idle() const { return queue_.empty() && (!tls_ || tls_->out_at == tls_->out.size()); }
+  bool output_idle() const {
+    auto* t = tls();
+    return queue_.empty() && (!t || t->out_at == t->out.size());
+  }
 
   /// Only TLS connections pay for this.
   struct tls_state {
@@ -164,32 +184,47 @@ class connection final : public std::enable_shared_from_this<connection>,
         : socket(std::move(s)), wait(&connection::on_read_wait, c) {}
     stream_socket socket;
     read_wait wait;
-    std::shared_ptr<connection> hold;  // while `wait` is pending
+    connection_ptr hold;  // while `wait` is pending
   };
 
-  /// The peer's address in 24 bytes (an endpoint takes 28, which rounds an idle connection up a
-  /// malloc size class).
-  struct compact_endpoint {
+  /// The peer's address: an IPv4 one in place, an IPv6 one (16 bytes and a scope) out of line,
+  /// so an idle connection from an IPv4 peer pays 8 bytes for it rather than an endpoint's 28.
+  struct v6_address {
     std::array<unsigned char, 16> bytes{};
     std::uint32_t scope = 0;
-    std::uint16_t port = 0;
-    bool v6 = false;
+  };
+  union peer_address {
+    std::array<unsigned char, 4> v4;
+    v6_address* v6;  // owned, when peer_v6_
   };
 
+  /// What a connection needs for a while (the reactor's state, until parked) or only some
+  /// connections need (TLS), behind one pointer: an idle cleartext connection has none.
+  struct side_state {
+    std::optional<reactor_state> reactor;
+    std::optional<tls_state> tls;
+  };
+  reactor_state* reactor() const { return side_ && side_->reactor ? &*side_->reactor : nullptr; }
+  tls_state* tls() const { return side_ && side_->tls ? &*side_->tls : nullptr; }
+
   loop* loop_;
-  std::unique_ptr<reactor_state> reactor_;  // null once parked
+  std::unique_ptr<side_state> side_;
   send_queue queue_;
   std::unique_ptr<connection_handler> handler_;
-  std::unique_ptr<tls_state> tls_;
-  std::shared_ptr<connection> self_;  // set by start(), dropped by close()
-  std::shared_ptr<admission> lease_;
+  admission* lease_ = nullptr;
   wheel_entry timer_;
   std::uint64_t id_;
-  // Together in 32 bytes (flags as bits): an idle connection is 232 bytes, a 256-byte block with
-  // make_shared's control block and malloc's header.
-  compact_endpoint peer_;
+  connection* next_flush_ = nullptr;  // the loop's flush list (loop::request_flush)
+  // Together in 16 bytes (flags as bits): an idle connection is a 144-byte block, its counts and
+  // malloc's header included.
+  peer_address peer_{};
   int fd_;
+  std::uint16_t peer_port_ = 0;
   state state_ = state::open;
+  bool peer_v6_ : 1 = false;
+  // The connection owns itself from start() to close(): one count, taken by start() and given
+  // back by close() (a flag, not a connection_ptr to itself: 8 bytes per idle connection).
+  bool owns_self_ : 1 = false;
   bool read_armed_ : 1 = false;
   bool write_armed_ : 1 = false;
   // A read found the socket empty: epoll (edge-triggered) will say when more comes, so asking

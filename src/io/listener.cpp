@@ -64,7 +64,7 @@ void listener::stop() {
     if (ec) {
       break;
     }
-    on_accept_(std::make_shared<connection>(*loop_, std::move(socket)));
+    on_accept_(connection::make(*loop_, std::move(socket)));
   }
   acceptor_.close(ec);
   backoff_.cancel();
@@ -102,7 +102,7 @@ void listener::do_accept() {
       }
       spdlog::debug("accept: {}", ec.message());
     } else {
-      on_accept_(std::make_shared<connection>(*loop_, std::move(socket)));
+      on_accept_(connection::make(*loop_, std::move(socket)));
     }
     do_accept();
   });

@@ -21,7 +21,7 @@ void ensure_address_free(const boost::asio::ip::tcp::endpoint& at);
 class listener {
  public:
   /// Called on the loop for every accepted connection; installs its first handler.
-  using accept_handler = std::function<void(const std::shared_ptr<connection>&)>;
+  using accept_handler = std::function<void(const connection_ptr&)>;
 
   /// Binds and listens; throws on failure (startup only).
   listener(loop& l, const boost::asio::ip::tcp::endpoint& at, accept_handler on_accept);

@@ -16,11 +16,15 @@ loop::loop(std::size_t index, timing_wheel::duration tick, const time_source* ti
     : index_(index), ctx_(1), wheel_(ctx_, tick, 512, time) {}
 
 loop::~loop() {
-  pending_flush_.clear();
   members_.clear();
   epoll_on_reactor_.reset();
   if (epoll_fd_ >= 0) {
     ::close(epoll_fd_);
+    epoll_fd_ = -1;
+  }
+  // The flush list's counts, as the context's queued handlers give theirs back when it goes.
+  while (flush_head_) {
+    pop_flush();
   }
 }
 
@@ -57,11 +61,31 @@ void loop::stop() {
   });
 }
 
+bool loop::flush_queued(const connection& c) const {
+  return c.next_flush_ != nullptr || flush_tail_ == &c;
+}
+
+counted_ptr<connection> loop::pop_flush() {
+  auto* c = flush_head_;
+  flush_head_ = c->next_flush_;
+  if (!flush_head_) {
+    flush_tail_ = nullptr;
+  }
+  c->next_flush_ = nullptr;
+  return connection_ptr::adopt(c);  // the count request_flush() took
+}
+
 void loop::request_flush(connection& c) {
-  if (static_cast<flush_hook&>(c).is_linked()) {
+  if (flush_queued(c)) {
     return;
   }
-  pending_flush_.push_back(c);
+  c.ref().release();  // the list's count, given back by pop_flush()
+  if (flush_tail_) {
+    flush_tail_->next_flush_ = &c;
+  } else {
+    flush_head_ = &c;
+  }
+  flush_tail_ = &c;
   if (!flush_posted_) {
     flush_posted_ = true;
     boost::asio::post(ctx_, [this] { flush_pass(); });
@@ -70,13 +94,11 @@ void loop::request_flush(connection& c) {
 
 void loop::flush_pass() {
   flush_posted_ = false;
-  for (int i = 0; i < flush_budget && !pending_flush_.empty(); ++i) {
-    auto& c = pending_flush_.front();
-    pending_flush_.pop_front();
-    auto keep = c.shared_from_this();
-    c.flush();
+  for (int i = 0; i < flush_budget && flush_head_; ++i) {
+    auto c = pop_flush();  // held through flush(): it may close the connection
+    c->flush();
   }
-  if (!pending_flush_.empty() && !flush_posted_) {
+  if (flush_head_ && !flush_posted_) {
     flush_posted_ = true;
     boost::asio::post(ctx_, [this] { flush_pass(); });
   }
@@ -96,9 +118,9 @@ void loop::release(connection& c) {
 
 void loop::for_each_connection(const std::function<void(connection&)>& f) {
   // Collect first: `f` may close connections, which unlinks them from the list.
-  std::vector<std::shared_ptr<connection>> all;
+  std::vector<connection_ptr> all;
   for (auto& c : members_) {
-    all.push_back(c.shared_from_this());
+    all.push_back(c.ref());
   }
   for (auto& c : all) {
     f(*c);
@@ -154,7 +176,7 @@ void loop::dispatch_watched() {
     }
     // Held for the batch: an event's handler may close (and so free) another of its connections.
     for (int i = 0; i < n; ++i) {
-      batch_.push_back(static_cast<connection*>(events[i].data.ptr)->shared_from_this());
+      batch_.push_back(static_cast<connection*>(events[i].data.ptr)->ref());
     }
     for (int i = 0; i < n; ++i) {
       batch_[static_cast<std::size_t>(i)]->on_watched_event(events[i].events);

@@ -11,16 +11,13 @@
 #include <vector>
 
 #include "core/counters.hpp"
+#include "io/counted.hpp"
 #include "io/reactor_wait.hpp"
 #include "io/timing_wheel.hpp"
 
 namespace sb::io {
 
-struct flush_tag;
 struct member_tag;
-using flush_hook =
-    boost::intrusive::list_base_hook<boost::intrusive::tag<flush_tag>,
-                                     boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 using member_hook =
     boost::intrusive::list_base_hook<boost::intrusive::tag<member_tag>,
                                      boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
@@ -94,8 +91,6 @@ class loop {
   static void on_watched_ready(void* self, boost::system::error_code ec, bool abandoned);
   void dispatch_watched();
 
-  using flush_list = boost::intrusive::list<connection, boost::intrusive::base_hook<flush_hook>,
-                                            boost::intrusive::constant_time_size<false>>;
   using member_list = boost::intrusive::list<connection, boost::intrusive::base_hook<member_hook>,
                                              boost::intrusive::constant_time_size<false>>;
 
@@ -104,14 +99,21 @@ class loop {
   read_wait watched_wait_{&loop::on_watched_ready, this};
   boost::asio::io_context ctx_;
   timing_wheel wheel_;
-  flush_list pending_flush_;
+  // Connections waiting for the flush pass, in order, linked through connection::next_flush_ (one
+  // pointer in each connection, not a list hook's two). The list holds a count of each: a
+  // connection closed meanwhile stays linked and alive until the pass drops it, so nothing has to
+  // unlink it from the middle.
+  connection* flush_head_ = nullptr;
+  connection* flush_tail_ = nullptr;
+  bool flush_queued(const connection& c) const;
+  counted_ptr<connection> pop_flush();
   member_list members_;
   loop_counter open_connections_;
   bool flush_posted_ = false;
   std::function<void()> write_barrier_;
   int epoll_fd_ = -1;  // created by the first watch()
   std::unique_ptr<reactor_descriptor> epoll_on_reactor_;
-  std::vector<std::shared_ptr<connection>> batch_;  // the connections of one epoll_wait
+  std::vector<counted_ptr<connection>> batch_;  // the connections of one epoll_wait
 };
 
 }  // namespace sb::io

@@ -26,13 +26,18 @@ struct shared_bytes {
 
 class send_queue {
  public:
+  send_queue() = default;
+  send_queue(const send_queue&) = delete;
+  send_queue& operator=(const send_queue&) = delete;
+  ~send_queue() { clear(); }
+
   void push(shared_bytes b);
-  bool empty() const { return head_ == segments_.size(); }
-  std::size_t bytes() const { return bytes_; }
-  std::size_t segments() const { return segments_.size() - head_; }
+  bool empty() const { return ring_ == nullptr; }
+  std::size_t bytes() const { return ring_ ? ring_->bytes : 0; }
+  std::size_t segments() const { return ring_ ? ring_->size - ring_->head : 0; }
   /// Segment slots allocated: none once everything queued has been written (an idle connection
   /// holds no storage).
-  std::size_t capacity() const { return segments_.capacity(); }
+  std::size_t capacity() const { return ring_ ? ring_->cap : 0; }
 
   /// Fills up to `max` iovecs with the front of the queue; returns how many.
   int gather(iovec* iov, int max) const;
@@ -44,15 +49,19 @@ class send_queue {
   /// references to the same owners: an HTTP/2 stream hands a DATA frame's payload on, no copy.
   template <class F>
   void take_front(std::size_t n, F&& each) {
-    n = n < bytes_ ? n : bytes_;
+    if (!ring_) {
+      return;
+    }
+    n = n < ring_->bytes ? n : ring_->bytes;
     std::size_t left = n;
-    for (auto i = head_; left > 0 && i < segments_.size(); ++i) {
-      auto view = segments_[i].bytes;
-      if (i == head_) {
-        view.remove_prefix(offset_);
+    for (auto i = ring_->head; left > 0 && i < ring_->size; ++i) {
+      auto& segment = ring_->at(i);
+      auto view = segment.bytes;
+      if (i == ring_->head) {
+        view.remove_prefix(ring_->offset);
       }
       auto piece = view.substr(0, left);
-      each(shared_bytes{segments_[i].owner, piece});
+      each(shared_bytes{segment.owner, piece});
       left -= piece.size();
     }
     consume(n);
@@ -65,11 +74,29 @@ class send_queue {
   void clear();
 
  private:
-  // 32-bit positions: one queue per connection, and its bound is far below 4 GiB.
-  std::vector<shared_bytes> segments_;
-  std::size_t bytes_ = 0;
-  std::uint32_t head_ = 0;
-  std::uint32_t offset_ = 0;  // bytes of segments_[head_] already written
+  /// The queued segments and their positions in one allocation, which exists only while
+  /// something is queued: an idle connection's queue is one null pointer (8 bytes, not the 40 of
+  /// a vector and its positions). Slots [head, size) hold live segments; those before `head` have
+  /// been written and destroyed.
+  struct ring {
+    std::size_t bytes;
+    // 32-bit positions: one queue per connection, and its bound is far below 4 GiB.
+    std::uint32_t head;
+    std::uint32_t size;
+    std::uint32_t cap;
+    std::uint32_t offset;  // bytes of at(head) already written
+    shared_bytes& at(std::uint32_t i) { return reinterpret_cast<shared_bytes*>(this + 1)[i]; }
+    const shared_bytes& at(std::uint32_t i) const {
+      return reinterpret_cast<const shared_bytes*>(this + 1)[i];
+    }
+  };
+  static_assert(sizeof(ring) % alignof(shared_bytes) == 0);
+
+  /// Moves the live segments to the front of a ring of `cap` slots (a new one when `cap` differs).
+  void relocate(std::uint32_t cap);
+  void release();
+
+  ring* ring_ = nullptr;
 };
 
 }  // namespace sb::io

@@ -111,7 +111,7 @@ boost::asio::ip::tcp::endpoint parse_listen(const std::string& text,
 
 /// Starts the HTTP session of an accepted connection (cleartext or TLS), or refuses it over a
 /// connection limit.
-void accept(const std::shared_ptr<io::connection>& c, http::loop_services& ctx, http::handoff& to,
+void accept(const io::connection_ptr& c, http::loop_services& ctx, http::handoff& to,
             const std::shared_ptr<connection_limits>& limits) {
   if (!limits->admit(c->peer().address())) {
     c->start(std::make_unique<http::refusal>(*c));
@@ -120,7 +120,7 @@ void accept(const std::shared_ptr<io::connection>& c, http::loop_services& ctx, 
     c->close_after_flush();
     return;
   }
-  c->hold(limits);
+  c->hold(*limits);
   auto session = std::make_unique<http::session>(*c, ctx, to);
   auto* raw = session.get();
   c->start(std::move(session));
@@ -337,8 +337,9 @@ void app::make_services() {
     if (shared_->broker.redis) {
       w->ws->connection_suffix = "@" + shared_->broker.node_id;
     }
-    w->handoff.emplace(
-        http::handoff{*w->registry, sse::context{config_.sse, config_.subscribers}, *w->ws});
+    w->handoff.emplace(http::handoff{
+        *w->registry, sse::context{*w->registry, w->counters, config_.sse, config_.subscribers},
+        *w->ws});
     w->services.emplace(http::loop_services{w->loop, w->counters, s});
   }
   if (metrics_endpoint_) {
@@ -410,14 +411,12 @@ void app::open_listeners() {
     auto limits = shared_->limits;
     try {
       w->listener = std::make_unique<io::listener>(
-          w->loop, endpoint_, [ctx, to, limits](const std::shared_ptr<io::connection>& c) {
-            accept(c, *ctx, *to, limits);
-          });
+          w->loop, endpoint_,
+          [ctx, to, limits](const io::connection_ptr& c) { accept(c, *ctx, *to, limits); });
       if (tls_endpoint_) {
         auto* tls = shared_->tls.get();
         w->tls_listener = std::make_unique<io::listener>(
-            w->loop, *tls_endpoint_,
-            [ctx, to, limits, tls](const std::shared_ptr<io::connection>& c) {
+            w->loop, *tls_endpoint_, [ctx, to, limits, tls](const io::connection_ptr& c) {
               c->enable_tls(tls->new_ssl());
               accept(c, *ctx, *to, limits);
             });
@@ -439,9 +438,8 @@ void app::open_listeners() {
     auto limits = shared_->metrics_limits;
     try {
       w.metrics_listener = std::make_unique<io::listener>(
-          w.loop, *metrics_endpoint_, [ctx, to, limits](const std::shared_ptr<io::connection>& c) {
-            accept(c, *ctx, *to, limits);
-          });
+          w.loop, *metrics_endpoint_,
+          [ctx, to, limits](const io::connection_ptr& c) { accept(c, *ctx, *to, limits); });
     } catch (const boost::system::system_error& e) {
       throw std::runtime_error("cannot listen on " + config_.metrics.listen + ": " +
                                e.code().message());

@@ -4,7 +4,7 @@ namespace sb::server {
 
 void drain_pacer::start(double per_tick) {
   per_tick_ = per_tick;
-  loop_.for_each_connection([this](io::connection& c) { left_.push_back(c.weak_from_this()); });
+  loop_.for_each_connection([this](io::connection& c) { left_.push_back(c.weak_ref()); });
   step(per_tick_);
 }
 

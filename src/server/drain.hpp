@@ -44,7 +44,7 @@ class drain_pacer {
 
   io::loop& loop_;
   boost::asio::steady_timer timer_;
-  std::vector<std::weak_ptr<io::connection>> left_;
+  std::vector<io::connection_weak> left_;
   double per_tick_ = 0;
   double budget_ = 0;
 };

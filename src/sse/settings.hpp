@@ -3,7 +3,9 @@
 // and what every stream reads.
 #include <chrono>
 
+#include "core/counters.hpp"
 #include "core/subscriber_settings.hpp"
+#include "core/topic_registry.hpp"
 
 namespace sb::sse {
 
@@ -14,8 +16,11 @@ struct settings {
   unsigned retry_ms = 2000;
 };
 
-/// What a stream reads, shared by every stream (which outlives none of it).
+/// What a stream uses, shared by every stream of a loop (which outlives none of it): one
+/// reference in each stream rather than one per part, as idle streams are most.
 struct context {
+  topic_registry& registry;  // the loop's
+  loop_counters& counters;   // the loop's
   const sse::settings& settings;
   const subscriber_settings& subscribers;
 };

@@ -19,13 +19,9 @@ io::shared_bytes static_bytes(std::string_view s) {
 
 }  // namespace
 
-stream::stream(sink& out, topic_registry& registry, loop_counters& counters, const context& ctx)
-    : out_(out),
-      registry_(registry),
-      counters_(counters),
-      ctx_(ctx),
-      queue_(ctx.subscribers.backlog, ctx.subscribers.high_water()) {
-  counters_.sse.open.add();
+stream::stream(const context& ctx)
+    : ctx_(ctx), queue_(ctx.subscribers.backlog, ctx.subscribers.high_water()) {
+  ctx_.counters.sse.open.add();
 }
 
 stream::~stream() {
@@ -46,7 +42,7 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
   }
   std::vector<std::optional<position>> since(names.size());
   if (from.text) {
-    counters_.sse.resumes.add();
+    ctx_.counters.sse.resumes.add();
     const auto& text = *from.text;
     std::optional<position> single;
     if (names.size() == 1 && (single = parse_position(text))) {
@@ -73,7 +69,7 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
     auto& t = subs[i];
     auto asked = since[i];
     // The registry drops the answer if this stream is gone by then (an asynchronous broker).
-    registry_.subscribe(t, names[i], asked, [this, &t, asked](attach_result r) {
+    ctx_.registry.subscribe(t, names[i], asked, [this, &t, asked](attach_result r) {
       if (r.unavailable) {
         rare_->starting->unavailable = true;
         r.head = asked.value_or(position{});
@@ -88,7 +84,7 @@ void stream::start(std::vector<std::string> names, const resume_from& from) {
         rare_->starting->retained.emplace_back(&t, std::move(r.retained));
       }
       // The replay waits in the queue (paced as the socket drains), live messages behind it.
-      auto v = queue_.attached(t, r.head, std::move(r.missed), out_.queued_bytes());
+      auto v = queue_.attached(t, r.head, std::move(r.missed), queued_bytes());
       act(t, nullptr, v);
       if (--rare_->starting->attaching == 0) {
         finish_start();
@@ -117,11 +113,11 @@ void stream::send(io::shared_bytes b) {
   if (auto* l = log()) {
     l->tally.sent(b.bytes.size(), false);
   }
-  out_.send(std::move(b));
+  write(std::move(b));
 }
 
 void stream::send_gap(std::span<const std::string> topics) {
-  counters_.sse.gaps.add();
+  ctx_.counters.sse.gaps.add();
   send(gap_event(topics));
 }
 
@@ -138,7 +134,7 @@ void stream::finish_start() {
     send(retry_field(jittered_retry(ctx_.settings.retry_ms)));
     note_end(end_reason::unavailable);
     closed_ = true;
-    out_.end();
+    end();
     return;
   }
   send(preamble(jittered_retry(ctx_.settings.retry_ms), current_id()));
@@ -150,11 +146,11 @@ void stream::finish_start() {
   for (auto& [t, m] : state->retained) {
     send(id_line(current_id()));
     send({m, m->sse_body()});
-    counters_.sse.deliveries.add();
+    ctx_.counters.sse.deliveries.add();
     count_message();
   }
   pump_backlog();
-  out_.arm_heartbeat(ctx_.settings.heartbeat);
+  arm_heartbeat(ctx_.settings.heartbeat);
 }
 
 std::string stream::current_id() const {
@@ -188,7 +184,7 @@ void stream::emit(topic_sub& t, const message_ptr& m) {
       send({m, m->sse_body()});
     }
   }
-  counters_.sse.deliveries.add();
+  ctx_.counters.sse.deliveries.add();
   count_message();
 }
 
@@ -197,7 +193,7 @@ void stream::on_message(subscription& s, const message_ptr& m) {
     return;  // presence diffs have no SSE form
   }
   auto& t = static_cast<topic_sub&>(s);
-  auto v = queue_.offer(t, m, out_.queued_bytes());
+  auto v = queue_.offer(t, m, queued_bytes());
   if (v.write_only()) [[likely]] {
     emit(t, m);  // the fan-out fast path: no call through act()
     return;
@@ -211,7 +207,7 @@ void stream::act(topic_sub& t, const message_ptr& m, const delivery_verdict& v) 
     send_gap(lost);  // the topic's history was lost under us (epoch changed)
   }
   if (v.dropped) {
-    counters_.sse.drops.add();
+    ctx_.counters.sse.drops.add();
   }
   switch (v.act) {
     case delivery_verdict::action::write:
@@ -228,7 +224,7 @@ void stream::act(topic_sub& t, const message_ptr& m, const delivery_verdict& v) 
 
 void stream::pump_backlog() {
   while (!closed_) {
-    auto e = queue_.next(out_.queued_bytes());
+    auto e = queue_.next(queued_bytes());
     if (!e) {
       break;
     }
@@ -242,11 +238,11 @@ void stream::close_slow() {
   }
   // The `resume` policy: close, and let the client resume from history. Closing is deferred:
   // this runs inside the registry's fan-out walk, which must not see lists change under it.
-  counters_.sse.slow_consumer_closes.add();
+  ctx_.counters.sse.slow_consumer_closes.add();
   note_end(end_reason::slow_consumer);
-  counters_.sse.drops.add();
+  ctx_.counters.sse.drops.add();
   closed_ = true;
-  out_.abort();
+  abort();
 }
 
 void stream::on_sent() {
@@ -257,16 +253,16 @@ void stream::on_timer() {
   if (closed_) {
     return;
   }
-  if (queue_.judge(out_.queued_bytes()).act == delivery_verdict::action::close) {
+  if (queue_.judge(queued_bytes()).act == delivery_verdict::action::close) {
     close_slow();
     return;
   }
   send(static_bytes(heartbeat()));
-  out_.arm_heartbeat(ctx_.settings.heartbeat);
+  arm_heartbeat(ctx_.settings.heartbeat);
 }
 
 void h1_stream::start(std::vector<std::string> topics, const resume_from& from) {
-  stream_.start(std::move(topics), from);
+  stream::start(std::move(topics), from);
   conn_.wait_readable();
 }
 
@@ -276,7 +272,7 @@ std::string h1_stream::peer_text() const {
 
 void h1_stream::abort() {
   // Deferred: this runs inside the registry's fan-out walk.
-  boost::asio::post(conn_.owner().context(), [c = conn_.shared_from_this()] { c->close(); });
+  boost::asio::post(conn_.owner().context(), [c = conn_.ref()] { c->close(); });
 }
 
 void h1_stream::on_readable() {
@@ -290,8 +286,7 @@ void h1_stream::on_readable() {
       return;
     }
     if (ec) {
-      stream_.note_end(ec == boost::asio::error::eof ? end_reason::client_closed
-                                                     : end_reason::error);
+      note_end(ec == boost::asio::error::eof ? end_reason::client_closed : end_reason::error);
       conn_.close();
       return;
     }
@@ -306,7 +301,7 @@ void stream::on_drain() {
   send(retry_field(jittered_retry(ctx_.settings.retry_ms)));
   note_end(end_reason::drain);
   closed_ = true;
-  out_.end();
+  end();
 }
 
 void stream::on_close() {
@@ -320,20 +315,19 @@ void stream::release() {
   }
   released_ = true;
   for (auto& t : topics()) {
-    registry_.unsubscribe(t);
+    ctx_.registry.unsubscribe(t);
   }
   queue_.clear();
-  counters_.sse.open.sub();
+  ctx_.counters.sse.open.sub();
   auto reason = end_.value_or(end_reason::client_closed);
-  counters_.sse.end(reason);
+  ctx_.counters.sse.end(reason);
   auto* l = log();
   if (l && l->tally.on() &&
       io::access_log_wanted(reason == end_reason::error || reason == end_reason::slow_consumer)) {
     const auto& tally = l->tally;
-    io::log_stream_end({out_.transport_name(), topic_count_,
+    io::log_stream_end({transport_name(), topic_count_,
                         static_cast<double>(steady_now_ns() - tally.started_ns) / 1e9,
-                        tally.messages, tally.bytes, to_string(reason), out_.peer_text(),
-                        l->subject});
+                        tally.messages, tally.bytes, to_string(reason), peer_text(), l->subject});
   }
 }
 

@@ -1,14 +1,16 @@
 #pragma once
-// An SSE stream, after its response head, writing to a sink (an HTTP/1.1 connection or an HTTP/2
-// stream): one subscriber holding a
-// subscription per topic. Live messages are queued as references to their shared encoded bytes;
-// a single-topic stream sends them as they are, a multi-topic stream puts its own cursor id line
-// before the shared body. Replay after a resume is paced: history is queued as the socket drains,
-// so a reconnect after a long absence costs no more memory than the send-queue bound.
+// An SSE stream, after its response head, writing to its transport (an HTTP/1.1 connection or an
+// HTTP/2 stream, which derive from it and provide the few operations below): one subscriber
+// holding a subscription per topic. Live messages are queued as references to their shared encoded
+// bytes; a single-topic stream sends them as they are, a multi-topic stream puts its own cursor id
+// line before the shared body. Replay after a resume is paced: history is queued as the socket
+// drains, so a reconnect after a long absence costs no more memory than the send-queue bound.
 //
 // Idle streams are most streams, so the struct stays small: what only starting needs lives in a
 // separate allocation that is freed once the stream is live, the access log's record exists only
-// when the access log is on, and a stream of one topic (most) keeps its subscription inline.
+// when the access log is on, and a stream of one topic (most) keeps its subscription inline. The
+// transport is the derived class, not an object the stream points at: no reference to it, and one
+// vtable pointer for the subscriber and the transport together.
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -23,7 +25,6 @@
 #include "core/topic_registry.hpp"
 #include "io/connection.hpp"
 #include "sse/settings.hpp"
-#include "sse/sink.hpp"
 
 namespace sb::sse {
 
@@ -32,32 +33,55 @@ struct resume_from {
   std::optional<std::string> text;
 };
 
-class stream final : public subscriber {
+class stream : public subscriber {
  public:
-  /// The response head must already be queued on `out`, which outlives the stream.
-  stream(sink& out, topic_registry& registry, loop_counters& counters, const context& ctx);
-  ~stream();
+  /// The derived class's destructor must have called release() (which reaches the transport).
+  virtual ~stream();
 
   /// Subscribes `topics` (valid, distinct names), then queues the preamble, gaps, retained
   /// messages and the replay.
   void start(std::vector<std::string> topics, const resume_from& from);
 
-  /// The sink's heartbeat is due.
+  /// The transport's heartbeat is due.
   void on_timer();
-  /// The sink wrote bytes: refill from the backlog.
+  /// The transport wrote bytes: refill from the backlog.
   void on_sent();
   /// Starts the access-log bookkeeping (when the access log is on): `subject` is kept only when
   /// there is one.
   void set_origin(std::string_view subject);
-  /// Why the stream is ending, when the sink knows better than "the client closed" (first wins).
+  /// Why the stream is ending, when the transport knows better than "the client closed" (first
+  /// wins).
   void note_end(end_reason r);
-  /// The sink is gone: unsubscribe. Called once.
+  /// The transport is gone: unsubscribe. Called once.
   void on_close();
   /// The server is draining: a jittered retry:, then end.
   void on_drain();
   void on_message(subscription& s, const message_ptr& m) override;
 
+ protected:
+  /// The response head must already be queued on the transport.
+  explicit stream(const context& ctx);
+  /// Unsubscribes and writes the access-log line (naming the transport): the derived class calls
+  /// it in its destructor, while it still is the transport. Idempotent.
+  void release();
+
  private:
+  // What the transport provides.
+  /// Queues bytes (references to shared buffers) for this stream only.
+  virtual void write(io::shared_bytes b) = 0;
+  /// Bytes this stream has queued and not yet written (what the slow-consumer bound applies to).
+  virtual std::size_t queued_bytes() const = 0;
+  /// Ends the stream now, dropping what is queued (slow consumer). May be called from inside a
+  /// fan-out walk, so the transport defers the actual teardown.
+  virtual void abort() = 0;
+  /// Ends the stream once what is queued has been written (drain).
+  virtual void end() = 0;
+  /// The next heartbeat is due in `delay` (an h2 session heartbeats all its streams at once).
+  virtual void arm_heartbeat(std::chrono::milliseconds delay) = 0;
+  /// For the access log: "sse" or "sse/h2", and the client's address:port.
+  virtual std::string_view transport_name() const = 0;
+  virtual std::string peer_text() const = 0;
+
   /// A subscription (whose `at` is the last seq queued or skipped: the dedupe threshold, kept by
   /// the queue) and what this stream needs to write its ids.
   struct topic_sub : queued_subscription {
@@ -120,11 +144,7 @@ class stream final : public subscriber {
   /// Acts on the delivery core's verdict: only the framing is this stream's.
   void act(topic_sub& t, const message_ptr& m, const delivery_verdict& v);
   void close_slow();
-  void release();
 
-  sink& out_;
-  topic_registry& registry_;
-  loop_counters& counters_;
   const context& ctx_;
   topic_sub one_;  // the subscription of a stream of one topic
   std::unique_ptr<rare_state> rare_;
@@ -136,23 +156,21 @@ class stream final : public subscriber {
 };
 
 /// An SSE stream that owns its HTTP/1.1 connection (the connection's handler after the head).
-class h1_stream final : public io::connection_handler, sink {
+class h1_stream final : public io::connection_handler, public stream {
  public:
-  h1_stream(io::connection& conn, topic_registry& registry, loop_counters& counters,
-            const context& ctx)
-      : conn_(conn), stream_(*this, registry, counters, ctx) {}
+  h1_stream(io::connection& conn, const context& ctx) : stream(ctx), conn_(conn) {}
+  ~h1_stream() override { release(); }
 
   void start(std::vector<std::string> topics, const resume_from& from);
 
   void on_readable() override;
-  void set_origin(std::string_view subject) { stream_.set_origin(subject); }
-  void on_timer() override { stream_.on_timer(); }
-  void on_sent() override { stream_.on_sent(); }
-  void on_close() override { stream_.on_close(); }
-  void on_drain() override { stream_.on_drain(); }
+  void on_timer() override { stream::on_timer(); }
+  void on_sent() override { stream::on_sent(); }
+  void on_close() override { stream::on_close(); }
+  void on_drain() override { stream::on_drain(); }
 
  private:
-  void send(io::shared_bytes b) override { conn_.send(std::move(b)); }
+  void write(io::shared_bytes b) override { conn_.send(std::move(b)); }
   std::size_t queued_bytes() const override { return conn_.queued_bytes(); }
   void abort() override;
   void end() override { conn_.close_after_flush(); }
@@ -161,7 +179,6 @@ class h1_stream final : public io::connection_handler, sink {
   std::string peer_text() const override;
 
   io::connection& conn_;
-  stream stream_;
 };
 
 }  // namespace sb::sse

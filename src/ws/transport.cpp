@@ -8,7 +8,7 @@ namespace sb::ws {
 
 void connection_transport::close_later(std::string last, duration linger) {
   boost::asio::post(conn_.owner().context(),
-                    [c = conn_.shared_from_this(), last = std::move(last), linger]() mutable {
+                    [c = conn_.ref(), last = std::move(last), linger]() mutable {
                       if (c->is_open()) {
                         c->discard_unsent();
                         c->send(std::move(last));

@@ -74,7 +74,8 @@ struct in_process_server final : delivery_sink {
     services.emplace(http::loop_services{loop, counters, *shared});
     ws.emplace(ws::context{*registry, *hub, presence, counters, config.ws, config.messages,
                            config.subscribers, encode});
-    handoff.emplace(http::handoff{*registry, sse::context{config.sse, config.subscribers}, *ws});
+    handoff.emplace(http::handoff{
+        *registry, sse::context{*registry, counters, config.sse, config.subscribers}, *ws});
   }
 
   /// The defaults, with a short history (50 messages, 1 MiB per topic).
@@ -99,7 +100,7 @@ struct in_process_server final : delivery_sink {
   /// caller closes it). Null when no socketpair could be made. `send_buffer` (bytes, 0: the
   /// system's) bounds what the kernel takes from the server before a peer that stopped reading
   /// makes bytes wait in the server's own queues.
-  std::shared_ptr<io::connection> connect(int& peer, int send_buffer = 0) {
+  io::connection_ptr connect(int& peer, int send_buffer = 0) {
     int fds[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) {
       return nullptr;
@@ -111,12 +112,12 @@ struct in_process_server final : delivery_sink {
     boost::system::error_code ec;
     socket.assign(boost::asio::ip::tcp::v4(), fds[0], ec);
     peer = fds[1];
-    return std::make_shared<io::connection>(loop, std::move(socket));
+    return io::connection::make(loop, std::move(socket));
   }
 
   /// A connection served as the listener serves an accepted one: an HTTP/1.1 session, which hands
   /// it to SSE, WebSocket or HTTP/2 as the bytes ask. `peer` gets the client's end.
-  std::shared_ptr<io::connection> accept(peer_socket& peer, int send_buffer = 0) {
+  io::connection_ptr accept(peer_socket& peer, int send_buffer = 0) {
     int fd = -1;
     auto c = connect(fd, send_buffer);
     if (!c) {

@@ -219,6 +219,37 @@ TEST(SendQueue, ManySegmentsDrainedOneByOneKeepOrder) {
   EXPECT_EQ(written, expected);
 }
 
+TEST(SendQueue, AnIdleQueueIsOnePointer) {
+  // What every idle connection and HTTP/2 stream pays for its queue.
+  static_assert(sizeof(send_queue) == sizeof(void*));
+  send_queue q;
+  EXPECT_EQ(q.capacity(), 0u);
+}
+
+TEST(SendQueue, WrittenSlotsAreReusedBeforeGrowing) {
+  send_queue q;
+  std::string expected, written;
+  for (int i = 0; i < 4; ++i) {
+    expected += std::to_string(i);
+    q.push(shared_bytes::from_string(std::to_string(i)));
+  }
+  auto cap = q.capacity();
+  written += write_some(q, 3);
+  for (int i = 4; i < 7; ++i) {
+    expected += std::to_string(i);
+    q.push(shared_bytes::from_string(std::to_string(i)));
+  }
+  EXPECT_EQ(q.capacity(), cap);  // three written slots made room for three more
+  EXPECT_EQ(q.segments(), 4u);
+  q.push(shared_bytes::from_string("7"));  // now full with live segments: grows
+  expected += "7";
+  EXPECT_GT(q.capacity(), cap);
+  while (!q.empty()) {
+    written += write_some(q, 2, 3);
+  }
+  EXPECT_EQ(written, expected);
+}
+
 TEST(SendQueue, ClearDropsEverything) {
   send_queue q;
   q.push(shared_bytes::from_string("abc"));

@@ -57,6 +57,11 @@ class sse_stream_test : public ::testing::Test {
   in_process_server w{[](server::config&) {}};
 };
 
+// An idle SSE connection's handler: with malloc's header, a 160-byte block.
+TEST(sse_stream_size, an_idle_h1_stream_fits_a_160_byte_block) {
+  EXPECT_LE(sizeof(sse::h1_stream), 152u);
+}
+
 TEST_F(sse_stream_test, a_new_stream_starts_with_retry_and_the_topics_head_position) {
   auto first = w.publish("orders/1", "a");
   ASSERT_FALSE(first.empty());
