@@ -400,7 +400,7 @@ test('history trimmed past a node\'s position while it could not hear Redis: its
   expectTail(wsFrom.map((f) => (f.op === 'gap' ? 'gap' : f.id)), JSON.stringify(frames));
 });
 
-test('a long backlog is read from Redis in pages: a resume 700 messages behind gets every one, in order, from three reads', async (t) => {
+test('a long backlog is read from Redis in pages: a resume 701 messages behind gets every one, in order, from three reads', async (t) => {
   const { redis, nodes } = await cluster(t, { nodes: 1 });
   const topic = uniq('backlog');
   const from = await publishAcked(nodes[0].url, topic, 'from');
@@ -409,9 +409,14 @@ test('a long backlog is read from Redis in pages: a resume 700 messages behind g
   const ids = res.body.ids;
   // A live subscriber keeps the node subscribed to the topic, so what is counted below is the
   // resume's reads alone (the first attach of a topic on a node also loads its presence room).
-  const warm = new SseRoamer(nodes[0].url, topic, new Ledger('warm'));
+  const warmLedger = new Ledger('warm');
+  const warm = new SseRoamer(nodes[0].url, topic, warmLedger);
   await warm.open(ids.at(-1));
   t.after(() => warm.close());
+  // Its stream opens before its attach has read history: one live message proves it attached.
+  const extra = await publishAcked(nodes[0].url, topic, 'extra');
+  ids.push(extra);
+  await waitFor(() => warmLedger.ids.includes(extra), { what: 'the warm subscriber attached' });
   const before = evalshaCalls(redis);
   const http = await import('node:http');
   let raw = '';
@@ -420,7 +425,7 @@ test('a long backlog is read from Redis in pages: a resume 700 messages behind g
   await waitFor(() => raw.includes(`id: ${ids.at(-1)}\n`), { what: 'the whole backlog' });
   const got = [...raw.matchAll(/^id: (.*)\ndata: (.*)$/gm)].map((m) => m[1]);
   assert.deepEqual(got, ids, 'every message after the position, once, in order');
-  // 256 a page: 256 + 256 + 188.
+  // 256 a page: 256 + 256 + 189.
   assert.equal(evalshaCalls(redis) - before, 3, 'three history reads');
 });
 
