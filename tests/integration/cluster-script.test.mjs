@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { publish } from '../support/http.mjs';
 import { subscribe, waitPreamble } from '../support/sse.mjs';
-import { spawnTracked } from '../support/cluster.mjs';
+import { spawnTracked, readyz } from '../support/cluster.mjs';
 import { uniq, waitFor } from '../support/util.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -46,6 +46,11 @@ for (const redisCluster of [false, true]) {
     await waitFor(() => script.output.includes('Switchboard cluster: '), { timeoutMs: 30000, what: `the URL (output: ${script.output})` });
     assert.match(script.output, new RegExp(`Switchboard cluster: http://127\\.0\\.0\\.1:${lbPort}/ `));
     if (redisCluster) assert.match(script.output, /Redis Cluster 127\.0\.0\.1:\d+ 127\.0\.0\.1:\d+ 127\.0\.0\.1:\d+/);
+    // The script prints the URL once the balancer answers; a node still connecting to Redis would
+    // send a stream back (retry:, then the end) for its client to come again. Wait for all three.
+    await waitFor(async () => (await Promise.all([1, 2, 3].map((i) => readyz(`http://127.0.0.1:${lbPort + i}`)))).every((s) => s === 200), {
+      timeoutMs: 30000, what: 'all three nodes ready',
+    });
 
     // Three streams through the round-robin balancer land on the three nodes; publishes through it
     // land on any node; every stream gets every message once, in order.
