@@ -2,7 +2,9 @@
 // Shared ownership with the counts in the object's own allocation and nothing in the object: what
 // std::make_shared plus enable_shared_from_this does, in 8 bytes instead of 32 (make_shared's
 // control block and the weak_ptr enable_shared_from_this keeps in the object). Made for
-// io::connection, of which an idle server holds tens of thousands.
+// io::connection, of which an idle server holds tens of thousands. Hand-written because
+// boost::intrusive_ptr, the library's counted pointer, has no weak handle, and the HTTP session
+// needs one for broker answers that arrive after its connection is gone.
 //
 // A counted_ptr owns; a counted_weak observes and can be locked into a counted_ptr while an
 // owner remains. The object is destroyed with its last counted_ptr, its memory freed with the
@@ -42,6 +44,22 @@ counts* counts_of(T* object) {
   return reinterpret_cast<counts*>(reinterpret_cast<unsigned char*>(object) - object_offset<T>);
 }
 
+/// Another handle on `object` (null stays null): the copies of both handle kinds.
+template <class T>
+T* add_strong(T* object) {
+  if (object) {
+    counts_of(object)->strong.fetch_add(1, std::memory_order_relaxed);
+  }
+  return object;
+}
+template <class T>
+T* add_weak(T* object) {
+  if (object) {
+    counts_of(object)->weak.fetch_add(1, std::memory_order_relaxed);
+  }
+  return object;
+}
+
 inline void release_weak(counts* c) {
   if (c->weak.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     c->~counts();
@@ -66,11 +84,7 @@ class counted_ptr {
  public:
   counted_ptr() = default;
   counted_ptr(std::nullptr_t) {}
-  counted_ptr(const counted_ptr& o) : p_(o.p_) {
-    if (p_) {
-      detail::counts_of(p_)->strong.fetch_add(1, std::memory_order_relaxed);
-    }
-  }
+  counted_ptr(const counted_ptr& o) : p_(detail::add_strong(o.p_)) {}
   counted_ptr(counted_ptr&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
   counted_ptr& operator=(counted_ptr o) noexcept {
     std::swap(p_, o.p_);
@@ -113,16 +127,8 @@ template <class T>
 class counted_weak {
  public:
   counted_weak() = default;
-  explicit counted_weak(const counted_ptr<T>& owner) : p_(owner.p_) {
-    if (p_) {
-      detail::counts_of(p_)->weak.fetch_add(1, std::memory_order_relaxed);
-    }
-  }
-  counted_weak(const counted_weak& o) : p_(o.p_) {
-    if (p_) {
-      detail::counts_of(p_)->weak.fetch_add(1, std::memory_order_relaxed);
-    }
-  }
+  explicit counted_weak(const counted_ptr<T>& owner) : p_(detail::add_weak(owner.p_)) {}
+  counted_weak(const counted_weak& o) : p_(detail::add_weak(o.p_)) {}
   counted_weak(counted_weak&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
   counted_weak& operator=(counted_weak o) noexcept {
     std::swap(p_, o.p_);
