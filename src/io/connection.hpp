@@ -93,6 +93,9 @@ class connection final : public member_hook {
   /// whose requests come one at a time, stays on the reactor.
   void park() { park_wanted_ = true; }
   bool parked() const { return reactor() == nullptr; }
+  /// A subscriber's connection (parked, or to be at its next wait): the loop flushes connections
+  /// answering requests before these.
+  bool long_lived() const { return park_wanted_ || parked(); }
   /// Replaces the handler (protocol upgrade). The old one is destroyed after the current turn, so
   /// it may call this from inside its own callbacks.
   void replace_handler(std::unique_ptr<connection_handler> h);

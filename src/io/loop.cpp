@@ -22,9 +22,12 @@ loop::~loop() {
     ::close(epoll_fd_);
     epoll_fd_ = -1;
   }
-  // The flush list's counts, as the context's queued handlers give theirs back when it goes.
-  while (flush_head_) {
-    pop_flush();
+  // The flush lists' counts, as the context's queued handlers give theirs back when it goes.
+  while (answers_.head) {
+    answers_.pop();
+  }
+  while (subscribers_.head) {
+    subscribers_.pop();
   }
 }
 
@@ -62,30 +65,34 @@ void loop::stop() {
 }
 
 bool loop::flush_queued(const connection& c) const {
-  return c.next_flush_ != nullptr || flush_tail_ == &c;
+  return c.next_flush_ != nullptr || answers_.tail == &c || subscribers_.tail == &c;
 }
 
-counted_ptr<connection> loop::pop_flush() {
-  auto* c = flush_head_;
-  flush_head_ = c->next_flush_;
-  if (!flush_head_) {
-    flush_tail_ = nullptr;
+void loop::flush_list::push(connection& c) {
+  c.ref().release();  // the list's count, given back by pop()
+  if (tail) {
+    tail->next_flush_ = &c;
+  } else {
+    head = &c;
+  }
+  tail = &c;
+}
+
+counted_ptr<connection> loop::flush_list::pop() {
+  auto* c = head;
+  head = c->next_flush_;
+  if (!head) {
+    tail = nullptr;
   }
   c->next_flush_ = nullptr;
-  return connection_ptr::adopt(c);  // the count request_flush() took
+  return connection_ptr::adopt(c);  // the count push() took
 }
 
 void loop::request_flush(connection& c) {
   if (flush_queued(c)) {
     return;
   }
-  c.ref().release();  // the list's count, given back by pop_flush()
-  if (flush_tail_) {
-    flush_tail_->next_flush_ = &c;
-  } else {
-    flush_head_ = &c;
-  }
-  flush_tail_ = &c;
+  (c.long_lived() ? subscribers_ : answers_).push(c);
   if (!flush_posted_) {
     flush_posted_ = true;
     boost::asio::post(ctx_, [this] { flush_pass(); });
@@ -94,11 +101,14 @@ void loop::request_flush(connection& c) {
 
 void loop::flush_pass() {
   flush_posted_ = false;
-  for (int i = 0; i < flush_budget && flush_head_; ++i) {
-    auto c = pop_flush();  // held through flush(): it may close the connection
-    c->flush();
+  int budget = flush_budget;
+  for (auto* list : {&answers_, &subscribers_}) {
+    for (; budget > 0 && list->head; --budget) {
+      auto c = list->pop();  // held through flush(): it may close the connection
+      c->flush();
+    }
   }
-  if (flush_head_ && !flush_posted_) {
+  if ((answers_.head || subscribers_.head) && !flush_posted_) {
     flush_posted_ = true;
     boost::asio::post(ctx_, [this] { flush_pass(); });
   }

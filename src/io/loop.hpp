@@ -2,7 +2,9 @@
 // One event loop, run by one thread. A connection lives and dies on its loop, so nothing on a
 // connection is locked. Writes are corked: connections with queued bytes are flushed after the
 // handlers already queued on the loop have run, at most `flush_budget` connections per pass, so
-// messages that arrive together leave together in one gathered write.
+// messages that arrive together leave together in one gathered write. A connection answering a
+// request is flushed before the subscribers of a fan-out, so a publisher's answer never waits
+// behind ten thousand subscribers' writes.
 #include <boost/asio/io_context.hpp>
 #include <boost/intrusive/list.hpp>
 #include <cstddef>
@@ -99,14 +101,19 @@ class loop {
   read_wait watched_wait_{&loop::on_watched_ready, this};
   boost::asio::io_context ctx_;
   timing_wheel wheel_;
-  // Connections waiting for the flush pass, in order, linked through connection::next_flush_ (one
-  // pointer in each connection, not a list hook's two). The list holds a count of each: a
+  // Connections waiting for a flush pass, in order, linked through connection::next_flush_ (one
+  // pointer in each connection, not a list hook's two). A list holds a count of each: a
   // connection closed meanwhile stays linked and alive until the pass drops it, so nothing has to
-  // unlink it from the middle.
-  connection* flush_head_ = nullptr;
-  connection* flush_tail_ = nullptr;
+  // unlink it from the middle. A connection is on one list at most.
+  struct flush_list {
+    connection* head = nullptr;
+    connection* tail = nullptr;
+    void push(connection& c);
+    counted_ptr<connection> pop();
+  };
   bool flush_queued(const connection& c) const;
-  counted_ptr<connection> pop_flush();
+  flush_list answers_;      // connections answering requests: first in every pass
+  flush_list subscribers_;  // long-lived connections (connection::long_lived)
   member_list members_;
   loop_counter open_connections_;
   bool flush_posted_ = false;

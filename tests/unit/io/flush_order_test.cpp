@@ -1,0 +1,128 @@
+// The loop's flush order: a connection answering a request is written before the subscribers of
+// a fan-out queued ahead of it, within the same pass, so a publisher's answer never waits behind
+// the writes its own message caused. Over real loopback connections.
+#include "io/loop.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/connection.hpp"
+namespace sb::io {
+namespace {
+
+using namespace std::chrono_literals;
+namespace ip = boost::asio::ip;
+/// Reads and drops what comes; what matters is what the server side writes.
+class quiet final : public connection_handler {
+ public:
+  explicit quiet(connection& c) : conn_(c) {}
+  void on_readable() override {
+    char buf[512];
+    boost::system::error_code ec;
+    while (!ec) {
+      conn_.read_some(buf, sizeof buf, ec);
+    }
+    if (ec == boost::asio::error::would_block) {
+      conn_.wait_readable();
+    }
+  }
+
+ private:
+  connection& conn_;
+};
+
+class flush_order : public ::testing::Test {
+ protected:
+  /// A connection of the loop and its client end; `subscriber`: parked (long-lived).
+  struct pair {
+    connection_ptr server;
+    std::unique_ptr<ip::tcp::socket> client;
+  };
+  pair open(bool subscriber) {
+    ip::tcp::acceptor acceptor(l_.context(), {ip::address_v4::loopback(), 0});
+    pair p;
+    p.client = std::make_unique<ip::tcp::socket>(client_ctx_);
+    p.client->connect(acceptor.local_endpoint());
+    p.client->non_blocking(true);
+    connection::socket_type s(l_.context());
+    acceptor.accept(s);
+    p.server = connection::make(l_, std::move(s));
+    if (subscriber) {
+      p.server->park();
+    }
+    p.server->start(std::make_unique<quiet>(*p.server));
+    return p;
+  }
+  void TearDown() override {
+    for (auto& p : pairs_) {
+      p.server->close();
+    }
+    l_.context().restart();
+    l_.context().poll();
+  }
+
+  /// Runs only what is ready now: no timer that is not yet due fires.
+  void poll() {
+    l_.context().restart();
+    l_.context().poll();
+  }
+  static std::string read_all(ip::tcp::socket& s) {
+    std::string got;
+    char buf[4096];
+    for (;;) {
+      boost::system::error_code ec;
+      auto n = s.read_some(boost::asio::buffer(buf), ec);
+      if (ec) {
+        return got;
+      }
+      got.append(buf, n);
+    }
+  }
+  /// Sends `what` to every subscriber, as a fan-out does.
+  void fan_out(const std::string& what) {
+    for (auto& p : pairs_) {
+      p.server->send(what);
+    }
+  }
+
+  loop l_{0, 10ms};
+  boost::asio::io_context client_ctx_;
+  std::vector<pair> pairs_;
+};
+
+TEST_F(flush_order, an_answer_goes_before_the_subscribers_queued_ahead_of_it) {
+  // More subscribers than one pass writes (loop::flush_budget), so the order shows.
+  constexpr int subscribers = loop::flush_budget + 6;
+  for (int i = 0; i < subscribers; ++i) {
+    pairs_.push_back(open(true));
+  }
+  auto answer = open(false);
+  poll();  // the subscribers are parked now; nothing else is ready
+  fan_out("m");
+  answer.server->send(std::string("HTTP/1.1 201 Created\r\n\r\n"));
+  // One pass: the answer, then the budget's rest of the subscribers, in their order.
+  for (int i = 0; i < 10 && answer.server->queued_bytes() != 0; ++i) {
+    l_.context().restart();
+    l_.context().poll_one();
+  }
+  EXPECT_EQ(read_all(*answer.client), "HTTP/1.1 201 Created\r\n\r\n");
+  for (int i = 0; i < subscribers; ++i) {
+    bool written = i < loop::flush_budget - 1;
+    EXPECT_EQ(pairs_[static_cast<std::size_t>(i)].server->queued_bytes(), written ? 0u : 1u)
+        << "subscriber " << i;
+  }
+  // The next pass writes the rest.
+  poll();
+  for (auto& p : pairs_) {
+    EXPECT_EQ(read_all(*p.client), "m");
+  }
+  answer.server->close();
+}
+
+}  // namespace
+}  // namespace sb::io
