@@ -71,14 +71,30 @@ if ((${#missing[@]})); then
   } >>"$log" 2>&1 || fail "apt-get install"
 fi
 
+# A setting of npm's (registry, cafile) as npm would find it: its environment variable, else the
+# user's, then the global npmrc. The download below goes where npm itself would go.
+npmrc_value() {
+  local key=$1 env="npm_config_$1" file
+  [[ -n "${!env:-}" ]] && { echo "${!env}"; return; }
+  for file in "$HOME/.npmrc" /usr/etc/npmrc /etc/npmrc; do
+    [[ -r "$file" ]] || continue
+    sed -n "s/^[[:space:]]*$key[[:space:]]*=[[:space:]]*//p" "$file" | tail -1 | grep . && return
+  done
+  return 0
+}
+
 # npm's own release into build/, run by the machine's node: sets npm=(node .../npm-cli.js).
 bootstrap_npm() {
   local version=10.9.4
   local integrity=sha512-OnUG836FwboQIbqtefDNlyR0gTHzIfwRfE3DuiNewBvnMnWEpB0VEXwBlFVgqpNzIgYo/MHh3d2Hel/pszapAA==
-  local dir="$root/build/npm-$version" registry=${npm_config_registry:-https://registry.npmjs.org/}
+  local dir="$root/build/npm-$version" registry cafile curl_ca=()
+  registry=$(npmrc_value registry)
+  registry=${registry:-https://registry.npmjs.org/}
+  cafile=$(npmrc_value cafile)
+  [[ -n "$cafile" ]] && curl_ca=(--cacert "$cafile")
   if [[ ! -f "$dir/bin/npm-cli.js" ]]; then
     echo "fetching npm $version from ${registry%/}; log: build/install-deps.log"
-    curl -fsSL --retry 3 "${registry%/}/npm/-/npm-$version.tgz" -o "$dir.tgz" >>"$log" 2>&1 ||
+    curl -fsSL --retry 3 "${curl_ca[@]}" "${registry%/}/npm/-/npm-$version.tgz" -o "$dir.tgz" >>"$log" 2>&1 ||
       fail "downloading npm $version"
     local got
     got="sha512-$(openssl dgst -sha512 -binary "$dir.tgz" | openssl base64 -A)"
