@@ -10,42 +10,15 @@
 #include <memory>
 #include <string>
 
+#include "../../support/recording_handler.hpp"
+
 namespace sb::io {
 namespace {
 
 using namespace std::chrono_literals;
 namespace ip = boost::asio::ip;
 
-/// Reads whatever comes, until end of stream.
-class recorder final : public connection_handler {
- public:
-  explicit recorder(connection& c) : conn_(c) {}
-  void on_readable() override {
-    char buf[4096];
-    boost::system::error_code ec;
-    for (;;) {
-      auto n = conn_.read_some(buf, sizeof buf, ec);
-      if (ec == boost::asio::error::would_block) {
-        conn_.wait_readable();
-        return;
-      }
-      if (ec) {
-        ended = true;
-        conn_.close();
-        return;
-      }
-      got.append(buf, n);
-    }
-  }
-  void on_close() override { closed = true; }
-
-  std::string got;
-  bool ended = false;
-  bool closed = false;
-
- private:
-  connection& conn_;
-};
+using recorder = testing::recording_handler;
 
 class parked_connection : public ::testing::Test {
  protected:

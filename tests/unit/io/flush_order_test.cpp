@@ -11,30 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "../../support/recording_handler.hpp"
 #include "io/connection.hpp"
+
 namespace sb::io {
 namespace {
 
 using namespace std::chrono_literals;
 namespace ip = boost::asio::ip;
-/// Reads and drops what comes; what matters is what the server side writes.
-class quiet final : public connection_handler {
- public:
-  explicit quiet(connection& c) : conn_(c) {}
-  void on_readable() override {
-    char buf[512];
-    boost::system::error_code ec;
-    while (!ec) {
-      conn_.read_some(buf, sizeof buf, ec);
-    }
-    if (ec == boost::asio::error::would_block) {
-      conn_.wait_readable();
-    }
-  }
-
- private:
-  connection& conn_;
-};
 
 class flush_order : public ::testing::Test {
  protected:
@@ -55,7 +39,7 @@ class flush_order : public ::testing::Test {
     if (subscriber) {
       p.server->park();
     }
-    p.server->start(std::make_unique<quiet>(*p.server));
+    p.server->start(std::make_unique<testing::recording_handler>(*p.server));
     return p;
   }
   void TearDown() override {
