@@ -99,15 +99,23 @@ void loop::request_flush(connection& c) {
   }
 }
 
+int loop::flush_from(flush_list& list, int budget) {
+  int flushed = 0;
+  for (; flushed < budget && list.head; ++flushed) {
+    auto c = list.pop();  // held through flush(): it may close the connection
+    c->flush();
+  }
+  return flushed;
+}
+
 void loop::flush_pass() {
   flush_posted_ = false;
+  // Answers first, but with subscribers waiting at most half the pass: a loop busy with
+  // publishers still writes its subscribers in every pass.
   int budget = flush_budget;
-  for (auto* list : {&answers_, &subscribers_}) {
-    for (; budget > 0 && list->head; --budget) {
-      auto c = list->pop();  // held through flush(): it may close the connection
-      c->flush();
-    }
-  }
+  budget -= flush_from(answers_, subscribers_.head ? flush_budget / 2 : flush_budget);
+  budget -= flush_from(subscribers_, budget);
+  flush_from(answers_, budget);
   if ((answers_.head || subscribers_.head) && !flush_posted_) {
     flush_posted_ = true;
     boost::asio::post(ctx_, [this] { flush_pass(); });

@@ -4,7 +4,8 @@
 // handlers already queued on the loop have run, at most `flush_budget` connections per pass, so
 // messages that arrive together leave together in one gathered write. A connection answering a
 // request is flushed before the subscribers of a fan-out, so a publisher's answer never waits
-// behind ten thousand subscribers' writes.
+// behind ten thousand subscribers' writes; answers take at most half a pass while subscribers
+// wait, so publishers cannot starve them either.
 #include <boost/asio/io_context.hpp>
 #include <boost/intrusive/list.hpp>
 #include <cstddef>
@@ -112,6 +113,8 @@ class loop {
     counted_ptr<connection> pop();
   };
   bool flush_queued(const connection& c) const;
+  /// Flushes up to `budget` connections of `list`; returns how many.
+  static int flush_from(flush_list& list, int budget);
   flush_list answers_;      // connections answering requests: first in every pass
   flush_list subscribers_;  // long-lived connections (connection::long_lived)
   member_list members_;

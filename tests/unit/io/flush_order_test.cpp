@@ -1,6 +1,7 @@
 // The loop's flush order: a connection answering a request is written before the subscribers of
 // a fan-out queued ahead of it, within the same pass, so a publisher's answer never waits behind
-// the writes its own message caused. Over real loopback connections.
+// the writes its own message caused; and answers take at most half a pass while subscribers wait,
+// so a busy publisher side cannot starve them. Over real loopback connections.
 #include "io/loop.hpp"
 
 #include <gtest/gtest.h>
@@ -106,6 +107,42 @@ TEST_F(flush_order, an_answer_goes_before_the_subscribers_queued_ahead_of_it) {
     EXPECT_EQ(read_all(*p.client), "m");
   }
   answer.server->close();
+}
+
+TEST_F(flush_order, answers_take_at_most_half_a_pass_while_subscribers_wait) {
+  constexpr int answers = loop::flush_budget + 6;
+  constexpr int subscribers = 3;
+  for (int i = 0; i < subscribers; ++i) {
+    pairs_.push_back(open(true));
+  }
+  std::vector<pair> answering;
+  for (int i = 0; i < answers; ++i) {
+    answering.push_back(open(false));
+  }
+  poll();
+  for (auto& a : answering) {
+    a.server->send(std::string("HTTP/1.1 201 Created\r\n\r\n"));
+  }
+  fan_out("m");
+  for (int i = 0; i < 10 && pairs_.front().server->queued_bytes() != 0; ++i) {
+    l_.context().restart();
+    l_.context().poll_one();
+  }
+  // One pass: half its budget of answers, the three subscribers, then answers again to the end of
+  // the budget.
+  for (auto& p : pairs_) {
+    EXPECT_EQ(read_all(*p.client), "m");
+  }
+  int written = 0;
+  for (auto& a : answering) {
+    written += a.server->queued_bytes() == 0 ? 1 : 0;
+  }
+  EXPECT_EQ(written, loop::flush_budget - subscribers);
+  poll();
+  for (auto& a : answering) {
+    EXPECT_EQ(read_all(*a.client), "HTTP/1.1 201 Created\r\n\r\n");
+    a.server->close();
+  }
 }
 
 }  // namespace
