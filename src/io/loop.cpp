@@ -23,11 +23,10 @@ loop::~loop() {
     epoll_fd_ = -1;
   }
   // The flush lists' counts, as the context's queued handlers give theirs back when it goes.
-  while (answers_.head) {
-    answers_.pop();
-  }
-  while (subscribers_.head) {
-    subscribers_.pop();
+  for (auto* list : {&answers_, &subscribers_}) {
+    while (list->head) {
+      list->pop();
+    }
   }
 }
 
@@ -93,6 +92,10 @@ void loop::request_flush(connection& c) {
     return;
   }
   (c.long_lived() ? subscribers_ : answers_).push(c);
+  post_flush_pass();
+}
+
+void loop::post_flush_pass() {
   if (!flush_posted_) {
     flush_posted_ = true;
     boost::asio::post(ctx_, [this] { flush_pass(); });
@@ -116,9 +119,8 @@ void loop::flush_pass() {
   budget -= flush_from(answers_, subscribers_.head ? flush_budget / 2 : flush_budget);
   budget -= flush_from(subscribers_, budget);
   flush_from(answers_, budget);
-  if ((answers_.head || subscribers_.head) && !flush_posted_) {
-    flush_posted_ = true;
-    boost::asio::post(ctx_, [this] { flush_pass(); });
+  if (answers_.head || subscribers_.head) {
+    post_flush_pass();
   }
 }
 

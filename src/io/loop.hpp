@@ -91,6 +91,7 @@ class loop {
 
  private:
   void flush_pass();
+  void post_flush_pass();  // once: a pass already posted takes what is queued meanwhile
   static void on_watched_ready(void* self, boost::system::error_code ec, bool abandoned);
   void dispatch_watched();
 

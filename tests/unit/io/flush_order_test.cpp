@@ -47,14 +47,20 @@ class flush_order : public ::testing::Test {
     for (auto& p : pairs_) {
       p.server->close();
     }
-    l_.context().restart();
-    l_.context().poll();
+    poll();
   }
 
-  /// Runs only what is ready now: no timer that is not yet due fires.
+  /// Runs what is ready now.
   void poll() {
     l_.context().restart();
     l_.context().poll();
+  }
+  /// Runs handlers one at a time until `c` has been written: the flush pass that writes it.
+  void run_pass_writing(connection& c) {
+    for (int i = 0; i < 10 && c.queued_bytes() != 0; ++i) {
+      l_.context().restart();
+      l_.context().poll_one();
+    }
   }
   static std::string read_all(ip::tcp::socket& s) {
     std::string got;
@@ -91,10 +97,7 @@ TEST_F(flush_order, an_answer_goes_before_the_subscribers_queued_ahead_of_it) {
   fan_out("m");
   answer.server->send(std::string("HTTP/1.1 201 Created\r\n\r\n"));
   // One pass: the answer, then the budget's rest of the subscribers, in their order.
-  for (int i = 0; i < 10 && answer.server->queued_bytes() != 0; ++i) {
-    l_.context().restart();
-    l_.context().poll_one();
-  }
+  run_pass_writing(*answer.server);
   EXPECT_EQ(read_all(*answer.client), "HTTP/1.1 201 Created\r\n\r\n");
   for (int i = 0; i < subscribers; ++i) {
     bool written = i < loop::flush_budget - 1;
@@ -124,10 +127,7 @@ TEST_F(flush_order, answers_take_at_most_half_a_pass_while_subscribers_wait) {
     a.server->send(std::string("HTTP/1.1 201 Created\r\n\r\n"));
   }
   fan_out("m");
-  for (int i = 0; i < 10 && pairs_.front().server->queued_bytes() != 0; ++i) {
-    l_.context().restart();
-    l_.context().poll_one();
-  }
+  run_pass_writing(*pairs_.front().server);
   // One pass: half its budget of answers, the three subscribers, then answers again to the end of
   // the budget.
   for (auto& p : pairs_) {
